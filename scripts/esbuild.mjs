@@ -1,0 +1,57 @@
+// Bundles the four Node entry points (CommonJS) and the webview entry points (browser ESM).
+// onnxruntime-node stays external: esbuild cannot bundle its .node binary.
+import * as esbuild from 'esbuild';
+import { existsSync, readdirSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const nodeEntries = {
+  extension: 'src/extension/extension.ts',
+  server: 'src/server/server.ts',
+  worker: 'src/worker/worker.ts',
+  cli: 'src/cli/main.ts',
+};
+const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, p]) => existsSync(p)));
+
+const webviewEntries = existsSync('webview')
+  ? readdirSync('webview').filter((f) => /^[a-z-]+\.ts$/.test(f) && !f.endsWith('.d.ts')).map((f) => `webview/${f}`)
+  : [];
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+
+const nodeOptions = (entryPoints, banner) => ({
+  ...common,
+  entryPoints,
+  outdir: 'dist',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode', 'onnxruntime-node'],
+  banner: { js: banner },
+});
+const { cli, ...hosted } = present;
+const contexts = [await esbuild.context(nodeOptions(hosted, ''))];
+// The CLI gets a shebang so `onnx-quantizer` runs after a global install.
+if (cli) contexts.push(await esbuild.context(nodeOptions({ cli }, '#!/usr/bin/env node')));
+if (webviewEntries.length) {
+  contexts.push(
+    await esbuild.context({
+      ...common,
+      entryPoints: webviewEntries,
+      outdir: 'dist/webview',
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      loader: { '.css': 'text' },
+    }),
+  );
+}
+
+if (watch) {
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.error('[esbuild] watching…');
+} else {
+  await Promise.all(contexts.map((c) => c.rebuild()));
+  await Promise.all(contexts.map((c) => c.dispose()));
+}

@@ -1,0 +1,5 @@
+import type { Command } from '../io';
+import { inspectCommand } from './inspect';
+
+/** Subcommands in the order `--help` lists them. Each lives in its own module. */
+export const commands: Command[] = [inspectCommand];

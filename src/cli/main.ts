@@ -1,0 +1,67 @@
+/**
+ * `onnx-quantizer` command line: inspect | quantize | bench | compare, each with --json.
+ * Contract: shared docs cli.md. Exit 0 success, 1 failure of the work, 2 bad usage or input;
+ * errors are one line `error: ...` on stderr (stack only with --verbose).
+ */
+import { exitCodeOf, oneLine } from '../core/errors';
+import { processIO, type Command } from './io';
+import { commands } from './commands';
+
+const USAGE = `usage: onnx-quantizer <command> [options]
+
+commands:
+${commands.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}
+
+Run 'onnx-quantizer <command> --help' for a command's options. Every command takes --json.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const args = argv.filter((a) => a !== '--verbose');
+  const [name, ...rest] = args;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    processIO.out(USAGE);
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    processIO.out(VERSION);
+    return 0;
+  }
+  const command: Command | undefined = commands.find((c) => c.name === name);
+  if (!command) {
+    processIO.err(`error: unknown command '${name}'\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    processIO.out(`usage: ${command.usage}`);
+    return 0;
+  }
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await command.run(rest, processIO, controller.signal);
+  } catch (err) {
+    processIO.err(`error: ${oneLine(err)}`);
+    if (verbose && err instanceof Error && err.stack) processIO.err(err.stack);
+    return exitCodeOf(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+declare const __VERSION__: string | undefined;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.1.0';
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`error: ${oneLine(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,184 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
+import { InputError } from '../errors';
+import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from './schema';
+import { resolveExternalLocation } from './paths';
+import { walkTensors } from './walk';
+
+/** A loaded model: the parsed message, where it came from, and lazy access to its external data. */
+export interface OnnxModel {
+  /** Absolute path of the `.onnx` file. */
+  readonly path: string;
+  readonly dir: string;
+  readonly proto: ModelProto;
+  /** Size of the `.onnx` file alone. */
+  readonly modelFileBytes: number;
+  readonly external: ExternalDataReader;
+}
+
+/** A protobuf file cannot exceed 2 GiB; anything bigger is not a valid `.onnx` file. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+export interface LoadOptions {
+  /** Skip the check that every external-data file exists and is safe (not recommended). */
+  skipExternalCheck?: boolean;
+}
+
+/** Load a model from disk. Tensor bytes stay views into the file buffer. */
+export function loadModel(file: string, options: LoadOptions = {}): OnnxModel {
+  const abs = path.resolve(file);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(abs);
+  } catch {
+    throw new InputError(`cannot read '${file}': no such file`);
+  }
+  if (stat.isDirectory()) throw new InputError(`'${file}' is a folder, not an ONNX model`);
+  if (stat.size > PROTOBUF_LIMIT) {
+    throw new InputError(`'${file}' is ${stat.size} bytes, over the 2 GiB protobuf limit: not a valid ONNX file (large weights belong in external data)`);
+  }
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(abs);
+  } catch (e) {
+    throw new InputError(`cannot read '${file}': ${(e as Error).message}`);
+  }
+  const proto = parseModel(buf, file);
+  const model: OnnxModel = {
+    path: abs,
+    dir: path.dirname(abs),
+    proto,
+    modelFileBytes: stat.size,
+    external: new ExternalDataReader(path.dirname(abs)),
+  };
+  if (!options.skipExternalCheck) model.external.checkAll(proto);
+  return model;
+}
+
+/** Parse bytes as a ModelProto, with the checks that tell a model from other protobuf or junk. */
+export function parseModel(bytes: Uint8Array, label = 'model'): ModelProto {
+  let proto: ModelProto;
+  try {
+    proto = fromBinary(ModelProtoSchema, bytes, { readUnknownFields: true });
+  } catch (e) {
+    const why = e instanceof RangeError && /call stack/i.test(e.message) ? 'nested too deeply' : (e as Error).message;
+    throw new InputError(`'${label}' is not a valid ONNX model (corrupted or truncated protobuf: ${why})`);
+  }
+  if (!proto.graph || proto.irVersion <= 0n) {
+    throw new InputError(`'${label}' is not an ONNX model (no graph or no ir_version)`);
+  }
+  return proto;
+}
+
+export function isExternal(t: TensorProto): boolean {
+  return t.dataLocation === TensorProto_DataLocation.EXTERNAL;
+}
+
+export interface ExternalRef {
+  location: string;
+  offset: number;
+  /** Undefined when the entry omits `length` (then: to the end of the file). */
+  length: number | undefined;
+}
+
+/** Parse a tensor's `external_data` entries, validating numbers. */
+export function externalRef(t: TensorProto): ExternalRef {
+  let location: string | undefined;
+  let offset = 0;
+  let length: number | undefined;
+  for (const { key, value } of t.externalData) {
+    if (key === 'location') location = value;
+    else if (key === 'offset' || key === 'length') {
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+        throw new InputError(`external data for tensor '${t.name}' has an invalid ${key} '${value}'`);
+      }
+      if (key === 'offset') offset = Number(value);
+      else length = Number(value);
+    }
+  }
+  if (location === undefined) throw new InputError(`external data for tensor '${t.name}' has no location`);
+  return { location, offset, length };
+}
+
+/**
+ * Reads external tensor data lazily, only from files inside the model's folder.
+ * File handles are opened on demand and kept until close().
+ */
+export class ExternalDataReader {
+  private readonly fds = new Map<string, number>();
+  private readonly resolved = new Map<string, string>();
+
+  constructor(readonly dir: string) {}
+
+  /** Absolute, validated path of a location (throws InputError when unsafe or missing). */
+  resolve(location: string, tensorName: string): string {
+    let p = this.resolved.get(location);
+    if (!p) {
+      p = resolveExternalLocation(this.dir, location, tensorName);
+      this.resolved.set(location, p);
+    }
+    return p;
+  }
+
+  /** Validate every external reference of a model up front: every entry point refuses unsafe paths at load. */
+  checkAll(proto: ModelProto): void {
+    if (!proto.graph) return;
+    for (const { tensor } of walkTensors(proto.graph)) {
+      if (!isExternal(tensor)) continue;
+      const ref = externalRef(tensor);
+      const file = this.resolve(ref.location, tensor.name);
+      const size = fs.statSync(file).size;
+      const end = ref.offset + (ref.length ?? 0);
+      if (ref.offset > size || end > size) {
+        throw new InputError(`external data for tensor '${tensor.name}' reaches byte ${end} of '${ref.location}', which has only ${size}`);
+      }
+    }
+  }
+
+  /** Distinct external files this model uses, with their sizes. */
+  files(proto: ModelProto): { location: string; bytes: number }[] {
+    const out = new Map<string, number>();
+    if (!proto.graph) return [];
+    for (const { tensor } of walkTensors(proto.graph)) {
+      if (!isExternal(tensor)) continue;
+      const { location } = externalRef(tensor);
+      if (!out.has(location)) out.set(location, fs.statSync(this.resolve(location, tensor.name)).size);
+    }
+    return [...out].map(([location, bytes]) => ({ location, bytes }));
+  }
+
+  /** Read one tensor's bytes from its external file (a fresh buffer; nothing else is read). */
+  read(t: TensorProto): Buffer {
+    const ref = externalRef(t);
+    const file = this.resolve(ref.location, t.name);
+    let fd = this.fds.get(file);
+    if (fd === undefined) {
+      fd = fs.openSync(file, 'r');
+      this.fds.set(file, fd);
+    }
+    const size = fs.fstatSync(fd).size;
+    const length = ref.length ?? size - ref.offset;
+    if (ref.offset + length > size || length < 0) {
+      throw new InputError(`external data for tensor '${t.name}' reaches past the end of '${ref.location}'`);
+    }
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(fd, out, done, length - done, ref.offset + done);
+      if (n === 0) throw new InputError(`external data file '${ref.location}' ended early`);
+      done += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/** Size on disk of the model file plus its external data files. */
+export function modelDiskBytes(model: OnnxModel): number {
+  return model.modelFileBytes + model.external.files(model.proto).reduce((s, f) => s + f.bytes, 0);
+}

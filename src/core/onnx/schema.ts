@@ -1,0 +1,30 @@
+/** One import point for the generated ONNX schema (onnx-buf, protobuf-es). */
+export {
+  ModelProtoSchema,
+  GraphProtoSchema,
+  NodeProtoSchema,
+  TensorProtoSchema,
+  AttributeProtoSchema,
+  ValueInfoProtoSchema,
+  TypeProtoSchema,
+  TypeProto_TensorSchema,
+  TensorShapeProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  OperatorSetIdProtoSchema,
+  StringStringEntryProtoSchema,
+  AttributeProto_AttributeType,
+  TensorProto_DataLocation,
+} from 'onnx-buf';
+export type {
+  ModelProto,
+  GraphProto,
+  NodeProto,
+  TensorProto,
+  AttributeProto,
+  ValueInfoProto,
+  TypeProto,
+  TensorShapeProto,
+  OperatorSetIdProto,
+  StringStringEntryProto,
+  SparseTensorProto,
+} from 'onnx-buf';

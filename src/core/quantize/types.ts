@@ -1,0 +1,70 @@
+/**
+ * The quantizer's public contract, shared by CLI, worker, UI and evaluation (auto-exclude).
+ * Option names mirror the CLI flags in the cli.md contract.
+ */
+export type QuantMode = 'dynamic' | 'static' | 'weight-only' | 'fp16';
+export type QuantFormat = 'qdq' | 'qoperator';
+export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+export type Preset = 'x86' | 'arm' | 'gpu';
+
+export interface QuantizeOptions {
+  mode: QuantMode;
+  /** Static only; default 'qdq'. */
+  format?: QuantFormat;
+  /** `.npy` file (single-input model) or folder of `INPUTNAME.npy`; first axis = samples. */
+  calibrationData?: string;
+  calibrationMethod?: CalibrationMethod;
+  /** Percentile calibration; default 99.99. */
+  percentile?: number;
+  /** Histogram bins for percentile/entropy; default 2048. */
+  histogramBins?: number;
+  /** Calibration batch size (samples per ONNX Runtime run); default 16. */
+  calibrationBatch?: number;
+  /** Moving-average MinMax (constant 0.01 by default when enabled). */
+  movingAverage?: boolean;
+  perChannel?: boolean;
+  /** 7-bit weights. */
+  reduceRange?: boolean;
+  symmetricActivations?: boolean;
+  /** Activation integer type for static mode; preset decides by default (x86: uint8). */
+  activationType?: 'uint8' | 'int8';
+  /** Weight-only: 4 or 8; default 4. */
+  weightBits?: 4 | 8;
+  /** Weight-only block size (power of 2, 16..256); default 32. */
+  blockSize?: number;
+  preset?: Preset;
+  /** Dynamic mode: also quantize Conv (ConvInteger); off by default, it is rarely faster. */
+  quantizeConv?: boolean;
+  opTypes?: string[];
+  nodes?: string[];
+  excludeNodes?: string[];
+  /** Load and run the output once in ONNX Runtime before reporting success; default true. */
+  validate?: boolean;
+  /** Replace an existing output. */
+  force?: boolean;
+  /** 'auto' (default) externalises only past 2 GiB or when the input used external data. */
+  externalData?: 'auto' | 'always' | 'never';
+}
+
+export interface SkippedNode {
+  node: string;
+  reason: string;
+}
+
+export interface QuantizeResult {
+  output: string;
+  /** Input model plus its external data. */
+  inputBytes: number;
+  /** Output model plus its external data. */
+  outputBytes: number;
+  /** inputBytes / outputBytes. */
+  sizeRatio: number;
+  quantizedNodes: number;
+  skippedNodes: SkippedNode[];
+  seconds: number;
+  mode: QuantMode;
+  /** Options actually used after the preset was applied. */
+  effectiveOptions: QuantizeOptions;
+  /** Non-fatal notes for the user (e.g. "already quantized", "7-bit weights chosen"). */
+  warnings: string[];
+}

@@ -1,0 +1,77 @@
+/**
+ * The one place that loads onnxruntime-node. Loaded lazily: `inspect`, the language server and
+ * the extension host never pay for (or crash on) the native module.
+ */
+import type * as OrtTypes from 'onnxruntime-node';
+import { WorkError } from '../errors';
+
+export type Ort = typeof OrtTypes;
+export type InferenceSession = OrtTypes.InferenceSession;
+export type OrtTensor = OrtTypes.Tensor;
+
+let cached: Ort | undefined;
+
+export function ort(): Ort {
+  if (!cached) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = require('onnxruntime-node') as Ort;
+    } catch (e) {
+      throw new WorkError(`onnxruntime-node could not be loaded: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  return cached;
+}
+
+export interface SessionOptions {
+  /** Intra-op threads; 0 or undefined lets ONNX Runtime decide. */
+  threads?: number;
+  /** 'all' (deployment default) or 'disabled' (to read unoptimised intermediate values). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Write ORT's optimised graph here (to check which fusions happened). */
+  optimizedModelFilePath?: string;
+  /** Extra session config entries (e.g. session.x64quantprecision). */
+  config?: Record<string, string>;
+}
+
+/** Create a CPU session from a file path or model bytes; load failures become WorkError. */
+export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<InferenceSession> {
+  const o = ort();
+  const sessionOptions: OrtTypes.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: options.optimization ?? 'all',
+    logSeverityLevel: 3,
+  };
+  if (options.threads) {
+    sessionOptions.intraOpNumThreads = options.threads;
+    sessionOptions.interOpNumThreads = 1;
+  }
+  if (options.optimizedModelFilePath) sessionOptions.optimizedModelFilePath = options.optimizedModelFilePath;
+  if (options.config) (sessionOptions as { extra?: unknown }).extra = { session: {}, ...nestConfig(options.config) };
+  try {
+    return typeof model === 'string'
+      ? await o.InferenceSession.create(model, sessionOptions)
+      : await o.InferenceSession.create(model, sessionOptions);
+  } catch (e) {
+    throw new WorkError(`ONNX Runtime cannot load the model: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** 'session.x64quantprecision' → {session: {x64quantprecision: ...}} as onnxruntime-node expects in `extra`. */
+function nestConfig(config: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const [head, ...rest] = k.split('.');
+    (out[head!] ??= {})[rest.join('.')] = v;
+  }
+  return out;
+}
+
+export function ortVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
