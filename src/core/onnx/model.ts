@@ -62,7 +62,8 @@ export function parseModel(bytes: Uint8Array, label = 'model'): ModelProto {
   try {
     proto = fromBinary(ModelProtoSchema, bytes, { readUnknownFields: true });
   } catch (e) {
-    const why = e instanceof RangeError && /call stack/i.test(e.message) ? 'nested too deeply' : (e as Error).message;
+    const msg = (e as Error).message ?? String(e);
+    const why = /call stack|recursion depth/i.test(msg) ? 'subgraphs or messages nested too deeply' : msg;
     throw new InputError(`'${label}' is not a valid ONNX model (corrupted or truncated protobuf: ${why})`);
   }
   if (!proto.graph || proto.irVersion <= 0n) {
