@@ -1,0 +1,122 @@
+/**
+ * Issue "large models": a synthetic model with ≥ 2.5 GB of float weights in external data,
+ * generated on the fly (deleted afterwards), quantized dynamically in a child process.
+ * Prints time and peak resident memory (target < 1.5 GB) next to the time it takes to simply
+ * read and write the same bytes (target: quantize within 3× of that).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/core/onnx/builder';
+import { DataType } from '../src/core/onnx/dtype';
+import { saveModel } from '../src/core/onnx/save';
+import { StringStringEntryProtoSchema, TensorProtoSchema, TensorProto_DataLocation } from '../src/core/onnx/schema';
+
+const DIM = 4096;
+const LAYERS = Number(process.env.BENCH_LARGE_LAYERS ?? 40); // 40 × 64 MiB = 2.5 GiB (2.68 GB)
+
+/** Write the model: weights straight to the data file, one layer at a time (64 MiB in memory). */
+function buildLargeModel(dir: string): { model: string; weightBytes: number } {
+  const dataName = 'large.onnx.data';
+  const fd = fs.openSync(path.join(dir, dataName), 'w');
+  const base = new Float32Array(DIM * DIM);
+  let seed = 12345;
+  for (let i = 0; i < base.length; i++) {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    base[i] = (seed / 2 ** 32 - 0.5) * 0.05;
+  }
+  const layer = new Float32Array(base.length);
+  const bytes = new Uint8Array(layer.buffer);
+  const initializers = [];
+  const nodes = [];
+  let offset = 0;
+  for (let l = 0; l < LAYERS; l++) {
+    const f = 1 + l / LAYERS;
+    for (let i = 0; i < base.length; i++) layer[i] = base[i]! * f;
+    fs.writeSync(fd, bytes, 0, bytes.length, offset);
+    const t = create(TensorProtoSchema, {
+      name: `w${l}`,
+      dataType: DataType.FLOAT,
+      dims: [BigInt(DIM), BigInt(DIM)],
+      dataLocation: TensorProto_DataLocation.EXTERNAL,
+      externalData: [
+        create(StringStringEntryProtoSchema, { key: 'location', value: dataName }),
+        create(StringStringEntryProtoSchema, { key: 'offset', value: String(offset) }),
+        create(StringStringEntryProtoSchema, { key: 'length', value: String(bytes.length) }),
+      ],
+    });
+    offset += bytes.length;
+    initializers.push(t);
+    nodes.push(makeNode('MatMul', [l === 0 ? 'x' : `h${l - 1}`, `w${l}`], [l === LAYERS - 1 ? 'y' : `h${l}`], {}, { name: `matmul${l}` }));
+  }
+  fs.closeSync(fd);
+  const graph = makeGraph(nodes, 'large', [makeValueInfo('x', DataType.FLOAT, ['N', DIM])], [makeValueInfo('y', DataType.FLOAT, ['N', DIM])], initializers);
+  const model = path.join(dir, 'large.onnx');
+  saveModel(makeModel(graph, { '': 17 }), model, { externalData: 'never' });
+  return { model, weightBytes: offset };
+}
+
+/** Baseline: read the data file and write the same bytes elsewhere, 64 MiB at a time. */
+function copyBaseline(src: string, dst: string): number {
+  const started = performance.now();
+  const chunk = Buffer.allocUnsafe(64 * 2 ** 20);
+  const a = fs.openSync(src, 'r');
+  const b = fs.openSync(dst, 'w');
+  let pos = 0;
+  for (;;) {
+    const n = fs.readSync(a, chunk, 0, chunk.length, pos);
+    if (n === 0) break;
+    fs.writeSync(b, chunk, 0, n, pos);
+    pos += n;
+  }
+  fs.fsyncSync(b);
+  fs.closeSync(a);
+  fs.closeSync(b);
+  return (performance.now() - started) / 1000;
+}
+
+const CHILD = `
+const { quantizeFile } = require(${JSON.stringify(path.join(__dirname, '../src/core/quantize/index.ts'))});
+(async () => {
+  const started = performance.now();
+  const r = await quantizeFile(process.argv[1], process.argv[2], { mode: process.argv[3], validate: false, force: true });
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024, outputBytes: r.outputBytes, quantizedNodes: r.quantizedNodes }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+function quantizeInChild(input: string, output: string, mode: string): { seconds: number; maxRssBytes: number; outputBytes: number; quantizedNodes: number } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', CHILD, input, output, mode], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`quantize child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+const GB = 1e9;
+
+export async function run(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-large-'));
+  try {
+    let started = performance.now();
+    const { model, weightBytes } = buildLargeModel(dir);
+    console.log(`built ${LAYERS} × [${DIM}, ${DIM}] float32 MatMul weights: ${(weightBytes / GB).toFixed(2)} GB external data in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const baseline = copyBaseline(path.join(dir, 'large.onnx.data'), path.join(dir, 'copy.bin'));
+    fs.rmSync(path.join(dir, 'copy.bin'));
+    console.log(`baseline: read + write the same ${(weightBytes / GB).toFixed(2)} GB: ${baseline.toFixed(1)} s`);
+    for (const mode of ['dynamic', 'weight-only']) {
+      const out = path.join(dir, `large.${mode}.onnx`);
+      started = performance.now();
+      const r = quantizeInChild(model, out, mode);
+      const rssGB = r.maxRssBytes / GB;
+      console.log(
+        `${mode.padEnd(11)} quantize: ${r.seconds.toFixed(1)} s (${(r.seconds / baseline).toFixed(2)}× the copy; target ≤ 3×), ` +
+          `peak RSS ${rssGB.toFixed(2)} GB (target < 1.5 GB) ${rssGB < 1.5 ? 'OK' : 'OVER'}, ` +
+          `output ${(r.outputBytes / GB).toFixed(2)} GB, ${r.quantizedNodes} nodes quantized`,
+      );
+      for (const f of fs.readdirSync(dir)) if (f.startsWith(`large.${mode}`)) fs.rmSync(path.join(dir, f));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
