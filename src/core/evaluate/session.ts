@@ -1,0 +1,54 @@
+/** Sessions for evaluation, including in-memory copies that expose intermediate tensors. */
+import * as fs from 'node:fs';
+import { create } from '@bufbuild/protobuf';
+import type { OnnxModel } from '../onnx/model';
+import { isExternal } from '../onnx/model';
+import { modelToBytes, tempPathFor } from '../onnx/save';
+import { ValueInfoProtoSchema } from '../onnx/schema';
+import { walkTensors } from '../onnx/walk';
+import { float16BitsToFloat32 } from '../onnx/float16';
+import { createSession, type InferenceSession, type SessionOptions } from '../runtime/ort';
+
+/**
+ * A session on a copy of `model` whose graph also outputs `extraOutputs` (name-only value infos:
+ * ONNX Runtime infers their types, readable from `outputMetadata`). The loaded model is left as it
+ * was. A model with external data is written next to the original for the session to find its
+ * data file, and removed again at once.
+ */
+export async function sessionWithOutputs(model: OnnxModel, extraOutputs: readonly string[], options: SessionOptions): Promise<InferenceSession> {
+  const graph = model.proto.graph!;
+  const original = graph.output;
+  const present = new Set(original.map((o) => o.name));
+  const added = [...new Set(extraOutputs)].filter((n) => n && !present.has(n)).map((name) => create(ValueInfoProtoSchema, { name }));
+  graph.output = [...original, ...added];
+  let bytes: Uint8Array;
+  try {
+    bytes = modelToBytes(model.proto);
+  } finally {
+    graph.output = original;
+  }
+  if (!usesExternalData(model)) return createSession(bytes, options);
+  const tmp = tempPathFor(model.path);
+  fs.writeFileSync(tmp, bytes, { flag: 'wx' });
+  try {
+    return await createSession(tmp, options);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+function usesExternalData(model: OnnxModel): boolean {
+  if (!model.proto.graph) return false;
+  for (const { tensor } of walkTensors(model.proto.graph)) if (isExternal(tensor)) return true;
+  return false;
+}
+
+/** Output values as float32 (float16/float64/integers converted), for error metrics. */
+export function asFloat32(value: { data: unknown; type: string }): Float32Array {
+  const d = value.data;
+  if (d instanceof Float32Array) return d;
+  if (value.type === 'float16' && d instanceof Uint16Array) return Float32Array.from(d, float16BitsToFloat32);
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Float32Array.from(d, Number);
+  if (ArrayBuffer.isView(d)) return Float32Array.from(d as unknown as ArrayLike<number>);
+  throw new Error(`cannot read a ${value.type} output as numbers`);
+}

@@ -1,0 +1,160 @@
+/**
+ * The evaluation results and the quantization report as plain JSON types, shared by the engine
+ * (src/core/evaluate, src/core/report), the CLI, the worker and the dashboard webview.
+ * No `vscode` or node imports: the webview bundles this file.
+ *
+ * JSON has no Infinity: an SQNR of two identical tensors is written as `sqnrDb: null` together
+ * with `identical: true`; `sqnrDb: null` with `identical: false` means the candidate produced NaN
+ * or infinities where the reference did not (no meaningful SQNR: worse than any number).
+ */
+
+/** Latency percentiles of one model, milliseconds per run. */
+export interface LatencyStats {
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  minMs: number;
+  maxMs: number;
+}
+
+/** `onnx-quantizer bench --json`. */
+export interface BenchResult extends LatencyStats {
+  runs: number;
+  warmup: number;
+  batch: number;
+  threads: number;
+  /** 'data' when the inputs came from a file, 'generated' otherwise. */
+  inputs: 'data' | 'generated';
+}
+
+export interface SizeComparison {
+  /** Model file plus external data. */
+  referenceBytes: number;
+  candidateBytes: number;
+  /** referenceBytes / candidateBytes. */
+  ratio: number;
+}
+
+export interface LatencyComparison {
+  reference: LatencyStats;
+  candidate: LatencyStats;
+  /** reference p50 / candidate p50. */
+  speedup: number;
+  /** Timed runs per model (alternating reference, candidate, ...). */
+  runs: number;
+  /** Samples per run. */
+  batch: number;
+  threads: number;
+}
+
+/** Fidelity of the candidate's first output against the reference's, on the same inputs. */
+export interface FidelityResult {
+  /** Samples evaluated (first axis of the data). */
+  samples: number;
+  /** Share (0..1) of rows (samples, or positions for sequence outputs) whose arg-max over the last axis agrees. */
+  agreement: number;
+  /** Mean over samples of the cosine similarity of the two outputs. */
+  cosine: number;
+  /** 10·log10(Σref² / Σ(ref−cand)²); null when identical. */
+  sqnrDb: number | null;
+  identical: boolean;
+  maxAbsError: number;
+  /** Share (0..1) of rows whose arg-max equals the label (with labels only). */
+  referenceAccuracy?: number;
+  candidateAccuracy?: number;
+  /** Name of the output compared (the reference's first output). */
+  output: string;
+  /** 'data' when inputs came from a file, 'generated' otherwise. */
+  inputs: 'data' | 'generated';
+}
+
+/** Error of one intermediate float tensor both models share. */
+export interface LayerError {
+  /** Tensor name in the reference. */
+  tensor: string;
+  /** Reference node producing it, and its op type. */
+  node: string;
+  opType: string;
+  /** The candidate tensor measured (for QDQ models, the DequantizeLinear output standing for `tensor`). */
+  candidateTensor: string;
+  sqnrDb: number | null;
+  identical: boolean;
+  /** Cosine similarity of the whole tensor (all samples flattened). */
+  cosine: number;
+  maxAbsError: number;
+  /**
+   * SQNR of the error this node adds on top of the error already in its inputs (relative noise
+   * power of the output minus the worst input's). Lower means this node hurts more; null when it
+   * adds none; -1000 when its output turns non-finite. Auto-exclusion picks the lowest value.
+   */
+  localSqnrDb: number | null;
+}
+
+/** `onnx-quantizer compare --json`. */
+export interface CompareResult {
+  reference: string;
+  candidate: string;
+  size: SizeComparison;
+  latency: LatencyComparison;
+  accuracy: FidelityResult;
+  /** With --per-layer: worst first (lowest localSqnrDb: the error the node adds itself; then SQNR, graph order). */
+  layers?: LayerError[];
+}
+
+/** One node returned to float by auto-exclusion, and the numbers that chose it. */
+export interface ExclusionStep {
+  node: string;
+  opType: string;
+  tensor: string;
+  /** The node's own added error (LayerError.localSqnrDb) and its tensor's SQNR when chosen. */
+  localSqnrDb: number | null;
+  sqnrDb: number | null;
+  /** Final-output fidelity before this exclusion. */
+  outputSqnrDb: number | null;
+  candidateAccuracy?: number;
+}
+
+export interface AutoExcludeSummary {
+  /** As given: `sqnr:25` or `acc-drop:1`. */
+  target: string;
+  met: boolean;
+  excluded: ExclusionStep[];
+  /** Final-output SQNR and accuracy of the model finally written. */
+  finalSqnrDb: number | null;
+  referenceAccuracy?: number;
+  finalAccuracy?: number;
+  /** Why the search stopped when the target was not met. */
+  stoppedBecause?: string;
+}
+
+export interface EnvironmentInfo {
+  ortVersion: string;
+  nodeVersion: string;
+  platform: string;
+  arch: string;
+  cpuModel: string;
+  logicalCpus: number;
+  /** Instruction-set extensions that decide int8 speed on x86 (false elsewhere). */
+  cpuFlags: { avx2: boolean; avx512f: boolean; avx512vnni: boolean; avxvnni: boolean; amx: boolean };
+  /** Intra-op threads used for timing. */
+  threads: number;
+}
+
+/** `MODEL.quant-report.json`: a comparison plus how it was produced and where. */
+export interface QuantReport extends CompareResult {
+  kind: 'onnx-quantizer-report';
+  schemaVersion: 1;
+  createdAt: string;
+  /** Quantization options used (as given to the quantizer), when known. */
+  options?: Record<string, unknown>;
+  quantize?: { mode: string; quantizedNodes: number; skippedNodes: { node: string; reason: string }[]; seconds: number; warnings: string[] };
+  autoExclude?: AutoExcludeSummary;
+  environment: EnvironmentInfo;
+}
+
+/** Format an SQNR for people: "∞ (identical)" or "31.2 dB". */
+export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
+  if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';
+  return `${sqnrDb.toFixed(1)} dB`;
+}
