@@ -1,0 +1,305 @@
+/**
+ * Model editor webview (custom editor for *.onnx). Draws the model card, the bytes-per-op chart
+ * and a virtualised, host-paged layer table. It never sees the model bytes: the host sends a
+ * summary and the pages of rows we ask for. Every model-derived string goes in as text.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import {
+  isHostToEditorMessage,
+  LAYER_SORT_COLUMNS,
+  type EditorCommand,
+  type EditorToHostMessage,
+  type HostToEditorMessage,
+  type LayerQuery,
+  type LayerRowDto,
+  type LayerSortColumn,
+  type ModelCardDto,
+  type OpStatDto,
+  type RowDiagnosticDto,
+} from '../src/shared/webviewMessages';
+import { connect } from './lib/vscodeApi';
+import { h, clear } from './lib/dom';
+import { barChart } from './lib/charts';
+import { formatBytes, formatCount, formatShape } from './lib/format';
+import { VirtualRows } from './lib/virtualRows';
+
+const ROW_HEIGHT = 24; // keep in sync with .layer-row in media/editor.css
+const PAGE = 100;
+const MAX_CHART_OPS = 40;
+
+const host = connect<EditorToHostMessage, HostToEditorMessage>(isHostToEditorMessage);
+const post = (m: EditorToHostMessage): void => host.post(m);
+
+const isQuery = (x: unknown): x is LayerQuery => {
+  const q = x as Partial<LayerQuery> | null;
+  return typeof q === 'object' && q !== null && typeof q.filter === 'string' && LAYER_SORT_COLUMNS.includes(q.sort as LayerSortColumn) && typeof q.descending === 'boolean';
+};
+let query: LayerQuery = host.getState(isQuery) ?? { filter: '', sort: 'index', descending: false };
+
+// ---------------------------------------------------------------------------------------------
+// Skeleton
+
+const COLUMNS: { key: LayerSortColumn; label: string; className: string }[] = [
+  { key: 'index', label: '#', className: 'c-index' },
+  { key: 'opType', label: 'Op', className: 'c-op' },
+  { key: 'node', label: 'Name', className: 'c-name' },
+  { key: 'weightBytes', label: 'Weights', className: 'c-bytes' },
+  { key: 'modes', label: 'Quantizable', className: 'c-modes' },
+  { key: 'notes', label: 'Risks', className: 'c-notes' },
+  { key: 'diagnostics', label: 'Diagnostics', className: 'c-diags' },
+];
+
+const commandButton = (command: EditorCommand, label: string, testId: string, secondary = true): HTMLElement => {
+  const b = h('vscode-button', { 'data-testid': testId, secondary }, label);
+  b.addEventListener('click', () => post({ v: 1, type: 'runCommand', command }));
+  return b;
+};
+
+const title = h('h1', { 'data-testid': 'model-title' }, 'Model');
+const toolbar = h(
+  'div',
+  { class: 'toolbar', role: 'toolbar' },
+  commandButton('quantize', 'Quantize…', 'btn-quantize', false),
+  commandButton('benchmark', 'Benchmark', 'btn-benchmark'),
+  commandButton('compare', 'Compare…', 'btn-compare'),
+  commandButton('showAsText', 'Show as Text', 'btn-show-as-text'),
+);
+const status = h('div', { class: 'status', 'data-testid': 'status' });
+const cardSection = h('section', { class: 'card', 'data-testid': 'model-card', hidden: true });
+const chartSection = h('section', { class: 'op-chart', 'data-testid': 'op-chart', hidden: true });
+
+const filterInput = h('input', {
+  type: 'search',
+  class: 'filter',
+  placeholder: 'Filter layers (name, op, mode, risk)',
+  'aria-label': 'Filter layers',
+  'data-testid': 'layer-filter',
+  value: query.filter,
+});
+const rowCount = h('span', { class: 'row-count', 'data-testid': 'layer-count', 'aria-live': 'polite' });
+const headerCells = COLUMNS.map((c) => {
+  const button = h('button', { type: 'button', class: 'sort', 'data-testid': `sort-${c.key}` }, c.label);
+  button.addEventListener('click', () => setQuery({ ...query, sort: c.key, descending: query.sort === c.key ? !query.descending : c.key === 'weightBytes' || c.key === 'diagnostics' }));
+  return h('div', { role: 'columnheader', class: c.className, 'data-column': c.key }, button);
+});
+const header = h('div', { class: 'layer-row header', role: 'row' }, ...headerCells);
+const viewport = h('div', { class: 'viewport', role: 'rowgroup', tabindex: 0, 'data-testid': 'layer-viewport' });
+const tableSection = h(
+  'section',
+  { class: 'layers', hidden: true },
+  h('div', { class: 'table-tools' }, filterInput, rowCount),
+  h('div', { class: 'layer-table', role: 'table', 'aria-label': 'Layers', 'data-testid': 'layer-table' }, header, viewport),
+);
+document.getElementById('app')!.append(h('header', { class: 'top' }, title, toolbar), status, cardSection, chartSection, tableSection);
+
+// ---------------------------------------------------------------------------------------------
+// Rows: page cache keyed by the current query generation
+
+let generation = 0;
+let total = 0;
+let nextRequestId = 1;
+const pages = new Map<number, LayerRowDto[]>();
+const pending = new Map<number, { generation: number; page: number }>();
+const pendingPages = new Set<number>();
+
+const severityMark: Record<RowDiagnosticDto['severity'], string> = { error: '✖', warning: '⚠', info: 'ℹ', hint: '…' };
+
+function createRow(): HTMLElement {
+  const row = h('div', { class: 'layer-row', role: 'row', 'data-testid': 'layer-row' });
+  for (const c of COLUMNS) row.append(h('div', { role: 'cell', class: c.className }));
+  return row;
+}
+
+function renderRow(el: HTMLElement, index: number): void {
+  const r = pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+  const cells = el.children;
+  const set = (i: number, text: string, tip?: string): void => {
+    const cell = cells[i] as HTMLElement;
+    if (cell.textContent !== text) cell.textContent = text;
+    if (tip !== undefined) cell.title = tip;
+    else cell.removeAttribute('title');
+  };
+  el.classList.toggle('placeholder', !r);
+  el.classList.toggle('odd', index % 2 === 1);
+  if (!r) {
+    el.removeAttribute('data-node');
+    COLUMNS.forEach((_, i) => set(i, i === 2 ? '…' : ''));
+    return;
+  }
+  el.setAttribute('data-node', r.node);
+  el.setAttribute('aria-rowindex', String(index + 1));
+  set(0, String(r.index));
+  set(1, r.opType);
+  set(2, r.node, r.node);
+  set(3, r.weightBytes > 0 ? formatBytes(r.weightBytes) : '');
+  set(4, r.modes.join(', '));
+  set(5, r.notes.length ? r.notes.join('; ') : '', r.notes.length ? r.notes.join('\n') : undefined);
+  const worst = (['error', 'warning', 'info', 'hint'] as const).find((sv) => r.diagnostics.some((d) => d.severity === sv));
+  const diag = cells[6] as HTMLElement;
+  diag.className = `c-diags${worst ? ` sev-${worst}` : ''}`;
+  diag.setAttribute('data-testid', 'row-diagnostics');
+  set(6, worst ? `${severityMark[worst]} ${r.diagnostics.length}` : '', r.diagnostics.length ? r.diagnostics.map((d) => `${d.severity}: ${d.message}`).join('\n') : undefined);
+}
+
+function requestPage(page: number): void {
+  if (pages.has(page) || pendingPages.has(page)) return;
+  const requestId = nextRequestId++;
+  pending.set(requestId, { generation, page });
+  pendingPages.add(page);
+  post({ v: 1, type: 'requestRows', requestId, offset: page * PAGE, limit: PAGE, query });
+}
+
+const rows = new VirtualRows({
+  viewport,
+  rowHeight: ROW_HEIGHT,
+  overscan: 8,
+  createRow,
+  renderRow,
+  onRange(first, last) {
+    for (let p = Math.floor(first / PAGE); p <= Math.floor(last / PAGE); p++) requestPage(p);
+  },
+});
+
+function resetRows(): void {
+  generation++;
+  pages.clear();
+  pendingPages.clear();
+  pending.clear();
+  requestPage(0);
+  rows.schedule();
+}
+
+function setQuery(next: LayerQuery): void {
+  query = next;
+  host.setState(query);
+  for (const cell of headerCells) {
+    const key = cell.getAttribute('data-column');
+    if (key === query.sort) cell.setAttribute('aria-sort', query.descending ? 'descending' : 'ascending');
+    else cell.removeAttribute('aria-sort');
+  }
+  rows.scrollTop = 0;
+  resetRows();
+}
+
+let filterTimer: ReturnType<typeof setTimeout> | undefined;
+filterInput.addEventListener('input', () => {
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(() => setQuery({ ...query, filter: filterInput.value.slice(0, 500) }), 120);
+});
+
+function onRows(m: Extract<HostToEditorMessage, { type: 'rows' }>): void {
+  const req = pending.get(m.requestId);
+  pending.delete(m.requestId);
+  if (!req || req.generation !== generation) return;
+  pendingPages.delete(req.page);
+  pages.set(req.page, m.rows);
+  if (m.total !== total) {
+    total = m.total;
+    rows.setTotal(total);
+  }
+  rowCount.textContent = `${formatCount(total)} of ${formatCount(summaryRows)} layers`;
+  rows.schedule();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Card and chart
+
+let summaryRows = 0;
+
+function field(label: string, value: Node | string, testId: string): HTMLElement[] {
+  return [h('dt', {}, label), h('dd', { 'data-testid': testId }, value)];
+}
+
+function tensorList(tensors: ModelCardDto['inputs']): HTMLElement {
+  return h('ul', { class: 'tensors' }, ...tensors.map((t) => h('li', {}, h('code', {}, t.name), ` ${t.dtype} ${formatShape(t.shape)}`)));
+}
+
+function renderCard(card: ModelCardDto): void {
+  title.textContent = card.fileName;
+  const opsets = card.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ') || '—';
+  clear(cardSection);
+  cardSection.append(
+    h('h2', {}, 'Model'),
+    h(
+      'dl',
+      {},
+      ...field('Producer', card.producer || '—', 'card-producer'),
+      ...field('IR version', card.irVersion === null ? '—' : String(card.irVersion), 'card-ir'),
+      ...field('Opsets', opsets, 'card-opsets'),
+      ...field('Size', formatBytes(card.fileBytes), 'card-size'),
+      ...field('Parameters', formatCount(card.parameterCount), 'card-params'),
+      ...field('Nodes', formatCount(card.nodeCount), 'card-nodes'),
+      ...field('Quantization', card.quantization.format === 'none' ? 'none (float model)' : `${card.quantization.format}, ${formatCount(card.quantization.quantizedNodeCount)} quantized nodes`, 'card-quantization'),
+      ...field('Inputs', tensorList(card.inputs), 'card-inputs'),
+      ...field('Outputs', tensorList(card.outputs), 'card-outputs'),
+    ),
+  );
+  cardSection.hidden = false;
+}
+
+function renderChart(ops: OpStatDto[]): void {
+  clear(chartSection);
+  const byBytes = ops.some((o) => o.weightBytes > 0);
+  const shown = ops.slice(0, MAX_CHART_OPS);
+  chartSection.append(
+    h('h2', {}, byBytes ? 'Weight bytes per op type' : 'Nodes per op type'),
+    barChart(
+      shown.map((o) => ({
+        label: o.opType,
+        value: byBytes ? o.weightBytes : o.count,
+        valueText: byBytes ? formatBytes(o.weightBytes) : `${formatCount(o.count)} nodes`,
+        className: o.quantizable > 0 ? 'series-0' : 'series-muted',
+        testId: `op-bar-${o.opType}`,
+        extra: { text: `${formatCount(o.count)}×`, testId: `op-count-${o.opType}` },
+      })),
+      'Bytes per op type',
+    ),
+  );
+  if (ops.length > shown.length) chartSection.append(h('p', { class: 'muted' }, `+ ${ops.length - shown.length} more op types`));
+  chartSection.hidden = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host messages
+
+function showStatus(kind: 'loading' | 'error' | 'none', text = ''): void {
+  clear(status);
+  status.className = `status ${kind}`;
+  if (kind === 'loading') {
+    status.append(h('vscode-progress-ring', { 'data-testid': 'loading', 'aria-label': 'Reading model' }), h('span', {}, text));
+  } else if (kind === 'error') {
+    const retry = h('vscode-button', { 'data-testid': 'btn-retry', secondary: true }, 'Retry');
+    retry.addEventListener('click', () => post({ v: 1, type: 'retry' }));
+    status.append(h('span', { class: 'error-text', 'data-testid': 'summary-error', role: 'alert' }, text), retry);
+  }
+}
+
+host.onMessage((m) => {
+  switch (m.type) {
+    case 'loading':
+      title.textContent = m.fileName;
+      showStatus('loading', `Reading ${m.fileName}…`);
+      return;
+    case 'summaryError':
+      showStatus('error', m.message);
+      return;
+    case 'summary':
+      showStatus('none');
+      renderCard(m.card);
+      renderChart(m.ops);
+      summaryRows = m.rowCount;
+      tableSection.hidden = false;
+      setQuery(query);
+      return;
+    case 'rows':
+      onRows(m);
+      return;
+    case 'rowsChanged':
+      resetRows();
+      return;
+  }
+});
+
+showStatus('loading', 'Reading model…');
+post({ v: 1, type: 'ready' });
