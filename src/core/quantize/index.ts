@@ -1,0 +1,174 @@
+/**
+ * The quantizer's single entry point, used by the CLI, the worker and the evaluation module:
+ * load → check output path → resolve options → select nodes → quantize (mode engine) → save
+ * atomically → validate in ONNX Runtime → report.
+ *
+ * Already-quantized models: a model that already holds quantized operators and in which the
+ * chosen mode finds nothing left to quantize is refused with an InputError ("already
+ * quantized", exit 2) instead of being written out again. A model whose weights still go
+ * through QuantizeLinear → DequantizeLinear pairs (quantization-aware training export) is
+ * "finished" instead: weights stored as integers, whatever the mode (see qat.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
+import { opsetVersion } from '../onnx/builder';
+import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
+import { sameFile } from '../onnx/paths';
+import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
+import { walkTensors } from '../onnx/walk';
+import type { JobContext } from '../progress';
+import { quantizeDynamic } from './dynamic';
+import { convertFp16 } from './fp16';
+import { effectiveOptions, resolveOptions } from './options';
+import { countQuantizedOps, finishQat, findQatWeights } from './qat';
+import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
+import type { QuantizeOptions, QuantizeResult } from './types';
+import { validateModel } from './validate';
+import { quantizeWeightOnly } from './weightOnly';
+
+export type { QuantizeOptions, QuantizeResult } from './types';
+
+export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}): Promise<QuantizeResult> {
+  const started = performance.now();
+  const progress = (stage: string, fraction?: number, message?: string) =>
+    ctx.onProgress?.({ stage, ...(fraction !== undefined ? { fraction } : {}), ...(message ? { message } : {}) });
+  throwIfCancelled(ctx.signal);
+  const { options: resolved, warnings } = resolveOptions(options);
+  progress('loading', 0);
+  const model = loadModel(input);
+  const outAbs = path.resolve(output);
+  checkOutputPath(outAbs, [model.path], resolved.force);
+  try {
+    const dataPath = `${outAbs}.data`;
+    const inputHadExternal = hasExternalData(model);
+    const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
+    if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, model, resolved.force);
+
+    const selection = makeSelection(resolved);
+    const unknown = unknownNodeNames(selection, model.proto.graph!.node);
+    if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes)`);
+
+    const writer = streamWeights ? new ExternalDataWriter(dataPath, path.basename(dataPath)) : undefined;
+    let saved: SaveResult | undefined;
+    let engine: EngineResult;
+    try {
+      engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
+      throwIfCancelled(ctx.signal);
+      progress('saving', 0.9);
+      saved = saveModel(engine.proto, outAbs, {
+        source: model,
+        force: resolved.force,
+        externalData: resolved.externalData,
+        protect: [model.path],
+        ...(writer ? { writer } : {}),
+      });
+    } catch (e) {
+      writer?.abort();
+      throw e;
+    }
+
+    if (resolved.validate) {
+      progress('validating', 0.95);
+      try {
+        await validateModel(outAbs, engine.proto.graph!, resolved.calibrationData);
+        throwIfCancelled(ctx.signal);
+      } catch (e) {
+        removeOutputs(saved);
+        if (e instanceof CancelledError || e instanceof InputError) throw e;
+        throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
+      }
+    }
+    const inputBytes = modelDiskBytes(model);
+    const outputBytes = saved.modelBytes + saved.dataBytes;
+    progress('done', 1);
+    return {
+      output: outAbs,
+      inputBytes,
+      outputBytes,
+      sizeRatio: outputBytes > 0 ? inputBytes / outputBytes : 0,
+      quantizedNodes: engine.quantizedNodes,
+      skippedNodes: engine.skippedNodes,
+      seconds: (performance.now() - started) / 1000,
+      mode: resolved.mode,
+      effectiveOptions: effectiveOptions(resolved),
+      warnings: [...warnings, ...engine.warnings],
+    };
+  } finally {
+    model.external.close();
+  }
+}
+
+async function runEngine(
+  model: OnnxModel,
+  options: ResolvedOptions,
+  selection: NodeSelection,
+  ctx: JobContext,
+  writer: ExternalDataWriter | undefined,
+  warnings: string[],
+): Promise<EngineResult> {
+  const graph = model.proto.graph!;
+  const alreadyQuantized = countQuantizedOps(graph);
+  if (findQatWeights(graph).length > 0) {
+    warnings.push('the model carries QuantizeLinear → DequantizeLinear pairs on float weights (quantization-aware training): weights stored as integers, nothing else changed');
+    return finishQat(model, ctx, writer);
+  }
+  ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
+  let result: EngineResult;
+  switch (options.mode) {
+    case 'dynamic': {
+      const opset = opsetVersion(model.proto, '') ?? 1;
+      if (opset < 11) throw new InputError(`model opset ${opset} is below 11: dynamic quantization needs DynamicQuantizeLinear (opset 11)`);
+      result = await quantizeDynamic(model, options, selection, ctx, writer);
+      break;
+    }
+    case 'weight-only':
+      result = await quantizeWeightOnly(model, options, selection, ctx, writer);
+      break;
+    case 'fp16':
+      result = await convertFp16(model, options, selection, ctx, writer);
+      break;
+    case 'static':
+      result = await loadStatic()(model, options, selection, ctx);
+      break;
+  }
+  if (result.quantizedNodes === 0 && alreadyQuantized.total > 0) {
+    throw new InputError(`model is already quantized (${alreadyQuantized.summary}); nothing left to quantize`);
+  }
+  if (result.quantizedNodes === 0) warnings.push('no node was quantized (see skipped nodes)');
+  return result;
+}
+
+type StaticEngine = (model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext) => Promise<EngineResult>;
+
+/** Static mode lives in ./static (another module); loaded lazily so this file builds without it. */
+function loadStatic(): StaticEngine {
+  let mod: { quantizeStatic?: StaticEngine } | undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require('./static/index') as { quantizeStatic?: StaticEngine };
+  } catch {
+    mod = undefined;
+  }
+  if (!mod?.quantizeStatic) throw new WorkError('static mode not available yet');
+  return mod.quantizeStatic;
+}
+
+function hasExternalData(model: OnnxModel): boolean {
+  for (const { tensor } of walkTensors(model.proto.graph!)) if (isExternal(tensor)) return true;
+  return false;
+}
+
+/** The output's data file: never one of the input's files, never replaced without force. */
+function checkDataPath(dataPath: string, model: OnnxModel, force: boolean): void {
+  const inputs = [model.path, ...model.external.files(model.proto).map((f) => model.external.resolve(f.location, f.location))];
+  for (const f of inputs) {
+    if (sameFile(dataPath, f)) throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
+  }
+  if (fs.existsSync(dataPath) && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
+}
+
+function removeOutputs(saved: SaveResult): void {
+  fs.rmSync(saved.path, { force: true });
+  if (saved.dataPath) fs.rmSync(saved.dataPath, { force: true });
+}

@@ -1,0 +1,118 @@
+/**
+ * Turn the user's QuantizeOptions into ResolvedOptions: validate values, apply the preset for
+ * whatever the user left unset (explicit options always win), then the CPU-first defaults.
+ */
+import { InputError } from '../errors';
+import type { ResolvedOptions } from './selection';
+import type { Preset, QuantizeOptions } from './types';
+
+const MODES = ['dynamic', 'static', 'weight-only', 'fp16'];
+const FORMATS = ['qdq', 'qoperator'];
+const METHODS = ['minmax', 'percentile', 'entropy'];
+const PRESETS = ['x86', 'arm', 'gpu'];
+
+/** What each preset sets when the user did not. */
+const PRESET_DEFAULTS: Record<Preset, Partial<QuantizeOptions> & { addQdqPairToWeight?: boolean }> = {
+  // U8S8: uint8 activations fuse on x86 even with fan-out (reference §0.2); 8-bit weights measured
+  // more accurate and as fast as 7-bit on AVX2 (§7), so 7-bit only when asked for.
+  x86: { activationType: 'uint8', perChannel: true, symmetricActivations: false },
+  // S8S8 is native on ARM dot-product kernels.
+  arm: { activationType: 'int8', perChannel: true, symmetricActivations: false },
+  // TensorRT wants symmetric int8 QDQ on activations and weights.
+  gpu: { activationType: 'int8', perChannel: true, symmetricActivations: true, format: 'qdq', addQdqPairToWeight: true },
+};
+
+export interface Resolved {
+  options: ResolvedOptions;
+  warnings: string[];
+}
+
+export function resolveOptions(input: QuantizeOptions): Resolved {
+  const warnings: string[] = [];
+  const o = { ...input };
+  if (!MODES.includes(o.mode)) throw new InputError(`unknown mode '${String(o.mode)}' (expected ${MODES.join(', ')})`);
+  if (o.format !== undefined && !FORMATS.includes(o.format)) throw new InputError(`unknown format '${o.format}' (expected qdq or qoperator)`);
+  if (o.calibrationMethod !== undefined && !METHODS.includes(o.calibrationMethod)) {
+    throw new InputError(`unknown calibration method '${o.calibrationMethod}' (expected ${METHODS.join(', ')})`);
+  }
+  if (o.preset !== undefined && !PRESETS.includes(o.preset)) throw new InputError(`unknown preset '${o.preset}' (expected x86, arm or gpu)`);
+  if (o.weightBits !== undefined && o.weightBits !== 4 && o.weightBits !== 8) throw new InputError(`--weight-bits must be 4 or 8, got ${String(o.weightBits)}`);
+  if (o.blockSize !== undefined && (!Number.isInteger(o.blockSize) || o.blockSize < 16 || o.blockSize > 256 || (o.blockSize & (o.blockSize - 1)) !== 0)) {
+    throw new InputError(`--block-size must be a power of 2 from 16 to 256, got ${o.blockSize}`);
+  }
+  if (o.percentile !== undefined && !(o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
+  if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') {
+    throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
+  }
+
+  const preset = PRESET_DEFAULTS[o.preset ?? 'x86'];
+  const pick = <K extends keyof QuantizeOptions>(k: K, fallback: NonNullable<QuantizeOptions[K]>): NonNullable<QuantizeOptions[K]> =>
+    (o[k] ?? (preset[k] as QuantizeOptions[K]) ?? fallback) as NonNullable<QuantizeOptions[K]>;
+
+  const options: ResolvedOptions = {
+    mode: o.mode,
+    format: pick('format', 'qdq'),
+    calibrationData: o.calibrationData,
+    calibrationMethod: pick('calibrationMethod', 'minmax'),
+    percentile: pick('percentile', 99.99),
+    histogramBins: pick('histogramBins', 2048),
+    calibrationBatch: pick('calibrationBatch', 16),
+    movingAverage: pick('movingAverage', false),
+    perChannel: pick('perChannel', true),
+    reduceRange: pick('reduceRange', false),
+    symmetricActivations: pick('symmetricActivations', false),
+    activationType: pick('activationType', 'uint8'),
+    weightSymmetric: true,
+    weightBits: pick('weightBits', 4),
+    blockSize: pick('blockSize', 32),
+    preset: o.preset,
+    quantizeConv: pick('quantizeConv', false),
+    opTypes: o.opTypes && o.opTypes.length ? [...o.opTypes] : undefined,
+    nodes: o.nodes && o.nodes.length ? [...o.nodes] : undefined,
+    excludeNodes: [...(o.excludeNodes ?? [])],
+    validate: o.validate !== false,
+    force: o.force === true,
+    externalData: o.externalData ?? 'auto',
+    addQdqPairToWeight: preset.addQdqPairToWeight ?? false,
+  };
+  if (options.mode === 'dynamic' && o.activationType === 'int8') {
+    warnings.push('dynamic mode quantizes activations to uint8 (DynamicQuantizeLinear is uint8-only); --activation-type int8 ignored');
+  }
+  if (options.mode !== 'static' && o.calibrationData) warnings.push(`calibration data is only used by static mode (and to validate the output)`);
+  if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined)) {
+    warnings.push('--weight-bits and --block-size apply to weight-only mode only');
+  }
+  return { options, warnings };
+}
+
+/** The options actually used, in the public QuantizeOptions shape (for QuantizeResult.effectiveOptions). */
+export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
+  const out: QuantizeOptions = {
+    mode: r.mode,
+    perChannel: r.perChannel,
+    reduceRange: r.reduceRange,
+    validate: r.validate,
+    force: r.force,
+    externalData: r.externalData,
+  };
+  if (r.preset) out.preset = r.preset;
+  if (r.opTypes) out.opTypes = r.opTypes;
+  if (r.nodes) out.nodes = r.nodes;
+  if (r.excludeNodes.length) out.excludeNodes = r.excludeNodes;
+  if (r.mode === 'static') {
+    Object.assign(out, {
+      format: r.format,
+      calibrationMethod: r.calibrationMethod,
+      activationType: r.activationType,
+      symmetricActivations: r.symmetricActivations,
+      calibrationBatch: r.calibrationBatch,
+    });
+    if (r.calibrationData) out.calibrationData = r.calibrationData;
+    if (r.calibrationMethod === 'percentile') out.percentile = r.percentile;
+    if (r.calibrationMethod !== 'minmax') out.histogramBins = r.histogramBins;
+    if (r.movingAverage) out.movingAverage = true;
+  }
+  if (r.mode === 'weight-only') Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize });
+  if (r.mode === 'dynamic') out.quantizeConv = r.quantizeConv;
+  return out;
+}

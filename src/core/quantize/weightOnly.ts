@@ -1,0 +1,232 @@
+/**
+ * Weight-only block quantization: MatMul / Gemm with a constant [K, N] float weight →
+ * com.microsoft.MatMulNBits (4 or 8 bits, blocks along K). Layout and arithmetic follow ORT's
+ * packer (reference §1.9, §6.5): B uint8 [N, k_blocks, block_size·bits/8] (column-major blocks,
+ * K zero-padded, element 2i in the low nibble), scales float32 [N, k_blocks], zero points packed
+ * (asymmetric) or omitted (symmetric: implicit 2^(bits−1)); MLAS rounds half away from zero
+ * and multiplies by the reciprocal of the scale.
+ */
+import { throwIfCancelled } from '../errors';
+import { attrFloat, attrInt, makeNode } from '../onnx/builder';
+import { DataType, dtypeName } from '../onnx/dtype';
+import type { OnnxModel } from '../onnx/model';
+import type { ExternalDataWriter } from '../onnx/save';
+import type { NodeProto, TensorProto } from '../onnx/schema';
+import { bytesOf, floatTensor, makeTensor, tensorShape } from '../onnx/tensor';
+import type { JobContext } from '../progress';
+import { dropInitializers, InitializerSink, weightValues } from './emit';
+import { ensureOpset, GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
+import { nodeName, SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
+
+const MS = 'com.microsoft';
+
+export interface BlockQuantized {
+  /** uint8 [N, kBlocks, blockSize·bits/8]. */
+  data: Uint8Array;
+  /** float32 [N, kBlocks]. */
+  scales: Float32Array;
+  /** Packed uint8 [N, ceil(kBlocks·bits/8)] when asymmetric. */
+  zeroPoints: Uint8Array | undefined;
+  kBlocks: number;
+}
+
+/** C roundf: half away from zero. */
+function roundAway(x: number): number {
+  return x < 0 ? -Math.round(-x) : Math.round(x);
+}
+
+/**
+ * Block-quantize a row-major [K, N] weight for MatMulNBits. Each output column n gets
+ * ceil(K / blockSize) blocks along K.
+ */
+export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits: 4 | 8, blockSize: number, symmetric: boolean): BlockQuantized {
+  const kBlocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const qmax = (1 << bits) - 1;
+  const mid = 1 << (bits - 1);
+  const data = new Uint8Array(N * kBlocks * blob);
+  const scales = new Float32Array(N * kBlocks);
+  const zpBytesPerRow = Math.ceil((kBlocks * bits) / 8);
+  const zeroPoints = symmetric ? undefined : new Uint8Array(N * zpBytesPerRow);
+  const block = new Float32Array(blockSize);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < kBlocks; b++) {
+      const k0 = b * blockSize;
+      const len = Math.min(blockSize, K - k0);
+      block.fill(0);
+      for (let i = 0; i < len; i++) block[i] = w[(k0 + i) * N + n]!;
+      let scale: number;
+      let zp: number;
+      if (symmetric) {
+        // The signed value of largest magnitude maps exactly to -2^(bits-1).
+        let m = 0;
+        for (let i = 0; i < len; i++) if (Math.abs(block[i]!) > Math.abs(m)) m = block[i]!;
+        scale = Math.fround(m / -mid);
+        zp = mid;
+      } else {
+        let lo = 0;
+        let hi = 0;
+        for (let i = 0; i < len; i++) {
+          const v = block[i]!;
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        scale = Math.fround((hi - lo) / qmax);
+        zp = scale !== 0 ? Math.min(qmax, Math.max(0, roundAway(Math.fround(-lo / scale)))) : 0;
+      }
+      const inv = scale !== 0 ? Math.fround(1 / scale) : 0;
+      scales[n * kBlocks + b] = scale;
+      const base = (n * kBlocks + b) * blob;
+      for (let i = 0; i < blockSize; i++) {
+        const q = Math.min(qmax, Math.max(0, roundAway(Math.fround(Math.fround(block[i]! * inv) + zp))));
+        if (bits === 8) data[base + i] = q;
+        else data[base + (i >> 1)]! |= i & 1 ? q << 4 : q;
+      }
+      if (zeroPoints) {
+        if (bits === 8) zeroPoints[n * zpBytesPerRow + b] = zp;
+        else zeroPoints[n * zpBytesPerRow + (b >> 1)]! |= b & 1 ? zp << 4 : zp;
+      }
+    }
+  }
+  return { data, scales, zeroPoints, kBlocks };
+}
+
+/** Float values of a MatMulNBits weight (for tests and error measurement): [K, N] row-major. */
+export function dequantizeBlocks(q: BlockQuantized, K: number, N: number, bits: 4 | 8, blockSize: number): Float32Array {
+  const out = new Float32Array(K * N);
+  const blob = (blockSize * bits) / 8;
+  const zpRow = Math.ceil((q.kBlocks * bits) / 8);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < q.kBlocks; b++) {
+      const scale = q.scales[n * q.kBlocks + b]!;
+      let zp = 1 << (bits - 1);
+      if (q.zeroPoints) {
+        const byte = q.zeroPoints[n * zpRow + (bits === 8 ? b : b >> 1)]!;
+        zp = bits === 8 ? byte : b & 1 ? byte >> 4 : byte & 15;
+      }
+      for (let i = 0; i < blockSize && b * blockSize + i < K; i++) {
+        const byte = q.data[(n * q.kBlocks + b) * blob + (bits === 8 ? i : i >> 1)]!;
+        const v = bits === 8 ? byte : i & 1 ? byte >> 4 : byte & 15;
+        out[(b * blockSize + i) * N + n] = (v - zp) * scale;
+      }
+    }
+  }
+  return out;
+}
+
+export interface WeightOnlyExtra {
+  /** Symmetric blocks (no zero points). Default false: asymmetric, as ORT's tool. */
+  symmetric?: boolean;
+  accuracyLevel?: number;
+}
+
+export async function quantizeWeightOnly(
+  model: OnnxModel,
+  options: ResolvedOptions,
+  selection: NodeSelection,
+  ctx: JobContext = {},
+  writer?: ExternalDataWriter,
+  extra: WeightOnlyExtra = {},
+): Promise<EngineResult> {
+  const proto = model.proto;
+  const graph = proto.graph!;
+  const index = new GraphIndex(graph);
+  const sink = new InitializerSink(graph, writer);
+  const skips = new SkipList();
+  const rewritten = new Set<string>();
+  const bits = options.weightBits;
+  const blockSize = options.blockSize;
+  const symmetric = extra.symmetric ?? false;
+  const modeOps = new Set(['MatMul', 'Gemm']);
+  const out: NodeProto[] = [];
+  let quantized = 0;
+
+  const init = (name: string | undefined): TensorProto | undefined => (name ? index.initializers.get(name) : undefined);
+
+  const rewrite = (node: NodeProto): { nodes: NodeProto[] } | { skip: string } => {
+    const isGemm = node.opType === 'Gemm';
+    const [a, b, c] = node.input;
+    if (!a || !b) return { skip: 'missing input' };
+    if (init(a)) return { skip: 'input A is constant (fold it instead)' };
+    const wt = init(b);
+    if (!wt) return { skip: 'B is not a constant weight (activation × activation)' };
+    if (wt.dataType !== DataType.FLOAT) return { skip: `B is ${dtypeName(wt.dataType)}, only float32 weights are quantized` };
+    if (wt.dims.length !== 2) return { skip: `B has rank ${wt.dims.length}, MatMulNBits needs a 2-D weight` };
+    if (isGemm && attrInt(node, 'transA', 0) !== 0) return { skip: 'transA=1 is not supported' };
+    const transB = isGemm && attrInt(node, 'transB', 0) !== 0;
+    const alpha = isGemm ? attrFloat(node, 'alpha', 1) : 1;
+    const beta = isGemm ? attrFloat(node, 'beta', 1) : 1;
+    const ct = init(c);
+    if (isGemm && c && !ct && beta !== 1) return { skip: 'non-constant C with beta ≠ 1' };
+    const [d0, d1] = tensorShape(wt) as [number, number];
+    const K = transB ? d1 : d0;
+    const N = transB ? d0 : d1;
+    if (K < 16) return { skip: `K = ${K} is too small for block quantization` };
+    const src = weightValues(wt, model);
+    let w: Float32Array = src;
+    if (transB || alpha !== 1) {
+      w = new Float32Array(K * N);
+      for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] = (transB ? src[n * K + k]! : src[k * N + n]!) * alpha;
+    }
+    const q = quantizeBlocks(w, K, N, bits, blockSize, symmetric);
+    const qName = index.unique(`${b}_Q${bits}`);
+    const sName = index.unique(`${b}_scales`);
+    sink.add(makeTensor(qName, DataType.UINT8, [N, q.kBlocks, (blockSize * bits) / 8], q.data));
+    sink.add(floatTensor(sName, [N, q.kBlocks], q.scales));
+    const inputs = [a, qName, sName];
+    if (q.zeroPoints) {
+      const zName = index.unique(`${b}_zero_points`);
+      sink.add(makeTensor(zName, DataType.UINT8, [N, Math.ceil((q.kBlocks * bits) / 8)], q.zeroPoints));
+      inputs.push(zName);
+    }
+    rewritten.add(b);
+    const y = node.output[0]!;
+    const name = nodeName(node);
+    const mmOut = isGemm && c ? index.unique(`${y}_matmul`) : y;
+    const attrs = { K, N, bits, block_size: blockSize, accuracy_level: extra.accuracyLevel ?? 0 };
+    const list = [makeNode('MatMulNBits', inputs, [mmOut], attrs, { name: index.unique(`${name}_Q${bits}`), domain: MS })];
+    if (isGemm && c) {
+      let bias = c;
+      if (ct && beta !== 1) {
+        bias = index.unique(`${c}_beta`);
+        sink.add(floatTensor(bias, tensorShape(ct), Float32Array.from(weightValues(ct, model), (v) => v * beta)));
+        rewritten.add(c);
+      }
+      list.push(makeNode('Add', [mmOut, bias], [y], {}, { name: index.unique(`${name}_bias_add`) }));
+    }
+    return { nodes: list };
+  };
+
+  const nodes = graph.node;
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
+    if (i % 16 === 0) {
+      throwIfCancelled(ctx.signal);
+      ctx.onProgress?.({ stage: 'quantizing', fraction: i / nodes.length, message: `node ${i + 1}/${nodes.length}` });
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    if ((node.domain !== '' && node.domain !== 'ai.onnx') || !modeOps.has(node.opType)) {
+      out.push(node);
+      continue;
+    }
+    const verdict = selection.check(node, modeOps);
+    const r = verdict.selected ? rewrite(node) : { skip: verdict.reason };
+    if ('skip' in r) {
+      skips.add(node, r.skip);
+      out.push(node);
+    } else {
+      out.push(...r.nodes);
+      quantized++;
+    }
+  }
+  graph.node = out;
+  const stillUsed = new Set<string>();
+  for (const n of graph.node) for (const name of n.input) stillUsed.add(name);
+  dropInitializers(graph, new Set([...rewritten].filter((n) => !stillUsed.has(n))));
+  removeUnusedInitializers(graph);
+  pruneValueInfo(graph);
+  if (quantized > 0) ensureOpset(proto, MS, 1);
+  return { proto, quantizedNodes: quantized, skippedNodes: skips.toArray(), warnings: [] };
+}
+
+
