@@ -1,5 +1,6 @@
 // Shared helpers for the integration suites (they run inside the extension host).
 // Every wait is on an event or a condition and fails with a message naming what it waited for.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -128,4 +129,22 @@ export function listFiles(dir: string): string[] {
   };
   walk(dir);
   return out.sort();
+}
+
+/** Debian's python3 (with python3-onnx) even when a pyenv shim comes first on PATH. */
+export const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** Operator counts of a model read by the `onnx` Python package: an oracle independent of our parser. */
+export function onnxOpCounts(model: string): Record<string, number> {
+  const script = [
+    'import collections, json, sys, onnx',
+    'm = onnx.load(sys.argv[1], load_external_data=False)',
+    'print(json.dumps(collections.Counter(n.op_type for n in m.graph.node)))',
+  ].join('\n');
+  return JSON.parse(execFileSync(PYTHON, ['-c', script, model], { encoding: 'utf8' })) as Record<string, number>;
+}
+
+/** Every `.onnx` file under the workspace (absolute paths), the set the explorer must list. */
+export function workspaceModels(): string[] {
+  return listFiles(workspaceDir()).filter((f) => f.endsWith('.onnx')).map((f) => path.join(workspaceDir(), f));
 }

@@ -13,6 +13,10 @@ import * as path from 'node:path';
 /** Every suite, listed explicitly (each is bundled to out/test/integration/<name>.js). */
 export const SUITES = [
   'smoke.test.js',
+  'explorer.test.js',
+  'editor.test.js',
+  'quantize.test.js',
+  'restricted.test.js',
 ];
 
 interface TestRecord { title: string; state: 'passed' | 'failed' | 'pending'; ms?: number; error?: string }

@@ -1,0 +1,67 @@
+// One UI test session: a throwaway code-server with the extension loaded from this repo (payload
+// extensionDevelopmentPath), a chromium page on the workbench, and a throwaway copy of the fixtures.
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  ROOT, log, makeRunDir, startCodeServer, launchChromium, workbenchUrl, devExtensionPayload, waitForWorkbench,
+  runCommand,
+} from './lib.mjs';
+
+export const SCREENSHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
+
+/**
+ * opts: { name, settings, env, viewport }
+ * Returns { page, browser, server, workspace, dir, shot(name), close() }.
+ */
+export async function startSession(opts = {}) {
+  const name = opts.name || 'e2e';
+  const { dir, workspace } = makeRunDir(name);
+  let server, browser;
+  try {
+    server = await startCodeServer({
+      dir, folder: workspace,
+      env: { ONNX_QUANTIZER_TEST_HOOKS: '1', ...(opts.env || {}) },
+      settings: { 'workbench.colorTheme': 'Default Dark Modern', ...(opts.settings || {}) },
+    });
+    browser = await launchChromium();
+    const page = await browser.newPage({ viewport: opts.viewport || { width: 1400, height: 900 } });
+    const consoleLines = [];
+    page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
+    await page.goto(workbenchUrl(server, workspace, devExtensionPayload(server)));
+    await waitForWorkbench(page);
+    log(`[${name}] workbench ready ${Date.now() - server.started} ms after spawn (${server.url})`);
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    let failed = false;
+    return {
+      page, browser, server, workspace, dir,
+      /** Save test/e2e/screenshots/<name>.png (stable names: curated ones go into the README). */
+      shot: (shotName) => page.screenshot({ path: path.join(SCREENSHOTS, `${shotName}.png`) }),
+      markFailed() { failed = true; },
+      async close() {
+        fs.writeFileSync(path.join(dir, 'browser-console.log'), consoleLines.join('\n'));
+        if (failed) await page.screenshot({ path: path.join(SCREENSHOTS, `failure-${name}.png`) }).catch(() => {});
+        await browser.close().catch(() => {});
+        await server.stop();
+        if (failed || process.env.E2E_KEEP) log(`[${name}] logs kept in ${dir}`);
+        else fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    if (browser) await browser.close().catch(() => {});
+    if (server) await server.stop();
+    log(`[${name}] session failed to start; logs in ${dir}`);
+    throw e;
+  }
+}
+
+/** Switch the colour theme through the palette (Preferences: Color Theme → `theme`). */
+export async function setColorTheme(page, theme) {
+  await runCommand(page, 'Preferences: Color Theme');
+  const input = page.locator('.quick-input-widget input');
+  await input.fill(theme);
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: theme }).first();
+  await row.waitFor({ state: 'visible', timeout: 10000 }).catch(() => { throw new Error(`no colour theme "${theme}" in the picker`); });
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10000 });
+}
