@@ -1,5 +1,6 @@
 import type { Command } from '../io';
 import { inspectCommand } from './inspect';
+import { quantizeCommand } from './quantize';
 
 /** Subcommands in the order `--help` lists them. Each lives in its own module. */
-export const commands: Command[] = [inspectCommand];
+export const commands: Command[] = [inspectCommand, quantizeCommand];
