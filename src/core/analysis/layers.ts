@@ -1,0 +1,373 @@
+/**
+ * The layer rules: for every node, which quantization modes can act on it, what its weights
+ * weigh before and after, and which risks apply. Single source of truth for `inspect`, the
+ * language server (diagnostics, hovers) and the UI. Rules from the ORT reference doc:
+ *
+ * - dynamic: MatMul/Gemm with a constant float weight, Gather of a float table (embedding),
+ *   LSTM (constant float W and R), com.microsoft Attention. Conv only on request (`onRequest`):
+ *   ConvInteger is rarely faster than float.
+ * - static (QDQ/QOperator): Conv, ConvTranspose, MatMul, Gemm, Add, Mul, Concat, pools,
+ *   Sigmoid, LeakyRelu, Softmax, Where, Relu/Clip (folded into the producer), and the
+ *   pass-through ops (Reshape, Transpose, Squeeze, Unsqueeze, MaxPool, Resize, Split, Gather)
+ *   — each only when its data input is a float tensor.
+ * - weight-only (MatMulNBits): MatMul with a constant 2-D float weight whose K ≥ 16.
+ *
+ * Risks: outlier-dominated weights (see stats.ts for the threshold), ops ORT's CPU provider
+ * cannot fuse when QDQ-wrapped (they would run slower quantized), non-float weights, and
+ * tensors whose element type nothing declares. Nodes that are already quantized get `quantized`.
+ *
+ * Cost: one pass over the nodes; weight statistics once per distinct float weight (two linear
+ * passes each, sampled above stats.SAMPLE_LIMIT elements). `stats: false` skips them.
+ */
+import { DataType, dtypeName } from '../onnx/dtype';
+import type { OnnxModel } from '../onnx/model';
+import type { NodeProto, TensorProto } from '../onnx/schema';
+import { tensorByteSize, tensorElementCount, tensorShape, type TensorSource } from '../onnx/tensor';
+import { GraphIndex } from './graph-index';
+import { OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
+
+export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, type WeightStats } from './stats';
+
+export type LayerMode = 'dynamic' | 'static' | 'weight-only';
+
+export interface OutlierRisk {
+  tensor: string;
+  absMax: number;
+  absMaxP999: number;
+  ratio: number;
+  outlierShare: number;
+  std: number;
+}
+
+export interface LayerRisk {
+  outlier?: OutlierRisk;
+  unfusable?: string;
+  nonFloatWeight?: string;
+  missingType?: string;
+}
+
+export interface LayerWeight {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+  /** Input position in the node. */
+  input: number;
+}
+
+export interface LayerInfo {
+  /** Node name, or `<opType>_<index>` when the node has none. */
+  node: string;
+  opType: string;
+  domain: string;
+  /** Position in its graph, and the graph's depth (0 = main graph). */
+  index: number;
+  depth: number;
+  modes: LayerMode[];
+  /** Modes that apply only when asked for explicitly (Conv in dynamic mode). */
+  onRequest?: LayerMode[];
+  weights: LayerWeight[];
+  /** Bytes of the constant float weights the modes would quantize. */
+  weightBytes: number;
+  /** Bytes of those weights after each applicable mode (defaults: int8 per-tensor; int4 block 32). */
+  savings: Partial<Record<LayerMode, number>>;
+  /** Human-readable risks (one line each). */
+  notes: string[];
+  risk: LayerRisk;
+  /** Set when the node is already quantized: which form. */
+  quantized?: 'qdq' | 'qoperator' | 'dynamic' | 'weight-only';
+}
+
+export interface LayerOptions {
+  /** Compute weight statistics for outlier risks (default true). */
+  stats?: boolean;
+  /** Reuse an index built by the caller. */
+  index?: GraphIndex;
+}
+
+/** Ops ORT's CPU provider has no fused int8 kernel for: QDQ around them is pure overhead. */
+export const UNFUSABLE_OPS = new Set([
+  'LayerNormalization',
+  'SkipLayerNormalization',
+  'SimplifiedLayerNormalization',
+  'GroupNormalization',
+  'InstanceNormalization',
+  'BatchNormalization',
+  'Gelu',
+  'FastGelu',
+  'BiasGelu',
+  'Pad',
+  'Div',
+  'Sub',
+  'Pow',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Reciprocal',
+  'Neg',
+  'Abs',
+  'ReduceMean',
+  'ReduceSum',
+  'Erf',
+  'Tanh',
+  'Slice',
+  'PRelu',
+  'Elu',
+  'Selu',
+  'HardSigmoid',
+  'HardSwish',
+  'Expand',
+  'Tile',
+]);
+
+/** Ops with a fused QDQ kernel or a pass-through 8-bit path on ORT's CPU provider. */
+const STATIC_COMPUTE = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax', 'Where', 'Relu', 'Clip']);
+const STATIC_PASS_THROUGH = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'MaxPool', 'Resize', 'Split', 'Gather']);
+
+const QOPERATOR_OPS = new Set([
+  'QLinearConv',
+  'QLinearMatMul',
+  'QGemm',
+  'QLinearAdd',
+  'QLinearMul',
+  'QLinearConcat',
+  'QLinearSigmoid',
+  'QLinearLeakyRelu',
+  'QLinearSoftmax',
+  'QLinearAveragePool',
+  'QLinearGlobalAveragePool',
+  'QLinearWhere',
+  'QAttention',
+  'QEmbedLayerNormalization',
+]);
+const DYNAMIC_OPS = new Set(['MatMulInteger', 'ConvInteger', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM', 'MatMulIntegerToFloat']);
+const WEIGHT_ONLY_OPS = new Set(['MatMulNBits', 'GatherBlockQuantized', 'MatMulBnb4']);
+export const QDQ_OPS = new Set(['QuantizeLinear', 'DequantizeLinear']);
+
+/** Which already-quantized family an op belongs to (Q/DQ nodes themselves give 'qdq'). */
+export function quantizedFamily(opType: string): LayerInfo['quantized'] | undefined {
+  if (QOPERATOR_OPS.has(opType)) return 'qoperator';
+  if (DYNAMIC_OPS.has(opType)) return 'dynamic';
+  if (WEIGHT_ONLY_OPS.has(opType)) return 'weight-only';
+  if (QDQ_OPS.has(opType)) return 'qdq';
+  return undefined;
+}
+
+/** Input positions holding weights, per op type (the inputs the quantizer would store quantized). */
+const WEIGHT_INPUTS: Record<string, number[]> = {
+  MatMul: [1],
+  Gemm: [1],
+  Conv: [1],
+  ConvTranspose: [1],
+  Gather: [0],
+  LSTM: [1, 2],
+  Attention: [1],
+};
+
+/** Bytes of a [K, N] weight stored as MatMulNBits: packed values plus one scale per block (symmetric: no zero points). */
+export function weightOnlyBytes(k: number, n: number, bits = 4, blockSize = 32, scaleBytes = 4): number {
+  const blocks = Math.ceil(k / blockSize);
+  return n * blocks * ((blockSize * bits) / 8) + n * blocks * scaleBytes;
+}
+
+/** Bytes of a weight stored as 8-bit with per-tensor scale (4 bytes) and zero point (1 byte). */
+export function int8Bytes(elements: number): number {
+  return elements + 5;
+}
+
+export function nodeLabel(node: NodeProto, index: number): string {
+  return node.name || `${node.opType}_${index}`;
+}
+
+/** Layer information for every node of every graph, in graph order (main graph first). */
+export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; external?: OnnxModel['external'] }, options: LayerOptions = {}): LayerInfo[] {
+  const index = options.index ?? new GraphIndex(model.proto);
+  const source: TensorSource = { external: model.external };
+  const statsCache = new Map<TensorProto, WeightStats | Error>();
+  const statsFor = (t: TensorProto): WeightStats | Error => {
+    let s = statsCache.get(t);
+    if (!s) {
+      try {
+        s = weightStats(t, source);
+      } catch (e) {
+        s = e as Error;
+      }
+      statsCache.set(t, s);
+    }
+    return s;
+  };
+  return index.nodes.map(({ node, index: i, depth }) => layerOf(node, i, depth, index, options.stats === false ? undefined : statsFor));
+}
+
+function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, statsFor: ((t: TensorProto) => WeightStats | Error) | undefined): LayerInfo {
+  const op = node.opType;
+  const standard = node.domain === '' || node.domain === 'ai.onnx';
+  const info: LayerInfo = { node: nodeLabel(node, i), opType: op, domain: node.domain, index: i, depth, modes: [], weights: [], weightBytes: 0, savings: {}, notes: [], risk: {} };
+
+  const family = quantizedFamily(op);
+  if (family) {
+    if (op !== 'QuantizeLinear' && op !== 'DequantizeLinear') info.quantized = family;
+    return info;
+  }
+  if (node.input.some((name) => name && index.producers.get(name)?.node.opType === 'DequantizeLinear')) {
+    info.quantized = dequantizedWeightFamily(node, index);
+    return info;
+  }
+
+  const isMsAttention = op === 'Attention' && node.domain === 'com.microsoft';
+  if (!standard && !isMsAttention) return info;
+
+  // Weights: constant inputs at the op's weight positions.
+  const weightPositions = WEIGHT_INPUTS[op] ?? [];
+  const constWeights: { t: TensorProto; input: number }[] = [];
+  for (const pos of weightPositions) {
+    const name = node.input[pos];
+    const t = name ? index.constant(name) : undefined;
+    if (t) constWeights.push({ t, input: pos });
+  }
+  const nonFloat = constWeights.find(({ t }) => !isQuantizableFloat(t.dataType));
+  const floatWeights = nonFloat ? [] : constWeights;
+  for (const { t, input } of floatWeights) {
+    const bytes = safeBytes(t);
+    info.weights.push({ name: t.name, dtype: dtypeName(t.dataType), shape: safeShape(t), bytes, input });
+    info.weightBytes += bytes;
+  }
+  if (nonFloat) {
+    const msg = `weight '${nonFloat.t.name}' is ${dtypeName(nonFloat.t.dataType).toUpperCase()}: left float (only float weights are quantized)`;
+    info.risk.nonFloatWeight = msg;
+    info.notes.push(msg);
+  }
+
+  const dataInput = op === 'Gather' ? node.input[0] : dataInputOf(node);
+  const dataType = dataInput ? index.elemType(dataInput) : undefined;
+  const dataIsConst = dataInput ? index.constants.has(dataInput) : false;
+
+  // Dynamic.
+  const allWeightsFloat = floatWeights.length > 0 && floatWeights.length === weightPositions.length;
+  if (!nonFloat) {
+    if ((op === 'MatMul' || op === 'Gemm') && allWeightsFloat) info.modes.push('dynamic');
+    else if (op === 'Gather' && floatWeights.length === 1 && safeShape(floatWeights[0]!.t).length >= 2) info.modes.push('dynamic');
+    else if (op === 'LSTM' && allWeightsFloat) info.modes.push('dynamic');
+    else if (isMsAttention && allWeightsFloat) info.modes.push('dynamic');
+    else if (op === 'Conv' && allWeightsFloat) info.onRequest = ['dynamic'];
+  }
+
+  // Static: the data input must be float (or of unknown type: then flagged).
+  if (standard && !nonFloat && (STATIC_COMPUTE.has(op) || STATIC_PASS_THROUGH.has(op))) {
+    const gatherOfTable = op === 'Gather' && dataIsConst;
+    if (gatherOfTable && floatWeights.length === 1) info.modes.push('static');
+    else if (!gatherOfTable && dataInput && !dataIsConst) {
+      if (dataType === undefined) {
+        info.modes.push('static');
+        const producer = index.producers.get(dataInput)?.node;
+        const from = producer ? ` (output of ${producer.domain ? producer.domain + '.' : ''}${producer.opType})` : '';
+        const msg = `no element type known for input '${dataInput}'${from}: static calibration needs it (run shape inference)`;
+        info.risk.missingType = msg;
+        info.notes.push(msg);
+      } else if (isQuantizableFloat(dataType)) {
+        info.modes.push('static');
+      }
+    }
+  }
+
+  // Weight-only: MatMul with a constant 2-D float weight, K ≥ 16.
+  if (op === 'MatMul' && allWeightsFloat) {
+    const shape = safeShape(floatWeights[0]!.t);
+    if (shape.length === 2 && shape[0]! >= 16) info.modes.push('weight-only');
+  }
+
+  // Unfusable ops: ORT's tool would QDQ-wrap them; the CPU provider then runs them in float with extra work.
+  if (UNFUSABLE_OPS.has(op) && dataType !== undefined && isQuantizableFloat(dataType)) {
+    const msg = `${op} has no fused int8 kernel in ONNX Runtime's CPU provider: QDQ-wrapped it would run slower quantized; keep it float`;
+    info.risk.unfusable = msg;
+    info.notes.push(msg);
+  }
+
+  // Savings and outliers, only for nodes some mode acts on.
+  if (info.weightBytes > 0 && (info.modes.length > 0 || info.onRequest)) {
+    const int8 = floatWeights.reduce((s, { t }) => s + int8Bytes(safeCount(t)), 0);
+    if (info.modes.includes('dynamic')) info.savings.dynamic = int8;
+    if (info.modes.includes('static')) info.savings.static = int8;
+    if (info.modes.includes('weight-only')) {
+      const [k, n] = safeShape(floatWeights[0]!.t);
+      const scaleBytes = floatWeights[0]!.t.dataType === DataType.FLOAT16 ? 2 : 4;
+      info.savings['weight-only'] = weightOnlyBytes(k!, n!, 4, 32, scaleBytes);
+    }
+    if (statsFor) {
+      for (const { t } of floatWeights) {
+        const s = statsFor(t);
+        if (s instanceof Error) {
+          info.notes.push(`weight '${t.name}' could not be read: ${s.message}`);
+          continue;
+        }
+        if (s.outlierDominated && !info.risk.outlier) {
+          info.risk.outlier = { tensor: t.name, absMax: s.absMax, absMaxP999: s.absMaxP999, ratio: s.outlierRatio, outlierShare: s.outlierShare, std: s.std };
+          info.notes.push(
+            `weight '${t.name}' range is outlier-dominated: max|w| ${fmt(s.absMax)} is ${s.outlierRatio.toFixed(1)}× the 99.9th percentile of |w| (${fmt(s.absMaxP999)}); ` +
+              `${pct(s.outlierShare)} of weights lie beyond ${OUTLIER_STD} std. Per-tensor 8-bit leaves 99.9% of them ≤ ${Math.floor(127 / s.outlierRatio)} levels: use per-channel or exclude (threshold ${OUTLIER_RATIO}×)`,
+          );
+        }
+      }
+    }
+  }
+  return info;
+}
+
+/** A node fed by DequantizeLinear: QDQ if its float inputs come from Q→DQ, weight-only if only constant int4 weights are dequantized. */
+function dequantizedWeightFamily(node: NodeProto, index: GraphIndex): LayerInfo['quantized'] {
+  let activationDq = false;
+  let fourBit = false;
+  for (const name of node.input) {
+    const dq = name ? index.producers.get(name)?.node : undefined;
+    if (dq?.opType !== 'DequantizeLinear') continue;
+    const x = dq.input[0] ? index.constant(dq.input[0]) : undefined;
+    if (!x) activationDq = true;
+    else if (x.dataType === DataType.INT4 || x.dataType === DataType.UINT4) fourBit = true;
+  }
+  return !activationDq && fourBit ? 'weight-only' : 'qdq';
+}
+
+/** The activation input a static quantizer would calibrate (first non-constant input). */
+function dataInputOf(node: NodeProto): string | undefined {
+  if (node.opType === 'Where') return node.input[1];
+  return node.input.find((n) => n.length > 0);
+}
+
+/** float32 and float16 weights/activations are quantized; other float types (bfloat16, float8, float64) are left alone. */
+function isQuantizableFloat(t: number): boolean {
+  return t === DataType.FLOAT || t === DataType.FLOAT16;
+}
+
+function safeShape(t: TensorProto): number[] {
+  try {
+    return tensorShape(t);
+  } catch {
+    return [];
+  }
+}
+function safeCount(t: TensorProto): number {
+  try {
+    return tensorElementCount(t);
+  } catch {
+    return 0;
+  }
+}
+function safeBytes(t: TensorProto): number {
+  try {
+    return tensorByteSize(t);
+  } catch {
+    return 0;
+  }
+}
+
+function fmt(x: number): string {
+  return Math.abs(x) >= 0.01 || x === 0 ? x.toPrecision(3) : x.toExponential(2);
+}
+function pct(x: number): string {
+  return x === 0 ? '0%' : x < 0.0001 ? `${(x * 100).toExponential(1)}%` : `${(x * 100).toFixed(2)}%`;
+}
+
+/** The layers `inspect` reports: nodes some mode acts on, or with a risk note, or already quantized. */
+export function reportedLayers(layers: LayerInfo[]): LayerInfo[] {
+  return layers.filter((l) => l.modes.length > 0 || l.notes.length > 0 || l.onRequest || l.quantized);
+}
