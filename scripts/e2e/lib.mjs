@@ -272,3 +272,31 @@ export async function expectNotification(page, text, { timeout = 20000 } = {}) {
   await item.waitFor({ timeout: 5000 }).catch(() => { throw new Error(`no notification "${text}" within ${timeout} ms`); });
   return item;
 }
+
+/**
+ * Record the text of every notification toast shown from now on (a MutationObserver in the page),
+ * so a test can assert that a short-lived progress notification appeared even if it is gone by
+ * the time the test looks. Returns `seen()` → array of texts.
+ */
+export async function recordNotifications(page) {
+  await page.evaluate(() => {
+    const seen = (window.__e2eToasts = window.__e2eToasts || []);
+    const scan = () => {
+      for (const el of document.querySelectorAll('.notification-toast')) {
+        const text = el.innerText.replace(/\s+/g, ' ').trim();
+        if (text && !seen.includes(text)) seen.push(text);
+      }
+    };
+    new MutationObserver(scan).observe(document.body, { childList: true, subtree: true, characterData: true });
+    scan();
+  });
+  return () => page.evaluate(() => window.__e2eToasts.slice());
+}
+
+/** Computed style values of `selector` in a frame (e.g. colours of a webview element). */
+export async function computedStyle(frame, selector, props) {
+  return frame.locator(selector).first().evaluate((el, names) => {
+    const cs = getComputedStyle(el);
+    return Object.fromEntries(names.map((n) => [n, cs.getPropertyValue(n)]));
+  }, props);
+}

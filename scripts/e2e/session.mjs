@@ -10,7 +10,7 @@ import {
 export const SCREENSHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
 
 /**
- * opts: { name, settings, env, viewport }
+ * opts: { name, settings, env, viewport, prepare(workspace) (runs before code-server starts) }
  * Returns { page, browser, server, workspace, dir, shot(name), close() }.
  */
 export async function startSession(opts = {}) {
@@ -18,6 +18,7 @@ export async function startSession(opts = {}) {
   const { dir, workspace } = makeRunDir(name);
   let server, browser;
   try {
+    if (opts.prepare) await opts.prepare(workspace);
     server = await startCodeServer({
       dir, folder: workspace,
       env: { ONNX_QUANTIZER_TEST_HOOKS: '1', ...(opts.env || {}) },

@@ -1,0 +1,48 @@
+// Cancelling a long quantize job from its progress notification leaves no output and no temp file.
+// The workspace gets a ~100 MB float model (scripts/e2e/large-model.ts) before code-server starts.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT, pickQuickItem, runCommand, waitUntil } from '../../scripts/e2e/lib.mjs';
+import { startSession } from '../../scripts/e2e/session.mjs';
+
+const MODEL = 'large_chain.onnx';
+
+describe('cancel a running quantize job (UI)', () => {
+  let s, before_;
+
+  before(async () => {
+    s = await startSession({
+      name: 'cancel',
+      prepare: (ws) => execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'e2e', 'large-model.ts'), path.join(ws, MODEL)], { cwd: ROOT }),
+    });
+    before_ = fs.readdirSync(s.workspace).sort();
+  });
+  after(async () => { await s?.close(); });
+
+  it('Cancel on the progress notification stops the job and nothing is written', async () => {
+    const { page } = s;
+    try {
+      await runCommand(page, 'ONNX Quantizer: Quantize…');
+      await pickQuickItem(page, MODEL);
+      await pickQuickItem(page, 'Dynamic (int8)');
+      await pickQuickItem(page, 'x86 CPU');
+      const box = page.locator('.quick-input-widget input');
+      await waitUntil('the output name box to propose large_chain.int8.onnx', async () => (await box.inputValue()) === 'large_chain.int8.onnx', { timeout: 10000 });
+      await page.keyboard.press('Enter');
+
+      const toast = page.locator('.notification-toast', { hasText: 'Quantizing large_chain' }).first();
+      await toast.waitFor({ timeout: 20000 }).catch(() => { throw new Error('no "Quantizing large_chain" progress notification'); });
+      await s.shot('progress-notification');
+      await toast.hover(); // the toast's buttons are always visible, hover keeps it from fading
+      await toast.locator('.monaco-button', { hasText: 'Cancel' }).click();
+      await toast.waitFor({ state: 'detached', timeout: 20000 }).catch(() => { throw new Error('progress notification still shown 20 s after Cancel'); });
+      // The job really ended: the status bar spinner is gone.
+      await page.locator('.statusbar-item', { hasText: 'Quantizing large_chain' }).waitFor({ state: 'detached', timeout: 20000 });
+      assert.deepEqual(fs.readdirSync(s.workspace).sort(), before_, 'cancelled job left files in the workspace');
+      assert.equal(await page.locator('.notification-toast', { hasText: /Quantized large_chain/ }).count(), 0, 'a success notification appeared');
+    } catch (e) { s.markFailed(); throw e; }
+  });
+});

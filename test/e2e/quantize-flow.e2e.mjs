@@ -1,0 +1,104 @@
+// The main flow as a person does it: Command Palette → "ONNX Quantizer: Quantize…" on a sample →
+// progress notification → the output and its report appear in the ONNX Quantizer explorer →
+// the dashboard shows the size ratio, speedup and agreement of the JSON report → switching the
+// colour theme changes the dashboard's colours.
+// Screenshots: explorer-dark/-light.png, dashboard-dark/-light.png, quantize-done.png.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  computedStyle, expectNotification, findWebviewFrame, pickQuickItem, recordNotifications, runCommand, testIdText, waitUntil,
+} from '../../scripts/e2e/lib.mjs';
+import { setColorTheme, startSession } from '../../scripts/e2e/session.mjs';
+
+const MODEL = 'digits_mlp.onnx';
+const OUTPUT = 'digits_mlp.int8.onnx';
+const REPORT = 'digits_mlp.int8.quant-report.json';
+
+/** "3.71×" / "97.5 %" / "1.2x" → number. */
+const num = (text) => Number(/-?\d+(\.\d+)?/.exec(text.replace(/,/g, ''))?.[0]);
+
+describe('quantize flow (UI)', () => {
+  let s, seenToasts, dashboard;
+
+  before(async () => {
+    s = await startSession({
+      name: 'quantize-flow',
+      // Compare on the real test set so agreement and accuracy are meaningful.
+      settings: { 'onnxQuantizer.compare.data': 'digits_test_x.npy', 'onnxQuantizer.compare.labels': 'digits_test_y.npy', 'onnxQuantizer.compare.runs': 20 },
+    });
+    seenToasts = await recordNotifications(s.page);
+  });
+  after(async () => { await s?.close(); });
+
+  it('Quantize… from the Command Palette shows progress and writes the output', async () => {
+    const { page } = s;
+    try {
+      await runCommand(page, 'ONNX Quantizer: Quantize…');
+      await pickQuickItem(page, MODEL);
+      await pickQuickItem(page, 'Dynamic (int8)');
+      await pickQuickItem(page, 'x86 CPU');
+      const box = page.locator('.quick-input-widget input');
+      await waitUntil(`the output name box to propose ${OUTPUT}`, async () => (await box.inputValue()) === OUTPUT, { timeout: 10000 });
+      await page.keyboard.press('Enter');
+      const done = await expectNotification(page, `Quantized ${MODEL} → ${OUTPUT}`, { timeout: 60000 });
+      assert.ok((await seenToasts()).some((t) => t.includes('Quantizing digits_mlp')), `no progress notification among ${JSON.stringify(await seenToasts())}`);
+      assert.ok(fs.existsSync(path.join(s.workspace, OUTPUT)), `${OUTPUT} not written`);
+      await s.shot('quantize-done');
+      // Ask for the comparison from the notification (writes the report, opens the dashboard).
+      await done.locator('.monaco-button', { hasText: 'Compare' }).click();
+    } catch (e) { s.markFailed(); throw e; }
+  });
+
+  it('the dashboard shows the figures of the JSON report', async () => {
+    try {
+      dashboard = await findWebviewFrame(s.page, '[data-testid="dashboard"]', { timeout: 120000 });
+      const reportPath = path.join(s.workspace, REPORT);
+      await waitUntil(`${REPORT} to be written`, () => fs.existsSync(reportPath), { timeout: 60000 });
+      const report = JSON.parse(fs.readFileSync(reportPath, 'utf8'));
+      const shown = {
+        sizeRatio: num(await testIdText(dashboard, 'size-ratio')),
+        speedup: num(await testIdText(dashboard, 'speedup')),
+        agreement: num(await testIdText(dashboard, 'agreement')),
+      };
+      // Displayed values are rounded: compare at the precision shown.
+      assert.ok(Math.abs(shown.sizeRatio - report.size.ratio) < 0.01 + 1e-9, `size ratio ${shown.sizeRatio} vs report ${report.size.ratio}`);
+      assert.ok(Math.abs(shown.speedup - report.latency.speedup) < 0.01 + 1e-9, `speedup ${shown.speedup} vs report ${report.latency.speedup}`);
+      assert.ok(Math.abs(shown.agreement - report.accuracy.agreement * 100) < 0.1 + 1e-9, `agreement ${shown.agreement} % vs report ${report.accuracy.agreement}`);
+      await s.shot('dashboard-dark');
+    } catch (e) { s.markFailed(); throw e; }
+  });
+
+  it('the output and its report appear in the ONNX Quantizer explorer', async () => {
+    const { page } = s;
+    try {
+      await page.locator('.activitybar .action-item a[aria-label^="ONNX Quantizer"]').click();
+      const rows = page.locator('.pane-body .monaco-list-row');
+      const model = rows.filter({ hasText: MODEL }).first();
+      await model.waitFor({ timeout: 20000 });
+      if ((await model.getAttribute('aria-expanded')) !== 'true') await model.locator('.monaco-tl-twistie').click();
+      const derived = rows.filter({ hasText: 'Derived files' }).first();
+      await derived.waitFor({ timeout: 30000 });
+      if ((await derived.getAttribute('aria-expanded')) !== 'true') await derived.locator('.monaco-tl-twistie').click();
+      await rows.filter({ hasText: OUTPUT }).first().waitFor({ timeout: 30000 });
+      await rows.filter({ hasText: REPORT }).first().waitFor({ timeout: 30000 });
+      await s.shot('explorer-dark');
+    } catch (e) { s.markFailed(); throw e; }
+  });
+
+  it('switching to a light theme changes the dashboard colours', async () => {
+    const { page } = s;
+    try {
+      const dark = await computedStyle(dashboard, 'body', ['background-color', 'color']);
+      await setColorTheme(page, 'Light Modern');
+      await waitUntil('the dashboard webview to switch to the light theme', async () => (await dashboard.locator('body.vscode-light').count()) > 0, { timeout: 15000 });
+      const light = await computedStyle(dashboard, 'body', ['background-color', 'color']);
+      assert.notDeepEqual(light, dark, 'dashboard colours did not change with the theme');
+      await s.shot('explorer-light');
+      // Bring the dashboard to the front for its own light screenshot.
+      await page.locator('.tabs-container .tab', { hasText: /Dashboard|Comparison|digits_mlp/ }).first().click();
+      await s.shot('dashboard-light');
+    } catch (e) { s.markFailed(); throw e; }
+  });
+});
