@@ -1,0 +1,161 @@
+/**
+ * "Benchmark" and "Compare With…": both run in the worker. A comparison writes its report next
+ * to the candidate (`CANDIDATE.quant-report.json/.md`) and opens the dashboard when available.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { BenchResult } from '../../shared/report';
+import type { BenchJob, CompareJob, CompareJobResult } from '../../shared/protocol';
+import { reportError } from '../jobs/jobUi';
+import { evaluationSettings } from '../settings';
+import { optionsOf, requireLocal, requireTrust, resolveModel, uriOf, type Services } from './targets';
+
+export interface BenchCommandOptions {
+  data?: string;
+  batch?: number;
+  runs?: number;
+  warmup?: number;
+  threads?: number;
+}
+
+export interface CompareCommandOptions {
+  /** The other model (path or Uri); asked for when missing and not programmatic. */
+  candidate?: string | vscode.Uri;
+  data?: string;
+  labels?: string;
+  runs?: number;
+  perLayer?: boolean;
+  /** Write the report files (default true). */
+  report?: boolean;
+  /** Open the dashboard afterwards (default: true interactively, false from code). */
+  show?: boolean;
+}
+
+export function registerEvaluateCommands(services: Services): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand('onnxQuantizer.benchmarkModel', (arg?: unknown, opts?: unknown) => benchCommand(services, arg, opts)),
+    vscode.commands.registerCommand('onnxQuantizer.compareModels', (arg?: unknown, opts?: unknown) => compareCommand(services, arg, opts)),
+  ];
+}
+
+async function benchCommand(services: Services, arg: unknown, rawOptions: unknown): Promise<BenchResult | undefined> {
+  const given = optionsOf<BenchCommandOptions>(rawOptions);
+  const programmatic = given !== undefined;
+  try {
+    if (!(await requireTrust(vscode.l10n.t('Benchmarking'), programmatic))) return undefined;
+    const model = await resolveModel(arg, services, vscode.l10n.t('Benchmark Model'));
+    if (!model) return undefined;
+    requireLocal(model);
+    const s = evaluationSettings(model);
+    const job: BenchJob = { kind: 'bench', model: model.fsPath, runs: s.benchRuns, warmup: s.benchWarmup, ...given };
+    if (s.benchThreads > 0 && job.threads === undefined) job.threads = s.benchThreads;
+    if (s.compareData && job.data === undefined) job.data = s.compareData;
+    const r = await services.jobs.run(job);
+    const line = vscode.l10n.t(
+      '{0}: p50 {1} ms, p90 {2} ms, p99 {3} ms ({4} runs, batch {5}, {6} threads).',
+      path.basename(model.fsPath),
+      r.p50Ms.toFixed(3),
+      r.p90Ms.toFixed(3),
+      r.p99Ms.toFixed(3),
+      r.runs,
+      r.batch,
+      r.threads,
+    );
+    services.log.info(line);
+    if (!programmatic) void vscode.window.showInformationMessage(line);
+    return r;
+  } catch (e) {
+    if (programmatic) throw e;
+    reportError(e, services.log);
+    return undefined;
+  }
+}
+
+async function compareCommand(services: Services, arg: unknown, rawOptions: unknown): Promise<CompareJobResult | undefined> {
+  const given = optionsOf<CompareCommandOptions>(rawOptions);
+  const programmatic = given !== undefined;
+  try {
+    if (!(await requireTrust(vscode.l10n.t('Comparing'), programmatic))) return undefined;
+    const reference = await resolveModel(arg, services, vscode.l10n.t('Compare Models: reference'));
+    if (!reference) return undefined;
+    const candidate = given?.candidate !== undefined ? toUri(given.candidate) : await pickCandidate(services, reference, arg);
+    if (!candidate) return undefined;
+    return await compareAndShow(services, reference, candidate, { programmatic, ...given });
+  } catch (e) {
+    if (programmatic) throw e;
+    reportError(e, services.log);
+    return undefined;
+  }
+}
+
+/** Run a comparison (report written next to the candidate) and show it. Throws on failure. */
+export async function compareAndShow(
+  services: Services,
+  reference: vscode.Uri,
+  candidate: vscode.Uri,
+  options: Omit<CompareCommandOptions, 'candidate'> & { programmatic: boolean },
+): Promise<CompareJobResult> {
+  requireLocal(reference);
+  requireLocal(candidate);
+  const s = evaluationSettings(reference);
+  const job: CompareJob = { kind: 'compare', reference: reference.fsPath, candidate: candidate.fsPath, runs: options.runs ?? s.compareRuns };
+  const data = options.data ?? s.compareData;
+  const labels = options.labels ?? s.compareLabels;
+  if (data) job.data = data;
+  if (labels) job.labels = labels;
+  if (options.perLayer ?? !options.programmatic) job.perLayer = true;
+  if (options.report !== false) job.reportStem = candidate.fsPath.replace(/\.onnx$/i, '');
+  const result = await services.jobs.run(job);
+  const { size, latency, accuracy } = result;
+  services.log.info(
+    `compare ${path.basename(reference.fsPath)} vs ${path.basename(candidate.fsPath)}: ${size.ratio.toFixed(2)}× smaller, ` +
+      `${latency.speedup.toFixed(2)}× speed, agreement ${(accuracy.agreement * 100).toFixed(2)} %`,
+  );
+  if (options.show ?? !options.programmatic) await showComparison(services, result);
+  return result;
+}
+
+/** The dashboard when the webview part is there, else the Markdown report, else a summary. */
+async function showComparison(services: Services, result: CompareJobResult): Promise<void> {
+  if (services.showDashboard) {
+    try {
+      await services.showDashboard(result);
+      return;
+    } catch (e) {
+      services.log.warn(`dashboard failed, showing the report instead: ${(e as Error).message}`);
+    }
+  }
+  const md = result.reportFiles?.find((f) => f.endsWith('.md'));
+  if (md) {
+    await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(md));
+    return;
+  }
+  void vscode.window.showInformationMessage(
+    vscode.l10n.t('{0}× smaller, {1}× speed, {2} % agreement.', result.size.ratio.toFixed(2), result.latency.speedup.toFixed(2), (result.accuracy.agreement * 100).toFixed(2)),
+  );
+}
+
+function toUri(p: string | vscode.Uri): vscode.Uri {
+  return typeof p === 'string' ? vscode.Uri.file(p) : p;
+}
+
+/** Other models, with the reference's own quantized variants first. */
+async function pickCandidate(services: Services, reference: vscode.Uri, arg: unknown): Promise<vscode.Uri | undefined> {
+  // Explorer multi-select: (clicked, [a, b]) compares the two selected files.
+  void arg;
+  const { variants } = await services.index.derivedFiles(reference);
+  const others = (await services.index.allModels()).filter((u) => u.toString() !== reference.toString() && !variants.some((v) => v.toString() === u.toString()));
+  type Item = vscode.QuickPickItem & { uri?: vscode.Uri };
+  const items: Item[] = [
+    ...variants.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.l10n.t('quantized from this model'), uri })),
+    ...others.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(uri, true), uri })),
+    { label: `$(folder-opened) ${vscode.l10n.t('Browse…')}` },
+  ];
+  const pick = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Compare {0} with…', path.basename(reference.fsPath)), placeHolder: vscode.l10n.t('Choose the candidate model') });
+  if (!pick) return undefined;
+  if (pick.uri) return pick.uri;
+  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { ONNX: ['onnx'] }, defaultUri: vscode.Uri.file(path.dirname(reference.fsPath)) });
+  return chosen?.[0];
+}
+
+export { uriOf };

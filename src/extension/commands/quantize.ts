@@ -1,0 +1,192 @@
+/**
+ * "Quantize…" (prompts for mode, preset, calibration data and output) and "Quantize with
+ * Defaults" (settings only, no prompts). Both run the job in the worker, then offer Compare.
+ * Called with an options object (tests, other extensions) there are no prompts and errors throw.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { InputError } from '../../core/errors';
+import type { Preset, QuantMode, QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
+import type { CompareJobResult } from '../../shared/protocol';
+import { reportError } from '../jobs/jobUi';
+import { quantizeSettings, type QuantizeSettings } from '../settings';
+import { compareAndShow } from './evaluate';
+import { optionsOf, requireLocal, requireTrust, resolveModel, type Services } from './targets';
+
+/** Options a caller may pass instead of answering prompts. */
+export interface QuantizeCommandOptions extends Partial<QuantizeOptions> {
+  /** Output path; default `MODEL.int8.onnx` (`.int4` weight-only, `.fp16` fp16) next to the model. */
+  output?: string;
+  /** Run a comparison afterwards and write the report next to the output. */
+  compare?: boolean;
+}
+
+export interface QuantizeCommandResult extends QuantizeResult {
+  compare?: CompareJobResult;
+}
+
+const MODES: { mode: QuantMode; label: string; detail: string }[] = [
+  { mode: 'dynamic', label: 'Dynamic (int8)', detail: 'Int8 weights, activations quantized on the fly. No data needed; best for MatMul/Gemm, LSTM and transformers.' },
+  { mode: 'static', label: 'Static (int8, calibrated)', detail: 'Int8 weights and activations with scales from calibration data. Fastest for CNNs; needs sample inputs.' },
+  { mode: 'weight-only', label: 'Weight-only (int4)', detail: 'MatMul weights in 4 bits (MatMulNBits), activations stay float. Smallest; suited to large language models.' },
+  { mode: 'fp16', label: 'Float16', detail: 'Halves the size with almost no accuracy change; faster mainly on GPUs.' },
+];
+
+const PRESETS: { preset: Preset; label: string; detail: string }[] = [
+  { preset: 'x86', label: 'x86 CPU', detail: 'uint8 activations, int8 per-channel weights (fuses well in ONNX Runtime on x86)' },
+  { preset: 'arm', label: 'ARM CPU', detail: 'int8 activations and per-channel weights (native on ARM dot-product kernels)' },
+  { preset: 'gpu', label: 'GPU (TensorRT)', detail: 'symmetric int8 QDQ on activations and weights, as TensorRT expects' },
+];
+
+/** `digits_mlp.onnx` → `digits_mlp.int8.onnx` (int4 for 4-bit weight-only, fp16 for fp16). */
+export function defaultOutputPath(model: string, mode: QuantMode, weightBits: 4 | 8 = 4): string {
+  const suffix = mode === 'fp16' ? 'fp16' : mode === 'weight-only' && weightBits === 4 ? 'int4' : 'int8';
+  const stem = model.replace(/\.onnx$/i, '');
+  return `${stem}.${suffix}.onnx`;
+}
+
+export function registerQuantizeCommands(services: Services): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand('onnxQuantizer.quantizeModel', (arg?: unknown, opts?: unknown) => quantizeCommand(services, arg, opts, false)),
+    vscode.commands.registerCommand('onnxQuantizer.quantizeWithDefaults', (arg?: unknown, opts?: unknown) => quantizeCommand(services, arg, opts, true)),
+  ];
+}
+
+async function quantizeCommand(services: Services, arg: unknown, rawOptions: unknown, useDefaults: boolean): Promise<QuantizeCommandResult | undefined> {
+  const given = optionsOf<QuantizeCommandOptions>(rawOptions) ?? optionsOf<QuantizeCommandOptions>(arg);
+  const programmatic = given !== undefined;
+  try {
+    if (!(await requireTrust(vscode.l10n.t('Quantizing'), programmatic))) return undefined;
+    const model = await resolveModel(arg, services, vscode.l10n.t('Quantize Model'));
+    if (!model) return undefined;
+    requireLocal(model);
+    const settings = quantizeSettings(model);
+    const plan = programmatic || useDefaults ? planFromSettings(model.fsPath, settings, given ?? {}) : await askPlan(model.fsPath, settings);
+    if (!plan) return undefined;
+    if (!programmatic && !plan.options.force && fs.existsSync(plan.output)) {
+      const replace = vscode.l10n.t('Replace');
+      const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(plan.output)), { modal: true }, replace);
+      if (pick !== replace) return undefined;
+      plan.options.force = true;
+    }
+    const result: QuantizeCommandResult = await services.jobs.run({ kind: 'quantize', model: model.fsPath, output: plan.output, options: plan.options });
+    services.log.info(`quantized ${model.fsPath} → ${result.output}: ${result.sizeRatio.toFixed(2)}× smaller, ${result.quantizedNodes} nodes, ${result.skippedNodes.length} skipped`);
+    for (const w of result.warnings) services.log.warn(`  ${w}`);
+    if (programmatic) {
+      if (given?.compare) result.compare = await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: true });
+      return result;
+    }
+    void offerNextSteps(services, model, result);
+    return result;
+  } catch (e) {
+    if (programmatic) throw e;
+    reportError(e, services.log);
+    return undefined;
+  }
+}
+
+interface Plan {
+  output: string;
+  options: QuantizeOptions;
+}
+
+function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCommandOptions): Plan {
+  const { output, compare: _compare, ...overrides } = given;
+  const options: QuantizeOptions = { mode: s.mode, preset: s.preset, ...overrides };
+  if (options.mode === 'static') {
+    options.format ??= s.format;
+    options.calibrationMethod ??= s.calibrationMethod;
+    options.calibrationData ??= s.calibrationData;
+    if (!options.calibrationData) throw new InputError(vscode.l10n.t('Static quantization needs calibration data: set onnxQuantizer.quantize.calibrationData or use "Quantize…".'));
+  }
+  if (options.mode === 'weight-only') options.weightBits ??= s.weightBits;
+  options.perChannel ??= s.perChannel;
+  return { output: output ? path.resolve(path.dirname(model), output) : defaultOutputPath(model, options.mode, options.weightBits), options };
+}
+
+async function askPlan(model: string, s: QuantizeSettings): Promise<Plan | undefined> {
+  const title = vscode.l10n.t('Quantize {0}', path.basename(model));
+  const mode = await vscode.window.showQuickPick(
+    MODES.map((m) => ({ ...m, description: m.mode === s.mode ? vscode.l10n.t('default') : '' })).sort((a, b) => Number(b.mode === s.mode) - Number(a.mode === s.mode)),
+    { title: `${title} (1/3)`, placeHolder: vscode.l10n.t('Quantization mode'), matchOnDetail: true },
+  );
+  if (!mode) return undefined;
+  const preset = await vscode.window.showQuickPick(
+    PRESETS.map((p) => ({ ...p, description: p.preset === s.preset ? vscode.l10n.t('default') : '' })).sort((a, b) => Number(b.preset === s.preset) - Number(a.preset === s.preset)),
+    { title: `${title} (2/3)`, placeHolder: vscode.l10n.t('Target hardware') },
+  );
+  if (!preset) return undefined;
+  const options: QuantizeOptions = { mode: mode.mode, preset: preset.preset, perChannel: s.perChannel };
+  if (mode.mode === 'static') {
+    const data = await pickCalibrationData(model, s.calibrationData, title);
+    if (!data) return undefined;
+    options.calibrationData = data;
+    options.format = s.format;
+    options.calibrationMethod = s.calibrationMethod;
+  }
+  if (mode.mode === 'weight-only') options.weightBits = s.weightBits;
+  const suggested = defaultOutputPath(model, mode.mode, options.weightBits);
+  const name = await vscode.window.showInputBox({
+    title: `${title} (3/3)`,
+    prompt: vscode.l10n.t('Output file, next to the model'),
+    value: path.basename(suggested),
+    valueSelection: [0, path.basename(suggested).length - '.onnx'.length],
+    validateInput: (v) => {
+      if (!v.trim()) return vscode.l10n.t('Enter a file name');
+      if (path.resolve(path.dirname(model), v.trim()) === path.resolve(model)) return vscode.l10n.t('The output must differ from the input model');
+      if (!/\.onnx$/i.test(v.trim())) return vscode.l10n.t('The output name should end in .onnx');
+      return undefined;
+    },
+  });
+  if (!name) return undefined;
+  return { output: path.resolve(path.dirname(model), name.trim()), options };
+}
+
+/** Calibration data: the setting, `.npy` files next to the model, or a file/folder dialog. */
+async function pickCalibrationData(model: string, fromSettings: string | undefined, title: string): Promise<string | undefined> {
+  type Item = vscode.QuickPickItem & { path?: string; browse?: 'file' | 'folder' };
+  const items: Item[] = [];
+  if (fromSettings) items.push({ label: path.basename(fromSettings), description: vscode.l10n.t('from settings'), detail: fromSettings, path: fromSettings });
+  const dir = path.dirname(model);
+  let nearby: string[] = [];
+  try {
+    nearby = (await fs.promises.readdir(dir)).filter((f) => f.endsWith('.npy')).map((f) => path.join(dir, f));
+  } catch {
+    /* folder not listable: only the dialog remains */
+  }
+  for (const p of nearby) if (p !== fromSettings) items.push({ label: path.basename(p), description: vscode.l10n.t('next to the model'), path: p });
+  items.push({ label: `$(file) ${vscode.l10n.t('Choose a .npy file…')}`, browse: 'file' }, { label: `$(folder) ${vscode.l10n.t('Choose a folder of INPUTNAME.npy files…')}`, browse: 'folder' });
+  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: vscode.l10n.t('Calibration data (first axis = samples)') });
+  if (!pick) return undefined;
+  if (pick.path) return pick.path;
+  const chosen = await vscode.window.showOpenDialog({
+    canSelectFiles: pick.browse === 'file',
+    canSelectFolders: pick.browse === 'folder',
+    canSelectMany: false,
+    defaultUri: vscode.Uri.file(dir),
+    filters: pick.browse === 'file' ? { NumPy: ['npy'] } : undefined,
+    title: vscode.l10n.t('Calibration data'),
+  } as vscode.OpenDialogOptions);
+  return chosen?.[0]?.fsPath;
+}
+
+async function offerNextSteps(services: Services, model: vscode.Uri, result: QuantizeResult): Promise<void> {
+  const compare = vscode.l10n.t('Compare');
+  const reveal = vscode.l10n.t('Reveal in Explorer');
+  const skipped = result.skippedNodes.length ? vscode.l10n.t(', {0} skipped', result.skippedNodes.length) : '';
+  const pick = await vscode.window.showInformationMessage(
+    vscode.l10n.t('Quantized {0} → {1}: {2}× smaller, {3} nodes quantized{4}.', path.basename(model.fsPath), path.basename(result.output), result.sizeRatio.toFixed(2), result.quantizedNodes, skipped),
+    compare,
+    reveal,
+  );
+  if (pick === compare) {
+    try {
+      await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: false });
+    } catch (e) {
+      reportError(e, services.log);
+    }
+  } else if (pick === reveal) {
+    await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(result.output));
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The explorer's node types and how a ModelOverview (computed by the worker) becomes groups
+ * and rows. Pure data: no vscode import, so the same shapes serve the test API as JSON.
+ */
+import type { ModelOverview } from '../../shared/protocol';
+
+export type GroupKind = 'inputs' | 'outputs' | 'operators' | 'initializers' | 'quantization' | 'derived';
+
+/** A row under a group: what TreeItem needs, as plain data. */
+export interface Row {
+  label: string;
+  description?: string;
+  tooltip?: string;
+  /** Codicon id. */
+  icon?: string;
+  contextValue?: string;
+}
+
+export interface GroupSpec {
+  group: GroupKind;
+  label: string;
+  description?: string;
+  rows: Row[];
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+const shapeText = (shape: (number | string)[]): string => `[${shape.join(', ')}]`;
+
+/** Groups for one model, in display order (derived files are added by the provider). */
+export function overviewGroups(o: ModelOverview): GroupSpec[] {
+  const quantizableOps = o.operators.filter((g) => g.quantizable > 0);
+  const quantizableNodes = quantizableOps.reduce((s, g) => s + g.quantizable, 0);
+  return [
+    {
+      group: 'inputs',
+      label: 'Inputs',
+      description: String(o.inputs.length),
+      rows: o.inputs.map((t) => ({ label: t.name, description: `${t.dtype} ${shapeText(t.shape)}`, icon: 'arrow-right', contextValue: 'tensor' })),
+    },
+    {
+      group: 'outputs',
+      label: 'Outputs',
+      description: String(o.outputs.length),
+      rows: o.outputs.map((t) => ({ label: t.name, description: `${t.dtype} ${shapeText(t.shape)}`, icon: 'arrow-left', contextValue: 'tensor' })),
+    },
+    {
+      group: 'operators',
+      label: 'Operators',
+      description: `${o.nodeCount} nodes, ${quantizableNodes} quantizable`,
+      rows: [...o.operators]
+        .sort((a, b) => b.count - a.count || a.opType.localeCompare(b.opType))
+        .map((g) => {
+          const row: Row = {
+            label: g.opType,
+            description: g.quantizable > 0 ? `×${g.count} · quantizable (${g.modes.join(', ')})` : `×${g.count}`,
+            icon: g.quantizable > 0 ? 'pass' : 'circle-outline',
+            contextValue: g.quantizable > 0 ? 'operator.quantizable' : 'operator',
+          };
+          if (g.quantizable > 0 && g.quantizable < g.count) row.tooltip = `${g.quantizable} of ${g.count} ${g.opType} nodes can be quantized`;
+          return row;
+        }),
+    },
+    {
+      group: 'initializers',
+      label: 'Largest initializers',
+      description: `${o.parameterCount.toLocaleString('en-US')} parameters`,
+      rows: o.largestInitializers.map((t) => ({
+        label: t.name,
+        description: `${t.dtype} ${shapeText(t.shape)} · ${formatBytes(t.bytes)}`,
+        icon: 'symbol-array',
+        contextValue: 'initializer',
+      })),
+    },
+    {
+      group: 'quantization',
+      label: 'Quantization',
+      description: o.quantization.format,
+      rows: [
+        { label: 'Format', description: o.quantization.format, icon: 'symbol-enum', contextValue: 'quantization' },
+        { label: 'Quantized nodes', description: String(o.quantization.quantizedNodeCount), icon: 'symbol-number', contextValue: 'quantization' },
+        ...o.quantization.details.map((d) => ({ label: d, icon: 'info', contextValue: 'quantization' })),
+      ],
+    },
+  ];
+}

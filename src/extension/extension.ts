@@ -1,0 +1,76 @@
+/**
+ * Entry point: registrations only. Parsing, quantizing and running models happen in the worker
+ * process (jobs/), model analysis for editors in the language server. Each part is wired in
+ * its own try/catch so one failing part does not take the others down.
+ */
+import * as vscode from 'vscode';
+import type { JobRequest } from '../shared/protocol';
+import { registerEvaluateCommands } from './commands/evaluate';
+import { registerQuantizeCommands } from './commands/quantize';
+import { registerWorkspaceCommands } from './commands/workspace';
+import type { Services } from './commands/targets';
+import { ModelIndex } from './explorer/modelIndex';
+import { MODELS_VIEW, ModelsProvider, type TreeJson } from './explorer/modelsProvider';
+import { JobRunner } from './jobs/jobRunner';
+import { JobUi } from './jobs/jobUi';
+import { evaluationSettings } from './settings';
+
+/** What activate() returns: hooks for the integration tests and other extensions. */
+export interface OnnxQuantizerApi {
+  /** The Models tree as JSON, every model expanded. */
+  getTree(): Promise<TreeJson[]>;
+  /** Run a worker job without UI (tests: summarize, crash, stall...). */
+  runJob(job: JobRequest, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<unknown>;
+  /** Live worker process ids. */
+  workerPids(): number[];
+  /** Labels of user jobs in progress. */
+  runningJobs(): string[];
+}
+
+export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
+  const log = vscode.window.createOutputChannel('ONNX Quantizer', { log: true });
+  context.subscriptions.push(log);
+
+  const runner = new JobRunner({ script: context.asAbsolutePath('dist/worker.js'), log });
+  const jobs = new JobUi(runner, log, () => evaluationSettings(undefined).timeoutMinutes * 60_000);
+  const index = new ModelIndex();
+  const models = new ModelsProvider(index, runner, log);
+  context.subscriptions.push({ dispose: () => runner.dispose() }, jobs, index, models);
+  const services: Services = { context, log, runner, jobs, index, models };
+
+  const view = vscode.window.createTreeView(MODELS_VIEW, { treeDataProvider: models, showCollapseAll: true });
+  context.subscriptions.push(
+    view,
+    ...registerQuantizeCommands(services),
+    ...registerEvaluateCommands(services),
+    ...registerWorkspaceCommands(services),
+    vscode.commands.registerCommand('onnxQuantizer._test.getTree', () => models.toJson()),
+  );
+
+  wireParts(context, services);
+
+  return {
+    getTree: () => models.toJson(),
+    runJob: (job, options) => runner.run(job, options),
+    workerPids: () => runner.workerPids,
+    runningJobs: () => jobs.runningJobs,
+  };
+}
+
+/** The other engineers' parts: editor, dashboard, language client, text view. */
+function wireParts(context: vscode.ExtensionContext, services: Services): void {
+  const { log } = services;
+  const part = (name: string, wire: () => void): void => {
+    try {
+      wire();
+    } catch (e) {
+      log.error(`${name} could not start: ${(e as Error).message}`);
+    }
+  };
+  void context;
+  void part;
+}
+
+export function deactivate(): void {
+  // Disposables in context.subscriptions kill the workers.
+}

@@ -1,0 +1,190 @@
+/**
+ * Runs jobs in worker processes: the host's only way to parse, quantize or run a model.
+ *
+ * - `summarize` jobs share one long-lived worker (cheap, frequent: the explorer asks for them);
+ *   it exits after a minute idle.
+ * - Every other job gets its own worker, so cancelling (which may kill the process) or a crash
+ *   in native code never takes other jobs with it, and the next job starts fresh.
+ *
+ * Cancellation: the worker is asked to abort; if the job has not ended within `killAfterMs`,
+ * the process is killed. Either way, temporary files the engine may have left next to a
+ * quantize output (`.NAME.tmp-PID-*`) are removed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CancelledError, InputError, WorkError } from '../../core/errors';
+import { describeJob, type JobRequest, type JobResult } from '../../shared/protocol';
+import { WorkerProcess, type JobHandlers, type JobOutcome, type Log } from './workerProcess';
+
+/** The worker died under a job (native crash, out of memory, killed from outside). */
+export class WorkerCrashedError extends Error {
+  override readonly name = 'WorkerCrashedError';
+}
+
+export interface RunOptions extends JobHandlers {
+  signal?: AbortSignal | undefined;
+  /** Fail the job (and kill its worker) after this long. */
+  timeoutMs?: number | undefined;
+}
+
+export interface JobRunnerOptions {
+  script: string;
+  log: Log;
+  env?: Record<string, string> | undefined;
+  /** Grace period between asking a job to stop and killing its process. Default 2000 ms. */
+  killAfterMs?: number;
+  /** The shared summarize worker exits after this long without work. Default 60 s. */
+  idleMs?: number;
+}
+
+export class JobRunner {
+  private shared: WorkerProcess | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly live = new Set<WorkerProcess>();
+  private disposed = false;
+
+  constructor(private readonly options: JobRunnerOptions) {}
+
+  /** Pids of live worker processes (tests check that crashed or cancelled workers are gone). */
+  get workerPids(): number[] {
+    return [...this.live].map((w) => w.pid);
+  }
+
+  async run<J extends JobRequest>(job: J, options: RunOptions = {}): Promise<JobResult<J['kind']>> {
+    if (this.disposed) throw new CancelledError('the extension is shutting down');
+    if (options.signal?.aborted) throw new CancelledError();
+    const { log } = this.options;
+    const label = describeJob(job);
+    const worker = this.workerFor(job);
+    const started = Date.now();
+    const { id, outcome } = worker.start(job, options);
+    log.info(`${label}: started (worker ${worker.pid}, job ${id})`);
+    log.debug(`job ${id}: ${JSON.stringify(job)}`);
+
+    let cancelled = false;
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      worker.cancel(id);
+      killTimer ??= setTimeout(() => {
+        log.warn(`${label}: did not stop within ${this.killAfterMs} ms; killing worker ${worker.pid}`);
+        worker.kill();
+      }, this.killAfterMs);
+    };
+    const onAbort = (): void => {
+      cancelled = true;
+      stop();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const timeout = options.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, options.timeoutMs)
+      : undefined;
+
+    let end: JobOutcome;
+    try {
+      end = await outcome;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      clearTimeout(timeout);
+      this.release(worker);
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(2);
+    if (end.kind !== 'result') removeTempFiles(job, worker.pid, log);
+
+    if (end.kind === 'result') {
+      log.info(`${label}: done in ${seconds} s`);
+      return end.result as JobResult<J['kind']>;
+    }
+    if (cancelled || end.kind === 'error' && end.name === 'CancelledError') {
+      log.info(`${label}: cancelled after ${seconds} s`);
+      throw new CancelledError();
+    }
+    if (timedOut) {
+      log.error(`${label}: timed out after ${seconds} s`);
+      throw new WorkError(`${label} timed out after ${seconds} s`);
+    }
+    if (end.kind === 'exit') {
+      const how = end.signal ? `signal ${end.signal}` : `exit code ${end.code}`;
+      log.error(`${label}: the worker process stopped unexpectedly (${how})`);
+      throw new WorkerCrashedError(`${label} failed: the worker process stopped unexpectedly (${how})`);
+    }
+    log.error(`${label}: ${end.name}: ${end.message}`);
+    if (end.name === 'InputError') throw new InputError(end.message);
+    if (end.name === 'WorkError') throw new WorkError(end.message);
+    throw new WorkError(`${end.name === 'Error' ? 'internal error' : end.name}: ${end.message}`);
+  }
+
+  /** Kill every worker (extension deactivation). */
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.idleTimer);
+    for (const w of this.live) w.kill();
+    this.live.clear();
+    this.shared = undefined;
+  }
+
+  private get killAfterMs(): number {
+    return this.options.killAfterMs ?? 2000;
+  }
+
+  private workerFor(job: JobRequest): WorkerProcess {
+    if (job.kind === 'summarize') {
+      clearTimeout(this.idleTimer);
+      if (!this.shared?.alive) this.shared = this.spawn();
+      return this.shared;
+    }
+    return this.spawn();
+  }
+
+  private spawn(): WorkerProcess {
+    const w = new WorkerProcess({ script: this.options.script, log: this.options.log, env: this.options.env });
+    this.live.add(w);
+    w.onDidExit(() => {
+      this.live.delete(w);
+      if (this.shared === w) this.shared = undefined;
+    });
+    return w;
+  }
+
+  /** After a job: dedicated workers exit; the shared one idles, then exits. */
+  private release(worker: WorkerProcess): void {
+    if (worker !== this.shared) {
+      worker.kill();
+      return;
+    }
+    if (worker.busy) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.shared === worker && !worker.busy) worker.kill();
+    }, this.options.idleMs ?? 60_000);
+    this.idleTimer.unref();
+  }
+}
+
+/** Remove `.NAME.tmp-PID-*` siblings of the files a failed job was writing. */
+export function removeTempFiles(job: JobRequest, pid: number, log: Log): void {
+  const targets = job.kind === 'quantize' ? [job.output, `${job.output}.data`] : [];
+  for (const target of targets) {
+    const dir = path.dirname(path.resolve(target));
+    const prefix = `.${path.basename(target)}.tmp-${pid}-`;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      try {
+        fs.rmSync(path.join(dir, name), { force: true });
+        log.info(`removed partial file ${path.join(dir, name)}`);
+      } catch (e) {
+        log.warn(`could not remove partial file ${name}: ${(e as Error).message}`);
+      }
+    }
+  }
+}

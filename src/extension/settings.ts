@@ -1,0 +1,68 @@
+/** Reads `onnxQuantizer.*` settings for one resource (calibration paths can differ per folder). */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { CalibrationMethod, Preset, QuantFormat, QuantMode } from '../core/quantize/types';
+
+export interface QuantizeSettings {
+  mode: QuantMode;
+  preset: Preset;
+  format: QuantFormat;
+  perChannel: boolean;
+  calibrationMethod: CalibrationMethod;
+  /** Absolute path, or undefined when unset. */
+  calibrationData: string | undefined;
+  weightBits: 4 | 8;
+}
+
+export interface EvaluationSettings {
+  benchRuns: number;
+  benchWarmup: number;
+  benchThreads: number;
+  compareData: string | undefined;
+  compareLabels: string | undefined;
+  compareRuns: number;
+  timeoutMinutes: number;
+}
+
+function config(resource: vscode.Uri | undefined): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration('onnxQuantizer', resource);
+}
+
+/** Relative setting paths are relative to the resource's workspace folder. */
+function resolvePath(value: string | undefined, resource: vscode.Uri | undefined): string | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (path.isAbsolute(v)) return v;
+  const folder = resource ? vscode.workspace.getWorkspaceFolder(resource) : vscode.workspace.workspaceFolders?.[0];
+  return folder ? path.join(folder.uri.fsPath, v) : undefined;
+}
+
+export function quantizeSettings(resource: vscode.Uri | undefined): QuantizeSettings {
+  const c = config(resource);
+  return {
+    mode: c.get<QuantMode>('quantize.mode', 'dynamic'),
+    preset: c.get<Preset>('quantize.preset', 'x86'),
+    format: c.get<QuantFormat>('quantize.format', 'qdq'),
+    perChannel: c.get<boolean>('quantize.perChannel', true),
+    calibrationMethod: c.get<CalibrationMethod>('quantize.calibrationMethod', 'minmax'),
+    calibrationData: resolvePath(c.get<string>('quantize.calibrationData'), resource),
+    weightBits: c.get<number>('quantize.weightBits', 4) === 8 ? 8 : 4,
+  };
+}
+
+export function evaluationSettings(resource: vscode.Uri | undefined): EvaluationSettings {
+  const c = config(resource);
+  const count = (key: string, fallback: number, min: number): number => {
+    const n = c.get<number>(key, fallback);
+    return Number.isSafeInteger(n) && n >= min ? n : fallback;
+  };
+  return {
+    benchRuns: count('bench.runs', 50, 1),
+    benchWarmup: count('bench.warmup', 5, 0),
+    benchThreads: count('bench.threads', 0, 0),
+    compareData: resolvePath(c.get<string>('compare.data'), resource),
+    compareLabels: resolvePath(c.get<string>('compare.labels'), resource),
+    compareRuns: count('compare.runs', 30, 1),
+    timeoutMinutes: count('jobs.timeoutMinutes', 30, 1),
+  };
+}

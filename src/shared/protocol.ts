@@ -1,0 +1,305 @@
+/**
+ * The job protocol between the extension host and the background worker process (Node IPC).
+ *
+ * Every message is `{v: 1, id, kind, ...}`. The host sends `start` (with a job) and `cancel`;
+ * the worker answers with any number of `progress`/`log` messages and exactly one `result` or
+ * `error`. Both sides validate what they receive with the parse functions below and drop (and
+ * log) anything malformed: a message is data from another process, not trusted structure.
+ *
+ * No `vscode` import here and no engine import (types only): both sides bundle this file.
+ */
+import type { QuantizeOptions, QuantizeResult } from '../core/quantize/types';
+import type { Progress } from '../core/progress';
+import type { BenchResult, CompareResult, LayerError } from './report';
+
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+export interface SummarizeJob {
+  kind: 'summarize';
+  model: string;
+}
+
+export interface QuantizeJob {
+  kind: 'quantize';
+  model: string;
+  output: string;
+  options: QuantizeOptions;
+}
+
+export interface BenchJob {
+  kind: 'bench';
+  model: string;
+  data?: string;
+  batch?: number;
+  runs?: number;
+  warmup?: number;
+  threads?: number;
+}
+
+export interface CompareJob {
+  kind: 'compare';
+  reference: string;
+  candidate: string;
+  data?: string;
+  labels?: string;
+  runs?: number;
+  perLayer?: boolean;
+  /** Write the report (JSON + Markdown) next to this path stem, e.g. `MODEL.int8` → `MODEL.int8.quant-report.json`. */
+  reportStem?: string;
+  /** How the candidate was made, recorded in the report. */
+  quantize?: QuantizeResult;
+}
+
+export interface PerLayerJob {
+  kind: 'perLayer';
+  reference: string;
+  candidate: string;
+  data?: string;
+}
+
+/** Test-only jobs, accepted by the worker only when ONNX_QUANTIZER_TEST_HOOKS=1. */
+export interface CrashJob {
+  /** 'abort': process.abort() as native code would; 'exit': process.exit(3). */
+  kind: 'crash';
+  how?: 'abort' | 'exit';
+}
+export interface StallJob {
+  /** Busy-loops for `ms` ignoring cancellation: checks the host's kill-after-timeout path. */
+  kind: 'stall';
+  ms: number;
+}
+
+export type JobRequest = SummarizeJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob | CrashJob | StallJob;
+export type JobKind = JobRequest['kind'];
+export const JOB_KINDS: readonly JobKind[] = ['summarize', 'quantize', 'bench', 'compare', 'perLayer', 'crash', 'stall'];
+export const TEST_JOB_KINDS: readonly JobKind[] = ['crash', 'stall'];
+
+// ---------------------------------------------------------------------------------------------
+// Results (plain JSON DTOs; the worker maps engine results onto them where shapes differ)
+
+export interface TensorInfo {
+  name: string;
+  dtype: string;
+  shape: (number | string)[];
+}
+
+export interface OperatorGroup {
+  opType: string;
+  count: number;
+  /** Nodes of this type that at least one quantization mode can act on. */
+  quantizable: number;
+  /** Union of the modes that apply to nodes of this type. */
+  modes: string[];
+}
+
+export interface InitializerInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+}
+
+/** What the explorer shows for one model; built in the worker so the host never parses. */
+export interface ModelOverview {
+  path: string;
+  fileBytes: number;
+  irVersion: number;
+  producer: { name: string; version: string };
+  opsets: Record<string, number>;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  nodeCount: number;
+  parameterCount: number;
+  operators: OperatorGroup[];
+  largestInitializers: InitializerInfo[];
+  quantization: {
+    format: string;
+    quantizedNodeCount: number;
+    /** Human-readable parameters of an already quantized model (e.g. "MatMulNBits: 4 bits, block 32"). */
+    details: string[];
+  };
+  /** Nodes quantization can act on, as `inspect --json` lists them (the model editor's rows). */
+  layers: LayerInfo[];
+}
+
+export interface LayerInfo {
+  node: string;
+  opType: string;
+  modes: string[];
+  weightBytes: number;
+  notes: string[];
+}
+
+/** A comparison, plus the report files written when the job had a reportStem. */
+export type CompareJobResult = CompareResult & { reportFiles?: string[] };
+
+export interface JobResults {
+  summarize: ModelOverview;
+  quantize: QuantizeResult;
+  bench: BenchResult;
+  compare: CompareJobResult;
+  perLayer: LayerError[];
+  crash: never;
+  stall: { ms: number };
+}
+export type JobResult<K extends JobKind> = JobResults[K];
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface StartMessage {
+  v: 1;
+  id: number;
+  kind: 'start';
+  job: JobRequest;
+}
+export interface CancelMessage {
+  v: 1;
+  id: number;
+  kind: 'cancel';
+}
+export type HostMessage = StartMessage | CancelMessage;
+
+export interface ProgressMessage {
+  v: 1;
+  id: number;
+  kind: 'progress';
+  progress: Progress;
+}
+export interface LogMessage {
+  v: 1;
+  id: number;
+  kind: 'log';
+  level: LogLevel;
+  message: string;
+}
+export interface ResultMessage {
+  v: 1;
+  id: number;
+  kind: 'result';
+  result: unknown;
+}
+/** `name` is the engine error class ('InputError', 'WorkError', 'CancelledError') or 'Error' for bugs. */
+export interface ErrorMessage {
+  v: 1;
+  id: number;
+  kind: 'error';
+  error: { name: string; message: string };
+}
+export type WorkerMessage = ProgressMessage | LogMessage | ResultMessage | ErrorMessage;
+
+// ---------------------------------------------------------------------------------------------
+// Validation: returns the typed message or a one-line reason it was rejected.
+
+type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isString = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length < 4096;
+const optional = (o: Record<string, unknown>, key: string, test: (x: unknown) => boolean): boolean => o[key] === undefined || test(o[key]);
+const isCount = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= 1e7;
+const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error'];
+
+function envelope(x: unknown): Parsed<Record<string, unknown> & { id: number; kind: string }> {
+  if (!isObject(x)) return { ok: false, reason: 'not an object' };
+  if (x.v !== PROTOCOL_VERSION) return { ok: false, reason: `unsupported protocol version ${JSON.stringify(x.v)}` };
+  if (typeof x.id !== 'number' || !Number.isSafeInteger(x.id) || x.id < 0) return { ok: false, reason: 'missing or invalid id' };
+  if (typeof x.kind !== 'string') return { ok: false, reason: 'missing kind' };
+  return { ok: true, message: x as Record<string, unknown> & { id: number; kind: string } };
+}
+
+/** Validate a job request's shape (paths are strings, counts are sane integers). */
+export function validateJob(job: unknown): string | undefined {
+  if (!isObject(job)) return 'job is not an object';
+  switch (job.kind) {
+    case 'summarize':
+      return isString(job.model) ? undefined : 'summarize needs model';
+    case 'quantize':
+      if (!isString(job.model) || !isString(job.output)) return 'quantize needs model and output';
+      if (!isObject(job.options) || typeof job.options.mode !== 'string') return 'quantize needs options.mode';
+      return undefined;
+    case 'bench':
+      if (!isString(job.model)) return 'bench needs model';
+      if (!optional(job, 'data', isString)) return 'bench data must be a path';
+      for (const k of ['batch', 'runs', 'warmup', 'threads']) if (!optional(job, k, isCount)) return `bench ${k} must be a count`;
+      return undefined;
+    case 'compare':
+    case 'perLayer':
+      if (!isString(job.reference) || !isString(job.candidate)) return `${job.kind} needs reference and candidate`;
+      if (!optional(job, 'data', isString) || !optional(job, 'labels', isString) || !optional(job, 'reportStem', isString)) return `${job.kind} paths must be strings`;
+      if (!optional(job, 'runs', isCount)) return 'compare runs must be a count';
+      if (!optional(job, 'quantize', isObject)) return 'compare quantize must be an object';
+      return undefined;
+    case 'crash':
+      return optional(job, 'how', (h) => h === 'abort' || h === 'exit') ? undefined : 'crash how must be abort or exit';
+    case 'stall':
+      return isCount(job.ms) ? undefined : 'stall needs ms';
+    default:
+      return `unknown job kind ${JSON.stringify(job.kind)}`;
+  }
+}
+
+export function parseHostMessage(x: unknown): Parsed<HostMessage> {
+  const e = envelope(x);
+  if (!e.ok) return e;
+  const m = e.message;
+  if (m.kind === 'cancel') return { ok: true, message: { v: 1, id: m.id, kind: 'cancel' } };
+  if (m.kind === 'start') {
+    const why = validateJob(m.job);
+    if (why) return { ok: false, reason: why };
+    return { ok: true, message: { v: 1, id: m.id, kind: 'start', job: m.job as JobRequest } };
+  }
+  return { ok: false, reason: `unknown message kind ${JSON.stringify(m.kind)}` };
+}
+
+export function parseWorkerMessage(x: unknown): Parsed<WorkerMessage> {
+  const e = envelope(x);
+  if (!e.ok) return e;
+  const m = e.message;
+  switch (m.kind) {
+    case 'progress': {
+      const p = m.progress;
+      if (!isObject(p) || typeof p.stage !== 'string') return { ok: false, reason: 'progress needs a stage' };
+      if (p.fraction !== undefined && (typeof p.fraction !== 'number' || !(p.fraction >= 0 && p.fraction <= 1))) return { ok: false, reason: 'progress fraction out of 0..1' };
+      if (p.message !== undefined && typeof p.message !== 'string') return { ok: false, reason: 'progress message must be a string' };
+      return { ok: true, message: m as unknown as ProgressMessage };
+    }
+    case 'log':
+      if (typeof m.level !== 'string' || !LOG_LEVELS.includes(m.level) || typeof m.message !== 'string') return { ok: false, reason: 'log needs level and message' };
+      return { ok: true, message: m as unknown as LogMessage };
+    case 'result':
+      return 'result' in m ? { ok: true, message: m as unknown as ResultMessage } : { ok: false, reason: 'result missing' };
+    case 'error': {
+      const err = m.error;
+      if (!isObject(err) || typeof err.name !== 'string' || typeof err.message !== 'string') return { ok: false, reason: 'error needs name and message' };
+      return { ok: true, message: m as unknown as ErrorMessage };
+    }
+    default:
+      return { ok: false, reason: `unknown message kind ${JSON.stringify(m.kind)}` };
+  }
+}
+
+/** Short, human label of a job for logs and the status bar. */
+export function describeJob(job: JobRequest): string {
+  const base = (p: string): string => p.split(/[\\/]/).pop()?.replace(/\.onnx$/i, '') ?? p;
+  switch (job.kind) {
+    case 'summarize':
+      return `Reading ${base(job.model)}`;
+    case 'quantize':
+      return `Quantizing ${base(job.model)}`;
+    case 'bench':
+      return `Benchmarking ${base(job.model)}`;
+    case 'compare':
+      return `Comparing ${base(job.reference)} with ${base(job.candidate)}`;
+    case 'perLayer':
+      return `Per-layer comparison of ${base(job.candidate)}`;
+    case 'crash':
+      return 'Crash (test)';
+    case 'stall':
+      return 'Stall (test)';
+  }
+}

@@ -1,0 +1,34 @@
+/** `bench`, `compare` and `perLayer` jobs: thin calls into src/core/evaluate. */
+import { throwIfCancelled } from '../../core/errors';
+import { benchModel } from '../../core/evaluate/bench';
+import { compareModels } from '../../core/evaluate/compare';
+import { evaluationInputs, modelInputs, checkSameInputs } from '../../core/evaluate/data';
+import { perLayerErrors } from '../../core/evaluate/perLayer';
+import { loadModel } from '../../core/onnx/model';
+import type { JobContext } from '../../core/progress';
+import type { BenchJob, CompareJob, CompareJobResult, PerLayerJob } from '../../shared/protocol';
+import type { BenchResult, LayerError } from '../../shared/report';
+import { writeCompareReport } from './report';
+
+export function bench(job: BenchJob, ctx: JobContext): Promise<BenchResult> {
+  return benchModel(job.model, { data: job.data, batch: job.batch, runs: job.runs, warmup: job.warmup, threads: job.threads }, ctx);
+}
+
+export async function compare(job: CompareJob, ctx: JobContext): Promise<CompareJobResult> {
+  const result: CompareJobResult = await compareModels(job.reference, job.candidate, { data: job.data, labels: job.labels, runs: job.runs, perLayer: job.perLayer }, ctx);
+  throwIfCancelled(ctx.signal);
+  if (job.reportStem) result.reportFiles = writeCompareReport(result, job.reportStem, job.quantize);
+  return result;
+}
+
+/** Samples generated for the per-layer ranking when no data is given. */
+const GENERATED_SAMPLES = 64;
+
+export async function perLayer(job: PerLayerJob, ctx: JobContext): Promise<LayerError[]> {
+  const reference = loadModel(job.reference);
+  const candidate = loadModel(job.candidate);
+  const specs = modelInputs(reference.proto);
+  checkSameInputs(specs, modelInputs(candidate.proto));
+  const data = evaluationInputs(reference.proto, specs, job.data, GENERATED_SAMPLES, 16);
+  return perLayerErrors(reference, candidate, data, {}, ctx);
+}

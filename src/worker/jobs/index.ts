@@ -1,0 +1,26 @@
+/** Dispatch one validated job request to its module. */
+import type { JobContext } from '../../core/progress';
+import type { JobRequest } from '../../shared/protocol';
+import { bench, compare, perLayer } from './evaluate';
+import { quantize } from './quantize';
+import { summarize } from './summarize';
+import { crash, stall } from './testHooks';
+
+export async function runJob(job: JobRequest, ctx: JobContext): Promise<unknown> {
+  switch (job.kind) {
+    case 'summarize':
+      return summarize(job, ctx);
+    case 'quantize':
+      return quantize(job, ctx);
+    case 'bench':
+      return bench(job, ctx);
+    case 'compare':
+      return compare(job, ctx);
+    case 'perLayer':
+      return perLayer(job, ctx);
+    case 'crash':
+      return crash(job);
+    case 'stall':
+      return stall(job);
+  }
+}

@@ -1,0 +1,263 @@
+// The background worker as the extension host uses it: the built bundle forked with IPC,
+// driven through the host's JobRunner (no VS Code needed). Real models, real ONNX Runtime.
+import { after, before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import * as esbuild from 'esbuild';
+import { CancelledError, InputError } from '../../../src/core/errors';
+import { readNpy, npyToFloat32 } from '../../../src/core/data/npy';
+import { DataType } from '../../../src/core/onnx/dtype';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
+import { modelToBytes } from '../../../src/core/onnx/save';
+import { StringStringEntryProtoSchema, TensorProto_DataLocation } from '../../../src/core/onnx/schema';
+import { floatTensor } from '../../../src/core/onnx/tensor';
+import { createSession, ort } from '../../../src/core/runtime/ort';
+import { JobRunner, WorkerCrashedError, removeTempFiles } from '../../../src/extension/jobs/jobRunner';
+import { WorkerProcess, type Log } from '../../../src/extension/jobs/workerProcess';
+import type { JobOutcome } from '../../../src/extension/jobs/workerProcess';
+
+const repo = path.resolve(__dirname, '../../..');
+const fixtures = path.join(repo, 'test/fixtures');
+const mlp = path.join(fixtures, 'digits_mlp.onnx');
+// Bundled like scripts/esbuild.mjs does, into a folder from which onnxruntime-node still resolves.
+const bundleDir = path.join(repo, 'node_modules/.cache/onnx-quantizer-worker-test');
+const script = path.join(bundleDir, 'worker.js');
+
+/** A log that keeps lines, so tests can assert on what the host logged. */
+class MemoryLog implements Log {
+  readonly lines: string[] = [];
+  trace = (m: string): void => void this.lines.push(`trace ${m}`);
+  debug = (m: string): void => void this.lines.push(`debug ${m}`);
+  info = (m: string): void => void this.lines.push(`info ${m}`);
+  warn = (m: string): void => void this.lines.push(`warn ${m}`);
+  error = (m: string): void => void this.lines.push(`error ${m}`);
+}
+
+let tmp: string;
+let log: MemoryLog;
+let runner: JobRunner;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const waitFor = async (what: string, check: () => boolean, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+const leftovers = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.includes('.tmp-'));
+
+before(async () => {
+  await esbuild.build({
+    entryPoints: [path.join(repo, 'src/worker/worker.ts')],
+    outfile: script,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'onnxruntime-node'],
+    logLevel: 'error',
+  });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-worker-'));
+  log = new MemoryLog();
+  runner = new JobRunner({ script, log, env: { ONNX_QUANTIZER_TEST_HOOKS: '1' }, killAfterMs: 1500 });
+});
+
+after(() => {
+  runner?.dispose();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('worker jobs', () => {
+  test('summarize: the explorer overview of digits_mlp', async () => {
+    const o = await runner.run({ kind: 'summarize', model: mlp });
+    assert.equal(o.path, mlp);
+    assert.deepEqual(o.inputs.map((t) => [t.name, t.dtype, t.shape.length]), [['image', 'float32', 4]]);
+    assert.deepEqual(o.outputs.map((t) => t.name), ['logits']);
+    const gemm = o.operators.find((g) => g.opType === 'Gemm');
+    assert.ok(gemm, `no Gemm group in ${JSON.stringify(o.operators)}`);
+    assert.equal(gemm.count, 3);
+    assert.equal(gemm.quantizable, 3);
+    assert.ok(gemm.modes.includes('dynamic'));
+    const relu = o.operators.find((g) => g.opType === 'Relu');
+    assert.equal(relu?.quantizable, 0);
+    // 85,002 parameters; the largest is the 256×256 hidden layer (float32: 262,144 bytes).
+    assert.equal(o.parameterCount, 85002);
+    assert.deepEqual(o.largestInitializers[0]?.shape, [256, 256]);
+    assert.equal(o.largestInitializers[0]?.bytes, 256 * 256 * 4);
+    assert.equal(o.quantization.format, 'none');
+    assert.equal(o.fileBytes, fs.statSync(mlp).size);
+  });
+
+  test('quantize (dynamic): output runs in ONNX Runtime and agrees with the float model', async () => {
+    const out = path.join(tmp, 'digits_mlp.int8.onnx');
+    const stages: string[] = [];
+    const r = await runner.run({ kind: 'quantize', model: mlp, output: out, options: { mode: 'dynamic' } }, { onProgress: (p) => stages.push(p.stage) });
+    assert.equal(r.output, out);
+    assert.equal(r.quantizedNodes, 3);
+    assert.ok(r.sizeRatio > 3, `size ratio ${r.sizeRatio}`);
+    assert.equal(fs.statSync(out).size, r.outputBytes);
+    assert.ok(stages.length > 0, 'no progress reported');
+    assert.deepEqual(leftovers(tmp), []);
+
+    const x = readNpy(path.join(fixtures, 'digits_test_x.npy'));
+    const feeds = { image: new (ort().Tensor)('float32', npyToFloat32(x), x.shape) };
+    const [ref, cand] = await Promise.all([createSession(mlp), createSession(out)]);
+    const a = (await ref.run(feeds)).logits!.data as Float32Array;
+    const b = (await cand.run(feeds)).logits!.data as Float32Array;
+    await Promise.all([ref.release(), cand.release()]);
+    const n = x.shape[0]!;
+    let same = 0;
+    for (let i = 0; i < n; i++) {
+      const row = (v: Float32Array): number => {
+        let best = 0;
+        for (let k = 1; k < 10; k++) if (v[i * 10 + k]! > v[i * 10 + best]!) best = k;
+        return best;
+      };
+      if (row(a) === row(b)) same++;
+    }
+    assert.ok(same / n >= 0.97, `arg-max agreement ${same}/${n}`);
+  });
+
+  test('an unsafe external-data model is refused with a clear InputError', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'unsafe-'));
+    fs.writeFileSync(path.join(tmp, 'secret.bin'), Buffer.alloc(64));
+    const w = floatTensor('w', [4, 4], new Float32Array(16));
+    w.rawData = new Uint8Array(0);
+    w.dataLocation = TensorProto_DataLocation.EXTERNAL;
+    w.externalData = [
+      create(StringStringEntryProtoSchema, { key: 'location', value: '../secret.bin' }),
+      create(StringStringEntryProtoSchema, { key: 'offset', value: '0' }),
+      create(StringStringEntryProtoSchema, { key: 'length', value: '64' }),
+    ];
+    const graph = makeGraph([makeNode('MatMul', ['x', 'w'], ['y'])], 'g', [makeValueInfo('x', DataType.FLOAT, [1, 4])], [makeValueInfo('y', DataType.FLOAT, [1, 4])], [w]);
+    const file = path.join(dir, 'unsafe.onnx');
+    fs.writeFileSync(file, modelToBytes(makeModel(graph)));
+    await assert.rejects(runner.run({ kind: 'summarize', model: file }), (e: unknown) => e instanceof InputError && /secret\.bin|outside|unsafe/i.test(e.message));
+    await assert.rejects(
+      runner.run({ kind: 'quantize', model: file, output: path.join(dir, 'out.onnx'), options: { mode: 'dynamic' } }),
+      (e: unknown) => e instanceof InputError,
+    );
+    assert.deepEqual(fs.readdirSync(dir), ['unsafe.onnx']);
+  });
+});
+
+describe('cancellation and crashes', () => {
+  test('cancel a long benchmark: the job stops promptly and its worker exits', async () => {
+    const controller = new AbortController();
+    let pid = -1;
+    const job = runner.run({ kind: 'bench', model: mlp, runs: 10_000_000, warmup: 0 }, {
+      signal: controller.signal,
+      onProgress: () => {
+        pid = runner.workerPids.at(-1) ?? -1;
+        controller.abort();
+      },
+    });
+    const started = Date.now();
+    await assert.rejects(job, CancelledError);
+    assert.ok(Date.now() - started < 3000, 'cancel took too long');
+    assert.ok(pid > 0);
+    await waitFor('worker exit', () => !alive(pid));
+    assert.ok(log.lines.some((l) => l.includes('cancelled')), 'cancellation not logged');
+  });
+
+  test('a job that ignores cancellation is killed after the grace period', async () => {
+    const controller = new AbortController();
+    const job = runner.run({ kind: 'stall', ms: 20_000 }, { signal: controller.signal });
+    await waitFor('worker start', () => runner.workerPids.length > 0);
+    const pid = runner.workerPids.at(-1)!;
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(job, CancelledError);
+    const took = Date.now() - started;
+    assert.ok(took >= 1500 && took < 5000, `took ${took} ms`);
+    await waitFor('worker killed', () => !alive(pid));
+    assert.ok(log.lines.some((l) => l.includes('killing worker')));
+  });
+
+  test('a native crash is reported, and the next job starts a fresh worker', async () => {
+    await assert.rejects(runner.run({ kind: 'crash', how: 'abort' }), (e: unknown) => e instanceof WorkerCrashedError && /SIGABRT/.test(e.message));
+    await assert.rejects(runner.run({ kind: 'crash', how: 'exit' }), (e: unknown) => e instanceof WorkerCrashedError && /exit code 3/.test(e.message));
+    const o = await runner.run({ kind: 'summarize', model: mlp });
+    assert.equal(o.outputs[0]?.name, 'logits');
+  });
+
+  test('SIGKILL mid-quantize leaves neither output nor temp files', async () => {
+    // A model big enough that saving takes a while: one MatMul with a 2048×2048 float weight (16 MiB).
+    const dir = fs.mkdtempSync(path.join(tmp, 'kill-'));
+    const n = 2048;
+    const weights = new Float32Array(n * n).map((_, i) => Math.sin(i) * 0.1);
+    const graph = makeGraph(
+      [makeNode('MatMul', ['x', 'w'], ['y'])],
+      'big',
+      [makeValueInfo('x', DataType.FLOAT, ['batch', n])],
+      [makeValueInfo('y', DataType.FLOAT, ['batch', n])],
+      [floatTensor('w', [n, n], weights)],
+    );
+    const model = path.join(dir, 'big.onnx');
+    fs.writeFileSync(model, modelToBytes(makeModel(graph)));
+    const out = path.join(dir, 'big.int8.onnx');
+    let killed = false;
+    const job = runner.run({ kind: 'quantize', model, output: out, options: { mode: 'dynamic', validate: false } }, {
+      onProgress: (p) => {
+        if (p.stage === 'saving' || (p.fraction ?? 0) > 0.3) {
+          const pid = runner.workerPids.at(-1)!;
+          if (!killed) process.kill(pid, 'SIGKILL');
+          killed = true;
+        }
+      },
+    });
+    await assert.rejects(job, WorkerCrashedError);
+    assert.ok(killed, 'the job ended before it could be killed');
+    assert.ok(!fs.existsSync(out), 'partial output left behind');
+    assert.deepEqual(leftovers(dir), []);
+  });
+
+  test('removeTempFiles removes only the dead worker\'s temp siblings', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'temps-'));
+    const out = path.join(dir, 'm.int8.onnx');
+    const mine = ['.m.int8.onnx.tmp-4242-abcd', '.m.int8.onnx.data.tmp-4242-beef'];
+    const other = ['.m.int8.onnx.tmp-777-abcd', 'm.onnx'];
+    for (const f of [...mine, ...other]) fs.writeFileSync(path.join(dir, f), 'x');
+    removeTempFiles({ kind: 'quantize', model: 'm.onnx', output: out, options: { mode: 'dynamic' } }, 4242, new MemoryLog());
+    assert.deepEqual(fs.readdirSync(dir).sort(), other.sort());
+  });
+});
+
+describe('protocol hygiene', () => {
+  test('malformed messages are ignored by the worker, which keeps serving', async () => {
+    const w = new WorkerProcess({ script, log: new MemoryLog() });
+    try {
+      for (const junk of [null, 42, 'hello', [], {}, { v: 2, id: 1, kind: 'start' }, { v: 1, id: -1, kind: 'start' }, { v: 1, id: 5, kind: 'start', job: { kind: 'rm -rf' } }, { v: 1, id: 6, kind: 'start', job: { kind: 'summarize' } }]) {
+        w.sendRaw(junk);
+      }
+      const { outcome } = w.start({ kind: 'summarize', model: mlp }, {});
+      const end: JobOutcome = await outcome;
+      assert.equal(end.kind, 'result');
+      assert.ok(w.alive);
+    } finally {
+      w.kill();
+    }
+  });
+
+  test('test-only jobs are refused without ONNX_QUANTIZER_TEST_HOOKS', async () => {
+    const w = new WorkerProcess({ script, log: new MemoryLog(), env: { ONNX_QUANTIZER_TEST_HOOKS: '0' } });
+    try {
+      const end = await w.start({ kind: 'crash', how: 'abort' }, {}).outcome;
+      assert.equal(end.kind, 'error');
+      assert.ok(w.alive);
+    } finally {
+      w.kill();
+    }
+  });
+});
