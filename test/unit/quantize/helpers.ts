@@ -1,0 +1,102 @@
+/** Running models in onnxruntime-node and comparing outputs, for the quantizer tests. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { npyToFloat32, readNpy } from '../../../src/core/data/npy';
+import { parseModel } from '../../../src/core/onnx/model';
+import { createSession, ort, type OrtTensor } from '../../../src/core/runtime/ort';
+
+export const FIXTURES = path.join(__dirname, '../../fixtures');
+export const fixture = (name: string) => path.join(FIXTURES, name);
+
+export function tempDir(label = 'quantize'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `oq-${label}-`));
+}
+
+export interface Feed {
+  type: 'float32' | 'int64';
+  data: Float32Array | BigInt64Array;
+  dims: number[];
+}
+
+/** Run a model and return its first output as float32 values. */
+export async function runModel(file: string, feeds: Record<string, Feed>, options: { optimizedModelFilePath?: string } = {}): Promise<Float32Array> {
+  const session = await createSession(file, { threads: 1, ...options });
+  try {
+    const O = ort();
+    const inputs: Record<string, OrtTensor> = {};
+    for (const [name, f] of Object.entries(feeds)) inputs[name] = new O.Tensor(f.type, f.data as never, f.dims);
+    const out = await session.run(inputs);
+    const first = out[session.outputNames[0]!]!;
+    return first.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+let digits: { x: Float32Array; y: number[]; n: number } | undefined;
+export function digitsTest(): { x: Float32Array; y: number[]; n: number } {
+  if (!digits) {
+    const x = readNpy(fixture('digits_test_x.npy'));
+    const y = readNpy(fixture('digits_test_y.npy'));
+    const labels = new BigInt64Array(y.data.buffer.slice(y.data.byteOffset, y.data.byteOffset + y.data.byteLength));
+    digits = { x: npyToFloat32(x), y: Array.from(labels, Number), n: x.shape[0]! };
+  }
+  return digits;
+}
+
+export async function digitsLogits(file: string): Promise<Float32Array> {
+  const d = digitsTest();
+  return runModel(file, { image: { type: 'float32', data: d.x, dims: [d.n, 1, 8, 8] } });
+}
+
+/** Top-1 accuracy in percent on the digits test set. */
+export function accuracy(logits: Float32Array, labels: number[], classes = 10): number {
+  let right = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[i * classes + c]! > logits[i * classes + best]!) best = c;
+    if (best === labels[i]) right++;
+  }
+  return (100 * right) / labels.length;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Signal-to-quantization-noise ratio in dB (20·log10(‖a‖/‖a−b‖)). */
+export function sqnrDb(reference: ArrayLike<number>, other: ArrayLike<number>): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < reference.length; i++) {
+    s += reference[i]! ** 2;
+    n += (reference[i]! - other[i]!) ** 2;
+  }
+  return 10 * Math.log10(s / Math.max(n, 1e-30));
+}
+
+/** Op types ORT's optimiser made of a model (session at level 'all', optimized graph saved and parsed). */
+export async function optimizedOpCounts(file: string): Promise<Map<string, number>> {
+  const dir = tempDir('opt');
+  try {
+    const opt = path.join(dir, 'optimized.onnx');
+    const session = await createSession(file, { optimizedModelFilePath: opt, threads: 1 });
+    await session.release();
+    const proto = parseModel(fs.readFileSync(opt), opt);
+    const counts = new Map<string, number>();
+    for (const n of proto.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+    return counts;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function opCounts(file: string): Map<string, number> {
+  const proto = parseModel(fs.readFileSync(file), file);
+  const counts = new Map<string, number>();
+  for (const n of proto.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+  return counts;
+}
