@@ -1,0 +1,224 @@
+/**
+ * Calibration data: `.npy` arrays whose first axis is the sample axis. A single-input model takes
+ * one file; a multi-input model a folder holding `INPUTNAME.npy` per input. Arrays are checked
+ * against the model's inputs (names, element type, non-batch dims) before anything runs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import { DataType, dtypeName } from '../onnx/dtype';
+import type { GraphProto, ValueInfoProto } from '../onnx/schema';
+import { readNpy, type NpyArray, type NpyDtype } from '../data/npy';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
+
+export const HOW_TO_PROVIDE =
+  'provide calibration data with --calibration-data x.npy (single-input model) or a folder of INPUTNAME.npy files (one per model input); the first axis of each array is the sample axis';
+
+export interface ModelInput {
+  name: string;
+  elemType: number;
+  /** Dims as declared: a number when fixed, a name or null when free. */
+  dims: (number | string | null)[] | undefined;
+}
+
+/** ORT tensor element type names. */
+export type OrtElemType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'uint16' | 'bool';
+
+export type SampleArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+
+export interface CalibrationInput {
+  name: string;
+  type: OrtElemType;
+  /** Shape of one sample (the array's shape without its first axis). */
+  sampleShape: number[];
+  /** All samples, C order, in the element type the model expects. */
+  values: SampleArray;
+}
+
+export interface CalibrationData {
+  samples: number;
+  inputs: CalibrationInput[];
+  /** Largest batch the model accepts (its first dim when fixed). */
+  fixedBatch: number | undefined;
+}
+
+/** The graph's real inputs (initializers listed as inputs in old models are not inputs to feed). */
+export function modelInputs(graph: GraphProto): ModelInput[] {
+  const inits = new Set(graph.initializer.map((t) => t.name));
+  return graph.input.filter((v) => !inits.has(v.name)).map(toModelInput);
+}
+
+function toModelInput(v: ValueInfoProto): ModelInput {
+  const t = v.type?.value.case === 'tensorType' ? v.type.value.value : undefined;
+  return {
+    name: v.name,
+    elemType: t?.elemType ?? 0,
+    dims: t?.shape?.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : null)),
+  };
+}
+
+/** File name for an input inside a calibration folder (characters unsafe in file names become '_'). */
+export function fileNameForInput(name: string): string {
+  return `${name.replace(/[/\\:*?"<>|]/g, '_')}.npy`;
+}
+
+export function loadCalibrationData(location: string | undefined, inputs: ModelInput[]): CalibrationData {
+  if (!location) throw new InputError(`static quantization needs calibration data: ${HOW_TO_PROVIDE}`);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(location);
+  } catch {
+    throw new InputError(`calibration data '${location}' does not exist; ${HOW_TO_PROVIDE}`);
+  }
+  const arrays = new Map<string, { file: string; arr: NpyArray }>();
+  if (stat.isDirectory()) {
+    for (const input of inputs) {
+      const file = path.join(location, fileNameForInput(input.name));
+      if (!fs.existsSync(file)) {
+        throw new InputError(`calibration folder '${location}' has no ${fileNameForInput(input.name)} for model input '${input.name}'`);
+      }
+      arrays.set(input.name, { file, arr: readNpy(file) });
+    }
+  } else {
+    if (inputs.length !== 1) {
+      throw new InputError(
+        `the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); give a folder with one INPUTNAME.npy per input, not a single file`,
+      );
+    }
+    arrays.set(inputs[0]!.name, { file: location, arr: readNpy(location) });
+  }
+  let samples: number | undefined;
+  let fixedBatch: number | undefined;
+  const out: CalibrationInput[] = [];
+  for (const input of inputs) {
+    const { file, arr } = arrays.get(input.name)!;
+    const checked = checkArray(input, arr, file);
+    if (samples === undefined) samples = checked.samples;
+    else if (samples !== checked.samples) {
+      throw new InputError(`calibration arrays disagree on the number of samples: '${input.name}' has ${checked.samples}, others ${samples}`);
+    }
+    const b = input.dims?.[0];
+    if (typeof b === 'number' && b > 0) fixedBatch = fixedBatch === undefined ? b : Math.min(fixedBatch, b);
+    out.push(checked.input);
+  }
+  if (!samples) throw new InputError(`calibration data '${location}' holds no samples (first axis is 0)`);
+  if (fixedBatch !== undefined && samples < fixedBatch) {
+    throw new InputError(`the model's batch size is fixed at ${fixedBatch}, but the calibration data has only ${samples} samples`);
+  }
+  return { samples, inputs: out, fixedBatch };
+}
+
+const ACCEPTED: Partial<Record<number, { type: OrtElemType; from: NpyDtype[] }>> = {
+  [DataType.FLOAT]: { type: 'float32', from: ['float32', 'float64', 'float16'] },
+  [DataType.FLOAT16]: { type: 'float16', from: ['float16', 'float32'] },
+  [DataType.DOUBLE]: { type: 'float64', from: ['float64', 'float32'] },
+  [DataType.INT64]: { type: 'int64', from: ['int64', 'int32'] },
+  [DataType.INT32]: { type: 'int32', from: ['int32'] },
+  [DataType.INT16]: { type: 'int16', from: ['int16'] },
+  [DataType.INT8]: { type: 'int8', from: ['int8'] },
+  [DataType.UINT8]: { type: 'uint8', from: ['uint8'] },
+  [DataType.UINT16]: { type: 'uint16', from: ['uint16'] },
+  [DataType.BOOL]: { type: 'bool', from: ['bool', 'uint8'] },
+};
+
+function checkArray(input: ModelInput, arr: NpyArray, file: string): { samples: number; input: CalibrationInput } {
+  const accepted = ACCEPTED[input.elemType];
+  if (!accepted) throw new InputError(`model input '${input.name}' is ${dtypeName(input.elemType)}, which calibration does not support`);
+  if (!accepted.from.includes(arr.dtype)) {
+    throw new InputError(`calibration data for input '${input.name}' (${path.basename(file)}) is ${arr.dtype}, but the model expects ${accepted.type}`);
+  }
+  const dims = input.dims;
+  if (dims) {
+    if (arr.shape.length !== dims.length) {
+      throw new InputError(
+        `calibration data for input '${input.name}' has shape [${arr.shape.join(', ')}] (rank ${arr.shape.length}), but the model expects rank ${dims.length} [${dims.map((d) => d ?? '?').join(', ')}] with samples on the first axis`,
+      );
+    }
+    for (let i = 1; i < dims.length; i++) {
+      const want = dims[i];
+      if (typeof want === 'number' && want > 0 && arr.shape[i] !== want) {
+        throw new InputError(
+          `calibration data for input '${input.name}' has shape [${arr.shape.join(', ')}], but the model expects [${dims.map((d) => d ?? '?').join(', ')}] (dim ${i} must be ${want})`,
+        );
+      }
+    }
+  }
+  if (arr.shape.length === 0) throw new InputError(`calibration data for input '${input.name}' is a scalar; the first axis must be the sample axis`);
+  return {
+    samples: arr.shape[0]!,
+    input: { name: input.name, type: accepted.type, sampleShape: arr.shape.slice(1), values: convert(arr, accepted.type) },
+  };
+}
+
+function convert(arr: NpyArray, to: OrtElemType): SampleArray {
+  const copy = new Uint8Array(arr.data.length);
+  copy.set(arr.data);
+  const buf = copy.buffer;
+  const from = arr.dtype;
+  const asNumbers = (): ArrayLike<number> => {
+    switch (from) {
+      case 'float32':
+        return new Float32Array(buf);
+      case 'float64':
+        return new Float64Array(buf);
+      case 'int32':
+        return new Int32Array(buf);
+      case 'uint8':
+      case 'bool':
+        return copy;
+      default:
+        throw new InputError(`cannot convert ${from} calibration data to ${to}`);
+    }
+  };
+  switch (to) {
+    case 'float32':
+      if (from === 'float16') return Float32Array.from(new Uint16Array(buf), float16BitsToFloat32);
+      return from === 'float32' ? new Float32Array(buf) : Float32Array.from(asNumbers());
+    case 'float64':
+      return from === 'float64' ? new Float64Array(buf) : Float64Array.from(asNumbers());
+    case 'float16':
+      return from === 'float16' ? new Uint16Array(buf) : Uint16Array.from(asNumbers(), float32ToFloat16Bits);
+    case 'int64':
+      return from === 'int64' ? new BigInt64Array(buf) : BigInt64Array.from(asNumbers() as ArrayLike<number>, (v) => BigInt(v));
+    case 'int32':
+      return new Int32Array(buf);
+    case 'int16':
+      return new Int16Array(buf);
+    case 'int8':
+      return new Int8Array(buf);
+    case 'uint16':
+      return new Uint16Array(buf);
+    case 'uint8':
+    case 'bool':
+      return copy;
+  }
+}
+
+export interface Batch {
+  start: number;
+  count: number;
+  /** Per input: the batch's values (a view, no copy) and dims. */
+  feeds: { name: string; type: OrtElemType; values: SampleArray; dims: number[] }[];
+}
+
+/** Split the samples into batches (the last one smaller, unless the model's batch is fixed). */
+export function* batches(data: CalibrationData, batchSize: number): Generator<Batch> {
+  const size = data.fixedBatch ?? Math.max(1, Math.floor(batchSize));
+  for (let start = 0; start + (data.fixedBatch ? size : 1) <= data.samples; start += size) {
+    const count = Math.min(size, data.samples - start);
+    yield {
+      start,
+      count,
+      feeds: data.inputs.map((input) => {
+        const per = input.sampleShape.reduce((a, b) => a * b, 1);
+        return { name: input.name, type: input.type, values: input.values.subarray(start * per, (start + count) * per), dims: [count, ...input.sampleShape] };
+      }),
+    };
+  }
+}
+
+/** How many batches `batches()` yields. */
+export function batchCount(data: CalibrationData, batchSize: number): number {
+  if (data.fixedBatch) return Math.floor(data.samples / data.fixedBatch);
+  return Math.ceil(data.samples / Math.max(1, Math.floor(batchSize)));
+}

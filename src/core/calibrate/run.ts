@@ -1,0 +1,120 @@
+/**
+ * Runs the float model over the calibration data in ONNX Runtime with the wanted intermediate
+ * tensors exposed as extra graph outputs (on an in-memory copy), reducing each batch into
+ * streaming statistics as it goes. Optimizations are disabled so every tensor name survives.
+ */
+import { create } from '@bufbuild/protobuf';
+import { throwIfCancelled, WorkError } from '../errors';
+import { isExternal, type OnnxModel } from '../onnx/model';
+import { modelToBytes } from '../onnx/save';
+import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from '../onnx/schema';
+import { makeValueInfo } from '../onnx/builder';
+import { tensorBytes } from '../onnx/tensor';
+import { createSession, ort, type OrtTensor } from '../runtime/ort';
+import type { JobContext } from '../progress';
+import { batchCount, batches, type CalibrationData } from './data';
+import { Calibrator, type RangeOptions, type TensorRange } from './methods';
+
+export interface CalibrationTarget {
+  name: string;
+  /** ONNX element type when known; unknown tensors are exposed untyped and typed by the run. */
+  elemType?: number | undefined;
+}
+
+export interface CalibrationResult {
+  ranges: Map<string, TensorRange>;
+  /** Element type ONNX Runtime reported for each exposed tensor ('float32', 'int64', ...). */
+  observedTypes: Map<string, string>;
+  samples: number;
+  batches: number;
+  seconds: number;
+  /** Bytes of calibration state at the end (independent of the number of samples). */
+  stateBytes: number;
+}
+
+export interface CollectOptions extends RangeOptions {
+  batchSize: number;
+  threads?: number;
+}
+
+/** A copy of the model whose graph also outputs `targets` (shares tensors; never mutates the original). */
+export function exposeTensors(proto: ModelProto, targets: CalibrationTarget[], source?: Pick<OnnxModel, 'external'>): ModelProto {
+  const graph = proto.graph!;
+  const existing = new Set(graph.output.map((o) => o.name));
+  const extra = targets
+    .filter((t) => !existing.has(t.name))
+    .map((t) => (t.elemType ? makeValueInfo(t.name, t.elemType) : makeValueInfo(t.name, 0)))
+    .map((v) => {
+      // An untyped output: ORT types it itself.
+      if (!v.type?.value.value || (v.type.value.case === 'tensorType' && v.type.value.value.elemType === 0)) v.type = undefined;
+      return v;
+    });
+  // ORT sessions built from bytes cannot resolve external data: inline it in the copy.
+  const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineTensor(t, source) : t));
+  const newGraph = create(GraphProtoSchema, { ...graph, initializer, output: [...graph.output, ...extra] });
+  return create(ModelProtoSchema, { ...proto, graph: newGraph });
+}
+
+function inlineTensor(t: TensorProto, source?: Pick<OnnxModel, 'external'>): TensorProto {
+  const bytes = tensorBytes(t, source);
+  return create(TensorProtoSchema, {
+    ...t,
+    rawData: bytes as Uint8Array<ArrayBuffer>,
+    externalData: [],
+    dataLocation: TensorProto_DataLocation.DEFAULT,
+  });
+}
+
+/** Run calibration and return one range per target tensor (float tensors only). */
+export async function collectRanges(
+  model: ModelProto,
+  targets: CalibrationTarget[],
+  data: CalibrationData,
+  options: CollectOptions,
+  ctx: JobContext = {},
+  source?: Pick<OnnxModel, 'external'>,
+): Promise<CalibrationResult> {
+  const started = Date.now();
+  const augmented = exposeTensors(model, targets, source);
+  const session = await createSession(modelToBytes(augmented), { optimization: 'disabled', threads: options.threads ?? 0 });
+  const O = ort();
+  const names = targets.map((t) => t.name);
+  const calibrator = new Calibrator(names, options);
+  const observedTypes = new Map<string, string>();
+  const total = batchCount(data, options.batchSize);
+  let done = 0;
+  try {
+    for (const batch of batches(data, options.batchSize)) {
+      throwIfCancelled(ctx.signal);
+      const feeds: Record<string, OrtTensor> = {};
+      for (const f of batch.feeds) feeds[f.name] = new O.Tensor(f.type, f.values as Float32Array, f.dims);
+      let results: Record<string, OrtTensor>;
+      try {
+        results = (await session.run(feeds, names)) as Record<string, OrtTensor>;
+      } catch (e) {
+        throw new WorkError(`calibration run failed on samples ${batch.start}..${batch.start + batch.count - 1}: ${(e as Error).message.split('\n')[0]}`);
+      }
+      for (const name of names) {
+        const t = results[name];
+        if (!t) continue;
+        observedTypes.set(name, t.type);
+        if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
+      }
+      done++;
+      ctx.onProgress?.({ stage: 'calibrating', fraction: done / total, message: `calibrating ${done}/${total}` });
+    }
+  } finally {
+    await session.release?.();
+  }
+  const ranges = calibrator.ranges();
+  for (const [name, type] of observedTypes) if (type !== 'float32') ranges.delete(name);
+  for (const name of names) if (!observedTypes.has(name)) ranges.delete(name);
+  return {
+    ranges,
+    observedTypes,
+    samples: data.samples,
+    batches: done,
+    seconds: (Date.now() - started) / 1000,
+    stateBytes: calibrator.stateBytes(),
+  };
+}

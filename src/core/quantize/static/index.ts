@@ -1,0 +1,165 @@
+/**
+ * Static quantization: plan the fusable groups, calibrate activation ranges in ONNX Runtime,
+ * then write QDQ (default) or QOperator. The input model is never modified: the result is a new
+ * ModelProto that shares untouched messages (nodes, initializers) with it.
+ */
+import { create } from '@bufbuild/protobuf';
+import { collectRanges, loadCalibrationData, modelInputs, type CalibrationTarget, type TensorRange } from '../../calibrate';
+import { InputError, throwIfCancelled } from '../../errors';
+import { opsetVersion } from '../../onnx/builder';
+import type { OnnxModel } from '../../onnx/model';
+import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../../onnx/schema';
+import type { JobContext } from '../../progress';
+import { computeQuantParams, quantRange, type QuantParams } from '../math';
+import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions, type SelectionVerdict } from '../selection';
+import { StaticBuilder, type EmitOptions } from './builder';
+import { foldBatchNormalization } from './foldBatchNorm';
+import { inferElemTypes } from './inferTypes';
+import { prepareOpset } from './opset';
+import { describe, planStatic, STATIC_OP_TYPES, type StaticPlan } from './plan';
+import { emitQdq } from './qdq';
+import { emitQOperator } from './qoperator';
+
+export { STATIC_OP_TYPES } from './plan';
+
+export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}): Promise<EngineResult> {
+  throwIfCancelled(ctx.signal);
+  const warnings: string[] = [];
+  // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
+  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!));
+
+  const bn = foldBatchNormalization(model.proto, model);
+  if (bn.folded > 0) warnings.push(`folded ${bn.folded} BatchNormalization node(s) into the preceding Conv`);
+  const opset = prepareOpset(bn.proto, options.perChannel);
+  if ('error' in opset) throw new InputError(opset.error);
+  warnings.push(...opset.warnings);
+  const proto = opset.proto;
+  const graph = proto.graph!;
+  const types = inferElemTypes(graph);
+
+  // Plan, calibrate; tensors without a usable range (non-float at run time) exclude their nodes and we plan again.
+  const excluded = new Map<string, string>();
+  const ranges = new Map<string, TensorRange>();
+  let plan: StaticPlan | undefined;
+  let calibrationSeconds = 0;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    plan = planStatic(graph, types, withExclusions(selection, excluded), { foldActivations: !options.symmetricActivations });
+    const targets: CalibrationTarget[] = [];
+    for (const t of plan.tensors.values()) {
+      if (t.aliasOf || t.fixedRange || ranges.has(t.name)) continue;
+      targets.push({ name: t.name, elemType: types.get(t.name) });
+    }
+    if (targets.length > 0) {
+      const result = await collectRanges(
+        proto,
+        targets,
+        data,
+        { method: options.calibrationMethod, bins: options.histogramBins, percentile: options.percentile, movingAverage: options.movingAverage, batchSize: options.calibrationBatch },
+        ctx,
+        model,
+      );
+      calibrationSeconds += result.seconds;
+      for (const [k, v] of result.ranges) ranges.set(k, v);
+      ctx.log?.(`calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod})`);
+    }
+    const missing = new Set([...plan.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange && !ranges.has(t.name)).map((t) => t.name));
+    if (missing.size === 0) break;
+    const before = excluded.size;
+    for (const n of [...plan.nodes.keys(), ...plan.folded]) {
+      const touched = [...n.input, ...n.output].find((x) => missing.has(x));
+      if (touched) excluded.set(nodeName(n), `no float32 range for '${touched}' during calibration`);
+    }
+    if (excluded.size === before) throw new InputError(`calibration gave no range for ${[...missing].join(', ')}`);
+    plan = undefined;
+  }
+  if (!plan) throw new InputError('static quantization could not settle which tensors to quantize');
+  throwIfCancelled(ctx.signal);
+  ctx.onProgress?.({ stage: 'quantizing', fraction: 0.8, message: describe(plan) });
+
+  const params = resolveParams(plan, ranges, options);
+  const emitOptions: EmitOptions = {
+    activationType: options.activationType,
+    symmetricActivations: options.symmetricActivations,
+    perChannel: opset.perChannel,
+    reduceRange: options.reduceRange,
+    addQdqPairToWeight: options.addQdqPairToWeight && options.format === 'qdq',
+  };
+  const builder = new StaticBuilder(graph, plan, params, emitOptions, model);
+  const emitted = options.format === 'qoperator' ? emitQOperator(builder, opsetVersion(proto, '') ?? 13) : emitQdq(builder);
+  warnings.push(...builder.warnings);
+  if (calibrationSeconds > 0) ctx.log?.(`calibration took ${calibrationSeconds.toFixed(2)} s`);
+
+  const newGraph = create(GraphProtoSchema, { ...graph, node: emitted.nodes, initializer: [...graph.initializer, ...builder.initializers] });
+  dropUnused(newGraph);
+  const out = create(ModelProtoSchema, { ...proto, graph: newGraph, opsetImport: [...proto.opsetImport] });
+  if (emitted.usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
+    out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
+  }
+  return {
+    proto: out,
+    quantizedNodes: emitted.quantizedNodes,
+    skippedNodes: [...plan.skipped.toArray(), ...[...excluded].map(([node, reason]) => ({ node, reason }))].filter(
+      (s, i, all) => all.findIndex((o) => o.node === s.node) === i,
+    ),
+    warnings,
+  };
+}
+
+/** Scale and zero point per planned tensor: calibrated ranges, fixed ranges, pass-through aliases share their root's. */
+function resolveParams(plan: StaticPlan, ranges: Map<string, TensorRange>, options: ResolvedOptions): Map<string, QuantParams> {
+  const type = options.activationType;
+  const sym = options.symmetricActivations;
+  const range = quantRange(type, { symmetric: sym });
+  const out = new Map<string, QuantParams>();
+  for (const t of plan.tensors.values()) {
+    if (t.aliasOf) continue;
+    const r = t.fixedRange ?? ranges.get(t.name);
+    if (!r) continue;
+    out.set(t.name, computeQuantParams(r.min, r.max, range, sym));
+  }
+  return out;
+}
+
+function withExclusions(selection: NodeSelection, excluded: Map<string, string>): NodeSelection {
+  if (excluded.size === 0) return selection;
+  return {
+    ...selection,
+    check(node: NodeProto, modeOpTypes?: ReadonlySet<string>): SelectionVerdict {
+      const reason = excluded.get(nodeName(node));
+      return reason ? { selected: false, reason } : selection.check(node, modeOpTypes ?? STATIC_OP_TYPES);
+    },
+  };
+}
+
+/** Drop initializers (and the Constant nodes) nothing reads any more: the float weights that were quantized. */
+function dropUnused(graph: GraphProto): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    const used = new Set<string>(graph.output.map((o) => o.name));
+    for (const n of graph.node) for (const i of n.input) if (i) used.add(i);
+    for (const n of graph.node) for (const a of n.attribute) if (a.g || a.graphs.length) collectSubgraphInputs(a.g ? [a.g, ...a.graphs] : a.graphs, used);
+    const before = graph.node.length + graph.initializer.length;
+    const dropped = new Set(graph.initializer.filter((t) => !used.has(t.name)).map((t) => t.name));
+    graph.node = graph.node.filter((n) => !(n.opType === 'Constant' && n.output.every((o) => !used.has(o))));
+    graph.initializer = graph.initializer.filter((t) => !dropped.has(t.name));
+    // Old models list initializers as graph inputs too: those declarations go with them.
+    graph.input = graph.input.filter((v) => !dropped.has(v.name));
+    changed = graph.node.length + graph.initializer.length !== before;
+  }
+}
+
+function collectSubgraphInputs(graphs: GraphProto[], used: Set<string>): void {
+  const stack = [...graphs];
+  while (stack.length) {
+    const g = stack.pop()!;
+    for (const n of g.node) {
+      for (const i of n.input) if (i) used.add(i);
+      for (const a of n.attribute) {
+        if (a.g) stack.push(a.g);
+        stack.push(...a.graphs);
+      }
+    }
+  }
+}
+
+export type { ModelProto };

@@ -1,0 +1,302 @@
+/**
+ * Decides what static quantization touches, before any calibration: which nodes are quantized,
+ * which activation tensors get quantization parameters, which Relu/Clip are folded into the
+ * preceding quantized output, and which tensors share parameters (pass-through ops).
+ *
+ * Only patterns ONNX Runtime fuses into integer kernels are planned (doc §0.1, §3.2), and a
+ * quantized op always gets its inputs AND output quantized, so every group is a complete
+ * `DQ → op → Q` unit: chains such as Conv → Add → Relu → Conv run entirely in QLinear kernels.
+ */
+import { attrFloat, attrInt, getAttribute } from '../../onnx/builder';
+import { DataType } from '../../onnx/dtype';
+import type { GraphProto, NodeProto, TensorProto } from '../../onnx/schema';
+import { readFloat32 } from '../../onnx/tensor';
+import { nodeName, type NodeSelection, SkipList } from '../selection';
+
+/** Ops with an integer kernel behind a QDQ fusion (compute), and ops that pass 8-bit tensors through. */
+export const COMPUTE_OPS = new Set([
+  'Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax',
+]);
+export const PASSTHROUGH_OPS = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'MaxPool', 'Resize', 'Split', 'Gather']);
+/** Op types static mode handles by default (for the user's --op-types filter). */
+export const STATIC_OP_TYPES: ReadonlySet<string> = new Set([...COMPUTE_OPS, ...PASSTHROUGH_OPS, 'Relu', 'Clip']);
+
+export interface WeightInput {
+  index: number;
+  /** Per-channel axis for this op (used when per-channel is on and allowed). */
+  axis: number | undefined;
+}
+
+export interface PlannedNode {
+  node: NodeProto;
+  kind: 'compute' | 'passthrough';
+  /** Input indices carrying float activations (quantized with calibrated params). */
+  activations: number[];
+  /** Constant float inputs of Add/Mul/Concat: quantized like activations from their own values. */
+  constants: number[];
+  weight: WeightInput | undefined;
+  bias: number | undefined;
+  /** Gemm/MatMul writing a graph output keep a float output (ORT: QGemm / MatMulIntegerToFloat). */
+  floatOutput: boolean;
+  /** Gemm: factor folded into the weight (alpha) and the bias (beta); both become 1. */
+  alpha: number;
+  beta: number;
+}
+
+export interface PlannedTensor {
+  /** The name consumers read (a folded Relu's output, or the tensor itself). */
+  name: string;
+  /** The tensor the QuantizeLinear reads (the producing op's output, before a folded Relu). */
+  source: string;
+  /** Same parameters as this tensor (pass-through ops keep scale and zero point). */
+  aliasOf: string | undefined;
+  /** Range known without calibration (Softmax: [0, 1]). */
+  fixedRange: { min: number; max: number } | undefined;
+}
+
+export interface StaticPlan {
+  nodes: Map<NodeProto, PlannedNode>;
+  tensors: Map<string, PlannedTensor>;
+  /** Relu/Clip nodes removed because the preceding Q clamps the same way. */
+  folded: Set<NodeProto>;
+  skipped: SkipList;
+}
+
+export interface PlanOptions {
+  /** Folding Relu/Clip into the Q is exact only for asymmetric activations (zero point at the range's end). */
+  foldActivations: boolean;
+}
+
+interface Context {
+  graph: GraphProto;
+  inits: Map<string, TensorProto>;
+  constants: Map<string, TensorProto>;
+  types: Map<string, number>;
+  producers: Map<string, NodeProto>;
+  consumers: Map<string, NodeProto[]>;
+  outputs: Set<string>;
+}
+
+export function planStatic(graph: GraphProto, types: Map<string, number>, selection: NodeSelection, options: PlanOptions): StaticPlan {
+  const ctx: Context = {
+    graph,
+    inits: new Map(graph.initializer.map((t) => [t.name, t])),
+    constants: new Map(),
+    types,
+    producers: new Map(),
+    consumers: new Map(),
+    outputs: new Set(graph.output.map((o) => o.name)),
+  };
+  for (const n of graph.node) {
+    for (const o of n.output) if (o) ctx.producers.set(o, n);
+    for (const i of n.input) if (i) (ctx.consumers.get(i) ?? ctx.consumers.set(i, []).get(i)!).push(n);
+    if (n.opType === 'Constant' && n.domain === '' && getAttribute(n, 'value')?.t) ctx.constants.set(n.output[0]!, getAttribute(n, 'value')!.t!);
+  }
+  const plan: StaticPlan = { nodes: new Map(), tensors: new Map(), folded: new Set(), skipped: new SkipList() };
+
+  // 1. Compute ops: each one is a complete DQ → op → Q unit or is left alone.
+  for (const node of graph.node) {
+    if (!COMPUTE_OPS.has(node.opType) || node.domain !== '') continue;
+    const verdict = selection.check(node, STATIC_OP_TYPES);
+    if (!verdict.selected) {
+      plan.skipped.add(node, verdict.reason);
+      continue;
+    }
+    const planned = planCompute(node, ctx);
+    if (typeof planned === 'string') {
+      plan.skipped.add(node, planned);
+      continue;
+    }
+    plan.nodes.set(node, planned);
+    for (const i of planned.activations) addTensor(plan, node.input[i]!);
+    if (!planned.floatOutput) {
+      const out = node.output[0]!;
+      const relu = options.foldActivations ? foldable(out, ctx, selection) : undefined;
+      if (relu) {
+        plan.folded.add(relu);
+        addTensor(plan, relu.output[0]!, out);
+      } else {
+        addTensor(plan, out, out, node.opType === 'Softmax' ? { min: 0, max: 1 } : undefined);
+      }
+    }
+  }
+
+  // 2. Pass-through ops whose input is quantized anyway: keep 8-bit through them (same params).
+  for (const node of graph.node) {
+    if (!PASSTHROUGH_OPS.has(node.opType) || node.domain !== '') continue;
+    const data = node.input[0];
+    if (!data || !plan.tensors.has(data) || ctx.inits.has(data)) continue;
+    if (!selection.check(node, STATIC_OP_TYPES).selected) continue;
+    if (node.opType === 'MaxPool' && node.output.length > 1 && node.output[1]) continue; // indices output: not 8-bit
+    if (node.output.some((o) => o && types.get(o) !== undefined && types.get(o) !== DataType.FLOAT)) continue;
+    const root = plan.tensors.get(data)!;
+    const rootName = root.aliasOf ?? root.name;
+    plan.nodes.set(node, {
+      node,
+      kind: 'passthrough',
+      activations: [0],
+      constants: [],
+      weight: undefined,
+      bias: undefined,
+      floatOutput: false,
+      alpha: 1,
+      beta: 1,
+    });
+    for (const o of node.output) {
+      if (!o) continue;
+      plan.tensors.set(o, { name: o, source: o, aliasOf: rootName, fixedRange: undefined });
+    }
+  }
+  return plan;
+}
+
+function addTensor(plan: StaticPlan, name: string, source = name, fixedRange?: { min: number; max: number }): void {
+  if (plan.tensors.has(name)) return;
+  plan.tensors.set(name, { name, source, aliasOf: undefined, fixedRange });
+}
+
+const isFloat = (ctx: Context, name: string): boolean => {
+  const t = ctx.types.get(name);
+  return t === undefined || t === DataType.FLOAT;
+};
+
+function constantOf(ctx: Context, name: string): TensorProto | undefined {
+  return ctx.inits.get(name) ?? ctx.constants.get(name);
+}
+
+/** The planned node, or the reason it is left float. */
+function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
+  const op = node.opType;
+  const out = node.output[0];
+  if (!out || node.output.filter(Boolean).length !== 1) return `${op} with several outputs is not quantized`;
+  if (!isFloat(ctx, out)) return 'output is not float32';
+  const p: PlannedNode = { node, kind: 'compute', activations: [], constants: [], weight: undefined, bias: undefined, floatOutput: false, alpha: 1, beta: 1 };
+  const activation = (i: number): string | undefined => {
+    const name = node.input[i];
+    if (!name) return `input ${i} missing`;
+    if (constantOf(ctx, name)) return undefined;
+    if (!isFloat(ctx, name)) return `input '${name}' is not float32`;
+    p.activations.push(i);
+    return undefined;
+  };
+  switch (op) {
+    case 'Conv':
+    case 'ConvTranspose': {
+      const w = node.input[1] ? ctx.inits.get(node.input[1]) : undefined;
+      if (!w || w.dataType !== DataType.FLOAT) return 'weight is not a float32 initializer';
+      if (constantOf(ctx, node.input[0] ?? '') || activation(0)) return 'input is not a float32 activation';
+      const group = attrInt(node, 'group', 1);
+      p.weight = { index: 1, axis: op === 'Conv' ? 0 : group === 1 ? 1 : undefined };
+      if (node.input[2]) {
+        const b = ctx.inits.get(node.input[2]);
+        if (!b || b.dataType !== DataType.FLOAT || b.dims.length !== 1) return 'bias is not a 1-D float32 initializer';
+        p.bias = 2;
+      }
+      break;
+    }
+    case 'Gemm': {
+      if (attrInt(node, 'transA', 0) !== 0) return 'Gemm with transA is not quantized';
+      const w = node.input[1] ? ctx.inits.get(node.input[1]) : undefined;
+      if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 2) return 'B is not a 2-D float32 initializer';
+      if (constantOf(ctx, node.input[0] ?? '') || activation(0)) return 'A is not a float32 activation';
+      p.weight = { index: 1, axis: attrInt(node, 'transB', 0) ? 0 : 1 };
+      p.alpha = attrFloat(node, 'alpha', 1);
+      p.beta = attrFloat(node, 'beta', 1);
+      if (node.input[2]) {
+        const c = ctx.inits.get(node.input[2]);
+        const n = Number(w.dims[attrInt(node, 'transB', 0) ? 0 : 1]);
+        if (!c || c.dataType !== DataType.FLOAT || c.dims.length !== 1 || Number(c.dims[0]) !== n) return 'C is not a 1-D float32 initializer of length N';
+        p.bias = 2;
+      }
+      p.floatOutput = ctx.outputs.has(out);
+      break;
+    }
+    case 'MatMul': {
+      if (constantOf(ctx, node.input[0] ?? '')) return 'A is a constant';
+      const err = activation(0);
+      if (err) return err;
+      const w = node.input[1] ? ctx.inits.get(node.input[1]) : undefined;
+      if (w) {
+        if (w.dataType !== DataType.FLOAT) return 'B is not float32';
+        p.weight = { index: 1, axis: w.dims.length === 2 ? 1 : undefined };
+      } else {
+        if (constantOf(ctx, node.input[1] ?? '')) return 'B is a Constant node, not an initializer';
+        const e = activation(1);
+        if (e) return e;
+      }
+      p.floatOutput = ctx.outputs.has(out);
+      break;
+    }
+    case 'Add':
+    case 'Mul':
+    case 'Concat': {
+      const n = node.input.length;
+      if (n === 0) return 'no inputs';
+      for (let i = 0; i < n; i++) {
+        const name = node.input[i]!;
+        const c = constantOf(ctx, name);
+        if (c) {
+          if (c.dataType !== DataType.FLOAT) return `input '${name}' is not float32`;
+          p.constants.push(i);
+        } else {
+          const e = activation(i);
+          if (e) return e;
+        }
+      }
+      if (p.activations.length === 0) return 'all inputs are constants';
+      break;
+    }
+    default: {
+      const e = constantOf(ctx, node.input[0] ?? '') ? 'input is a constant' : activation(0);
+      if (e) return e;
+    }
+  }
+  return p;
+}
+
+/**
+ * A Relu (or a Clip whose range contains 0) that is the only consumer of `tensor`: the Q after
+ * the producer can take its output range and the node can go, the Q clamping exactly like it.
+ */
+function foldable(tensor: string, ctx: Context, selection: NodeSelection): NodeProto | undefined {
+  if (ctx.outputs.has(tensor)) return undefined;
+  const consumers = ctx.consumers.get(tensor) ?? [];
+  if (consumers.length !== 1) return undefined;
+  const act = consumers[0]!;
+  if (act.domain !== '' || act.input[0] !== tensor) return undefined;
+  if (!selection.check(act, STATIC_OP_TYPES).selected) return undefined;
+  if (act.opType === 'Relu') return act;
+  if (act.opType !== 'Clip') return undefined;
+  const range = clipRange(act, ctx);
+  return range && range.min <= 0 && range.max >= 0 ? act : undefined;
+}
+
+function clipRange(node: NodeProto, ctx: Context): { min: number; max: number } | undefined {
+  let min = -Infinity;
+  let max = Infinity;
+  if (getAttribute(node, 'min') || getAttribute(node, 'max')) {
+    min = attrFloat(node, 'min', -Infinity);
+    max = attrFloat(node, 'max', Infinity);
+  }
+  for (const [i, set] of [
+    [1, (v: number) => (min = v)],
+    [2, (v: number) => (max = v)],
+  ] as const) {
+    const name = node.input[i];
+    if (!name) continue;
+    const t = constantOf(ctx, name);
+    if (!t || t.dataType !== DataType.FLOAT) return undefined;
+    const v = readFloat32(t)[0];
+    if (v === undefined) return undefined;
+    set(v);
+  }
+  return { min, max };
+}
+
+export function describe(plan: StaticPlan): string {
+  const ops = new Map<string, number>();
+  for (const p of plan.nodes.values()) ops.set(p.node.opType, (ops.get(p.node.opType) ?? 0) + 1);
+  return [...ops].map(([k, v]) => `${k}×${v}`).join(', ') + (plan.folded.size ? `; folded ${plan.folded.size} Relu/Clip` : '');
+}
+
+export { nodeName };
