@@ -15,6 +15,8 @@ export const SUITES = [
   'smoke.test.js',
   'explorer.test.js',
   'editor.test.js',
+  'diagnostics.test.js',
+  'codeaction.test.js',
   'quantize.test.js',
   'restricted.test.js',
 ];
