@@ -158,6 +158,8 @@ export interface FidelityDto {
   agreement: number | null;
   cosine: number | null;
   sqnrDb: number | null;
+  /** With sqnrDb null: true = outputs identical, false = no meaningful SQNR (non-finite outputs). */
+  identical: boolean;
   maxAbsError: number | null;
   /** Labelled accuracy (0..1) when labels were given. */
   accuracy: number | null;
@@ -165,8 +167,13 @@ export interface FidelityDto {
 
 export interface LayerErrorDto {
   node: string;
+  opType: string;
   tensor: string;
+  /** SQNR of the tensor (null: identical, or no meaningful value when `identical` is false). */
   sqnrDb: number | null;
+  identical: boolean;
+  /** Error this node adds itself (the ranking key; lower is worse). */
+  localSqnrDb: number | null;
   cosine: number | null;
 }
 
@@ -222,6 +229,8 @@ export interface ShowReportMessage {
   v: 1;
   type: 'report';
   report: DashboardDto;
+  /** Opaque to the webview: saved with setState so the panel serializer can restore it. */
+  persist: unknown;
 }
 export type HostToDashboardMessage = ShowReportMessage;
 
@@ -337,9 +346,9 @@ export function isDashboardToHostMessage(x: unknown): x is DashboardToHostMessag
 
 const isLatency = (x: unknown): boolean => isObj(x) && isNum(x.p50Ms) && isNum(x.p90Ms) && isNum(x.p99Ms);
 const isFidelity = (x: unknown): boolean =>
-  isObj(x) && ['samples', 'agreement', 'cosine', 'sqnrDb', 'maxAbsError', 'accuracy'].every((k) => isNumOrNull(x[k]));
+  isObj(x) && isBool(x.identical) && ['samples', 'agreement', 'cosine', 'sqnrDb', 'maxAbsError', 'accuracy'].every((k) => isNumOrNull(x[k]));
 const isLayerError = (x: unknown): boolean =>
-  isObj(x) && isStr(x.node) && isStr(x.tensor) && isNumOrNull(x.sqnrDb) && isNumOrNull(x.cosine);
+  isObj(x) && isStr(x.node) && isStr(x.opType) && isStr(x.tensor) && isNumOrNull(x.sqnrDb) && isBool(x.identical) && isNumOrNull(x.localSqnrDb) && isNumOrNull(x.cosine);
 const isLabelled = (x: unknown): boolean => isObj(x) && isStr(x.label) && isStr(x.value);
 
 export function isModelColumn(x: unknown): x is ModelColumnDto {
@@ -369,5 +378,5 @@ export function isDashboard(x: unknown): x is DashboardDto {
 }
 
 export function isHostToDashboardMessage(x: unknown): x is HostToDashboardMessage {
-  return versioned(x) && x.type === 'report' && isDashboard(x.report);
+  return versioned(x) && x.type === 'report' && isDashboard(x.report) && 'persist' in x;
 }

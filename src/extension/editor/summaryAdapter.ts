@@ -85,7 +85,7 @@ function layerRows(s: Obj): LayerRowDto[] {
       return row(i, name, str(n.opType), byName.get(name));
     });
   }
-  return layers.map((l, i) => row(i, str(l.node ?? l.name), str(l.opType), l));
+  return layers.map((l, i) => row(typeof l.index === 'number' ? count(l.index) : i, str(l.node ?? l.name), str(l.opType), l));
 }
 
 function opStats(s: Obj, rows: LayerRowDto[]): OpStatDto[] {
