@@ -13,6 +13,7 @@ import { AttributeProto_AttributeType as AttrType, type AttributeProto, type Gra
 import { isExternal } from '../onnx/model';
 import { tensorByteSize } from '../onnx/tensor';
 import { walkGraphs } from '../onnx/walk';
+import { nodeName } from '../quantize/selection';
 import { NameSpeller, quoteString, type Dialect } from './identifiers';
 import { floatText, tensorTypeText, tensorValuesText, typeText } from './format';
 
@@ -37,7 +38,7 @@ export interface TensorRef {
 }
 
 export interface NodeLine {
-  /** Stable key: the node name, or `OpType#index` for unnamed nodes (index over all graphs). */
+  /** The quantizer's name for the node (nodeName: its name, else its first output): diagnostics, recipes and reports use it. */
   key: string;
   node: NodeProto;
   /** Depth of the graph holding the node: 0 for the main graph. */
@@ -58,17 +59,14 @@ export interface RenderedModel {
   signatureLine: number;
   nodes: NodeLine[];
   nodeByKey: Map<string, NodeLine>;
+  /** The same entries by message identity (to join with analysis results, which carry graph positions). */
+  byNode: Map<NodeProto, NodeLine>;
   /** Tensor refs on each line, left to right. */
   refsByLine: TensorRef[][];
   defs: Map<string, TensorRef[]>;
   uses: Map<string, TensorRef[]>;
   /** Initializers of all graphs by name (the main graph wins on shadowing). */
   initializers: Map<string, TensorProto>;
-}
-
-/** Key used for a node in diagnostics, recipes and the line map. */
-export function nodeKey(node: NodeProto, index: number): string {
-  return node.name || `${node.opType}#${index}`;
 }
 
 const INDENT = '   ';
@@ -85,12 +83,12 @@ export function renderModel(model: ModelProto, options: RenderOptions = {}): Ren
     signatureLine: 0,
     nodes: [],
     nodeByKey: new Map(),
+    byNode: new Map(),
     refsByLine: [],
     defs: new Map(),
     uses: new Map(),
     initializers: new Map(),
   };
-  let nodeIndex = 0;
 
   const header: string[] = [`ir_version: ${model.irVersion}`];
   const opsets = model.opsetImport.map((o) => `${quoteString(o.domain)} : ${o.version}`);
@@ -140,8 +138,7 @@ export function renderModel(model: ModelProto, options: RenderOptions = {}): Ren
     w.text(`${indent}{`);
     w.newline();
     for (const node of g.node) {
-      const key = nodeKey(node, nodeIndex++);
-      writeNode(node, key, depth, indent + INDENT);
+      writeNode(node, nodeName(node), depth, indent + INDENT);
     }
     w.text(`${indent}}`);
   };
@@ -184,7 +181,8 @@ export function renderModel(model: ModelProto, options: RenderOptions = {}): Ren
     if (notes.length) w.text(`   # ${notes.join('; ')}`);
     w.newline();
     out.nodes.push(entry);
-    out.nodeByKey.set(key, entry);
+    if (!out.nodeByKey.has(key)) out.nodeByKey.set(key, entry);
+    out.byNode.set(node, entry);
   };
 
   const writeAttribute = (a: AttributeProto, indent: string, notes: string[]): void => {

@@ -1,0 +1,144 @@
+/**
+ * Quantization recipes: `MODEL.quant.json` files next to a model that record how to quantize it
+ * (mode, options, per-node overrides), edited by hand or by the language server's code actions.
+ * Schema: schemas/quant-recipe.schema.json. Pure (path arithmetic only, no I/O).
+ */
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import type { QuantizeOptions, QuantMode } from '../quantize/types';
+
+export interface NodeOverride {
+  /** Keep this node in float. */
+  exclude?: boolean;
+  /** Per-channel weight scales for this node. */
+  perChannel?: boolean;
+  /** Weight bits for this node (weight-only mode). */
+  bits?: 4 | 8;
+}
+
+/** Every QuantizeOptions field except the mode, which is a top-level recipe field. */
+export type RecipeOptions = Omit<QuantizeOptions, 'mode'>;
+
+export interface QuantRecipe {
+  $schema?: string;
+  /** Model path, relative to the recipe's folder. */
+  model: string;
+  /** Output path, relative to the recipe's folder; default `MODEL.<mode>.onnx` next to the model. */
+  output?: string;
+  mode: QuantMode;
+  options?: RecipeOptions;
+  /** Overrides by node name (the name the quantizer reports: node name, else its first output). */
+  nodes?: Record<string, NodeOverride>;
+}
+
+export const QUANT_MODES: readonly QuantMode[] = ['dynamic', 'static', 'weight-only', 'fp16'];
+
+/** Recipe file for a model: `dir/model.onnx` → `dir/model.quant.json`. */
+export function recipePathFor(modelPath: string): string {
+  return modelPath.replace(/\.onnx$/i, '') + '.quant.json';
+}
+
+/** Fields of `options` and their JSON types, mirroring QuantizeOptions. */
+const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' | 'string[]'> = {
+  format: 'string',
+  calibrationData: 'string',
+  calibrationMethod: 'string',
+  percentile: 'number',
+  histogramBins: 'number',
+  calibrationBatch: 'number',
+  movingAverage: 'boolean',
+  perChannel: 'boolean',
+  reduceRange: 'boolean',
+  symmetricActivations: 'boolean',
+  activationType: 'string',
+  weightBits: 'number',
+  blockSize: 'number',
+  preset: 'string',
+  quantizeConv: 'boolean',
+  opTypes: 'string[]',
+  nodes: 'string[]',
+  excludeNodes: 'string[]',
+  validate: 'boolean',
+  force: 'boolean',
+  externalData: 'string',
+};
+
+export const RECIPE_OPTION_NAMES = Object.keys(OPTION_TYPES) as (keyof RecipeOptions)[];
+
+/** Check the shape of a parsed recipe (the editor's JSON schema says more; this guards the command). */
+export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
+  const fail = (msg: string): never => {
+    throw new InputError(`${label}: ${msg}`);
+  };
+  if (!isObject(value)) return fail('not a JSON object');
+  if (typeof value.model !== 'string' || value.model === '') fail('"model" must name the model file');
+  if (!QUANT_MODES.includes(value.mode as QuantMode)) fail(`"mode" must be one of ${QUANT_MODES.join(', ')}`);
+  if (value.output !== undefined && typeof value.output !== 'string') fail('"output" must be a path');
+  if (value.options !== undefined) {
+    if (!isObject(value.options)) fail('"options" must be an object');
+    for (const [k, v] of Object.entries(value.options as object)) {
+      const type = OPTION_TYPES[k as keyof RecipeOptions];
+      if (!type) fail(`unknown option "${k}"`);
+      const ok = type === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === type;
+      if (!ok) fail(`option "${k}" must be ${type === 'string[]' ? 'a list of strings' : `a ${type}`}`);
+    }
+  }
+  if (value.nodes !== undefined) {
+    if (!isObject(value.nodes)) fail('"nodes" must be an object keyed by node name');
+    for (const [name, o] of Object.entries(value.nodes as object)) {
+      if (!isObject(o)) fail(`override for node "${name}" must be an object`);
+      const ov = o as Record<string, unknown>;
+      for (const k of Object.keys(ov)) if (!['exclude', 'perChannel', 'bits'].includes(k)) fail(`override for node "${name}" has unknown field "${k}"`);
+      if (ov.exclude !== undefined && typeof ov.exclude !== 'boolean') fail(`"exclude" of node "${name}" must be true or false`);
+      if (ov.perChannel !== undefined && typeof ov.perChannel !== 'boolean') fail(`"perChannel" of node "${name}" must be true or false`);
+      if (ov.bits !== undefined && ov.bits !== 4 && ov.bits !== 8) fail(`"bits" of node "${name}" must be 4 or 8`);
+    }
+  }
+  return value as unknown as QuantRecipe;
+}
+
+export interface RecipePlan {
+  /** Absolute model path. */
+  model: string;
+  /** Absolute output path. */
+  output: string;
+  options: QuantizeOptions;
+  /** Overrides the quantizer cannot honour per node (QuantizeOptions has no per-node settings besides exclusion). */
+  warnings: string[];
+}
+
+/**
+ * Map a recipe to the quantizer's options. Paths (model, output, calibrationData) are resolved
+ * against the recipe's folder; excluded nodes join `excludeNodes`.
+ */
+export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipePlan {
+  const options: QuantizeOptions = { mode: recipe.mode };
+  for (const [k, v] of Object.entries(recipe.options ?? {})) {
+    if (v !== undefined && k in OPTION_TYPES) (options as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (options.calibrationData !== undefined) options.calibrationData = path.resolve(recipeDir, options.calibrationData);
+  const excluded = new Set(options.excludeNodes ?? []);
+  const warnings: string[] = [];
+  for (const [name, o] of Object.entries(recipe.nodes ?? {})) {
+    if (o.exclude) excluded.add(name);
+    if (o.exclude) continue;
+    if (o.perChannel !== undefined && o.perChannel !== (options.perChannel ?? false)) {
+      warnings.push(`node "${name}": per-node perChannel is not supported by the quantizer; the global setting (${options.perChannel ?? false}) applies`);
+    }
+    if (o.bits !== undefined && (recipe.mode !== 'weight-only' || o.bits !== (options.weightBits ?? 4))) {
+      warnings.push(`node "${name}": per-node bits are not supported by the quantizer; ${recipe.mode === 'weight-only' ? `weightBits ${options.weightBits ?? 4}` : `${recipe.mode} mode`} applies`);
+    }
+  }
+  if (excluded.size) options.excludeNodes = [...excluded];
+  const model = path.resolve(recipeDir, recipe.model);
+  const output = recipe.output !== undefined ? path.resolve(recipeDir, recipe.output) : defaultOutput(model, recipe.mode);
+  return { model, output, options, warnings };
+}
+
+export function defaultOutput(model: string, mode: QuantMode): string {
+  return `${model.replace(/\.onnx$/i, '')}.${mode}.onnx`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

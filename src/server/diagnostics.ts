@@ -1,0 +1,96 @@
+/**
+ * Diagnostics for a model, the same list for its text view and for the `.onnx` file itself
+ * (Problems panel). Ranges point at node lines of the text view.
+ */
+import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver/node';
+import { formatBytes } from '../cli/io';
+import type { LayerInfo, LayerMode } from '../core/analysis/layers';
+import { nodeName } from '../core/quantize/selection';
+import type { ModelState } from './models';
+import type { DiagnosticsSettings, NodeDiagnosticData, SeveritySetting } from './protocol';
+
+export const SOURCE = 'onnx-quantizer';
+
+const MODE_LABEL: Record<LayerMode, string> = { dynamic: 'int8 dynamic', static: 'int8 static', 'weight-only': 'int4 weight-only' };
+
+export function severityOf(s: SeveritySetting): DiagnosticSeverity | undefined {
+  switch (s) {
+    case 'error':
+      return DiagnosticSeverity.Error;
+    case 'warning':
+      return DiagnosticSeverity.Warning;
+    case 'information':
+      return DiagnosticSeverity.Information;
+    case 'hint':
+      return DiagnosticSeverity.Hint;
+    default:
+      return undefined;
+  }
+}
+
+/** "MatMul → int8 dynamic: 4.0 MB → 1.0 MB (also: static)"; undefined when nothing would shrink. */
+export function layerMessage(info: LayerInfo): string | undefined {
+  const mode = info.modes.find((m) => info.savings[m] !== undefined);
+  if (!mode || info.weightBytes === 0 || info.quantized) return undefined;
+  const others = info.modes.filter((m) => m !== mode);
+  const also = others.length ? ` (also: ${others.join(', ')})` : '';
+  return `${info.opType} → ${MODE_LABEL[mode]}: ${formatBytes(info.weightBytes)} → ${formatBytes(info.savings[mode]!)}${also}`;
+}
+
+export function modelDiagnostics(state: ModelState, settings: DiagnosticsSettings): Diagnostic[] {
+  if (state.error || !state.rendered) {
+    return [{ range: lineRange(0, 0, 1), severity: DiagnosticSeverity.Error, source: SOURCE, message: state.error ?? 'model could not be read' }];
+  }
+  const out: Diagnostic[] = [];
+  const layerSeverity = severityOf(settings.layerSeverity);
+  const riskSeverity = severityOf(settings.riskSeverity);
+  const accuracySeverity = severityOf(settings.accuracySeverity);
+  for (const { info, node, line } of state.layers) {
+    if (!line) continue;
+    const range = lineRange(line.line, line.opStart, line.opEnd);
+    const data = (kind: NodeDiagnosticData['kind']): NodeDiagnosticData & { recipeNode: string } => ({ node: info.node, kind, recipeNode: nodeName(node) });
+    const message = layerSeverity !== undefined ? layerMessage(info) : undefined;
+    if (message) out.push({ range, severity: layerSeverity, source: SOURCE, message, data: data('layer') });
+    if (riskSeverity !== undefined) {
+      for (const note of info.notes) out.push({ range, severity: riskSeverity, source: SOURCE, message: note, data: data('risk') });
+    }
+  }
+  if (state.report && accuracySeverity !== undefined) {
+    const label = state.report.label ? `after ${state.report.label}` : 'after quantization';
+    for (const row of state.report.layers) {
+      if (!(row.sqnrDb < settings.sqnrThresholdDb)) continue;
+      const located = locate(state, row.node, row.tensor);
+      if (!located) continue;
+      const cos = typeof row.cosine === 'number' ? `, cosine ${row.cosine.toFixed(4)}` : '';
+      out.push({
+        range: located.range,
+        severity: accuracySeverity,
+        source: SOURCE,
+        message: `SQNR ${row.sqnrDb.toFixed(1)} dB ${label} (tensor '${row.tensor}'${cos}): consider keeping float`,
+        data: { node: located.node, kind: 'accuracy', recipeNode: located.recipeNode },
+      });
+    }
+  }
+  if (state.reportError && accuracySeverity !== undefined) {
+    out.push({ range: lineRange(0, 0, 1), severity: DiagnosticSeverity.Warning, source: SOURCE, message: state.reportError });
+  }
+  return out;
+}
+
+/** The line of a report row: its node, else the producer of its tensor. */
+function locate(state: ModelState, node: string, tensor: string): { range: Range; node: string; recipeNode: string } | undefined {
+  const r = state.rendered!;
+  const layer = state.layers.find((l) => l.info.node === node) ?? state.layers.find((l) => nodeName(l.node) === node);
+  let line = layer?.line ?? r.nodeByKey.get(node);
+  if (!line) {
+    const producer = r.defs.get(tensor)?.find((d) => d.node !== undefined)?.node;
+    line = producer !== undefined ? r.nodeByKey.get(producer) : undefined;
+  }
+  if (!line) return undefined;
+  const info = state.layers.find((l) => l.line === line);
+  return { range: lineRange(line.line, line.opStart, line.opEnd), node: info?.info.node ?? line.key, recipeNode: line.key };
+}
+
+export function lineRange(line: number, start: number, end: number): Range {
+  return { start: { line, character: start }, end: { line, character: end } };
+}

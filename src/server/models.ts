@@ -1,0 +1,135 @@
+/**
+ * The server's view of each model it was asked about: the loaded model (or the one-line reason
+ * it could not be), its rendering with the line map, the layer rules' results, and the
+ * per-layer report next to it. Entries are re-read when the file's size or mtime changes, so a
+ * request never answers from a stale file even before the file watcher's event arrives.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadModel, type OnnxModel } from '../core/onnx/model';
+import { oneLine } from '../core/errors';
+import { GraphIndex } from '../core/analysis/graph-index';
+import { analyzeLayers, weightStats, type LayerInfo, type WeightStats } from '../core/analysis/layers';
+import { renderModel, type NodeLine, type RenderedModel } from '../core/text/render';
+import type { NodeProto, TensorProto } from '../core/onnx/schema';
+
+/** One row of a `compare --per-layer` report (cli.md). */
+export interface ReportLayer {
+  tensor: string;
+  node: string;
+  sqnrDb: number;
+  cosine: number;
+}
+
+export interface QuantReport {
+  layers: ReportLayer[];
+  /** What was compared, when the report says (e.g. "static int8"). */
+  label?: string;
+}
+
+export interface ModelState {
+  path: string;
+  stamp: string;
+  /** Set when the model could not be loaded: the one line users see. */
+  error?: string;
+  model?: OnnxModel;
+  rendered?: RenderedModel;
+  /** Layer rules' result for each node, with the node's line in the rendering. */
+  layers: { info: LayerInfo; node: NodeProto; line: NodeLine | undefined }[];
+  report?: QuantReport;
+  reportError?: string;
+  reportStamp?: string;
+}
+
+export class ModelStore {
+  private readonly entries = new Map<string, ModelState>();
+  private readonly stats = new Map<TensorProto, WeightStats | string>();
+
+  /** The current state of a model, reloaded when the file changed since it was last read. */
+  get(modelPath: string): ModelState {
+    const stamp = stampOf(modelPath);
+    const reportPath = reportPathFor(modelPath);
+    let entry = this.entries.get(modelPath);
+    if (!entry || entry.stamp !== stamp) {
+      entry?.model?.external.close();
+      entry = load(modelPath, stamp);
+      this.entries.set(modelPath, entry);
+    }
+    const reportStamp = stampOf(reportPath);
+    if (entry.reportStamp !== reportStamp) {
+      Object.assign(entry, { report: undefined, reportError: undefined }, readReport(reportPath), { reportStamp });
+    }
+    return entry;
+  }
+
+  /** Cached entry without touching the disk (undefined when never loaded). */
+  peek(modelPath: string): ModelState | undefined {
+    return this.entries.get(modelPath);
+  }
+
+  forget(modelPath: string): void {
+    this.entries.get(modelPath)?.model?.external.close();
+    this.entries.delete(modelPath);
+  }
+
+  /** Weight statistics of a float tensor, computed once per loaded tensor; a string when not applicable. */
+  weightStats(state: ModelState, tensor: TensorProto): WeightStats | string {
+    let s = this.stats.get(tensor);
+    if (s === undefined) {
+      try {
+        s = weightStats(tensor, state.model);
+      } catch (e) {
+        s = oneLine(e);
+      }
+      this.stats.set(tensor, s);
+    }
+    return s;
+  }
+}
+
+/** `dir/model.onnx` → `dir/model.quant-report.json` (a `compare --per-layer --json` output). */
+export function reportPathFor(modelPath: string): string {
+  return modelPath.replace(/\.onnx$/i, '') + '.quant-report.json';
+}
+
+function stampOf(file: string): string {
+  try {
+    const s = fs.statSync(file);
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function load(modelPath: string, stamp: string): ModelState {
+  if (stamp === 'missing') return { path: modelPath, stamp, error: `cannot read '${path.basename(modelPath)}': no such file`, layers: [] };
+  try {
+    const model = loadModel(modelPath);
+    const rendered = renderModel(model.proto);
+    const index = new GraphIndex(model.proto);
+    const infos = analyzeLayers(model, { index });
+    // analyzeLayers returns one entry per index.nodes entry, in the same order.
+    const layers = infos.map((info, i) => {
+      const node = index.nodes[i]!.node;
+      return { info, node, line: rendered.byNode.get(node) };
+    });
+    return { path: modelPath, stamp, model, rendered, layers };
+  } catch (e) {
+    return { path: modelPath, stamp, error: oneLine(e), layers: [] };
+  }
+}
+
+function readReport(file: string): { report?: QuantReport; reportError?: string } {
+  if (!fs.existsSync(file)) return {};
+  try {
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { layers?: unknown; mode?: unknown; label?: unknown };
+    if (!Array.isArray(json.layers)) return { reportError: `${path.basename(file)} has no "layers" list (run compare with --per-layer --json)` };
+    const layers = json.layers.filter(
+      (l): l is ReportLayer => typeof l === 'object' && l !== null && typeof l.node === 'string' && typeof l.tensor === 'string' && typeof l.sqnrDb === 'number',
+    );
+    const label = typeof json.label === 'string' ? json.label : typeof json.mode === 'string' ? json.mode : undefined;
+    return label ? { report: { layers, label } } : { report: { layers } };
+  } catch (e) {
+    return { reportError: `${path.basename(file)} is not valid JSON: ${oneLine(e)}` };
+  }
+}

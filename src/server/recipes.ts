@@ -1,0 +1,183 @@
+/**
+ * Recipe files (`*.quant.json`): semantic checks against the model they name (node names, op
+ * types the mode can quantize, calibration data matching the inputs), completion of node names
+ * and op types, and the edits the text view's code actions make to a model's recipe.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as jsonc from 'jsonc-parser';
+import { DiagnosticSeverity, CompletionItemKind, type CompletionItem, type Diagnostic, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { oneLine } from '../core/errors';
+import { loadInputData, modelInputs } from '../core/evaluate/data';
+import { nodeName } from '../core/quantize/selection';
+import type { QuantMode } from '../core/quantize/types';
+import { QUANT_MODES, recipePathFor, type NodeOverride } from '../core/text/recipe';
+import { SOURCE } from './diagnostics';
+import type { ModelState, ModelStore } from './models';
+import { fileUri } from './uris';
+
+export function isRecipeUri(uri: string): boolean {
+  return /\.quant\.json$/i.test(uri);
+}
+
+/** Model path a recipe names (resolved against the recipe's folder), if it names one. */
+export function recipeModelPath(text: string, recipePath: string): string | undefined {
+  const value = jsonc.parse(text, [], { allowTrailingComma: true }) as { model?: unknown } | undefined;
+  return typeof value?.model === 'string' && value.model ? path.resolve(path.dirname(recipePath), value.model) : undefined;
+}
+
+/** Names a recipe may use for a node: the quantizer's name (node name, else first output) and the analysis label. */
+function knownNodes(state: ModelState): Map<string, { opType: string; modes: QuantMode[] }> {
+  const out = new Map<string, { opType: string; modes: QuantMode[] }>();
+  for (const { info, node } of state.layers) {
+    const entry = { opType: node.opType, modes: [...info.modes, ...(info.onRequest ?? [])] as QuantMode[] };
+    out.set(nodeName(node), entry);
+    if (!out.has(info.node)) out.set(info.node, entry);
+  }
+  return out;
+}
+
+const calibrationCache = new Map<string, string | null>();
+
+/** One line why the data cannot calibrate this model, or null when it fits. Cached by file stamps. */
+function calibrationProblem(dataPath: string, state: ModelState): string | null {
+  let stamp: string;
+  try {
+    const s = fs.statSync(dataPath);
+    stamp = `${dataPath}|${s.size}|${s.mtimeMs}|${state.path}|${state.stamp}`;
+  } catch {
+    return `calibration data '${dataPath}' does not exist`;
+  }
+  let cached = calibrationCache.get(stamp);
+  if (cached === undefined) {
+    try {
+      loadInputData(dataPath, modelInputs(state.model!.proto));
+      cached = null;
+    } catch (e) {
+      cached = oneLine(e);
+    }
+    if (calibrationCache.size > 64) calibrationCache.clear();
+    calibrationCache.set(stamp, cached);
+  }
+  return cached;
+}
+
+export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: ModelStore): Diagnostic[] {
+  const text = doc.getText();
+  const root = jsonc.parseTree(text, [], { allowTrailingComma: true });
+  if (!root || root.type !== 'object') return []; // syntax errors are the JSON language's job
+  const out: Diagnostic[] = [];
+  const at = (node: jsonc.Node, severity: DiagnosticSeverity, message: string): void => {
+    out.push({ range: { start: doc.positionAt(node.offset), end: doc.positionAt(node.offset + node.length) }, severity, source: SOURCE, message });
+  };
+  const modelNode = jsonc.findNodeAtLocation(root, ['model']);
+  if (!modelNode || typeof modelNode.value !== 'string') return out;
+  const modelPath = path.resolve(path.dirname(recipePath), modelNode.value);
+  const state = store.get(modelPath);
+  if (state.error || !state.model) {
+    at(modelNode, DiagnosticSeverity.Error, state.error ?? 'model could not be read');
+    return out;
+  }
+  const modeNode = jsonc.findNodeAtLocation(root, ['mode']);
+  const mode = QUANT_MODES.includes(modeNode?.value) ? (modeNode!.value as QuantMode) : undefined;
+  const nodes = knownNodes(state);
+  const opTypes = new Map<string, QuantMode[]>();
+  for (const { opType, modes } of nodes.values()) opTypes.set(opType, [...new Set([...(opTypes.get(opType) ?? []), ...modes])]);
+
+  const checkNodeName = (n: jsonc.Node, name: string): void => {
+    if (!nodes.has(name)) at(n, DiagnosticSeverity.Warning, `no node named '${name}' in ${path.basename(modelPath)}`);
+  };
+  for (const list of ['nodes', 'excludeNodes']) {
+    const arr = jsonc.findNodeAtLocation(root, ['options', list]);
+    for (const item of arr?.type === 'array' ? (arr.children ?? []) : []) if (typeof item.value === 'string') checkNodeName(item, item.value);
+  }
+  const opArr = jsonc.findNodeAtLocation(root, ['options', 'opTypes']);
+  for (const item of opArr?.type === 'array' ? (opArr.children ?? []) : []) {
+    if (typeof item.value !== 'string') continue;
+    const op = item.value.replace(/^(ai\.onnx|com\.microsoft)\./, '');
+    const modes = opTypes.get(op);
+    if (!modes) at(item, DiagnosticSeverity.Warning, `no ${item.value} node in ${path.basename(modelPath)}`);
+    else if (mode && mode !== 'fp16' && !modes.includes(mode)) at(item, DiagnosticSeverity.Warning, `${mode} mode cannot quantize the ${item.value} nodes of this model`);
+  }
+  const overrides = jsonc.findNodeAtLocation(root, ['nodes']);
+  for (const prop of overrides?.type === 'object' ? (overrides.children ?? []) : []) {
+    const key = prop.children?.[0];
+    if (!key || typeof key.value !== 'string') continue;
+    const known = nodes.get(key.value);
+    if (!known) {
+      checkNodeName(key, key.value);
+      continue;
+    }
+    const value = prop.children?.[1];
+    const o = (value ? jsonc.getNodeValue(value) : {}) as NodeOverride;
+    if (mode && mode !== 'fp16' && !o.exclude && !known.modes.includes(mode)) {
+      at(key, DiagnosticSeverity.Warning, `${mode} mode does not quantize '${key.value}' (${known.opType}): this override has no effect`);
+    }
+    if (o.bits !== undefined && mode && mode !== 'weight-only') at(key, DiagnosticSeverity.Warning, `"bits" applies to weight-only mode only (mode is ${mode})`);
+  }
+  const calib = jsonc.findNodeAtLocation(root, ['options', 'calibrationData']);
+  if (calib && typeof calib.value === 'string') {
+    const problem = calibrationProblem(path.resolve(path.dirname(recipePath), calib.value), state);
+    if (problem) at(calib, DiagnosticSeverity.Error, problem);
+  } else if (mode === 'static' && modeNode) {
+    at(modeNode, DiagnosticSeverity.Error, 'static mode needs calibration data: set "options.calibrationData" to a .npy file or a folder of INPUTNAME.npy files');
+  }
+  return out;
+}
+
+/** Node names inside `nodes` keys and the node lists; op types inside `options.opTypes`. */
+export function recipeCompletions(doc: TextDocument, recipePath: string, offset: number, store: ModelStore): CompletionItem[] {
+  const text = doc.getText();
+  const loc = jsonc.getLocation(text, offset);
+  const p = loc.path;
+  const wantsNode = (p[0] === 'nodes' && p.length === 2 && loc.isAtPropertyKey) || (p[0] === 'options' && (p[1] === 'nodes' || p[1] === 'excludeNodes') && p.length === 3);
+  const wantsOp = p[0] === 'options' && p[1] === 'opTypes' && p.length === 3;
+  if (!wantsNode && !wantsOp) return [];
+  const modelPath = recipeModelPath(text, recipePath);
+  if (!modelPath) return [];
+  const state = store.get(modelPath);
+  if (!state.model) return [];
+  // Replace the string being typed (quotes included), or insert a quoted one.
+  const str = loc.previousNode?.type === 'string' && offset >= loc.previousNode.offset && offset <= loc.previousNode.offset + loc.previousNode.length ? loc.previousNode : undefined;
+  const range = str ? { start: doc.positionAt(str.offset), end: doc.positionAt(str.offset + str.length) } : { start: doc.positionAt(offset), end: doc.positionAt(offset) };
+  const item = (label: string, detail: string, kind: CompletionItemKind): CompletionItem => ({ label, detail, kind, filterText: JSON.stringify(label), textEdit: { range, newText: JSON.stringify(label) } });
+  if (wantsOp) {
+    const ops = new Map<string, number>();
+    for (const { node } of state.layers) {
+      const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
+      ops.set(op, (ops.get(op) ?? 0) + 1);
+    }
+    return [...ops].map(([op, n]) => item(op, `${n} node${n === 1 ? '' : 's'}`, CompletionItemKind.Class));
+  }
+  return state.layers.map(({ info, node }) => item(nodeName(node), `${node.opType}${info.modes.length ? ` · ${info.modes.join(', ')}` : ''}`, CompletionItemKind.Field));
+}
+
+export type RecipeChange = { kind: 'exclude' } | { kind: 'perChannel' };
+
+/**
+ * Edit setting one override in the model's recipe (`MODEL.quant.json`), creating the file when
+ * missing. `openText` is the recipe's text when an editor has it open (edits apply to that).
+ */
+export function recipeEdit(modelPath: string, node: string, change: RecipeChange, openText: string | undefined, defaultMode: QuantMode): WorkspaceEdit {
+  const recipePath = recipePathFor(modelPath);
+  const uri = fileUri(recipePath);
+  const key = change.kind === 'exclude' ? 'exclude' : 'perChannel';
+  let text = openText;
+  if (text === undefined && fs.existsSync(recipePath)) text = fs.readFileSync(recipePath, 'utf8');
+  if (text === undefined || text.trim() === '') {
+    const recipe = { model: path.basename(modelPath), mode: defaultMode, nodes: { [node]: { [key]: true } } };
+    const content = JSON.stringify(recipe, null, 2) + '\n';
+    return {
+      documentChanges: [
+        { kind: 'create', uri, options: { ignoreIfExists: true } },
+        { textDocument: { uri, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: content }] },
+      ],
+    };
+  }
+  const doc = TextDocument.create(uri, 'json', 0, text);
+  const edits: TextEdit[] = jsonc
+    .modify(text, ['nodes', node, key], true, { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } })
+    .map((e) => ({ range: { start: doc.positionAt(e.offset), end: doc.positionAt(e.offset + e.length) }, newText: e.content }));
+  return { documentChanges: [{ textDocument: { uri, version: null }, edits }] };
+}

@@ -1,0 +1,306 @@
+/**
+ * The ONNX Quantizer language server (bundled to dist/server.js; started by
+ * src/extension/languageClient.ts over IPC, or with `--stdio` by tests and other editors).
+ *
+ * - Text views (`onnx-text:/path/model.onnx.txt`): renders the model on request
+ *   (RenderTextRequest), then serves hovers, definitions, references, symbols and code lenses
+ *   from the rendering's line map, and code actions that edit the model's recipe.
+ * - Diagnostics per model (layer rules, risks, per-layer report), published for the text view
+ *   and for the `.onnx` file itself; a model that cannot be read gets exactly one Error.
+ * - Recipes (`*.quant.json`, language json): semantic checks and completion.
+ * Every handler catches its own failures: a bad file never takes the server down.
+ */
+import * as path from 'node:path';
+import {
+  CodeActionKind,
+  DidChangeConfigurationNotification,
+  FileChangeType,
+  ProposedFeatures,
+  TextDocuments,
+  TextDocumentSyncKind,
+  createConnection,
+  type CodeAction,
+  type Diagnostic,
+  type InitializeResult,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { oneLine } from '../core/errors';
+import { modelDiagnostics } from './diagnostics';
+import { ModelStore, reportPathFor } from './models';
+import { codeLenses, definition, documentSymbols, hover, references } from './navigation';
+import {
+  DEFAULT_DIAGNOSTICS_SETTINGS,
+  ModelChangedNotification,
+  RenderTextRequest,
+  TrackModelNotification,
+  UntrackModelNotification,
+  type DiagnosticsSettings,
+  type NodeDiagnosticData,
+  type RenderTextParams,
+  type RenderTextResult,
+  type TrackModelParams,
+} from './protocol';
+import { isRecipeUri, recipeCompletions, recipeDiagnostics, recipeEdit, recipeModelPath } from './recipes';
+import { fileUri, filePathOf, modelPathOf, textUri } from './uris';
+import { recipePathFor } from '../core/text/recipe';
+import type { QuantMode } from '../core/quantize/types';
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new TextDocuments(TextDocument);
+const store = new ModelStore();
+let settings: DiagnosticsSettings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
+let canReadConfiguration = false;
+
+/** Why each model is of interest: open text views, custom editors (tracked), open recipes naming it. */
+const interest = new Map<string, Set<string>>();
+
+function log(msg: string): void {
+  connection.console.log(msg);
+}
+
+/** Run a handler; log and return the fallback on any failure (never let one file kill the server). */
+function guard<T>(what: string, fallback: T, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    connection.console.error(`${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return fallback;
+  }
+}
+
+connection.onInitialize((params): InitializeResult => {
+  canReadConfiguration = !!params.capabilities.workspace?.configuration;
+  return {
+    capabilities: {
+      textDocumentSync: TextDocumentSyncKind.Incremental,
+      hoverProvider: true,
+      definitionProvider: true,
+      referencesProvider: true,
+      documentSymbolProvider: true,
+      codeLensProvider: { resolveProvider: false },
+      completionProvider: { triggerCharacters: ['"'] },
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+    },
+    serverInfo: { name: 'onnx-quantizer-server' },
+  };
+});
+
+connection.onInitialized(() => {
+  if (canReadConfiguration) {
+    void connection.client.register(DidChangeConfigurationNotification.type, { section: 'onnxQuantizer' }).catch(() => undefined);
+    void refreshSettings();
+  }
+});
+
+async function refreshSettings(): Promise<void> {
+  if (!canReadConfiguration) return;
+  try {
+    const value = (await connection.workspace.getConfiguration('onnxQuantizer.diagnostics')) as Partial<DiagnosticsSettings> | null;
+    settings = { ...DEFAULT_DIAGNOSTICS_SETTINGS, ...(value ?? {}) };
+  } catch {
+    settings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
+  }
+  for (const p of interest.keys()) publishModel(p);
+  for (const doc of documents.all()) if (isRecipeUri(doc.uri)) publishRecipe(doc);
+}
+
+connection.onDidChangeConfiguration(() => void refreshSettings());
+
+function addInterest(modelPath: string, reason: string): void {
+  let set = interest.get(modelPath);
+  if (!set) interest.set(modelPath, (set = new Set()));
+  set.add(reason);
+}
+
+function dropInterest(modelPath: string, reason: string): void {
+  const set = interest.get(modelPath);
+  if (!set) return;
+  set.delete(reason);
+  if (set.size === 0) {
+    interest.delete(modelPath);
+    void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics: [] });
+    store.forget(modelPath);
+  }
+}
+
+function textViewOpen(modelPath: string): boolean {
+  return interest.get(modelPath)?.has(`text:${textUri(modelPath)}`) ?? false;
+}
+
+/** Publish a model's diagnostics to its file URI and, when open, to its text view. */
+function publishModel(modelPath: string): void {
+  guard(`diagnostics for ${modelPath}`, undefined, () => {
+    const state = store.get(modelPath);
+    const diagnostics: Diagnostic[] = modelDiagnostics(state, settings);
+    void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics });
+    if (textViewOpen(modelPath)) void connection.sendDiagnostics({ uri: textUri(modelPath), diagnostics });
+  });
+}
+
+function publishRecipe(doc: TextDocument): void {
+  const recipePath = filePathOf(doc.uri);
+  if (!recipePath) return;
+  const diagnostics = guard(`recipe ${doc.uri}`, [] as Diagnostic[], () => recipeDiagnostics(doc, recipePath, store));
+  void connection.sendDiagnostics({ uri: doc.uri, diagnostics });
+}
+
+/** Recipes open in editors that name this model (they re-check when it changes). */
+function recipesFor(modelPath: string): TextDocument[] {
+  return documents.all().filter((d) => {
+    const p = isRecipeUri(d.uri) ? filePathOf(d.uri) : undefined;
+    return p !== undefined && recipeModelPath(d.getText(), p) === modelPath;
+  });
+}
+
+documents.onDidOpen(({ document }) => {
+  const modelPath = modelPathOf(document.uri);
+  if (modelPath && !document.uri.startsWith('file:')) {
+    addInterest(modelPath, `text:${document.uri}`);
+    publishModel(modelPath);
+  } else if (isRecipeUri(document.uri)) {
+    publishRecipe(document);
+  }
+});
+
+documents.onDidChangeContent(({ document }) => {
+  if (isRecipeUri(document.uri)) publishRecipe(document);
+});
+
+documents.onDidClose(({ document }) => {
+  const modelPath = modelPathOf(document.uri);
+  if (modelPath && !document.uri.startsWith('file:')) {
+    void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
+    dropInterest(modelPath, `text:${document.uri}`);
+  } else if (isRecipeUri(document.uri)) {
+    void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
+  }
+});
+
+connection.onNotification(TrackModelNotification, (p: TrackModelParams) => {
+  const modelPath = modelPathOf(p.uri);
+  if (!modelPath) return;
+  addInterest(modelPath, 'tracked');
+  publishModel(modelPath);
+});
+
+connection.onNotification(UntrackModelNotification, (p: TrackModelParams) => {
+  const modelPath = modelPathOf(p.uri);
+  if (modelPath) dropInterest(modelPath, 'tracked');
+});
+
+connection.onRequest(RenderTextRequest, (p: RenderTextParams): RenderTextResult => {
+  const modelPath = modelPathOf(p.uri);
+  if (!modelPath) return { text: `# not an ONNX model: ${p.uri}\n`, error: 'not an ONNX model' };
+  return guard('render', { text: '# internal error, see the ONNX Quant log\n', error: 'internal error' }, () => {
+    const state = store.get(modelPath);
+    if (state.error || !state.rendered) {
+      const error = state.error ?? 'model could not be read';
+      return { text: `# ${path.basename(modelPath)}: ${error}\n`, error };
+    }
+    return { text: state.rendered.text };
+  });
+});
+
+connection.onDidChangeWatchedFiles(({ changes }) => {
+  for (const change of changes) {
+    guard('file change', undefined, () => {
+      const file = filePathOf(change.uri);
+      if (!file) return;
+      let modelPath = modelPathOf(change.uri);
+      if (!modelPath && /\.quant-report\.json$/i.test(file)) modelPath = file.replace(/\.quant-report\.json$/i, '.onnx');
+      if (modelPath) {
+        const interested = interest.has(modelPath);
+        if (change.type === FileChangeType.Deleted && modelPath === file) {
+          store.forget(modelPath);
+          void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics: [] });
+        } else if (interested) {
+          publishModel(modelPath);
+        }
+        if (interested) void connection.sendNotification(ModelChangedNotification, { uri: fileUri(modelPath) });
+        for (const doc of recipesFor(modelPath)) publishRecipe(doc);
+        if (reportPathFor(modelPath) === file) log(`per-layer report ${change.type === FileChangeType.Deleted ? 'removed' : 'read'}: ${file}`);
+      } else if (/\.npy$/i.test(file) || isRecipeUri(change.uri)) {
+        for (const doc of documents.all()) if (isRecipeUri(doc.uri)) publishRecipe(doc);
+      }
+    });
+  }
+});
+
+/** The model behind a text view, when it rendered. */
+function viewState(uri: string) {
+  const modelPath = modelPathOf(uri);
+  if (!modelPath || uri.startsWith('file:')) return undefined;
+  const state = store.get(modelPath);
+  return state.rendered ? { modelPath, state, rendered: state.rendered } : undefined;
+}
+
+connection.onHover((p) => guard('hover', null, () => {
+  const v = viewState(p.textDocument.uri);
+  return v ? (hover(store, v.state, p.position) ?? null) : null;
+}));
+
+connection.onDefinition((p) => guard('definition', [], () => {
+  const v = viewState(p.textDocument.uri);
+  return v ? definition(v.rendered, p.textDocument.uri, p.position) : [];
+}));
+
+connection.onReferences((p) => guard('references', [], () => {
+  const v = viewState(p.textDocument.uri);
+  return v ? references(v.rendered, p.textDocument.uri, p.position, p.context.includeDeclaration) : [];
+}));
+
+connection.onDocumentSymbol((p) => guard('symbols', [], () => {
+  const v = viewState(p.textDocument.uri);
+  return v ? documentSymbols(v.rendered) : [];
+}));
+
+connection.onCodeLens((p) => guard('code lens', [], () => {
+  const v = viewState(p.textDocument.uri);
+  return v ? codeLenses(v.state) : [];
+}));
+
+connection.onCompletion((p) => guard('completion', [], () => {
+  const doc = documents.get(p.textDocument.uri);
+  const recipePath = doc && isRecipeUri(doc.uri) ? filePathOf(doc.uri) : undefined;
+  return doc && recipePath ? recipeCompletions(doc, recipePath, doc.offsetAt(p.position), store) : [];
+}));
+
+connection.onCodeAction((p) => guard('code action', [] as CodeAction[], () => {
+  const v = viewState(p.textDocument.uri);
+  if (!v) return [];
+  const actions: CodeAction[] = [];
+  const seen = new Set<string>();
+  const recipeUri = fileUri(recipePathFor(v.modelPath));
+  const openRecipe = documents.get(recipeUri)?.getText();
+  for (const d of p.context.diagnostics) {
+    const data = d.data as (NodeDiagnosticData & { recipeNode?: string }) | undefined;
+    if (!data?.node) continue;
+    const node = data.recipeNode ?? data.node;
+    if (seen.has(node)) continue;
+    seen.add(node);
+    const layer = v.state.layers.find((l) => l.info.node === data.node);
+    const mode: QuantMode = layer?.info.modes[0] ?? 'dynamic';
+    actions.push({
+      title: `Exclude ${node} from quantization`,
+      kind: CodeActionKind.QuickFix,
+      diagnostics: [d],
+      isPreferred: data.kind !== 'layer',
+      edit: recipeEdit(v.modelPath, node, { kind: 'exclude' }, openRecipe, mode),
+    });
+    if (layer && layer.info.weightBytes > 0) {
+      actions.push({
+        title: `Use per-channel for ${node}`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: [d],
+        edit: recipeEdit(v.modelPath, node, { kind: 'perChannel' }, openRecipe, mode),
+      });
+    }
+  }
+  return actions;
+}));
+
+process.on('uncaughtException', (e) => connection.console.error(`uncaught: ${oneLine(e)}`));
+process.on('unhandledRejection', (e) => connection.console.error(`unhandled rejection: ${oneLine(e)}`));
+
+documents.listen(connection);
+connection.listen();
