@@ -1,6 +1,7 @@
 import { InputError } from '../../core/errors';
 import type { Progress } from '../../core/progress';
 import { quantizeFile } from '../../core/quantize/index';
+import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/evaluate/autoExclude';
 import type { QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
 import { formatBytes, listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
 
@@ -8,7 +9,8 @@ const USAGE =
   'onnx-quantizer quantize MODEL -o OUT [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +
   '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--percentile P] [--per-channel] ' +
   '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--preset x86|arm|gpu] ' +
-  '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--no-validate] [--force] [--json]';
+  '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--no-validate] [--force] [--json] ' +
+  '[--auto-exclude sqnr:DB|acc-drop:POINTS [--data PATH] [--labels LABELS.npy]]';
 
 /** Every flag of `quantize`, in one place (other modules may extend it, e.g. --auto-exclude). */
 export const QUANTIZE_FLAGS = {
@@ -30,6 +32,10 @@ export const QUANTIZE_FLAGS = {
   'no-validate': { type: 'boolean' },
   force: { type: 'boolean' },
   json: { type: 'boolean' },
+  // Auto-exclusion (src/core/evaluate/autoExclude.ts): target, evaluation data and labels.
+  'auto-exclude': { type: 'string' },
+  data: { type: 'string' },
+  labels: { type: 'string' },
 } as const;
 
 export interface QuantizeArgs {
@@ -123,14 +129,21 @@ export const quantizeCommand: Command = {
     const args = parseQuantizeArgs(argv);
     const progress = progressPrinter(io);
     let result: QuantizeResult;
+    let auto: AutoExcludeReportResult | undefined;
+    const target = args.values['auto-exclude'];
+    if (!target && (args.values.data || args.values.labels)) throw new InputError('--data and --labels go with --auto-exclude');
     try {
-      result = await quantizeFile(args.input, args.output, args.options, { signal, onProgress: progress.onProgress });
+      if (typeof target === 'string') {
+        const evalOptions = { data: args.values.data as string | undefined, labels: args.values.labels as string | undefined };
+        auto = await autoExcludeWithReport(args.input, args.output, args.options, target, { signal, onProgress: progress.onProgress }, evalOptions);
+        result = auto.quantize;
+      } else result = await quantizeFile(args.input, args.output, args.options, { signal, onProgress: progress.onProgress });
     } finally {
       progress.done();
     }
     for (const w of result.warnings) io.err(`warning: ${w}`);
     if (args.json) {
-      io.out(JSON.stringify(resultJson(result)));
+      io.out(JSON.stringify(auto ? { ...resultJson(result), autoExclude: auto.summary, reportFiles: auto.reportFiles } : resultJson(result)));
       return 0;
     }
     const rows: (string | number)[][] = [
@@ -146,6 +159,12 @@ export const quantizeCommand: Command = {
     let text = table(['result', 'value'], rows);
     if (result.skippedNodes.length) {
       text += '\n\n' + table(['skipped node', 'reason'], result.skippedNodes.map((s) => [s.node, s.reason]));
+    }
+    if (auto) {
+      const a = auto.summary;
+      text += `\n\nauto-exclude ${a.target}: ${a.met ? 'met' : `not met (${a.stoppedBecause ?? 'no layer left'})`}, output SQNR ${a.finalSqnrDb ?? '∞'} dB`;
+      for (const s of a.excluded) text += `\n  kept in float: ${s.node} (${s.opType}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      text += `\nreport: ${auto.reportFiles.join(', ')}`;
     }
     io.out(text);
     return 0;

@@ -1,0 +1,28 @@
+/** Assemble the report document from a comparison and how the candidate was made. */
+import type { QuantizeOptions, QuantizeResult } from '../quantize/types';
+import type { AutoExcludeSummary, CompareResult, QuantReport } from '../../shared/report';
+import { environmentInfo } from './environment';
+
+export interface ReportContext {
+  options?: QuantizeOptions | Record<string, unknown> | undefined;
+  quantize?: QuantizeResult | undefined;
+  autoExclude?: AutoExcludeSummary | undefined;
+}
+
+export function buildReport(compare: CompareResult, context: ReportContext = {}): QuantReport {
+  const report: QuantReport = {
+    kind: 'onnx-quantizer-report',
+    schemaVersion: 1,
+    createdAt: new Date().toISOString(),
+    ...compare,
+    environment: environmentInfo(compare.latency.threads),
+  };
+  if (context.options) report.options = { ...(context.options as Record<string, unknown>) };
+  if (context.quantize) {
+    const q = context.quantize;
+    report.quantize = { mode: q.mode, quantizedNodes: q.quantizedNodes, skippedNodes: q.skippedNodes, seconds: q.seconds, warnings: q.warnings };
+    report.options ??= { ...q.effectiveOptions };
+  }
+  if (context.autoExclude) report.autoExclude = context.autoExclude;
+  return report;
+}

@@ -1,0 +1,30 @@
+/** Number formats shared by the Markdown and HTML renderings. */
+export { formatSqnr } from '../../shared/report';
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1 ? `${ms.toFixed(3)} ms` : ms < 100 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`;
+}
+
+export function formatPct(share: number | undefined): string {
+  return share === undefined ? '–' : `${(share * 100).toFixed(2)} %`;
+}
+
+export function formatRatio(x: number): string {
+  return `${x.toFixed(2)}×`;
+}
+
+export function baseName(p: string): string {
+  return p.split(/[\\/]/).pop() ?? p;
+}

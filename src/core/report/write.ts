@@ -1,0 +1,34 @@
+/** Save a report next to the quantized model: MODEL.quant-report.json, .md and .html (atomically). */
+import { writeFileAtomic } from '../onnx/save';
+import type { QuantReport } from '../../shared/report';
+import { renderHtml } from './html';
+import { renderMarkdown } from './markdown';
+
+export interface ReportFiles {
+  json: string;
+  markdown: string;
+  html: string;
+}
+
+/** `dir/model.int8.onnx` → `dir/model.int8` (the stem the report files share). */
+export function reportStem(modelPath: string): string {
+  return modelPath.replace(/\.onnx$/i, '');
+}
+
+export function reportPaths(modelPathOrStem: string): ReportFiles {
+  const stem = reportStem(modelPathOrStem);
+  return { json: `${stem}.quant-report.json`, markdown: `${stem}.quant-report.md`, html: `${stem}.quant-report.html` };
+}
+
+/** JSON without Infinity/NaN (they have no JSON form): both become null. */
+export function reportJson(report: QuantReport): string {
+  return JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+}
+
+export function writeReports(report: QuantReport, modelPathOrStem: string): ReportFiles {
+  const files = reportPaths(modelPathOrStem);
+  writeFileAtomic(files.json, reportJson(report));
+  writeFileAtomic(files.markdown, renderMarkdown(report));
+  writeFileAtomic(files.html, renderHtml(report));
+  return files;
+}
