@@ -6,6 +6,8 @@
 import * as vscode from 'vscode';
 import type { JobRequest } from '../shared/protocol';
 import { registerEvaluateCommands } from './commands/evaluate';
+import { registerDashboard } from './dashboard/dashboard';
+import { registerModelEditor } from './editor/modelEditor';
 import { registerQuantizeCommands } from './commands/quantize';
 import { registerWorkspaceCommands } from './commands/workspace';
 import type { Services } from './commands/targets';
@@ -67,8 +69,34 @@ function wireParts(context: vscode.ExtensionContext, services: Services): void {
       log.error(`${name} could not start: ${(e as Error).message}`);
     }
   };
-  void context;
-  void part;
+  // The editor shares the explorer's cached summaries: one worker job per model version.
+  part('model editor', () => registerModelEditor(context, { runSummary: (uri) => services.models.overview(uri), log }));
+  part('dashboard', () => {
+    const dashboard = registerDashboard(context, { log });
+    services.showDashboard = (report) => dashboard.show(report);
+    context.subscriptions.push(
+      vscode.commands.registerCommand('onnxQuantizer.openDashboard', async (arg?: unknown) => {
+        const report = arg ?? (await pickReport(services));
+        if (report) return dashboard.show(report);
+        return undefined;
+      }),
+    );
+  });
+}
+
+/** A `*.quant-report.json` from the workspace, for "Open Comparison Dashboard" from the palette. */
+async function pickReport(services: Services): Promise<vscode.Uri | undefined> {
+  const reports = (await vscode.workspace.findFiles('**/*.quant-report.json', '**/node_modules/**', 500)).sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+  if (reports.length === 0) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('No comparison reports yet: quantize a model and choose Compare, or run "Compare With…".'));
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    reports.map((uri) => ({ label: vscode.workspace.asRelativePath(uri, true), uri })),
+    { title: vscode.l10n.t('Open Comparison Dashboard'), placeHolder: vscode.l10n.t('Choose a report') },
+  );
+  services.log.debug(`dashboard: ${pick ? pick.uri.fsPath : 'no report chosen'}`);
+  return pick?.uri;
 }
 
 export function deactivate(): void {

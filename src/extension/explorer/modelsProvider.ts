@@ -132,7 +132,10 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
         item.id = `${node.parent.parent.uri.toString()}#derived#${node.uri.toString()}`;
         item.contextValue = node.role === 'variant' ? 'model.derived' : 'report';
         item.tooltip = node.uri.fsPath;
-        item.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [node.uri] };
+        const isJsonReport = node.role === 'report' && /\.quant-report\.json$/i.test(node.uri.fsPath);
+        item.command = isJsonReport
+          ? { command: 'onnxQuantizer.openDashboard', title: vscode.l10n.t('Open Comparison Dashboard'), arguments: [node.uri] }
+          : { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [node.uri] };
         return item;
       }
     }
