@@ -4,7 +4,7 @@
  * The summary crosses a process boundary and describes an untrusted file, so it is read
  * defensively: missing or mistyped fields become empty values instead of exceptions. Accepted
  * shapes: the `inspect --json` contract (opCounts, layers[{node, opType, modes, weightBytes,
- * notes}]) and the worker's ModelOverview (operators[{opType, count, quantizable}]); an optional
+ * notes}], byOpType) and the worker's ModelOverview (operators[{opType, count, quantizable}]); an optional
  * `nodes` array ([{name, opType}], graph order) adds the layers quantization cannot act on.
  * No `vscode` import: unit-tested and benchmarked directly.
  */
@@ -70,6 +70,11 @@ function layerRows(s: Obj): LayerRowDto[] {
   const nodes = arr(s.nodes).map(obj);
   const byName = new Map<string, Obj>();
   for (const l of layers) byName.set(str(l.node ?? l.name), l);
+  // Op types keyed as the contract spells them (`com.microsoft.MatMulNBits`), like opCounts.
+  const opKey = (o: Obj): string => {
+    const domain = str(o.domain);
+    return domain && domain !== 'ai.onnx' ? `${domain}.${str(o.opType)}` : str(o.opType);
+  };
   const row = (index: number, node: string, opType: string, l: Obj | undefined): LayerRowDto => ({
     index,
     node,
@@ -82,10 +87,10 @@ function layerRows(s: Obj): LayerRowDto[] {
   if (nodes.length > 0) {
     return nodes.map((n, i) => {
       const name = str(n.name ?? n.node);
-      return row(i, name, str(n.opType), byName.get(name));
+      return row(i, name, opKey(n), byName.get(name));
     });
   }
-  return layers.map((l, i) => row(typeof l.index === 'number' ? count(l.index) : i, str(l.node ?? l.name), str(l.opType), l));
+  return layers.map((l, i) => row(typeof l.index === 'number' ? count(l.index) : i, str(l.node ?? l.name), opKey(l), l));
 }
 
 function opStats(s: Obj, rows: LayerRowDto[]): OpStatDto[] {
@@ -108,6 +113,13 @@ function opStats(s: Obj, rows: LayerRowDto[]): OpStatDto[] {
     if (!haveCounts) st.count++;
     st.weightBytes += r.weightBytes;
     if (operators.length === 0 && r.modes.length > 0) st.quantizable++;
+  }
+  // Initializer bytes by consuming op type (summarizeModel's byOpType) beat the layer sums:
+  // they include weights of ops no quantization mode touches.
+  const byOpType = Object.entries(obj(s.byOpType));
+  if (byOpType.length > 0) {
+    for (const st of stats.values()) st.weightBytes = 0;
+    for (const [opType, tally] of byOpType) stat(opType).weightBytes = count(obj(tally).bytes);
   }
   return [...stats.values()].sort((a, b) => b.weightBytes - a.weightBytes || b.count - a.count || a.opType.localeCompare(b.opType));
 }
