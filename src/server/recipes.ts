@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as jsonc from 'jsonc-parser';
+// The ESM build: esbuild cannot follow the UMD build's dynamic requires.
+import * as jsonc from 'jsonc-parser/lib/esm/main.js';
 import { DiagnosticSeverity, CompletionItemKind, type CompletionItem, type Diagnostic, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { oneLine } from '../core/errors';

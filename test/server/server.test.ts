@@ -1,0 +1,280 @@
+/**
+ * The built language server (dist/server.js --stdio) driven over JSON-RPC on copies of the
+ * fixtures in a temporary folder: diagnostics, hovers, symbols, navigation, lenses, recipes,
+ * code actions, file changes, corrupted and unsafe models.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as jsonc from 'jsonc-parser';
+import type { CodeAction, CodeLens, CompletionItem, Diagnostic, DocumentSymbol, Hover, Location, TextDocumentEdit } from 'vscode-languageserver-protocol';
+import { loadModel } from '../../src/core/onnx/model';
+import { readFloat32 } from '../../src/core/onnx/tensor';
+import { modelToBytes } from '../../src/core/onnx/save';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/core/onnx/builder';
+import { floatTensor } from '../../src/core/onnx/tensor';
+import { DataType } from '../../src/core/onnx/dtype';
+import { TensorProto_DataLocation } from '../../src/core/onnx/schema';
+import { formatBytes } from '../../src/cli/io';
+import { encodeNpy } from '../../src/core/data/npy';
+import { TestClient } from './client';
+
+const FIXTURES = path.join(__dirname, '../fixtures');
+let dir: string;
+let client: TestClient;
+
+const fileUri = (p: string) => pathToFileURL(p).href;
+const textUri = (p: string) => `onnx-text:${pathToFileURL(p).pathname}.txt`;
+const pos = (line: number, character: number) => ({ line, character });
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-server-'));
+  for (const f of ['digits_mlp.onnx', 'digits_cnn.onnx', 'digits_calib_x.npy']) fs.copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
+  client = await TestClient.start();
+});
+
+after(async () => {
+  await client.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Open a model's text view the way the extension does: ask for the text, then open it. */
+async function openView(model: string): Promise<{ uri: string; lines: string[] }> {
+  const { text } = await client.request<{ text: string }>('onnxQuantizer/renderText', { uri: fileUri(model) });
+  const uri = textUri(model);
+  client.open(uri, 'onnx-text', text);
+  return { uri, lines: text.split('\n') };
+}
+
+const lineOf = (lines: string[], needle: string) => {
+  const i = lines.findIndex((l) => l.includes(needle));
+  assert.ok(i >= 0, `no line with ${needle}`);
+  return i;
+};
+
+test('text view of the MLP: one Information per weighted layer, also on the .onnx file, with the node in data', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri, lines } = await openView(model);
+  const diags = await client.diagnosticsFor(uri);
+  const infos = diags.filter((d) => d.severity === 3);
+  assert.deepEqual(infos.map((d) => (d.data as { node: string }).node).sort(), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
+  const fc1 = infos.find((d) => (d.data as { node: string }).node === '/fc1/Gemm')!;
+  // 256×64 float32 weight; int8 per-tensor: one byte per element plus scale and zero point.
+  assert.match(fc1.message, new RegExp(`^Gemm → int8 dynamic: ${formatBytes(256 * 64 * 4)} → ${formatBytes(256 * 64 + 5)}`));
+  assert.equal(fc1.range.start.line, lineOf(lines, '["/fc1/Gemm"]'));
+  assert.equal(lines[fc1.range.start.line]!.slice(fc1.range.start.character, fc1.range.end.character), 'Gemm');
+  const onFile = await client.diagnosticsFor(fileUri(model), (d) => d.length === diags.length);
+  assert.deepEqual(onFile.map((d) => d.message), diags.map((d) => d.message));
+});
+
+test('hover on a weight shows its statistics and the scale quantization would choose', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri, lines } = await openView(model);
+  const line = lineOf(lines, '["/fc1/Gemm"]');
+  const col = lines[line]!.indexOf('"fc1.weight"') + 3;
+  const h = await client.request<Hover>('textDocument/hover', { textDocument: { uri }, position: pos(line, col) });
+  const text = (h.contents as { value: string }).value;
+  const w = readFloat32(loadModel(model).proto.graph!.initializer.find((t) => t.name === 'fc1.weight')!);
+  let min = Infinity;
+  let max = -Infinity;
+  for (const x of w) {
+    min = Math.min(min, x);
+    max = Math.max(max, x);
+  }
+  assert.match(text, /initializer · float32\[256, 64\] · 64\.0 kB/);
+  assert.ok(text.includes(`| ${min.toPrecision(4)} | ${max.toPrecision(4)} |`), text);
+  // Symmetric int8: scale = max|w| / 127 (float32), zero point 0.
+  const scale = Math.fround(Math.max(-min, max) / 127);
+  assert.ok(text.includes(`scale ${scale.toPrecision(6)}, zero point 0`), text);
+  assert.match(text, /used by `\/fc1\/Gemm`/);
+
+  const opCol = lines[line]!.indexOf('= Gemm') + 3;
+  const nodeHover = await client.request<Hover>('textDocument/hover', { textDocument: { uri }, position: pos(line, opCol) });
+  assert.match((nodeHover.contents as { value: string }).value, /quantizable: dynamic, static/);
+});
+
+test('definition goes to the producer, references list every line using a tensor, symbols group by op type', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri, lines } = await openView(model);
+  const gemm = lineOf(lines, '["/fc1/Gemm"]');
+  const defs = await client.request<Location[]>('textDocument/definition', { textDocument: { uri }, position: pos(gemm, lines[gemm]!.indexOf('("/Flatten_output_0"') + 2) });
+  assert.deepEqual(defs.map((d) => d.range.start.line), [lineOf(lines, '["/Flatten"]')]);
+  const weightDef = await client.request<Location[]>('textDocument/definition', { textDocument: { uri }, position: pos(gemm, lines[gemm]!.indexOf('"fc1.bias"') + 1) });
+  assert.deepEqual(weightDef.map((d) => d.range.start.line), [lineOf(lines, 'float[256] "fc1.bias"')]);
+
+  const refs = await client.request<Location[]>('textDocument/references', {
+    textDocument: { uri },
+    position: pos(gemm, lines[gemm]!.indexOf('"/fc1/Gemm_output_0"') + 1),
+    context: { includeDeclaration: true },
+  });
+  assert.deepEqual(refs.map((r) => r.range.start.line), [gemm, lineOf(lines, '["/relu1/Relu"]')]);
+
+  const symbols = await client.request<DocumentSymbol[]>('textDocument/documentSymbol', { textDocument: { uri } });
+  assert.deepEqual(symbols.map((s) => [s.name, s.children?.length]), [['Flatten', 1], ['Gemm', 3], ['Relu', 2], ['initializers', 6]]);
+  assert.deepEqual(symbols[1]!.children!.map((c) => c.name), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
+});
+
+test('code lenses over the graph signature count quantizable layers and bytes saved', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri, lines } = await openView(model);
+  const lenses = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
+  assert.ok(lenses.every((l) => l.range.start.line === lineOf(lines, 'torch_jit (')));
+  assert.equal(lenses[0]!.command!.title, '3 quantizable layers with weights');
+  const before = (256 * 64 + 256 * 256 + 10 * 256) * 4;
+  const afterInt8 = 256 * 64 + 5 + 256 * 256 + 5 + 10 * 256 + 5;
+  assert.ok(lenses.some((l) => l.command!.title === `dynamic: ${formatBytes(before)} → ${formatBytes(afterInt8)} (saves ${formatBytes(before - afterInt8)})`), JSON.stringify(lenses));
+});
+
+test('code actions write the recipe next to the model: created when missing, then edited', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri } = await openView(model);
+  const diags = await client.diagnosticsFor(uri);
+  const fc2 = diags.find((d) => (d.data as { node: string }).node === '/fc2/Gemm')!;
+  const ask = () => client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: fc2.range, context: { diagnostics: [fc2] } });
+  const actions = await ask();
+  assert.deepEqual(actions.map((a) => a.title), ['Exclude /fc2/Gemm from quantization', 'Use per-channel for /fc2/Gemm']);
+  const recipePath = path.join(dir, 'digits_mlp.quant.json');
+  const changes = actions[0]!.edit!.documentChanges!;
+  assert.deepEqual(changes[0], { kind: 'create', uri: fileUri(recipePath), options: { ignoreIfExists: true } });
+  const created = (changes[1] as TextDocumentEdit).edits[0]!.newText;
+  assert.deepEqual(JSON.parse(created), { model: 'digits_mlp.onnx', mode: 'dynamic', nodes: { '/fc2/Gemm': { exclude: true } } });
+  fs.writeFileSync(recipePath, created);
+
+  const perChannel = (await ask())[1]!;
+  const edits = (perChannel.edit!.documentChanges![0] as TextDocumentEdit).edits;
+  const lines = created.split('\n');
+  const offsetOf = (p: { line: number; character: number }) => lines.slice(0, p.line).reduce((s, l) => s + l.length + 1, 0) + p.character;
+  const applied = jsonc.applyEdits(created, edits.map((e) => ({ offset: offsetOf(e.range.start), length: offsetOf(e.range.end) - offsetOf(e.range.start), content: e.newText })));
+  assert.deepEqual(JSON.parse(applied).nodes, { '/fc2/Gemm': { exclude: true, perChannel: true } });
+  fs.rmSync(recipePath);
+});
+
+test('recipe checks: unknown nodes, op types the mode cannot quantize, calibration data that does not fit', async () => {
+  const recipePath = path.join(dir, 'checks.quant.json');
+  const uri = fileUri(recipePath);
+  const recipe = (calibrationData: string) =>
+    JSON.stringify(
+      {
+        model: 'digits_mlp.onnx',
+        mode: 'static',
+        options: { calibrationData, opTypes: ['Gemm', 'LSTM', 'Flatten'], excludeNodes: ['/nope'] },
+        nodes: { '/Flatten': { perChannel: true }, '/fc1/Gemm': { exclude: true } },
+      },
+      null,
+      2,
+    );
+  // Float samples, but flattened: [4, 64] where the model takes [N, 1, 8, 8].
+  fs.writeFileSync(path.join(dir, 'flat.npy'), encodeNpy({ dtype: 'float32', shape: [4, 64], data: new Uint8Array(4 * 64 * 4) }));
+  client.open(uri, 'json', recipe('flat.npy'));
+  const diags = await client.diagnosticsFor(uri, (d) => d.length > 0);
+  const messages = diags.map((d) => d.message);
+  assert.ok(messages.includes("no node named '/nope' in digits_mlp.onnx"), messages.join('\n'));
+  assert.ok(messages.includes('no LSTM node in digits_mlp.onnx'), messages.join('\n'));
+  assert.ok(messages.includes('static mode cannot quantize the Flatten nodes of this model'), messages.join('\n'));
+  assert.ok(messages.includes("static mode does not quantize '/Flatten' (Flatten): this override has no effect"), messages.join('\n'));
+  const calib = diags.find((d) => d.range.start.line === recipe('').split('\n').findIndex((l) => l.includes('calibrationData')))!;
+  assert.equal(calib.severity, 1);
+  assert.equal(calib.message, "data for input 'image' has shape [4, 64], the model expects rank 4 ([batch, 1, 8, 8]) with samples on the first axis");
+  assert.equal(diags.length, 5);
+
+  client.change(uri, recipe('digits_calib_x.npy'), 2);
+  const fixed = await client.diagnosticsFor(uri, (d) => d.length === 4);
+  assert.ok(fixed.every((d) => d.severity === 2));
+  client.close(uri);
+});
+
+test('recipe completion offers node names and op types from the model', async () => {
+  const uri = fileUri(path.join(dir, 'complete.quant.json'));
+  const text = '{\n  "model": "digits_mlp.onnx",\n  "mode": "dynamic",\n  "options": { "opTypes": [""] },\n  "nodes": { "" }\n}\n';
+  client.open(uri, 'json', text);
+  const lines = text.split('\n');
+  const nodeItems = await client.request<CompletionItem[]>('textDocument/completion', { textDocument: { uri }, position: pos(4, lines[4]!.indexOf('""') + 1) });
+  assert.deepEqual(
+    nodeItems.map((i) => i.label),
+    ['/Flatten', '/fc1/Gemm', '/relu1/Relu', '/fc2/Gemm', '/relu2/Relu', '/fc3/Gemm'],
+  );
+  assert.equal((nodeItems[1]!.textEdit as { newText: string }).newText, '"/fc1/Gemm"');
+  const opItems = await client.request<CompletionItem[]>('textDocument/completion', { textDocument: { uri }, position: pos(3, lines[3]!.indexOf('""') + 1) });
+  assert.deepEqual(opItems.map((i) => i.label), ['Flatten', 'Gemm', 'Relu']);
+  client.close(uri);
+});
+
+test('a per-layer report next to the model adds SQNR warnings; severities follow the settings', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri } = await openView(model);
+  const report = path.join(dir, 'digits_mlp.quant-report.json');
+  fs.writeFileSync(
+    report,
+    JSON.stringify({ label: 'static int8', layers: [{ tensor: '/fc2/Gemm_output_0', node: '/fc2/Gemm', sqnrDb: 9.8, cosine: 0.95 }, { tensor: 'logits', node: '/fc3/Gemm', sqnrDb: 31.2, cosine: 0.999 }] }),
+  );
+  client.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: fileUri(report), type: 1 }] });
+  const diags = await client.diagnosticsFor(uri, (d) => d.some((x) => x.message.startsWith('SQNR')));
+  const sqnr = diags.filter((d) => d.message.startsWith('SQNR'));
+  assert.equal(sqnr.length, 1);
+  assert.equal(sqnr[0]!.message, "SQNR 9.8 dB after static int8 (tensor '/fc2/Gemm_output_0', cosine 0.9500): consider keeping float");
+  assert.equal((sqnr[0]!.data as { node: string }).node, '/fc2/Gemm');
+
+  client.config = { layerSeverity: 'off', accuracySeverity: 'error' };
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  const after = await client.diagnosticsFor(uri, (d) => d.length === 1 && d[0]!.severity === 1);
+  assert.match(after[0]!.message, /^SQNR 9\.8 dB/);
+  client.config = {};
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  await client.diagnosticsFor(uri, (d) => d.length === 4);
+  fs.rmSync(report);
+});
+
+test('a model changed on disk gets new diagnostics and a modelChanged notification; deleted, its diagnostics clear', async () => {
+  const model = path.join(dir, 'changing.onnx');
+  fs.copyFileSync(path.join(dir, 'digits_mlp.onnx'), model);
+  client.notify('onnxQuantizer/trackModel', { uri: fileUri(model) });
+  await client.diagnosticsFor(fileUri(model), (d) => d.some((x) => x.message.startsWith('Gemm')));
+  fs.copyFileSync(path.join(dir, 'digits_cnn.onnx'), model);
+  client.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: fileUri(model), type: 2 }] });
+  const cnn = await client.diagnosticsFor(fileUri(model), (d) => d.some((x) => x.message.startsWith('Conv')));
+  assert.ok(cnn.some((d) => /^Conv → int8 static/.test(d.message)));
+  await client.until('modelChanged', () => client.notifications.some((n) => n.method === 'onnxQuantizer/modelChanged' && (n.params as { uri: string }).uri === fileUri(model)));
+  fs.rmSync(model);
+  client.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: fileUri(model), type: 3 }] });
+  await client.diagnosticsFor(fileUri(model), (d) => d.length === 0);
+});
+
+test('a corrupted model gives exactly one Error and the server keeps answering', async () => {
+  const model = path.join(dir, 'corrupt.onnx');
+  const bytes = fs.readFileSync(path.join(dir, 'digits_mlp.onnx'));
+  fs.writeFileSync(model, bytes.subarray(0, 3000));
+  const { uri, lines } = await openView(model);
+  assert.match(lines[0]!, /^# corrupt\.onnx: .*not a valid ONNX model/);
+  const diags = await client.diagnosticsFor(uri);
+  assert.equal(diags.length, 1);
+  assert.equal(diags[0]!.severity, 1);
+  assert.match(diags[0]!.message, /not a valid ONNX model/);
+  assert.equal(await client.request('textDocument/hover', { textDocument: { uri }, position: pos(0, 2) }), null);
+  const again = await client.request<{ text: string }>('onnxQuantizer/renderText', { uri: fileUri(path.join(dir, 'digits_cnn.onnx')) });
+  assert.match(again.text, /= Conv/);
+  assert.equal(client.child.exitCode, null);
+});
+
+test('external data outside the model folder is refused with one Error', async () => {
+  const sub = path.join(dir, 'unsafe');
+  fs.mkdirSync(sub);
+  fs.writeFileSync(path.join(dir, 'outside.bin'), Buffer.alloc(16));
+  const w = floatTensor('w', [2, 2], [1, 2, 3, 4]);
+  w.rawData = new Uint8Array(0);
+  w.dataLocation = TensorProto_DataLocation.EXTERNAL;
+  w.externalData = [
+    { $typeName: 'onnx.StringStringEntryProto', key: 'location', value: '../outside.bin' },
+    { $typeName: 'onnx.StringStringEntryProto', key: 'length', value: '16' },
+  ];
+  const g = makeGraph([makeNode('MatMul', ['x', 'w'], ['y'])], 'g', [makeValueInfo('x', DataType.FLOAT, [2, 2])], [makeValueInfo('y', DataType.FLOAT, [2, 2])], [w]);
+  const model = path.join(sub, 'unsafe.onnx');
+  fs.writeFileSync(model, modelToBytes(makeModel(g)));
+  client.notify('onnxQuantizer/trackModel', { uri: fileUri(model) });
+  const diags = await client.diagnosticsFor(fileUri(model));
+  assert.equal(diags.length, 1);
+  assert.equal(diags[0]!.severity, 1);
+  assert.match(diags[0]!.message, /external data for tensor 'w' points outside the model's folder \('\.\.\/outside\.bin'\); refused/);
+});
