@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { analyzeLayers, reportedLayers, weightOnlyBytes, type LayerInfo } from '../../../src/core/analysis/layers';
+import { GraphIndex } from '../../../src/core/analysis/graph-index';
+import { loadModel } from '../../../src/core/onnx/model';
+import { DataType } from '../../../src/core/onnx/dtype';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
+import type { ModelProto } from '../../../src/core/onnx/schema';
+import { floatTensor } from '../../../src/core/onnx/tensor';
+import {
+  customOpModel,
+  dynamicModel,
+  embeddingModel,
+  int4Model,
+  int64WeightModel,
+  mlpModel,
+  outlierModel,
+  qdqConvModel,
+  qoperatorModel,
+  subgraphModel,
+  unfusableModel,
+} from '../../fixtures/build';
+
+const FIXTURES = path.join(__dirname, '../../fixtures');
+const layersOf = (proto: ModelProto) => analyzeLayers({ proto });
+const byNode = (layers: LayerInfo[], name: string) => {
+  const l = layers.find((x) => x.node === name);
+  assert.ok(l, `layer ${name}`);
+  return l;
+};
+
+test('MatMul with a constant float weight: dynamic, static, weight-only from K ≥ 16; savings in bytes after', () => {
+  const layers = layersOf(mlpModel({ inDim: 16, hidden: 32, outDim: 10 }));
+  const mm0 = byNode(layers, 'matmul_0');
+  assert.deepEqual(mm0.modes, ['dynamic', 'static', 'weight-only']);
+  assert.equal(mm0.weightBytes, 16 * 32 * 4);
+  assert.deepEqual(mm0.weights.map((w) => [w.name, w.dtype, w.shape.join('x')]), [['W0', 'float32', '16x32']]);
+  assert.equal(mm0.savings.dynamic, 16 * 32 + 5);
+  assert.equal(mm0.savings['weight-only'], 32 * (16 / 2) * 1 * 2 + 32 * 4); // one 32-block of K: 16 bytes packed + 4-byte scale per column
+  assert.equal(mm0.savings['weight-only'], weightOnlyBytes(16, 32));
+  assert.deepEqual(byNode(layers, 'add_0').modes, ['static']);
+  assert.equal(byNode(layers, 'add_0').weightBytes, 0);
+  // K = 15: too small for MatMulNBits.
+  const small = byNode(layersOf(mlpModel({ inDim: 15 })), 'matmul_0');
+  assert.deepEqual(small.modes, ['dynamic', 'static']);
+});
+
+test('Gemm and Conv from the real sample models: Gemm dynamic+static; Conv static with dynamic only on request', () => {
+  const cnn = analyzeLayers(loadModel(path.join(FIXTURES, 'digits_cnn.onnx')));
+  const conv = byNode(cnn, '/res1/res1.0/Conv');
+  assert.deepEqual(conv.modes, ['static']);
+  assert.deepEqual(conv.onRequest, ['dynamic']);
+  assert.equal(conv.weightBytes, 64 * 64 * 3 * 3 * 4);
+  const gemm = byNode(cnn, '/fc/Gemm');
+  assert.deepEqual(gemm.modes, ['dynamic', 'static']);
+  assert.equal(gemm.weightBytes, 10 * 128 * 4);
+});
+
+test('LSTM: dynamic, weights W and R (the bias stays float); Gather of a Shape (int64) is not a layer', () => {
+  const layers = analyzeLayers(loadModel(path.join(FIXTURES, 'digits_lstm.onnx')));
+  const lstm = byNode(layers, '/lstm/LSTM');
+  assert.deepEqual(lstm.modes, ['dynamic']);
+  assert.deepEqual(lstm.weights.map((w) => w.input), [1, 2]);
+  assert.equal(lstm.weightBytes, (512 * 8 + 512 * 128) * 4);
+  const shapeGather = byNode(layers, '/lstm/Gather');
+  assert.deepEqual(shapeGather.modes, []);
+  assert.ok(!reportedLayers(layers).includes(shapeGather));
+});
+
+test('embedding Gather of a float table: dynamic and static', () => {
+  const g = byNode(layersOf(embeddingModel()), 'embedding');
+  assert.deepEqual(g.modes, ['dynamic', 'static']);
+  assert.equal(g.weightBytes, 100 * 16 * 4);
+});
+
+test('outlier-dominated weights are flagged with numbers; a Gaussian weight next to it is not', () => {
+  const layers = layersOf(outlierModel());
+  const bad = byNode(layers, 'matmul_outlier');
+  assert.ok(bad.risk.outlier, 'outlier risk present');
+  assert.equal(bad.risk.outlier.tensor, 'W_outlier');
+  assert.equal(bad.risk.outlier.absMax, Math.fround(5));
+  assert.ok(bad.risk.outlier.ratio > 10 && bad.risk.outlier.absMaxP999 < 0.5);
+  assert.ok(bad.notes.some((n) => /outlier-dominated.*15\.\d×.*99\.9th percentile/.test(n)), bad.notes.join('\n'));
+  const good = byNode(layers, 'matmul_normal');
+  assert.equal(good.risk.outlier, undefined);
+  assert.deepEqual(good.notes, []);
+  // stats: false skips the statistics (cheap mode).
+  assert.equal(byNode(analyzeLayers({ proto: outlierModel() }, { stats: false }), 'matmul_outlier').risk.outlier, undefined);
+});
+
+test('ops ORT cannot fuse when QDQ-wrapped get the "slower quantized" risk and no mode', () => {
+  const layers = layersOf(unfusableModel());
+  for (const op of ['LayerNormalization', 'Div', 'Sub', 'Pow', 'Tanh', 'Erf', 'Pad', 'ReduceMean']) {
+    const l = layers.find((x) => x.opType === op)!;
+    assert.deepEqual(l.modes, [], op);
+    assert.match(l.risk.unfusable ?? '', /would run slower quantized/, op);
+    assert.equal(l.notes.length, 1);
+  }
+});
+
+test('a non-float weight is left float with the reason; a missing element type is reported', () => {
+  const int64 = byNode(layersOf(int64WeightModel()), 'matmul_int64');
+  assert.deepEqual(int64.modes, []);
+  assert.equal(int64.risk.nonFloatWeight, "weight 'W_int' is INT64: left float (only float weights are quantized)");
+  assert.equal(int64.weightBytes, 0);
+  const custom = byNode(layersOf(customOpModel()), 'matmul_after_custom');
+  assert.match(custom.risk.missingType ?? '', /no element type known for input 'm' \(output of example\.custom\.Mystery\)/);
+  assert.ok(custom.modes.includes('dynamic') && custom.modes.includes('weight-only'), 'weight modes do not need activation types');
+});
+
+test('already-quantized nodes are marked by form and offered no mode', () => {
+  assert.equal(byNode(layersOf(qdqConvModel()), 'conv').quantized, 'qdq');
+  assert.deepEqual(byNode(layersOf(qdqConvModel()), 'conv').modes, []);
+  assert.equal(byNode(layersOf(int4Model()), 'matmul_int4').quantized, 'weight-only');
+  assert.equal(byNode(layersOf(qoperatorModel()), 'qlinear_matmul').quantized, 'qoperator');
+  assert.equal(byNode(layersOf(dynamicModel()), 'matmul_quant').quantized, 'dynamic');
+});
+
+test('one entry per node of every graph, in GraphIndex order (the language server relies on it)', () => {
+  const proto = subgraphModel();
+  const index = new GraphIndex(proto);
+  const layers = analyzeLayers({ proto }, { index });
+  assert.equal(layers.length, index.nodes.length);
+  assert.equal(layers.length, 2 + 1 + 1 + 3);
+  layers.forEach((l, i) => assert.equal(l.index, index.nodes[i]!.index));
+  assert.deepEqual(byNode(layers, 'body_add').modes, ['static']);
+  assert.equal(byNode(layers, 'body_add').depth, 1);
+});
+
+test('10,000 nodes analyse in well under a second', () => {
+  const nodes = [];
+  const inits = [];
+  let prev = 'x';
+  for (let i = 0; i < 5000; i++) {
+    inits.push(floatTensor(`w${i}`, [16, 16], new Float32Array(256).fill(i % 7)));
+    nodes.push(makeNode('MatMul', [prev, `w${i}`], [`m${i}`]));
+    nodes.push(makeNode('Relu', [`m${i}`], [`r${i}`]));
+    prev = `r${i}`;
+  }
+  const proto = makeModel(makeGraph(nodes, 'big', [makeValueInfo('x', DataType.FLOAT, [1, 16])], [makeValueInfo(prev, DataType.FLOAT, [1, 16])], inits));
+  const t = performance.now();
+  const layers = analyzeLayers({ proto });
+  const ms = performance.now() - t;
+  assert.equal(layers.length, 10_000);
+  assert.ok(ms < 1500, `${ms.toFixed(0)} ms`);
+});
