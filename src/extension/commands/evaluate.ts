@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { QuantizeResult } from '../../core/quantize/types';
 import type { BenchResult } from '../../shared/report';
 import type { BenchJob, CompareJob, CompareJobResult } from '../../shared/protocol';
 import { reportError } from '../jobs/jobUi';
@@ -93,7 +94,7 @@ export async function compareAndShow(
   services: Services,
   reference: vscode.Uri,
   candidate: vscode.Uri,
-  options: Omit<CompareCommandOptions, 'candidate'> & { programmatic: boolean },
+  options: Omit<CompareCommandOptions, 'candidate'> & { programmatic: boolean; quantize?: QuantizeResult },
 ): Promise<CompareJobResult> {
   requireLocal(reference);
   requireLocal(candidate);
@@ -105,6 +106,7 @@ export async function compareAndShow(
   if (labels) job.labels = labels;
   if (options.perLayer ?? !options.programmatic) job.perLayer = true;
   if (options.report !== false) job.reportStem = candidate.fsPath.replace(/\.onnx$/i, '');
+  if (options.quantize) job.quantize = options.quantize;
   const result = await services.jobs.run(job);
   const { size, latency, accuracy } = result;
   services.log.info(

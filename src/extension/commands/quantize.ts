@@ -74,7 +74,7 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
     services.log.info(`quantized ${model.fsPath} → ${result.output}: ${result.sizeRatio.toFixed(2)}× smaller, ${result.quantizedNodes} nodes, ${result.skippedNodes.length} skipped`);
     for (const w of result.warnings) services.log.warn(`  ${w}`);
     if (programmatic) {
-      if (given?.compare) result.compare = await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: true });
+      if (given?.compare) result.compare = await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: true, quantize: result });
       return result;
     }
     void offerNextSteps(services, model, result);
@@ -182,7 +182,7 @@ async function offerNextSteps(services: Services, model: vscode.Uri, result: Qua
   );
   if (pick === compare) {
     try {
-      await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: false });
+      await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: false, quantize: result });
     } catch (e) {
       reportError(e, services.log);
     }

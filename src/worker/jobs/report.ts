@@ -1,12 +1,9 @@
-/** Writes a comparison's report next to the candidate: `STEM.quant-report.json` (atomic). */
-import { buildReport } from '../../core/report/build';
-import { writeFileAtomic } from '../../core/onnx/save';
+/** Writes a comparison's report next to the candidate: `STEM.quant-report.{json,md,html}` (atomic). */
+import { buildReport, writeReports } from '../../core/report';
 import type { CompareJob } from '../../shared/protocol';
 import type { CompareResult } from '../../shared/report';
 
 export function writeCompareReport(result: CompareResult, stem: string, quantize?: CompareJob['quantize']): string[] {
-  const report = buildReport(result, { quantize });
-  const json = `${stem}.quant-report.json`;
-  writeFileAtomic(json, `${JSON.stringify(report, null, 2)}\n`);
-  return [json];
+  const files = writeReports(buildReport(result, { quantize }), stem);
+  return [files.json, files.markdown, files.html];
 }

@@ -130,6 +130,31 @@ describe('worker jobs', () => {
     assert.ok(same / n >= 0.97, `arg-max agreement ${same}/${n}`);
   });
 
+  test('compare: float vs int8 on the test set, report files written next to the candidate', async () => {
+    const candidate = path.join(tmp, 'digits_mlp.int8.onnx');
+    if (!fs.existsSync(candidate)) await runner.run({ kind: 'quantize', model: mlp, output: candidate, options: { mode: 'dynamic' } });
+    const stem = candidate.replace(/\.onnx$/, '');
+    const r = await runner.run({
+      kind: 'compare',
+      reference: mlp,
+      candidate,
+      data: path.join(fixtures, 'digits_test_x.npy'),
+      labels: path.join(fixtures, 'digits_test_y.npy'),
+      runs: 5,
+      reportStem: stem,
+    });
+    assert.equal(r.size.referenceBytes, fs.statSync(mlp).size);
+    assert.equal(r.size.candidateBytes, fs.statSync(candidate).size);
+    assert.equal(r.accuracy.samples, 360);
+    assert.ok(r.accuracy.agreement >= 0.97, `agreement ${r.accuracy.agreement}`);
+    assert.ok((r.accuracy.candidateAccuracy ?? 0) >= (r.accuracy.referenceAccuracy ?? 1) - 0.02, JSON.stringify(r.accuracy));
+    assert.deepEqual(r.reportFiles, [`${stem}.quant-report.json`, `${stem}.quant-report.md`, `${stem}.quant-report.html`]);
+    const report = JSON.parse(fs.readFileSync(`${stem}.quant-report.json`, 'utf8')) as { kind: string; size: { ratio: number } };
+    assert.equal(report.kind, 'onnx-quantizer-report');
+    assert.equal(report.size.ratio, r.size.ratio);
+    assert.deepEqual(leftovers(tmp), []);
+  });
+
   test('an unsafe external-data model is refused with a clear InputError', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'unsafe-'));
     fs.writeFileSync(path.join(tmp, 'secret.bin'), Buffer.alloc(64));
