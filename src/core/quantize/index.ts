@@ -26,6 +26,7 @@ import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection,
 import type { QuantizeOptions, QuantizeResult } from './types';
 import { validateModel } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
+import { quantizeStatic } from './static/index';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
 
@@ -129,7 +130,7 @@ async function runEngine(
       result = await convertFp16(model, options, selection, ctx, writer);
       break;
     case 'static':
-      result = await loadStatic()(model, options, selection, ctx);
+      result = await quantizeStatic(model, options, selection, ctx);
       break;
   }
   if (result.quantizedNodes === 0 && alreadyQuantized.total > 0) {
@@ -137,21 +138,6 @@ async function runEngine(
   }
   if (result.quantizedNodes === 0) warnings.push('no node was quantized (see skipped nodes)');
   return result;
-}
-
-type StaticEngine = (model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext) => Promise<EngineResult>;
-
-/** Static mode lives in ./static (another module); loaded lazily so this file builds without it. */
-function loadStatic(): StaticEngine {
-  let mod: { quantizeStatic?: StaticEngine } | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('./static/index') as { quantizeStatic?: StaticEngine };
-  } catch {
-    mod = undefined;
-  }
-  if (!mod?.quantizeStatic) throw new WorkError('static mode not available yet');
-  return mod.quantizeStatic;
 }
 
 function hasExternalData(model: OnnxModel): boolean {

@@ -134,7 +134,7 @@ export function buildQatMlp(hidden = 64, seed = 3): ModelProto {
       for (const v of values) m = Math.max(m, Math.abs(v));
       inits.push(floatTensor(`${name}_ws`, [], [m / 127]), int8Tensor(`${name}_wzp`, [], [0]));
     }
-    const attrs = perAxis ? { axis: 1 } : {};
+    const attrs: Record<string, number> = perAxis ? { axis: 1 } : {};
     nodes.push(makeNode('QuantizeLinear', [`${name}_w`, `${name}_ws`, `${name}_wzp`], [`${name}_wq`], attrs, { name: `${name}_w_Q` }));
     nodes.push(makeNode('DequantizeLinear', [`${name}_wq`, `${name}_ws`, `${name}_wzp`], [`${name}_wdq`], attrs, { name: `${name}_w_DQ` }));
     nodes.push(makeNode('MatMul', [input, `${name}_wdq`], [output], {}, { name }));
