@@ -21,8 +21,12 @@ export class StreamingHistogram {
     this.counts = new Float64Array(bins);
   }
 
-  /** Add values (or their absolute values when `abs`); NaNs are ignored. */
-  add(values: ArrayLike<number>, abs = false): void {
+  /**
+   * Add values (or their absolute values when `abs`); NaNs are ignored, and exact zeros too when
+   * `skipZeros` (entropy: 0 is exact at any threshold, and the spike a ReLU leaves there would
+   * otherwise dominate the KL search and clip real values).
+   */
+  add(values: ArrayLike<number>, abs = false, skipZeros = false): void {
     let bmin = Infinity;
     let bmax = -Infinity;
     for (let i = 0; i < values.length; i++) {
@@ -50,7 +54,7 @@ export class StreamingHistogram {
     const counts = this.counts;
     for (let i = 0; i < values.length; i++) {
       let v = values[i]!;
-      if (v !== v) continue;
+      if (v !== v || (skipZeros && v === 0)) continue;
       if (abs && v < 0) v = -v;
       let b = Math.floor((v - lo) * k);
       if (b < 0) b = 0;

@@ -58,8 +58,9 @@ export class TensorCalibrator {
       this.avgMax += c * (bmax - this.avgMax);
     }
     this.batches++;
-    // Entropy works on |x| (a symmetric threshold), percentile on signed values.
-    this.hist?.add(values, this.options.method === 'entropy');
+    // Entropy works on |x| (a symmetric threshold) without exact zeros, percentile on signed values.
+    const entropy = this.options.method === 'entropy';
+    this.hist?.add(values, entropy, entropy);
   }
 
   /** The calibrated range (before the quantizer forces it to contain 0). */
