@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../../src/core/onnx/builder';
+import { DataType } from '../../../../src/core/onnx/dtype';
+import type { OnnxModel } from '../../../../src/core/onnx/model';
+import { modelToBytes } from '../../../../src/core/onnx/save';
+import type { ModelProto } from '../../../../src/core/onnx/schema';
+import { floatTensor, int64Tensor } from '../../../../src/core/onnx/tensor';
+import { createSession, ort } from '../../../../src/core/runtime/ort';
+import { quantizeStatic } from '../../../../src/core/quantize/static';
+import { allNodes, optimizedOpCounts, staticOptions } from './helpers';
+import { gaussian, prng, randomInputs, writeNpy } from './residualCnn';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'static-ops-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Conv → LeakyRelu → MaxPool → Conv → Clip(0,6) → AveragePool → (Conv 1×1 → Sigmoid) → Concat → Mul → Reshape → MatMul → Add → Softmax. */
+function buildZoo(): ModelProto {
+  const rand = prng(42);
+  const w = (name: string, dims: number[], std: number) => floatTensor(name, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => gaussian(rand) * std));
+  const nodes = [
+    makeNode('Conv', ['x', 'w1', 'b1'], ['feat'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv1' }),
+    makeNode('LeakyRelu', ['feat'], ['lrelu'], { alpha: { float: 0.1 } }, { name: 'lrelu' }),
+    makeNode('MaxPool', ['lrelu'], ['mp'], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'maxpool' }),
+    makeNode('Conv', ['mp', 'w2', 'b2'], ['c2'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv2' }),
+    makeNode('Clip', ['c2', 'zero', 'six'], ['relu6'], {}, { name: 'relu6' }),
+    makeNode('AveragePool', ['relu6'], ['ap'], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'avgpool' }),
+    makeNode('Conv', ['ap', 'w3'], ['c3'], { kernel_shape: [1, 1] }, { name: 'conv3' }),
+    makeNode('Sigmoid', ['c3'], ['sig'], {}, { name: 'sigmoid' }),
+    makeNode('Concat', ['ap', 'sig'], ['cat'], { axis: 1 }, { name: 'concat' }),
+    makeNode('Mul', ['cat', 'half'], ['scaled'], {}, { name: 'mul' }),
+    makeNode('Reshape', ['scaled', 'shape'], ['flat'], {}, { name: 'reshape' }),
+    makeNode('MatMul', ['flat', 'wfc'], ['mm'], {}, { name: 'matmul' }),
+    makeNode('Add', ['mm', 'bfc'], ['logits'], {}, { name: 'bias_add' }),
+    makeNode('Softmax', ['logits'], ['probs'], { axis: -1 }, { name: 'softmax' }),
+  ];
+  const inits = [
+    w('w1', [8, 3, 3, 3], 0.3), w('b1', [8], 0.1), w('w2', [8, 8, 3, 3], 0.15), w('b2', [8], 0.1), w('w3', [8, 8, 1, 1], 0.4),
+    floatTensor('zero', [], [0]), floatTensor('six', [], [6]), floatTensor('half', [], [0.5]), int64Tensor('shape', [2], [-1, 256]),
+    w('wfc', [256, 10], 0.1), w('bfc', [10], 0.1),
+  ];
+  const graph = makeGraph(
+    nodes,
+    'zoo',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 3, 16, 16])],
+    [makeValueInfo('probs', DataType.FLOAT, ['n', 10]), makeValueInfo('feat', DataType.FLOAT, ['n', 8, 16, 16])],
+    inits,
+  );
+  return makeModel(graph, { '': 13 });
+}
+
+async function run(proto: ModelProto, x: Float32Array, n: number): Promise<Record<string, Float32Array>> {
+  const s = await createSession(modelToBytes(proto), { threads: 1 });
+  const out = await s.run({ x: new (ort().Tensor)('float32', x, [n, 3, 16, 16]) });
+  await s.release();
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+test('every supported op type quantizes in QDQ and QOperator; outputs keep names, types and values', async () => {
+  const proto = buildZoo();
+  const model = { path: path.join(tmp, 'zoo.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const calib = writeNpy(path.join(tmp, 'x.npy'), randomInputs(32, [3, 16, 16]), [32, 3, 16, 16]);
+  const x = randomInputs(4, [3, 16, 16], 8);
+  const expected = await run(proto, x, 4);
+  for (const format of ['qdq', 'qoperator'] as const) {
+    const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, format }), allNodes(), {});
+    assert.deepEqual(r.proto.graph!.output.map((o) => o.name), ['probs', 'feat']);
+    assert.equal(r.quantizedNodes, 13, `${format}: ${r.quantizedNodes} ${JSON.stringify(r.skippedNodes)}`); // all but the folded Clip
+    const got = await run(r.proto, x, 4);
+    assert.ok(maxDiff(expected.probs!, got.probs!) < 0.05, `${format} probs diff ${maxDiff(expected.probs!, got.probs!)}`);
+    assert.ok(maxDiff(expected.feat!, got.feat!) < 0.02 * maxAbs(expected.feat!), `${format} feat diff ${maxDiff(expected.feat!, got.feat!)}`);
+    const ops = await optimizedOpCounts(r.proto);
+    for (const op of ['QLinearConv', 'QLinearLeakyRelu', 'QLinearAveragePool', 'QLinearSigmoid', 'QLinearConcat', 'QLinearMul', 'QLinearMatMul', 'QLinearAdd', 'QLinearSoftmax']) {
+      assert.ok((ops.get(op) ?? 0) >= 1, `${format}: ${op} missing in ${JSON.stringify([...ops])}`);
+    }
+    for (const floatOp of ['Conv', 'LeakyRelu', 'Sigmoid', 'Concat', 'Mul', 'MatMul', 'Add', 'Softmax', 'Clip']) {
+      assert.equal(ops.get(floatOp) ?? 0, 0, `${format}: float ${floatOp} left in ${JSON.stringify([...ops])}`);
+    }
+  }
+});
+
+test('an int32 bias that would overflow at input_scale × weight_scale enlarges the weight scale and says so', async () => {
+  const graph = makeGraph(
+    [makeNode('Conv', ['x', 'w', 'b'], ['y'], { kernel_shape: [1, 1] }, { name: 'conv' })],
+    'bias',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 2, 4, 4])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', 2, 4, 4])],
+    [floatTensor('w', [2, 2, 1, 1], [1e-7, -2e-7, 3e-7, 1e-7]), floatTensor('b', [2], [500, 1e-10])],
+  );
+  const proto = makeModel(graph, { '': 13 });
+  const model = { path: path.join(tmp, 'bias.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const x = Float32Array.from({ length: 8 * 2 * 16 }, (_, i) => (i % 17) / 17);
+  const calib = writeNpy(path.join(tmp, 'bias.npy'), x, [8, 2, 4, 4]);
+  const r = await quantizeStatic(model, staticOptions({ calibrationData: calib }), allNodes(), {});
+  assert.ok(r.warnings.some((w) => /conv: weight scale enlarged on 1 channel/.test(w)), JSON.stringify(r.warnings));
+  const s = await createSession(modelToBytes(r.proto), { threads: 1 });
+  const out = (await s.run({ x: new (ort().Tensor)('float32', x.subarray(0, 32), [1, 2, 4, 4]) })).y!.data as Float32Array;
+  await s.release();
+  // Channel 0 is the bias (500) plus ~nothing: without the guard it would clip to int32 max × scale.
+  for (let i = 0; i < 16; i++) assert.ok(Math.abs(out[i]! - 500) < 1, `channel 0 value ${out[i]}`);
+});
