@@ -12,7 +12,7 @@ import { readNpy, type NpyArray, type NpyDtype } from '../data/npy';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 
 export const HOW_TO_PROVIDE =
-  'provide calibration data with --calibration-data x.npy (single-input model) or a folder of INPUTNAME.npy files (one per model input); the first axis of each array is the sample axis';
+  'pass --calibration-data x.npy (single-input model) or a folder of INPUTNAME.npy files (one per model input); the first axis of each array is the sample axis';
 
 export interface ModelInput {
   name: string;

@@ -55,7 +55,8 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
         targets,
         data,
         { method: options.calibrationMethod, bins: options.histogramBins, percentile: options.percentile, movingAverage: options.movingAverage, batchSize: options.calibrationBatch },
-        ctx,
+        // Calibration is most of the job: report it as 5-75 % of the whole.
+        { ...ctx, onProgress: (p) => ctx.onProgress?.({ ...p, fraction: 0.05 + 0.7 * (p.fraction ?? 0) }) },
         model,
       );
       calibrationSeconds += result.seconds;

@@ -104,7 +104,13 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     }
     const planned = planCompute(node, ctx);
     if (typeof planned === 'string') {
-      plan.skipped.add(node, planned);
+      // Integer shape arithmetic (Concat/Add/Mul of int64 shapes) is not a candidate at all.
+      if (planned !== NOT_FLOAT) plan.skipped.add(node, planned);
+      continue;
+    }
+    const quantizedAlready = alreadyQuantized(node, ctx);
+    if (quantizedAlready) {
+      plan.skipped.add(node, quantizedAlready);
       continue;
     }
     plan.nodes.set(node, planned);
@@ -164,12 +170,26 @@ function constantOf(ctx: Context, name: string): TensorProto | undefined {
   return ctx.inits.get(name) ?? ctx.constants.get(name);
 }
 
+const NOT_FLOAT = 'output is not float32';
+
+/** A node already inside a QDQ group (input from a DequantizeLinear, output into a QuantizeLinear): leave it. */
+function alreadyQuantized(node: NodeProto, ctx: Context): string | undefined {
+  for (const i of node.input) {
+    const p = i ? ctx.producers.get(i) : undefined;
+    if (p && (p.opType === 'DequantizeLinear' || p.opType === 'DynamicQuantizeLinear')) return 'already quantized (its input comes from a DequantizeLinear)';
+  }
+  for (const o of node.output) {
+    if ((ctx.consumers.get(o) ?? []).some((c) => c.opType === 'QuantizeLinear')) return 'already quantized (its output goes to a QuantizeLinear)';
+  }
+  return undefined;
+}
+
 /** The planned node, or the reason it is left float. */
 function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
   const op = node.opType;
   const out = node.output[0];
   if (!out || node.output.filter(Boolean).length !== 1) return `${op} with several outputs is not quantized`;
-  if (!isFloat(ctx, out)) return 'output is not float32';
+  if (!isFloat(ctx, out)) return NOT_FLOAT;
   const p: PlannedNode = { node, kind: 'compute', activations: [], constants: [], weight: undefined, bias: undefined, floatOutput: false, alpha: 1, beta: 1 };
   const activation = (i: number): string | undefined => {
     const name = node.input[i];

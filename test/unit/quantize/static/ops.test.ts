@@ -105,3 +105,66 @@ test('an int32 bias that would overflow at input_scale × weight_scale enlarges 
   // Channel 0 is the bias (500) plus ~nothing: without the guard it would clip to int32 max × scale.
   for (let i = 0; i < 16; i++) assert.ok(Math.abs(out[i]! - 500) < 1, `channel 0 value ${out[i]}`);
 });
+
+function smallConvModel(opset: number, extra: 'softmax' | 'mvn' | 'none'): ModelProto {
+  const rand = prng(3);
+  const nodes = [];
+  let x = 'x';
+  if (extra === 'mvn') {
+    // An op the type inference does not know: its output type comes from the calibration run.
+    nodes.push(makeNode('MeanVarianceNormalization', ['x'], ['norm'], {}, { name: 'mvn' }));
+    x = 'norm';
+  }
+  nodes.push(makeNode('Conv', [x, 'w', 'b'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv' }));
+  nodes.push(makeNode('Relu', ['c'], ['r'], {}, { name: 'relu' }));
+  nodes.push(makeNode(extra === 'softmax' ? 'Softmax' : 'Sigmoid', ['r'], ['y'], extra === 'softmax' ? { axis: 1 } : {}, { name: 'last' }));
+  const graph = makeGraph(
+    nodes,
+    'small',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 3, 16, 16])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', 4, 16, 16])],
+    [floatTensor('w', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => gaussian(rand) * 0.3)), floatTensor('b', [4], [0.1, -0.1, 0.2, 0])],
+  );
+  return makeModel(graph, { '': opset }, { irVersion: 6 });
+}
+
+async function quantizeSmall(proto: ModelProto) {
+  const model = { path: path.join(tmp, 'small.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const calib = writeNpy(path.join(tmp, 'small.npy'), randomInputs(16, [3, 16, 16]), [16, 3, 16, 16]);
+  const r = await quantizeStatic(model, staticOptions({ calibrationData: calib }), allNodes(), {});
+  const s = await createSession(modelToBytes(r.proto), { threads: 1 });
+  await s.run({ x: new (ort().Tensor)('float32', randomInputs(2, [3, 16, 16], 4), [2, 3, 16, 16]) });
+  await s.release();
+  return r;
+}
+
+const weightDq = (proto: ModelProto) => proto.graph!.node.find((n) => n.opType === 'DequantizeLinear' && n.input[0]!.startsWith('w_'))!;
+
+test('opset 11 model: raised to 13 for per-channel weights when no op changed meaning', async () => {
+  const r = await quantizeSmall(smallConvModel(11, 'none'));
+  assert.equal(Number(r.proto.opsetImport.find((o) => o.domain === '')!.version), 13);
+  assert.ok(r.proto.irVersion >= 7n);
+  assert.ok(r.warnings.some((w) => /opset raised from 11 to 13/.test(w)));
+  assert.ok(weightDq(r.proto).attribute.some((a) => a.name === 'axis'));
+});
+
+test('opset 11 model with a Softmax: stays at 11, weights per tensor, and says why', async () => {
+  const r = await quantizeSmall(smallConvModel(11, 'softmax'));
+  assert.equal(Number(r.proto.opsetImport.find((o) => o.domain === '')!.version), 11);
+  assert.ok(r.warnings.some((w) => /per tensor/.test(w) && /Softmax/.test(w)));
+  assert.ok(!weightDq(r.proto).attribute.some((a) => a.name === 'axis'));
+});
+
+test('a tensor whose type inference cannot know is typed by the calibration run and quantized', async () => {
+  const r = await quantizeSmall(smallConvModel(13, 'mvn'));
+  assert.ok(r.proto.graph!.node.some((n) => n.opType === 'QuantizeLinear' && n.input[0] === 'norm'));
+  assert.equal(r.skippedNodes.length, 0);
+});
+
+test('an already quantized (QDQ) model: nothing is quantized twice', async () => {
+  const { loadModel } = await import('../../../../src/core/onnx/model');
+  const model = loadModel(path.join(__dirname, '../../../fixtures/digits_cnn_static_qnnpack_torch.onnx'));
+  const r = await quantizeStatic(model, staticOptions({ calibrationData: path.join(__dirname, '../../../fixtures/digits_calib_x.npy') }), allNodes(), {});
+  assert.equal(r.quantizedNodes, 0);
+  assert.ok(r.skippedNodes.some((s) => /already quantized/.test(s.reason)));
+});
