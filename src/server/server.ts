@@ -163,7 +163,10 @@ documents.onDidOpen(({ document }) => {
 });
 
 documents.onDidChangeContent(({ document }) => {
-  if (isRecipeUri(document.uri)) publishRecipe(document);
+  if (isRecipeUri(document.uri)) return publishRecipe(document);
+  // A text view whose content the client refreshed: its model changed on disk (maybe outside the workspace watchers).
+  const modelPath = modelPathOf(document.uri);
+  if (modelPath && !document.uri.startsWith('file:') && document.version > 1) publishModel(modelPath);
 });
 
 documents.onDidClose(({ document }) => {

@@ -23,7 +23,7 @@ export interface QuantRecipe {
   $schema?: string;
   /** Model path, relative to the recipe's folder. */
   model: string;
-  /** Output path, relative to the recipe's folder; default `MODEL.<mode>.onnx` next to the model. */
+  /** Output path, relative to the recipe's folder; default: the quantize command's (`MODEL.int8.onnx`, …). */
   output?: string;
   mode: QuantMode;
   options?: RecipeOptions;
@@ -100,8 +100,8 @@ export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
 export interface RecipePlan {
   /** Absolute model path. */
   model: string;
-  /** Absolute output path. */
-  output: string;
+  /** Absolute output path, when the recipe names one (else the quantize command's default applies). */
+  output?: string;
   options: QuantizeOptions;
   /** Overrides the quantizer cannot honour per node (QuantizeOptions has no per-node settings besides exclusion). */
   warnings: string[];
@@ -130,13 +130,9 @@ export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipeP
     }
   }
   if (excluded.size) options.excludeNodes = [...excluded];
-  const model = path.resolve(recipeDir, recipe.model);
-  const output = recipe.output !== undefined ? path.resolve(recipeDir, recipe.output) : defaultOutput(model, recipe.mode);
-  return { model, output, options, warnings };
-}
-
-export function defaultOutput(model: string, mode: QuantMode): string {
-  return `${model.replace(/\.onnx$/i, '')}.${mode}.onnx`;
+  const plan: RecipePlan = { model: path.resolve(recipeDir, recipe.model), options, warnings };
+  if (recipe.output !== undefined) plan.output = path.resolve(recipeDir, recipe.output);
+  return plan;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -7,7 +7,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core
 import { floatTensor, int64Tensor } from '../../../src/core/onnx/tensor';
 import { DataType } from '../../../src/core/onnx/dtype';
 import type { ModelProto } from '../../../src/core/onnx/schema';
-import { renderModel, nodeKey } from '../../../src/core/text/render';
+import { renderModel } from '../../../src/core/text/render';
 import { floatText } from '../../../src/core/text/format';
 import { parseWithPython, pythonWithOnnx } from './python';
 
@@ -66,7 +66,7 @@ test('line map: every ref spans its spelled name; defs and uses link producer an
   assert.equal(r.uses.get('logits')![0]!.kind, 'graph-output');
 });
 
-test('unnamed nodes get OpType#index keys; names with quotes and line breaks stay on one line', () => {
+test('unnamed nodes are keyed by their first output, as the quantizer names them; names with quotes and line breaks stay on one line', () => {
   const g = makeGraph(
     [makeNode('Relu', ['x'], ['y'], {}, { name: '' }), makeNode('Neg', ['y'], ['z\n"q"'], {}, { name: 'odd\nname' })],
     'g',
@@ -74,8 +74,8 @@ test('unnamed nodes get OpType#index keys; names with quotes and line breaks sta
     [makeValueInfo('z\n"q"', DataType.FLOAT, ['N', 4])],
   );
   const r = renderModel(makeModel(g));
-  assert.equal(r.nodes[0]!.key, 'Relu#0');
-  assert.equal(nodeKey(g.node[1]!, 1), 'odd\nname');
+  assert.equal(r.nodes[0]!.key, 'y');
+  assert.equal(r.nodes[1]!.key, 'odd\nname');
   const lines = r.text.split('\n');
   assert.equal(lines[r.nodes[1]!.line]!.trim(), '["odd\\nname"] "z\\n\\"q\\"" = Neg (y)');
 });
@@ -126,8 +126,8 @@ test('subgraphs are nested over several lines and their nodes are in the line ma
     [
       ['c', 0],
       ['cast', 0],
-      ['Constant#3', 1],
-      ['Constant#4', 1],
+      ['then.out', 1],
+      ['else.out', 1],
       ['if', 0],
     ],
   );

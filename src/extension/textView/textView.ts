@@ -1,0 +1,155 @@
+/**
+ * "Show as Text" and "Quantize with Recipe".
+ *
+ *   registerTextView(context: vscode.ExtensionContext, client: Promise<LanguageClient>, log: vscode.LogOutputChannel): vscode.Disposable
+ *
+ * Registers the read-only `onnx-text:` documents (`onnx-text:/path/to/model.onnx.txt`, language
+ * onnx-text) whose text the language server renders (RenderTextRequest), the commands
+ * `onnxQuantizer.showAsText` (arg: model Uri or explorer node; default: active model) and
+ * `onnxQuantizer.quantizeWithRecipe` (arg: Uri of a `*.quant.json`; default: active recipe, else
+ * a pick), which maps the recipe with recipeToOptions and runs `onnxQuantizer.quantizeModel`.
+ * Views refresh when their model changes on disk (a watcher per open view, plus the server's
+ * ModelChangedNotification). Everything is pushed to context.subscriptions and also returned.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { oneLine } from '../../core/errors';
+import { recipeToOptions, validateRecipe } from '../../core/text/recipe';
+import { ModelChangedNotification, RenderTextRequest, TEXT_LANGUAGE, TEXT_SCHEME, type ModelChangedParams, type RenderTextResult } from '../../server/protocol';
+import { activeModel, uriOf } from '../commands/targets';
+
+/** `file:///x/model.onnx` → `onnx-text:/x/model.onnx.txt`. */
+export function textViewUri(model: vscode.Uri): vscode.Uri {
+  return model.with({ scheme: TEXT_SCHEME, path: `${model.path}.txt`, query: '', fragment: '' });
+}
+
+export function modelOfTextView(view: vscode.Uri): vscode.Uri {
+  return view.with({ scheme: 'file', path: view.path.replace(/\.txt$/, '') });
+}
+
+class OnnxTextProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  /** One watcher per open view: also covers models outside the workspace folders. */
+  private readonly watchers = new Map<string, vscode.Disposable>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly client: Promise<LanguageClient>,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.subscriptions.push(
+      vscode.workspace.onDidOpenTextDocument((d) => this.watch(d.uri)),
+      vscode.workspace.onDidCloseTextDocument((d) => this.unwatch(d.uri)),
+    );
+    for (const d of vscode.workspace.textDocuments) this.watch(d.uri);
+    void client.then((c) => this.subscriptions.push(c.onNotification(ModelChangedNotification, (p: ModelChangedParams) => this.refresh(vscode.Uri.parse(p.uri)))));
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri, token: vscode.CancellationToken): Promise<string> {
+    const model = modelOfTextView(uri);
+    try {
+      const client = await this.client;
+      const result = await client.sendRequest<RenderTextResult>(RenderTextRequest, { uri: model.toString() }, token);
+      if (result.error) this.log.warn(`text view of ${model.fsPath}: ${result.error}`);
+      return result.text;
+    } catch (e) {
+      this.log.error(`text view of ${model.fsPath}: ${oneLine(e)}`);
+      return `# ${path.basename(model.fsPath)}: the language server could not render it (${oneLine(e)})\n`;
+    }
+  }
+
+  refresh(model: vscode.Uri): void {
+    const view = textViewUri(model);
+    if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === view.toString())) this.changed.fire(view);
+  }
+
+  private watch(uri: vscode.Uri): void {
+    if (uri.scheme !== TEXT_SCHEME || this.watchers.has(uri.toString())) return;
+    const model = modelOfTextView(uri);
+    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(model.fsPath)), path.basename(model.fsPath)));
+    const fire = () => this.refresh(model);
+    this.watchers.set(uri.toString(), vscode.Disposable.from(w, w.onDidChange(fire), w.onDidCreate(fire), w.onDidDelete(fire)));
+  }
+
+  private unwatch(uri: vscode.Uri): void {
+    this.watchers.get(uri.toString())?.dispose();
+    this.watchers.delete(uri.toString());
+  }
+
+  dispose(): void {
+    for (const w of this.watchers.values()) w.dispose();
+    this.watchers.clear();
+    this.subscriptions.forEach((s) => s.dispose());
+    this.changed.dispose();
+  }
+}
+
+export function registerTextView(context: vscode.ExtensionContext, client: Promise<LanguageClient>, log: vscode.LogOutputChannel): vscode.Disposable {
+  const provider = new OnnxTextProvider(client, log);
+  const disposable = vscode.Disposable.from(
+    provider,
+    vscode.workspace.registerTextDocumentContentProvider(TEXT_SCHEME, provider),
+    vscode.commands.registerCommand('onnxQuantizer.showAsText', (arg?: unknown) => showAsText(arg)),
+    vscode.commands.registerCommand('onnxQuantizer.quantizeWithRecipe', (arg?: unknown) => quantizeWithRecipe(arg, log)),
+  );
+  context.subscriptions.push(disposable);
+  return disposable;
+}
+
+async function showAsText(arg: unknown): Promise<vscode.TextEditor | undefined> {
+  const model = uriOf(arg) ?? activeModel();
+  if (!model) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('Open or select an .onnx model to show it as text.'));
+    return undefined;
+  }
+  let doc = await vscode.workspace.openTextDocument(textViewUri(model));
+  if (doc.languageId !== TEXT_LANGUAGE) doc = await vscode.languages.setTextDocumentLanguage(doc, TEXT_LANGUAGE);
+  return vscode.window.showTextDocument(doc, { preview: false });
+}
+
+/** The recipe to run: the argument, the active editor's recipe, or one picked from the workspace. */
+async function pickRecipe(arg: unknown): Promise<vscode.Uri | undefined> {
+  const given = uriOf(arg);
+  if (given) return given;
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active && /\.quant\.json$/i.test(active.path)) return active;
+  const found = await vscode.workspace.findFiles('**/*.quant.json', '**/node_modules/**', 200);
+  if (found.length === 0) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('No *.quant.json recipe in this workspace. Use a quick fix in a model\'s text view to create one.'));
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    found.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(uri, true), uri })),
+    { title: vscode.l10n.t('Quantize with Recipe'), placeHolder: vscode.l10n.t('Choose a recipe') },
+  );
+  return pick?.uri;
+}
+
+async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel): Promise<unknown> {
+  const recipeUri = await pickRecipe(arg);
+  if (!recipeUri) return undefined;
+  try {
+    // An open editor's text wins over the file: the user runs what they see.
+    const doc = await vscode.workspace.openTextDocument(recipeUri);
+    let json: unknown;
+    try {
+      json = JSON.parse(doc.getText());
+    } catch (e) {
+      throw new Error(`${path.basename(recipeUri.fsPath)} is not valid JSON: ${oneLine(e)}`);
+    }
+    const recipe = validateRecipe(json, path.basename(recipeUri.fsPath));
+    const plan = recipeToOptions(recipe, path.dirname(recipeUri.fsPath));
+    for (const w of plan.warnings) log.warn(`${path.basename(recipeUri.fsPath)}: ${w}`);
+    if (plan.warnings.length) void vscode.window.showWarningMessage(plan.warnings.join(' '));
+    log.info(`quantize with recipe ${recipeUri.fsPath}: ${JSON.stringify(plan.options)}${plan.output ? ` → ${plan.output}` : ''}`);
+    const options = plan.output ? { ...plan.options, output: plan.output } : plan.options;
+    return await vscode.commands.executeCommand('onnxQuantizer.quantizeModel', vscode.Uri.file(plan.model), options);
+  } catch (e) {
+    const show = vscode.l10n.t('Show Log');
+    log.error(`quantize with recipe: ${oneLine(e)}`);
+    void vscode.window.showErrorMessage(oneLine(e), show).then((pick) => pick === show && log.show(true));
+    return undefined;
+  }
+}
