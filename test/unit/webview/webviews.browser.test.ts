@@ -1,0 +1,164 @@
+// The real webview bundles in headless Chromium, driven by the real host-side logic (summary
+// adapter, LayerTable, report adapter): hostile names stay text, 10,000 layers render as a small
+// window of rows, buttons post the right messages, theme variables drive the colours, CSP holds.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { buildWebviews, launch, openWebview, postedMatching, type WebviewPage } from './browser';
+import { syntheticSummary } from './fixtures';
+import { toEditorModel } from '../../../src/extension/editor/summaryAdapter';
+import { LayerTable } from '../../../src/extension/editor/layerTable';
+import { toDashboard } from '../../../src/extension/dashboard/reportAdapter';
+import { isDashboardToHostMessage, isEditorToHostMessage } from '../../../src/shared/webviewMessages';
+
+const EVIL = '<img src=x onerror="window.__pwned=1">';
+let browser: Browser;
+let bundles: string;
+
+before(async () => {
+  [bundles, browser] = await Promise.all([buildWebviews(), launch()]);
+});
+after(async () => {
+  await browser?.close();
+  if (bundles) fs.rmSync(bundles, { recursive: true, force: true });
+});
+
+/** A host that answers like src/extension/editor/modelEditor.ts, minus vscode. */
+function editorHost(summary: unknown): (m: unknown, view: WebviewPage) => Promise<void> {
+  const model = toEditorModel(summary, `${EVIL}.onnx`);
+  const table = new LayerTable(model.rows);
+  return async (m, view) => {
+    if (!isEditorToHostMessage(m)) throw new Error(`webview posted a malformed message: ${JSON.stringify(m)}`);
+    if (m.type === 'ready') {
+      await view.send({ v: 1, type: 'loading', fileName: `${EVIL}.onnx` });
+      await view.send({ v: 1, type: 'summary', card: model.card, ops: model.ops, rowCount: model.rows.length });
+    } else if (m.type === 'requestRows') {
+      await view.send({ v: 1, type: 'rows', requestId: m.requestId, ...table.page(m.offset, m.limit, m.query) });
+    }
+  };
+}
+
+test('model editor: hostile names render as text, 10,000 layers virtualised, sort/filter/buttons work, theme colours apply', async () => {
+  const summary = syntheticSummary(10_000, (i) => (i % 500 === 0 ? `${EVIL}#${i}` : `layer_${i}`));
+  (summary as { producer: unknown }).producer = { name: '<script>window.__pwned=2</script>', version: EVIL };
+  (summary as { inputs: unknown }).inputs = [{ name: EVIL, dtype: 'float32', shape: [1, EVIL] }];
+  const view = await openWebview(browser, bundles, 'editor', editorHost(summary));
+  const { page } = view;
+  await page.locator('[data-testid=layer-row][data-node]').first().waitFor();
+
+  // Hostile strings are text, nowhere markup.
+  assert.equal(await page.locator('img').count(), 0);
+  assert.equal(await page.locator('main script').count(), 0);
+  assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  assert.equal(await page.getByTestId('model-title').textContent(), `${EVIL}.onnx`);
+  assert.match((await page.getByTestId('card-producer').textContent())!, /^<script>window.__pwned=2<\/script> <img/);
+  assert.equal(await page.locator('[data-testid=layer-row]').first().getAttribute('data-node'), `${EVIL}#0`);
+  assert.equal(await page.locator('[data-testid=layer-row]').first().locator('.c-name').textContent(), `${EVIL}#0`);
+  assert.equal(await page.getByTestId('op-count-Conv').textContent(), '1,667×');
+
+  // Only a window of the 10,000 rows exists; the scroll height covers all of them.
+  const rendered = await page.locator('[data-testid=layer-row]:not([hidden])').count();
+  assert.ok(rendered > 10 && rendered < 100, `${rendered} rows in the DOM`);
+  assert.equal(await page.locator('.virtual-spacer').evaluate((el) => el.getBoundingClientRect().height), 240_000);
+  await page.getByTestId('layer-viewport').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await page.locator('[data-testid=layer-row][aria-rowindex="10000"]').waitFor();
+  assert.equal(await page.locator('[data-testid=layer-row][aria-rowindex="10000"]').getAttribute('data-node'), 'layer_9999');
+  assert.ok((await page.locator('[data-testid=layer-row]:not([hidden])').count()) < 100);
+  const pagesAsked = view.posted.filter((m) => (m as { type: string }).type === 'requestRows').length;
+  assert.ok(pagesAsked >= 2 && pagesAsked < 10, `${pagesAsked} pages requested`);
+
+  // Filter (host-side) and sort by weight.
+  await page.getByTestId('layer-filter').fill('onerror');
+  await page.waitForFunction(() => document.querySelector('[data-testid=layer-count]')?.textContent === '20 of 10,000 layers');
+  await page.getByTestId('layer-filter').fill('');
+  await page.getByTestId('sort-weightBytes').click();
+  await page.waitForFunction(() => document.querySelector('[data-column=weightBytes]')?.getAttribute('aria-sort') === 'descending');
+  const maxBytes = Math.max(...toEditorModel(summary, 'x').rows.map((r) => r.weightBytes));
+  const top = toEditorModel(summary, 'x').rows.filter((r) => r.weightBytes === maxBytes).sort((a, b) => b.index - a.index)[0]!;
+  await page.waitForFunction((node) => document.querySelector('[data-testid=layer-row][aria-rowindex="1"]')?.getAttribute('data-node') === node, top.node);
+
+  // Buttons post commands with no arguments the host must trust.
+  await page.getByTestId('btn-quantize').click();
+  await page.getByTestId('btn-show-as-text').click();
+  const commands = (await postedMatching(view, (m) => m.type === 'runCommand', 2)).map((m) => (m as { command: string }).command);
+  assert.deepEqual(commands, ['quantize', 'showAsText']);
+
+  // Colours come from the theme variables VS Code sets on <html>.
+  const colourOf = (): Promise<string[]> =>
+    page.evaluate(() => [getComputedStyle(document.body).color, getComputedStyle(document.querySelector('svg.chart .bar')!).fill]);
+  await page.evaluate(() => {
+    document.documentElement.style.setProperty('--vscode-editor-foreground', 'rgb(10, 20, 30)');
+    document.documentElement.style.setProperty('--vscode-charts-blue', 'rgb(0, 0, 200)');
+    document.body.className = 'vscode-light';
+  });
+  assert.deepEqual(await colourOf(), ['rgb(10, 20, 30)', 'rgb(0, 0, 200)']);
+  await page.evaluate(() => {
+    document.documentElement.style.setProperty('--vscode-editor-foreground', 'rgb(240, 240, 240)');
+    document.documentElement.style.setProperty('--vscode-charts-blue', 'rgb(100, 150, 255)');
+    document.body.className = 'vscode-high-contrast';
+  });
+  assert.deepEqual(await colourOf(), ['rgb(240, 240, 240)', 'rgb(100, 150, 255)']);
+
+  // A malformed host message is dropped; the view keeps working.
+  await view.send({ v: 1, type: 'rows', requestId: 1, offset: 0, total: 5, rows: [{ node: 1 }] });
+  await view.send({ v: 1, type: 'summaryError', message: EVIL });
+  assert.equal(await page.getByTestId('summary-error').textContent(), EVIL);
+  assert.equal(await page.locator('img').count(), 0);
+  assert.deepEqual(await view.problems(), []);
+  await page.close();
+});
+
+test('dashboard: metrics side by side, per-layer rows with exclude, exports, state saved, hostile names inert', async () => {
+  const report = {
+    kind: 'onnx-quantizer-report',
+    reference: '/models/net.onnx',
+    candidate: `/models/${EVIL}.int8.onnx`,
+    size: { referenceBytes: 600_434, candidateBytes: 163_976, ratio: 3.662 },
+    latency: {
+      reference: { p50Ms: 0.104, p90Ms: 0.147, p99Ms: 0.164, samplesMs: [0.1, 0.11, 0.104, 0.16] },
+      candidate: { p50Ms: 0.084, p90Ms: 0.142, p99Ms: 0.172, samplesMs: [0.08, 0.09, 0.084, 0.17] },
+      speedup: 1.246, runs: 4, batch: 1, threads: 2,
+    },
+    accuracy: { samples: 360, agreement: 0.9972, cosine: 0.999928, sqnrDb: 37.766, identical: false, maxAbsError: 0.459, referenceAccuracy: 1, candidateAccuracy: 0.9972 },
+    layers: [
+      { tensor: 't1', node: EVIL, opType: 'Add', sqnrDb: 32.2, identical: false, cosine: 0.9997, localSqnrDb: 32.2 },
+      ...Array.from({ length: 40 }, (_, i) => ({ tensor: `t${i + 2}`, node: `/conv${i}`, opType: 'Conv', sqnrDb: 40 + i, identical: false, cosine: 0.9999, localSqnrDb: 41 + i })),
+    ],
+    environment: { ortVersion: '1.30.0', nodeVersion: 'v20', platform: 'linux', arch: 'x64', cpuModel: EVIL, logicalCpus: 2, cpuFlags: { avx2: true, avx512f: false, avx512vnni: false, avxvnni: true, amx: false }, threads: 2 },
+    options: { mode: 'static', calibrationMethod: 'minmax' },
+  };
+  const view = await openWebview(browser, bundles, 'dashboard', async (m, v) => {
+    if (!isDashboardToHostMessage(m)) throw new Error(`malformed: ${JSON.stringify(m)}`);
+    if (m.type === 'ready') await v.send({ v: 1, type: 'report', report: toDashboard(report), persist: { reports: [report] } });
+  });
+  const { page } = view;
+  await page.getByTestId('summary-table').waitFor();
+  assert.equal(await page.getByTestId('size-ratio').textContent(), '3.66×');
+  assert.equal(await page.getByTestId('speedup').textContent(), '1.25×');
+  assert.equal(await page.getByTestId('agreement').textContent(), '99.72 %');
+  assert.equal(await page.getByTestId('sqnr').textContent(), '37.8 dB');
+  assert.equal(await page.getByTestId('accuracy').textContent(), '99.72 %');
+  assert.equal(await page.getByTestId('reference-accuracy').textContent(), '100.00 %');
+  assert.equal(await page.locator('[data-testid=latency-chart] rect.bar').count(), 6 + 3, 'p50/p90/p99 for two models plus the legend');
+  assert.equal(await page.locator('[data-testid=latency-distribution] line.tick').count(), 8);
+  assert.equal(await page.locator('[data-testid=environment] dd[data-label=VNNI]').textContent(), 'yes');
+
+  // Worst first, 30 shown, then all.
+  assert.equal(await page.getByTestId('layer-error-row').count(), 30);
+  assert.equal(await page.getByTestId('layer-error-row').first().getAttribute('data-node'), EVIL);
+  await page.getByTestId('btn-more-layers').click();
+  assert.equal(await page.getByTestId('layer-error-row').count(), 41);
+  await page.getByTestId('layer-error-row').first().getByTestId('btn-exclude').click();
+  await page.getByTestId('btn-export-json').click();
+  const sent = await postedMatching(view, (m) => m.type !== 'ready', 2);
+  assert.deepEqual(sent, [
+    { v: 1, type: 'excludeNodes', model: 1, nodes: [EVIL] },
+    { v: 1, type: 'export', format: 'json' },
+  ]);
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { __state: () => unknown }).__state()), { reports: [report] });
+  assert.equal(await page.locator('img').count(), 0);
+  assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  assert.deepEqual(await view.problems(), []);
+  await page.close();
+});
