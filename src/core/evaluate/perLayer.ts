@@ -6,16 +6,25 @@
  * disabled so that no fusion removes them. In a QDQ candidate the float tensor X is usually
  * quantized right away (X → QuantizeLinear → DequantizeLinear → consumers); the consumers see the
  * DequantizeLinear output, so that is the value measured for X.
+ *
+ * Each node's own contribution (localSqnrDb) is measured in isolation: a third copy of the
+ * candidate is cut at every measured tensor, its consumers reading the reference's value instead
+ * (fed as extra graph inputs). What comes out of a node there is the candidate's computation on
+ * exact inputs, so error inherited from upstream layers (and amplified by them) is not blamed on it.
  */
 import { throwIfCancelled } from '../errors';
 import type { OnnxModel } from '../onnx/model';
-import type { GraphProto, NodeProto } from '../onnx/schema';
+import { create } from '@bufbuild/protobuf';
+import { makeValueInfo } from '../onnx/builder';
+import { DataType } from '../onnx/dtype';
+import { float32ToFloat16Bits } from '../onnx/float16';
+import { NodeProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../onnx/schema';
 import type { JobContext } from '../progress';
-import type { InferenceSession } from '../runtime/ort';
+import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { LayerError } from '../../shared/report';
 import { feedsFor, maxBatchOf, modelInputs, type InputData } from './data';
-import { asFloat32, sessionWithOutputs } from './session';
-import { ErrorAccumulator, round, sqnrDb } from './stats';
+import { asFloat32, sessionForVariant, sessionWithOutputs, withGraph } from './session';
+import { ErrorAccumulator, round } from './stats';
 
 export interface PerLayerOptions {
   threads?: number | undefined;
@@ -30,7 +39,11 @@ interface Tracked {
   candidateTensor: string;
   node: NodeProto;
   order: number;
+  candidateType: string;
+  /** Error of the whole candidate up to this tensor. */
   acc: ErrorAccumulator;
+  /** Error of this node alone (candidate cut, fed reference inputs). */
+  local: ErrorAccumulator;
 }
 
 export async function perLayerErrors(
@@ -45,26 +58,27 @@ export async function perLayerErrors(
   const producers = dynamicProducers(refGraph);
   const candidateName = candidateTensorMap(candGraph);
   const wanted = [...producers.keys()].filter((t) => candidateName(t) !== undefined);
-
   const sessionOptions = { threads: options.threads, optimization: 'disabled' as const };
-  const refSession = await sessionWithOutputs(reference, wanted, sessionOptions);
-  let candSession: InferenceSession;
+  const sessions: InferenceSession[] = [];
   try {
-    candSession = await sessionWithOutputs(candidate, wanted.map((t) => candidateName(t)!), sessionOptions);
-  } catch (e) {
-    await refSession.release();
-    throw e;
-  }
-  try {
+    const refSession = await sessionWithOutputs(reference, wanted, sessionOptions);
+    sessions.push(refSession);
+    const candSession = await sessionWithOutputs(candidate, wanted.map((t) => candidateName(t)!), sessionOptions);
+    sessions.push(candSession);
     const refTypes = outputTypes(refSession);
     const candTypes = outputTypes(candSession);
     const tracked: Tracked[] = [];
     for (const tensor of wanted) {
       const cand = candidateName(tensor)!;
-      if (!FLOAT_TYPES.has(refTypes.get(tensor) ?? '') || !FLOAT_TYPES.has(candTypes.get(cand) ?? '')) continue;
+      const candType = candTypes.get(cand) ?? '';
+      if (!FLOAT_TYPES.has(refTypes.get(tensor) ?? '') || !FLOAT_TYPES.has(candType)) continue;
       const p = producers.get(tensor)!;
-      tracked.push({ tensor, candidateTensor: cand, node: p.node, order: p.order, acc: new ErrorAccumulator() });
+      tracked.push({ tensor, candidateTensor: cand, candidateType: candType, node: p.node, order: p.order, acc: new ErrorAccumulator(), local: new ErrorAccumulator() });
     }
+    const cut = cutAtTracked(candidate.proto, tracked);
+    const cutSession = await sessionForVariant(candidate, cut, sessionOptions);
+    sessions.push(cutSession);
+
     const mismatched = new Set<string>();
     const step = Math.max(1, Math.min(options.batch ?? 16, maxBatchOf(modelInputs(reference.proto))));
     for (let start = 0; start < data.samples; start += step) {
@@ -74,19 +88,62 @@ export async function perLayerErrors(
       const live = tracked.filter((t) => !mismatched.has(t.tensor));
       const r = await refSession.run(feeds, live.map((t) => t.tensor));
       const c = await candSession.run(feeds, [...new Set(live.map((t) => t.candidateTensor))]);
+      const refValues = new Map<string, Float32Array>();
       for (const t of live) {
         const rv = asFloat32(r[t.tensor]!);
         const cv = asFloat32(c[t.candidateTensor]!);
         if (rv.length !== cv.length) mismatched.add(t.tensor);
         else t.acc.add(rv, cv);
+        refValues.set(t.tensor, rv);
+      }
+      // The cut copy: every measured tensor's consumers read the reference value.
+      const cutFeeds = { ...feeds };
+      for (const t of tracked) cutFeeds[cutInputName(t.candidateTensor)] = referenceFeed(r[t.tensor]!, refValues.get(t.tensor), t.candidateType);
+      const cc = await cutSession.run(cutFeeds, [...new Set(live.map((t) => t.candidateTensor))]);
+      for (const t of live) {
+        if (mismatched.has(t.tensor)) continue;
+        const cv = asFloat32(cc[t.candidateTensor]!);
+        const rv = refValues.get(t.tensor)!;
+        if (rv.length === cv.length) t.local.add(rv, cv);
       }
       ctx.onProgress?.({ stage: 'per-layer', message: `${start + count}/${data.samples} samples` });
     }
-    return rank(tracked.filter((t) => !mismatched.has(t.tensor)), new Set(modelInputs(reference.proto).map((s) => s.name)));
+    return rank(tracked.filter((t) => !mismatched.has(t.tensor)));
   } finally {
-    await refSession.release();
-    await candSession.release();
+    for (const s of sessions) await s.release();
   }
+}
+
+/** Name of the extra graph input that replaces candidate tensor `name` for its consumers. */
+function cutInputName(name: string): string {
+  return `${name}::reference`;
+}
+
+/**
+ * The candidate with every measured tensor cut: its consumers read a new graph input (fed the
+ * reference value) while the tensor itself stays computed and becomes a graph output.
+ */
+function cutAtTracked(proto: ModelProto, tracked: Tracked[]): ModelProto {
+  const graph = proto.graph!;
+  const cutNames = new Map(tracked.map((t) => [t.candidateTensor, t]));
+  const node = graph.node.map((n) =>
+    n.input.some((i) => cutNames.has(i)) ? create(NodeProtoSchema, { ...n, input: n.input.map((i) => (cutNames.has(i) ? cutInputName(i) : i)) }) : n,
+  );
+  const input = [...graph.input];
+  for (const [name, t] of cutNames) input.push(makeValueInfo(cutInputName(name), t.candidateType === 'float16' ? DataType.FLOAT16 : t.candidateType === 'float64' ? DataType.DOUBLE : DataType.FLOAT));
+  const present = new Set(graph.output.map((o) => o.name));
+  const output = [...graph.output, ...[...cutNames.keys()].filter((n) => !present.has(n)).map((name) => create(ValueInfoProtoSchema, { name }))];
+  return withGraph(proto, { ...graph, node, input, output });
+}
+
+/** The reference value as the candidate's dtype expects it at the cut. */
+function referenceFeed(value: OrtTensor, asF32: Float32Array | undefined, candidateType: string): OrtTensor {
+  if (value.type === candidateType) return value;
+  const o = ort();
+  const f = asF32 ?? asFloat32(value);
+  if (candidateType === 'float16') return new o.Tensor('float16', Uint16Array.from(f, float32ToFloat16Bits), value.dims);
+  if (candidateType === 'float64') return new o.Tensor('float64', Float64Array.from(f), value.dims);
+  return new o.Tensor('float32', f, value.dims);
 }
 
 /**
@@ -109,19 +166,33 @@ function dynamicProducers(graph: GraphProto): Map<string, { node: NodeProto; ord
 }
 
 /**
- * Where the candidate holds the value of reference tensor X: the DequantizeLinear output of an
- * X → QuantizeLinear → DequantizeLinear pair when there is one, else X itself when the candidate
- * computes a tensor of that name; undefined when it has no counterpart.
+ * Where the candidate holds the value of reference tensor X:
+ * 1. a DequantizeLinear output named `X_DequantizeLinear_Output` (ONNX Runtime's naming, which
+ *    our quantizer keeps): the quantized stand-in for X, even when X's producer was folded away
+ *    (Conv → Relu becomes Conv → Q → DQ with the Relu's range);
+ * 2. else the DequantizeLinear of an X → QuantizeLinear → DequantizeLinear pair, unless that DQ is
+ *    named for another tensor (then it stands for a folded successor of X, not for X);
+ * 3. else X itself when the candidate computes a tensor of that name; undefined otherwise.
  */
 function candidateTensorMap(graph: GraphProto): (tensor: string) => string | undefined {
+  const SUFFIX = '_DequantizeLinear_Output';
   const produced = new Set(graph.node.flatMap((n) => n.output).filter(Boolean));
+  const quantizedActivations = new Set(graph.node.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.output[0]));
+  const namedDq = new Map<string, string>();
+  for (const n of graph.node) {
+    const out = n.output[0];
+    if (n.opType === 'DequantizeLinear' && out?.endsWith(SUFFIX) && quantizedActivations.has(n.input[0])) namedDq.set(out.slice(0, -SUFFIX.length), out);
+  }
   const consumers = new Map<string, NodeProto[]>();
   for (const n of graph.node) for (const i of n.input) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
   return (tensor) => {
+    const named = namedDq.get(tensor);
+    if (named) return named;
     for (const q of consumers.get(tensor) ?? []) {
       if (q.opType !== 'QuantizeLinear' || q.input[0] !== tensor || !q.output[0]) continue;
       const dq = (consumers.get(q.output[0]) ?? []).find((n) => n.opType === 'DequantizeLinear' && n.input[0] === q.output[0]);
-      if (dq?.output[0]) return dq.output[0];
+      const out = dq?.output[0];
+      if (out && !(out.endsWith(SUFFIX) && out !== `${tensor}${SUFFIX}`)) return out;
     }
     return produced.has(tensor) ? tensor : undefined;
   };
@@ -134,32 +205,31 @@ function outputTypes(session: InferenceSession): Map<string, string> {
 }
 
 /**
- * Results worst first. "Worst" is the error a node adds itself (localSqnrDb): downstream of a bad
- * layer every tensor carries about the same error, so ranking by SQNR alone would blame whatever
- * comes last. Ties (and nodes that add nothing) go by SQNR, then graph order.
+ * Results worst first: the error a node adds on exact inputs (localSqnrDb), then the SQNR of its
+ * output, then graph order. Downstream of a bad layer every tensor carries its error, so ranking
+ * by output SQNR alone would blame whatever comes last.
  */
-function rank(tracked: Tracked[], graphInputs: Set<string>): LayerError[] {
-  const noise = new Map(tracked.map((t) => [t.tensor, t.acc.noiseRatio]));
+function rank(tracked: Tracked[]): LayerError[] {
+  const db = (acc: ErrorAccumulator): number | null => {
+    const v = acc.sqnrDb;
+    return v === null ? null : Number.isFinite(v) ? round(v, 3) : -1000;
+  };
+  const key = (v: number | null) => (v === null ? Infinity : v);
   const layers = tracked.map((t) => {
-    const raw = t.acc.sqnrDb;
-    // Relative noise this node adds on top of its worst input (graph inputs are exact).
-    const inputNoise = t.node.input.filter((i) => noise.has(i) || graphInputs.has(i)).map((i) => noise.get(i) ?? 0);
-    const added = t.acc.noiseRatio - Math.max(0, ...inputNoise);
-    const local = added > 0 ? sqnrDb(1, added) : null;
     const layer: LayerError = {
       tensor: t.tensor,
       node: t.node.name || `${t.node.opType}(${t.tensor})`,
       opType: t.node.opType,
       candidateTensor: t.candidateTensor,
-      sqnrDb: raw === null || !Number.isFinite(raw) ? null : round(raw, 3),
+      sqnrDb: t.acc.sqnrDb === null || !Number.isFinite(t.acc.sqnrDb) ? null : round(t.acc.sqnrDb, 3),
       identical: t.acc.identical,
       cosine: round(t.acc.cosine, 6),
       maxAbsError: Number.isFinite(t.acc.maxAbsError) ? t.acc.maxAbsError : Number.MAX_VALUE,
-      localSqnrDb: local === null ? null : Number.isFinite(local) ? round(local, 3) : -1000,
+      localSqnrDb: db(t.local),
     };
-    return { layer, order: t.order, local: layer.localSqnrDb ?? Infinity, key: raw === null ? Infinity : raw === -Infinity ? -Infinity : round(raw, 3) };
+    return { layer, order: t.order, local: key(layer.localSqnrDb), own: t.acc.nonFinite ? -Infinity : key(layer.sqnrDb) };
   });
   const cmp = (x: number, y: number) => (x === y ? 0 : x < y ? -1 : 1);
-  layers.sort((a, b) => cmp(a.local, b.local) || cmp(a.key, b.key) || a.order - b.order);
+  layers.sort((a, b) => cmp(a.local, b.local) || cmp(a.own, b.own) || a.order - b.order);
   return layers.map((l) => l.layer);
 }

@@ -4,29 +4,33 @@ import { create } from '@bufbuild/protobuf';
 import type { OnnxModel } from '../onnx/model';
 import { isExternal } from '../onnx/model';
 import { modelToBytes, tempPathFor } from '../onnx/save';
-import { ValueInfoProtoSchema } from '../onnx/schema';
+import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto } from '../onnx/schema';
 import { walkTensors } from '../onnx/walk';
 import { float16BitsToFloat32 } from '../onnx/float16';
 import { createSession, type InferenceSession, type SessionOptions } from '../runtime/ort';
 
 /**
  * A session on a copy of `model` whose graph also outputs `extraOutputs` (name-only value infos:
- * ONNX Runtime infers their types, readable from `outputMetadata`). The loaded model is left as it
- * was. A model with external data is written next to the original for the session to find its
- * data file, and removed again at once.
+ * ONNX Runtime infers their types, readable from `outputMetadata`). The loaded model is left as it was.
  */
 export async function sessionWithOutputs(model: OnnxModel, extraOutputs: readonly string[], options: SessionOptions): Promise<InferenceSession> {
   const graph = model.proto.graph!;
-  const original = graph.output;
-  const present = new Set(original.map((o) => o.name));
+  const present = new Set(graph.output.map((o) => o.name));
   const added = [...new Set(extraOutputs)].filter((n) => n && !present.has(n)).map((name) => create(ValueInfoProtoSchema, { name }));
-  graph.output = [...original, ...added];
-  let bytes: Uint8Array;
-  try {
-    bytes = modelToBytes(model.proto);
-  } finally {
-    graph.output = original;
-  }
+  return sessionForVariant(model, withGraph(model.proto, { ...graph, output: [...graph.output, ...added] }), options);
+}
+
+/** A shallow copy of `proto` with another graph (tensors are shared, not copied). */
+export function withGraph(proto: ModelProto, graph: Omit<GraphProto, '$typeName' | '$unknown'>): ModelProto {
+  return create(ModelProtoSchema, { ...proto, graph: create(GraphProtoSchema, graph) });
+}
+
+/**
+ * A session on `variant`, an in-memory variant of `model`. A model with external data is written
+ * next to the original for the session to find its data file, and removed again at once.
+ */
+export async function sessionForVariant(model: OnnxModel, variant: ModelProto, options: SessionOptions): Promise<InferenceSession> {
+  const bytes = modelToBytes(variant);
   if (!usesExternalData(model)) return createSession(bytes, options);
   const tmp = tempPathFor(model.path);
   fs.writeFileSync(tmp, bytes, { flag: 'wx' });

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { perLayerErrors } from '../../../src/core/evaluate/perLayer';
+import { loadInputData, modelInputs } from '../../../src/core/evaluate/data';
+import { loadModel } from '../../../src/core/onnx/model';
+import { saveModel } from '../../../src/core/onnx/save';
+import { makeNode } from '../../../src/core/onnx/builder';
+import { floatTensor, uint8Tensor } from '../../../src/core/onnx/tensor';
+import { fixture, tempDir, TEST_X, withWeights } from './helpers';
+
+const MLP = fixture('digits_mlp.onnx');
+const CNN = fixture('digits_cnn.onnx');
+const dir = tempDir('perlayer');
+
+async function layersOf(reference: string, candidate: string) {
+  const ref = loadModel(reference);
+  return perLayerErrors(ref, loadModel(candidate), loadInputData(TEST_X, modelInputs(ref.proto)), { batch: 64 });
+}
+
+test('MLP: the Gemm whose weights were scaled ×10 comes out worst; layers before it are identical', async () => {
+  const damaged = withWeights(MLP, path.join(dir, 'mlp-fc2x10.onnx'), 'fc2.weight', (v) => v * 10);
+  const layers = await layersOf(MLP, damaged);
+  assert.equal(layers[0]!.node, '/fc2/Gemm');
+  assert.equal(layers[0]!.tensor, '/fc2/Gemm_output_0');
+  assert.ok(layers[0]!.sqnrDb! < -15, `SQNR ${layers[0]!.sqnrDb}`);
+  for (const t of ['/Flatten_output_0', '/fc1/Gemm_output_0', '/relu1/Relu_output_0']) {
+    const l = layers.find((x) => x.tensor === t)!;
+    assert.equal(l.identical, true, t);
+    assert.equal(l.sqnrDb, null);
+  }
+  // Every float intermediate of the graph is there, the output included.
+  assert.deepEqual(layers.map((l) => l.tensor).sort(), ['/Flatten_output_0', '/fc1/Gemm_output_0', '/fc2/Gemm_output_0', '/relu1/Relu_output_0', '/relu2/Relu_output_0', 'logits']);
+});
+
+test('CNN: a damaged Conv in the residual block is ranked first', async () => {
+  const damaged = withWeights(CNN, path.join(dir, 'cnn-res1x10.onnx'), 'onnx::Conv_47', (v) => v * 10);
+  const layers = await layersOf(CNN, damaged);
+  assert.equal(layers[0]!.node, '/res1/res1.0/Conv');
+  assert.equal(layers.find((l) => l.node === '/stem/stem.0/Conv')!.identical, true);
+});
+
+test('QDQ candidate: a quantized tensor is measured at its DequantizeLinear output', async () => {
+  // Insert Q/DQ (uint8, scale from the observed range) on relu1's output, as static QDQ does.
+  const m = loadModel(MLP);
+  const g = m.proto.graph!;
+  const relu = '/relu1/Relu_output_0';
+  const idx = g.node.findIndex((n) => n.output[0] === relu);
+  g.initializer.push(floatTensor('relu1_scale', [], [20 / 255]), uint8Tensor('relu1_zp', [], [0]));
+  g.node.splice(
+    idx + 1,
+    0,
+    makeNode('QuantizeLinear', [relu, 'relu1_scale', 'relu1_zp'], ['relu1_q'], {}, { name: 'relu1_Q' }),
+    makeNode('DequantizeLinear', ['relu1_q', 'relu1_scale', 'relu1_zp'], ['relu1_dq'], {}, { name: 'relu1_DQ' }),
+  );
+  for (const n of g.node) if (n.opType === 'Gemm') n.input = n.input.map((i) => (i === relu ? 'relu1_dq' : i));
+  const qdq = path.join(dir, 'mlp-qdq.onnx');
+  saveModel(m.proto, qdq, { force: true });
+
+  const layers = await layersOf(MLP, qdq);
+  const r = layers.find((l) => l.tensor === relu)!;
+  assert.equal(r.candidateTensor, 'relu1_dq');
+  assert.equal(r.identical, false);
+  assert.ok(r.sqnrDb! > 15 && r.sqnrDb! < 60, `SQNR ${r.sqnrDb}`);
+  assert.equal(layers[0]!.tensor, relu, 'the only quantized tensor adds the error');
+  assert.equal(layers.find((l) => l.tensor === '/fc1/Gemm_output_0')!.identical, true);
+  assert.ok(!layers.some((l) => l.tensor === 'relu1_q'), 'integer tensors are not compared');
+});
+
+test('a model against itself: every layer identical', async () => {
+  const layers = await layersOf(CNN, CNN);
+  assert.ok(layers.length >= 10);
+  assert.ok(layers.every((l) => l.identical && l.sqnrDb === null && l.cosine === 1 && l.localSqnrDb === null));
+});
