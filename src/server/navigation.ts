@@ -185,7 +185,7 @@ export function documentSymbols(r: RenderedModel): DocumentSymbol[] {
 }
 
 /** Totals over the layer rules for the header lenses. */
-export function layerTotals(layers: LayerInfo[]): { quantizable: number; risks: number; perMode: Record<LayerMode, { layers: number; before: number; after: number }> } {
+export function layerTotals(layers: LayerInfo[]): { quantizable: number; risks: number; quantized: number; perMode: Record<LayerMode, { layers: number; before: number; after: number }> } {
   const perMode: Record<LayerMode, { layers: number; before: number; after: number }> = {
     dynamic: { layers: 0, before: 0, after: 0 },
     static: { layers: 0, before: 0, after: 0 },
@@ -193,7 +193,9 @@ export function layerTotals(layers: LayerInfo[]): { quantizable: number; risks: 
   };
   let quantizable = 0;
   let risks = 0;
+  let quantized = 0;
   for (const l of layers) {
+    if (l.quantized) quantized++;
     if (l.modes.length && l.weightBytes > 0) quantizable++;
     if (l.notes.length) risks++;
     for (const m of l.modes) {
@@ -204,7 +206,7 @@ export function layerTotals(layers: LayerInfo[]): { quantizable: number; risks: 
       perMode[m].after += after;
     }
   }
-  return { quantizable, risks, perMode };
+  return { quantizable, risks, quantized, perMode };
 }
 
 export function codeLenses(state: ModelState): CodeLens[] {
@@ -218,5 +220,6 @@ export function codeLenses(state: ModelState): CodeLens[] {
     if (t.layers) out.push(lens(`${mode}: ${formatBytes(t.before)} → ${formatBytes(t.after)} (saves ${formatBytes(t.before - t.after)})`));
   }
   if (totals.risks) out.push(lens(`${totals.risks} layer${totals.risks === 1 ? '' : 's'} with risks`));
+  if (totals.quantized) out.push(lens(`${totals.quantized} node${totals.quantized === 1 ? '' : 's'} already quantized`));
   return out;
 }

@@ -41,7 +41,7 @@ import {
   type TrackModelParams,
 } from './protocol';
 import { isRecipeUri, recipeCompletions, recipeDiagnostics, recipeEdit, recipeModelPath } from './recipes';
-import { fileUri, filePathOf, modelPathOf, textUri } from './uris';
+import { fileUri, filePathOf, modelPathOf } from './uris';
 import { recipePathFor } from '../core/text/recipe';
 import type { QuantMode } from '../core/quantize/types';
 
@@ -123,17 +123,18 @@ function dropInterest(modelPath: string, reason: string): void {
   }
 }
 
-function textViewOpen(modelPath: string): boolean {
-  return interest.get(modelPath)?.has(`text:${textUri(modelPath)}`) ?? false;
+/** URIs of the open text views of a model, as the client spelled them. */
+function openViews(modelPath: string): string[] {
+  return [...(interest.get(modelPath) ?? [])].filter((r) => r.startsWith('text:')).map((r) => r.slice('text:'.length));
 }
 
-/** Publish a model's diagnostics to its file URI and, when open, to its text view. */
+/** Publish a model's diagnostics to its file URI and to its open text views. */
 function publishModel(modelPath: string): void {
   guard(`diagnostics for ${modelPath}`, undefined, () => {
     const state = store.get(modelPath);
     const diagnostics: Diagnostic[] = modelDiagnostics(state, settings);
     void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics });
-    if (textViewOpen(modelPath)) void connection.sendDiagnostics({ uri: textUri(modelPath), diagnostics });
+    for (const uri of openViews(modelPath)) void connection.sendDiagnostics({ uri, diagnostics });
   });
 }
 

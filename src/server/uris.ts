@@ -6,11 +6,6 @@ export function fileUri(p: string): string {
   return pathToFileURL(p).href;
 }
 
-/** `onnx-text:/path/to/model.onnx.txt` (what vscode.Uri.file(p).with({scheme, path: p + '.txt'}) prints). */
-export function textUri(modelPath: string): string {
-  return `${TEXT_SCHEME}:${pathToFileURL(modelPath).pathname}.txt`;
-}
-
 /** Model path of a `file:` URI ending in .onnx or an `onnx-text:` URI; undefined for anything else. */
 export function modelPathOf(uri: string): string | undefined {
   try {

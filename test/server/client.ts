@@ -54,7 +54,7 @@ export class TestClient {
   }
 
   notify(method: string, params: unknown): void {
-    void this.connection.sendNotification(method, params);
+    this.connection.sendNotification(method, params).catch(() => undefined);
   }
 
   open(uri: string, languageId: string, text: string, version = 1): void {
@@ -102,13 +102,15 @@ export class TestClient {
   }
 
   async stop(): Promise<void> {
+    const exited = new Promise<void>((resolve) => (this.child.exitCode !== null ? resolve() : this.child.once('exit', () => resolve())));
     try {
       await Promise.race([this.request('shutdown', null), new Promise((r) => setTimeout(r, 1000))]);
-      this.notify('exit', null);
+      await this.connection.sendNotification('exit', null);
     } catch {
       /* already gone */
     }
-    this.connection.dispose();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
     if (this.child.exitCode === null) this.child.kill();
+    this.connection.dispose();
   }
 }

@@ -32,7 +32,7 @@ const pos = (line: number, character: number) => ({ line, character });
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-server-'));
-  for (const f of ['digits_mlp.onnx', 'digits_cnn.onnx', 'digits_calib_x.npy']) fs.copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
+  for (const f of ['digits_mlp.onnx', 'digits_cnn.onnx', 'digits_cnn_static_qnnpack_torch.onnx', 'digits_calib_x.npy']) fs.copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
   client = await TestClient.start();
 });
 
@@ -126,6 +126,18 @@ test('code lenses over the graph signature count quantizable layers and bytes sa
   const before = (256 * 64 + 256 * 256 + 10 * 256) * 4;
   const afterInt8 = 256 * 64 + 5 + 256 * 256 + 5 + 10 * 256 + 5;
   assert.ok(lenses.some((l) => l.command!.title === `dynamic: ${formatBytes(before)} → ${formatBytes(afterInt8)} (saves ${formatBytes(before - afterInt8)})`), JSON.stringify(lenses));
+});
+
+test('an already quantized (QDQ) model: no size notes, a lens counting its quantized nodes', async () => {
+  const model = path.join(dir, 'digits_cnn_static_qnnpack_torch.onnx');
+  const { uri } = await openView(model);
+  const diags = await client.diagnosticsFor(uri);
+  assert.equal(diags.filter((d) => d.message.includes('→ int8')).length, 0);
+  const lenses = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
+  const titles = lenses.map((l) => l.command!.title);
+  assert.equal(titles[0], '0 quantizable layers with weights');
+  assert.ok(titles.some((t) => /^\d+ nodes already quantized$/.test(t)), titles.join(' | '));
+  client.close(uri);
 });
 
 test('code actions write the recipe next to the model: created when missing, then edited', async () => {
