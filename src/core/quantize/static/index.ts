@@ -77,6 +77,12 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   throwIfCancelled(ctx.signal);
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0.8, message: describe(plan) });
 
+  const partial = partlyQuantizedChains(plan, graph);
+  if (partial.length > 0) {
+    warnings.push(
+      `${partial.join(', ')} left float between quantized ops by the node/op-type filters: ONNX Runtime then cannot run the neighbouring ops in integer kernels either, which can make the model slower than float`,
+    );
+  }
   const params = resolveParams(plan, ranges, options);
   const emitOptions: EmitOptions = {
     activationType: options.activationType,
@@ -104,6 +110,20 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
     ),
     warnings,
   };
+}
+
+/** Fusable ops the user's filters kept float although they read a quantized tensor (doc §7: partly fused graphs are slow). */
+function partlyQuantizedChains(plan: StaticPlan, graph: GraphProto): string[] {
+  const out: string[] = [];
+  const readers = new Map<string, NodeProto[]>();
+  for (const n of graph.node) for (const i of n.input) (readers.get(i) ?? readers.set(i, []).get(i)!).push(n);
+  // Its output is quantized again downstream, directly or after a Relu/Clip.
+  const feedsQuantized = (t: string): boolean =>
+    plan.tensors.has(t) || (readers.get(t) ?? []).some((r) => (r.opType === 'Relu' || r.opType === 'Clip') && plan.tensors.has(r.output[0] ?? ''));
+  for (const node of plan.skippedNodes) {
+    if (node.input.some((i) => plan.tensors.has(i)) && node.output.some(feedsQuantized)) out.push(`${nodeName(node)} (${node.opType})`);
+  }
+  return out;
 }
 
 /** Scale and zero point per planned tensor: calibrated ranges, fixed ranges, pass-through aliases share their root's. */

@@ -60,6 +60,8 @@ export interface StaticPlan {
   /** Relu/Clip nodes removed because the preceding Q clamps the same way. */
   folded: Set<NodeProto>;
   skipped: SkipList;
+  /** Candidate ops left float (same order as the graph), reasons in `skipped`. */
+  skippedNodes: NodeProto[];
 }
 
 export interface PlanOptions {
@@ -92,7 +94,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     for (const i of n.input) if (i) (ctx.consumers.get(i) ?? ctx.consumers.set(i, []).get(i)!).push(n);
     if (n.opType === 'Constant' && n.domain === '' && getAttribute(n, 'value')?.t) ctx.constants.set(n.output[0]!, getAttribute(n, 'value')!.t!);
   }
-  const plan: StaticPlan = { nodes: new Map(), tensors: new Map(), folded: new Set(), skipped: new SkipList() };
+  const plan: StaticPlan = { nodes: new Map(), tensors: new Map(), folded: new Set(), skipped: new SkipList(), skippedNodes: [] };
 
   // 1. Compute ops: each one is a complete DQ → op → Q unit or is left alone.
   for (const node of graph.node) {
@@ -100,6 +102,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     const verdict = selection.check(node, STATIC_OP_TYPES);
     if (!verdict.selected) {
       plan.skipped.add(node, verdict.reason);
+      plan.skippedNodes.push(node);
       continue;
     }
     const planned = planCompute(node, ctx);
