@@ -48,43 +48,59 @@ export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits:
   const scales = new Float32Array(N * kBlocks);
   const zpBytesPerRow = Math.ceil((kBlocks * bits) / 8);
   const zeroPoints = symmetric ? undefined : new Uint8Array(N * zpBytesPerRow);
-  const block = new Float32Array(blockSize);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < kBlocks; b++) {
-      const k0 = b * blockSize;
-      const len = Math.min(blockSize, K - k0);
-      block.fill(0);
-      for (let i = 0; i < len; i++) block[i] = w[(k0 + i) * N + n]!;
+  // Block row by block row, reading the [K, N] weight sequentially (column-wise reads of a big
+  // row-major matrix would miss the cache on every element).
+  const lo = new Float64Array(N);
+  const hi = new Float64Array(N);
+  const ext = new Float64Array(N); // symmetric: signed value of largest magnitude
+  const zps = new Int32Array(N);
+  const invs = new Float32Array(N);
+  for (let b = 0; b < kBlocks; b++) {
+    const k0 = b * blockSize;
+    const len = Math.min(blockSize, K - k0);
+    lo.fill(0);
+    hi.fill(0);
+    ext.fill(0);
+    for (let i = 0; i < len; i++) {
+      const row = (k0 + i) * N;
+      for (let n = 0; n < N; n++) {
+        const v = w[row + n]!;
+        if (symmetric) {
+          if (Math.abs(v) > Math.abs(ext[n]!)) ext[n] = v;
+        } else {
+          if (v < lo[n]!) lo[n] = v;
+          if (v > hi[n]!) hi[n] = v;
+        }
+      }
+    }
+    for (let n = 0; n < N; n++) {
       let scale: number;
       let zp: number;
       if (symmetric) {
         // The signed value of largest magnitude maps exactly to -2^(bits-1).
-        let m = 0;
-        for (let i = 0; i < len; i++) if (Math.abs(block[i]!) > Math.abs(m)) m = block[i]!;
-        scale = Math.fround(m / -mid);
+        scale = Math.fround(ext[n]! / -mid);
         zp = mid;
       } else {
-        let lo = 0;
-        let hi = 0;
-        for (let i = 0; i < len; i++) {
-          const v = block[i]!;
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
-        }
-        scale = Math.fround((hi - lo) / qmax);
-        zp = scale !== 0 ? Math.min(qmax, Math.max(0, roundAway(Math.fround(-lo / scale)))) : 0;
+        scale = Math.fround((hi[n]! - lo[n]!) / qmax);
+        zp = scale !== 0 ? Math.min(qmax, Math.max(0, roundAway(Math.fround(-lo[n]! / scale)))) : 0;
       }
-      const inv = scale !== 0 ? Math.fround(1 / scale) : 0;
       scales[n * kBlocks + b] = scale;
-      const base = (n * kBlocks + b) * blob;
-      for (let i = 0; i < blockSize; i++) {
-        const q = Math.min(qmax, Math.max(0, roundAway(Math.fround(Math.fround(block[i]! * inv) + zp))));
-        if (bits === 8) data[base + i] = q;
-        else data[base + (i >> 1)]! |= i & 1 ? q << 4 : q;
-      }
+      zps[n] = zp;
+      invs[n] = scale !== 0 ? Math.fround(1 / scale) : 0;
       if (zeroPoints) {
         if (bits === 8) zeroPoints[n * zpBytesPerRow + b] = zp;
         else zeroPoints[n * zpBytesPerRow + (b >> 1)]! |= b & 1 ? zp << 4 : zp;
+      }
+    }
+    for (let i = 0; i < blockSize; i++) {
+      const row = (k0 + i) * N;
+      const pad = i >= len; // K padding: value 0
+      const byteInBlob = bits === 8 ? i : i >> 1;
+      const shift = bits === 4 && i & 1 ? 4 : 0;
+      for (let n = 0; n < N; n++) {
+        const v = pad ? 0 : w[row + n]!;
+        const q = Math.min(qmax, Math.max(0, roundAway(Math.fround(Math.fround(v * invs[n]!) + zps[n]!))));
+        data[(n * kBlocks + b) * blob + byteInBlob]! |= q << shift;
       }
     }
   }

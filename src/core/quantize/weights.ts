@@ -33,35 +33,43 @@ export function quantizeInt8Symmetric(values: ArrayLike<number>, shape: readonly
   const inner = ax === undefined ? n : shape.slice(ax + 1).reduce((a, b) => a * b, 1);
   const outer = ax === undefined ? 1 : shape.slice(0, ax).reduce((a, b) => a * b, 1);
   const absmax = new Float64Array(channels);
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      const base = (o * channels + c) * inner;
-      let m = absmax[c]!;
-      for (let i = 0; i < inner; i++) {
-        const v = Math.abs(values[base + i]!);
-        if (v > m) m = v;
+  if (inner === 1 && channels > 1) {
+    // Channel = last axis (MatMul [K, N] per column): one sequential pass, channel by counter.
+    for (let e = 0, c = 0; e < n; e++) {
+      const v = Math.abs(values[e]!);
+      if (v > absmax[c]!) absmax[c] = v;
+      if (++c === channels) c = 0;
+    }
+  } else {
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < channels; c++) {
+        const base = (o * channels + c) * inner;
+        let m = absmax[c]!;
+        for (let i = 0; i < inner; i++) {
+          const v = Math.abs(values[base + i]!);
+          if (v > m) m = v;
+        }
+        absmax[c] = m;
       }
-      absmax[c] = m;
     }
   }
   const scales = new Float32Array(channels);
   for (let c = 0; c < channels; c++) scales[c] = computeQuantParams(-absmax[c]!, absmax[c]!, range, true).scale;
   const data = new Int8Array(n);
   let clipped = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      const base = (o * channels + c) * inner;
-      const s = scales[c]!;
-      for (let i = 0; i < inner; i++) {
-        const q = roundHalfEvenFast(Math.fround(values[base + i]! / s));
-        if (q > 127) {
-          data[base + i] = 127;
-          clipped++;
-        } else if (q < -128) {
-          data[base + i] = -128;
-          clipped++;
-        } else data[base + i] = q;
-      }
+  // Sequential over elements; the channel index advances every `inner` elements.
+  for (let e = 0, c = 0, left = inner; e < n; e++) {
+    const q = roundHalfEvenFast(Math.fround(values[e]! / scales[c]!));
+    if (q > 127) {
+      data[e] = 127;
+      clipped++;
+    } else if (q < -128) {
+      data[e] = -128;
+      clipped++;
+    } else data[e] = q;
+    if (--left === 0) {
+      left = inner;
+      if (++c === channels) c = 0;
     }
   }
   return { data, scales, clipped };
