@@ -13,7 +13,7 @@ import { oneLine } from '../core/errors';
 import { loadInputData, modelInputs } from '../core/evaluate/data';
 import { nodeName } from '../core/quantize/selection';
 import type { QuantMode } from '../core/quantize/types';
-import { QUANT_MODES, recipePathFor, type NodeOverride } from '../core/text/recipe';
+import { QUANT_MODES, recipePathFor, recipeToOptions, validateRecipe, type NodeOverride, type RecipeWarning } from '../core/text/recipe';
 import { SOURCE } from './diagnostics';
 import type { ModelState, ModelStore } from './models';
 import { fileUri } from './uris';
@@ -116,6 +116,17 @@ export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: 
       at(key, DiagnosticSeverity.Warning, `${mode} mode does not quantize '${key.value}' (${known.opType}): this override has no effect`);
     }
     if (o.bits !== undefined && mode && mode !== 'weight-only') at(key, DiagnosticSeverity.Warning, `"bits" applies to weight-only mode only (mode is ${mode})`);
+  }
+  // What the Quantize with Recipe command will warn about (per-node settings the quantizer cannot apply).
+  let planned: RecipeWarning[] = [];
+  try {
+    planned = recipeToOptions(validateRecipe(jsonc.getNodeValue(root)), path.dirname(recipePath)).warnings;
+  } catch {
+    /* shape problems: the JSON schema reports them */
+  }
+  for (const w of planned) {
+    const key = jsonc.findNodeAtLocation(root, ['nodes', w.node])?.parent?.children?.[0];
+    if (key && nodes.has(w.node)) at(key, DiagnosticSeverity.Information, w.message);
   }
   const calib = jsonc.findNodeAtLocation(root, ['options', 'calibrationData']);
   if (calib && typeof calib.value === 'string') {

@@ -97,6 +97,11 @@ export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
   return value as unknown as QuantRecipe;
 }
 
+export interface RecipeWarning {
+  node: string;
+  message: string;
+}
+
 export interface RecipePlan {
   /** Absolute model path. */
   model: string;
@@ -104,7 +109,7 @@ export interface RecipePlan {
   output?: string;
   options: QuantizeOptions;
   /** Overrides the quantizer cannot honour per node (QuantizeOptions has no per-node settings besides exclusion). */
-  warnings: string[];
+  warnings: RecipeWarning[];
 }
 
 /**
@@ -118,15 +123,16 @@ export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipeP
   }
   if (options.calibrationData !== undefined) options.calibrationData = path.resolve(recipeDir, options.calibrationData);
   const excluded = new Set(options.excludeNodes ?? []);
-  const warnings: string[] = [];
+  const warnings: RecipeWarning[] = [];
   for (const [name, o] of Object.entries(recipe.nodes ?? {})) {
     if (o.exclude) excluded.add(name);
     if (o.exclude) continue;
     if (o.perChannel !== undefined && o.perChannel !== (options.perChannel ?? false)) {
-      warnings.push(`node "${name}": per-node perChannel is not supported by the quantizer; the global setting (${options.perChannel ?? false}) applies`);
+      warnings.push({ node: name, message: `per-node perChannel is not supported by the quantizer; the global setting (${options.perChannel ?? false}) applies` });
     }
     if (o.bits !== undefined && (recipe.mode !== 'weight-only' || o.bits !== (options.weightBits ?? 4))) {
-      warnings.push(`node "${name}": per-node bits are not supported by the quantizer; ${recipe.mode === 'weight-only' ? `weightBits ${options.weightBits ?? 4}` : `${recipe.mode} mode`} applies`);
+      const applies = recipe.mode === 'weight-only' ? `weightBits ${options.weightBits ?? 4}` : `${recipe.mode} mode`;
+      warnings.push({ node: name, message: `per-node bits are not supported by the quantizer; ${applies} applies` });
     }
   }
   if (excluded.size) options.excludeNodes = [...excluded];

@@ -141,8 +141,9 @@ async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel): P
     }
     const recipe = validateRecipe(json, path.basename(recipeUri.fsPath));
     const plan = recipeToOptions(recipe, path.dirname(recipeUri.fsPath));
-    for (const w of plan.warnings) log.warn(`${path.basename(recipeUri.fsPath)}: ${w}`);
-    if (plan.warnings.length) void vscode.window.showWarningMessage(plan.warnings.join(' '));
+    const warnings = plan.warnings.map((w) => `${w.node}: ${w.message}`);
+    for (const w of warnings) log.warn(`${path.basename(recipeUri.fsPath)}: ${w}`);
+    if (warnings.length) void vscode.window.showWarningMessage(warnings.join(' · '));
     log.info(`quantize with recipe ${recipeUri.fsPath}: ${JSON.stringify(plan.options)}${plan.output ? ` → ${plan.output}` : ''}`);
     const options = plan.output ? { ...plan.options, output: plan.output } : plan.options;
     return await vscode.commands.executeCommand('onnxQuantizer.quantizeModel', vscode.Uri.file(plan.model), options);

@@ -35,8 +35,8 @@ test('per-node settings the quantizer cannot honour come back as warnings; no ou
   assert.equal(plan.output, undefined);
   assert.deepEqual(plan.options, { mode: 'dynamic' });
   assert.deepEqual(plan.warnings, [
-    'node "x": per-node perChannel is not supported by the quantizer; the global setting (false) applies',
-    'node "y": per-node bits are not supported by the quantizer; dynamic mode applies',
+    { node: 'x', message: 'per-node perChannel is not supported by the quantizer; the global setting (false) applies' },
+    { node: 'y', message: 'per-node bits are not supported by the quantizer; dynamic mode applies' },
   ]);
   assert.equal(recipePathFor('/a/b/model.onnx'), '/a/b/model.quant.json');
 });
