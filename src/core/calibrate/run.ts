@@ -9,7 +9,7 @@ import { isExternal, type OnnxModel } from '../onnx/model';
 import { modelToBytes } from '../onnx/save';
 import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from '../onnx/schema';
 import { makeValueInfo } from '../onnx/builder';
-import { tensorBytes } from '../onnx/tensor';
+import { tensorByteSize, tensorBytes } from '../onnx/tensor';
 import { createSession, ort, type OrtTensor } from '../runtime/ort';
 import type { JobContext } from '../progress';
 import { batchCount, batches, type CalibrationData } from './data';
@@ -37,6 +37,9 @@ export interface CollectOptions extends RangeOptions {
   threads?: number;
 }
 
+/** Inlined external data must leave room for the graph under the 2 GiB protobuf limit. */
+const INLINE_LIMIT = 1.8 * 2 ** 30;
+
 /** A copy of the model whose graph also outputs `targets` (shares tensors; never mutates the original). */
 export function exposeTensors(proto: ModelProto, targets: CalibrationTarget[], source?: Pick<OnnxModel, 'external'>): ModelProto {
   const graph = proto.graph!;
@@ -50,6 +53,12 @@ export function exposeTensors(proto: ModelProto, targets: CalibrationTarget[], s
       return v;
     });
   // ORT sessions built from bytes cannot resolve external data: inline it in the copy.
+  const externalBytes = graph.initializer.filter(isExternal).reduce((sum, t) => sum + tensorByteSize(t), 0);
+  if (externalBytes > INLINE_LIMIT) {
+    throw new WorkError(
+      `calibration needs the model in memory with its ${(externalBytes / 2 ** 30).toFixed(1)} GiB of external weights, over the 2 GiB protobuf limit; static quantization of models this large is not supported yet (use dynamic or weight-only mode)`,
+    );
+  }
   const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineTensor(t, source) : t));
   const newGraph = create(GraphProtoSchema, { ...graph, initializer, output: [...graph.output, ...extra] });
   return create(ModelProtoSchema, { ...proto, graph: newGraph });

@@ -94,3 +94,18 @@ test('excluding a residual Add warns that the chain is only partly quantized', a
   const r = await quantizeStatic(inMemory(built.proto, 'res.onnx'), staticOptions({ calibrationData: calib }), makeSelection({ opTypes: undefined, nodes: undefined, excludeNodes: [add] }), {});
   assert.ok(r.warnings.some((w) => w.includes(`${add} (Add)`) && /slower than float/.test(w)), JSON.stringify(r.warnings));
 });
+
+test('a model with external weights is calibrated (weights inlined in the in-memory copy) and quantized', async () => {
+  const { saveModel } = await import('../../../../src/core/onnx/save');
+  const src = loadModel(path.join(FIXTURES, 'digits_cnn.onnx'));
+  const file = path.join(tmp, 'external', 'cnn.onnx');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  saveModel(src.proto, file, { externalData: 'always', source: src });
+  const model = loadModel(file);
+  assert.ok(model.proto.graph!.initializer.some((t) => t.externalData.length > 0));
+  const r = await quantizeStatic(model, staticOptions({ calibrationData: path.join(FIXTURES, 'digits_calib_x.npy') }), allNodes(), {});
+  assert.ok(!r.proto.graph!.initializer.some((t) => t.externalData.length > 0), 'every external float weight was quantized');
+  const t = digitsTest();
+  const q = argmaxAccuracy(await runModel(r.proto, t.x, [t.n, 1, 8, 8]), t.y, 10);
+  assert.ok(q >= 0.99, `accuracy ${q}`);
+});
