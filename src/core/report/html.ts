@@ -42,7 +42,9 @@ function barChart(title: string, bars: Bar[], max?: number): string {
 
 function table(headers: string[], rows: string[][]): string {
   const th = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  // Figures never wrap; names may break anywhere (long tensor paths).
+  const cell = (c: string) => (/^[-−+\d∞–.]/.test(c) ? `<td class="n">${escapeHtml(c)}</td>` : `<td>${escapeHtml(c)}</td>`);
+  const body = rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n');
   return `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
@@ -160,7 +162,7 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid
 .meta{color:#555}code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 pre{background:#f6f8fa;padding:.6rem;overflow:auto}
 table{border-collapse:collapse;margin:.6rem 0}th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa}td{word-break:break-all}
+th{background:#f6f8fa}td{overflow-wrap:anywhere}td.n{white-space:nowrap}
 .headline{display:flex;gap:1rem;flex-wrap:wrap;list-style:none;padding:0}.headline li{background:#eef4fd;border-radius:4px;padding:.4rem .7rem;font-weight:600}
 figure{margin:.5rem 0}svg .t{font-weight:600;font-size:13px}svg .l,svg .v{font-size:12px}
 @media (prefers-color-scheme:dark){body{background:#1e1e1e;color:#ddd}th{background:#2a2a2a}pre{background:#2a2a2a}th,td{border-color:#444}.headline li{background:#23344d}svg text{fill:#ddd}.meta{color:#aaa}}
