@@ -148,3 +148,16 @@ export function onnxOpCounts(model: string): Record<string, number> {
 export function workspaceModels(): string[] {
   return listFiles(workspaceDir()).filter((f) => f.endsWith('.onnx')).map((f) => path.join(workspaceDir(), f));
 }
+
+/** Await `thenable` but fail after `timeoutMs` naming `what` (e.g. a command that never returns). */
+export async function within<T>(thenable: Thenable<T>, what: string, timeoutMs = 20000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([Promise.resolve(thenable), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
