@@ -98,6 +98,9 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
 
   const newGraph = create(GraphProtoSchema, { ...graph, node: emitted.nodes, initializer: [...graph.initializer, ...builder.initializers] });
   dropUnused(newGraph);
+  // value_info of tensors that no longer exist (folded Relu inputs, QOperator's float names) would be stale.
+  const produced = new Set(newGraph.node.flatMap((n) => n.output));
+  newGraph.valueInfo = newGraph.valueInfo.filter((v) => produced.has(v.name));
   const out = create(ModelProtoSchema, { ...proto, graph: newGraph, opsetImport: [...proto.opsetImport] });
   if (emitted.usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));

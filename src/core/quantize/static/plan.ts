@@ -205,30 +205,30 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
   switch (op) {
     case 'Conv':
     case 'ConvTranspose': {
-      const w = node.input[1] ? ctx.inits.get(node.input[1]) : undefined;
-      if (!w || w.dataType !== DataType.FLOAT) return 'weight is not a float32 initializer';
+      const w = node.input[1] ? constantOf(ctx, node.input[1]) : undefined;
+      if (!w || w.dataType !== DataType.FLOAT) return 'weight is not a float32 constant';
       if (constantOf(ctx, node.input[0] ?? '') || activation(0)) return 'input is not a float32 activation';
       const group = attrInt(node, 'group', 1);
       p.weight = { index: 1, axis: op === 'Conv' ? 0 : group === 1 ? 1 : undefined };
       if (node.input[2]) {
-        const b = ctx.inits.get(node.input[2]);
-        if (!b || b.dataType !== DataType.FLOAT || b.dims.length !== 1) return 'bias is not a 1-D float32 initializer';
+        const b = constantOf(ctx, node.input[2]);
+        if (!b || b.dataType !== DataType.FLOAT || b.dims.length !== 1) return 'bias is not a 1-D float32 constant';
         p.bias = 2;
       }
       break;
     }
     case 'Gemm': {
       if (attrInt(node, 'transA', 0) !== 0) return 'Gemm with transA is not quantized';
-      const w = node.input[1] ? ctx.inits.get(node.input[1]) : undefined;
-      if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 2) return 'B is not a 2-D float32 initializer';
+      const w = node.input[1] ? constantOf(ctx, node.input[1]) : undefined;
+      if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 2) return 'B is not a 2-D float32 constant';
       if (constantOf(ctx, node.input[0] ?? '') || activation(0)) return 'A is not a float32 activation';
       p.weight = { index: 1, axis: attrInt(node, 'transB', 0) ? 0 : 1 };
       p.alpha = attrFloat(node, 'alpha', 1);
       p.beta = attrFloat(node, 'beta', 1);
       if (node.input[2]) {
-        const c = ctx.inits.get(node.input[2]);
+        const c = constantOf(ctx, node.input[2]);
         const n = Number(w.dims[attrInt(node, 'transB', 0) ? 0 : 1]);
-        if (!c || c.dataType !== DataType.FLOAT || c.dims.length !== 1 || Number(c.dims[0]) !== n) return 'C is not a 1-D float32 initializer of length N';
+        if (!c || c.dataType !== DataType.FLOAT || c.dims.length !== 1 || Number(c.dims[0]) !== n) return 'C is not a 1-D float32 constant of length N';
         p.bias = 2;
       }
       p.floatOutput = ctx.outputs.has(out);
@@ -238,12 +238,11 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
       if (constantOf(ctx, node.input[0] ?? '')) return 'A is a constant';
       const err = activation(0);
       if (err) return err;
-      const w = node.input[1] ? ctx.inits.get(node.input[1]) : undefined;
+      const w = node.input[1] ? constantOf(ctx, node.input[1]) : undefined;
       if (w) {
         if (w.dataType !== DataType.FLOAT) return 'B is not float32';
         p.weight = { index: 1, axis: w.dims.length === 2 ? 1 : undefined };
       } else {
-        if (constantOf(ctx, node.input[1] ?? '')) return 'B is a Constant node, not an initializer';
         const e = activation(1);
         if (e) return e;
       }

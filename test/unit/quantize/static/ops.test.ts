@@ -168,3 +168,23 @@ test('an already quantized (QDQ) model: nothing is quantized twice', async () =>
   assert.equal(r.quantizedNodes, 0);
   assert.ok(r.skippedNodes.some((s) => /already quantized/.test(s.reason)));
 });
+
+test('weights given by Constant nodes are quantized like initializers (and the Constant goes)', async () => {
+  const rand = prng(9);
+  const weight = floatTensor('wc', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => gaussian(rand) * 0.3));
+  const graph = makeGraph(
+    [
+      makeNode('Constant', [], ['wconst'], { value: weight }, { name: 'const_w' }),
+      makeNode('Conv', ['x', 'wconst'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv' }),
+      makeNode('Relu', ['c'], ['r'], {}, { name: 'relu' }),
+      makeNode('Sigmoid', ['r'], ['y'], {}, { name: 'last' }),
+    ],
+    'constw',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 3, 16, 16])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', 4, 16, 16])],
+  );
+  const r = await quantizeSmall(makeModel(graph, { '': 13 }));
+  assert.equal(r.quantizedNodes, 2);
+  assert.ok(!r.proto.graph!.node.some((n) => n.opType === 'Constant'));
+  assert.ok(r.proto.graph!.initializer.some((t) => t.dataType === DataType.INT8 && t.dims.length === 4));
+});
