@@ -27,6 +27,7 @@ import type { QuantizeOptions, QuantizeResult } from './types';
 import { validateModel } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
+import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
 
@@ -120,7 +121,16 @@ async function runEngine(
     case 'dynamic': {
       const opset = opsetVersion(model.proto, '') ?? 1;
       if (opset < 11) throw new InputError(`model opset ${opset} is below 11: dynamic quantization needs DynamicQuantizeLinear (opset 11)`);
-      result = await quantizeDynamic(model, options, selection, ctx, writer);
+      // ConvInteger cannot absorb a BatchNormalization: fold it into the Conv first (shared with static).
+      let input = model;
+      if (options.quantizeConv || selection.opTypes?.has('Conv')) {
+        const bn = foldBatchNormalization(model.proto, model);
+        if (bn.folded > 0) {
+          input = { ...model, proto: bn.proto };
+          warnings.push(`${bn.folded} BatchNormalization folded into the preceding Conv`);
+        }
+      }
+      result = await quantizeDynamic(input, options, selection, ctx, writer);
       break;
     }
     case 'weight-only':

@@ -6,7 +6,10 @@ import { quantizeFile } from '../../../src/core/quantize/index';
 import { saveModel } from '../../../src/core/onnx/save';
 import { loadModel } from '../../../src/core/onnx/model';
 import { accuracy, digitsLogits, digitsTest, fixture, opCounts, optimizedOpCounts, runModel, sqnrDb, tempDir } from './helpers';
-import { buildTransformer, tokenIds } from './models';
+import { buildTransformer, randomWeights, rng, tokenIds } from './models';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
+import { DataType } from '../../../src/core/onnx/dtype';
+import { floatTensor } from '../../../src/core/onnx/tensor';
 
 const dir = tempDir('dynamic');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -135,6 +138,42 @@ test('external data in → external data out, written tensor by tensor; output r
   assert.deepEqual(fs.readdirSync(sub).sort(), ['model.onnx', 'model.onnx.data', 'model_int8.onnx', 'model_int8.onnx.data']);
   const ids = tokenIds(1, 8, SPEC.vocab);
   const feeds = { ids: { type: 'int64' as const, data: ids, dims: [1, 8] } };
+  const sqnr = sqnrDb(await runModel(src, feeds), await runModel(out, feeds));
+  assert.ok(sqnr > 25, `SQNR ${sqnr.toFixed(1)} dB`);
+});
+
+test('dynamic ConvInteger: a BatchNormalization after the Conv is folded first; output close to float', async () => {
+  const rand = rng(8);
+  const C = 16;
+  const graph = makeGraph(
+    [
+      makeNode('Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, { name: 'conv' }),
+      makeNode('BatchNormalization', ['c', 'g', 'beta', 'mean', 'var'], ['bn'], { epsilon: { float: 1e-5 } }, { name: 'bn' }),
+      makeNode('Relu', ['bn'], ['y'], {}, { name: 'relu' }),
+    ],
+    'convbn',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 1, 8, 8])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', C, 8, 8])],
+    [
+      floatTensor('w', [C, 1, 3, 3], randomWeights(C * 9, 0.3, rand)),
+      floatTensor('b', [C], randomWeights(C, 0.1, rand)),
+      floatTensor('g', [C], Float32Array.from({ length: C }, () => 0.5 + rand())),
+      floatTensor('beta', [C], randomWeights(C, 0.1, rand)),
+      floatTensor('mean', [C], randomWeights(C, 0.1, rand)),
+      floatTensor('var', [C], Float32Array.from({ length: C }, () => 0.5 + rand())),
+    ],
+  );
+  const src = path.join(dir, 'convbn.onnx');
+  saveModel(makeModel(graph, { '': 13 }), src);
+  const out = path.join(dir, 'convbn_dyn.onnx');
+  const r = await quantizeFile(src, out, { mode: 'dynamic', quantizeConv: true });
+  assert.equal(r.quantizedNodes, 1);
+  assert.ok(r.warnings.some((w) => /BatchNormalization folded/.test(w)));
+  const ops = opCounts(out);
+  assert.equal(ops.get('BatchNormalization'), undefined);
+  assert.equal(ops.get('ConvInteger'), 1);
+  const { x } = digitsTest();
+  const feeds = { x: { type: 'float32' as const, data: x.subarray(0, 20 * 64), dims: [20, 1, 8, 8] } };
   const sqnr = sqnrDb(await runModel(src, feeds), await runModel(out, feeds));
   assert.ok(sqnr > 25, `SQNR ${sqnr.toFixed(1)} dB`);
 });
