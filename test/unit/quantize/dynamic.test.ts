@@ -36,6 +36,7 @@ test('dynamic MLP: Gemms become MatMulInteger chains, ORT fuses them, accuracy w
   const n = (fused.get('MatMulIntegerToFloat') ?? 0) + (fused.get('DynamicQuantizeMatMul') ?? 0);
   assert.equal(n, 3, `optimized graph: ${JSON.stringify([...fused])}`);
   assert.equal(fused.get('MatMulInteger'), undefined);
+  assert.equal(fused.get('Add'), undefined, 'Gemm biases absorbed');
 });
 
 test('dynamic MLP per-tensor and 7-bit weights also load, run and stay accurate', async () => {
@@ -118,6 +119,11 @@ test('transformer block: embedding Gather, projections and FFN quantized; attent
   const got = await runModel(out, feeds);
   const sqnr = sqnrDb(ref, got);
   assert.ok(sqnr > 25, `SQNR ${sqnr.toFixed(1)} dB`);
+  // ORT fuses all 12 weight MatMuls (bias Adds of the FFN absorbed; only the 4 residual Adds stay).
+  const fused = await optimizedOpCounts(out);
+  assert.equal((fused.get('MatMulIntegerToFloat') ?? 0) + (fused.get('DynamicQuantizeMatMul') ?? 0), 12, JSON.stringify([...fused]));
+  assert.equal(fused.get('MatMulInteger'), undefined);
+  assert.equal(fused.get('Add'), 4);
 });
 
 test('external data in → external data out, written tensor by tensor; output runs and matches', async () => {
