@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OUTLIER_RATIO, SAMPLE_LIMIT, statsOf, weightStats } from '../../../src/core/analysis/layers';
-import { floatTensor, float16Tensor } from '../../../src/core/onnx/tensor';
+import { floatTensor, float16Tensor, makeTensor } from '../../../src/core/onnx/tensor';
+import { DataType } from '../../../src/core/onnx/dtype';
 import { computeQuantParams, quantRange } from '../../../src/core/quantize/math';
 import { gaussian, makeRng } from '../../fixtures/build';
 
@@ -77,4 +78,27 @@ test('tensors above SAMPLE_LIMIT use a strided sample for the percentile but eve
   assert.ok(s.sampled < n && s.sampled >= SAMPLE_LIMIT * 0.6, `sampled ${s.sampled}`);
   assert.equal(s.max, 3);
   assert.ok(Math.abs(s.absMaxP999 - 0.999) < 0.01, `p999 ${s.absMaxP999}`);
+});
+
+test('misaligned raw_data (read through the scratch buffer in chunks) gives the same statistics as an aligned copy', () => {
+  const n = 300_001; // several 65,536-value chunks plus a tail; above SAMPLE_LIMIT, so sampled too
+  const v = gaussian(n, 0.2, 17);
+  v[70_000] = 9; // an outlier inside the second chunk
+  const buf = new Uint8Array(n * 4 + 3);
+  buf.set(new Uint8Array(v.buffer), 3);
+  const t = makeTensor('mis', DataType.FLOAT, [n], buf.subarray(3));
+  assert.equal(t.rawData.byteOffset % 4, 3);
+  const a = weightStats(t);
+  const b = statsOf(Float32Array.from(v));
+  // Chunked partial sums round differently in the last bits; everything else is identical.
+  assert.ok(Math.abs(a.mean - b.mean) < 1e-12 && Math.abs(a.std - b.std) < 1e-9);
+  assert.deepEqual({ ...a, mean: 0, std: 0 }, { ...b, mean: 0, std: 0 });
+  assert.ok(a.outlierShare > 0 && a.max === 9);
+});
+
+test('NaN and infinite weights are left out of every statistic', () => {
+  const s = statsOf(Float32Array.from([1, NaN, -2, Infinity, 0.5, -Infinity]));
+  assert.deepEqual([s.min, s.max, s.elements], [-2, 1, 6]);
+  assert.ok(Math.abs(s.mean - -0.5 / 3) < 1e-12);
+  assert.ok(Number.isFinite(s.std) && Number.isFinite(s.suggested.scale));
 });
