@@ -14,8 +14,11 @@ export const fixture = (name: string) => path.join(FIXTURES, name);
 export const TEST_X = fixture('digits_test_x.npy');
 export const TEST_Y = fixture('digits_test_y.npy');
 
+/** A temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `oq-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `oq-${prefix}-`));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** A copy of `source` with initializer `name` transformed value by value. */

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { perLayerErrors } from '../../../src/core/evaluate/perLayer';
-import { loadInputData, modelInputs } from '../../../src/core/evaluate/data';
+import { firstSamples, loadInputData, modelInputs } from '../../../src/core/evaluate/data';
 import { loadModel } from '../../../src/core/onnx/model';
 import { saveModel } from '../../../src/core/onnx/save';
 import { makeNode } from '../../../src/core/onnx/builder';
@@ -15,7 +16,7 @@ const dir = tempDir('perlayer');
 
 async function layersOf(reference: string, candidate: string) {
   const ref = loadModel(reference);
-  return perLayerErrors(ref, loadModel(candidate), loadInputData(TEST_X, modelInputs(ref.proto)), { batch: 64 });
+  return perLayerErrors(ref, loadModel(candidate), firstSamples(loadInputData(TEST_X, modelInputs(ref.proto)), 128), { batch: 64 });
 }
 
 test('MLP: the Gemm whose weights were scaled ×10 comes out worst; layers before it are identical', async () => {
@@ -71,4 +72,15 @@ test('a model against itself: every layer identical', async () => {
   const layers = await layersOf(CNN, CNN);
   assert.ok(layers.length >= 10);
   assert.ok(layers.every((l) => l.identical && l.sqnrDb === null && l.cosine === 1 && l.localSqnrDb === null));
+});
+
+test('models with external data: per-layer copies find their data, and leave nothing behind', async () => {
+  const sub = path.join(dir, 'external');
+  fs.mkdirSync(sub, { recursive: true });
+  const ext = path.join(sub, 'mlp.onnx');
+  saveModel(loadModel(MLP).proto, ext, { force: true, externalData: 'always' });
+  const damaged = withWeights(MLP, path.join(dir, 'mlp-fc1x10.onnx'), 'fc1.weight', (v) => v * 10);
+  const layers = await layersOf(ext, damaged);
+  assert.equal(layers[0]!.node, '/fc1/Gemm');
+  assert.deepEqual(fs.readdirSync(sub).sort(), ['mlp.onnx', 'mlp.onnx.data']);
 });

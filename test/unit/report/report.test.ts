@@ -14,6 +14,7 @@ import type { QuantReport } from '../../../src/shared/report';
 const FIXTURES = path.join(__dirname, '../../fixtures');
 const MLP = path.join(FIXTURES, 'digits_mlp.onnx');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-report-'));
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 const HOSTILE = '<script>alert(1)</script>|`x`\n<img src=x onerror=alert(2)>';
 
 /** The MLP with a hostile intermediate tensor name and node name, and a damaged last layer. */
