@@ -286,7 +286,8 @@ function foldable(tensor: string, ctx: Context, selection: NodeSelection): NodeP
   if (consumers.length !== 1) return undefined;
   const act = consumers[0]!;
   if (act.domain !== '' || act.input[0] !== tensor) return undefined;
-  if (!selection.check(act, STATIC_OP_TYPES).selected) return undefined;
+  // Folding is part of the producer's integer kernel: only an explicit exclusion of the Relu/Clip stops it.
+  if (selection.excludeNodes.has(nodeName(act))) return undefined;
   if (act.opType === 'Relu') return act;
   if (act.opType !== 'Clip') return undefined;
   const range = clipRange(act, ctx);

@@ -109,3 +109,16 @@ test('a model with external weights is calibrated (weights inlined in the in-mem
   const q = argmaxAccuracy(await runModel(r.proto, t.x, [t.n, 1, 8, 8]), t.y, 10);
   assert.ok(q >= 0.99, `accuracy ${q}`);
 });
+
+test('--op-types Conv: Convs quantized with their Relu folded, Adds left float (with the partial-chain warning)', async () => {
+  const built = buildResidualCnn({ channels: [8], blocks: 2, size: 8 });
+  const calib = writeNpy(path.join(tmp, 'res2.npy'), randomInputs(8, built.inputShape), [8, ...built.inputShape]);
+  const r = await quantizeStatic(inMemory(built.proto, 'res2.onnx'), staticOptions({ calibrationData: calib, opTypes: ['Conv'] }), makeSelection({ opTypes: ['Conv'], nodes: undefined, excludeNodes: [] }), {});
+  assert.equal(r.quantizedNodes, built.convs);
+  const ops = r.proto.graph!.node.map((n) => n.opType);
+  assert.equal(ops.filter((o) => o === 'Add').length, built.adds);
+  // Relus after Convs are folded; the one after the Add stays.
+  assert.equal(ops.filter((o) => o === 'Relu').length, built.adds);
+  // The first block's Add sits between quantized Convs: that is the slow, partly fused case.
+  assert.ok(r.warnings.some((w) => /\(Add\)/.test(w)), JSON.stringify(r.warnings));
+});
