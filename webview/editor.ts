@@ -20,7 +20,7 @@ import {
 } from '../src/shared/webviewMessages';
 import { connect } from './lib/vscodeApi';
 import { h, clear } from './lib/dom';
-import { barChart } from './lib/charts';
+import { barList } from './lib/charts';
 import { formatBytes, formatCount, formatShape } from './lib/format';
 import { VirtualRows } from './lib/virtualRows';
 
@@ -244,7 +244,7 @@ function renderChart(ops: OpStatDto[]): void {
   const shown = ops.slice(0, MAX_CHART_OPS);
   chartSection.append(
     h('h2', {}, byBytes ? 'Weight bytes per op type' : 'Nodes per op type'),
-    barChart(
+    barList(
       shown.map((o) => ({
         label: o.opType,
         value: byBytes ? o.weightBytes : o.count,

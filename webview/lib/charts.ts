@@ -2,7 +2,7 @@
  * Plain SVG charts coloured by CSS classes that map to VS Code theme variables (media/*.css), so
  * light, dark and high-contrast themes work without code. Labels are SVG text nodes (textContent).
  */
-import { s } from './dom';
+import { h, s } from './dom';
 
 export interface Bar {
   label: string;
@@ -42,6 +42,30 @@ export function barChart(bars: Bar[], title: string): SVGElement {
     svg.append(g);
   });
   return svg;
+}
+
+/**
+ * Horizontal bars as an HTML list (one row per item: label, SVG bar, value, extra), so labels wrap
+ * and every figure is a real text element tests and screen readers can read.
+ */
+export function barList(bars: Bar[], title: string): HTMLElement {
+  const max = Math.max(0, ...bars.map((b) => b.value)) || 1;
+  return h(
+    'div',
+    { class: 'bar-list', role: 'list', 'aria-label': title },
+    ...bars.map((b) => {
+      const pct = b.value > 0 ? Math.max(0.5, (b.value / max) * 100) : 0;
+      const bar = s('svg', { class: 'bar-svg', viewBox: '0 0 100 10', preserveAspectRatio: 'none', 'aria-hidden': 'true' }, s('rect', { class: 'bar', x: 0, y: 0, width: pct.toFixed(2), height: 10 }));
+      return h(
+        'div',
+        { class: `bar-item ${b.className ?? 'series-0'}`, role: 'listitem', 'data-testid': b.testId, title: `${b.label}: ${b.valueText}` },
+        h('span', { class: 'bar-label' }, b.label),
+        bar,
+        h('span', { class: 'bar-value' }, b.valueText),
+        b.extra ? h('span', { class: 'bar-extra', 'data-testid': b.extra.testId }, b.extra.text) : null,
+      );
+    }),
+  );
 }
 
 export interface Group {

@@ -86,7 +86,7 @@ test('model editor: hostile names render as text, 10,000 layers virtualised, sor
 
   // Colours come from the theme variables VS Code sets on <html>.
   const colourOf = (): Promise<string[]> =>
-    page.evaluate(() => [getComputedStyle(document.body).color, getComputedStyle(document.querySelector('svg.chart .bar')!).fill]);
+    page.evaluate(() => [getComputedStyle(document.body).color, getComputedStyle(document.querySelector('.op-chart .bar')!).fill]);
   await page.evaluate(() => {
     document.documentElement.style.setProperty('--vscode-editor-foreground', 'rgb(10, 20, 30)');
     document.documentElement.style.setProperty('--vscode-charts-blue', 'rgb(0, 0, 200)');
