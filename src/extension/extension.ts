@@ -8,6 +8,8 @@ import type { JobRequest } from '../shared/protocol';
 import { registerEvaluateCommands } from './commands/evaluate';
 import { registerDashboard } from './dashboard/dashboard';
 import { registerModelEditor } from './editor/modelEditor';
+import { startLanguageClient } from './languageClient';
+import { registerTextView } from './textView/textView';
 import { registerQuantizeCommands } from './commands/quantize';
 import { registerWorkspaceCommands } from './commands/workspace';
 import type { Services } from './commands/targets';
@@ -69,6 +71,12 @@ function wireParts(context: vscode.ExtensionContext, services: Services): void {
       log.error(`${name} could not start: ${(e as Error).message}`);
     }
   };
+  part('language server', () => {
+    // Not awaited: activation never waits for the server; the text view waits for the client.
+    const client = startLanguageClient(context, log);
+    client.catch((e: unknown) => log.error(`language server could not start: ${(e as Error).message}`));
+    registerTextView(context, client, log);
+  });
   // The editor shares the explorer's cached summaries: one worker job per model version.
   part('model editor', () => registerModelEditor(context, { runSummary: (uri) => services.models.overview(uri), log }));
   part('dashboard', () => {
