@@ -188,3 +188,44 @@ test('weights given by Constant nodes are quantized like initializers (and the C
   assert.ok(!r.proto.graph!.node.some((n) => n.opType === 'Constant'));
   assert.ok(r.proto.graph!.initializer.some((t) => t.dataType === DataType.INT8 && t.dims.length === 4));
 });
+
+test('pass-through ops (Resize, Split, Transpose, Unsqueeze, Squeeze, Gather) keep the tensor 8-bit between quantized ops', async () => {
+  const rand = prng(21);
+  const w = (name: string, dims: number[]) => floatTensor(name, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => gaussian(rand) * 0.3));
+  const graph = makeGraph(
+    [
+      makeNode('Conv', ['x', 'w1'], ['c1'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv1' }),
+      makeNode('Resize', ['c1', '', 'scales'], ['up'], { mode: 'nearest' }, { name: 'resize' }),
+      makeNode('Split', ['up', 'split'], ['s0', 's1'], { axis: 1 }, { name: 'split' }),
+      makeNode('Conv', ['s0', 'w2'], ['c2'], { kernel_shape: [1, 1] }, { name: 'conv2' }),
+      makeNode('Transpose', ['s1'], ['t'], { perm: [0, 1, 3, 2] }, { name: 'transpose' }),
+      makeNode('Unsqueeze', ['t', 'ax0'], ['u'], {}, { name: 'unsqueeze' }),
+      makeNode('Squeeze', ['u', 'ax0'], ['sq'], {}, { name: 'squeeze' }),
+      makeNode('Gather', ['sq', 'idx'], ['g'], { axis: 1 }, { name: 'gather' }),
+      makeNode('Concat', ['c2', 'g'], ['y'], { axis: 1 }, { name: 'concat' }),
+    ],
+    'passthrough',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 3, 16, 16])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', 6, 32, 32])],
+    [w('w1', [4, 3, 3, 3]), w('w2', [4, 2, 1, 1]), floatTensor('scales', [4], [1, 1, 2, 2]), int64Tensor('split', [2], [2, 2]), int64Tensor('ax0', [1], [0]), int64Tensor('idx', [2], [1, 0])],
+  );
+  const proto = makeModel(graph, { '': 13 });
+  const model = { path: path.join(tmp, 'pt.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const calib = writeNpy(path.join(tmp, 'pt.npy'), randomInputs(16, [3, 16, 16]), [16, 3, 16, 16]);
+  const x = randomInputs(2, [3, 16, 16], 8);
+  const s = await createSession(modelToBytes(proto), { threads: 1 });
+  const expected = (await s.run({ x: new (ort().Tensor)('float32', x, [2, 3, 16, 16]) })).y!.data as Float32Array;
+  await s.release();
+  for (const format of ['qdq', 'qoperator'] as const) {
+    const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, format }), allNodes(), {});
+    assert.equal(r.quantizedNodes, 9, `${format}: ${JSON.stringify(r.skippedNodes)}`);
+    const ops = await optimizedOpCounts(r.proto);
+    assert.equal(ops.get('QuantizeLinear'), 1, `${format}: ${JSON.stringify([...ops])}`);
+    assert.equal(ops.get('DequantizeLinear'), 1, `${format}: ${JSON.stringify([...ops])}`);
+    assert.equal(ops.get('QLinearConv'), 2);
+    const s2 = await createSession(modelToBytes(r.proto), { threads: 1 });
+    const got = (await s2.run({ x: new (ort().Tensor)('float32', x, [2, 3, 16, 16]) })).y!.data as Float32Array;
+    await s2.release();
+    assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)} vs ${maxAbs(expected)}`);
+  }
+});
