@@ -9,7 +9,6 @@
  *   Conv          → ConvInteger + Cast + Mul (+ Add bias) only with quantizeConv
  * One DynamicQuantizeLinear is shared by every consumer of the same activation.
  */
-import { throwIfCancelled } from '../errors';
 import { attrFloat, attrInt, makeNode } from '../onnx/builder';
 import { DataType, dtypeName } from '../onnx/dtype';
 import type { OnnxModel } from '../onnx/model';
@@ -17,7 +16,7 @@ import type { ExternalDataWriter } from '../onnx/save';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { bytesOf, floatTensor, int8Tensor, makeTensor, tensorShape, uint8Tensor } from '../onnx/tensor';
 import type { JobContext } from '../progress';
-import { dropInitializers, InitializerSink, weightValues } from './emit';
+import { dropInitializers, InitializerSink, NodePacer, weightValues } from './emit';
 import { ensureOpset, GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
 import { computeQuantParams, quantRange } from './math';
 import { nodeName, SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
@@ -304,14 +303,10 @@ export async function quantizeDynamic(
     Conv: rewriteConv,
   };
 
+  const pacer = new NodePacer(ctx, nodes.length);
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
-    if (i % 16 === 0) {
-      throwIfCancelled(ctx.signal);
-      ctx.onProgress?.({ stage: 'quantizing', fraction: i / nodes.length, message: `node ${i + 1}/${nodes.length}` });
-      // Let the event loop deliver cancellation and progress on big graphs.
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    await pacer.step(i);
     const std = node.domain === '' || node.domain === 'ai.onnx';
     const handler = std ? handlers[node.opType] : undefined;
     if (!std && node.opType === 'Attention' && node.domain === MS) {

@@ -7,6 +7,8 @@ import type { OnnxModel } from '../onnx/model';
 import type { ExternalDataWriter } from '../onnx/save';
 import type { GraphProto, TensorProto } from '../onnx/schema';
 import { readFloat32 } from '../onnx/tensor';
+import { throwIfCancelled } from '../errors';
+import type { JobContext } from '../progress';
 
 /** Tensors smaller than this stay inline, like ONNX's own saver. */
 export const EXTERNAL_THRESHOLD = 1024;
@@ -34,4 +36,28 @@ export function dropInitializers(graph: GraphProto, names: Set<string>): void {
   if (names.size === 0) return;
   graph.initializer = graph.initializer.filter((t) => !names.has(t.name));
   graph.input = graph.input.filter((i) => !names.has(i.name));
+}
+
+/**
+ * Cancellation checks and progress between nodes: every node is checked; the event loop gets a
+ * turn (so an abort or a progress message can get through) every 16 nodes or 100 ms, whichever
+ * comes first — a model of a few huge tensors still reacts within about one tensor.
+ */
+export class NodePacer {
+  private last = performance.now();
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly total: number,
+  ) {}
+
+  async step(i: number): Promise<void> {
+    throwIfCancelled(this.ctx.signal);
+    const now = performance.now();
+    if (i % 16 !== 0 && now - this.last < 100) return;
+    this.last = now;
+    this.ctx.onProgress?.({ stage: 'quantizing', fraction: this.total ? i / this.total : 0, message: `${i + 1}/${this.total}` });
+    await new Promise<void>((r) => setImmediate(r));
+    throwIfCancelled(this.ctx.signal);
+  }
 }

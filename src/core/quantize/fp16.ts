@@ -5,7 +5,6 @@
  * outputs unchanged, results within fp16 rounding of the float model. (At load ORT folds the
  * Casts; the saving is on disk and in download size, not in RAM.)
  */
-import { throwIfCancelled } from '../errors';
 import { makeNode } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
 import type { OnnxModel } from '../onnx/model';
@@ -14,7 +13,7 @@ import type { NodeProto, TensorProto } from '../onnx/schema';
 import { bytesOf, makeTensor, tensorShape } from '../onnx/tensor';
 import { float32ToFloat16Bits } from '../onnx/float16';
 import type { JobContext } from '../progress';
-import { InitializerSink, weightValues } from './emit';
+import { InitializerSink, NodePacer, weightValues } from './emit';
 import { GraphIndex, pruneValueInfo } from './graph';
 import { SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 
@@ -40,12 +39,9 @@ export async function convertFp16(
   const converted = new Set<string>();
   const touched = new Set<NodeProto>();
   const originals = [...graph.initializer];
+  const pacer = new NodePacer(ctx, originals.length);
   for (const [i, t] of originals.entries()) {
-    if (i % 16 === 0) {
-      throwIfCancelled(ctx.signal);
-      ctx.onProgress?.({ stage: 'quantizing', fraction: i / originals.length });
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    await pacer.step(i);
     if (t.dataType !== DataType.FLOAT || graphInputs.has(t.name) || index.graphOutputs.has(t.name)) continue;
     const users = index.consumers(t.name);
     const shape = tensorShape(t);

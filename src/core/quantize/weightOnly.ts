@@ -6,7 +6,6 @@
  * (asymmetric) or omitted (symmetric: implicit 2^(bits−1)); MLAS rounds half away from zero
  * and multiplies by the reciprocal of the scale.
  */
-import { throwIfCancelled } from '../errors';
 import { attrFloat, attrInt, makeNode } from '../onnx/builder';
 import { DataType, dtypeName } from '../onnx/dtype';
 import type { OnnxModel } from '../onnx/model';
@@ -14,7 +13,7 @@ import type { ExternalDataWriter } from '../onnx/save';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { bytesOf, floatTensor, makeTensor, tensorShape } from '../onnx/tensor';
 import type { JobContext } from '../progress';
-import { dropInitializers, InitializerSink, weightValues } from './emit';
+import { dropInitializers, InitializerSink, NodePacer, weightValues } from './emit';
 import { ensureOpset, GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
 import { nodeName, SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 
@@ -214,13 +213,10 @@ export async function quantizeWeightOnly(
   };
 
   const nodes = graph.node;
+  const pacer = new NodePacer(ctx, nodes.length);
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
-    if (i % 16 === 0) {
-      throwIfCancelled(ctx.signal);
-      ctx.onProgress?.({ stage: 'quantizing', fraction: i / nodes.length, message: `node ${i + 1}/${nodes.length}` });
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    await pacer.step(i);
     if ((node.domain !== '' && node.domain !== 'ai.onnx') || !modeOps.has(node.opType)) {
       out.push(node);
       continue;
