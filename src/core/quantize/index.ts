@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
 import { opsetVersion } from '../onnx/builder';
+import { DataType } from '../onnx/dtype';
 import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
@@ -142,6 +143,9 @@ async function runEngine(
     case 'static':
       result = await quantizeStatic(model, options, selection, ctx);
       break;
+  }
+  if (result.quantizedNodes === 0 && options.mode === 'fp16' && graph.initializer.some((t) => t.dataType === DataType.FLOAT16)) {
+    throw new InputError('model weights are already float16; nothing left to convert');
   }
   if (result.quantizedNodes === 0 && alreadyQuantized.total > 0) {
     throw new InputError(`model is already quantized (${alreadyQuantized.summary}); nothing left to quantize`);

@@ -78,6 +78,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   if (options.mode === 'dynamic' && o.activationType === 'int8') {
     warnings.push('dynamic mode quantizes activations to uint8 (DynamicQuantizeLinear is uint8-only); --activation-type int8 ignored');
   }
+  if (o.preset === 'gpu' && options.mode !== 'static') warnings.push('the gpu preset targets TensorRT, which wants static QDQ (--mode static); this mode is CPU-oriented');
   if (options.mode !== 'static' && o.calibrationData) warnings.push(`calibration data is only used by static mode (and to validate the output)`);
   if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined)) {
     warnings.push('--weight-bits and --block-size apply to weight-only mode only');

@@ -72,3 +72,11 @@ test('already quantized (PyTorch static export, int8 weights): refused with a cl
     assert.equal(fs.existsSync(out), false);
   }
 });
+
+test('fp16 twice: the second run is refused (already float16), nothing written', async () => {
+  const once = path.join(dir, 'mlp_fp16_once.onnx');
+  await quantizeFile(fixture('digits_mlp.onnx'), once, { mode: 'fp16' });
+  const twice = path.join(dir, 'mlp_fp16_twice.onnx');
+  await assert.rejects(quantizeFile(once, twice, { mode: 'fp16' }), (e: unknown) => e instanceof InputError && /already float16/.test((e as Error).message));
+  assert.equal(fs.existsSync(twice), false);
+});
