@@ -121,7 +121,7 @@ export function renderModel(model: ModelProto, options: RenderOptions = {}): Ren
       w.text(`${indent}<`);
       // Size comments line up in one column.
       const widths = g.initializer.map((t) => tensorTypeText(t).length + 2 + speller.id(t.name).length);
-      const column = Math.max(...widths);
+      const column = widths.reduce((a, b) => Math.max(a, b), 0); // no spread: graphs can hold 100k+ initializers
       g.initializer.forEach((t, i) => {
         if (depth === 0 || !out.initializers.has(t.name)) out.initializers.set(t.name, t);
         w.newline();
