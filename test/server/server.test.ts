@@ -198,6 +198,10 @@ test('recipe checks: unknown nodes, op types the mode cannot quantize, calibrati
   client.change(uri, recipe('digits_calib_x.npy'), 2);
   const fixed = await client.diagnosticsFor(uri, (d) => d.length === 5);
   assert.equal(fixed.filter((d) => d.severity === 1).length, 0);
+
+  client.change(uri, recipe('missing.npy'), 3);
+  const missing = await client.diagnosticsFor(uri, (d) => d.length === 6);
+  assert.deepEqual(missing.filter((d) => d.severity === 1).map((d) => d.message), [`calibration data '${path.join(dir, 'missing.npy')}' does not exist`]);
   client.close(uri);
 });
 
@@ -271,6 +275,18 @@ test('a corrupted model gives exactly one Error and the server keeps answering',
   const again = await client.request<{ text: string }>('onnxQuantizer/renderText', { uri: fileUri(path.join(dir, 'digits_cnn.onnx')) });
   assert.match(again.text, /= Conv/);
   assert.equal(client.child.exitCode, null);
+});
+
+test('paths with spaces and # survive the URI round trip', async () => {
+  const sub = path.join(dir, 'my models #1');
+  fs.mkdirSync(sub);
+  const model = path.join(sub, 'digits mlp.onnx');
+  fs.copyFileSync(path.join(dir, 'digits_mlp.onnx'), model);
+  const { uri } = await openView(model);
+  assert.match(uri, /my%20models%20%231\/digits%20mlp\.onnx\.txt$/);
+  const diags = await client.diagnosticsFor(uri, (d) => d.length > 0);
+  assert.ok(diags.some((d) => d.message.startsWith('Gemm →')));
+  client.close(uri);
 });
 
 test('external data outside the model folder is refused with one Error', async () => {
