@@ -31,7 +31,11 @@ export async function startSession(opts = {}) {
     page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
     await page.goto(workbenchUrl(server, workspace, devExtensionPayload(server)));
     await waitForWorkbench(page);
-    log(`[${name}] workbench ready ${Date.now() - server.started} ms after spawn (${server.url})`);
+    // The dev extension's contributions (custom editor, views) register after the workbench renders:
+    // clicking a .onnx before that opens it as text. Its activity-bar entry marks that point.
+    await page.locator('.activitybar .action-item a[aria-label^="ONNX Quantizer"]').waitFor({ timeout: 60000 })
+      .catch(() => { throw new Error('the ONNX Quantizer activity-bar entry never appeared (extension not loaded?)'); });
+    log(`[${name}] workbench ready with the extension ${Date.now() - server.started} ms after spawn (${server.url})`);
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     let failed = false;
     return {
