@@ -19,7 +19,7 @@ import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } fr
 import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
 import { buildReport, writeReports } from '../report';
-import { evaluationInputs, firstSamples, modelInputs } from './data';
+import { adaptInputData, evaluationInputs, firstSamples, modelInputs } from './data';
 import { perLayerErrors } from './perLayer';
 
 export type AutoExcludeTarget = { kind: 'sqnr'; db: number; text: string } | { kind: 'acc-drop'; points: number; text: string };
@@ -89,12 +89,14 @@ export async function quantizeWithAutoExclude(
         log: ctx.log,
         onProgress: (p) => ctx.onProgress?.({ ...p, message: `round ${round + 1}: ${p.stage}${p.message ? ` ${p.message}` : ''}` }),
       });
+      const candidate = loadModel(tmpOut);
       const candSession = await createSession(tmpOut, { threads });
       let fidelity: FidelityResult;
       try {
-        fidelity = await measureFidelity(refSession, candSession, data, labels, { signal: ctx.signal });
+        fidelity = await measureFidelity(refSession, candSession, data, labels, { signal: ctx.signal }, adaptInputData(data, modelInputs(candidate.proto)));
       } finally {
         await candSession.release();
+        candidate.external.close();
       }
       const met = targetMet(goal, fidelity);
       log(`auto-exclude round ${round + 1}: output SQNR ${fidelity.sqnrDb ?? '∞'} dB${fidelity.candidateAccuracy !== undefined ? `, accuracy ${fidelity.candidateAccuracy}` : ''}, target ${met ? 'met' : 'not met'}`);
@@ -103,7 +105,6 @@ export async function quantizeWithAutoExclude(
       if (!met && steps.length >= maxSteps) stoppedBecause = `reached the limit of ${maxSteps} excluded nodes`;
       else if (!met) {
         ctx.onProgress?.({ stage: 'per-layer', message: `round ${round + 1}: measuring per-layer error` });
-        const candidate = loadModel(tmpOut);
         try {
           layers = await perLayerErrors(reference, candidate, firstSamples(data, evalOptions.perLayerSamples ?? 128), { threads }, { signal: ctx.signal });
         } finally {

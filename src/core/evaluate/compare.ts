@@ -10,7 +10,7 @@ import { createSession, type InferenceSession } from '../runtime/ort';
 import { npyToFloat32, readNpy } from '../data/npy';
 import type { CompareResult, FidelityResult, SizeComparison } from '../../shared/report';
 import { defaultThreads, timeRuns } from './bench';
-import { checkSameInputs, evaluationInputs, feedsFor, firstSamples, maxBatchOf, modelInputs, type InputData } from './data';
+import { adaptInputData, checkSameInputs, evaluationInputs, feedsFor, firstSamples, maxBatchOf, modelInputs, type InputData } from './data';
 import { perLayerErrors } from './perLayer';
 import { asFloat32 } from './session';
 import { argmaxRows, ErrorAccumulator, latencyStats, round } from './stats';
@@ -40,9 +40,11 @@ export async function compareModels(referencePath: string, candidatePath: string
   const reference = loadModel(referencePath);
   const candidate = loadModel(candidatePath);
   const specs = modelInputs(reference.proto);
-  checkSameInputs(specs, modelInputs(candidate.proto));
+  const candidateSpecs = modelInputs(candidate.proto);
+  checkSameInputs(specs, candidateSpecs);
   if (options.labels && !options.data) throw new InputError('--labels needs --data (the samples the labels belong to)');
   const data = evaluationInputs(reference.proto, specs, options.data, options.generatedSamples ?? 64, 16);
+  const candidateData = adaptInputData(data, candidateSpecs);
   const labels = options.labels ? readLabels(options.labels) : undefined;
   const threads = options.threads ?? defaultThreads();
   const size = sizeComparison(reference, candidate);
@@ -55,17 +57,16 @@ export async function compareModels(referencePath: string, candidatePath: string
   });
   try {
     ctx.onProgress?.({ stage: 'evaluating', fraction: 0.05 });
-    const accuracy = await measureFidelity(refSession, candSession, data, labels, ctx);
+    const accuracy = await measureFidelity(refSession, candSession, data, labels, ctx, candidateData);
     const runs = options.runs ?? 50;
     const warmup = options.warmup ?? 5;
     if (!Number.isSafeInteger(runs) || runs < 1) throw new InputError(`--runs expects a whole number ≥ 1, got ${runs}`);
     const batch = Math.max(1, Math.min(options.batch ?? 1, data.samples, maxBatchOf(specs)));
-    const feeds = feedsFor(data, 0, batch);
     ctx.onProgress?.({ stage: 'benchmarking', fraction: 0.3 });
     const [refTimes, candTimes] = await timeRuns(
       [
-        { session: refSession, feeds },
-        { session: candSession, feeds },
+        { session: refSession, feeds: feedsFor(data, 0, batch) },
+        { session: candSession, feeds: feedsFor(candidateData, 0, batch) },
       ],
       runs,
       warmup,
@@ -121,6 +122,8 @@ export async function measureFidelity(
   data: InputData,
   labels: Int32Array | undefined,
   ctx: JobContext = {},
+  /** The same samples in the candidate's input types, when they differ (float16 inputs). */
+  candidateData: InputData = data,
 ): Promise<FidelityResult> {
   const refOut = reference.outputNames[0];
   if (!refOut) throw new InputError('the reference model has no outputs');
@@ -136,7 +139,7 @@ export async function measureFidelity(
     const count = Math.min(step, data.samples - start);
     const feeds = feedsFor(data, start, count);
     const r = (await reference.run(feeds, [refOut]))[refOut]!;
-    const c = (await candidate.run(feeds, [candOut]))[candOut]!;
+    const c = (await candidate.run(candidateData === data ? feeds : feedsFor(candidateData, start, count), [candOut]))[candOut]!;
     const rv = asFloat32(r);
     const cv = asFloat32(c);
     if (rv.length !== cv.length) {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { DataType, dtypeName } from '../onnx/dtype';
+import { DataType, dtypeName, isFloatType } from '../onnx/dtype';
 import type { ModelProto, NodeProto } from '../onnx/schema';
 import { tensorShape } from '../onnx/tensor';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
@@ -41,7 +41,10 @@ export function modelInputs(proto: ModelProto): InputSpec[] {
     });
 }
 
-/** Same input names (order aside), or an InputError naming the difference. */
+/**
+ * Same input names (order aside), or an InputError naming the difference. Element types must
+ * match too, except between float types (a float16-IO candidate gets its data converted).
+ */
 export function checkSameInputs(reference: InputSpec[], candidate: InputSpec[]): void {
   const a = reference.map((s) => s.name).sort();
   const b = candidate.map((s) => s.name).sort();
@@ -50,8 +53,18 @@ export function checkSameInputs(reference: InputSpec[], candidate: InputSpec[]):
   }
   for (const r of reference) {
     const c = candidate.find((s) => s.name === r.name)!;
-    if (r.elemType !== c.elemType) throw new InputError(`input '${r.name}' is ${dtypeName(r.elemType)} in the reference but ${dtypeName(c.elemType)} in the candidate`);
+    if (r.elemType !== c.elemType && !(isFloatType(r.elemType) && isFloatType(c.elemType))) {
+      throw new InputError(`input '${r.name}' is ${dtypeName(r.elemType)} in the reference but ${dtypeName(c.elemType)} in the candidate`);
+    }
   }
+}
+
+/** The same samples in the element types `specs` expect (float16 ↔ float32 ↔ float64). */
+export function adaptInputData(data: InputData, specs: InputSpec[]): InputData {
+  if (specs.every((s) => data.arrays.get(s.name)?.dtype === NPY_OF[s.elemType])) return data;
+  const arrays = new Map<string, NpyArray>();
+  for (const spec of specs) arrays.set(spec.name, convertTo(data.arrays.get(spec.name)!, npyTypeFor(spec), spec.name));
+  return { samples: data.samples, arrays, source: data.source };
 }
 
 const NPY_OF: Partial<Record<number, NpyDtype>> = {
@@ -113,9 +126,11 @@ function convertTo(arr: NpyArray, want: NpyDtype, name: string): NpyArray {
   if (arr.dtype === want) return arr;
   const count = arr.shape.reduce((a, b) => a * b, 1);
   const src = typedView(arr);
-  if (want === 'float32' && (arr.dtype === 'float64' || arr.dtype === 'float16')) {
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = Number(src[i]);
+  const floats: NpyDtype[] = ['float16', 'float32', 'float64'];
+  if (floats.includes(want) && floats.includes(arr.dtype)) {
+    const values = Array.from(src as ArrayLike<number>);
+    const out =
+      want === 'float32' ? Float32Array.from(values) : want === 'float64' ? Float64Array.from(values) : Uint16Array.from(values, float32ToFloat16Bits);
     return { dtype: want, shape: arr.shape, data: new Uint8Array(out.buffer) };
   }
   const ints: NpyDtype[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'bool'];

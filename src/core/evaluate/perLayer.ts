@@ -22,7 +22,7 @@ import { NodeProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto
 import type { JobContext } from '../progress';
 import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { LayerError } from '../../shared/report';
-import { feedsFor, maxBatchOf, modelInputs, type InputData } from './data';
+import { adaptInputData, feedsFor, maxBatchOf, modelInputs, type InputData } from './data';
 import { asFloat32, sessionForVariant, sessionWithOutputs, withGraph } from './session';
 import { ErrorAccumulator, round } from './stats';
 
@@ -81,13 +81,15 @@ export async function perLayerErrors(
 
     const mismatched = new Set<string>();
     const step = Math.max(1, Math.min(options.batch ?? 16, maxBatchOf(modelInputs(reference.proto))));
+    const candidateData = adaptInputData(data, modelInputs(candidate.proto));
     for (let start = 0; start < data.samples; start += step) {
       throwIfCancelled(ctx.signal);
       const count = Math.min(step, data.samples - start);
       const feeds = feedsFor(data, start, count);
       const live = tracked.filter((t) => !mismatched.has(t.tensor));
       const r = await refSession.run(feeds, live.map((t) => t.tensor));
-      const c = await candSession.run(feeds, [...new Set(live.map((t) => t.candidateTensor))]);
+      const candFeeds = candidateData === data ? feeds : feedsFor(candidateData, start, count);
+      const c = await candSession.run(candFeeds, [...new Set(live.map((t) => t.candidateTensor))]);
       const refValues = new Map<string, Float32Array>();
       for (const t of live) {
         const rv = asFloat32(r[t.tensor]!);
@@ -97,7 +99,7 @@ export async function perLayerErrors(
         refValues.set(t.tensor, rv);
       }
       // The cut copy: every measured tensor's consumers read the reference value.
-      const cutFeeds = { ...feeds };
+      const cutFeeds = { ...candFeeds };
       for (const t of tracked) cutFeeds[cutInputName(t.candidateTensor)] = referenceFeed(r[t.tensor]!, refValues.get(t.tensor), t.candidateType);
       const cc = await cutSession.run(cutFeeds, [...new Set(live.map((t) => t.candidateTensor))]);
       for (const t of live) {

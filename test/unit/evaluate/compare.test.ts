@@ -6,6 +6,7 @@ import { compareModels } from '../../../src/core/evaluate/compare';
 import { InputError } from '../../../src/core/errors';
 import { loadModel } from '../../../src/core/onnx/model';
 import { saveModel } from '../../../src/core/onnx/save';
+import { makeNode } from '../../../src/core/onnx/builder';
 import { fixture, noise, oracleAccuracy, tempDir, TEST_X, TEST_Y, withWeights } from './helpers';
 
 const MLP = fixture('digits_mlp.onnx');
@@ -66,4 +67,21 @@ test('different input names are refused with a clear InputError', async () => {
 test('labels without data, and labels of the wrong length, are input errors', async () => {
   await assert.rejects(compareModels(MLP, MLP, { labels: TEST_Y }), InputError);
   await assert.rejects(compareModels(MLP, MLP, { data: fixture('digits_calib_x.npy'), labels: TEST_Y, runs: 1 }), /labels hold 360 values/);
+});
+
+test('a candidate with float16 inputs gets the same samples converted', async () => {
+  // The MLP behind a Cast: input 'image' is float16, everything after it float32.
+  const m = loadModel(MLP);
+  const g = m.proto.graph!;
+  const type = g.input[0]!.type!.value;
+  if (type.case === 'tensorType') type.value.elemType = 10; // FLOAT16
+  for (const n of g.node) n.input = n.input.map((i) => (i === 'image' ? 'image_f32' : i));
+  g.node.unshift(makeNode('Cast', ['image'], ['image_f32'], { to: 1 }, { name: 'cast_in' }));
+  const half = path.join(dir, 'fp16-input.onnx');
+  saveModel(m.proto, half, { force: true });
+  const r = await compareModels(MLP, half, { data: TEST_X, labels: TEST_Y, runs: 3, warmup: 1, perLayer: true });
+  // Digits pixels are multiples of 1/16, exact in float16: the conversion loses nothing.
+  assert.equal(r.accuracy.identical, true);
+  assert.equal(r.accuracy.candidateAccuracy, r.accuracy.referenceAccuracy);
+  assert.equal(r.layers!.find((l) => l.tensor === '/fc1/Gemm_output_0')!.identical, true);
 });
