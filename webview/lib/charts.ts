@@ -80,15 +80,16 @@ export function groupedBars(groups: Group[], seriesNames: string[], title: strin
   const gap = 18;
   const plotH = 160;
   const top = 18;
-  const groupW = seriesNames.length * barW + gap;
-  const width = Math.max(260, groups.length * groupW + 60);
+  const left = 64;
+  const groupW = Math.max(seriesNames.length * barW + gap, 150);
+  const width = Math.max(260, groups.length * groupW + left + 10);
   const height = plotH + top + 46;
   const svg = s('svg', { class: 'chart', role: 'img', 'aria-label': title, viewBox: `0 0 ${width} ${height}`, width, height });
   svg.append(s('title', {}, title));
-  svg.append(s('line', { class: 'axis', x1: 40, x2: width, y1: top + plotH, y2: top + plotH }));
-  svg.append(s('text', { class: 'axis-label', x: 36, y: top, 'text-anchor': 'end' }, `${trimNumber(max)} ${unit}`));
+  svg.append(s('line', { class: 'axis', x1: left - 4, x2: width, y1: top + plotH, y2: top + plotH }));
+  svg.append(s('text', { class: 'axis-label', x: left - 8, y: top + 4, 'text-anchor': 'end' }, `${trimNumber(max)} ${unit}`));
   groups.forEach((g, gi) => {
-    const x0 = 50 + gi * groupW;
+    const x0 = left + gi * groupW;
     for (const v of g.values) {
       const h = (v.value / max) * plotH;
       const x = x0 + v.series * barW;
@@ -96,10 +97,10 @@ export function groupedBars(groups: Group[], seriesNames: string[], title: strin
       rect.append(s('title', {}, `${g.label} ${seriesNames[v.series] ?? ''}: ${v.text}`));
       svg.append(rect);
     }
-    svg.append(s('text', { class: 'label', x: x0 + (seriesNames.length * barW) / 2, y: top + plotH + 16, 'text-anchor': 'middle' }, truncate(g.label, 22)));
+    svg.append(s('text', { class: 'label', x: x0 + (seriesNames.length * barW) / 2, y: top + plotH + 16, 'text-anchor': 'middle' }, truncate(g.label, Math.floor(groupW / 7))));
   });
   seriesNames.forEach((name, i) => {
-    const x = 50 + i * 70;
+    const x = left + i * 70;
     svg.append(s('rect', { class: `bar series-${i}`, x, y: height - 14, width: 10, height: 10 }), s('text', { class: 'label', x: x + 14, y: height - 5 }, name));
   });
   return svg;
