@@ -20,7 +20,7 @@ import { describe, planStatic, STATIC_OP_TYPES, type StaticPlan } from './plan';
 import { emitQdq } from './qdq';
 import { emitQOperator } from './qoperator';
 
-export { STATIC_OP_TYPES } from './plan';
+export { STATIC_OP_TYPES, CPU_UNFUSED_OPS } from './plan';
 
 export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}): Promise<EngineResult> {
   throwIfCancelled(ctx.signal);
@@ -43,7 +43,10 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   let plan: StaticPlan | undefined;
   let calibrationSeconds = 0;
   for (let attempt = 0; attempt < 4; attempt++) {
-    plan = planStatic(graph, types, withExclusions(selection, excluded), { foldActivations: !options.symmetricActivations });
+    plan = planStatic(graph, types, withExclusions(selection, excluded), {
+      foldActivations: !options.symmetricActivations,
+      includeCpuUnfused: options.preset === 'gpu' ? 'all' : (selection.opTypes ?? new Set()),
+    });
     const targets: CalibrationTarget[] = [];
     for (const t of plan.tensors.values()) {
       if (t.aliasOf || t.fixedRange || ranges.has(t.name)) continue;

@@ -67,7 +67,16 @@ export interface StaticPlan {
 export interface PlanOptions {
   /** Folding Relu/Clip into the Q is exact only for asymmetric activations (zero point at the range's end). */
   foldActivations: boolean;
+  /**
+   * Also wrap ops that ONNX Runtime's CPU provider runs in float even inside QDQ (ConvTranspose):
+   * right for TensorRT (gpu preset) or when the user asks for the op type by name, otherwise
+   * it only adds Q/DQ work (doc §0.1).
+   */
+  includeCpuUnfused: ReadonlySet<string> | 'all';
 }
+
+/** Op types with a QDQ form but no integer kernel in ORT's CPU provider ([probe] ORT-node 1.30: DQ → ConvTranspose → Q stays float). */
+export const CPU_UNFUSED_OPS: ReadonlySet<string> = new Set(['ConvTranspose']);
 
 interface Context {
   graph: GraphProto;
@@ -103,6 +112,10 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     if (!verdict.selected) {
       plan.skipped.add(node, verdict.reason);
       plan.skippedNodes.push(node);
+      continue;
+    }
+    if (CPU_UNFUSED_OPS.has(node.opType) && options.includeCpuUnfused !== 'all' && !options.includeCpuUnfused.has(node.opType)) {
+      plan.skipped.add(node, `${node.opType} has no integer kernel in ONNX Runtime's CPU provider (it would run in float with extra Q/DQ work); name it in --op-types to quantize it anyway`);
       continue;
     }
     const planned = planCompute(node, ctx);

@@ -10,6 +10,7 @@ import { modelToBytes } from '../../../../src/core/onnx/save';
 import type { ModelProto } from '../../../../src/core/onnx/schema';
 import { floatTensor, int64Tensor } from '../../../../src/core/onnx/tensor';
 import { createSession, ort } from '../../../../src/core/runtime/ort';
+import { makeSelection } from '../../../../src/core/quantize/selection';
 import { quantizeStatic } from '../../../../src/core/quantize/static';
 import { allNodes, optimizedOpCounts, staticOptions } from './helpers';
 import { gaussian, prng, randomInputs, writeNpy } from './residualCnn';
@@ -226,6 +227,43 @@ test('pass-through ops (Resize, Split, Transpose, Unsqueeze, Squeeze, Gather) ke
     const s2 = await createSession(modelToBytes(r.proto), { threads: 1 });
     const got = (await s2.run({ x: new (ort().Tensor)('float32', x, [2, 3, 16, 16]) })).y!.data as Float32Array;
     await s2.release();
+    assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)} vs ${maxAbs(expected)}`);
+  }
+});
+
+test('ConvTranspose: left float for CPU by default (no integer kernel); on request per-channel along axis 1', async () => {
+  const rand = prng(31);
+  const graph = makeGraph(
+    [
+      makeNode('ConvTranspose', ['x', 'w', 'b'], ['up'], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'deconv' }),
+      makeNode('Relu', ['up'], ['y'], {}, { name: 'relu' }),
+    ],
+    'deconv',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 4, 8, 8])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', 6, 16, 16])],
+    [floatTensor('w', [4, 6, 2, 2], Float32Array.from({ length: 96 }, () => gaussian(rand) * 0.4)), floatTensor('b', [6], [0.1, 0, -0.1, 0.2, 0, 0.05])],
+  );
+  const proto = makeModel(graph, { '': 13 });
+  const model = { path: path.join(tmp, 'deconv.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const calib = writeNpy(path.join(tmp, 'deconv.npy'), randomInputs(16, [4, 8, 8]), [16, 4, 8, 8]);
+  const x = randomInputs(2, [4, 8, 8], 8);
+  const runY = async (p: ModelProto) => {
+    const s = await createSession(modelToBytes(p), { threads: 1 });
+    const y = (await s.run({ x: new (ort().Tensor)('float32', x, [2, 4, 8, 8]) })).y!.data as Float32Array;
+    await s.release();
+    return y;
+  };
+  const expected = await runY(proto);
+  const byDefault = await quantizeStatic(model, staticOptions({ calibrationData: calib }), allNodes(), {});
+  assert.equal(byDefault.quantizedNodes, 0);
+  assert.ok(byDefault.skippedNodes.some((s) => s.node === 'deconv' && /no integer kernel/.test(s.reason)));
+  const asked = makeSelection({ opTypes: ['ConvTranspose', 'Relu'], nodes: undefined, excludeNodes: [] });
+  for (const format of ['qdq', 'qoperator'] as const) {
+    const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, format }), asked, {});
+    assert.equal(r.quantizedNodes, 1);
+    const dq = r.proto.graph!.node.find((n) => n.opType === 'DequantizeLinear' && n.input[0]!.startsWith('w_'))!;
+    assert.equal(Number(dq.attribute.find((a) => a.name === 'axis')?.i), 1);
+    const got = await runY(r.proto);
     assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)} vs ${maxAbs(expected)}`);
   }
 });
