@@ -34,6 +34,8 @@ export interface ModelState {
   error?: string;
   model?: OnnxModel;
   rendered?: RenderedModel;
+  /** Lookup tables of the analysis (element types propagated through the graph, producers, constants). */
+  index?: GraphIndex;
   /** Layer rules' result for each node, with the node's line in the rendering. */
   layers: { info: LayerInfo; node: NodeProto; line: NodeLine | undefined }[];
   report?: QuantReport;
@@ -113,7 +115,7 @@ function load(modelPath: string, stamp: string): ModelState {
       const node = index.nodes[i]!.node;
       return { info, node, line: rendered.byNode.get(node) };
     });
-    return { path: modelPath, stamp, model, rendered, layers };
+    return { path: modelPath, stamp, model, rendered, index, layers };
   } catch (e) {
     return { path: modelPath, stamp, error: oneLine(e), layers: [] };
   }

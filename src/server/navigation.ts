@@ -83,7 +83,8 @@ function tensorHover(store: ModelStore, state: ModelState, name: string): string
     else lines.push('', ...statsLines(s));
   } else {
     const t = declaredTypes(state).get(name);
-    lines.push(t ? `tensor · \`${typeText(t)}\`` : 'tensor · type not declared (no value_info)');
+    const inferred = t ? undefined : state.index?.elemType(name);
+    lines.push(t ? `tensor · \`${typeText(t)}\`` : inferred !== undefined ? `tensor · ${dtypeName(inferred)} (element type inferred; shape not declared)` : 'tensor · type not declared (no value_info)');
   }
   const producer = r.defs.get(name)?.find((d) => d.node !== undefined);
   if (producer) lines.push('', `produced by \`${md(producer.node!)}\``);

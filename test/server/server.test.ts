@@ -91,6 +91,10 @@ test('hover on a weight shows its statistics and the scale quantization would ch
   assert.ok(text.includes(`scale ${scale.toPrecision(6)}, zero point 0`), text);
   assert.match(text, /used by `\/fc1\/Gemm`/);
 
+  const outCol = lines[line]!.indexOf('"/fc1/Gemm_output_0"') + 2;
+  const outHover = await client.request<Hover>('textDocument/hover', { textDocument: { uri }, position: pos(line, outCol) });
+  assert.match((outHover.contents as { value: string }).value, /tensor · float32 \(element type inferred; shape not declared\)/);
+
   const opCol = lines[line]!.indexOf('= Gemm') + 3;
   const nodeHover = await client.request<Hover>('textDocument/hover', { textDocument: { uri }, position: pos(line, opCol) });
   assert.match((nodeHover.contents as { value: string }).value, /quantizable: dynamic, static/);
