@@ -191,9 +191,9 @@ export function workbenchUrl(server, folder, payload = []) {
 }
 
 /** Payload that loads this repo as a development extension (+ a tests module, for integration runs). */
-export function devExtensionPayload(server, testsModule) {
+export function devExtensionPayload(server, testsModule, extensionPath = ROOT) {
   const remote = (p) => `vscode-remote://127.0.0.1:${server.port}${p}`;
-  const payload = [['extensionDevelopmentPath', remote(ROOT)], ['skipWelcome', 'true']];
+  const payload = [['extensionDevelopmentPath', remote(extensionPath)], ['skipWelcome', 'true']];
   if (testsModule) payload.push(['extensionTestsPath', remote(testsModule)]);
   return payload;
 }

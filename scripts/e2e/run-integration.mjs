@@ -9,6 +9,7 @@
 //   restricted  restricted.test.js with workspace trust enabled and the folder untrusted
 //
 // Usage: node scripts/e2e/run-integration.mjs [--grep PATTERN] [--pass trusted|restricted] [--suites a.test.js,b.test.js]
+//          [--extension-path DIR]  (load the extension from DIR instead of the repo, e.g. a modified copy)
 // Env:   E2E_NO_BUILD=1 (skip npm run build), E2E_TIMEOUT_MS (per pass, default 600000),
 //        E2E_KEEP=1 (keep the throwaway dirs), E2E_VERBOSE=1 (echo the workbench log)
 // Writes test/.tmp/integration-results.json; exits non-zero if any test failed or a pass did not finish.
@@ -23,7 +24,8 @@ import {
 } from './lib.mjs';
 import { buildIntegrationTests } from './build-integration.mjs';
 
-const { values: cli } = parseArgs({ options: { grep: { type: 'string' }, pass: { type: 'string' }, suites: { type: 'string' } } });
+const { values: cli } = parseArgs({ options: { grep: { type: 'string' }, pass: { type: 'string' }, suites: { type: 'string' }, 'extension-path': { type: 'string' } } });
+const EXTENSION_PATH = cli['extension-path'] ? path.resolve(cli['extension-path']) : ROOT;
 const TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS || 600000);
 const RESULT_FILE = path.join(ROOT, 'test', '.tmp', 'integration-results.json');
 const RESTRICTED = 'restricted.test.js';
@@ -63,7 +65,7 @@ async function runPass(browser, indexJs, pass, suites) {
       }
     });
     page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
-    await page.goto(workbenchUrl(server, workspace, devExtensionPayload(server, indexJs)));
+    await page.goto(workbenchUrl(server, workspace, devExtensionPayload(server, indexJs, EXTENSION_PATH)));
     exitCode = await withTimeout(exited, TIMEOUT_MS, `codeAutomationExit from the ${pass.name} pass`);
   } catch (e) {
     error = e.message;

@@ -35,8 +35,10 @@ describe('cancel a running quantize job (UI)', () => {
 
       const toast = page.locator('.notification-toast', { hasText: 'Quantizing large_chain' }).first();
       await toast.waitFor({ timeout: 20000 }).catch(() => { throw new Error('no "Quantizing large_chain" progress notification'); });
+      await toast.hover(); // keeps the toast from fading out
+      await waitUntil('the progress notification to finish fading in', async () =>
+        (await toast.evaluate((el) => getComputedStyle(el).opacity)) === '1', { timeout: 5000 });
       await s.shot('progress-notification');
-      await toast.hover(); // the toast's buttons are always visible, hover keeps it from fading
       await toast.locator('.monaco-button', { hasText: 'Cancel' }).click();
       await toast.waitFor({ state: 'detached', timeout: 20000 }).catch(() => { throw new Error('progress notification still shown 20 s after Cancel'); });
       // The job really ended: the status bar spinner is gone.
