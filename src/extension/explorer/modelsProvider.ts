@@ -101,8 +101,10 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
       case 'model': {
         const item = new vscode.TreeItem(node.uri, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.uri.toString();
-        item.description = vscode.workspace.asRelativePath(path.dirname(node.uri.fsPath), true);
-        if (item.description === path.dirname(node.uri.fsPath)) item.description = undefined;
+        // The folder, relative to the workspace (named only in multi-root workspaces); nothing at the root.
+        const dir = path.dirname(node.uri.fsPath);
+        const relative = vscode.workspace.asRelativePath(dir, (vscode.workspace.workspaceFolders?.length ?? 0) > 1);
+        item.description = relative === dir ? undefined : relative;
         item.tooltip = node.uri.fsPath;
         item.contextValue = 'model';
         item.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [node.uri] };

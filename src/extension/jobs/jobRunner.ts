@@ -153,13 +153,14 @@ export class JobRunner {
   /** After a job: dedicated workers exit; the shared one idles, then exits. */
   private release(worker: WorkerProcess): void {
     if (worker !== this.shared) {
-      worker.kill();
+      // A job that ended normally lets its process exit cleanly; a cancelled or crashed one is already gone or being killed.
+      worker.close();
       return;
     }
     if (worker.busy) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
-      if (this.shared === worker && !worker.busy) worker.kill();
+      if (this.shared === worker && !worker.busy) worker.close();
     }, this.options.idleMs ?? 60_000);
     this.idleTimer.unref();
   }

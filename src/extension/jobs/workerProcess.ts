@@ -110,6 +110,13 @@ export class WorkerProcess {
     if (!this.exited) this.child.kill('SIGKILL');
   }
 
+  /** Let an idle worker exit on its own (it exits when the IPC channel closes); kill it if it lingers. */
+  close(graceMs = 2000): void {
+    if (this.exited) return;
+    if (this.child.connected) this.child.disconnect();
+    setTimeout(() => this.kill(), graceMs).unref();
+  }
+
   /** For tests: send anything, valid or not. */
   sendRaw(message: unknown): void {
     if (!this.exited && this.child.connected) this.child.send(message as object);

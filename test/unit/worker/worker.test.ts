@@ -249,6 +249,25 @@ describe('cancellation and crashes', () => {
     assert.deepEqual(leftovers(dir), []);
   });
 
+  test('workers do not linger: a job\'s own worker exits after it, the shared one after idling', async () => {
+    const r = new JobRunner({ script, log: new MemoryLog(), idleMs: 300 });
+    try {
+      await r.run({ kind: 'summarize', model: mlp });
+      const shared = r.workerPids;
+      assert.equal(shared.length, 1);
+      const bench = r.run({ kind: 'bench', model: mlp, runs: 3, warmup: 0 });
+      await waitFor('bench worker start', () => r.workerPids.length === 2);
+      const own = r.workerPids.find((p) => p !== shared[0])!;
+      const result = await bench;
+      assert.equal(result.runs, 3);
+      await waitFor('bench worker exit', () => !alive(own));
+      await waitFor('idle summarize worker exit', () => !alive(shared[0]!));
+      assert.deepEqual(r.workerPids, []);
+    } finally {
+      r.dispose();
+    }
+  });
+
   test('removeTempFiles removes only the dead worker\'s temp siblings', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'temps-'));
     const out = path.join(dir, 'm.int8.onnx');
