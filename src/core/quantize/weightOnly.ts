@@ -1,6 +1,6 @@
 /**
  * Weight-only block quantization: MatMul / Gemm with a constant [K, N] float weight →
- * com.microsoft.MatMulNBits (4 or 8 bits, blocks along K). Layout and arithmetic follow ORT's
+ * com.microsoft.MatMulNBits, embedding Gathers → com.microsoft.GatherBlockQuantized (4 or 8 bits, blocks along K). Layout and arithmetic follow ORT's
  * packer (reference §1.9, §6.5): B uint8 [N, k_blocks, block_size·bits/8] (column-major blocks,
  * K zero-padded, element 2i in the low nibble), scales float32 [N, k_blocks], zero points packed
  * (asymmetric) or omitted (symmetric: implicit 2^(bits−1)); MLAS rounds half away from zero
@@ -152,7 +152,7 @@ export async function quantizeWeightOnly(
   const bits = options.weightBits;
   const blockSize = options.blockSize;
   const symmetric = extra.symmetric ?? false;
-  const modeOps = new Set(['MatMul', 'Gemm']);
+  const modeOps = new Set(['MatMul', 'Gemm', 'Gather']);
   const out: NodeProto[] = [];
   let quantized = 0;
 
@@ -212,6 +212,40 @@ export async function quantizeWeightOnly(
     return { nodes: list };
   };
 
+  /**
+   * Embedding tables → com.microsoft.GatherBlockQuantized (uint8 data, 4/8 bits, blocks along the
+   * row, gather_axis 0, quantize_axis last): each row is quantized like a MatMulNBits column.
+   */
+  const rewriteGather = (node: NodeProto): { nodes: NodeProto[] } | { skip: string } => {
+    const [data, indices] = node.input;
+    const table = init(data);
+    if (!table || !indices) return { skip: 'data is not a constant table' };
+    if (table.dataType !== DataType.FLOAT) return { skip: `table is ${dtypeName(table.dataType)}` };
+    if (table.dims.length !== 2) return { skip: `table has rank ${table.dims.length}, expected 2` };
+    if (attrInt(node, 'axis', 0) !== 0) return { skip: 'Gather axis ≠ 0' };
+    if (init(indices)) return { skip: 'constant indices (fold it instead)' };
+    const [V, D] = tensorShape(table) as [number, number];
+    if (D % blockSize !== 0) return { skip: `row length ${D} is not a multiple of the block size ${blockSize}` };
+    const values = weightValues(table, model);
+    // quantizeBlocks blocks along K of a [K, N] matrix; an embedding blocks along its rows: transpose.
+    const t = new Float32Array(V * D);
+    for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) t[d * V + v] = values[v * D + d]!;
+    const q = quantizeBlocks(t, D, V, bits, blockSize, symmetric);
+    const qName = index.unique(`${data}_Q${bits}`);
+    const sName = index.unique(`${data}_scales`);
+    sink.add(makeTensor(qName, DataType.UINT8, [V, (D * bits) / 8], q.data));
+    sink.add(floatTensor(sName, [V, q.kBlocks], q.scales));
+    const inputs = [qName, indices, sName];
+    if (q.zeroPoints) {
+      const zName = index.unique(`${data}_zero_points`);
+      sink.add(makeTensor(zName, DataType.UINT8, [V, Math.ceil((q.kBlocks * bits) / 8)], q.zeroPoints));
+      inputs.push(zName);
+    }
+    rewritten.add(data!);
+    const attrs = { gather_axis: 0, quantize_axis: 1, block_size: blockSize, bits };
+    return { nodes: [makeNode('GatherBlockQuantized', inputs, [node.output[0]!], attrs, { name: index.unique(`${nodeName(node)}_Q${bits}`), domain: MS })] };
+  };
+
   const nodes = graph.node;
   const pacer = new NodePacer(ctx, nodes.length);
   for (let i = 0; i < nodes.length; i++) {
@@ -221,8 +255,12 @@ export async function quantizeWeightOnly(
       out.push(node);
       continue;
     }
+    if (node.opType === 'Gather' && !init(node.input[0])) {
+      out.push(node); // shape/index Gathers are not candidates at all
+      continue;
+    }
     const verdict = selection.check(node, modeOps);
-    const r = verdict.selected ? rewrite(node) : { skip: verdict.reason };
+    const r = !verdict.selected ? { skip: verdict.reason } : node.opType === 'Gather' ? rewriteGather(node) : rewrite(node);
     if ('skip' in r) {
       skips.add(node, r.skip);
       out.push(node);
