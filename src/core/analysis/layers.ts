@@ -12,7 +12,7 @@
  *   — each only when its data input is a float tensor.
  * - weight-only (MatMulNBits): MatMul with a constant 2-D float weight whose K ≥ 16.
  *
- * Risks: outlier-dominated weights (see stats.ts for the threshold), ops ORT's CPU provider
+ * Risks: outlier-dominated weights and channel ranges far apart (see stats.ts for the thresholds), ops ORT's CPU provider
  * cannot fuse when QDQ-wrapped (they would run slower quantized), non-float weights, and
  * tensors whose element type nothing declares. Nodes that are already quantized get `quantized`.
  *
@@ -24,9 +24,10 @@ import type { OnnxModel } from '../onnx/model';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { tensorByteSize, tensorElementCount, tensorShape, type TensorSource } from '../onnx/tensor';
 import { GraphIndex } from './graph-index';
-import { OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
+import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
+import { attrInt } from '../onnx/builder';
 
-export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, type WeightStats } from './stats';
+export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
 
@@ -39,8 +40,19 @@ export interface OutlierRisk {
   std: number;
 }
 
+export interface WideRangeRisk {
+  tensor: string;
+  axis: number;
+  channels: number;
+  maxAbsMax: number;
+  medianAbsMax: number;
+  ratio: number;
+}
+
 export interface LayerRisk {
   outlier?: OutlierRisk;
+  /** Channel ranges far apart: per-tensor quantization starves most channels (use per-channel). */
+  wideRange?: WideRangeRisk;
   unfusable?: string;
   nonFloatWeight?: string;
   missingType?: string;
@@ -183,23 +195,26 @@ export function nodeLabel(node: NodeProto, index: number): string {
 export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; external?: OnnxModel['external'] }, options: LayerOptions = {}): LayerInfo[] {
   const index = options.index ?? new GraphIndex(model.proto);
   const source: TensorSource = { external: model.external };
-  const statsCache = new Map<TensorProto, WeightStats | Error>();
-  const statsFor = (t: TensorProto): WeightStats | Error => {
-    let s = statsCache.get(t);
+  const statsCache = new Map<TensorProto, Map<number, WeightStats | Error>>();
+  const statsFor = (t: TensorProto, channelAxis: number | undefined): WeightStats | Error => {
+    let perAxis = statsCache.get(t);
+    if (!perAxis) statsCache.set(t, (perAxis = new Map()));
+    const key = channelAxis ?? -1;
+    let s = perAxis.get(key);
     if (!s) {
       try {
-        s = weightStats(t, source);
+        s = weightStats(t, source, channelAxis === undefined ? {} : { channels: { shape: tensorShape(t), axis: channelAxis } });
       } catch (e) {
         s = e as Error;
       }
-      statsCache.set(t, s);
+      perAxis.set(key, s);
     }
     return s;
   };
   return index.nodes.map(({ node, index: i, depth }) => layerOf(node, i, depth, index, options.stats === false ? undefined : statsFor));
 }
 
-function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, statsFor: ((t: TensorProto) => WeightStats | Error) | undefined): LayerInfo {
+function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, statsFor: ((t: TensorProto, channelAxis: number | undefined) => WeightStats | Error) | undefined): LayerInfo {
   const op = node.opType;
   const standard = node.domain === '' || node.domain === 'ai.onnx';
   const info: LayerInfo = { node: nodeLabel(node, i), opType: op, domain: node.domain, index: i, depth, modes: [], weights: [], weightBytes: 0, savings: {}, notes: [], risk: {} };
@@ -295,7 +310,7 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
     }
     if (statsFor) {
       for (const { t } of floatWeights) {
-        const s = statsFor(t);
+        const s = statsFor(t, channelAxisOf(node, safeShape(t).length));
         if (s instanceof Error) {
           info.notes.push(`weight '${t.name}' could not be read: ${s.message}`);
           continue;
@@ -307,10 +322,34 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
               `${pct(s.outlierShare)} of weights lie beyond ${OUTLIER_STD} std. Per-tensor 8-bit leaves 99.9% of them ≤ ${Math.floor(127 / s.outlierRatio)} levels: use per-channel or exclude (threshold ${OUTLIER_RATIO}×)`,
           );
         }
+        const spread = s.channelSpread;
+        if (spread && spread.ratio >= CHANNEL_SPREAD_RATIO && !info.risk.wideRange) {
+          info.risk.wideRange = { tensor: t.name, ...spread };
+          info.notes.push(
+            `weight '${t.name}' has a wide range across channels: the largest channel max|w| ${fmt(spread.maxAbsMax)} is ${spread.ratio.toFixed(1)}× the median channel's (${fmt(spread.medianAbsMax)}, ${spread.channels} channels on axis ${spread.axis}). ` +
+              `Per-tensor 8-bit leaves the median channel ≤ ${Math.floor(127 / spread.ratio)} levels: use per-channel (threshold ${CHANNEL_SPREAD_RATIO}×)`,
+          );
+        }
       }
     }
   }
   return info;
+}
+
+/** Output-channel axis of a weight, as per-channel quantization uses it (Conv 0, ConvTranspose 1, MatMul last, Gemm by transB). */
+export function channelAxisOf(node: NodeProto, rank: number): number | undefined {
+  switch (node.opType) {
+    case 'Conv':
+      return rank >= 2 ? 0 : undefined;
+    case 'ConvTranspose':
+      return rank >= 2 ? 1 : undefined;
+    case 'MatMul':
+      return rank >= 2 ? rank - 1 : undefined;
+    case 'Gemm':
+      return rank === 2 ? (attrInt(node, 'transB', 0) ? 0 : 1) : undefined;
+    default:
+      return undefined;
+  }
 }
 
 /** A node fed by DequantizeLinear: QDQ if its float inputs come from Q→DQ, weight-only if only constant int4 weights are dequantized. */

@@ -43,11 +43,28 @@ export interface WeightStats {
   outlierDominated: boolean;
   /** Elements the histogram used (all, or the strided sample). */
   sampled: number;
+  /** With options.channels: max|w| per channel compared across channels (from the histogram sample). */
+  channelSpread?: ChannelSpread;
   /** Per-tensor parameters the given scheme would choose (default int8 symmetric, as ORT for weights). */
   suggested: { scale: number; zeroPoint: number; type: QuantType };
 }
 
+export interface ChannelSpread {
+  axis: number;
+  channels: number;
+  /** Largest and median of the per-channel max|w|. */
+  maxAbsMax: number;
+  medianAbsMax: number;
+  /** maxAbsMax / medianAbsMax (1 when the median channel is all zeros): per-tensor scales leave the median channel 127 / ratio levels. */
+  ratio: number;
+}
+
+/** Channel ranges this many times apart (largest vs median channel) are flagged "wide": use per-channel. */
+export const CHANNEL_SPREAD_RATIO = 8;
+
 export interface WeightStatsOptions {
+  /** Also measure how much channel ranges differ along this axis of `shape` (per-channel vs per-tensor). */
+  channels?: { shape: readonly number[]; axis: number };
   type?: QuantType;
   symmetric?: boolean;
   reduceRange?: boolean;
@@ -125,14 +142,22 @@ function statsOfChunks(values: Chunks, options: WeightStatsOptions): WeightStats
   const hist = new Uint32Array(BINS);
   const toBin = absMax > 0 ? BINS / absMax : 0;
   let sampled = 0;
+  // Per-channel max|w| on the same sample: channel of flat index g = floor(g / inner) % count.
+  const ch = channelLayout(options.channels, n);
+  const chMax = ch ? new Float64Array(ch.count) : undefined;
   values.forEach((c, base) => {
     for (let i = (stride - (base % stride)) % stride; i < c.length; i += stride) {
       const x = c[i]!;
       if (x !== x) continue; // NaN
-      let b = ((x < 0 ? -x : x) * toBin) | 0;
+      const a = x < 0 ? -x : x;
+      let b = (a * toBin) | 0;
       if (b >= BINS || b < 0) b = BINS - 1;
       hist[b]!++;
       sampled++;
+      if (chMax && a !== Infinity) {
+        const k = Math.floor((base + i) / ch!.inner) % ch!.count;
+        if (a > chMax[k]!) chMax[k] = a;
+      }
     }
   });
   let absMaxP999 = 0;
@@ -166,6 +191,7 @@ function statsOfChunks(values: Chunks, options: WeightStatsOptions): WeightStats
     outlierShare: m.count ? beyond / m.count : 0,
     outlierDominated: outlierRatio >= OUTLIER_RATIO,
     sampled,
+    ...(chMax ? { channelSpread: spreadOf(chMax, ch!.axis) } : {}),
     suggested: { scale: p.scale, zeroPoint: p.zeroPoint, type },
   };
 }
@@ -220,4 +246,21 @@ function moments(v: Float32Array, m: Moments): void {
   m.sum += sum;
   m.sumSq += sumSq;
   m.count += count;
+}
+
+function channelLayout(c: WeightStatsOptions['channels'], n: number): { axis: number; count: number; inner: number } | undefined {
+  if (!c || c.shape.length === 0) return undefined;
+  const axis = c.axis < 0 ? c.axis + c.shape.length : c.axis;
+  const count = c.shape[axis];
+  if (count === undefined || count < 2) return undefined;
+  const inner = c.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  if (inner * count > n || inner === 0) return undefined;
+  return { axis, count, inner };
+}
+
+function spreadOf(chMax: Float64Array, axis: number): ChannelSpread {
+  const sorted = Float64Array.from(chMax).sort();
+  const maxAbsMax = sorted[sorted.length - 1]!;
+  const medianAbsMax = sorted[sorted.length >> 1]!;
+  return { axis, channels: chMax.length, maxAbsMax, medianAbsMax, ratio: medianAbsMax > 0 ? maxAbsMax / medianAbsMax : 1 };
 }
