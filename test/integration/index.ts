@@ -17,6 +17,7 @@ export const SUITES = [
   'editor.test.js',
   'diagnostics.test.js',
   'codeaction.test.js',
+  'textViewExtras.test.js',
   'quantize.test.js',
   'restricted.test.js',
 ];
