@@ -151,6 +151,8 @@ function checkArray(input: ModelInput, arr: NpyArray, file: string): { samples: 
 }
 
 function convert(arr: NpyArray, to: OrtElemType): SampleArray {
+  // Same type and aligned: a view of the file's bytes, no second copy of the data set.
+  if (arr.dtype === to && to === 'float32' && arr.data.byteOffset % 4 === 0) return new Float32Array(arr.data.buffer, arr.data.byteOffset, arr.data.length / 4);
   const copy = new Uint8Array(arr.data.length);
   copy.set(arr.data);
   const buf = copy.buffer;

@@ -80,6 +80,11 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   throwIfCancelled(ctx.signal);
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0.8, message: describe(plan) });
 
+  if (plan.unfolded > 0 && options.preset !== 'gpu') {
+    warnings.push(
+      `symmetric activations: ${plan.unfolded} Relu/Clip after quantized ops stay float between DequantizeLinear and QuantizeLinear (only asymmetric activations let the Q clamp like them); on CPU this costs speed`,
+    );
+  }
   const partial = partlyQuantizedChains(plan, graph);
   if (partial.length > 0) {
     warnings.push(

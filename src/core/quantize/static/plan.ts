@@ -62,6 +62,8 @@ export interface StaticPlan {
   skipped: SkipList;
   /** Candidate ops left float (same order as the graph), reasons in `skipped`. */
   skippedNodes: NodeProto[];
+  /** Relu/Clip that could have been folded but were not (symmetric activations). */
+  unfolded: number;
 }
 
 export interface PlanOptions {
@@ -103,7 +105,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     for (const i of n.input) if (i) (ctx.consumers.get(i) ?? ctx.consumers.set(i, []).get(i)!).push(n);
     if (n.opType === 'Constant' && n.domain === '' && getAttribute(n, 'value')?.t) ctx.constants.set(n.output[0]!, getAttribute(n, 'value')!.t!);
   }
-  const plan: StaticPlan = { nodes: new Map(), tensors: new Map(), folded: new Set(), skipped: new SkipList(), skippedNodes: [] };
+  const plan: StaticPlan = { nodes: new Map(), tensors: new Map(), folded: new Set(), skipped: new SkipList(), skippedNodes: [], unfolded: 0 };
 
   // 1. Compute ops: each one is a complete DQ → op → Q unit or is left alone.
   for (const node of graph.node) {
@@ -133,7 +135,9 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     for (const i of planned.activations) addTensor(plan, node.input[i]!);
     if (!planned.floatOutput) {
       const out = node.output[0]!;
-      const relu = options.foldActivations ? foldable(out, ctx, selection) : undefined;
+      const activationAfter = foldable(out, ctx, selection);
+      if (activationAfter && !options.foldActivations) plan.unfolded++;
+      const relu = options.foldActivations ? activationAfter : undefined;
       if (relu) {
         plan.folded.add(relu);
         addTensor(plan, relu.output[0]!, out);

@@ -90,3 +90,12 @@ test('excluded nodes stay float and are reported', async () => {
   const floatAcc = await accuracy(model.proto);
   assert.ok(floatAcc - (await accuracy(r.proto)) <= 0.01);
 });
+
+test('symmetric activations keep the Relus (not exact to fold) and say what it costs', async () => {
+  const model = loadModel(path.join(FIXTURES, 'digits_cnn.onnx'));
+  const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, symmetricActivations: true, activationType: 'int8' }), allNodes(), {});
+  assert.equal(r.proto.graph!.node.filter((n) => n.opType === 'Relu').length, 4);
+  assert.ok(r.warnings.some((w) => /4 Relu\/Clip/.test(w)), JSON.stringify(r.warnings));
+  const floatAcc = await accuracy(model.proto);
+  assert.ok(floatAcc - (await accuracy(r.proto)) <= 0.01);
+});
