@@ -267,3 +267,41 @@ test('ConvTranspose: left float for CPU by default (no integer kernel); on reque
     assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)} vs ${maxAbs(expected)}`);
   }
 });
+
+test('Gemm with transB = 0, alpha and beta: per-channel along axis 1, alpha/beta folded, matches float', async () => {
+  const rand = prng(41);
+  const graph = makeGraph(
+    [
+      makeNode('Gemm', ['x', 'w', 'c'], ['h'], { alpha: { float: 0.5 }, beta: { float: 2 } }, { name: 'gemm1' }),
+      makeNode('Relu', ['h'], ['r'], {}, { name: 'relu' }),
+      makeNode('Gemm', ['r', 'w2'], ['y'], { transB: 1 }, { name: 'gemm2' }),
+    ],
+    'gemm',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 16])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', 4])],
+    [
+      floatTensor('w', [16, 8], Float32Array.from({ length: 128 }, () => gaussian(rand) * 0.5)),
+      floatTensor('c', [8], Float32Array.from({ length: 8 }, () => gaussian(rand) * 0.2)),
+      floatTensor('w2', [4, 8], Float32Array.from({ length: 32 }, () => gaussian(rand) * 0.5)),
+    ],
+  );
+  const proto = makeModel(graph, { '': 13 });
+  const model = { path: path.join(tmp, 'gemm.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const calib = writeNpy(path.join(tmp, 'gemm.npy'), randomInputs(64, [16]), [64, 16]);
+  const x = randomInputs(8, [16], 4);
+  const runY = async (p: ModelProto) => {
+    const s = await createSession(modelToBytes(p), { threads: 1 });
+    const y = (await s.run({ x: new (ort().Tensor)('float32', x, [8, 16]) })).y!.data as Float32Array;
+    await s.release();
+    return y;
+  };
+  const expected = await runY(proto);
+  for (const format of ['qdq', 'qoperator'] as const) {
+    const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, format }), allNodes(), {});
+    assert.equal(r.quantizedNodes, 2);
+    const ops = await optimizedOpCounts(r.proto);
+    assert.equal(ops.get('QGemm'), 2, `${format}: ${JSON.stringify([...ops])}`);
+    const got = await runY(r.proto);
+    assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)} vs ${maxAbs(expected)}`);
+  }
+});
