@@ -1,9 +1,14 @@
 /**
- * Dashboard exports: Markdown and a self-contained static HTML page rendered from the same
- * DashboardDto the webview shows, and JSON as the reports themselves. Model-derived strings are
- * escaped for each format. No `vscode` import.
+ * Dashboard exports. One complete report is rendered by the evaluation engine's own renderers
+ * (src/core/report: the same files `compare` writes); several variants side by side, or a
+ * partial report, by the renderers below from the DashboardDto the webview shows. JSON is the
+ * reports themselves. Model-derived strings are escaped for each format. No `vscode` import.
  */
 import type { DashboardDto, ExportFormat, ModelColumnDto } from '../../shared/webviewMessages';
+import type { QuantReport } from '../../shared/report';
+import { renderHtml } from '../../core/report/html';
+import { renderMarkdown } from '../../core/report/markdown';
+import { reportJson } from '../../core/report/write';
 
 const fmt = (n: number | null, digits: number, suffix = ''): string => (n === null ? '—' : `${n.toFixed(digits)}${suffix}`);
 const pct = (n: number | null): string => (n === null ? '—' : `${(n * 100).toFixed(2)} %`);
@@ -81,7 +86,37 @@ ${parts.join('\n')}
 `;
 }
 
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+const allNumbers = (o: unknown, keys: string[]): boolean => isObj(o) && keys.every((k) => typeof o[k] === 'number');
+
+/** Has every field the engine's renderers read (a report file may be partial or hand-edited). */
+export function isCompleteReport(x: unknown): x is QuantReport {
+  if (!isObj(x) || typeof x.reference !== 'string' || typeof x.candidate !== 'string' || typeof x.createdAt !== 'string') return false;
+  const l = x.latency;
+  const a = x.accuracy;
+  return (
+    allNumbers(x.size, ['referenceBytes', 'candidateBytes', 'ratio']) &&
+    allNumbers(l, ['speedup', 'runs', 'batch', 'threads']) &&
+    allNumbers((l as Obj).reference, ['p50Ms', 'p90Ms', 'p99Ms']) &&
+    allNumbers((l as Obj).candidate, ['p50Ms', 'p90Ms', 'p99Ms']) &&
+    allNumbers(a, ['samples', 'agreement', 'cosine', 'maxAbsError']) &&
+    typeof (a as Obj).output === 'string' &&
+    (x.layers === undefined || (Array.isArray(x.layers) && x.layers.every((e) => isObj(e) && typeof e.node === 'string' && typeof e.cosine === 'number')))
+  );
+}
+
 export function exportText(format: ExportFormat, dto: DashboardDto, reports: unknown[]): string {
+  const single = reports.length === 1 && isCompleteReport(reports[0]) ? reports[0] : undefined;
+  if (single) {
+    try {
+      if (format === 'markdown') return renderMarkdown(single);
+      if (format === 'html') return renderHtml(single);
+      return reportJson(single);
+    } catch {
+      // A field the check above does not cover is off: fall back to the dashboard's renderers.
+    }
+  }
   switch (format) {
     case 'markdown':
       return toMarkdown(dto);

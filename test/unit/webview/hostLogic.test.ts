@@ -13,7 +13,8 @@ import { LayerTable } from '../../../src/extension/editor/layerTable';
 import { diagnosticsByNode } from '../../../src/extension/editor/diagnosticMatch';
 import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../../src/extension/editor/webviewHtml';
 import { mergeReports, toDashboard } from '../../../src/extension/dashboard/reportAdapter';
-import { toHtml, toMarkdown } from '../../../src/extension/dashboard/exportReport';
+import { exportText, toHtml, toMarkdown } from '../../../src/extension/dashboard/exportReport';
+import { renderMarkdown } from '../../../src/core/report/markdown';
 import { isHostToDashboardMessage, isHostToEditorMessage, type LayerRowDto } from '../../../src/shared/webviewMessages';
 import { syntheticRows } from './fixtures';
 
@@ -145,6 +146,14 @@ test('dashboard from a real comparison: columns carry the report numbers; export
   assert.equal(toDashboard(mergeReports([report], variant)).models.length, 3);
   assert.equal(toDashboard(mergeReports([report], { ...report })).models.length, 2, 'same candidate replaces its column');
   assert.equal(toDashboard(mergeReports([report], { ...report, reference: '/elsewhere.onnx' })).models.length, 2);
+
+  // One complete report exports through the engine's renderers; two variants through ours.
+  assert.equal(exportText('markdown', d, [report]), renderMarkdown(report));
+  assert.deepEqual(JSON.parse(exportText('json', d, [report])), report);
+  const both = mergeReports([report], variant);
+  const md2 = exportText('markdown', toDashboard(both), both);
+  assert.match(md2, /\| Size ratio \| 1\.00× \| 3\.66× \| 2\.00× \|/);
+  assert.match(exportText('markdown', d, [{ ...report, accuracy: { agreement: 1 } }]), /^# Quantization report/, 'partial report falls back');
 
   const evil = '<img src=x onerror=alert(1)>';
   const hostile = toDashboard({ ...report, candidate: `/m/${evil}.onnx`, layers: [{ ...report.layers[0], node: evil, tensor: `${evil}|x` }] });
