@@ -59,8 +59,8 @@ function measure(label: string, file: string): void {
   console.log(`  loadModel             median ${median(load).toFixed(0)} ms`);
   console.log(`  summarizeModel        median ${median(summary).toFixed(0)} ms (${ok(median(summary))}; load + summary ${(median(load) + median(summary)).toFixed(0)} ms)`);
   if (cli.length) {
-    const cpu = cliCpu.length ? `, CPU ${median(cliCpu).toFixed(0)} ms` : '';
-    console.log(`  CLI inspect --json    median ${median(cli).toFixed(0)} ms wall end to end${cpu} (${ok(median(cli))})`);
+    const cpu = cliCpu.length ? `, CPU ${median(cliCpu).toFixed(0)} ms (${ok(median(cliCpu))})` : '';
+    console.log(`  CLI inspect --json    median ${median(cli).toFixed(0)} ms wall end to end (${ok(median(cli))})${cpu}`);
   }
   else console.log('  CLI inspect --json    skipped: dist/cli.js not built (npm run build)');
 }
