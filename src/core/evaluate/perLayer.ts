@@ -28,11 +28,14 @@ import { ErrorAccumulator, round } from './stats';
 
 export interface PerLayerOptions {
   threads?: number | undefined;
-  /** Samples per run; default 16 (every intermediate of a batch is held at once). */
+  /** Most samples per run; default 16, fewer when one run's intermediates would pass 256 MiB. */
   batch?: number | undefined;
 }
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
+
+/** Bytes of intermediate values held per run (reference, candidate and cut copy together). */
+const MEMORY_BUDGET = 256 * 2 ** 20;
 
 interface Tracked {
   tensor: string;
@@ -79,36 +82,46 @@ export async function perLayerErrors(
     const cutSession = await sessionForVariant(candidate, cut, sessionOptions);
     sessions.push(cutSession);
 
+    // Tensors whose two versions differ in size (another layout in the candidate) are not compared;
+    // at the cut they keep the candidate's own value.
     const mismatched = new Set<string>();
-    const step = Math.max(1, Math.min(options.batch ?? 16, maxBatchOf(modelInputs(reference.proto))));
     const candidateData = adaptInputData(data, modelInputs(candidate.proto));
-    for (let start = 0; start < data.samples; start += step) {
+    const refNames = tracked.map((t) => t.tensor);
+    const candNames = [...new Set(tracked.map((t) => t.candidateTensor))];
+    let step = 1; // the first sample alone measures the memory one sample takes
+    const maxStep = Math.max(1, Math.min(options.batch ?? 16, maxBatchOf(modelInputs(reference.proto))));
+    for (let start = 0; start < data.samples; ) {
       throwIfCancelled(ctx.signal);
       const count = Math.min(step, data.samples - start);
       const feeds = feedsFor(data, start, count);
-      const live = tracked.filter((t) => !mismatched.has(t.tensor));
-      const r = await refSession.run(feeds, live.map((t) => t.tensor));
+      const r = await refSession.run(feeds, refNames);
       const candFeeds = candidateData === data ? feeds : feedsFor(candidateData, start, count);
-      const c = await candSession.run(candFeeds, [...new Set(live.map((t) => t.candidateTensor))]);
+      const c = await candSession.run(candFeeds, candNames);
       const refValues = new Map<string, Float32Array>();
-      for (const t of live) {
+      let bytes = 0;
+      for (const t of tracked) {
         const rv = asFloat32(r[t.tensor]!);
         const cv = asFloat32(c[t.candidateTensor]!);
-        if (rv.length !== cv.length) mismatched.add(t.tensor);
-        else t.acc.add(rv, cv);
+        bytes += rv.byteLength + cv.byteLength;
         refValues.set(t.tensor, rv);
+        if (rv.length !== cv.length) mismatched.add(t.tensor);
+        else if (!mismatched.has(t.tensor)) t.acc.add(rv, cv);
       }
       // The cut copy: every measured tensor's consumers read the reference value.
       const cutFeeds = { ...candFeeds };
-      for (const t of tracked) cutFeeds[cutInputName(t.candidateTensor)] = referenceFeed(r[t.tensor]!, refValues.get(t.tensor), t.candidateType);
-      const cc = await cutSession.run(cutFeeds, [...new Set(live.map((t) => t.candidateTensor))]);
-      for (const t of live) {
+      for (const t of tracked) {
+        cutFeeds[cutInputName(t.candidateTensor)] = mismatched.has(t.tensor) ? c[t.candidateTensor]! : referenceFeed(r[t.tensor]!, refValues.get(t.tensor), t.candidateType);
+      }
+      const cc = await cutSession.run(cutFeeds, candNames);
+      for (const t of tracked) {
         if (mismatched.has(t.tensor)) continue;
         const cv = asFloat32(cc[t.candidateTensor]!);
         const rv = refValues.get(t.tensor)!;
         if (rv.length === cv.length) t.local.add(rv, cv);
       }
-      ctx.onProgress?.({ stage: 'per-layer', message: `${start + count}/${data.samples} samples` });
+      if (start === 0) step = Math.max(1, Math.min(maxStep, Math.floor(MEMORY_BUDGET / Math.max(1, (bytes * 3) / count))));
+      start += count;
+      ctx.onProgress?.({ stage: 'per-layer', message: `${start}/${data.samples} samples` });
     }
     return rank(tracked.filter((t) => !mismatched.has(t.tensor)));
   } finally {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareModels } from '../../../src/core/evaluate/compare';
-import { InputError } from '../../../src/core/errors';
+import { CancelledError, InputError } from '../../../src/core/errors';
 import { loadModel } from '../../../src/core/onnx/model';
 import { saveModel } from '../../../src/core/onnx/save';
 import { makeNode } from '../../../src/core/onnx/builder';
@@ -16,7 +16,7 @@ test('labelled accuracies match an independent onnxruntime-node computation', as
   // fc1 weights with noise of the weights' own size: a candidate that really loses accuracy.
   const n = noise(1);
   const cand = withWeights(MLP, path.join(dir, 'noisy.onnx'), 'fc1.weight', (v, i) => v + 0.12 * n(i));
-  const r = await compareModels(MLP, cand, { data: TEST_X, labels: TEST_Y, runs: 5, warmup: 1 });
+  const r = await compareModels(MLP, cand, { data: TEST_X, labels: TEST_Y, runs: 5, warmup: 1, perLayer: true, perLayerSamples: 360 });
   const refOracle = await oracleAccuracy(MLP, TEST_X, TEST_Y);
   const candOracle = await oracleAccuracy(cand, TEST_X, TEST_Y);
   assert.equal(r.accuracy.samples, 360);
@@ -28,6 +28,10 @@ test('labelled accuracies match an independent onnxruntime-node computation', as
   assert.ok(r.accuracy.sqnrDb !== null && Number.isFinite(r.accuracy.sqnrDb) && !r.accuracy.identical);
   assert.ok(r.accuracy.cosine < 1 && r.accuracy.cosine > 0.5);
   assert.ok(r.accuracy.maxAbsError > 0);
+  // The per-layer pass sees the same 360 samples: its value for the output matches.
+  const logits = r.layers!.find((l) => l.tensor === 'logits')!;
+  assert.ok(Math.abs(logits.sqnrDb! - r.accuracy.sqnrDb!) < 0.01, `${logits.sqnrDb} vs ${r.accuracy.sqnrDb}`);
+  assert.equal(r.layers![0]!.node, '/fc1/Gemm', 'the noisy layer adds the error');
 });
 
 test('a model against itself is identical: SQNR null (infinite), cosine 1, no error', async () => {
@@ -84,4 +88,10 @@ test('a candidate with float16 inputs gets the same samples converted', async ()
   assert.equal(r.accuracy.identical, true);
   assert.equal(r.accuracy.candidateAccuracy, r.accuracy.referenceAccuracy);
   assert.equal(r.layers!.find((l) => l.tensor === '/fc1/Gemm_output_0')!.identical, true);
+});
+
+test('cancellation stops a comparison with CancelledError', async () => {
+  const controller = new AbortController();
+  const running = compareModels(MLP, MLP, { data: TEST_X, runs: 100000, warmup: 0 }, { signal: controller.signal, onProgress: (p) => p.stage === 'benchmarking' && controller.abort() });
+  await assert.rejects(running, CancelledError);
 });
