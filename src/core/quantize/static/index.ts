@@ -16,7 +16,8 @@ import { StaticBuilder, type EmitOptions } from './builder';
 import { foldBatchNormalization } from './foldBatchNorm';
 import { inferElemTypes } from './inferTypes';
 import { prepareOpset } from './opset';
-import { describe, planStatic, STATIC_OP_TYPES, type StaticPlan } from './plan';
+import { COMPUTE_OPS, describe, planStatic, STATIC_OP_TYPES, type StaticPlan } from './plan';
+import { unfusedQuantizedOps } from './fusionCheck';
 import { emitQdq } from './qdq';
 import { emitQOperator } from './qoperator';
 
@@ -113,6 +114,9 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   if (emitted.usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
   }
+  if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
+    warnings.push(...(await fusionWarnings(out, plan, graph, options, ctx)));
+  }
   return {
     proto: out,
     quantizedNodes: emitted.quantizedNodes,
@@ -121,6 +125,26 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
     ),
     warnings,
   };
+}
+
+/** A warning per op type ORT did not fuse on this machine (those groups run in float plus Q/DQ work). */
+async function fusionWarnings(proto: ModelProto, plan: StaticPlan, graph: GraphProto, options: ResolvedOptions, ctx: JobContext): Promise<string[]> {
+  const quantized = [...plan.nodes.values()].filter((p) => p.kind === 'compute').map((p) => p.node);
+  const leftFloat = graph.node.filter((n) => COMPUTE_OPS.has(n.opType) && !plan.nodes.has(n));
+  let unfused: Map<string, number>;
+  try {
+    unfused = await unfusedQuantizedOps(proto, quantized, leftFloat);
+  } catch (e) {
+    ctx.log?.(`fusion check skipped: ${(e as Error).message}`);
+    return [];
+  }
+  if (unfused.size === 0) return [];
+  const list = [...unfused].map(([op, n]) => `${n} ${op}`).join(', ');
+  const why =
+    options.activationType === 'int8'
+      ? ' (on x86, int8 activations fuse only where each QuantizeLinear has a single consumer; an ARM device may fuse them)'
+      : '';
+  return [`ONNX Runtime on this machine did not fuse ${list} into integer kernels: those run in float with extra Q/DQ work${why}`];
 }
 
 /** Fusable ops the user's filters kept float although they read a quantized tensor (doc §7: partly fused graphs are slow). */

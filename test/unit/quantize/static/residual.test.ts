@@ -65,3 +65,12 @@ test('BatchNormalization folds into the Conv (same outputs) and the CNN then qua
   const q = await runModel(r.proto, x, [4, ...built.inputShape], 'input');
   assert.ok(maxAbsDiff(f, q) < 0.05 * maxAbs(f), `quantized diff ${maxAbsDiff(f, q)} vs ${maxAbs(f)}`);
 });
+
+test('int8 activations on x86: the fan-out of residual blocks blocks fusion, and the result says so', { skip: process.arch !== 'x64' && 'x86-only behaviour of ORT' }, async () => {
+  const built = buildResidualCnn({ channels: [8], blocks: 2, size: 8 });
+  const calib = writeNpy(path.join(tmp, 'calib_s8.npy'), randomInputs(8, built.inputShape), [8, ...built.inputShape]);
+  const u8 = await quantizeStatic(inMemory(built.proto), staticOptions({ calibrationData: calib }), allNodes(), {});
+  assert.deepEqual(u8.warnings, []);
+  const s8 = await quantizeStatic(inMemory(built.proto), staticOptions({ calibrationData: calib, activationType: 'int8', preset: 'arm' }), allNodes(), {});
+  assert.ok(s8.warnings.some((w) => /did not fuse \d+ Conv/.test(w) && /single consumer/.test(w)), JSON.stringify(s8.warnings));
+});
