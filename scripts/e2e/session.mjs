@@ -10,7 +10,7 @@ import {
 export const SCREENSHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
 
 /**
- * opts: { name, settings, env, viewport, prepare(workspace) (runs before code-server starts) }
+ * opts: { name, settings, env, viewport, prepare(workspace) (runs before code-server starts), trusted = true }
  * Returns { page, browser, server, workspace, dir, shot(name), close() }.
  */
 export async function startSession(opts = {}) {
@@ -20,7 +20,7 @@ export async function startSession(opts = {}) {
   try {
     if (opts.prepare) await opts.prepare(workspace);
     server = await startCodeServer({
-      dir, folder: workspace,
+      dir, folder: workspace, trusted: opts.trusted ?? true,
       env: { ONNX_QUANTIZER_TEST_HOOKS: '1', ...(opts.env || {}) },
       settings: { 'workbench.colorTheme': 'Default Dark Modern', ...(opts.settings || {}) },
     });

@@ -21,6 +21,15 @@ suite('restricted mode: untrusted workspace', () => {
     assert.equal(support, 'limited', `capabilities.untrustedWorkspaces.supported is ${JSON.stringify(support)}`);
   });
 
+  test('every menu entry of a command that runs a model requires isWorkspaceTrusted', () => {
+    const runs = /^onnxQuantizer\.(quantizeModel|quantizeWithDefaults|quantizeWithRecipe|benchmarkModel|compareModels)$/;
+    const menus = manifest().contributes?.menus ?? {};
+    const entries = Object.entries(menus).flatMap(([menu, items]) => items.filter((i) => runs.test(i.command)).map((i) => ({ menu, ...i })));
+    assert.ok(entries.some((e) => e.menu === 'commandPalette'), 'no commandPalette entries for the run commands');
+    const ungated = entries.filter((e) => !/\bisWorkspaceTrusted\b/.test(e.when ?? '')).map((e) => `${e.menu}: ${e.command}`);
+    assert.deepEqual(ungated, []);
+  });
+
   test('the extension still activates in Restricted Mode', async () => {
     await activate();
     assert.ok(extension().isActive);
@@ -35,6 +44,17 @@ suite('restricted mode: untrusted workspace', () => {
     );
     assert.equal(fs.existsSync(output), false);
     assert.deepEqual(fs.readdirSync(workspaceDir()).sort(), before, 'the refused job changed the workspace');
+  });
+
+  test('quantize with a recipe is refused too', async () => {
+    const recipe = path.join(workspaceDir(), 'digits_mlp.quant.json');
+    fs.writeFileSync(recipe, JSON.stringify({ model: 'digits_mlp.onnx', mode: 'dynamic', output: 'restricted-recipe.onnx' }));
+    try {
+      await vscode.commands.executeCommand('onnxQuantizer.quantizeWithRecipe', vscode.Uri.file(recipe));
+      assert.equal(fs.existsSync(path.join(workspaceDir(), 'restricted-recipe.onnx')), false, 'the recipe ran in Restricted Mode');
+    } finally {
+      fs.rmSync(recipe, { force: true });
+    }
   });
 
   test('benchmark is refused too', async () => {
