@@ -185,9 +185,16 @@ class DashboardPanel {
     try {
       const referenceUri = vscode.Uri.file(reference);
       this.deps.log.info(`dashboard: re-quantizing ${reference} excluding ${excludeNodes.join(', ')}`);
-      await vscode.commands.executeCommand('onnxQuantizer.quantizeModel', referenceUri, { ...options, excludeNodes, output: candidate, force: true });
+      const quantized = await vscode.commands.executeCommand<Obj | undefined>('onnxQuantizer.quantizeModel', referenceUri, { ...options, excludeNodes, output: candidate, force: true });
+      if (!quantized) return; // cancelled
       const compared = await vscode.commands.executeCommand<unknown>('onnxQuantizer.compareModels', referenceUri, { candidate, perLayer: true, show: false });
-      if (compared) this.addReports(await resolveReports(compared, this.deps.log));
+      if (!compared) return;
+      // A comparison does not know how the candidate was made: carry the options over, so the
+      // next exclusion adds to this one.
+      const used = typeof quantized.effectiveOptions === 'object' && quantized.effectiveOptions !== null ? (quantized.effectiveOptions as Obj) : { ...options, excludeNodes };
+      const made = { mode: quantized.mode, quantizedNodes: quantized.quantizedNodes, skippedNodes: quantized.skippedNodes, seconds: quantized.seconds, warnings: quantized.warnings };
+      const reports = await resolveReports(compared, this.deps.log);
+      this.addReports(reports.map((r) => ({ ...r, options: r.options ?? used, quantize: r.quantize ?? made })));
     } catch (err) {
       this.deps.log.error(`dashboard: re-quantize failed: ${firstLine(err)}`);
       void vscode.window.showErrorMessage(vscode.l10n.t('Re-quantize failed: {0}', firstLine(err)));
