@@ -10,7 +10,7 @@ export const compareCommand: Command = {
   name: 'compare',
   summary: 'compare a reference and a candidate model: size, latency, output fidelity, accuracy',
   usage:
-    'onnx-quantizer compare REFERENCE CANDIDATE [--data PATH] [--labels LABELS.npy] [--runs N] [--per-layer] [--batch N] [--threads N] [--report] [--json]',
+    'onnx-quantizer compare REFERENCE CANDIDATE [--data PATH] [--labels LABELS.npy] [--runs N] [--per-layer] [--warmup N] [--batch N] [--threads N] [--report] [--json]',
   async run(argv, io, signal) {
     const { positionals, values } = parseCommandArgs(
       argv,
