@@ -5,9 +5,8 @@
 //   npx vscode-test --label restricted    restricted.test.js in an untrusted workspace
 // VSCODE_TEST_VERSION overrides the VS Code version (default: the one code-server 4.100.3 ships).
 import { defineConfig } from '@vscode/test-cli';
-import { cpSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,10 +20,11 @@ const suites = existsSync(index)
   ? createRequire(import.meta.url)(index).SUITES
   : (existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith('.test.js')) : []);
 
-/** A throwaway copy of the fixtures: tests write outputs and recipes into the workspace. */
+/** A fresh copy of the fixtures per configuration (tests write outputs and recipes into it). */
 function fixtureWorkspace(label) {
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), `onnxq-vscode-test-${label}-`)), 'workspace');
-  cpSync(path.join(root, 'test', 'fixtures'), dir, { recursive: true, filter: (src) => !src.endsWith('README.md') });
+  const dir = path.join(root, '.vscode-test', 'workspaces', label);
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(path.join(root, 'test', 'fixtures'), dir, { recursive: true, filter: (src) => !/README\.md$|[\\/]build$/.test(src) });
   return dir;
 }
 
