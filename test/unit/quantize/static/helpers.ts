@@ -1,13 +1,11 @@
 /** Shared by the static quantization tests: options, ORT evaluation, optimized-graph op counts. */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { readNpy, npyToFloat32 } from '../../../../src/core/data/npy';
-import { parseModel } from '../../../../src/core/onnx/model';
 import { modelToBytes } from '../../../../src/core/onnx/save';
 import type { ModelProto } from '../../../../src/core/onnx/schema';
 import { createSession, ort } from '../../../../src/core/runtime/ort';
 import { makeSelection, type ResolvedOptions } from '../../../../src/core/quantize/selection';
+import { optimizedOpTypes } from '../../../../src/core/quantize/static/fusionCheck';
 
 export const FIXTURES = path.join(__dirname, '../../../fixtures');
 
@@ -72,20 +70,7 @@ export function digitsTest(): { x: Float32Array; y: number[]; n: number } {
 }
 
 /** Op types (with counts) of the graph ONNX Runtime actually runs after its optimizations. */
-export async function optimizedOpCounts(model: ModelProto): Promise<Map<string, number>> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'static-opt-'));
-  const file = path.join(dir, 'optimized.onnx');
-  try {
-    const session = await createSession(modelToBytes(model), { optimizedModelFilePath: file, threads: 1 });
-    await session.release();
-    const optimized = parseModel(fs.readFileSync(file));
-    const counts = new Map<string, number>();
-    for (const n of optimized.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
-    return counts;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+export const optimizedOpCounts = (model: ModelProto): Promise<Map<string, number>> => optimizedOpTypes(model);
 
 export function modelBytes(model: ModelProto): number {
   return modelToBytes(model).length;
