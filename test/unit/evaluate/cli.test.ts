@@ -8,7 +8,7 @@ import type { CliIO } from '../../../src/cli/io';
 import { exitCodeOf, oneLine } from '../../../src/core/errors';
 import { loadModel } from '../../../src/core/onnx/model';
 import { saveModel } from '../../../src/core/onnx/save';
-import { fixture, tempDir, TEST_X, TEST_Y } from './helpers';
+import { buildOutlierMlp, fixture, quantizerAvailable, tempDir, TEST_X, TEST_Y } from './helpers';
 
 const dir = tempDir('cli');
 
@@ -82,4 +82,23 @@ test('compare --report writes the JSON, Markdown and HTML reports next to the ca
   assert.equal(r.code, 0, r.stderr);
   for (const ext of ['json', 'md', 'html']) assert.ok(fs.existsSync(path.join(dir, `cand.quant-report.${ext}`)), ext);
   assert.match(r.stdout, /latency p50/);
+});
+
+test('quantize --auto-exclude: JSON lists what was kept in float and why; reports are written', quantizerAvailable() ? {} : { todo: 'quantizer not available yet' }, async () => {
+  const model = buildOutlierMlp(path.join(dir, 'outlier.onnx'));
+  const out = path.join(dir, 'outlier.int8.onnx');
+  const r = await cli(['quantize', model, '-o', out, '--auto-exclude', 'sqnr:25', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.output, out);
+  assert.equal(j.autoExclude.met, true);
+  assert.equal(j.autoExclude.excluded[0].node, 'mm2_outlier');
+  assert.equal(typeof j.autoExclude.excluded[0].localSqnrDb, 'number');
+  assert.ok(j.skippedNodes.some((s: { node: string }) => s.node === 'mm2_outlier'));
+  for (const f of j.reportFiles) assert.ok(fs.existsSync(f), f);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'outlier.int8.quant-report.json'), 'utf8'));
+  assert.equal(report.autoExclude.excluded[0].node, 'mm2_outlier');
+  assert.equal(report.quantize.mode, 'dynamic');
+  assert.equal((await cli(['quantize', model, '-o', path.join(dir, 'x.onnx'), '--labels', TEST_Y])).code, 2);
+  assert.equal((await cli(['quantize', model, '-o', path.join(dir, 'y.onnx'), '--auto-exclude', 'sqnr'])).code, 2);
 });
