@@ -85,11 +85,12 @@ const headerCells = COLUMNS.map((c) => {
 });
 const header = h('div', { class: 'layer-row header', role: 'row' }, ...headerCells);
 const viewport = h('div', { class: 'viewport', role: 'rowgroup', tabindex: 0, 'data-testid': 'layer-viewport' });
+const layerTable = h('div', { class: 'layer-table', role: 'table', 'aria-label': 'Layers', 'data-testid': 'layer-table' }, header, viewport);
 const tableSection = h(
   'section',
   { class: 'layers', hidden: true },
   h('div', { class: 'table-tools' }, filterInput, rowCount),
-  h('div', { class: 'layer-table', role: 'table', 'aria-label': 'Layers', 'data-testid': 'layer-table' }, header, viewport),
+  layerTable,
 );
 document.getElementById('app')!.append(h('header', { class: 'top' }, title, toolbar), status, cardSection, chartSection, tableSection);
 
@@ -197,6 +198,7 @@ function onRows(m: Extract<HostToEditorMessage, { type: 'rows' }>): void {
   if (m.total !== total) {
     total = m.total;
     rows.setTotal(total);
+    layerTable.setAttribute('aria-rowcount', String(total));
   }
   rowCount.textContent = `${formatCount(total)} of ${formatCount(summaryRows)} layers`;
   rows.schedule();

@@ -91,7 +91,14 @@ class ModelDocument implements vscode.CustomDocument {
     if (uri.scheme === 'file') {
       const dir = vscode.Uri.joinPath(uri, '..');
       const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(dir, fileName(uri)));
-      this.disposables.push(watcher, watcher.onDidChange(() => this.reload()), watcher.onDidCreate(() => this.reload()));
+      // Debounced: a rewrite fires several events, and the summary cache (the explorer's) must
+      // see the change before we ask it again.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const changed = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => this.reload(), 300);
+      };
+      this.disposables.push(watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), { dispose: () => clearTimeout(timer) });
     }
   }
 
