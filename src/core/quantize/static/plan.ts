@@ -11,6 +11,7 @@ import { attrFloat, attrInt, getAttribute } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
 import type { GraphProto, NodeProto, TensorProto } from '../../onnx/schema';
 import { readFloat32 } from '../../onnx/tensor';
+import { attributeGraphs, walkGraphs } from '../../onnx/walk';
 import { nodeName, type NodeSelection, SkipList } from '../selection';
 
 /** Ops with an integer kernel behind a QDQ fusion (compute), and ops that pass 8-bit tensors through. */
@@ -88,6 +89,8 @@ interface Context {
   producers: Map<string, NodeProto>;
   consumers: Map<string, NodeProto[]>;
   outputs: Set<string>;
+  /** Names read from inside subgraphs (If/Loop/Scan bodies): they must keep existing as float tensors. */
+  subgraphReads: Set<string>;
 }
 
 export function planStatic(graph: GraphProto, types: Map<string, number>, selection: NodeSelection, options: PlanOptions): StaticPlan {
@@ -99,6 +102,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     producers: new Map(),
     consumers: new Map(),
     outputs: new Set(graph.output.map((o) => o.name)),
+    subgraphReads: subgraphReads(graph),
   };
   for (const n of graph.node) {
     for (const o of n.output) if (o) ctx.producers.set(o, n);
@@ -298,11 +302,11 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
  * the producer can take its output range and the node can go, the Q clamping exactly like it.
  */
 function foldable(tensor: string, ctx: Context, selection: NodeSelection): NodeProto | undefined {
-  if (ctx.outputs.has(tensor)) return undefined;
+  if (ctx.outputs.has(tensor) || ctx.subgraphReads.has(tensor)) return undefined;
   const consumers = ctx.consumers.get(tensor) ?? [];
   if (consumers.length !== 1) return undefined;
   const act = consumers[0]!;
-  if (act.domain !== '' || act.input[0] !== tensor) return undefined;
+  if (act.domain !== '' || act.input[0] !== tensor || ctx.subgraphReads.has(act.output[0] ?? '')) return undefined;
   // Folding is part of the producer's integer kernel: only an explicit exclusion of the Relu/Clip stops it.
   if (selection.excludeNodes.has(nodeName(act))) return undefined;
   if (act.opType === 'Relu') return act;
@@ -331,6 +335,19 @@ function clipRange(node: NodeProto, ctx: Context): { min: number; max: number } 
     set(v);
   }
   return { min, max };
+}
+
+/** Every tensor name read by a node inside a subgraph of the main graph's nodes. */
+export function subgraphReads(graph: GraphProto): Set<string> {
+  const reads = new Set<string>();
+  for (const node of graph.node) {
+    for (const attr of node.attribute) {
+      for (const g of attributeGraphs(attr)) {
+        for (const { graph: sub } of walkGraphs(g)) for (const n of sub.node) for (const i of n.input) if (i) reads.add(i);
+      }
+    }
+  }
+  return reads;
 }
 
 export function describe(plan: StaticPlan): string {

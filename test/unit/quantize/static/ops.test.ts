@@ -305,3 +305,42 @@ test('Gemm with transB = 0, alpha and beta: per-channel along axis 1, alpha/beta
     assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)} vs ${maxAbs(expected)}`);
   }
 });
+
+test('tensors read inside an If branch keep existing: their Relu is not folded away, QOperator dequantizes them', async () => {
+  const rand = prng(51);
+  const branch = (name: string, op: string) =>
+    makeGraph([makeNode(op, ['r'], [`${name}_out`], {}, { name: `${name}_op` })], name, [], [makeValueInfo(`${name}_out`, DataType.FLOAT)]);
+  const { create } = await import('@bufbuild/protobuf');
+  const { TensorProtoSchema } = await import('../../../../src/core/onnx/schema');
+  const cond = create(TensorProtoSchema, { name: 'cond', dataType: DataType.BOOL, dims: [], rawData: Uint8Array.of(1) as Uint8Array<ArrayBuffer> });
+  const graph = makeGraph(
+    [
+      makeNode('Constant', [], ['c'], { value: cond }, { name: 'cond_const' }),
+      makeNode('Conv', ['x', 'w'], ['conv'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv' }),
+      makeNode('Relu', ['conv'], ['r'], {}, { name: 'relu' }),
+      makeNode('If', ['c'], ['y'], { then_branch: branch('then', 'Identity'), else_branch: branch('else', 'Neg') }, { name: 'if' }),
+    ],
+    'ifgraph',
+    [makeValueInfo('x', DataType.FLOAT, ['n', 3, 8, 8])],
+    [makeValueInfo('y', DataType.FLOAT, ['n', 4, 8, 8])],
+    [floatTensor('w', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => gaussian(rand) * 0.3))],
+  );
+  const proto = makeModel(graph, { '': 13 });
+  const model = { path: path.join(tmp, 'if.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const calib = writeNpy(path.join(tmp, 'if.npy'), randomInputs(8, [3, 8, 8]), [8, 3, 8, 8]);
+  const x = randomInputs(2, [3, 8, 8], 4);
+  const runY = async (p: ModelProto) => {
+    const s = await createSession(modelToBytes(p), { threads: 1 });
+    const y = (await s.run({ x: new (ort().Tensor)('float32', x, [2, 3, 8, 8]) })).y!.data as Float32Array;
+    await s.release();
+    return y;
+  };
+  const expected = await runY(proto);
+  for (const format of ['qdq', 'qoperator'] as const) {
+    const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, format }), allNodes(), {});
+    assert.equal(r.quantizedNodes, 1);
+    assert.ok(r.proto.graph!.node.some((n) => n.opType === 'Relu'), `${format}: Relu kept`);
+    const got = await runY(r.proto);
+    assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)}`);
+  }
+});
