@@ -9,7 +9,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError, WorkError } from '../../src/core/errors';
 import { makeRng, mutate } from './mutate';
@@ -23,7 +22,9 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 const CASE_TIME_LIMIT_MS = Number(process.env.FUZZ_CASE_MS ?? 5000);
 const RSS_GROWTH_LIMIT = 512 * 2 ** 20;
 
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-fuzz-'));
+// A folder of our own under test/, so no other suite's temp-folder cleanup can remove it mid-run.
+const scratch = path.join(__dirname, '../.tmp', `fuzz-${process.pid}`);
+fs.mkdirSync(scratch, { recursive: true });
 process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
 
 interface Outcome {
