@@ -5,7 +5,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { collectRanges, loadCalibrationData, modelInputs, type CalibrationTarget, type TensorRange } from '../../calibrate';
-import { InputError, throwIfCancelled } from '../../errors';
+import { InputError, throwIfCancelled, WorkError } from '../../errors';
 import { opsetVersion } from '../../onnx/builder';
 import type { OnnxModel } from '../../onnx/model';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../../onnx/schema';
@@ -74,10 +74,10 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
       const touched = [...n.input, ...n.output].find((x) => missing.has(x));
       if (touched) excluded.set(nodeName(n), `no float32 range for '${touched}' during calibration`);
     }
-    if (excluded.size === before) throw new InputError(`calibration gave no range for ${[...missing].join(', ')}`);
+    if (excluded.size === before) throw new WorkError(`calibration gave no range for ${[...missing].join(', ')}`);
     plan = undefined;
   }
-  if (!plan) throw new InputError('static quantization could not settle which tensors to quantize');
+  if (!plan) throw new WorkError('static quantization could not settle which tensors to quantize (calibration kept missing ranges)');
   throwIfCancelled(ctx.signal);
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0.8, message: describe(plan) });
 
