@@ -19,6 +19,7 @@ import {
   type RowDiagnosticDto,
 } from '../src/shared/webviewMessages';
 import { connect } from './lib/vscodeApi';
+import { t } from './lib/l10n';
 import { h, clear } from './lib/dom';
 import { barList } from './lib/charts';
 import { formatBytes, formatCount, formatShape } from './lib/format';
@@ -41,13 +42,13 @@ let query: LayerQuery = host.getState(isQuery) ?? { filter: '', sort: 'index', d
 // Skeleton
 
 const COLUMNS: { key: LayerSortColumn; label: string; className: string }[] = [
-  { key: 'index', label: '#', className: 'c-index' },
-  { key: 'opType', label: 'Op', className: 'c-op' },
-  { key: 'node', label: 'Name', className: 'c-name' },
-  { key: 'weightBytes', label: 'Weights', className: 'c-bytes' },
-  { key: 'modes', label: 'Quantizable', className: 'c-modes' },
-  { key: 'notes', label: 'Risks', className: 'c-notes' },
-  { key: 'diagnostics', label: 'Diagnostics', className: 'c-diags' },
+  { key: 'index', label: t('#'), className: 'c-index' },
+  { key: 'opType', label: t('Op'), className: 'c-op' },
+  { key: 'node', label: t('Name'), className: 'c-name' },
+  { key: 'weightBytes', label: t('Weights'), className: 'c-bytes' },
+  { key: 'modes', label: t('Quantizable'), className: 'c-modes' },
+  { key: 'notes', label: t('Risks'), className: 'c-notes' },
+  { key: 'diagnostics', label: t('Diagnostics'), className: 'c-diags' },
 ];
 
 const commandButton = (command: EditorCommand, label: string, testId: string, secondary = true): HTMLElement => {
@@ -56,14 +57,14 @@ const commandButton = (command: EditorCommand, label: string, testId: string, se
   return b;
 };
 
-const title = h('h1', { 'data-testid': 'model-title' }, 'Model');
+const title = h('h1', { 'data-testid': 'model-title' }, t('Model'));
 const toolbar = h(
   'div',
   { class: 'toolbar', role: 'toolbar' },
-  commandButton('quantize', 'Quantize…', 'btn-quantize', false),
-  commandButton('benchmark', 'Benchmark', 'btn-benchmark'),
-  commandButton('compare', 'Compare…', 'btn-compare'),
-  commandButton('showAsText', 'Show as Text', 'btn-show-as-text'),
+  commandButton('quantize', t('Quantize…'), 'btn-quantize', false),
+  commandButton('benchmark', t('Benchmark'), 'btn-benchmark'),
+  commandButton('compare', t('Compare…'), 'btn-compare'),
+  commandButton('showAsText', t('Show as Text'), 'btn-show-as-text'),
 );
 const status = h('div', { class: 'status', 'data-testid': 'status' });
 const cardSection = h('section', { class: 'card', 'data-testid': 'model-card', hidden: true });
@@ -72,8 +73,8 @@ const chartSection = h('section', { class: 'op-chart', 'data-testid': 'op-chart'
 const filterInput = h('input', {
   type: 'search',
   class: 'filter',
-  placeholder: 'Filter layers (name, op, mode, risk)',
-  'aria-label': 'Filter layers',
+  placeholder: t('Filter layers (name, op, mode, risk)'),
+  'aria-label': t('Filter layers'),
   'data-testid': 'layer-filter',
   value: query.filter,
 });
@@ -85,7 +86,7 @@ const headerCells = COLUMNS.map((c) => {
 });
 const header = h('div', { class: 'layer-row header', role: 'row' }, ...headerCells);
 const viewport = h('div', { class: 'viewport', role: 'rowgroup', tabindex: 0, 'data-testid': 'layer-viewport' });
-const layerTable = h('div', { class: 'layer-table', role: 'table', 'aria-label': 'Layers', 'data-testid': 'layer-table' }, header, viewport);
+const layerTable = h('div', { class: 'layer-table', role: 'table', 'aria-label': t('Layers'), 'data-testid': 'layer-table' }, header, viewport);
 const tableSection = h(
   'section',
   { class: 'layers', hidden: true },
@@ -200,7 +201,7 @@ function onRows(m: Extract<HostToEditorMessage, { type: 'rows' }>): void {
     rows.setTotal(total);
     layerTable.setAttribute('aria-rowcount', String(total));
   }
-  rowCount.textContent = `${formatCount(total)} of ${formatCount(summaryRows)} layers`;
+  rowCount.textContent = t('{0} of {1} layers', formatCount(total), formatCount(summaryRows));
   rows.schedule();
 }
 
@@ -222,19 +223,19 @@ function renderCard(card: ModelCardDto): void {
   const opsets = card.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ') || '—';
   clear(cardSection);
   cardSection.append(
-    h('h2', {}, 'Model'),
+    h('h2', {}, t('Model')),
     h(
       'dl',
       {},
-      ...field('Producer', card.producer || '—', 'card-producer'),
-      ...field('IR version', card.irVersion === null ? '—' : String(card.irVersion), 'card-ir'),
-      ...field('Opsets', opsets, 'card-opsets'),
-      ...field('Size', formatBytes(card.fileBytes), 'card-size'),
-      ...field('Parameters', formatCount(card.parameterCount), 'card-params'),
-      ...field('Nodes', formatCount(card.nodeCount), 'card-nodes'),
-      ...field('Quantization', card.quantization.format === 'none' ? 'none (float model)' : `${card.quantization.format}, ${formatCount(card.quantization.quantizedNodeCount)} quantized nodes`, 'card-quantization'),
-      ...field('Inputs', tensorList(card.inputs), 'card-inputs'),
-      ...field('Outputs', tensorList(card.outputs), 'card-outputs'),
+      ...field(t('Producer'), card.producer || '—', 'card-producer'),
+      ...field(t('IR version'), card.irVersion === null ? '—' : String(card.irVersion), 'card-ir'),
+      ...field(t('Opsets'), opsets, 'card-opsets'),
+      ...field(t('Size'), formatBytes(card.fileBytes), 'card-size'),
+      ...field(t('Parameters'), formatCount(card.parameterCount), 'card-params'),
+      ...field(t('Nodes'), formatCount(card.nodeCount), 'card-nodes'),
+      ...field(t('Quantization'), card.quantization.format === 'none' ? t('none (float model)') : t('{0}, {1} quantized nodes', card.quantization.format, formatCount(card.quantization.quantizedNodeCount)), 'card-quantization'),
+      ...field(t('Inputs'), tensorList(card.inputs), 'card-inputs'),
+      ...field(t('Outputs'), tensorList(card.outputs), 'card-outputs'),
     ),
   );
   cardSection.hidden = false;
@@ -245,20 +246,20 @@ function renderChart(ops: OpStatDto[]): void {
   const byBytes = ops.some((o) => o.weightBytes > 0);
   const shown = ops.slice(0, MAX_CHART_OPS);
   chartSection.append(
-    h('h2', {}, byBytes ? 'Weight bytes per op type' : 'Nodes per op type'),
+    h('h2', {}, byBytes ? t('Weight bytes per op type') : t('Nodes per op type')),
     barList(
       shown.map((o) => ({
         label: o.opType,
         value: byBytes ? o.weightBytes : o.count,
-        valueText: byBytes ? formatBytes(o.weightBytes) : `${formatCount(o.count)} nodes`,
+        valueText: byBytes ? formatBytes(o.weightBytes) : t('{0} nodes', formatCount(o.count)),
         className: o.quantizable > 0 ? 'series-0' : 'series-muted',
         testId: `op-bar-${o.opType}`,
         extra: { text: `${formatCount(o.count)}×`, testId: `op-count-${o.opType}` },
       })),
-      'Bytes per op type',
+      t('Bytes per op type'),
     ),
   );
-  if (ops.length > shown.length) chartSection.append(h('p', { class: 'muted' }, `+ ${ops.length - shown.length} more op types`));
+  if (ops.length > shown.length) chartSection.append(h('p', { class: 'muted' }, t('+ {0} more op types', ops.length - shown.length)));
   chartSection.hidden = false;
 }
 
@@ -269,9 +270,9 @@ function showStatus(kind: 'loading' | 'error' | 'none', text = ''): void {
   clear(status);
   status.className = `status ${kind}`;
   if (kind === 'loading') {
-    status.append(h('vscode-progress-ring', { 'data-testid': 'loading', 'aria-label': 'Reading model' }), h('span', {}, text));
+    status.append(h('vscode-progress-ring', { 'data-testid': 'loading', 'aria-label': t('Reading model') }), h('span', {}, text));
   } else if (kind === 'error') {
-    const retry = h('vscode-button', { 'data-testid': 'btn-retry', secondary: true }, 'Retry');
+    const retry = h('vscode-button', { 'data-testid': 'btn-retry', secondary: true }, t('Retry'));
     retry.addEventListener('click', () => post({ v: 1, type: 'retry' }));
     status.append(h('span', { class: 'error-text', 'data-testid': 'summary-error', role: 'alert' }, text), retry);
   }
@@ -281,7 +282,7 @@ host.onMessage((m) => {
   switch (m.type) {
     case 'loading':
       title.textContent = m.fileName;
-      showStatus('loading', `Reading ${m.fileName}…`);
+      showStatus('loading', t('Reading {0}…', m.fileName));
       return;
     case 'summaryError':
       showStatus('error', m.message);
@@ -303,5 +304,5 @@ host.onMessage((m) => {
   }
 });
 
-showStatus('loading', 'Reading model…');
+showStatus('loading', t('Reading model…'));
 post({ v: 1, type: 'ready' });

@@ -66,6 +66,7 @@ export function renderShell(webview: vscode.Webview, extensionUri: vscode.Uri, e
     scriptUri: uri('dist', 'webview', `${entry}.js`),
     styleUris: [uri('media', 'common.css'), uri('media', `${entry}.css`)],
     title,
+    l10n: vscode.l10n.bundle,
   });
 }
 
@@ -157,7 +158,7 @@ function attachPanel(document: ModelDocument, panel: vscode.WebviewPanel, contex
       const model = await document.load();
       post({ v: 1, type: 'summary', card: model.card, ops: model.ops, rowCount: model.rows.length });
     } catch (err) {
-      post({ v: 1, type: 'summaryError', message: `Cannot read this model: ${firstLine(err)}` });
+      post({ v: 1, type: 'summaryError', message: vscode.l10n.t('Cannot read this model: {0}', firstLine(err)) });
     }
   };
 

@@ -13,6 +13,8 @@ export interface WebviewShell {
   title: string;
   /** Fresh per render. */
   nonce: string;
+  /** Translations of the webview's strings (vscode.l10n.bundle); English when absent. */
+  l10n?: Record<string, string> | undefined;
 }
 
 export function makeNonce(): string {
@@ -40,6 +42,7 @@ export function webviewHtml(shell: WebviewShell): string {
     <meta charset="UTF-8">
     <meta http-equiv="Content-Security-Policy" content="${escapeAttr(contentSecurityPolicy(shell.cspSource, shell.nonce))}">
     <meta name="viewport" content="width=device-width, initial-scale=1.0">
+    <meta name="onnxq-l10n" content="${escapeAttr(JSON.stringify(shell.l10n ?? {}))}">
     ${links}
     <title>${escapeAttr(shell.title)}</title>
   </head>

@@ -45,6 +45,7 @@ export async function openWebview(
   bundles: string,
   entry: 'editor' | 'dashboard',
   onMessage: (m: unknown, view: WebviewPage) => void | Promise<void>,
+  l10n?: Record<string, string>,
 ): Promise<WebviewPage> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   const errors: string[] = [];
@@ -63,6 +64,7 @@ export async function openWebview(
         scriptUri: `${ORIGIN}/dist/webview/${entry}.js`,
         styleUris: [`${ORIGIN}/media/common.css`, `${ORIGIN}/media/${entry}.css`],
         title: entry,
+        l10n,
       });
       return route.fulfill({ contentType: 'text/html', body: html });
     }

@@ -131,7 +131,7 @@ test('dashboard: metrics side by side, per-layer rows with exclude, exports, sta
   const view = await openWebview(browser, bundles, 'dashboard', async (m, v) => {
     if (!isDashboardToHostMessage(m)) throw new Error(`malformed: ${JSON.stringify(m)}`);
     if (m.type === 'ready') await v.send({ v: 1, type: 'report', report: toDashboard(report), persist: { reports: [report] } });
-  });
+  }, { 'Export JSON': 'JSON exportieren', 'Show all {0} layers': 'Alle {0} Schichten zeigen', '</script><b>': 'x' });
   const { page } = view;
   await page.getByTestId('summary-table').waitFor();
   assert.equal(await page.getByTestId('size-ratio').textContent(), '3.66×');
@@ -147,6 +147,10 @@ test('dashboard: metrics side by side, per-layer rows with exclude, exports, sta
   // Worst first, 30 shown, then all.
   assert.equal(await page.getByTestId('layer-error-row').count(), 30);
   assert.equal(await page.getByTestId('layer-error-row').first().getAttribute('data-node'), EVIL);
+  // Strings come from the l10n bundle in the shell (placeholders filled), English otherwise.
+  assert.equal(await page.getByTestId('btn-export-json').textContent(), 'JSON exportieren');
+  assert.equal(await page.getByTestId('btn-export-html').textContent(), 'Export HTML');
+  assert.equal(await page.getByTestId('btn-more-layers').textContent(), 'Alle 41 Schichten zeigen');
   await page.getByTestId('btn-more-layers').click();
   assert.equal(await page.getByTestId('layer-error-row').count(), 41);
   await page.getByTestId('layer-error-row').first().getByTestId('btn-exclude').click();
