@@ -7,7 +7,7 @@ import { create } from '@bufbuild/protobuf';
 import { throwIfCancelled, WorkError } from '../errors';
 import { isExternal, type OnnxModel } from '../onnx/model';
 import { modelToBytes } from '../onnx/save';
-import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from '../onnx/schema';
+import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_DataLocation, ValueInfoProtoSchema, type ModelProto, type TensorProto } from '../onnx/schema';
 import { makeValueInfo } from '../onnx/builder';
 import { tensorByteSize, tensorBytes } from '../onnx/tensor';
 import { createSession, ort, type OrtTensor } from '../runtime/ort';
@@ -44,14 +44,10 @@ const INLINE_LIMIT = 1.8 * 2 ** 30;
 export function exposeTensors(proto: ModelProto, targets: CalibrationTarget[], source?: Pick<OnnxModel, 'external'>): ModelProto {
   const graph = proto.graph!;
   const existing = new Set(graph.output.map((o) => o.name));
+  // Untyped outputs (type unknown to our inference) are typed by ORT itself at run time.
   const extra = targets
     .filter((t) => !existing.has(t.name))
-    .map((t) => (t.elemType ? makeValueInfo(t.name, t.elemType) : makeValueInfo(t.name, 0)))
-    .map((v) => {
-      // An untyped output: ORT types it itself.
-      if (!v.type?.value.value || (v.type.value.case === 'tensorType' && v.type.value.value.elemType === 0)) v.type = undefined;
-      return v;
-    });
+    .map((t) => (t.elemType ? makeValueInfo(t.name, t.elemType) : create(ValueInfoProtoSchema, { name: t.name })));
   // ORT sessions built from bytes cannot resolve external data: inline it in the copy.
   const externalBytes = graph.initializer.filter(isExternal).reduce((sum, t) => sum + tensorByteSize(t), 0);
   if (externalBytes > INLINE_LIMIT) {

@@ -65,7 +65,9 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
       );
       calibrationSeconds += result.seconds;
       for (const [k, v] of result.ranges) ranges.set(k, v);
-      ctx.log?.(`calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod})`);
+      ctx.log?.(
+        `calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod}, ${(result.stateBytes / 1024).toFixed(0)} KiB of statistics)`,
+      );
     }
     const missing = new Set([...plan.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange && !ranges.has(t.name)).map((t) => t.name));
     if (missing.size === 0) break;
