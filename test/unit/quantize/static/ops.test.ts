@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -342,5 +343,27 @@ test('tensors read inside an If branch keep existing: their Relu is not folded a
     assert.ok(r.proto.graph!.node.some((n) => n.opType === 'Relu'), `${format}: Relu kept`);
     const got = await runY(r.proto);
     assert.ok(maxDiff(expected, got) < 0.03 * maxAbs(expected), `${format}: diff ${maxDiff(expected, got)}`);
+  }
+});
+
+/** python3 with the onnx package (Debian's python3-onnx), as an independent oracle; undefined when absent. */
+function onnxPython(): string | undefined {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    if (spawnSync(py, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return undefined;
+}
+
+test('QDQ and QOperator outputs pass onnx.checker with full shape inference', { skip: !onnxPython() && 'python3 with onnx not installed' }, async () => {
+  const py = onnxPython()!;
+  const proto = buildZoo();
+  const model = { path: path.join(tmp, 'zoo.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
+  const calib = writeNpy(path.join(tmp, 'zoo_check.npy'), randomInputs(8, [3, 16, 16]), [8, 3, 16, 16]);
+  for (const format of ['qdq', 'qoperator'] as const) {
+    const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, format }), allNodes(), {});
+    const file = path.join(tmp, `zoo_${format}.onnx`);
+    fs.writeFileSync(file, modelToBytes(r.proto));
+    const check = spawnSync(py, ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', file], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `${format}: ${check.stderr.split('\n').slice(-3).join(' ')}`);
   }
 });
