@@ -203,10 +203,10 @@ export interface Batch {
   feeds: { name: string; type: OrtElemType; values: SampleArray; dims: number[] }[];
 }
 
-/** Split the samples into batches (the last one smaller, unless the model's batch is fixed). */
-export function* batches(data: CalibrationData, batchSize: number): Generator<Batch> {
+/** Split the samples from `from` on into batches (the last one smaller, unless the model's batch is fixed). */
+export function* batches(data: CalibrationData, batchSize: number, from = 0): Generator<Batch> {
   const size = data.fixedBatch ?? Math.max(1, Math.floor(batchSize));
-  for (let start = 0; start + (data.fixedBatch ? size : 1) <= data.samples; start += size) {
+  for (let start = from; start + (data.fixedBatch ? size : 1) <= data.samples; start += size) {
     const count = Math.min(size, data.samples - start);
     yield {
       start,
@@ -220,7 +220,7 @@ export function* batches(data: CalibrationData, batchSize: number): Generator<Ba
 }
 
 /** How many batches `batches()` yields. */
-export function batchCount(data: CalibrationData, batchSize: number): number {
-  if (data.fixedBatch) return Math.floor(data.samples / data.fixedBatch);
-  return Math.ceil(data.samples / Math.max(1, Math.floor(batchSize)));
+export function batchCount(data: CalibrationData, batchSize: number, from = 0): number {
+  if (data.fixedBatch) return Math.floor((data.samples - from) / data.fixedBatch);
+  return Math.ceil((data.samples - from) / Math.max(1, Math.floor(batchSize)));
 }

@@ -12,7 +12,7 @@ import { makeValueInfo } from '../onnx/builder';
 import { tensorByteSize, tensorBytes } from '../onnx/tensor';
 import { createSession, ort, type OrtTensor } from '../runtime/ort';
 import type { JobContext } from '../progress';
-import { batchCount, batches, type CalibrationData } from './data';
+import { batchCount, batches, type Batch, type CalibrationData } from './data';
 import { Calibrator, type RangeOptions, type TensorRange } from './methods';
 
 export interface CalibrationTarget {
@@ -35,7 +35,11 @@ export interface CalibrationResult {
 export interface CollectOptions extends RangeOptions {
   batchSize: number;
   threads?: number;
+  /** Bytes of exposed tensors one run may return; batches shrink to fit. Default 512 MiB. */
+  memoryBudget?: number;
 }
+
+const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
 
 /** Inlined external data must leave room for the graph under the 2 GiB protobuf limit. */
 const INLINE_LIMIT = 1.8 * 2 ** 30;
@@ -86,28 +90,48 @@ export async function collectRanges(
   const names = targets.map((t) => t.name);
   const calibrator = new Calibrator(names, options);
   const observedTypes = new Map<string, string>();
-  const total = batchCount(data, options.batchSize);
   let done = 0;
-  try {
-    for (const batch of batches(data, options.batchSize)) {
-      throwIfCancelled(ctx.signal);
-      const feeds: Record<string, OrtTensor> = {};
-      for (const f of batch.feeds) feeds[f.name] = new O.Tensor(f.type, f.values as Float32Array, f.dims);
-      let results: Record<string, OrtTensor>;
-      try {
-        results = (await session.run(feeds, names)) as Record<string, OrtTensor>;
-      } catch (e) {
-        throw new WorkError(`calibration run failed on samples ${batch.start}..${batch.start + batch.count - 1}: ${(e as Error).message.split('\n')[0]}`);
-      }
-      for (const name of names) {
-        const t = results[name];
-        if (!t) continue;
-        observedTypes.set(name, t.type);
-        if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
-      }
-      done++;
-      ctx.onProgress?.({ stage: 'calibrating', fraction: done / total, message: `calibrating ${done}/${total}` });
+  let total = batchCount(data, options.batchSize);
+  const runBatch = async (batch: Batch): Promise<number> => {
+    throwIfCancelled(ctx.signal);
+    const feeds: Record<string, OrtTensor> = {};
+    for (const f of batch.feeds) feeds[f.name] = new O.Tensor(f.type, f.values as Float32Array, f.dims);
+    let results: Record<string, OrtTensor>;
+    try {
+      results = (await session.run(feeds, names)) as Record<string, OrtTensor>;
+    } catch (e) {
+      throw new WorkError(`calibration run failed on samples ${batch.start}..${batch.start + batch.count - 1}: ${(e as Error).message.split('\n')[0]}`);
     }
+    let bytes = 0;
+    for (const name of names) {
+      const t = results[name];
+      if (!t) continue;
+      observedTypes.set(name, t.type);
+      bytes += (t.data as ArrayBufferView).byteLength ?? 0;
+      if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
+    }
+    done++;
+    ctx.onProgress?.({ stage: 'calibrating', fraction: done / total, message: `calibrating ${done}/${total}` });
+    return bytes;
+  };
+  try {
+    let size = options.batchSize;
+    let from = 0;
+    if (!data.fixedBatch && size > 1 && data.samples > 1) {
+      // One sample first: its intermediate tensors tell how many samples fit the memory budget per run
+      // (a big CNN exposes hundreds of MB of activations per sample).
+      total = 1 + batchCount(data, size, 1);
+      const perSample = await runBatch(batches(data, 1).next().value!);
+      from = 1;
+      const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+      const fits = Math.max(1, Math.floor(budget / Math.max(perSample, 1)));
+      if (fits < size) {
+        ctx.log?.(`calibration batch lowered from ${size} to ${fits} samples: ${(perSample / 2 ** 20).toFixed(1)} MiB of intermediate tensors per sample`);
+        size = fits;
+      }
+      total = 1 + batchCount(data, size, from);
+    }
+    for (const batch of batches(data, size, from)) await runBatch(batch);
   } finally {
     await session.release?.();
   }

@@ -79,14 +79,32 @@ test('collectRanges on the digits CNN: exact input range, progress per batch, ca
   assert.equal(r.observedTypes.get('/Relu_output_0'), 'float32'); // typed by the run, not declared
   assert.equal(r.ranges.get('/Relu_output_0')!.min, 0);
   assert.ok(r.ranges.get('/Relu_output_0')!.max > 0);
-  assert.deepEqual(progress, ['calibrating 1/4', 'calibrating 2/4', 'calibrating 3/4', 'calibrating 4/4']);
+  // One sample alone first (to size batches by memory), then the 255 others by 64.
+  assert.deepEqual(progress, ['calibrating 1/5', 'calibrating 2/5', 'calibrating 3/5', 'calibrating 4/5', 'calibrating 5/5']);
+  assert.equal(r.batches, 5);
 
   const controller = new AbortController();
   await assert.rejects(
     collectRanges(model.proto, [{ name: 'image' }], data, { method: 'minmax', batchSize: 16 }, {
       signal: controller.signal,
-      onProgress: (p) => p.message === 'calibrating 2/16' && controller.abort(),
+      onProgress: (p) => p.message?.startsWith('calibrating 2/') && controller.abort(),
     }),
     CancelledError,
   );
+});
+
+test('batches shrink to fit the memory budget for exposed tensors (state stays the same size)', async () => {
+  const model = loadModel(path.join(FIXTURES, 'digits_cnn.onnx'));
+  const data = loadCalibrationData(path.join(FIXTURES, 'digits_calib_x.npy'), modelInputs(model.proto.graph!));
+  const targets = [{ name: '/Relu_output_0' }, { name: '/down/down.2/Relu_output_0' }];
+  const lines: string[] = [];
+  // One sample exposes 64×8×8 + 128×4×4 floats = 24 KiB: a 100 KiB budget fits 4 samples per run.
+  const small = await collectRanges(model.proto, targets, data, { method: 'percentile', batchSize: 64, memoryBudget: 100 * 1024 }, { log: (l) => lines.push(l) });
+  assert.equal(small.batches, 1 + Math.ceil(255 / 4));
+  assert.ok(lines.some((l) => /lowered from 64 to 4/.test(l)), lines.join('\n'));
+  const big = await collectRanges(model.proto, targets, data, { method: 'percentile', batchSize: 64 });
+  assert.equal(big.batches, 5);
+  assert.equal(small.stateBytes, big.stateBytes);
+  // Same data, same streaming statistics whatever the batching: exact extremes agree.
+  assert.equal(small.ranges.get('/Relu_output_0')!.min, big.ranges.get('/Relu_output_0')!.min);
 });
