@@ -50,16 +50,26 @@ test('digits CNN, static QOperator: integer operators in the file, loads, runs, 
   assert.ok(model.modelFileBytes / modelBytes(r.proto) >= 3.5);
 });
 
-test('digits CNN with percentile, entropy and int8 (arm) activations stays within 1 point', async () => {
+test('digits CNN with percentile, entropy, int8 (arm) activations, 7-bit weights, per-tensor weights stays within 1 point', async () => {
   const model = loadModel(path.join(FIXTURES, 'digits_cnn.onnx'));
   const floatAcc = await accuracy(model.proto);
   for (const overrides of [
     { calibrationMethod: 'percentile' as const },
     { calibrationMethod: 'entropy' as const },
     { activationType: 'int8' as const, preset: 'arm' as const },
+    { reduceRange: true },
+    { perChannel: false, movingAverage: true },
   ]) {
     const r = await quantizeStatic(model, staticOptions({ calibrationData: calib, calibrationBatch: 64, ...overrides }), allNodes(), {});
     const qAcc = await accuracy(r.proto);
+    if ('reduceRange' in overrides) {
+      // 7-bit weights: every stored int8 weight lies in [-64, 64].
+      const weights = r.proto.graph!.initializer.filter((t) => t.dataType === 3 && t.dims.length > 1);
+      assert.equal(weights.length, 5);
+      for (const t of weights) {
+        assert.ok(new Int8Array(t.rawData.buffer, t.rawData.byteOffset, t.rawData.length).every((v) => v >= -64 && v <= 64), t.name);
+      }
+    }
     assert.ok(floatAcc - qAcc <= 0.01, `${JSON.stringify(overrides)}: float ${floatAcc} int8 ${qAcc}`);
   }
 });
