@@ -79,7 +79,7 @@ async function compareCommand(services: Services, arg: unknown, rawOptions: unkn
     if (!(await requireTrust(vscode.l10n.t('Comparing'), programmatic))) return undefined;
     const reference = await resolveModel(arg, services, vscode.l10n.t('Compare Models: reference'));
     if (!reference) return undefined;
-    const candidate = given?.candidate !== undefined ? toUri(given.candidate) : await pickCandidate(services, reference, arg);
+    const candidate = given?.candidate !== undefined ? toUri(given.candidate) : (otherSelected(reference, rawOptions) ?? (await pickCandidate(services, reference)));
     if (!candidate) return undefined;
     return await compareAndShow(services, reference, candidate, { programmatic, ...given });
   } catch (e) {
@@ -141,10 +141,16 @@ function toUri(p: string | vscode.Uri): vscode.Uri {
   return typeof p === 'string' ? vscode.Uri.file(p) : p;
 }
 
+/** Explorer multi-select passes (clicked, [a, b]): with two models selected, compare them directly. */
+function otherSelected(reference: vscode.Uri, selection: unknown): vscode.Uri | undefined {
+  if (!Array.isArray(selection) || selection.length !== 2) return undefined;
+  const uris = selection.map(uriOf);
+  const other = uris.find((u) => u && u.toString() !== reference.toString());
+  return other && /\.onnx$/i.test(other.path) ? other : undefined;
+}
+
 /** Other models, with the reference's own quantized variants first. */
-async function pickCandidate(services: Services, reference: vscode.Uri, arg: unknown): Promise<vscode.Uri | undefined> {
-  // Explorer multi-select: (clicked, [a, b]) compares the two selected files.
-  void arg;
+async function pickCandidate(services: Services, reference: vscode.Uri): Promise<vscode.Uri | undefined> {
   const { variants } = await services.index.derivedFiles(reference);
   const others = (await services.index.allModels()).filter((u) => u.toString() !== reference.toString() && !variants.some((v) => v.toString() === u.toString()));
   type Item = vscode.QuickPickItem & { uri?: vscode.Uri };
@@ -160,4 +166,3 @@ async function pickCandidate(services: Services, reference: vscode.Uri, arg: unk
   return chosen?.[0];
 }
 
-export { uriOf };
