@@ -55,6 +55,7 @@ export class JobRunner {
     if (options.signal?.aborted) throw new CancelledError();
     const { log } = this.options;
     const label = describeJob(job);
+    const outputsBefore = snapshotOutputs(job);
     const worker = this.workerFor(job);
     const started = Date.now();
     const { id, outcome } = worker.start(job, options);
@@ -93,7 +94,10 @@ export class JobRunner {
       this.release(worker);
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(2);
-    if (end.kind !== 'result') removeTempFiles(job, worker.pid, log);
+    if (end.kind !== 'result') {
+      removeTempFiles(job, worker.pid, log);
+      removeUnfinishedOutputs(outputsBefore, log);
+    }
 
     if (end.kind === 'result') {
       log.info(`${label}: done in ${seconds} s`);
@@ -163,6 +167,39 @@ export class JobRunner {
       if (this.shared === worker && !worker.busy) worker.close();
     }, this.options.idleMs ?? 60_000);
     this.idleTimer.unref();
+  }
+}
+
+/** Files a job writes, with their identity before it started (undefined: absent). */
+type OutputSnapshot = { file: string; before: { ino: number; mtimeMs: number } | undefined }[];
+
+function outputsOf(job: JobRequest): string[] {
+  return job.kind === 'quantize' ? [job.output, `${job.output}.data`].map((f) => path.resolve(f)) : [];
+}
+
+function snapshotOutputs(job: JobRequest): OutputSnapshot {
+  return outputsOf(job).map((file) => {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    return { file, before: st ? { ino: st.ino, mtimeMs: st.mtimeMs } : undefined };
+  });
+}
+
+/**
+ * A job that did not finish must not leave an output behind. The engine cleans up after itself,
+ * but a worker killed after its final rename (e.g. cancelled while ONNX Runtime validates the
+ * output, which cannot be interrupted) cannot: remove outputs that are new or replaced since
+ * the job started. Files that were there before and untouched are kept.
+ */
+function removeUnfinishedOutputs(snapshot: OutputSnapshot, log: Log): void {
+  for (const { file, before } of snapshot) {
+    const now = fs.statSync(file, { throwIfNoEntry: false });
+    if (!now || (before && before.ino === now.ino && before.mtimeMs === now.mtimeMs)) continue;
+    try {
+      fs.rmSync(file, { force: true });
+      log.info(`removed unfinished output ${file}`);
+    } catch (e) {
+      log.warn(`could not remove unfinished output ${file}: ${(e as Error).message}`);
+    }
   }
 }
 

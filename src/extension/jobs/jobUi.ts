@@ -39,7 +39,7 @@ export class JobUi implements vscode.Disposable {
       return await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: label, cancellable: true },
         async (progress, token) => {
-          token.onCancellationRequested(() => controller.abort());
+          const onCancel = token.onCancellationRequested(() => controller.abort());
           let reported = 0;
           const onProgress = (p: Progress): void => {
             const update: { message: string; increment?: number } = { message: stageText(p) };
@@ -56,7 +56,11 @@ export class JobUi implements vscode.Disposable {
             const write = level === 'error' ? this.log.error : level === 'warn' ? this.log.warn : level === 'info' ? this.log.info : this.log.debug;
             write.call(this.log, `  ${message}`);
           };
-          return this.runner.run(job, { signal: controller.signal, onProgress, onLog, timeoutMs: this.timeoutMs() });
+          try {
+            return await this.runner.run(job, { signal: controller.signal, onProgress, onLog, timeoutMs: this.timeoutMs() });
+          } finally {
+            onCancel.dispose();
+          }
         },
       );
     } finally {

@@ -57,6 +57,22 @@ const waitFor = async (what: string, check: () => boolean, ms = 5000): Promise<v
 };
 const leftovers = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.includes('.tmp-'));
 
+/** A model big enough that saving and validating take a while: one MatMul with a 2048×2048 float weight (16 MiB). */
+function writeBigModel(dir: string): string {
+  const n = 2048;
+  const weights = new Float32Array(n * n).map((_, i) => Math.sin(i) * 0.1);
+  const graph = makeGraph(
+    [makeNode('MatMul', ['x', 'w'], ['y'])],
+    'big',
+    [makeValueInfo('x', DataType.FLOAT, ['batch', n])],
+    [makeValueInfo('y', DataType.FLOAT, ['batch', n])],
+    [floatTensor('w', [n, n], weights)],
+  );
+  const model = path.join(dir, 'big.onnx');
+  fs.writeFileSync(model, modelToBytes(makeModel(graph)));
+  return model;
+}
+
 before(async () => {
   await esbuild.build({
     entryPoints: [path.join(repo, 'src/worker/worker.ts')],
@@ -219,19 +235,8 @@ describe('cancellation and crashes', () => {
   });
 
   test('SIGKILL mid-quantize leaves neither output nor temp files', async () => {
-    // A model big enough that saving takes a while: one MatMul with a 2048×2048 float weight (16 MiB).
     const dir = fs.mkdtempSync(path.join(tmp, 'kill-'));
-    const n = 2048;
-    const weights = new Float32Array(n * n).map((_, i) => Math.sin(i) * 0.1);
-    const graph = makeGraph(
-      [makeNode('MatMul', ['x', 'w'], ['y'])],
-      'big',
-      [makeValueInfo('x', DataType.FLOAT, ['batch', n])],
-      [makeValueInfo('y', DataType.FLOAT, ['batch', n])],
-      [floatTensor('w', [n, n], weights)],
-    );
-    const model = path.join(dir, 'big.onnx');
-    fs.writeFileSync(model, modelToBytes(makeModel(graph)));
+    const model = writeBigModel(dir);
     const out = path.join(dir, 'big.int8.onnx');
     let killed = false;
     const job = runner.run({ kind: 'quantize', model, output: out, options: { mode: 'dynamic', validate: false } }, {
@@ -266,6 +271,41 @@ describe('cancellation and crashes', () => {
     } finally {
       r.dispose();
     }
+  });
+
+  test('cancelled while ONNX Runtime validates the output: the killed job\'s output is removed by the host', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'validate-'));
+    const model = writeBigModel(dir);
+    const out = path.join(dir, 'big.int8.onnx');
+    const keep = path.join(dir, 'other.onnx');
+    fs.writeFileSync(keep, 'untouched');
+    const memory = new MemoryLog();
+    // No grace period: the worker is killed as soon as the cancel is sent, i.e. after the output was renamed into place.
+    const impatient = new JobRunner({ script, log: memory, killAfterMs: 0 });
+    const controller = new AbortController();
+    let sawValidating = false;
+    let outputInPlace = false;
+    try {
+      const job = impatient.run({ kind: 'quantize', model, output: out, options: { mode: 'dynamic' } }, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.stage === 'validating') {
+            sawValidating = true;
+            outputInPlace = fs.existsSync(out);
+            controller.abort();
+          }
+        },
+      });
+      await assert.rejects(job, CancelledError);
+    } finally {
+      impatient.dispose();
+    }
+    assert.ok(sawValidating, 'no validating stage reported');
+    assert.ok(outputInPlace, 'the output should have been in place while validating');
+    assert.ok(!fs.existsSync(out), 'the cancelled job left its output');
+    assert.equal(fs.readFileSync(keep, 'utf8'), 'untouched');
+    assert.deepEqual(leftovers(dir), []);
+    assert.ok(memory.lines.some((l) => l.includes('removed unfinished output')), memory.lines.join('\n'));
   });
 
   test('removeTempFiles removes only the dead worker\'s temp siblings', () => {
