@@ -47,6 +47,24 @@ export async function withTimeout(promise, ms, what) {
   try { return await Promise.race([promise, timeout]); } finally { clearTimeout(timer); }
 }
 
+// Cleanups to run if this process is interrupted (Ctrl-C, a CI timeout's SIGTERM): code-server
+// runs detached in its own process group, so nobody else would stop it.
+const cleanups = new Set();
+let interrupted = false;
+async function onInterrupt(signal) {
+  if (interrupted) return;
+  interrupted = true;
+  console.error(`[e2e] ${signal}: stopping ${cleanups.size} code-server instance(s)`);
+  await Promise.allSettled([...cleanups].map((fn) => fn()));
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { void onInterrupt(sig); });
+/** Run `fn` if the process is interrupted; returns a function that unregisters it. */
+export function onInterruptCleanup(fn) {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
 /** Install code-server + system packages if needed (idempotent, cached); returns the binary path. */
 export function ensureCodeServer() {
   const bin = path.join(CODE_SERVER_DIR, 'node_modules', '.bin', 'code-server');
@@ -168,7 +186,9 @@ export async function startCodeServer(opts) {
   });
   await withTimeout(listening, 60000, `code-server to print "HTTP server listening" (log: ${logFile})`);
 
+  const unregister = onInterruptCleanup(() => stop());
   async function stop() {
+    unregister();
     if (!exited) {
       try { process.kill(-proc.pid, 'SIGTERM'); } catch { /* already gone */ }
       let killTimer;

@@ -4,10 +4,10 @@
 // one after another (2 cores: parallel workbenches only slow each other down).
 // Usage: node scripts/e2e/run-e2e.mjs [FILE...]    Env: E2E_NO_BUILD=1, E2E_KEEP=1
 // Screenshots: test/e2e/screenshots/; results: test/.tmp/e2e-results.json
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, log, seconds, ensureCodeServer, buildExtension } from './lib.mjs';
+import { ROOT, log, seconds, ensureCodeServer, buildExtension, onInterruptCleanup } from './lib.mjs';
 
 const t = Date.now();
 ensureCodeServer();
@@ -18,13 +18,22 @@ const files = process.argv.slice(2).length
   : fs.readdirSync(dir).filter((f) => f.endsWith('.e2e.mjs')).sort().map((f) => path.join(dir, f));
 const resultFile = path.join(ROOT, 'test', '.tmp', 'e2e-results.json');
 fs.mkdirSync(path.dirname(resultFile), { recursive: true });
-const r = spawnSync(process.execPath, [
-  '--test', '--test-concurrency=1',
+// A hung step fails after TEST_TIMEOUT_MS instead of blocking the run (its after() still cleans up).
+const TEST_TIMEOUT_MS = Number(process.env.E2E_TEST_TIMEOUT_MS || 300000);
+const child = spawn(process.execPath, [
+  '--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(ROOT, 'scripts', 'e2e', 'json-reporter.mjs')}`, `--test-reporter-destination=${resultFile}`,
   ...files,
-], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, E2E_NO_BUILD: '1' } });
+], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, E2E_NO_BUILD: '1' }, detached: true });
+// Interrupted: SIGTERM the runner's whole group (its test-file processes stop their own code-servers).
+onInterruptCleanup(() => new Promise((resolve) => {
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { resolve(); return; }
+  child.once('exit', resolve);
+}));
+const r = await new Promise((resolve) => child.once('exit', (status, signal) => resolve({ status, signal })));
 let summary = null;
 try { summary = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* reporter wrote nothing */ }
-log(`e2e: ${summary ? `${summary.passed} passed, ${summary.failed} failed` : 'no results'} in ${seconds(t)} (${path.relative(ROOT, resultFile)})`);
+const interrupted = r.signal ? ` (interrupted by ${r.signal})` : '';
+log(`e2e: ${summary ? `${summary.passed} passed, ${summary.failed} failed` : 'no results'}${interrupted} in ${seconds(t)} (${path.relative(ROOT, resultFile)})`);
 process.exitCode = r.status === 0 && summary && summary.failed === 0 ? 0 : 1;
