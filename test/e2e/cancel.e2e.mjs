@@ -1,5 +1,5 @@
 // Cancelling a long quantize job from its progress notification leaves no output and no temp file.
-// The workspace gets a ~100 MB float model (scripts/e2e/large-model.ts) before code-server starts.
+// The workspace gets a ~200 MB float model (scripts/e2e/large-model.ts) before code-server starts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,7 +16,7 @@ describe('cancel a running quantize job (UI)', () => {
   before(async () => {
     s = await startSession({
       name: 'cancel',
-      prepare: (ws) => execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'e2e', 'large-model.ts'), path.join(ws, MODEL)], { cwd: ROOT }),
+      prepare: (ws) => execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'e2e', 'large-model.ts'), path.join(ws, MODEL), '48', '1024'], { cwd: ROOT }),
     });
     before_ = fs.readdirSync(s.workspace).sort();
   });
