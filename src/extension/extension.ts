@@ -13,6 +13,7 @@ import { registerTextView } from './textView/textView';
 import { registerQuantizeCommands } from './commands/quantize';
 import { registerWorkspaceCommands } from './commands/workspace';
 import type { Services } from './commands/targets';
+import { Exclusions } from './explorer/exclusions';
 import { ModelIndex } from './explorer/modelIndex';
 import { MODELS_VIEW, ModelsProvider, type TreeJson } from './explorer/modelsProvider';
 import { JobRunner } from './jobs/jobRunner';
@@ -29,6 +30,10 @@ export interface OnnxQuantizerApi {
   workerPids(): number[];
   /** Labels of user jobs in progress. */
   runningJobs(): string[];
+  /** Tick (false) or untick (true) a layer row, as a click on its checkbox does. */
+  setLayerExcluded(model: vscode.Uri, node: string, excluded: boolean): Promise<void>;
+  /** Layers excluded in the Models view for a model. */
+  excludedLayers(model: vscode.Uri): string[];
 }
 
 export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
@@ -38,13 +43,16 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
   const runner = new JobRunner({ script: context.asAbsolutePath('dist/worker.js'), log });
   const jobs = new JobUi(runner, log, () => evaluationSettings(undefined).timeoutMinutes * 60_000);
   const index = new ModelIndex();
-  const models = new ModelsProvider(index, runner, log);
-  context.subscriptions.push({ dispose: () => runner.dispose() }, jobs, index, models);
-  const services: Services = { context, log, runner, jobs, index, models };
+  const exclusions = new Exclusions(context.workspaceState);
+  const models = new ModelsProvider(index, runner, log, exclusions);
+  context.subscriptions.push({ dispose: () => runner.dispose() }, jobs, index, exclusions, models);
+  const services: Services = { context, log, runner, jobs, index, models, exclusions };
 
-  const view = vscode.window.createTreeView(MODELS_VIEW, { treeDataProvider: models, showCollapseAll: true });
+  // Layer rows carry checkboxes: unticked layers stay float in the next quantization of that model.
+  const view = vscode.window.createTreeView(MODELS_VIEW, { treeDataProvider: models, showCollapseAll: true, manageCheckboxStateManually: true });
   context.subscriptions.push(
     view,
+    view.onDidChangeCheckboxState((e) => void models.onCheckboxes(e.items)),
     ...registerQuantizeCommands(services),
     ...registerEvaluateCommands(services),
     ...registerWorkspaceCommands(services),
@@ -58,6 +66,8 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
     runJob: (job, options) => runner.run(job, options),
     workerPids: () => runner.workerPids,
     runningJobs: () => jobs.runningJobs,
+    setLayerExcluded: (model, node, excluded) => exclusions.set(model, node, excluded),
+    excludedLayers: (model) => exclusions.get(model),
   };
 }
 

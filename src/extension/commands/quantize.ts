@@ -64,6 +64,12 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
     const settings = quantizeSettings(model);
     const plan = programmatic || useDefaults ? planFromSettings(model.fsPath, settings, given ?? {}) : await askPlan(model.fsPath, settings);
     if (!plan) return undefined;
+    // Layers unticked in the Models view stay float, unless the caller chose the nodes itself.
+    const excluded = services.exclusions.get(model);
+    if (excluded.length && plan.options.excludeNodes === undefined && plan.options.nodes === undefined) {
+      plan.options.excludeNodes = excluded;
+      services.log.info(`keeping ${excluded.length} layer(s) unticked in the Models view in float: ${excluded.join(', ')}`);
+    }
     if (!programmatic && !plan.options.force && fs.existsSync(plan.output)) {
       const replace = vscode.l10n.t('Replace');
       const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(plan.output)), { modal: true }, replace);

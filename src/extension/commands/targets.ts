@@ -8,6 +8,7 @@ import { InputError } from '../../core/errors';
 import type { CompareJobResult } from '../../shared/protocol';
 import type { JobUi } from '../jobs/jobUi';
 import type { JobRunner } from '../jobs/jobRunner';
+import type { Exclusions } from '../explorer/exclusions';
 import type { ModelIndex } from '../explorer/modelIndex';
 import type { ModelsProvider } from '../explorer/modelsProvider';
 
@@ -19,6 +20,7 @@ export interface Services {
   jobs: JobUi;
   index: ModelIndex;
   models: ModelsProvider;
+  exclusions: Exclusions;
   /** The comparison dashboard (webview part), when it registered. */
   showDashboard?: ((result: CompareJobResult) => unknown) | undefined;
 }

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
 import type { ModelOverview } from '../../shared/protocol';
 import type { JobRunner } from '../jobs/jobRunner';
+import type { Exclusions } from './exclusions';
 import type { ModelIndex } from './modelIndex';
 import { formatBytes, overviewGroups, type GroupSpec, type Row } from './treeNodes';
 
@@ -27,10 +28,21 @@ export class GroupNode {
 export class RowNode {
   readonly kind = 'row';
   constructor(
-    readonly parent: GroupNode | ModelNode,
+    readonly parent: GroupNode | ModelNode | RowNode,
     readonly row: Row,
     readonly index: number,
   ) {}
+
+  /** The model this row belongs to. */
+  get model(): vscode.Uri {
+    return this.parent.kind === 'model' ? this.parent.uri : this.parent.kind === 'group' ? this.parent.parent.uri : this.parent.model;
+  }
+
+  get id(): string {
+    const p = this.parent;
+    const parentId = p.kind === 'model' ? p.uri.toString() : p.kind === 'group' ? `${p.parent.uri.toString()}#${p.spec.group}` : p.id;
+    return `${parentId}#${this.index}`;
+  }
 }
 /** A quantized variant or a report next to a model. */
 export class FileNode {
@@ -48,6 +60,8 @@ export interface TreeJson {
   label: string;
   description?: string;
   contextValue?: string;
+  /** Layer rows: false when the layer is excluded from quantization. */
+  checked?: boolean;
   children?: TreeJson[];
 }
 
@@ -65,13 +79,22 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
     private readonly index: ModelIndex,
     private readonly runner: JobRunner,
     private readonly log: vscode.LogOutputChannel,
+    private readonly exclusions: Exclusions,
   ) {
     this.disposables.push(
       index.onDidChange((uri) => {
         if (uri) this.overviews.delete(uri.toString());
         this.changed.fire(undefined);
       }),
+      exclusions.onDidChange(() => this.changed.fire(undefined)),
     );
+  }
+
+  /** Ticking or unticking a layer row (TreeView.onDidChangeCheckboxState). */
+  async onCheckboxes(items: ReadonlyArray<readonly [ExplorerNode, vscode.TreeItemCheckboxState]>): Promise<void> {
+    for (const [node, state] of items) {
+      if (node.kind === 'row' && node.row.layer) await this.exclusions.set(node.model, node.row.layer, state === vscode.TreeItemCheckboxState.Unchecked);
+    }
   }
 
   refresh(): void {
@@ -120,9 +143,15 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
         return item;
       }
       case 'row': {
-        const item = new vscode.TreeItem(node.row.label, vscode.TreeItemCollapsibleState.None);
-        const parentId = node.parent.kind === 'group' ? `${node.parent.parent.uri.toString()}#${node.parent.spec.group}` : node.parent.uri.toString();
-        item.id = `${parentId}#${node.index}`;
+        const item = new vscode.TreeItem(node.row.label, node.row.children?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        if (node.row.layer) {
+          const excluded = this.exclusions.isExcluded(node.model, node.row.layer);
+          item.checkboxState = {
+            state: excluded ? vscode.TreeItemCheckboxState.Unchecked : vscode.TreeItemCheckboxState.Checked,
+            tooltip: excluded ? vscode.l10n.t('Kept in float when quantizing; tick to quantize it') : vscode.l10n.t('Quantized; untick to keep it in float'),
+          };
+        }
         item.description = node.row.description;
         item.tooltip = node.row.tooltip ?? [node.row.label, node.row.description].filter(Boolean).join(' — ');
         item.contextValue = node.row.contextValue;
@@ -153,6 +182,7 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
       }
       return node.spec.rows.map((r, i) => new RowNode(node, r, i));
     }
+    if (node.kind === 'row') return (node.row.children ?? []).map((r, i) => new RowNode(node, r, i));
     return [];
   }
 
@@ -170,6 +200,10 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
           const json: TreeJson = { label };
           if (typeof item.description === 'string') json.description = item.description;
           if (item.contextValue) json.contextValue = item.contextValue;
+          if (item.checkboxState !== undefined) {
+            const state = typeof item.checkboxState === 'object' ? item.checkboxState.state : item.checkboxState;
+            json.checked = state === vscode.TreeItemCheckboxState.Checked;
+          }
           if (item.collapsibleState !== vscode.TreeItemCollapsibleState.None) json.children = await walk(await this.getChildren(n));
           return json;
         }),

@@ -14,6 +14,10 @@ export interface Row {
   /** Codicon id. */
   icon?: string;
   contextValue?: string;
+  /** Rows shown when this row expands (the layers of an operator type). */
+  children?: Row[];
+  /** A quantizable layer: the row gets an include/exclude checkbox for this node name. */
+  layer?: string;
 }
 
 export interface GroupSpec {
@@ -68,6 +72,8 @@ export function overviewGroups(o: ModelOverview): GroupSpec[] {
             contextValue: g.quantizable > 0 ? 'operator.quantizable' : 'operator',
           };
           if (g.quantizable > 0 && g.quantizable < g.count) row.tooltip = `${g.quantizable} of ${g.count} ${g.opType} nodes can be quantized`;
+          const layers = layerRows(o, g.opType);
+          if (layers.length) row.children = layers;
           return row;
         }),
     },
@@ -93,4 +99,26 @@ export function overviewGroups(o: ModelOverview): GroupSpec[] {
       ],
     },
   ];
+}
+
+/** The quantizable layers of one operator type (opCounts spell contrib ops `domain.Op`). */
+function layerRows(o: ModelOverview, opKey: string): Row[] {
+  const opType = opKey.includes('.') ? opKey.slice(opKey.lastIndexOf('.') + 1) : opKey;
+  return o.layers
+    .filter((l) => l.opType === opType && l.modes.length > 0)
+    .map((l) => {
+      const row: Row = {
+        label: l.node,
+        description: [l.weightBytes ? formatBytes(l.weightBytes) : '', l.modes.join(', ')].filter(Boolean).join(' · '),
+        contextValue: 'layer',
+        layer: l.node,
+      };
+      if (l.notes.length) {
+        row.icon = 'warning';
+        row.tooltip = `${l.node}\n${l.notes.join('\n')}\nUntick to keep this layer in float when quantizing.`;
+      } else {
+        row.tooltip = `${l.node}\nUntick to keep this layer in float when quantizing.`;
+      }
+      return row;
+    });
 }
