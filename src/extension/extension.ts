@@ -1,15 +1,11 @@
 /**
  * Entry point: registrations only. Parsing, quantizing and running models happen in the worker
- * process (jobs/), model analysis for editors in the language server. Each part is wired in
- * its own try/catch so one failing part does not take the others down.
+ * process (jobs/), model analysis for editors in the language server; the other parts are
+ * wired in parts.ts.
  */
 import * as vscode from 'vscode';
 import type { JobRequest } from '../shared/protocol';
 import { registerEvaluateCommands } from './commands/evaluate';
-import { registerDashboard } from './dashboard/dashboard';
-import { registerModelEditor } from './editor/modelEditor';
-import { startLanguageClient } from './languageClient';
-import { registerTextView } from './textView/textView';
 import { registerQuantizeCommands } from './commands/quantize';
 import { registerWorkspaceCommands } from './commands/workspace';
 import type { Services } from './commands/targets';
@@ -18,6 +14,7 @@ import { ModelIndex } from './explorer/modelIndex';
 import { MODELS_VIEW, ModelsProvider, type TreeJson } from './explorer/modelsProvider';
 import { JobRunner } from './jobs/jobRunner';
 import { JobUi } from './jobs/jobUi';
+import { wireParts } from './parts';
 import { evaluationSettings } from './settings';
 
 /** What activate() returns: hooks for the integration tests and other extensions. */
@@ -69,52 +66,6 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
     setLayerExcluded: (model, node, excluded) => exclusions.set(model, node, excluded),
     excludedLayers: (model) => exclusions.get(model),
   };
-}
-
-/** The other engineers' parts: editor, dashboard, language client, text view. */
-function wireParts(context: vscode.ExtensionContext, services: Services): void {
-  const { log } = services;
-  const part = (name: string, wire: () => void): void => {
-    try {
-      wire();
-    } catch (e) {
-      log.error(`${name} could not start: ${(e as Error).message}`);
-    }
-  };
-  part('language server', () => {
-    // Not awaited: activation never waits for the server; the text view waits for the client.
-    const client = startLanguageClient(context, log);
-    client.catch((e: unknown) => log.error(`language server could not start: ${(e as Error).message}`));
-    registerTextView(context, client, log);
-  });
-  // The editor shares the explorer's cached summaries: one worker job per model version.
-  part('model editor', () => registerModelEditor(context, { runSummary: (uri) => services.models.overview(uri), log }));
-  part('dashboard', () => {
-    const dashboard = registerDashboard(context, { log });
-    services.showDashboard = (report) => dashboard.show(report);
-    context.subscriptions.push(
-      vscode.commands.registerCommand('onnxQuantizer.openDashboard', async (arg?: unknown) => {
-        const report = arg ?? (await pickReport(services));
-        if (report) return dashboard.show(report);
-        return undefined;
-      }),
-    );
-  });
-}
-
-/** A `*.quant-report.json` from the workspace, for "Open Comparison Dashboard" from the palette. */
-async function pickReport(services: Services): Promise<vscode.Uri | undefined> {
-  const reports = (await vscode.workspace.findFiles('**/*.quant-report.json', '**/node_modules/**', 500)).sort((a, b) => a.fsPath.localeCompare(b.fsPath));
-  if (reports.length === 0) {
-    void vscode.window.showInformationMessage(vscode.l10n.t('No comparison reports yet: quantize a model and choose Compare, or run "Compare With…".'));
-    return undefined;
-  }
-  const pick = await vscode.window.showQuickPick(
-    reports.map((uri) => ({ label: vscode.workspace.asRelativePath(uri, true), uri })),
-    { title: vscode.l10n.t('Open Comparison Dashboard'), placeHolder: vscode.l10n.t('Choose a report') },
-  );
-  services.log.debug(`dashboard: ${pick ? pick.uri.fsPath : 'no report chosen'}`);
-  return pick?.uri;
 }
 
 export function deactivate(): void {

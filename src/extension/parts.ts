@@ -1,0 +1,56 @@
+/**
+ * The parts other engineers build, wired into activate(): model editor, dashboard, language
+ * client and text view. Each starts in its own try/catch so one failing part leaves the rest.
+ */
+import * as vscode from 'vscode';
+import type { Services } from './commands/targets';
+import { registerDashboard } from './dashboard/dashboard';
+import { registerModelEditor } from './editor/modelEditor';
+import { startLanguageClient } from './languageClient';
+import { registerTextView } from './textView/textView';
+
+/** The other engineers' parts: editor, dashboard, language client, text view. */
+export function wireParts(context: vscode.ExtensionContext, services: Services): void {
+  const { log } = services;
+  const part = (name: string, wire: () => void): void => {
+    try {
+      wire();
+    } catch (e) {
+      log.error(`${name} could not start: ${(e as Error).message}`);
+    }
+  };
+  part('language server', () => {
+    // Not awaited: activation never waits for the server; the text view waits for the client.
+    const client = startLanguageClient(context, log);
+    client.catch((e: unknown) => log.error(`language server could not start: ${(e as Error).message}`));
+    registerTextView(context, client, log);
+  });
+  // The editor shares the explorer's cached summaries: one worker job per model version.
+  part('model editor', () => registerModelEditor(context, { runSummary: (uri) => services.models.overview(uri), log }));
+  part('dashboard', () => {
+    const dashboard = registerDashboard(context, { log });
+    services.showDashboard = (report) => dashboard.show(report);
+    context.subscriptions.push(
+      vscode.commands.registerCommand('onnxQuantizer.openDashboard', async (arg?: unknown) => {
+        const report = arg ?? (await pickReport(services));
+        if (report) return dashboard.show(report);
+        return undefined;
+      }),
+    );
+  });
+}
+
+/** A `*.quant-report.json` from the workspace, for "Open Comparison Dashboard" from the palette. */
+async function pickReport(services: Services): Promise<vscode.Uri | undefined> {
+  const reports = (await vscode.workspace.findFiles('**/*.quant-report.json', '**/node_modules/**', 500)).sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+  if (reports.length === 0) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('No comparison reports yet: quantize a model and choose Compare, or run "Compare With…".'));
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    reports.map((uri) => ({ label: vscode.workspace.asRelativePath(uri, true), uri })),
+    { title: vscode.l10n.t('Open Comparison Dashboard'), placeHolder: vscode.l10n.t('Choose a report') },
+  );
+  services.log.debug(`dashboard: ${pick ? pick.uri.fsPath : 'no report chosen'}`);
+  return pick?.uri;
+}
