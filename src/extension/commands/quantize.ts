@@ -62,7 +62,7 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
     if (!model) return undefined;
     requireLocal(model);
     const settings = quantizeSettings(model);
-    const plan = programmatic || useDefaults ? planFromSettings(model.fsPath, settings, given ?? {}) : await askPlan(model.fsPath, settings);
+    const plan = programmatic || useDefaults ? planFromSettings(model.fsPath, settings, given ?? {}) : await askPlan(model.fsPath, settings, services.exclusions.get(model).length);
     if (!plan) return undefined;
     // Layers unticked in the Models view stay float, unless the caller chose the nodes itself.
     const excluded = services.exclusions.get(model);
@@ -111,7 +111,7 @@ function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCom
   return { output: output ? path.resolve(path.dirname(model), output) : defaultOutputPath(model, options.mode, options.weightBits), options };
 }
 
-async function askPlan(model: string, s: QuantizeSettings): Promise<Plan | undefined> {
+async function askPlan(model: string, s: QuantizeSettings, excludedLayers: number): Promise<Plan | undefined> {
   const title = vscode.l10n.t('Quantize {0}', path.basename(model));
   const mode = await vscode.window.showQuickPick(
     MODES.map((m) => ({ ...m, description: m.mode === s.mode ? vscode.l10n.t('default') : '' })).sort((a, b) => Number(b.mode === s.mode) - Number(a.mode === s.mode)),
@@ -135,7 +135,9 @@ async function askPlan(model: string, s: QuantizeSettings): Promise<Plan | undef
   const suggested = defaultOutputPath(model, mode.mode, options.weightBits);
   const name = await vscode.window.showInputBox({
     title: `${title} (3/3)`,
-    prompt: vscode.l10n.t('Output file, next to the model'),
+    prompt: excludedLayers
+      ? vscode.l10n.t('Output file, next to the model ({0} layer(s) unticked in the Models view stay float)', excludedLayers)
+      : vscode.l10n.t('Output file, next to the model'),
     value: path.basename(suggested),
     valueSelection: [0, path.basename(suggested).length - '.onnx'.length],
     validateInput: (v) => {
