@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Every test layer, one after another: build, typecheck, unit, server, integration (mocha in
-// code-server's extension host), end-to-end (Playwright UI). The code-server/chromium setup runs
-// first (cached outside the clone; apt when root on Debian). Steps whose npm script does not exist
+// code-server's extension host), end-to-end (Playwright UI; dev extension, then the packaged VSIX).
+// The code-server/chromium setup runs first (cached outside the clone; apt when root on Debian). Steps whose npm script does not exist
 // are skipped; a failing step does not stop the others; exit code 1 if any failed.
 // Usage: node scripts/test-all.mjs [--only unit,integration,...]
 import { spawnSync } from 'node:child_process';
@@ -22,6 +22,8 @@ const STEPS = [
   { name: 'server', npm: 'test:server' },
   { name: 'integration', npm: 'test:integration' },
   { name: 'e2e', npm: 'test:e2e' },
+  // The packaged VSIX installed into code-server: catches what packaging leaves out.
+  { name: 'e2e-vsix', npm: 'test:e2e:vsix' },
 ];
 
 const env = { ...process.env, E2E_NO_BUILD: '1' };

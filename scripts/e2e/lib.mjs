@@ -80,6 +80,14 @@ export function ensureCodeServer() {
   return r.stdout.trim().split('\n').pop();
 }
 
+/** Package the extension as users get it (`vsce package --no-dependencies`, as `npm run package`). */
+export function packageVsix(outFile) {
+  const vsce = path.join(ROOT, 'node_modules', '.bin', 'vsce');
+  const r = spawnSync(vsce, ['package', '--no-dependencies', '-o', outFile], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`vsce package failed: ${(r.stderr || r.stdout).trim()}`);
+  return outFile;
+}
+
 /** `npm run build` unless E2E_NO_BUILD=1 (the caller already built). */
 export function buildExtension() {
   if (process.env.E2E_NO_BUILD === '1') return;
@@ -135,7 +143,7 @@ const QUIET_SETTINGS = {
 /**
  * Start code-server in its own process group (detached) so stop() ends its whole tree:
  * server, extension host, language server, worker and file watcher.
- * opts: { dir, folder, trusted = true, env, settings, port, quiet }
+ * opts: { dir, folder, trusted = true, env, settings, port, quiet, vsix (a .vsix to install first) }
  * Returns { port, url, pid, logFile, stop(), ready (ms from spawn to listening) }.
  */
 export async function startCodeServer(opts) {
@@ -163,6 +171,11 @@ export async function startCodeServer(opts) {
   // XDG_* keep code-server's config.yaml, heartbeat and logs inside the throwaway dir.
   const env = { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_DATA_HOME: path.join(dir, 'xdg-data'),
     ...(opts.env || {}) };
+  if (opts.vsix) {
+    const r = spawnSync(bin, ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', opts.vsix],
+      { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`code-server --install-extension ${opts.vsix} failed: ${(r.stderr || r.stdout).trim()}`);
+  }
   const logFile = path.join(dir, 'code-server.log');
   const logStream = fs.createWriteStream(logFile);
   const started = Date.now();
@@ -283,10 +296,22 @@ export async function testIdText(frame, id, { timeout = 15000 } = {}) {
   return (await loc.innerText()).trim();
 }
 
-/** A notification (toast, or the Notifications Center when toasts are hidden) with `text`. */
+/**
+ * A notification (toast, or the Notifications Center when toasts are hidden) with `text`.
+ * Fails at once, quoting it, if an error notification shows up meanwhile.
+ */
 export async function expectNotification(page, text, { timeout = 20000 } = {}) {
   const toast = page.locator('.notification-toast', { hasText: text }).first();
-  try { await toast.waitFor({ timeout }); return toast; } catch { /* fall back to the centre */ }
+  const error = page.locator('.notification-toast:has(.codicon-error)').first();
+  const which = await Promise.race([
+    toast.waitFor({ timeout }).then(() => 'toast', () => 'none'),
+    error.waitFor({ timeout }).then(() => 'error', () => 'none'),
+  ]);
+  if (which === 'toast') return toast;
+  if (which === 'error' && !(await toast.count())) {
+    throw new Error(`error notification instead of "${text}": ${(await error.innerText()).replace(/\s+/g, ' ').trim()}`);
+  }
+  if (await toast.count()) return toast;
   await runCommand(page, 'Notifications: Show Notifications');
   const item = page.locator('.notifications-center .notification-list-item', { hasText: text }).first();
   await item.waitFor({ timeout: 5000 }).catch(() => { throw new Error(`no notification "${text}" within ${timeout} ms`); });

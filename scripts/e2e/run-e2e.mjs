@@ -2,19 +2,32 @@
 // Playwright UI tests against code-server: sets up (cached), builds the extension once, then runs
 // each test/e2e/*.e2e.mjs (node:test; each file starts its own code-server + chromium session)
 // one after another (2 cores: parallel workbenches only slow each other down).
-// Usage: node scripts/e2e/run-e2e.mjs [FILE...]    Env: E2E_NO_BUILD=1, E2E_KEEP=1
+// Usage: node scripts/e2e/run-e2e.mjs [--vsix] [FILE...]    Env: E2E_NO_BUILD=1, E2E_KEEP=1
+//   --vsix: package the extension (vsce --no-dependencies, like `npm run package`) and install the
+//           VSIX into each code-server instead of loading the repo as a development extension.
 // Screenshots: test/e2e/screenshots/; results: test/.tmp/e2e-results.json
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, log, seconds, ensureCodeServer, buildExtension, onInterruptCleanup } from './lib.mjs';
+import os from 'node:os';
+import { ROOT, log, seconds, ensureCodeServer, buildExtension, onInterruptCleanup, packageVsix } from './lib.mjs';
 
 const t = Date.now();
 ensureCodeServer();
 buildExtension();
+const args = process.argv.slice(2);
+const vsixMode = args.includes('--vsix');
+const fileArgs = args.filter((a) => a !== '--vsix');
+const env = { ...process.env, E2E_NO_BUILD: '1' };
+let vsixDir;
+if (vsixMode) {
+  vsixDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-vsix-'));
+  env.E2E_VSIX_FILE = packageVsix(path.join(vsixDir, 'onnx-quantizer.vsix'));
+  log(`packaged ${env.E2E_VSIX_FILE} (${(fs.statSync(env.E2E_VSIX_FILE).size / 1e6).toFixed(1)} MB)`);
+}
 const dir = path.join(ROOT, 'test', 'e2e');
-const files = process.argv.slice(2).length
-  ? process.argv.slice(2).map((f) => path.resolve(f))
+const files = fileArgs.length
+  ? fileArgs.map((f) => path.resolve(f))
   : fs.readdirSync(dir).filter((f) => f.endsWith('.e2e.mjs')).sort().map((f) => path.join(dir, f));
 const resultFile = path.join(ROOT, 'test', '.tmp', 'e2e-results.json');
 fs.mkdirSync(path.dirname(resultFile), { recursive: true });
@@ -25,13 +38,14 @@ const child = spawn(process.execPath, [
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(ROOT, 'scripts', 'e2e', 'json-reporter.mjs')}`, `--test-reporter-destination=${resultFile}`,
   ...files,
-], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, E2E_NO_BUILD: '1' }, detached: true });
+], { cwd: ROOT, stdio: 'inherit', env, detached: true });
 // Interrupted: SIGTERM the runner's whole group (its test-file processes stop their own code-servers).
 onInterruptCleanup(() => new Promise((resolve) => {
   try { process.kill(-child.pid, 'SIGTERM'); } catch { resolve(); return; }
   child.once('exit', resolve);
 }));
 const r = await new Promise((resolve) => child.once('exit', (status, signal) => resolve({ status, signal })));
+if (vsixDir) fs.rmSync(vsixDir, { recursive: true, force: true });
 let summary = null;
 try { summary = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { /* reporter wrote nothing */ }
 const interrupted = r.signal ? ` (interrupted by ${r.signal})` : '';

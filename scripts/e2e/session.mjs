@@ -19,8 +19,11 @@ export async function startSession(opts = {}) {
   let server, browser;
   try {
     if (opts.prepare) await opts.prepare(workspace);
+    // E2E_VSIX_FILE (set by `run-e2e.mjs --vsix`): install the packaged extension instead of
+    // loading the repo as a development extension, so packaging is tested too.
+    const vsix = process.env.E2E_VSIX_FILE || undefined;
     server = await startCodeServer({
-      dir, folder: workspace, trusted: opts.trusted ?? true,
+      dir, folder: workspace, trusted: opts.trusted ?? true, vsix,
       env: { ONNX_QUANTIZER_TEST_HOOKS: '1', ...(opts.env || {}) },
       settings: { 'workbench.colorTheme': 'Default Dark Modern', ...(opts.settings || {}) },
     });
@@ -29,13 +32,13 @@ export async function startSession(opts = {}) {
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
-    await page.goto(workbenchUrl(server, workspace, devExtensionPayload(server)));
+    await page.goto(workbenchUrl(server, workspace, vsix ? [] : devExtensionPayload(server)));
     await waitForWorkbench(page);
     // The dev extension's contributions (custom editor, views) register after the workbench renders:
     // clicking a .onnx before that opens it as text. Its activity-bar entry marks that point.
     await page.locator('.activitybar .action-item a[aria-label^="ONNX Quantizer"]').waitFor({ timeout: 60000 })
       .catch(() => { throw new Error('the ONNX Quantizer activity-bar entry never appeared (extension not loaded?)'); });
-    log(`[${name}] workbench ready with the extension ${Date.now() - server.started} ms after spawn (${server.url})`);
+    log(`[${name}] workbench ready with the ${vsix ? 'installed VSIX' : 'development'} extension ${Date.now() - server.started} ms after spawn (${server.url})`);
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     let failed = false;
     return {

@@ -11,6 +11,7 @@ import { setColorTheme, startSession } from '../../scripts/e2e/session.mjs';
 const MODEL = 'digits_cnn.onnx';
 
 describe('model editor (UI)', () => {
+  let broken = false;
   let s, frame, inspect;
 
   before(async () => {
@@ -20,6 +21,7 @@ describe('model editor (UI)', () => {
   after(async () => { await s?.close(); });
 
   it('opens from the Explorer in the model editor', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
     try {
       const row = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: MODEL }).first();
       await row.waitFor({ timeout: 30000 });
@@ -27,10 +29,11 @@ describe('model editor (UI)', () => {
       await s.page.locator('.tabs-container .tab.active', { hasText: MODEL }).waitFor({ timeout: 20000 });
       frame = await findWebviewFrame(s.page, '[data-testid="card-nodes"]', { timeout: 60000 });
       assert.equal(await testIdText(frame, 'model-title'), MODEL);
-    } catch (e) { s.markFailed(); throw e; }
+    } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
-  it('card and op chart match `inspect --json`', async () => {
+  it('card and op chart match `inspect --json`', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
     try {
       assert.equal(Number((await testIdText(frame, 'card-nodes')).replace(/[^\d]/g, '')), inspect.nodeCount);
       assert.equal(Number((await testIdText(frame, 'card-params')).replace(/[^\d]/g, '')), inspect.parameterCount);
@@ -42,10 +45,11 @@ describe('model editor (UI)', () => {
       const inputs = await testIdText(frame, 'card-inputs');
       for (const i of inspect.inputs) assert.ok(inputs.includes(i.name), `input ${i.name} not shown in "${inputs}"`);
       await s.shot('model-editor-dark');
-    } catch (e) { s.markFailed(); throw e; }
+    } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
-  it('follows the colour theme (dark → light)', async () => {
+  it('follows the colour theme (dark → light)', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
     try {
       const dark = await computedStyle(frame, 'body', ['background-color', 'color']);
       await setColorTheme(s.page, 'Light Modern');
@@ -54,6 +58,6 @@ describe('model editor (UI)', () => {
       const light = await computedStyle(frame, 'body', ['background-color', 'color']);
       assert.notDeepEqual(light, dark, 'webview colours did not change with the theme');
       await s.shot('model-editor-light');
-    } catch (e) { s.markFailed(); throw e; }
+    } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 });
