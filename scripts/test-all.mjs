@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Every test layer, one after another: build, typecheck, unit, server, integration (mocha in
 // code-server's extension host), end-to-end (Playwright UI; dev extension, then the packaged VSIX).
-// The code-server/chromium setup runs first (cached outside the clone; apt when root on Debian). Steps whose npm script does not exist
-// are skipped; a failing step does not stop the others; exit code 1 if any failed.
+// The code-server/chromium setup runs first (cached outside the clone; apt when root on Debian).
+// Steps whose npm script does not exist are skipped; a failing step does not stop the others;
+// exit code 1 if any failed.
 // Usage: node scripts/test-all.mjs [--only unit,integration,...]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
