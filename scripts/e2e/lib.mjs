@@ -71,7 +71,7 @@ export function ensureCodeServer() {
   const stamp = path.join(CODE_SERVER_DIR, '.install-ok');
   const ready = fs.existsSync(bin) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === CS_VERSION
     && fs.existsSync(CHROMIUM);
-  if (ready && process.env.E2E_SKIP_SETUP !== '0') return bin;
+  if (ready) return bin;
   const t = Date.now();
   const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'install-code-server.sh'), CODE_SERVER_DIR],
     { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env: { ...process.env, CS_VERSION } });
