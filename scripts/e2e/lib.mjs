@@ -1,6 +1,7 @@
 // Helpers shared by the code-server test runners (integration, e2e, `npm run try`):
 // setup, throwaway workspace, code-server in its own process group, chromium via playwright-core,
 // payload URLs, webview frame lookup and waits that say what they were waiting for.
+import { packageVsix as buildPlatformVsix } from '../package.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -80,12 +81,9 @@ export function ensureCodeServer() {
   return r.stdout.trim().split('\n').pop();
 }
 
-/** Package the extension as users get it (`vsce package --no-dependencies`, as `npm run package`). */
+/** Package the extension as users get it: the same code as `npm run package` (host platform's VSIX). */
 export function packageVsix(outFile) {
-  const vsce = path.join(ROOT, 'node_modules', '.bin', 'vsce');
-  const r = spawnSync(vsce, ['package', '--no-dependencies', '-o', outFile], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`vsce package failed: ${(r.stderr || r.stdout).trim()}`);
-  return outFile;
+  return buildPlatformVsix({ out: outFile });
 }
 
 /** `npm run build` unless E2E_NO_BUILD=1 (the caller already built). */

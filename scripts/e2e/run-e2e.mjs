@@ -3,7 +3,7 @@
 // each test/e2e/*.e2e.mjs (node:test; each file starts its own code-server + chromium session)
 // one after another (2 cores: parallel workbenches only slow each other down).
 // Usage: node scripts/e2e/run-e2e.mjs [--vsix] [FILE...]    Env: E2E_NO_BUILD=1, E2E_KEEP=1
-//   --vsix: package the extension (vsce --no-dependencies, like `npm run package`) and install the
+//   --vsix: package the extension (as `npm run package`: host platform, onnxruntime-node binaries inside) and install the
 //           VSIX into each code-server instead of loading the repo as a development extension.
 // Screenshots: test/e2e/screenshots/; results: test/.tmp/e2e-results.json
 import { spawn } from 'node:child_process';
