@@ -19,5 +19,10 @@ if (files.length === 0) {
   console.error('no test files found under', roots.join(', '));
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...passthrough, ...files], { stdio: 'inherit' });
+// TEST_COUNTS_FILE (set by test-all.mjs): also write {passed, failed, skipped} there.
+const counts = process.env.TEST_COUNTS_FILE
+  ? ['--test-reporter=./scripts/count-reporter.mjs', `--test-reporter-destination=${process.env.TEST_COUNTS_FILE}`]
+  : [];
+const reporters = ['--test-reporter=spec', ...(counts.length ? ['--test-reporter-destination=stdout', ...counts] : [])];
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...passthrough, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
