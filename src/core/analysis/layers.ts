@@ -285,11 +285,10 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
     }
   }
 
-  // Weight-only: MatMul with a constant 2-D float weight, K ≥ 16.
-  if (op === 'MatMul' && allWeightsFloat) {
-    const shape = safeShape(floatWeights[0]!.t);
-    if (shape.length === 2 && shape[0]! >= 16) info.modes.push('weight-only');
-  }
+  // Weight-only: MatMul, or Gemm without transA (the quantizer folds transB/alpha/beta), with a
+  // constant 2-D float weight, K ≥ 16. Same rule as src/core/quantize/weightOnly.ts.
+  const weightOnlyKN = (op === 'MatMul' || (op === 'Gemm' && attrInt(node, 'transA', 0) === 0)) && allWeightsFloat ? gemmKN(node, safeShape(floatWeights[0]!.t)) : undefined;
+  if (weightOnlyKN && weightOnlyKN[0] >= 16) info.modes.push('weight-only');
 
   // Unfusable ops: ORT's tool would QDQ-wrap them; the CPU provider then runs them in float with extra work.
   if (UNFUSABLE_OPS.has(op) && dataType !== undefined && isQuantizableFloat(dataType)) {
@@ -303,8 +302,8 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
     const int8 = floatWeights.reduce((s, { t }) => s + int8Bytes(safeCount(t)), 0);
     if (info.modes.includes('dynamic')) info.savings.dynamic = int8;
     if (info.modes.includes('static')) info.savings.static = int8;
-    if (info.modes.includes('weight-only')) {
-      const [k, n] = safeShape(floatWeights[0]!.t);
+    if (info.modes.includes('weight-only') && weightOnlyKN) {
+      const [k, n] = weightOnlyKN;
       const scaleBytes = floatWeights[0]!.t.dataType === DataType.FLOAT16 ? 2 : 4;
       info.savings['weight-only'] = weightOnlyBytes(k!, n!, 4, 32, scaleBytes);
     }
@@ -337,6 +336,13 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
 }
 
 /** Output-channel axis of a weight, as per-channel quantization uses it (Conv 0, ConvTranspose 1, MatMul last, Gemm by transB). */
+/** [K, N] of a MatMul/Gemm 2-D weight (Gemm's transB swaps them); undefined for other ranks. */
+function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined {
+  if (shape.length !== 2) return undefined;
+  const transB = node.opType === 'Gemm' && attrInt(node, 'transB', 0) !== 0;
+  return transB ? [shape[1]!, shape[0]!] : [shape[0]!, shape[1]!];
+}
+
 export function channelAxisOf(node: NodeProto, rank: number): number | undefined {
   switch (node.opType) {
     case 'Conv':

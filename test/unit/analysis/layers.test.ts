@@ -47,14 +47,14 @@ test('MatMul with a constant float weight: dynamic, static, weight-only from K â
   assert.deepEqual(small.modes, ['dynamic', 'static']);
 });
 
-test('Gemm and Conv from the real sample models: Gemm dynamic+static; Conv static with dynamic only on request', () => {
+test('Gemm and Conv from the real sample models: Gemm dynamic+static+weight-only (K = 128 with transB); Conv static with dynamic only on request', () => {
   const cnn = analyzeLayers(loadModel(path.join(FIXTURES, 'digits_cnn.onnx')));
   const conv = byNode(cnn, '/res1/res1.0/Conv');
   assert.deepEqual(conv.modes, ['static']);
   assert.deepEqual(conv.onRequest, ['dynamic']);
   assert.equal(conv.weightBytes, 64 * 64 * 3 * 3 * 4);
   const gemm = byNode(cnn, '/fc/Gemm');
-  assert.deepEqual(gemm.modes, ['dynamic', 'static']);
+  assert.deepEqual(gemm.modes, ['dynamic', 'static', 'weight-only']);
   assert.equal(gemm.weightBytes, 10 * 128 * 4);
 });
 
@@ -161,4 +161,24 @@ test('10,000 nodes (5,000 weights) analyse in under a second of CPU', () => {
   const ms = (used.user + used.system) / 1000;
   assert.equal(layers.length, 10_000);
   assert.ok(ms < 1000, `${ms.toFixed(0)} ms CPU`);
+});
+
+test('Gemm layers offer weight-only exactly where the quantizer turns them into MatMulNBits', async () => {
+  const { quantizeFile } = await import('../../../src/core/quantize/index');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const model = loadModel(path.join(FIXTURES, 'digits_mlp.onnx'));
+  const layers = analyzeLayers(model);
+  // digits_mlp: Gemm with transB=1, weights [256, 64], [256, 256], [10, 256]: K = 64, 256, 256.
+  const gemms = layers.filter((l) => l.opType === 'Gemm');
+  assert.equal(gemms.length, 3);
+  for (const g of gemms) assert.ok(g.modes.includes('weight-only'), `${g.node}: ${g.modes.join(', ')}`);
+  assert.equal(byNode(layers, '/fc1/Gemm').savings['weight-only'], weightOnlyBytes(64, 256));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-layers-'));
+  try {
+    const r = await quantizeFile(model.path, path.join(dir, 'int4.onnx'), { mode: 'weight-only', validate: false });
+    assert.equal(r.quantizedNodes, gemms.length, 'every Gemm the rules mark weight-only is quantized');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

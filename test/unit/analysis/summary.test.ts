@@ -51,11 +51,11 @@ test('digits_mlp: the contract keys with the values the sample README documents'
   assert.deepEqual(
     s.layers.map((l) => [l.node, l.opType, l.modes.join('+')]),
     [
-      ['/fc1/Gemm', 'Gemm', 'dynamic+static'],
+      ['/fc1/Gemm', 'Gemm', 'dynamic+static+weight-only'],
       ['/relu1/Relu', 'Relu', 'static'],
-      ['/fc2/Gemm', 'Gemm', 'dynamic+static'],
+      ['/fc2/Gemm', 'Gemm', 'dynamic+static+weight-only'],
       ['/relu2/Relu', 'Relu', 'static'],
-      ['/fc3/Gemm', 'Gemm', 'dynamic+static'],
+      ['/fc3/Gemm', 'Gemm', 'dynamic+static+weight-only'],
     ],
   );
 });
