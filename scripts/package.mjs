@@ -31,7 +31,9 @@ export function packageVsix({ target = hostTarget(), out, build = true } = {}) {
   fs.writeFileSync(ignoreFile, `${base.trimEnd()}\n!${BIN}/${binary}/**\n`);
   const output = path.resolve(out ?? path.join(ROOT, `onnx-quantizer-${target}.vsix`));
   const vsce = path.join(ROOT, 'node_modules', '.bin', 'vsce');
-  const r = spawnSync(vsce, ['package', '--target', target, '--ignoreFile', ignoreFile, '-o', output], { cwd: ROOT, encoding: 'utf8' });
+  // The README's screenshots ship in the VSIX and its relative links stay relative (the project
+  // has no public repository URL for vsce to rewrite them against).
+  const r = spawnSync(vsce, ['package', '--target', target, '--ignoreFile', ignoreFile, '--no-rewrite-relative-links', '-o', output], { cwd: ROOT, encoding: 'utf8' });
   fs.rmSync(path.dirname(ignoreFile), { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`vsce package failed: ${(r.stderr || r.stdout).trim()}`);
   return output;
