@@ -1,4 +1,5 @@
-// Runs node's test runner (with tsx for TypeScript) over test files found under the given folders.
+// Runs node's test runner (with tsx for TypeScript) over the given test files and the test files
+// found under the given folders.
 // Node 20's --test does not expand globs itself, so we list the files here.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
@@ -14,7 +15,11 @@ const walk = (dir) => {
     else if (name.endsWith('.test.ts')) files.push(p);
   }
 };
-for (const r of roots.length ? roots : ['test/unit']) if (existsSync(r)) walk(r);
+for (const r of roots.length ? roots : ['test/unit']) {
+  if (!existsSync(r)) continue;
+  if (statSync(r).isDirectory()) walk(r);
+  else files.push(r);
+}
 if (files.length === 0) {
   console.error('no test files found under', roots.join(', '));
   process.exit(1);
