@@ -31,9 +31,12 @@ export interface OnnxQuantizerApi {
   setLayerExcluded(model: vscode.Uri, node: string, excluded: boolean): Promise<void>;
   /** Layers excluded in the Models view for a model. */
   excludedLayers(model: vscode.Uri): string[];
+  /** How long activate() took, in ms (also logged as `activated in X ms`; read by bench/vscode.bench.ts). */
+  readonly activationMs: number;
 }
 
 export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
+  const started = performance.now();
   const log = vscode.window.createOutputChannel('ONNX Quantizer', { log: true });
   context.subscriptions.push(log);
 
@@ -58,7 +61,10 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
 
   wireParts(context, services);
 
+  const activationMs = performance.now() - started;
+  log.info(`activated in ${activationMs.toFixed(1)} ms`);
   return {
+    activationMs,
     getTree: () => models.toJson(),
     runJob: (job, options) => runner.run(job, options),
     workerPids: () => runner.workerPids,
