@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, WorkError } from '../../src/core/errors';
-import { makeRng, mutate } from './mutate';
+import { mutate } from './mutate';
+import { seededRandom } from '../../src/core/util/random';
 import { hostileModels } from './hostile';
 import { targets } from './targets';
 
@@ -90,7 +91,7 @@ test(`${CASES} seeded mutations of the fixtures (seed ${SEED})`, async () => {
     .filter((f) => f.endsWith('.onnx'))
     .map((f) => ({ name: f, bytes: new Uint8Array(fs.readFileSync(path.join(FIXTURES, f))) }));
   assert.ok(fixtures.length > 0, 'no fixtures');
-  const rng = makeRng(SEED);
+  const rng = seededRandom(SEED);
   const rssStart = process.memoryUsage().rss;
   const failures: string[] = [];
   const mutators: Record<string, number> = {};

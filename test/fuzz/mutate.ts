@@ -2,19 +2,7 @@
  * Seeded mutations of ONNX files for the fuzz suite. Every mutator is deterministic for a
  * given PRNG state, so a failing case is reproduced from (fixture, seed, case index).
  */
-export type Rng = () => number;
-
-/** mulberry32: tiny, fast, good enough for fuzzing. */
-export function makeRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { Rng } from '../../src/core/util/random';
 
 const int = (rng: Rng, n: number) => Math.floor(rng() * n);
 

@@ -12,6 +12,7 @@ import { tensorShape } from '../onnx/tensor';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import { readNpy, type NpyArray, type NpyDtype } from '../data/npy';
 import { ort, type OrtTensor } from '../runtime/ort';
+import { seededRandom } from '../util/random';
 
 export interface InputSpec {
   name: string;
@@ -170,18 +171,6 @@ function typedView(arr: NpyArray): ArrayLike<number | bigint> {
     default:
       return copy;
   }
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so generated inputs are the same every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

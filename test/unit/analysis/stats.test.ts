@@ -4,7 +4,8 @@ import { OUTLIER_RATIO, SAMPLE_LIMIT, statsOf, weightStats } from '../../../src/
 import { floatTensor, float16Tensor, makeTensor } from '../../../src/core/onnx/tensor';
 import { DataType } from '../../../src/core/onnx/dtype';
 import { computeQuantParams, quantRange } from '../../../src/core/quantize/math';
-import { gaussian, makeRng } from '../../fixtures/build';
+import { gaussian } from '../../fixtures/build';
+import { seededRandom } from '../../../src/core/util/random';
 
 /** Exact reference: sort |w| and take numpy's linear-interpolated 99.9th percentile. */
 function exactP999(v: Float32Array): number {
@@ -71,7 +72,7 @@ test('float16 weights are read through readFloat32; empty and constant tensors d
 test('tensors above SAMPLE_LIMIT use a strided sample for the percentile but every value for min/max', () => {
   const n = SAMPLE_LIMIT * 2 + 3;
   const v = new Float32Array(n);
-  const rng = makeRng(9);
+  const rng = seededRandom(9);
   for (let i = 0; i < n; i++) v[i] = rng() * 2 - 1;
   v[1] = 3; // odd index: outside the stride-3 sample, still the max
   const s = statsOf(v);

@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Calibrator, TensorCalibrator } from '../../../src/core/calibrate/methods';
 import { StreamingHistogram, histogramQuantile } from '../../../src/core/calibrate/histogram';
-import { gaussian, prng } from '../quantize/static/residualCnn';
+import { seededRandom, standardNormal } from '../../../src/core/util/random';
 
 /** Gaussian samples (σ = 1) in batches, with a few planted outliers at ±50. */
 function* gaussianBatches(batches: number, size: number, seed = 1): Generator<Float32Array> {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   for (let b = 0; b < batches; b++) {
-    const x = Float32Array.from({ length: size }, () => gaussian(rand));
+    const x = Float32Array.from({ length: size }, () => standardNormal(rand));
     if (b === Math.floor(batches / 2)) {
       x[0] = 50;
       x[1] = -45;
@@ -84,7 +84,7 @@ test('a streaming histogram keeps every count when its range doubles', () => {
 });
 
 test('percentile of uniform data matches the true quantile within one bin', () => {
-  const rand = prng(5);
+  const rand = seededRandom(5);
   const c = new TensorCalibrator({ method: 'percentile', percentile: 99, bins: 2048 });
   for (let b = 0; b < 10; b++) c.update(Float32Array.from({ length: 10000 }, () => rand() * 10));
   const r = c.range();

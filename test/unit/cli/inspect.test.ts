@@ -2,7 +2,8 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeRng, makeTempDir, markupModel, writeAllFixtures, writeExternalDataModel, writeModelFile, type ExternalCase } from '../../fixtures/build';
+import { makeTempDir, markupModel, writeAllFixtures, writeExternalDataModel, writeModelFile, type ExternalCase } from '../../fixtures/build';
+import { seededRandom } from '../../../src/core/util/random';
 import { ROOT, buildCli, runCli } from './inspect-helpers';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures');
@@ -95,7 +96,7 @@ test('files that are not ONNX models → exit 2', () => {
 
 test('truncated models (seeded random offsets) → exit 2 with one error line', () => {
   const bytes = fs.readFileSync(path.join(FIXTURES, 'digits_cnn_static_qnnpack_torch.onnx'));
-  const rng = makeRng(2024);
+  const rng = seededRandom(2024);
   for (let i = 0; i < 6; i++) {
     const cut = 1 + Math.floor(rng() * (bytes.length - 2));
     const file = path.join(tmp.dir, `truncated-${cut}.onnx`);
@@ -123,7 +124,7 @@ test('corrupted models → exit 2 with one error line', () => {
 
 test('random bit flips never crash: exit 0 with JSON, or exit 2 with one error line', () => {
   const bytes = fs.readFileSync(path.join(FIXTURES, 'digits_cnn_static_qnnpack_torch.onnx'));
-  const rng = makeRng(77);
+  const rng = seededRandom(77);
   for (let i = 0; i < 6; i++) {
     const flipped = Buffer.from(bytes);
     for (let k = 0; k < 4; k++) flipped[Math.floor(rng() * flipped.length)]! ^= 1 << Math.floor(rng() * 8);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { computeQuantParams, fullRange, quantizePerChannel, quantizeValue, quantRange, roundHalfEven } from '../../../src/core/quantize/math';
 import { quantizeInt8Symmetric, roundHalfEvenFast } from '../../../src/core/quantize/weights';
 import { pack4, unpack4 } from '../../../src/core/onnx/tensor';
-import { randomWeights, rng } from './models';
+import { randomWeights } from './models';
+import { seededRandom } from '../../../src/core/util/random';
 
 test('round half to even (numpy / ONNX QuantizeLinear), both implementations', () => {
   const cases: [number, number][] = [[0.5, 0], [1.5, 2], [2.5, 2], [-2.5, -2], [-1.5, -2], [-0.5, 0], [3.4999, 3], [-3.5001, -4], [126.5, 126], [127.5, 128]];
@@ -11,7 +12,7 @@ test('round half to even (numpy / ONNX QuantizeLinear), both implementations', (
     assert.equal(roundHalfEven(x) + 0, want, `roundHalfEven(${x})`);
     assert.equal(roundHalfEvenFast(x) + 0, want, `roundHalfEvenFast(${x})`);
   }
-  const rand = rng(1);
+  const rand = seededRandom(1);
   for (let i = 0; i < 10000; i++) {
     const x = Math.round((rand() - 0.5) * 1000) / 2 + (i % 3 === 0 ? rand() : 0);
     assert.equal(roundHalfEvenFast(x), roundHalfEven(x), `x = ${x}`);
@@ -66,7 +67,7 @@ test('per-tensor and per-channel int8 symmetric weights (fast path agrees with m
   assert.deepEqual([...pt.scales], [Math.fround(4 / 127)]);
   assert.deepEqual([...pt.data], [32, -64, 16, -16, 32, -127]);
   // Random tensors: same integers and scales as the generic per-channel quantizer.
-  const r = randomWeights(64 * 48, 0.2, rng(4));
+  const r = randomWeights(64 * 48, 0.2, seededRandom(4));
   for (const [axis, reduceRange] of [[0, false], [1, false], [1, true]] as const) {
     const fast = quantizeInt8Symmetric(r, [64, 48], axis, reduceRange);
     const ref = quantizePerChannel(r, [64, 48], axis, 'int8', { symmetric: true, reduceRange });

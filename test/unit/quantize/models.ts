@@ -7,19 +7,9 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core
 import { DataType } from '../../../src/core/onnx/dtype';
 import type { ModelProto, NodeProto, TensorProto } from '../../../src/core/onnx/schema';
 import { floatTensor, int64Tensor, uint8Tensor, int8Tensor } from '../../../src/core/onnx/tensor';
+import { seededRandom } from '../../../src/core/util/random';
 
-/** Deterministic pseudo-random numbers (mulberry32) → roughly normal values via sum of uniforms. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** Roughly normal values (sum of three uniforms) from a seeded source. */
 export function randomWeights(n: number, std: number, rand: () => number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (rand() + rand() + rand() - 1.5) * 2 * std;
@@ -48,7 +38,7 @@ export function transformerParams(s: TransformerSpec): number {
 export function buildTransformer(spec: TransformerSpec): ModelProto {
   const { vocab, dim, layers } = spec;
   const ffn = spec.ffn ?? 4 * dim;
-  const rand = rng(spec.seed ?? 1);
+  const rand = seededRandom(spec.seed ?? 1);
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
   const w = (name: string, dims: number[], std: number) => {
@@ -100,7 +90,7 @@ export function buildTransformer(spec: TransformerSpec): ModelProto {
 
 /** Token ids [batch, seq] in [0, vocab). */
 export function tokenIds(batch: number, seq: number, vocab: number, seed = 7): BigInt64Array {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   return BigInt64Array.from({ length: batch * seq }, () => BigInt(Math.floor(rand() * vocab)));
 }
 
@@ -109,7 +99,7 @@ export function tokenIds(batch: number, seq: number, vocab: number, seed = 7): B
  * QuantizeLinear(float initializer) → DequantizeLinear → MatMul; activations too (uint8).
  */
 export function buildQatMlp(hidden = 64, seed = 3): ModelProto {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const inits: TensorProto[] = [];
   const nodes: NodeProto[] = [];
   inits.push(int64Tensor('flat_shape', [2], [-1, 64]));

@@ -13,7 +13,8 @@ import { createSession, ort } from '../../../../src/core/runtime/ort';
 import { makeSelection } from '../../../../src/core/quantize/selection';
 import { quantizeStatic } from '../../../../src/core/quantize/static';
 import { allNodes, argmaxAccuracy, digitsTest, FIXTURES, optimizedOpCounts, runModel, staticOptions } from './helpers';
-import { buildResidualCnn, gaussian, prng, randomInputs, writeNpy } from './residualCnn';
+import { buildResidualCnn, randomInputs, writeNpy } from './residualCnn';
+import { seededRandom, standardNormal } from '../../../../src/core/util/random';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'static-inputs-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -22,8 +23,8 @@ const inMemory = (proto: ModelProto, name: string): OnnxModel => ({ path: path.j
 
 /** Two image inputs, a Conv branch each, summed: calibration from a folder of INPUTNAME.npy. */
 function twoInputModel(batch: number | string): ModelProto {
-  const rand = prng(11);
-  const w = (name: string) => floatTensor(name, [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => gaussian(rand) * 0.3));
+  const rand = seededRandom(11);
+  const w = (name: string) => floatTensor(name, [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => standardNormal(rand) * 0.3));
   const graph = makeGraph(
     [
       makeNode('Conv', ['left', 'wl'], ['cl'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv_left' }),

@@ -14,15 +14,16 @@ import { createSession, ort } from '../../../../src/core/runtime/ort';
 import { makeSelection } from '../../../../src/core/quantize/selection';
 import { quantizeStatic } from '../../../../src/core/quantize/static';
 import { allNodes, optimizedOpCounts, staticOptions } from './helpers';
-import { gaussian, prng, randomInputs, writeNpy } from './residualCnn';
+import { randomInputs, writeNpy } from './residualCnn';
+import { seededRandom, standardNormal } from '../../../../src/core/util/random';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'static-ops-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Conv → LeakyRelu → MaxPool → Conv → Clip(0,6) → AveragePool → (Conv 1×1 → Sigmoid) → Concat → Mul → Reshape → MatMul → Add → Softmax. */
 function buildZoo(): ModelProto {
-  const rand = prng(42);
-  const w = (name: string, dims: number[], std: number) => floatTensor(name, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => gaussian(rand) * std));
+  const rand = seededRandom(42);
+  const w = (name: string, dims: number[], std: number) => floatTensor(name, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => standardNormal(rand) * std));
   const nodes = [
     makeNode('Conv', ['x', 'w1', 'b1'], ['feat'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv1' }),
     makeNode('LeakyRelu', ['feat'], ['lrelu'], { alpha: { float: 0.1 } }, { name: 'lrelu' }),
@@ -109,7 +110,7 @@ test('an int32 bias that would overflow at input_scale × weight_scale enlarges 
 });
 
 function smallConvModel(opset: number, extra: 'softmax' | 'mvn' | 'none'): ModelProto {
-  const rand = prng(3);
+  const rand = seededRandom(3);
   const nodes = [];
   let x = 'x';
   if (extra === 'mvn') {
@@ -125,7 +126,7 @@ function smallConvModel(opset: number, extra: 'softmax' | 'mvn' | 'none'): Model
     'small',
     [makeValueInfo('x', DataType.FLOAT, ['n', 3, 16, 16])],
     [makeValueInfo('y', DataType.FLOAT, ['n', 4, 16, 16])],
-    [floatTensor('w', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => gaussian(rand) * 0.3)), floatTensor('b', [4], [0.1, -0.1, 0.2, 0])],
+    [floatTensor('w', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => standardNormal(rand) * 0.3)), floatTensor('b', [4], [0.1, -0.1, 0.2, 0])],
   );
   return makeModel(graph, { '': opset }, { irVersion: 6 });
 }
@@ -172,8 +173,8 @@ test('an already quantized (QDQ) model: nothing is quantized twice', async () =>
 });
 
 test('weights given by Constant nodes are quantized like initializers (and the Constant goes)', async () => {
-  const rand = prng(9);
-  const weight = floatTensor('wc', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => gaussian(rand) * 0.3));
+  const rand = seededRandom(9);
+  const weight = floatTensor('wc', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => standardNormal(rand) * 0.3));
   const graph = makeGraph(
     [
       makeNode('Constant', [], ['wconst'], { value: weight }, { name: 'const_w' }),
@@ -192,8 +193,8 @@ test('weights given by Constant nodes are quantized like initializers (and the C
 });
 
 test('pass-through ops (Resize, Split, Transpose, Unsqueeze, Squeeze, Gather) keep the tensor 8-bit between quantized ops', async () => {
-  const rand = prng(21);
-  const w = (name: string, dims: number[]) => floatTensor(name, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => gaussian(rand) * 0.3));
+  const rand = seededRandom(21);
+  const w = (name: string, dims: number[]) => floatTensor(name, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => standardNormal(rand) * 0.3));
   const graph = makeGraph(
     [
       makeNode('Conv', ['x', 'w1'], ['c1'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv1' }),
@@ -233,7 +234,7 @@ test('pass-through ops (Resize, Split, Transpose, Unsqueeze, Squeeze, Gather) ke
 });
 
 test('ConvTranspose: left float for CPU by default (no integer kernel); on request per-channel along axis 1', async () => {
-  const rand = prng(31);
+  const rand = seededRandom(31);
   const graph = makeGraph(
     [
       makeNode('ConvTranspose', ['x', 'w', 'b'], ['up'], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'deconv' }),
@@ -242,7 +243,7 @@ test('ConvTranspose: left float for CPU by default (no integer kernel); on reque
     'deconv',
     [makeValueInfo('x', DataType.FLOAT, ['n', 4, 8, 8])],
     [makeValueInfo('y', DataType.FLOAT, ['n', 6, 16, 16])],
-    [floatTensor('w', [4, 6, 2, 2], Float32Array.from({ length: 96 }, () => gaussian(rand) * 0.4)), floatTensor('b', [6], [0.1, 0, -0.1, 0.2, 0, 0.05])],
+    [floatTensor('w', [4, 6, 2, 2], Float32Array.from({ length: 96 }, () => standardNormal(rand) * 0.4)), floatTensor('b', [6], [0.1, 0, -0.1, 0.2, 0, 0.05])],
   );
   const proto = makeModel(graph, { '': 13 });
   const model = { path: path.join(tmp, 'deconv.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;
@@ -270,7 +271,7 @@ test('ConvTranspose: left float for CPU by default (no integer kernel); on reque
 });
 
 test('Gemm with transB = 0, alpha and beta: per-channel along axis 1, alpha/beta folded, matches float', async () => {
-  const rand = prng(41);
+  const rand = seededRandom(41);
   const graph = makeGraph(
     [
       makeNode('Gemm', ['x', 'w', 'c'], ['h'], { alpha: { float: 0.5 }, beta: { float: 2 } }, { name: 'gemm1' }),
@@ -281,9 +282,9 @@ test('Gemm with transB = 0, alpha and beta: per-channel along axis 1, alpha/beta
     [makeValueInfo('x', DataType.FLOAT, ['n', 16])],
     [makeValueInfo('y', DataType.FLOAT, ['n', 4])],
     [
-      floatTensor('w', [16, 8], Float32Array.from({ length: 128 }, () => gaussian(rand) * 0.5)),
-      floatTensor('c', [8], Float32Array.from({ length: 8 }, () => gaussian(rand) * 0.2)),
-      floatTensor('w2', [4, 8], Float32Array.from({ length: 32 }, () => gaussian(rand) * 0.5)),
+      floatTensor('w', [16, 8], Float32Array.from({ length: 128 }, () => standardNormal(rand) * 0.5)),
+      floatTensor('c', [8], Float32Array.from({ length: 8 }, () => standardNormal(rand) * 0.2)),
+      floatTensor('w2', [4, 8], Float32Array.from({ length: 32 }, () => standardNormal(rand) * 0.5)),
     ],
   );
   const proto = makeModel(graph, { '': 13 });
@@ -308,7 +309,7 @@ test('Gemm with transB = 0, alpha and beta: per-channel along axis 1, alpha/beta
 });
 
 test('tensors read inside an If branch keep existing: their Relu is not folded away, QOperator dequantizes them', async () => {
-  const rand = prng(51);
+  const rand = seededRandom(51);
   const branch = (name: string, op: string) =>
     makeGraph([makeNode(op, ['r'], [`${name}_out`], {}, { name: `${name}_op` })], name, [], [makeValueInfo(`${name}_out`, DataType.FLOAT)]);
   const { create } = await import('@bufbuild/protobuf');
@@ -324,7 +325,7 @@ test('tensors read inside an If branch keep existing: their Relu is not folded a
     'ifgraph',
     [makeValueInfo('x', DataType.FLOAT, ['n', 3, 8, 8])],
     [makeValueInfo('y', DataType.FLOAT, ['n', 4, 8, 8])],
-    [floatTensor('w', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => gaussian(rand) * 0.3))],
+    [floatTensor('w', [4, 3, 3, 3], Float32Array.from({ length: 108 }, () => standardNormal(rand) * 0.3))],
   );
   const proto = makeModel(graph, { '': 13 });
   const model = { path: path.join(tmp, 'if.onnx'), dir: tmp, proto, modelFileBytes: 0 } as unknown as OnnxModel;

@@ -10,23 +10,8 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../../src/c
 import { DataType } from '../../../../src/core/onnx/dtype';
 import type { ModelProto, NodeProto, TensorProto } from '../../../../src/core/onnx/schema';
 import { floatTensor } from '../../../../src/core/onnx/tensor';
+import { seededRandom, standardNormal } from '../../../../src/core/util/random';
 
-/** Mulberry32: small, fast, deterministic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function gaussian(rand: () => number): number {
-  const u = Math.max(rand(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-}
 
 export interface ResidualCnnOptions {
   seed?: number;
@@ -47,7 +32,7 @@ export interface BuiltModel {
 }
 
 export function buildResidualCnn(options: ResidualCnnOptions = {}): BuiltModel {
-  const rand = prng(options.seed ?? 1234);
+  const rand = seededRandom(options.seed ?? 1234);
   const channels = options.channels ?? [16, 32];
   const blocks = options.blocks ?? 2;
   const size = options.size ?? 32;
@@ -64,16 +49,16 @@ export function buildResidualCnn(options: ResidualCnnOptions = {}): BuiltModel {
     const w = fresh('w');
     const b = fresh('b');
     const std = Math.sqrt(2 / (cin * 9));
-    inits.push(floatTensor(w, [cout, cin, 3, 3], Float32Array.from({ length: cout * cin * 9 }, () => gaussian(rand) * std)));
-    inits.push(floatTensor(b, [cout], Float32Array.from({ length: cout }, () => gaussian(rand) * 0.05)));
+    inits.push(floatTensor(w, [cout, cin, 3, 3], Float32Array.from({ length: cout * cin * 9 }, () => standardNormal(rand) * std)));
+    inits.push(floatTensor(b, [cout], Float32Array.from({ length: cout }, () => standardNormal(rand) * 0.05)));
     let y = fresh('conv');
     nodes.push(makeNode('Conv', [x, w, b], [y], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride] }, { name: fresh('Conv') }));
     convs++;
     if (options.batchNorm) {
       const names = ['scale', 'shift', 'mean', 'var'].map(fresh);
       inits.push(floatTensor(names[0]!, [cout], Float32Array.from({ length: cout }, () => 0.5 + rand())));
-      inits.push(floatTensor(names[1]!, [cout], Float32Array.from({ length: cout }, () => gaussian(rand) * 0.1)));
-      inits.push(floatTensor(names[2]!, [cout], Float32Array.from({ length: cout }, () => gaussian(rand) * 0.1)));
+      inits.push(floatTensor(names[1]!, [cout], Float32Array.from({ length: cout }, () => standardNormal(rand) * 0.1)));
+      inits.push(floatTensor(names[2]!, [cout], Float32Array.from({ length: cout }, () => standardNormal(rand) * 0.1)));
       inits.push(floatTensor(names[3]!, [cout], Float32Array.from({ length: cout }, () => 0.5 + rand())));
       const bn = fresh('bn');
       nodes.push(makeNode('BatchNormalization', [y, ...names], [bn], { epsilon: { float: 1e-5 } }, { name: fresh('BatchNormalization') }));
@@ -102,7 +87,7 @@ export function buildResidualCnn(options: ResidualCnnOptions = {}): BuiltModel {
   const last = channels[channels.length - 1]!;
   nodes.push(makeNode('GlobalAveragePool', [x], ['pooled'], {}, { name: 'pool' }));
   nodes.push(makeNode('Flatten', ['pooled'], ['flat'], { axis: 1 }, { name: 'flatten' }));
-  inits.push(floatTensor('fc_w', [classes, last], Float32Array.from({ length: classes * last }, () => gaussian(rand) * Math.sqrt(1 / last))));
+  inits.push(floatTensor('fc_w', [classes, last], Float32Array.from({ length: classes * last }, () => standardNormal(rand) * Math.sqrt(1 / last))));
   inits.push(floatTensor('fc_b', [classes], new Float32Array(classes)));
   nodes.push(makeNode('Gemm', ['flat', 'fc_w', 'fc_b'], ['logits'], { transB: 1 }, { name: 'fc' }));
   const graph = makeGraph(
@@ -117,7 +102,7 @@ export function buildResidualCnn(options: ResidualCnnOptions = {}): BuiltModel {
 
 /** Seeded inputs [n, ...shape] in [0, 1) (image-like), as float32. */
 export function randomInputs(n: number, shape: number[], seed = 99): Float32Array {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   return Float32Array.from({ length: n * shape.reduce((a, b) => a * b, 1) }, () => rand());
 }
 
