@@ -3,7 +3,7 @@
  * (Problems panel). Ranges point at node lines of the text view.
  */
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver/node';
-import { formatBytes } from '../cli/io';
+import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode } from '../core/analysis/layers';
 import { nodeName } from '../core/quantize/selection';
 import type { ModelState } from './models';

@@ -3,7 +3,7 @@
  * document symbols and the code lenses over the graph header. All answer from the line map.
  */
 import { MarkupKind, SymbolKind, type CodeLens, type DocumentSymbol, type Hover, type Location, type Position } from 'vscode-languageserver/node';
-import { formatBytes } from '../cli/io';
+import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode, WeightStats } from '../core/analysis/layers';
 import { dtypeName } from '../core/onnx/dtype';
 import type { TypeProto } from '../core/onnx/schema';

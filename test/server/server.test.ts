@@ -18,7 +18,7 @@ import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/core/on
 import { floatTensor } from '../../src/core/onnx/tensor';
 import { DataType } from '../../src/core/onnx/dtype';
 import { TensorProto_DataLocation } from '../../src/core/onnx/schema';
-import { formatBytes } from '../../src/cli/io';
+import { formatBytes } from '../../src/core/report/format';
 import { encodeNpy } from '../../src/core/data/npy';
 import { TestClient } from './client';
 

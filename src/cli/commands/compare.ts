@@ -3,7 +3,8 @@ import { compareModels } from '../../core/evaluate/compare';
 import { buildReport, writeReports } from '../../core/report';
 import { formatSqnr } from '../../shared/report';
 import type { CompareResult } from '../../shared/report';
-import { formatBytes, parseCommandArgs, table, type CliIO, type Command } from '../io';
+import { formatBytes } from '../../core/report/format';
+import { parseCommandArgs, table, type CliIO, type Command } from '../io';
 import { wholeNumber } from './bench';
 
 export const compareCommand: Command = {

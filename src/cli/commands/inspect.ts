@@ -5,7 +5,8 @@ import { summarizeModel, type ModelSummary } from '../../core/analysis/summary';
 import type { IOInfo } from '../../core/analysis/summary';
 import type { LayerInfo } from '../../core/analysis/layers';
 import type { QuantizedTensor } from '../../core/analysis/quantization';
-import { formatBytes, parseCommandArgs, table, type Command } from '../io';
+import { formatBytes } from '../../core/report/format';
+import { parseCommandArgs, table, type Command } from '../io';
 
 /** Layers and quantized tensors shown in the table view (the JSON has them all). */
 const TABLE_LAYERS = 15;

@@ -3,7 +3,8 @@ import type { Progress } from '../../core/progress';
 import { quantizeFile } from '../../core/quantize/index';
 import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/evaluate/autoExclude';
 import type { QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
-import { formatBytes, listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
+import { formatBytes } from '../../core/report/format';
+import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
 
 const USAGE =
   'onnx-quantizer quantize MODEL -o OUT [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +

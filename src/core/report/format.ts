@@ -1,6 +1,7 @@
 /** Number formats shared by the Markdown and HTML renderings. */
 export { formatSqnr } from '../../shared/report';
 
+/** Byte counts for people: `512 B`, `1.50 kB`, `12.3 MB` (1024-based; CLI tables, reports, language server). */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['kB', 'MB', 'GB', 'TB'];
