@@ -1,8 +1,8 @@
 /**
- * Weight quantization to int8 symmetric (zero point 0), per tensor or per channel, with the
- * same arithmetic as math.ts (float64 parameters, float32 division, half-to-even rounding,
- * saturation) but written straight into an Int8Array: large models quantize one tensor at a time
- * and must not hold extra per-element copies.
+ * Weight quantization to int8 symmetric (zero point 0), per tensor or per channel, for both the
+ * dynamic and the static quantizer, with the same arithmetic as math.ts (float64 parameters,
+ * float32 division, half-to-even rounding, saturation) but written straight into an Int8Array:
+ * large models quantize one tensor at a time and must not hold extra per-element copies.
  */
 import { computeQuantParams, quantRange } from './math';
 
@@ -20,18 +20,24 @@ export function roundHalfEvenFast(x: number): number {
   return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
+/** Channel layout of `axis` in `shape` (negative axis counts from the end; undefined → one channel). */
+function channelLayout(shape: readonly number[], axis: number | undefined, n: number): { channels: number; inner: number; outer: number } {
+  if (axis === undefined) return { channels: 1, inner: n, outer: 1 };
+  const ax = axis < 0 ? axis + shape.length : axis;
+  return {
+    channels: shape[ax] ?? 1,
+    inner: shape.slice(ax + 1).reduce((a, b) => a * b, 1),
+    outer: shape.slice(0, ax).reduce((a, b) => a * b, 1),
+  };
+}
+
 /**
- * Quantize `values` (shape `shape`) to int8 symmetric. `axis` undefined → one scale for all;
- * else one scale per index along `axis` (MatMul [K, N]: axis 1; Conv: 0; LSTM rows: 1 of [dirs·4H, I]).
- * `reduceRange` → 7-bit weights in [-64, 64].
+ * Symmetric int8 scales: absmax / 127 (or / 64 with `reduceRange`), one per index along `axis`
+ * (MatMul [K, N]: axis 1; Conv: 0; LSTM rows: 1 of [dirs·4H, I]), or one for all when undefined.
  */
-export function quantizeInt8Symmetric(values: ArrayLike<number>, shape: readonly number[], axis: number | undefined, reduceRange: boolean): Int8Weights {
-  const range = quantRange('int8', { symmetric: true, reduceRange });
+export function int8SymmetricScales(values: ArrayLike<number>, shape: readonly number[], axis: number | undefined, reduceRange: boolean): Float32Array {
   const n = values.length;
-  const ax = axis === undefined ? undefined : axis < 0 ? axis + shape.length : axis;
-  const channels = ax === undefined ? 1 : (shape[ax] ?? 1);
-  const inner = ax === undefined ? n : shape.slice(ax + 1).reduce((a, b) => a * b, 1);
-  const outer = ax === undefined ? 1 : shape.slice(0, ax).reduce((a, b) => a * b, 1);
+  const { channels, inner, outer } = channelLayout(shape, axis, n);
   const absmax = new Float64Array(channels);
   if (inner === 1 && channels > 1) {
     // Channel = last axis (MatMul [K, N] per column): one sequential pass, channel by counter.
@@ -53,8 +59,14 @@ export function quantizeInt8Symmetric(values: ArrayLike<number>, shape: readonly
       }
     }
   }
-  const scales = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) scales[c] = computeQuantParams(-absmax[c]!, absmax[c]!, range, true).scale;
+  const range = quantRange('int8', { symmetric: true, reduceRange });
+  return Float32Array.from(absmax, (m) => computeQuantParams(-m, m, range, true).scale);
+}
+
+/** Quantize with given per-channel (or single) scales, zero point 0, saturating to [-128, 127]. */
+export function quantizeInt8WithScales(values: ArrayLike<number>, shape: readonly number[], axis: number | undefined, scales: Float32Array): { data: Int8Array; clipped: number } {
+  const n = values.length;
+  const { channels, inner } = channelLayout(shape, axis, n);
   const data = new Int8Array(n);
   let clipped = 0;
   // Sequential over elements; the channel index advances every `inner` elements.
@@ -72,5 +84,14 @@ export function quantizeInt8Symmetric(values: ArrayLike<number>, shape: readonly
       if (++c === channels) c = 0;
     }
   }
-  return { data, scales, clipped };
+  return { data, clipped };
+}
+
+/**
+ * Quantize `values` (shape `shape`) to int8 symmetric. `axis` undefined → one scale for all;
+ * else one scale per index along `axis`. `reduceRange` → 7-bit weights in [-64, 64].
+ */
+export function quantizeInt8Symmetric(values: ArrayLike<number>, shape: readonly number[], axis: number | undefined, reduceRange: boolean): Int8Weights {
+  const scales = int8SymmetricScales(values, shape, axis, reduceRange);
+  return { ...quantizeInt8WithScales(values, shape, axis, scales), scales };
 }
