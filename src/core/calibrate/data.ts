@@ -7,19 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { DataType, dtypeName } from '../onnx/dtype';
-import type { GraphProto, ValueInfoProto } from '../onnx/schema';
-import { readNpy, type NpyArray, type NpyDtype } from '../data/npy';
+import type { GraphProto } from '../onnx/schema';
+import type { NpyArray, NpyDtype } from '../data/npy';
+import { alignedCopy, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 
 export const HOW_TO_PROVIDE =
   'pass --calibration-data x.npy (single-input model) or a folder of INPUTNAME.npy files (one per model input); the first axis of each array is the sample axis';
 
-export interface ModelInput {
-  name: string;
-  elemType: number;
-  /** Dims as declared: a number when fixed, a name or null when free. */
-  dims: (number | string | null)[] | undefined;
-}
+export type ModelInput = InputSpec;
 
 /** ORT tensor element type names. */
 export type OrtElemType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'uint16' | 'bool';
@@ -44,17 +40,7 @@ export interface CalibrationData {
 
 /** The graph's real inputs (initializers listed as inputs in old models are not inputs to feed). */
 export function modelInputs(graph: GraphProto): ModelInput[] {
-  const inits = new Set(graph.initializer.map((t) => t.name));
-  return graph.input.filter((v) => !inits.has(v.name)).map(toModelInput);
-}
-
-function toModelInput(v: ValueInfoProto): ModelInput {
-  const t = v.type?.value.case === 'tensorType' ? v.type.value.value : undefined;
-  return {
-    name: v.name,
-    elemType: t?.elemType ?? 0,
-    dims: t?.shape?.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : null)),
-  };
+  return graphInputs(graph);
 }
 
 /** File name for an input inside a calibration folder (characters unsafe in file names become '_'). */
@@ -64,31 +50,15 @@ export function fileNameForInput(name: string): string {
 
 export function loadCalibrationData(location: string | undefined, inputs: ModelInput[]): CalibrationData {
   if (!location) throw new InputError(`static quantization needs calibration data: ${HOW_TO_PROVIDE}`);
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(location);
-  } catch {
-    throw new InputError(`calibration data '${location}' does not exist; ${HOW_TO_PROVIDE}`);
-  }
-  const arrays = new Map<string, { file: string; arr: NpyArray }>();
-  if (stat.isDirectory()) {
-    for (const input of inputs) {
-      const file = path.join(location, fileNameForInput(input.name));
-      if (!fs.existsSync(file)) {
-        throw new InputError(`calibration folder '${location}' has no ${fileNameForInput(input.name)} for model input '${input.name}'`);
-      }
-      arrays.set(input.name, { file, arr: readNpy(file) });
-    }
-  } else {
-    if (inputs.length !== 1) {
-      throw new InputError(
-        `the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); give a folder with one INPUTNAME.npy per input, not a single file`,
-      );
-    }
-    arrays.set(inputs[0]!.name, { file: location, arr: readNpy(location) });
-  }
+  if (!fs.existsSync(location)) throw new InputError(`calibration data '${location}' does not exist; ${HOW_TO_PROVIDE}`);
+  const arrays = readInputArrays(location, inputs, {
+    fileNames: (name) => [fileNameForInput(name)],
+    missingInFolder: (folder, name) => new InputError(`calibration folder '${folder}' has no ${fileNameForInput(name)} for model input '${name}'`),
+    notSingleInput: (specs) =>
+      new InputError(`the model has ${specs.length} inputs (${specs.map((i) => i.name).join(', ')}); give a folder with one INPUTNAME.npy per input, not a single file`),
+  });
   let samples: number | undefined;
-  let fixedBatch: number | undefined;
+  const fixedBatch = fixedBatchOf(inputs);
   const out: CalibrationInput[] = [];
   for (const input of inputs) {
     const { file, arr } = arrays.get(input.name)!;
@@ -97,8 +67,6 @@ export function loadCalibrationData(location: string | undefined, inputs: ModelI
     else if (samples !== checked.samples) {
       throw new InputError(`calibration arrays disagree on the number of samples: '${input.name}' has ${checked.samples}, others ${samples}`);
     }
-    const b = input.dims?.[0];
-    if (typeof b === 'number' && b > 0) fixedBatch = fixedBatch === undefined ? b : Math.min(fixedBatch, b);
     out.push(checked.input);
   }
   if (!samples) throw new InputError(`calibration data '${location}' holds no samples (first axis is 0)`);
@@ -153,46 +121,25 @@ function checkArray(input: ModelInput, arr: NpyArray, file: string): { samples: 
 function convert(arr: NpyArray, to: OrtElemType): SampleArray {
   // Same type and aligned: a view of the file's bytes, no second copy of the data set.
   if (arr.dtype === to && to === 'float32' && arr.data.byteOffset % 4 === 0) return new Float32Array(arr.data.buffer, arr.data.byteOffset, arr.data.length / 4);
-  const copy = new Uint8Array(arr.data.length);
-  copy.set(arr.data);
-  const buf = copy.buffer;
   const from = arr.dtype;
-  const asNumbers = (): ArrayLike<number> => {
-    switch (from) {
-      case 'float32':
-        return new Float32Array(buf);
-      case 'float64':
-        return new Float64Array(buf);
-      case 'int32':
-        return new Int32Array(buf);
-      case 'uint8':
-      case 'bool':
-        return copy;
-      default:
-        throw new InputError(`cannot convert ${from} calibration data to ${to}`);
-    }
-  };
+  // ACCEPTED lists which conversions can reach here: besides the ones below, only same type and uint8 → bool.
+  const elements = npyElements(from, alignedCopy(arr.data));
+  if (from === to || (to === 'bool' && from === 'uint8')) return elements as SampleArray;
+  if (to === 'float32' && from === 'float16') return Float32Array.from(elements as Uint16Array, float16BitsToFloat32);
+  if (elements instanceof BigInt64Array || elements instanceof BigUint64Array || from === 'float16') {
+    throw new InputError(`cannot convert ${from} calibration data to ${to}`);
+  }
   switch (to) {
     case 'float32':
-      if (from === 'float16') return Float32Array.from(new Uint16Array(buf), float16BitsToFloat32);
-      return from === 'float32' ? new Float32Array(buf) : Float32Array.from(asNumbers());
+      return Float32Array.from(elements);
     case 'float64':
-      return from === 'float64' ? new Float64Array(buf) : Float64Array.from(asNumbers());
+      return Float64Array.from(elements);
     case 'float16':
-      return from === 'float16' ? new Uint16Array(buf) : Uint16Array.from(asNumbers(), float32ToFloat16Bits);
+      return Uint16Array.from(elements, float32ToFloat16Bits);
     case 'int64':
-      return from === 'int64' ? new BigInt64Array(buf) : BigInt64Array.from(asNumbers() as ArrayLike<number>, (v) => BigInt(v));
-    case 'int32':
-      return new Int32Array(buf);
-    case 'int16':
-      return new Int16Array(buf);
-    case 'int8':
-      return new Int8Array(buf);
-    case 'uint16':
-      return new Uint16Array(buf);
-    case 'uint8':
-    case 'bool':
-      return copy;
+      return BigInt64Array.from(elements, (v) => BigInt(v));
+    default:
+      throw new InputError(`cannot convert ${from} calibration data to ${to}`);
   }
 }
 

@@ -4,22 +4,17 @@
  * then cut into batches of ONNX Runtime tensors.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { InputError } from '../errors';
 import { DataType, dtypeName, isFloatType } from '../onnx/dtype';
 import type { ModelProto, NodeProto } from '../onnx/schema';
 import { tensorShape } from '../onnx/tensor';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
-import { readNpy, type NpyArray, type NpyDtype } from '../data/npy';
+import type { NpyArray, NpyDtype } from '../data/npy';
+import { alignedCopy, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
 import { ort, type OrtTensor } from '../runtime/ort';
 import { seededRandom } from '../util/random';
 
-export interface InputSpec {
-  name: string;
-  elemType: number;
-  /** Numbers for fixed dims, strings for symbolic ones, null when unknown. */
-  dims: (number | string | null)[] | undefined;
-}
+export type { InputSpec };
 
 /** Values for every input, samples along the first axis. */
 export interface InputData {
@@ -30,16 +25,7 @@ export interface InputData {
 
 /** The graph's real inputs (initializers listed as inputs by old exporters are not inputs). */
 export function modelInputs(proto: ModelProto): InputSpec[] {
-  const g = proto.graph;
-  if (!g) return [];
-  const inits = new Set(g.initializer.map((t) => t.name));
-  return g.input
-    .filter((i) => !inits.has(i.name))
-    .map((i) => {
-      const t = i.type?.value.case === 'tensorType' ? i.type.value.value : undefined;
-      const dims = t?.shape?.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : null));
-      return { name: i.name, elemType: t?.elemType ?? DataType.UNDEFINED, dims };
-    });
+  return proto.graph ? graphInputs(proto.graph) : [];
 }
 
 /**
@@ -88,20 +74,13 @@ function npyTypeFor(spec: InputSpec): NpyDtype {
 /** Read evaluation data for these inputs (a `.npy` file for one input, or a folder of `NAME.npy`). */
 export function loadInputData(dataPath: string, specs: InputSpec[]): InputData {
   if (!fs.existsSync(dataPath)) throw new InputError(`data '${dataPath}' does not exist`);
+  const files = readInputArrays(dataPath, specs, {
+    fileNames: (name) => [name, name.replace(/[^A-Za-z0-9_.-]/g, '_')].map((n) => `${n}.npy`),
+    missingInFolder: (folder, name) => new InputError(`data folder '${folder}' has no '${name}.npy' for input '${name}'`),
+    notSingleInput: (all) => new InputError(`the model has ${all.length} inputs (${all.map((s) => s.name).join(', ')}): give a folder with one INPUTNAME.npy per input`),
+  });
   const arrays = new Map<string, NpyArray>();
-  if (fs.statSync(dataPath).isDirectory()) {
-    for (const spec of specs) {
-      const candidates = [spec.name, spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')].map((n) => path.join(dataPath, `${n}.npy`));
-      const file = candidates.find((f) => fs.existsSync(f));
-      if (!file) throw new InputError(`data folder '${dataPath}' has no '${spec.name}.npy' for input '${spec.name}'`);
-      arrays.set(spec.name, readNpy(file));
-    }
-  } else {
-    if (specs.length !== 1) {
-      throw new InputError(`the model has ${specs.length} inputs (${specs.map((s) => s.name).join(', ')}): give a folder with one INPUTNAME.npy per input`);
-    }
-    arrays.set(specs[0]!.name, readNpy(dataPath));
-  }
+  for (const [name, { arr }] of files) arrays.set(name, arr);
   let samples = -1;
   for (const spec of specs) {
     const arr = convertTo(arrays.get(spec.name)!, npyTypeFor(spec), spec.name);
@@ -144,33 +123,8 @@ function convertTo(arr: NpyArray, want: NpyDtype, name: string): NpyArray {
 }
 
 function typedView(arr: NpyArray): ArrayLike<number | bigint> {
-  const copy = new Uint8Array(arr.data.length);
-  copy.set(arr.data);
-  const b = copy.buffer;
-  switch (arr.dtype) {
-    case 'float32':
-      return new Float32Array(b);
-    case 'float64':
-      return new Float64Array(b);
-    case 'float16':
-      return Array.from(new Uint16Array(b), float16BitsToFloat32);
-    case 'int64':
-      return new BigInt64Array(b);
-    case 'uint64':
-      return new BigUint64Array(b);
-    case 'int32':
-      return new Int32Array(b);
-    case 'uint32':
-      return new Uint32Array(b);
-    case 'int16':
-      return new Int16Array(b);
-    case 'uint16':
-      return new Uint16Array(b);
-    case 'int8':
-      return new Int8Array(b);
-    default:
-      return copy;
-  }
+  const elements = npyElements(arr.dtype, alignedCopy(arr.data));
+  return arr.dtype === 'float16' ? Array.from(elements as Uint16Array, float16BitsToFloat32) : elements;
 }
 
 /**
@@ -243,12 +197,7 @@ function integerRange(proto: ModelProto, inputName: string): number {
 
 /** Largest number of samples one run may take: a fixed first dim pins it. */
 export function maxBatchOf(specs: InputSpec[]): number {
-  let max = Infinity;
-  for (const s of specs) {
-    const d = s.dims?.[0];
-    if (typeof d === 'number' && d > 0) max = Math.min(max, d);
-  }
-  return max;
+  return fixedBatchOf(specs) ?? Infinity;
 }
 
 const ORT_TYPE: Record<string, string> = {
@@ -272,33 +221,7 @@ export function feedsFor(data: InputData, start: number, count: number): Record<
     // A fresh, aligned copy (Buffer#slice would be a view into the file buffer).
     const bytes = new Uint8Array(count * perSample * elementBytes);
     bytes.set(arr.data.subarray(start * perSample * elementBytes, (start + count) * perSample * elementBytes));
-    const b = bytes.buffer;
-    let values: ArrayBufferView;
-    switch (arr.dtype) {
-      case 'float32':
-        values = new Float32Array(b);
-        break;
-      case 'float64':
-        values = new Float64Array(b);
-        break;
-      case 'float16':
-        values = new Uint16Array(b);
-        break;
-      case 'int64':
-        values = new BigInt64Array(b);
-        break;
-      case 'int32':
-        values = new Int32Array(b);
-        break;
-      case 'int8':
-        values = new Int8Array(b);
-        break;
-      case 'bool':
-        values = bytes;
-        break;
-      default:
-        values = bytes;
-    }
+    const values = npyElements(arr.dtype, bytes);
     const type = ORT_TYPE[arr.dtype] ?? arr.dtype;
     feeds[name] = new o.Tensor(type as 'float32', values as unknown as Float32Array, [count, ...arr.shape.slice(1)]);
   }
