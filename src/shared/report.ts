@@ -36,9 +36,21 @@ export interface SizeComparison {
   ratio: number;
 }
 
+/** Latency of one model in a comparison, with its run timings for the distribution chart. */
+export interface SampledLatencyStats extends LatencyStats {
+  /**
+   * Milliseconds of each timed run, in run order; evenly thinned to at most
+   * MAX_LATENCY_SAMPLES when there were more runs (the percentiles use every run).
+   */
+  samplesMs?: number[];
+}
+
+/** Run timings kept per model in a comparison (JSON stays small whatever --runs is). */
+export const MAX_LATENCY_SAMPLES = 500;
+
 export interface LatencyComparison {
-  reference: LatencyStats;
-  candidate: LatencyStats;
+  reference: SampledLatencyStats;
+  candidate: SampledLatencyStats;
   /** reference p50 / candidate p50. */
   speedup: number;
   /** Timed runs per model (alternating reference, candidate, ...). */

@@ -8,12 +8,12 @@ import { loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession } from '../runtime/ort';
 import { npyToFloat32, readNpy } from '../data/npy';
-import type { CompareResult, FidelityResult, SizeComparison } from '../../shared/report';
+import { MAX_LATENCY_SAMPLES, type CompareResult, type FidelityResult, type SizeComparison } from '../../shared/report';
 import { defaultThreads, timeRuns } from './bench';
 import { adaptInputData, checkSameInputs, evaluationInputs, feedsFor, firstSamples, maxBatchOf, modelInputs, type InputData } from './data';
 import { perLayerErrors } from './perLayer';
 import { asFloat32 } from './session';
-import { argmaxRows, ErrorAccumulator, latencyStats, round } from './stats';
+import { argmaxRows, ErrorAccumulator, latencyStats, round, thinSamples } from './stats';
 
 export interface CompareOptions {
   /** `.npy` file or folder of `INPUTNAME.npy`; generated inputs when absent. */
@@ -72,8 +72,9 @@ export async function compareModels(referencePath: string, candidatePath: string
       warmup,
       { signal: ctx.signal, onProgress: (p) => ctx.onProgress?.({ ...p, fraction: 0.3 + 0.4 * (p.fraction ?? 0) }) },
     );
-    const ref = latencyStats(refTimes!);
-    const cand = latencyStats(candTimes!);
+    // Percentiles from every run; only the kept timings are thinned.
+    const ref = { ...latencyStats(refTimes!), samplesMs: thinSamples(refTimes!, MAX_LATENCY_SAMPLES) };
+    const cand = { ...latencyStats(candTimes!), samplesMs: thinSamples(candTimes!, MAX_LATENCY_SAMPLES) };
     const result: CompareResult = {
       reference: reference.path,
       candidate: candidate.path,

@@ -23,6 +23,17 @@ export function latencyStats(timesMs: readonly number[]): LatencyStats {
   };
 }
 
+/**
+ * At most `max` of the timings, evenly spaced in run order (first run always kept), rounded like
+ * the percentiles. Thinning by stride keeps the shape of the distribution and any drift over time.
+ */
+export function thinSamples(timesMs: readonly number[], max: number): number[] {
+  const count = Math.min(timesMs.length, Math.max(0, Math.floor(max)));
+  const out = new Array<number>(count);
+  for (let i = 0; i < count; i++) out[i] = Math.round(timesMs[Math.floor((i * timesMs.length) / count)]! * 1e4) / 1e4;
+  return out;
+}
+
 /** SQNR in dB from signal and noise power; null when the noise is exactly zero (identical). */
 export function sqnrDb(signal: number, noise: number): number | null {
   if (noise === 0) return null;

@@ -35,3 +35,27 @@ test('static QDQ CNN: every layer maps to its quantized value (no folded-Relu mi
   assert.match(relu.candidateTensor, /DequantizeLinear/);
   assert.ok(layers.filter((l) => l.localSqnrDb !== null).every((l) => l.localSqnrDb! > 25));
 });
+
+test('dynamic MLP: every run timing is kept up to 500 per model; their median is the reported p50', needsQuantizer, async () => {
+  const q = await quantize('digits_mlp.onnx', path.join(dir, 'mlp.int8.timed.onnx'), { mode: 'dynamic' });
+  const r = await compareModels(fixture('digits_mlp.onnx'), q, { runs: 41, warmup: 2 });
+  for (const l of [r.latency.reference, r.latency.candidate]) {
+    const s = l.samplesMs!;
+    assert.equal(s.length, 41);
+    const sorted = [...s].sort((a, b) => a - b);
+    assert.ok(Math.abs(sorted[20]! - l.p50Ms) < 1e-3, `median ${sorted[20]} vs p50 ${l.p50Ms}`);
+    assert.equal(sorted[0], l.minMs);
+    assert.equal(sorted[40], l.maxMs);
+  }
+  // More runs than kept: percentiles still come from every run, samples are thinned to 500.
+  const many = await compareModels(fixture('digits_mlp.onnx'), q, { runs: 620, warmup: 2 });
+  for (const l of [many.latency.reference, many.latency.candidate]) {
+    const s = l.samplesMs!;
+    assert.equal(s.length, 500);
+    const sorted = [...s].sort((a, b) => a - b);
+    assert.ok(sorted[0]! >= l.minMs && sorted[499]! <= l.maxMs);
+    const median = (sorted[249]! + sorted[250]!) / 2;
+    assert.ok(median >= l.minMs && median <= l.p90Ms, `thinned median ${median} within [min ${l.minMs}, p90 ${l.p90Ms}]`);
+  }
+  assert.equal(many.latency.runs, 620);
+});
