@@ -132,6 +132,11 @@ test('dashboard from a real comparison: columns carry the report numbers; export
   assert.ok(cand.sizeRatio! > 3, 'int8 CNN is over 3× smaller');
   assert.equal(cand.speedup, compare.latency.speedup);
   assert.equal(cand.latency!.p99Ms, compare.latency.candidate.p99Ms);
+  // The run distribution: every timed run of each model, as the engine measured them.
+  assert.deepEqual(ref.samplesMs, compare.latency.reference.samplesMs);
+  assert.deepEqual(cand.samplesMs, compare.latency.candidate.samplesMs);
+  assert.equal(cand.samplesMs.length, 5);
+  assert.equal([...cand.samplesMs].sort((a, b) => a - b)[2], compare.latency.candidate.p50Ms, 'median of 5 runs is p50');
   assert.equal(cand.fidelity!.agreement, compare.accuracy.agreement);
   assert.equal(cand.fidelity!.sqnrDb, compare.accuracy.sqnrDb);
   assert.equal(cand.fidelity!.accuracy, compare.accuracy.candidateAccuracy);

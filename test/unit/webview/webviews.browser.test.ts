@@ -10,6 +10,8 @@ import { syntheticSummary } from './fixtures';
 import { toEditorModel } from '../../../src/extension/editor/summaryAdapter';
 import { LayerTable } from '../../../src/extension/editor/layerTable';
 import { toDashboard } from '../../../src/extension/dashboard/reportAdapter';
+import { compareModels } from '../../../src/core/evaluate/compare';
+import { buildReport } from '../../../src/core/report/build';
 import { isDashboardToHostMessage, isEditorToHostMessage } from '../../../src/shared/webviewMessages';
 
 const EVIL = '<img src=x onerror="window.__pwned=1">';
@@ -163,6 +165,30 @@ test('dashboard: metrics side by side, per-layer rows with exclude, exports, sta
   assert.deepEqual(await page.evaluate(() => (window as unknown as { __state: () => unknown }).__state()), { reports: [report] });
   assert.equal(await page.locator('img').count(), 0);
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  assert.deepEqual(await view.problems(), []);
+  await page.close();
+});
+
+test('dashboard: a real comparison draws the run-timing distribution, one tick per timed run', async () => {
+  const fixture = (name: string): string => `${__dirname}/../../fixtures/${name}`;
+  const compare = await compareModels(fixture('digits_cnn.onnx'), fixture('digits_cnn_static_qnnpack_torch.onnx'), { runs: 12, warmup: 1 });
+  const report = JSON.parse(JSON.stringify(buildReport(compare)));
+  const view = await openWebview(browser, bundles, 'dashboard', async (m, v) => {
+    if (isDashboardToHostMessage(m) && m.type === 'ready') await v.send({ v: 1, type: 'report', report: toDashboard(report), persist: { reports: [report] } });
+  });
+  const { page } = view;
+  const chart = page.getByTestId('latency-distribution');
+  await chart.waitFor();
+  assert.equal(await chart.locator('svg[role=img]').count(), 1);
+  assert.equal(await chart.locator('g.ticks').count(), 2, 'reference and candidate rows');
+  assert.equal(await chart.locator('g.ticks').nth(0).locator('line.tick').count(), 12);
+  assert.equal(await chart.locator('g.ticks').nth(1).locator('line.tick').count(), 12);
+  // The axis spans the fastest to the slowest run of both models.
+  const all = [...compare.latency.reference.samplesMs!, ...compare.latency.candidate.samplesMs!];
+  const axis = await chart.locator('text.axis-label').allTextContents();
+  assert.equal(axis.length, 2);
+  assert.ok(Math.abs(parseFloat(axis[0]!) - Math.min(...all)) < 0.01 * Math.max(1, Math.min(...all)), `${axis[0]} vs ${Math.min(...all)}`);
+  assert.ok(Math.abs(parseFloat(axis[1]!) - Math.max(...all)) <= 0.05 + 0.01 * Math.max(...all), `${axis[1]} vs ${Math.max(...all)}`);
   assert.deepEqual(await view.problems(), []);
   await page.close();
 });
