@@ -8,6 +8,7 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import {
   isHostToEditorMessage,
   LAYER_SORT_COLUMNS,
+  TRUSTED_EDITOR_COMMANDS,
   type EditorCommand,
   type EditorToHostMessage,
   type HostToEditorMessage,
@@ -51,11 +52,26 @@ const COLUMNS: { key: LayerSortColumn; label: string; className: string }[] = [
   { key: 'diagnostics', label: t('Diagnostics'), className: 'c-diags' },
 ];
 
+const commandButtons = new Map<EditorCommand, HTMLElement>();
 const commandButton = (command: EditorCommand, label: string, testId: string, secondary = true): HTMLElement => {
   const b = h('vscode-button', { 'data-testid': testId, secondary }, label);
-  b.addEventListener('click', () => post({ v: 1, type: 'runCommand', command }));
+  b.addEventListener('click', () => {
+    if (!b.hasAttribute('disabled')) post({ v: 1, type: 'runCommand', command });
+  });
+  commandButtons.set(command, b);
   return b;
 };
+
+/** In Restricted Mode the host refuses to run models or write files: say so on the buttons. */
+function applyTrust(trusted: boolean): void {
+  for (const command of TRUSTED_EDITOR_COMMANDS) {
+    const b = commandButtons.get(command);
+    if (!b) continue;
+    b.toggleAttribute('disabled', !trusted);
+    if (trusted) b.removeAttribute('title');
+    else b.setAttribute('title', t('Requires a trusted workspace'));
+  }
+}
 
 const title = h('h1', { 'data-testid': 'model-title' }, t('Model'));
 const toolbar = h(
@@ -300,6 +316,9 @@ host.onMessage((m) => {
       return;
     case 'rowsChanged':
       resetRows();
+      return;
+    case 'trust':
+      applyTrust(m.trusted);
       return;
   }
 });

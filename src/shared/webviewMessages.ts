@@ -81,6 +81,8 @@ export const MAX_FILTER_LENGTH = 500;
 
 export type EditorCommand = 'quantize' | 'benchmark' | 'compare' | 'showAsText';
 export const EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare', 'showAsText'];
+/** Commands that run models or write files: refused in Restricted Mode, so disabled there. */
+export const TRUSTED_EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare'];
 
 // ---------------------------------------------------------------------------------------------
 // Editor messages
@@ -142,7 +144,13 @@ export interface RowsChangedMessage {
   v: 1;
   type: 'rowsChanged';
 }
-export type HostToEditorMessage = LoadingMessage | SummaryMessage | SummaryErrorMessage | RowsMessage | RowsChangedMessage;
+/** Workspace trust: sent when the webview is ready and again when the user grants trust. */
+export interface TrustMessage {
+  v: 1;
+  type: 'trust';
+  trusted: boolean;
+}
+export type HostToEditorMessage = LoadingMessage | SummaryMessage | SummaryErrorMessage | RowsMessage | RowsChangedMessage | TrustMessage;
 
 // ---------------------------------------------------------------------------------------------
 // Dashboard DTOs: one column per model, the float reference first
@@ -325,6 +333,8 @@ export function isHostToEditorMessage(x: unknown): x is HostToEditorMessage {
       return isCount(x.requestId) && isCount(x.offset) && isCount(x.total) && isArrOf(x.rows, isLayerRow, MAX_PAGE_ROWS);
     case 'rowsChanged':
       return true;
+    case 'trust':
+      return isBool(x.trusted);
     default:
       return false;
   }

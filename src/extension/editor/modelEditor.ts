@@ -13,7 +13,8 @@
  *
  * The returned disposable is also pushed to context.subscriptions. Buttons in the editor run
  * `onnxQuantizer.quantizeModel` / `benchmarkModel` / `compareModels` / `showAsText` with the model
- * uri as the only argument. The webview gets the summary and pages of rows, never the bytes;
+ * uri as the only argument; in Restricted Mode the first three are disabled (the host sends
+ * `{type: 'trust'}` when the webview is ready and when trust is granted). The webview gets the summary and pages of rows, never the bytes;
  * language-server diagnostics for the uri are shown on the rows of the nodes they name.
  */
 import * as vscode from 'vscode';
@@ -165,6 +166,7 @@ function attachPanel(document: ModelDocument, panel: vscode.WebviewPanel, contex
   const onMessage = (m: EditorToHostMessage): void => {
     switch (m.type) {
       case 'ready':
+        post({ v: 1, type: 'trust', trusted: vscode.workspace.isTrusted });
         void sendSummary();
         return;
       case 'retry':
@@ -178,6 +180,7 @@ function attachPanel(document: ModelDocument, panel: vscode.WebviewPanel, contex
         return;
       }
       case 'runCommand':
+        // Disabled buttons cannot post this; the commands check trust again themselves.
         void vscode.commands.executeCommand(COMMAND_IDS[m.command], document.uri).then(undefined, (err: unknown) => {
           deps.log.error(`model editor: ${COMMAND_IDS[m.command]} failed: ${firstLine(err)}`);
         });
@@ -190,6 +193,7 @@ function attachPanel(document: ModelDocument, panel: vscode.WebviewPanel, contex
       if (isEditorToHostMessage(raw)) onMessage(raw);
       else deps.log.warn(`model editor: ignored malformed webview message ${JSON.stringify(raw)?.slice(0, 200)}`);
     }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => post({ v: 1, type: 'trust', trusted: true })),
     document.onDidChange((what) => {
       if (what === 'summary') void sendSummary();
       else post({ v: 1, type: 'rowsChanged' });

@@ -61,6 +61,10 @@ test('host → editor: rows and summaries are checked field by field', () => {
   assert.equal(isHostToEditorMessage({ v: 1, type: 'rows', requestId: 1, offset: 0, total: 1, rows: [{ ...row, diagnostics: [{ severity: 'fatal', message: 'x' }] }] }), false);
   assert.equal(isHostToEditorMessage({ v: 1, type: 'rows', requestId: 1, offset: 0, total: 1, rows: [{ ...row, weightBytes: -1 }] }), false);
   assert.equal(isHostToEditorMessage({ v: 1, type: 'summaryError', message: 'boom' }), true);
+  assert.equal(isHostToEditorMessage({ v: 1, type: 'trust', trusted: false }), true);
+  assert.equal(isHostToEditorMessage({ v: 1, type: 'trust', trusted: true }), true);
+  assert.equal(isHostToEditorMessage({ v: 1, type: 'trust', trusted: 'no' }), false);
+  assert.equal(isHostToEditorMessage({ v: 1, type: 'trust' }), false);
   assert.equal(isHostToEditorMessage({ v: 1, type: 'summary', card: {}, ops: [], rowCount: 0 }), false);
 });
 

@@ -27,12 +27,13 @@ after(async () => {
 });
 
 /** A host that answers like src/extension/editor/modelEditor.ts, minus vscode. */
-function editorHost(summary: unknown): (m: unknown, view: WebviewPage) => Promise<void> {
+function editorHost(summary: unknown, trusted = true): (m: unknown, view: WebviewPage) => Promise<void> {
   const model = toEditorModel(summary, `${EVIL}.onnx`);
   const table = new LayerTable(model.rows);
   return async (m, view) => {
     if (!isEditorToHostMessage(m)) throw new Error(`webview posted a malformed message: ${JSON.stringify(m)}`);
     if (m.type === 'ready') {
+      await view.send({ v: 1, type: 'trust', trusted });
       await view.send({ v: 1, type: 'loading', fileName: `${EVIL}.onnx` });
       await view.send({ v: 1, type: 'summary', card: model.card, ops: model.ops, rowCount: model.rows.length });
     } else if (m.type === 'requestRows') {
@@ -107,6 +108,41 @@ test('model editor: hostile names render as text, 10,000 layers virtualised, sor
   await view.send({ v: 1, type: 'summaryError', message: EVIL });
   assert.equal(await page.getByTestId('summary-error').textContent(), EVIL);
   assert.equal(await page.locator('img').count(), 0);
+  assert.deepEqual(await view.problems(), []);
+  await page.close();
+});
+
+test('model editor in Restricted Mode: Quantize/Benchmark/Compare disabled with a reason until trust is granted', async () => {
+  const view = await openWebview(browser, bundles, 'editor', editorHost(syntheticSummary(20, (i) => `layer_${i}`), false));
+  const { page } = view;
+  await page.locator('[data-testid=layer-row][data-node]').first().waitFor();
+  for (const id of ['btn-quantize', 'btn-benchmark', 'btn-compare']) {
+    const b = page.getByTestId(id);
+    assert.equal(await b.getAttribute('disabled'), '', `${id} disabled`);
+    assert.equal(await b.evaluate((el) => (el as HTMLElement & { disabled: boolean }).disabled), true, `${id} disabled property`);
+    assert.equal(await b.getAttribute('title'), 'Requires a trusted workspace');
+  }
+  const text = page.getByTestId('btn-show-as-text');
+  assert.equal(await text.getAttribute('disabled'), null);
+  assert.equal(await text.getAttribute('title'), null);
+
+  // Clicking a disabled button posts nothing; Show as Text still works.
+  await page.getByTestId('btn-quantize').click({ force: true });
+  await page.getByTestId('btn-compare').dispatchEvent('click');
+  await text.click();
+  assert.deepEqual((await postedMatching(view, (m) => m.type === 'runCommand', 1)).map((m) => (m as { command: string }).command), ['showAsText']);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(view.posted.filter((m) => (m as { type: string }).type === 'runCommand').length, 1);
+
+  // The host grants trust (onDidGrantWorkspaceTrust): the buttons come back.
+  await view.send({ v: 1, type: 'trust', trusted: true });
+  for (const id of ['btn-quantize', 'btn-benchmark', 'btn-compare']) {
+    assert.equal(await page.getByTestId(id).getAttribute('disabled'), null, `${id} enabled`);
+    assert.equal(await page.getByTestId(id).getAttribute('title'), null);
+  }
+  await page.getByTestId('btn-benchmark').click();
+  const commands = (await postedMatching(view, (m) => m.type === 'runCommand', 2)).map((m) => (m as { command: string }).command);
+  assert.deepEqual(commands, ['showAsText', 'benchmark']);
   assert.deepEqual(await view.problems(), []);
   await page.close();
 });
