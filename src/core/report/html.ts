@@ -40,6 +40,41 @@ function barChart(title: string, bars: Bar[], max?: number): string {
   return `<figure><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}" role="img" aria-label="${escapeHtml(title)}"><text x="0" y="16" class="t">${escapeHtml(title)}</text>${rows}</svg></figure>`;
 }
 
+/**
+ * One row of ticks per model, one tick per timed run, on a shared millisecond axis: the spread
+ * and outliers the percentiles summarise. Non-numbers (hand-edited reports) are skipped.
+ */
+function stripChart(title: string, rows: { label: string; samples: readonly unknown[]; color: string }[]): string {
+  const clean = rows.map((r) => ({ ...r, samples: r.samples.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)) }));
+  const all = clean.flatMap((r) => r.samples);
+  if (!all.length) return '';
+  const lo = all.reduce((a, b) => Math.min(a, b));
+  const hi = all.reduce((a, b) => Math.max(a, b));
+  const width = 520;
+  const labelW = 150;
+  const plotW = width - labelW - 20;
+  const rowH = 26;
+  // A few stalls (other processes) can be 100× the typical run: past 10× spread, a log axis
+  // keeps the bulk of the runs readable.
+  const log = lo > 0 && hi / lo >= 10;
+  const f = log ? Math.log : (v: number) => v;
+  const x = (v: number): string => (labelW + ((f(v) - f(lo)) / (f(hi) - f(lo) || 1)) * plotW).toFixed(1);
+  const body = clean
+    .map((r, i) => {
+      const y = 28 + i * rowH;
+      const ticks = r.samples.map((v) => `<line x1="${x(v)}" x2="${x(v)}" y1="${y}" y2="${y + 18}" stroke="${r.color}" stroke-opacity="0.6"/>`).join('');
+      return `<text x="0" y="${y + 14}" class="l">${escapeHtml(r.label)}</text><g class="ticks">${ticks}</g>`;
+    })
+    .join('');
+  const axisY = 28 + clean.length * rowH + 12;
+  const h = axisY + 8;
+  const axis =
+    `<text x="${labelW}" y="${axisY}" class="v">${escapeHtml(formatMs(lo))}</text>` +
+    `<text x="${labelW + plotW}" y="${axisY}" class="v" text-anchor="end">${escapeHtml(formatMs(hi))}</text>` +
+    (log ? `<text x="${labelW + plotW / 2}" y="${axisY}" class="v" text-anchor="middle">log scale</text>` : '');
+  return `<figure><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}" role="img" aria-label="${escapeHtml(title)}" data-chart="latency-distribution"><text x="0" y="16" class="t">${escapeHtml(title)}</text>${body}${axis}</svg></figure>`;
+}
+
 function table(headers: string[], rows: string[][]): string {
   const th = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   // Figures never wrap; names may break anywhere (long tensor paths).
@@ -77,6 +112,17 @@ export function renderHtml(report: QuantReport, maxLayers = 30): string {
     lat.push({ label: `candidate ${k.slice(0, 3)}`, value: latency.candidate[k], text: formatMs(latency.candidate[k]), color: CAND });
   }
   parts.push(barChart(`Milliseconds per run (batch ${latency.batch}, ${latency.threads} threads, ${latency.runs} runs each, alternating)`, lat));
+  const refSamples = latency.reference.samplesMs ?? [];
+  const candSamples = latency.candidate.samplesMs ?? [];
+  if (Array.isArray(refSamples) && Array.isArray(candSamples) && (refSamples.length || candSamples.length)) {
+    const kept = Math.max(refSamples.length, candSamples.length);
+    parts.push(
+      stripChart(`Run timings (${kept < latency.runs ? `${kept} of ${latency.runs} runs, evenly spaced` : `all ${latency.runs} runs`})`, [
+        { label: 'reference', samples: refSamples, color: REF },
+        { label: 'candidate', samples: candSamples, color: CAND },
+      ]),
+    );
+  }
 
   parts.push('<h2>Fidelity</h2>');
   const fid: Bar[] = [

@@ -71,6 +71,18 @@ test('HTML: standalone, every model-derived string escaped, SVG charts inline', 
   assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
   assert.ok((html.match(/<svg /g) ?? []).length >= 4, 'size, latency, fidelity, per-layer charts');
   assert.ok(html.startsWith('<!DOCTYPE html>') && html.trimEnd().endsWith('</html>'));
+  // The run distribution: one tick per timed run of each model (3 runs each).
+  const strip = html.match(/<svg [^>]*data-chart="latency-distribution".*?<\/svg>/s)?.[0];
+  assert.ok(strip, 'run-timing chart present');
+  assert.equal((strip.match(/<line /g) ?? []).length, 2 * report.latency.runs);
+  assert.match(strip, /all 3 runs/);
+  assert.equal(renderHtml({ ...report, latency: { ...report.latency, reference: { ...report.latency.reference, samplesMs: undefined }, candidate: { ...report.latency.candidate, samplesMs: undefined } } }).includes('latency-distribution'), false, 'older reports without timings: no chart');
+});
+
+test('Markdown stays compact: the run timings change nothing in it', () => {
+  const withoutSamples = { ...report, latency: { ...report.latency, reference: { ...report.latency.reference, samplesMs: undefined }, candidate: { ...report.latency.candidate, samplesMs: undefined } } };
+  assert.equal(report.latency.reference.samplesMs!.length, 3);
+  assert.equal(renderMarkdown(report), renderMarkdown(withoutSamples));
 });
 
 test('Markdown: hostile names cannot break the tables', () => {
