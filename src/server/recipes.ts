@@ -115,9 +115,13 @@ export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: 
     if (mode && mode !== 'fp16' && !o.exclude && !known.modes.includes(mode)) {
       at(key, DiagnosticSeverity.Warning, `${mode} mode does not quantize '${key.value}' (${known.opType}): this override has no effect`);
     }
-    if (o.bits !== undefined && mode && mode !== 'weight-only') at(key, DiagnosticSeverity.Warning, `"bits" applies to weight-only mode only (mode is ${mode})`);
+    // Dynamic mode keeps these per tensor whatever the override: ConvInteger takes one weight zero
+    // point, embedding Gathers are uint8 per tensor.
+    if (o.perChannel === true && !o.exclude && mode === 'dynamic' && (known.opType === 'Conv' || known.opType === 'Gather')) {
+      at(key, DiagnosticSeverity.Warning, `dynamic mode quantizes ${known.opType} weights per tensor: "perChannel" has no effect on '${key.value}'`);
+    }
   }
-  // What the Quantize with Recipe command will warn about (per-node settings the quantizer cannot apply).
+  // What the Quantize with Recipe command will warn about (per-node settings that do nothing in this mode).
   let planned: RecipeWarning[] = [];
   try {
     planned = recipeToOptions(validateRecipe(jsonc.getNodeValue(root)), path.dirname(recipePath)).warnings;
@@ -126,7 +130,7 @@ export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: 
   }
   for (const w of planned) {
     const key = jsonc.findNodeAtLocation(root, ['nodes', w.node])?.parent?.children?.[0];
-    if (key && nodes.has(w.node)) at(key, DiagnosticSeverity.Information, w.message);
+    if (key && nodes.has(w.node)) at(key, DiagnosticSeverity.Warning, w.message);
   }
   const calib = jsonc.findNodeAtLocation(root, ['options', 'calibrationData']);
   if (calib && typeof calib.value === 'string') {

@@ -177,7 +177,7 @@ test('recipe checks: unknown nodes, op types the mode cannot quantize, calibrati
         model: 'digits_mlp.onnx',
         mode: 'static',
         options: { calibrationData, opTypes: ['Gemm', 'LSTM', 'Flatten'], excludeNodes: ['/nope'] },
-        nodes: { '/Flatten': { perChannel: true }, '/fc1/Gemm': { exclude: true } },
+        nodes: { '/Flatten': { perChannel: true }, '/fc1/Gemm': { exclude: true }, '/fc2/Gemm': { perChannel: false }, '/fc3/Gemm': { bits: 8 } },
       },
       null,
       2,
@@ -194,9 +194,14 @@ test('recipe checks: unknown nodes, op types the mode cannot quantize, calibrati
   const calib = diags.find((d) => d.range.start.line === recipe('').split('\n').findIndex((l) => l.includes('calibrationData')))!;
   assert.equal(calib.severity, 1);
   assert.equal(calib.message, "data for input 'image' has shape [4, 64], the model expects rank 4 ([batch, 1, 8, 8]) with samples on the first axis");
-  // The quantizer takes perChannel globally only: the per-node setting is flagged, as the command will warn.
-  const info = diags.filter((d) => d.severity === 3);
-  assert.deepEqual(info.map((d) => d.message), ['per-node perChannel is not supported by the quantizer; the global setting (false) applies']);
+  // Per-node perChannel is applied by the quantizer: nothing flagged on '/fc2/Gemm'; "bits" is weight-only, so flagged in static mode.
+  const lineOf = (key: string) => recipe('').split('\n').findIndex((l) => l.includes(`"${key}"`));
+  assert.deepEqual(diags.filter((d) => d.range.start.line === lineOf('/fc2/Gemm')), []);
+  assert.deepEqual(
+    diags.filter((d) => d.range.start.line === lineOf('/fc3/Gemm')).map((d) => [d.severity, d.message]),
+    [[2, '"bits" applies to weight-only mode only: no effect in static mode']],
+  );
+  assert.equal(diags.filter((d) => d.severity === 3).length, 0);
   assert.equal(diags.length, 6);
 
   client.change(uri, recipe('digits_calib_x.npy'), 2);

@@ -64,6 +64,8 @@ export async function quantizeDynamic(
   const nodes = graph.node;
 
   const init = (name: string | undefined): TensorProto | undefined => (name ? index.initializers.get(name) : undefined);
+  /** The node's per-node override, else the global option. */
+  const perChannelFor = (node: NodeProto): boolean => selection.overridesFor(node).perChannel ?? options.perChannel;
 
   /** One shared DynamicQuantizeLinear per activation tensor. */
   const quantizeActivation = (x: string): ActivationQ => {
@@ -120,11 +122,11 @@ export async function quantizeDynamic(
     const bad = floatWeight(wt, 'B', 2);
     if (bad) return { skip: bad };
     const shape = tensorShape(wt!);
-    const key = `${b}|matmul`;
+    const perChannel = perChannelFor(node);
+    const key = `${b}|matmul|${perChannel}`;
     let w = weightCache.get(key);
     if (!w) {
-      const axis = options.perChannel ? 1 : undefined;
-      w = emitWeight(b, weightValues(wt!, model), shape, axis, options.perChannel ? [shape[1]!] : []);
+      w = emitWeight(b, weightValues(wt!, model), shape, perChannel ? 1 : undefined, perChannel ? [shape[1]!] : []);
       weightCache.set(key, w);
     }
     rewritten.add(b);
@@ -148,7 +150,8 @@ export async function quantizeDynamic(
     const [d0, d1] = tensorShape(wt!) as [number, number];
     const K = transB ? d1 : d0;
     const N = transB ? d0 : d1;
-    const key = `${b}|gemm|${transB}|${alpha}`;
+    const perChannel = perChannelFor(node);
+    const key = `${b}|gemm|${transB}|${alpha}|${perChannel}`;
     let w = weightCache.get(key);
     if (!w) {
       const src = weightValues(wt!, model);
@@ -157,7 +160,7 @@ export async function quantizeDynamic(
         values = new Float32Array(K * N);
         for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) values[k * N + n] = (transB ? src[n * K + k]! : src[k * N + n]!) * alpha;
       }
-      w = emitWeight(b, values, [K, N], options.perChannel ? 1 : undefined, options.perChannel ? [N] : []);
+      w = emitWeight(b, values, [K, N], perChannel ? 1 : undefined, perChannel ? [N] : []);
       weightCache.set(key, w);
     }
     rewritten.add(b);
@@ -223,11 +226,12 @@ export async function quantizeDynamic(
     if (bad) return { skip: bad };
     const [dirs, gates, inSize] = tensorShape(wt!) as [number, number, number];
     const hidden = tensorShape(rt!)[2]!;
-    const scaleDims = options.perChannel ? [dirs, gates] : [dirs];
+    const perChannel = perChannelFor(node);
+    const scaleDims = perChannel ? [dirs, gates] : [dirs];
     // Quantize per gate row (per channel) or per direction, then store transposed [dirs, in, 4H].
     const quantTransposed = (t: TensorProto, cols: number): WeightQ => {
       const values = weightValues(t, model);
-      const w = options.perChannel
+      const w = perChannel
         ? quantizeInt8Symmetric(values, [dirs * gates, cols], 0, options.reduceRange)
         : quantizeInt8Symmetric(values, [dirs, gates * cols], 0, options.reduceRange);
       clippedWeights += w.clipped;
@@ -267,7 +271,8 @@ export async function quantizeDynamic(
     const shape = tensorShape(wt!);
     const bt = init(B);
     if (B && !bt) return { skip: 'bias is not constant' };
-    // ConvInteger takes one weight zero point: per-tensor weights.
+    // ConvInteger takes one weight zero point: per-tensor weights (a perChannel override cannot apply).
+    if (selection.overridesFor(node).perChannel) warnings.push(`${nodeName(node)}: ConvInteger takes per-tensor weights; its perChannel override is ignored`);
     const w = emitWeight(W, weightValues(wt!, model), shape, undefined, []);
     rewritten.add(W);
     const aq = quantizeActivation(x);

@@ -50,7 +50,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
 
     const selection = makeSelection(resolved);
     const unknown = unknownNodeNames(selection, model.proto.graph!.node);
-    if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes)`);
+    if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes / node overrides)`);
 
     const writer = streamWeights ? new ExternalDataWriter(dataPath, path.basename(dataPath)) : undefined;
     let saved: SaveResult | undefined;

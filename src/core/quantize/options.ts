@@ -4,7 +4,7 @@
  */
 import { InputError } from '../errors';
 import type { ResolvedOptions } from './selection';
-import type { Preset, QuantizeOptions } from './types';
+import type { Preset, QuantizeOptions, QuantNodeOverride } from './types';
 
 const MODES = ['dynamic', 'static', 'weight-only', 'fp16'];
 const FORMATS = ['qdq', 'qoperator'];
@@ -40,6 +40,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   if (o.blockSize !== undefined && (!Number.isInteger(o.blockSize) || o.blockSize < 16 || o.blockSize > 256 || (o.blockSize & (o.blockSize - 1)) !== 0)) {
     throw new InputError(`--block-size must be a power of 2 from 16 to 256, got ${o.blockSize}`);
   }
+  const nodeOverrides = resolveNodeOverrides(o.nodeOverrides);
   if (o.percentile !== undefined && !(o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
   if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') {
     throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
@@ -70,6 +71,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     opTypes: o.opTypes && o.opTypes.length ? [...o.opTypes] : undefined,
     nodes: o.nodes && o.nodes.length ? [...o.nodes] : undefined,
     excludeNodes: [...(o.excludeNodes ?? [])],
+    nodeOverrides,
     validate: o.validate !== false,
     force: o.force === true,
     externalData: o.externalData ?? 'auto',
@@ -83,7 +85,33 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined)) {
     warnings.push('--weight-bits and --block-size apply to weight-only mode only');
   }
+  const overridden = Object.entries(nodeOverrides ?? {});
+  if (options.mode !== 'weight-only' && overridden.some(([, v]) => v.bits !== undefined)) {
+    warnings.push(`per-node bits apply to weight-only mode only (${names(overridden.filter(([, v]) => v.bits !== undefined))})`);
+  }
+  if (options.mode !== 'dynamic' && options.mode !== 'static' && overridden.some(([, v]) => v.perChannel !== undefined)) {
+    warnings.push(`per-node perChannel applies to dynamic and static modes only (${names(overridden.filter(([, v]) => v.perChannel !== undefined))})`);
+  }
   return { options, warnings };
+}
+
+const names = (entries: [string, unknown][]): string => entries.map(([n]) => `'${n}'`).join(', ');
+
+/** Validated copy of the per-node overrides (undefined when there are none). */
+function resolveNodeOverrides(input: QuantizeOptions['nodeOverrides']): Record<string, QuantNodeOverride> | undefined {
+  if (input === undefined) return undefined;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InputError('node overrides must be an object keyed by node name');
+  const out: Record<string, QuantNodeOverride> = {};
+  for (const [name, v] of Object.entries(input)) {
+    if (typeof v !== 'object' || v === null) throw new InputError(`override for node '${name}' must be an object`);
+    if (v.perChannel !== undefined && typeof v.perChannel !== 'boolean') throw new InputError(`perChannel of node '${name}' must be true or false`);
+    if (v.bits !== undefined && v.bits !== 4 && v.bits !== 8) throw new InputError(`bits of node '${name}' must be 4 or 8, got ${String(v.bits)}`);
+    const o: QuantNodeOverride = {};
+    if (v.perChannel !== undefined) o.perChannel = v.perChannel;
+    if (v.bits !== undefined) o.bits = v.bits;
+    if (Object.keys(o).length) out[name] = o;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** The options actually used, in the public QuantizeOptions shape (for QuantizeResult.effectiveOptions). */
@@ -100,6 +128,7 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
   if (r.opTypes) out.opTypes = r.opTypes;
   if (r.nodes) out.nodes = r.nodes;
   if (r.excludeNodes.length) out.excludeNodes = r.excludeNodes;
+  if (r.nodeOverrides) out.nodeOverrides = r.nodeOverrides;
   if (r.mode === 'static') {
     Object.assign(out, {
       format: r.format,

@@ -3,7 +3,7 @@
  * node selection (--op-types, --nodes, --exclude-nodes), with one reason per skipped node.
  */
 import type { ModelProto, NodeProto } from '../onnx/schema';
-import type { CalibrationMethod, Preset, QuantFormat, QuantMode, SkippedNode } from './types';
+import type { CalibrationMethod, Preset, QuantFormat, QuantMode, QuantNodeOverride, SkippedNode } from './types';
 
 /** QuantizeOptions after the preset and the defaults were applied: every field the engines read is set. */
 export interface ResolvedOptions {
@@ -32,6 +32,8 @@ export interface ResolvedOptions {
   /** User include list of node names; undefined = all nodes. */
   nodes: string[] | undefined;
   excludeNodes: string[];
+  /** Per-node perChannel / bits by node name (validated); absent or empty = none. */
+  nodeOverrides?: Record<string, QuantNodeOverride>;
   validate: boolean;
   force: boolean;
   externalData: 'auto' | 'always' | 'never';
@@ -63,6 +65,10 @@ export interface NodeSelection {
   readonly excludeNodes: ReadonlySet<string>;
   /** Verdict from the user's filters only. `modeOpTypes` = op types the mode handles by default. */
   check(node: NodeProto, modeOpTypes?: ReadonlySet<string>): SelectionVerdict;
+  /** Names with a per-node override (QuantizeOptions.nodeOverrides). */
+  readonly overridden: ReadonlySet<string>;
+  /** The node's per-node settings; `{}` when it has none (then the global options apply). */
+  overridesFor(node: NodeProto | string): QuantNodeOverride;
 }
 
 /** The name used to refer to a node in lists and reports: its name, else its first output. */
@@ -75,14 +81,19 @@ export function qualifiedOpType(node: NodeProto): string {
   return node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
 }
 
-export function makeSelection(options: Pick<ResolvedOptions, 'opTypes' | 'nodes' | 'excludeNodes'>): NodeSelection {
+export function makeSelection(options: Pick<ResolvedOptions, 'opTypes' | 'nodes' | 'excludeNodes' | 'nodeOverrides'>): NodeSelection {
   const opTypes = options.opTypes && options.opTypes.length ? new Set(options.opTypes) : undefined;
   const nodes = options.nodes && options.nodes.length ? new Set(options.nodes) : undefined;
   const excludeNodes = new Set(options.excludeNodes);
+  const overrides = new Map(Object.entries(options.nodeOverrides ?? {}));
   return {
     opTypes,
     nodes,
     excludeNodes,
+    overridden: new Set(overrides.keys()),
+    overridesFor(node) {
+      return overrides.get(typeof node === 'string' ? node : nodeName(node)) ?? {};
+    },
     check(node, modeOpTypes) {
       const name = nodeName(node);
       if (excludeNodes.has(name)) return { selected: false, reason: 'excluded by --exclude-nodes' };
@@ -99,7 +110,7 @@ export function makeSelection(options: Pick<ResolvedOptions, 'opTypes' | 'nodes'
 export function unknownNodeNames(selection: NodeSelection, allNodes: Iterable<NodeProto>): string[] {
   const known = new Set<string>();
   for (const n of allNodes) known.add(nodeName(n));
-  const asked = [...(selection.nodes ?? []), ...selection.excludeNodes];
+  const asked = [...(selection.nodes ?? []), ...selection.excludeNodes, ...selection.overridden];
   return [...new Set(asked.filter((n) => !known.has(n)))];
 }
 

@@ -7,6 +7,14 @@ export type QuantFormat = 'qdq' | 'qoperator';
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
 export type Preset = 'x86' | 'arm' | 'gpu';
 
+/** Per-node settings that replace the global ones for one node (see QuantizeOptions.nodeOverrides). */
+export interface QuantNodeOverride {
+  /** Per-channel (true) or per-tensor (false) weight scales for this node; dynamic and static modes. */
+  perChannel?: boolean;
+  /** Weight bits for this node; weight-only mode (MatMulNBits / GatherBlockQuantized). */
+  bits?: 4 | 8;
+}
+
 export interface QuantizeOptions {
   mode: QuantMode;
   /** Static only; default 'qdq'. */
@@ -38,6 +46,12 @@ export interface QuantizeOptions {
   opTypes?: string[];
   nodes?: string[];
   excludeNodes?: string[];
+  /**
+   * Per-node settings by node name, as the quantizer names nodes in lists and reports (the node's
+   * name, else its first output: `nodeName` in quantize/selection.ts; recipe `nodes` keys use the
+   * same names). Unset fields fall back to the global option. Names matching no node are warned about.
+   */
+  nodeOverrides?: Record<string, QuantNodeOverride>;
   /** Load and run the output once in ONNX Runtime before reporting success; default true. */
   validate?: boolean;
   /** Replace an existing output. */

@@ -149,7 +149,6 @@ export async function quantizeWeightOnly(
   const sink = new InitializerSink(graph, writer);
   const skips = new SkipList();
   const rewritten = new Set<string>();
-  const bits = options.weightBits;
   const blockSize = options.blockSize;
   const symmetric = extra.symmetric ?? false;
   const modeOps = new Set(['MatMul', 'Gemm', 'Gather']);
@@ -157,6 +156,8 @@ export async function quantizeWeightOnly(
   let quantized = 0;
 
   const init = (name: string | undefined): TensorProto | undefined => (name ? index.initializers.get(name) : undefined);
+  /** The node's per-node override, else the global --weight-bits. */
+  const bitsFor = (node: NodeProto): 4 | 8 => selection.overridesFor(node).bits ?? options.weightBits;
 
   const rewrite = (node: NodeProto): { nodes: NodeProto[] } | { skip: string } => {
     const isGemm = node.opType === 'Gemm';
@@ -177,6 +178,7 @@ export async function quantizeWeightOnly(
     const K = transB ? d1 : d0;
     const N = transB ? d0 : d1;
     if (K < 16) return { skip: `K = ${K} is too small for block quantization` };
+    const bits = bitsFor(node);
     const src = weightValues(wt, model);
     let w: Float32Array = src;
     if (transB || alpha !== 1) {
@@ -225,6 +227,7 @@ export async function quantizeWeightOnly(
     if (attrInt(node, 'axis', 0) !== 0) return { skip: 'Gather axis ≠ 0' };
     if (init(indices)) return { skip: 'constant indices (fold it instead)' };
     const [V, D] = tensorShape(table) as [number, number];
+    const bits = bitsFor(node);
     if (D % blockSize !== 0) return { skip: `row length ${D} is not a multiple of the block size ${blockSize}` };
     const values = weightValues(table, model);
     // quantizeBlocks blocks along K of a [K, N] matrix; an embedding blocks along its rows: transpose.

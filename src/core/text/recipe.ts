@@ -5,19 +5,19 @@
  */
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import type { QuantizeOptions, QuantMode } from '../quantize/types';
+import type { QuantizeOptions, QuantMode, QuantNodeOverride } from '../quantize/types';
 
 export interface NodeOverride {
   /** Keep this node in float. */
   exclude?: boolean;
-  /** Per-channel weight scales for this node. */
+  /** Per-channel (true) or per-tensor (false) weight scales for this node (dynamic and static modes). */
   perChannel?: boolean;
   /** Weight bits for this node (weight-only mode). */
   bits?: 4 | 8;
 }
 
-/** Every QuantizeOptions field except the mode, which is a top-level recipe field. */
-export type RecipeOptions = Omit<QuantizeOptions, 'mode'>;
+/** Every QuantizeOptions field except the mode (a top-level recipe field) and the per-node settings (recipe `nodes`). */
+export type RecipeOptions = Omit<QuantizeOptions, 'mode' | 'nodeOverrides'>;
 
 export interface QuantRecipe {
   $schema?: string;
@@ -108,13 +108,14 @@ export interface RecipePlan {
   /** Absolute output path, when the recipe names one (else the quantize command's default applies). */
   output?: string;
   options: QuantizeOptions;
-  /** Overrides the quantizer cannot honour per node (QuantizeOptions has no per-node settings besides exclusion). */
+  /** Overrides that have no effect in the recipe's mode (they are left out of `options`). */
   warnings: RecipeWarning[];
 }
 
 /**
  * Map a recipe to the quantizer's options. Paths (model, output, calibrationData) are resolved
- * against the recipe's folder; excluded nodes join `excludeNodes`.
+ * against the recipe's folder; excluded nodes join `excludeNodes`; per-node perChannel (dynamic,
+ * static) and bits (weight-only) become `nodeOverrides`, keyed by the same node names.
  */
 export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipePlan {
   const options: QuantizeOptions = { mode: recipe.mode };
@@ -124,18 +125,24 @@ export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipeP
   if (options.calibrationData !== undefined) options.calibrationData = path.resolve(recipeDir, options.calibrationData);
   const excluded = new Set(options.excludeNodes ?? []);
   const warnings: RecipeWarning[] = [];
+  const overrides: Record<string, QuantNodeOverride> = {};
+  const scaled = recipe.mode === 'dynamic' || recipe.mode === 'static';
   for (const [name, o] of Object.entries(recipe.nodes ?? {})) {
     if (o.exclude) excluded.add(name);
     if (o.exclude) continue;
-    if (o.perChannel !== undefined && o.perChannel !== (options.perChannel ?? false)) {
-      warnings.push({ node: name, message: `per-node perChannel is not supported by the quantizer; the global setting (${options.perChannel ?? false}) applies` });
+    const ov: QuantNodeOverride = {};
+    if (o.perChannel !== undefined) {
+      if (scaled) ov.perChannel = o.perChannel;
+      else warnings.push({ node: name, message: `"perChannel" applies to dynamic and static modes only: no effect in ${recipe.mode} mode` });
     }
-    if (o.bits !== undefined && (recipe.mode !== 'weight-only' || o.bits !== (options.weightBits ?? 4))) {
-      const applies = recipe.mode === 'weight-only' ? `weightBits ${options.weightBits ?? 4}` : `${recipe.mode} mode`;
-      warnings.push({ node: name, message: `per-node bits are not supported by the quantizer; ${applies} applies` });
+    if (o.bits !== undefined) {
+      if (recipe.mode === 'weight-only') ov.bits = o.bits;
+      else warnings.push({ node: name, message: `"bits" applies to weight-only mode only: no effect in ${recipe.mode} mode` });
     }
+    if (Object.keys(ov).length) overrides[name] = ov;
   }
   if (excluded.size) options.excludeNodes = [...excluded];
+  if (Object.keys(overrides).length) options.nodeOverrides = overrides;
   const plan: RecipePlan = { model: path.resolve(recipeDir, recipe.model), options, warnings };
   if (recipe.output !== undefined) plan.output = path.resolve(recipeDir, recipe.output);
   return plan;

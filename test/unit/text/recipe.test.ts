@@ -26,18 +26,25 @@ test('recipeToOptions resolves paths against the recipe folder and folds exclude
   );
   assert.equal(plan.model, path.resolve('/work/models/m.onnx'));
   assert.equal(plan.output, path.resolve('/work/recipes/out/m.int8.onnx'));
-  assert.deepEqual(plan.options, { mode: 'static', calibrationData: path.resolve('/work/recipes/data/calib.npy'), perChannel: true, excludeNodes: ['a', 'b'] });
+  assert.deepEqual(plan.options, {
+    mode: 'static',
+    calibrationData: path.resolve('/work/recipes/data/calib.npy'),
+    perChannel: true,
+    excludeNodes: ['a', 'b'],
+    nodeOverrides: { c: { perChannel: true } },
+  });
   assert.deepEqual(plan.warnings, []);
 });
 
-test('per-node settings the quantizer cannot honour come back as warnings; no output means the command default', () => {
-  const plan = recipeToOptions({ model: 'm.onnx', mode: 'dynamic', nodes: { x: { perChannel: true }, y: { bits: 4 } } }, '/r');
-  assert.equal(plan.output, undefined);
-  assert.deepEqual(plan.options, { mode: 'dynamic' });
-  assert.deepEqual(plan.warnings, [
-    { node: 'x', message: 'per-node perChannel is not supported by the quantizer; the global setting (false) applies' },
-    { node: 'y', message: 'per-node bits are not supported by the quantizer; dynamic mode applies' },
-  ]);
+test('per-node perChannel and bits become nodeOverrides in the modes that use them, warnings elsewhere; no output means the command default', () => {
+  const dyn = recipeToOptions({ model: 'm.onnx', mode: 'dynamic', nodes: { x: { perChannel: false }, y: { bits: 4 }, z: { exclude: true, perChannel: true } } }, '/r');
+  assert.equal(dyn.output, undefined);
+  assert.deepEqual(dyn.options, { mode: 'dynamic', excludeNodes: ['z'], nodeOverrides: { x: { perChannel: false } } });
+  assert.deepEqual(dyn.warnings, [{ node: 'y', message: '"bits" applies to weight-only mode only: no effect in dynamic mode' }]);
+
+  const wo = recipeToOptions({ model: 'm.onnx', mode: 'weight-only', options: { weightBits: 4 }, nodes: { x: { bits: 8, perChannel: true }, y: { bits: 4 } } }, '/r');
+  assert.deepEqual(wo.options, { mode: 'weight-only', weightBits: 4, nodeOverrides: { x: { bits: 8 }, y: { bits: 4 } } });
+  assert.deepEqual(wo.warnings, [{ node: 'x', message: '"perChannel" applies to dynamic and static modes only: no effect in weight-only mode' }]);
   assert.equal(recipePathFor('/a/b/model.onnx'), '/a/b/model.quant.json');
 });
 
@@ -87,6 +94,24 @@ test('a recipe excluding one Gemm quantizes the other two; ORT runs the result c
       if (am(ref) === am(got)) agree++;
     }
     assert.ok(agree >= n - 1, `arg-max agrees on ${agree}/${n} samples`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a weight-only recipe with one Gemm at 8 bits: that MatMulNBits has bits=8, the others 4, ORT runs it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-recipe-'));
+  try {
+    fs.copyFileSync(path.join(FIXTURES, 'digits_mlp.onnx'), path.join(dir, 'digits_mlp.onnx'));
+    const recipe = validateRecipe({ model: 'digits_mlp.onnx', output: 'out.onnx', mode: 'weight-only', nodes: { '/fc3/Gemm': { bits: 8 } } });
+    const plan = recipeToOptions(recipe, dir);
+    assert.deepEqual(plan.warnings, []);
+    const result = await quantizeFile(plan.model, plan.output!, plan.options); // validates: ORT loads and runs it
+    assert.equal(result.quantizedNodes, 3);
+    const bits = loadModel(plan.output!)
+      .proto.graph!.node.filter((n) => n.opType === 'MatMulNBits')
+      .map((n) => [n.name, Number(n.attribute.find((a) => a.name === 'bits')!.i)]);
+    assert.deepEqual(Object.fromEntries(bits), { '/fc1/Gemm_Q4': 4, '/fc2/Gemm_Q4': 4, '/fc3/Gemm_Q8': 8 });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -17,6 +17,8 @@ export interface EmitOptions {
   symmetricActivations: boolean;
   /** Per-channel weights allowed (option on and opset ≥ 13). */
   perChannel: boolean;
+  /** Per node, when per-node overrides exist: replaces `perChannel` for that node's weight. */
+  perChannelFor?: (node: NodeProto) => boolean;
   reduceRange: boolean;
   /** Keep float weights behind a Q→DQ pair (TensorRT style) instead of stored int8. */
   addQdqPairToWeight: boolean;
@@ -138,7 +140,8 @@ export class StaticBuilder {
     const shape = tensorShape(wTensor);
     let values: ArrayLike<number> = readFloat32(wTensor, this.source);
     if (p.alpha !== 1) values = Float32Array.from(values, (v) => v * p.alpha);
-    const axis = this.options.perChannel ? p.weight.axis : undefined;
+    const perChannel = this.options.perChannelFor ? this.options.perChannelFor(node) : this.options.perChannel;
+    const axis = perChannel ? p.weight.axis : undefined;
     const inputName = node.input[p.activations[0] ?? 0]!;
     const inputScale = this.params.get(this.root(inputName))?.scale;
     let biasValues: Float32Array | undefined;

@@ -31,7 +31,9 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
 
   const bn = foldBatchNormalization(model.proto, model);
   if (bn.folded > 0) warnings.push(`folded ${bn.folded} BatchNormalization node(s) into the preceding Conv`);
-  const opset = prepareOpset(bn.proto, options.perChannel);
+  // A per-node perChannel override needs opset 13 too, even when the global option is off.
+  const anyPerChannel = options.perChannel || [...selection.overridden].some((n) => selection.overridesFor(n).perChannel === true);
+  const opset = prepareOpset(bn.proto, anyPerChannel);
   if ('error' in opset) throw new InputError(opset.error);
   warnings.push(...opset.warnings);
   const proto = opset.proto;
@@ -98,7 +100,8 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   const emitOptions: EmitOptions = {
     activationType: options.activationType,
     symmetricActivations: options.symmetricActivations,
-    perChannel: opset.perChannel,
+    perChannel: opset.perChannel && options.perChannel,
+    perChannelFor: selection.overridden.size ? (n) => opset.perChannel && (selection.overridesFor(n).perChannel ?? options.perChannel) : undefined,
     reduceRange: options.reduceRange,
     addQdqPairToWeight: options.addQdqPairToWeight && options.format === 'qdq',
   };

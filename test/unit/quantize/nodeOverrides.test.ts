@@ -1,0 +1,127 @@
+/**
+ * Per-node overrides (QuantizeOptions.nodeOverrides): perChannel per node in dynamic and static
+ * modes, bits per node in weight-only mode, on the digits fixtures, run in ONNX Runtime.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadModel } from '../../../src/core/onnx/model';
+import type { ModelProto, NodeProto } from '../../../src/core/onnx/schema';
+import { attrInt } from '../../../src/core/onnx/builder';
+import { resolveOptions } from '../../../src/core/quantize/options';
+import { quantizeFile } from '../../../src/core/quantize/index';
+import { InputError } from '../../../src/core/errors';
+import { accuracy, digitsLogits, digitsTest, fixture, sqnrDb, tempDir } from './helpers';
+
+const dir = tempDir('overrides');
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const nodeNamed = (proto: ModelProto, name: string): NodeProto => {
+  const n = proto.graph!.node.find((x) => x.name === name);
+  assert.ok(n, `no node ${name} in ${proto.graph!.node.map((x) => x.name).join(', ')}`);
+  return n;
+};
+const dimsOf = (proto: ModelProto, init: string): number[] => {
+  const t = proto.graph!.initializer.find((x) => x.name === init);
+  assert.ok(t, `no initializer ${init}`);
+  return t.dims.map(Number);
+};
+
+/** Dynamic output: the weight scale of a quantized Gemm is the second input of its `_quant_scales_mul`. */
+const dynamicWeightScaleDims = (proto: ModelProto, gemm: string): number[] => dimsOf(proto, nodeNamed(proto, `${gemm}_quant_scales_mul`).input[1]!);
+
+test('dynamic: per-channel by default, one Gemm overridden to per tensor gets a scalar scale; ORT runs it close to float', async () => {
+  const out = path.join(dir, 'mlp_dyn_override.onnx');
+  const r = await quantizeFile(fixture('digits_mlp.onnx'), out, { mode: 'dynamic', nodeOverrides: { '/fc2/Gemm': { perChannel: false } } });
+  assert.equal(r.quantizedNodes, 3);
+  assert.deepEqual(r.warnings, []);
+  assert.deepEqual(r.effectiveOptions.nodeOverrides, { '/fc2/Gemm': { perChannel: false } });
+  const proto = loadModel(out).proto;
+  assert.deepEqual(dynamicWeightScaleDims(proto, '/fc2/Gemm'), []);
+  assert.equal(dynamicWeightScaleDims(proto, '/fc1/Gemm').length, 1);
+  assert.equal(dynamicWeightScaleDims(proto, '/fc3/Gemm')[0], 10);
+
+  const floatLogits = await digitsLogits(fixture('digits_mlp.onnx'));
+  const quantLogits = await digitsLogits(out);
+  const { y } = digitsTest();
+  assert.ok(accuracy(floatLogits, y) - accuracy(quantLogits, y) <= 1, 'accuracy within 1 point');
+  assert.ok(sqnrDb(floatLogits, quantLogits) > 20, `SQNR ${sqnrDb(floatLogits, quantLogits).toFixed(1)} dB`);
+});
+
+test('dynamic: per tensor globally, one Gemm overridden to per channel; unknown override names are warned about', async () => {
+  const out = path.join(dir, 'mlp_dyn_override_pc.onnx');
+  const r = await quantizeFile(fixture('digits_mlp.onnx'), out, {
+    mode: 'dynamic',
+    perChannel: false,
+    nodeOverrides: { '/fc1/Gemm': { perChannel: true }, '/nope': { perChannel: true } },
+  });
+  assert.ok(r.warnings.some((w) => w.includes("'/nope'")), r.warnings.join('\n'));
+  const proto = loadModel(out).proto;
+  assert.deepEqual(dynamicWeightScaleDims(proto, '/fc1/Gemm'), [dimsOf(loadModel(fixture('digits_mlp.onnx')).proto, 'fc1.weight')[0]!]);
+  assert.deepEqual(dynamicWeightScaleDims(proto, '/fc2/Gemm'), []);
+  const { y } = digitsTest();
+  assert.ok(accuracy(await digitsLogits(out), y) >= 96.5);
+});
+
+test('weight-only: one Gemm at 8 bits, the others at the default 4; ORT runs it close to float', async () => {
+  const out = path.join(dir, 'mlp_wo_override.onnx');
+  const r = await quantizeFile(fixture('digits_mlp.onnx'), out, { mode: 'weight-only', blockSize: 16, nodeOverrides: { '/fc2/Gemm': { bits: 8 } } });
+  assert.equal(r.quantizedNodes, 3);
+  const proto = loadModel(out).proto;
+  const bits = (name: string) => attrInt(nodeNamed(proto, name), 'bits', 0);
+  assert.equal(bits('/fc2/Gemm_Q8'), 8);
+  assert.equal(bits('/fc1/Gemm_Q4'), 4);
+  assert.equal(bits('/fc3/Gemm_Q4'), 4);
+  // The 8-bit node's packed weight holds one byte per value: [N, kBlocks, blockSize].
+  const fc2 = nodeNamed(proto, '/fc2/Gemm_Q8');
+  assert.equal(dimsOf(proto, fc2.input[1]!)[2], 16);
+  assert.equal(dimsOf(proto, nodeNamed(proto, '/fc1/Gemm_Q4').input[1]!)[2], 8);
+
+  const floatLogits = await digitsLogits(fixture('digits_mlp.onnx'));
+  const quantLogits = await digitsLogits(out);
+  const { y } = digitsTest();
+  assert.ok(accuracy(floatLogits, y) - accuracy(quantLogits, y) <= 2, 'accuracy within 2 points');
+
+  assert.ok(sqnrDb(floatLogits, quantLogits) > 25, `SQNR ${sqnrDb(floatLogits, quantLogits).toFixed(1)} dB`);
+
+  // Every node overridden to 8 bits is exactly the global --weight-bits 8 model.
+  const all8 = path.join(dir, 'mlp_wo_all8.onnx');
+  const viaOverrides = path.join(dir, 'mlp_wo_all8_overrides.onnx');
+  await quantizeFile(fixture('digits_mlp.onnx'), all8, { mode: 'weight-only', blockSize: 16, weightBits: 8 });
+  const every = Object.fromEntries(['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm'].map((n) => [n, { bits: 8 as const }]));
+  await quantizeFile(fixture('digits_mlp.onnx'), viaOverrides, { mode: 'weight-only', blockSize: 16, nodeOverrides: every });
+  assert.ok(fs.readFileSync(all8).equals(fs.readFileSync(viaOverrides)), 'byte-identical to the global 8-bit model');
+});
+
+test('static QDQ: one Conv overridden to per tensor gets a scalar weight scale, the others per channel; accuracy holds', async () => {
+  const out = path.join(dir, 'cnn_static_override.onnx');
+  await quantizeFile(fixture('digits_cnn.onnx'), out, {
+    mode: 'static',
+    calibrationData: fixture('digits_calib_x.npy'),
+    nodeOverrides: { '/res1/res1.0/Conv': { perChannel: false } },
+  });
+  const proto = loadModel(out).proto;
+  const producer = new Map(proto.graph!.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+  /** Scale of the DequantizeLinear feeding the Conv's weight input. */
+  const weightScaleDims = (conv: string): number[] => {
+    const dq = producer.get(nodeNamed(proto, conv).input[1]!)!;
+    assert.equal(dq.opType, 'DequantizeLinear');
+    return dimsOf(proto, dq.input[1]!);
+  };
+  assert.deepEqual(weightScaleDims('/res1/res1.0/Conv'), []);
+  assert.equal(weightScaleDims('/stem/stem.0/Conv').length, 1);
+  assert.equal(weightScaleDims('/res2/res2.0/Conv').length, 1);
+  const { y } = digitsTest();
+  const floatAcc = accuracy(await digitsLogits(fixture('digits_cnn.onnx')), y);
+  assert.ok(floatAcc - accuracy(await digitsLogits(out), y) <= 1.5);
+});
+
+test('resolveOptions validates overrides and warns when they do nothing in the mode', () => {
+  assert.throws(() => resolveOptions({ mode: 'weight-only', nodeOverrides: { a: { bits: 3 as 4 } } }), InputError);
+  assert.throws(() => resolveOptions({ mode: 'dynamic', nodeOverrides: { a: { perChannel: 'yes' as unknown as boolean } } }), InputError);
+  const { options, warnings } = resolveOptions({ mode: 'dynamic', nodeOverrides: { a: { bits: 8 }, b: {} } });
+  assert.deepEqual(options.nodeOverrides, { a: { bits: 8 } });
+  assert.deepEqual(warnings, ["per-node bits apply to weight-only mode only ('a')"]);
+  assert.deepEqual(resolveOptions({ mode: 'dynamic' }).options.nodeOverrides, undefined);
+});
