@@ -3,6 +3,7 @@
  * light, dark and high-contrast themes work without code. Labels are SVG text nodes (textContent).
  */
 import { h, s } from './dom';
+import { t } from './l10n';
 
 export interface Bar {
   label: string;
@@ -111,7 +112,10 @@ export function stripPlot(rows: { label: string; samples: number[]; series: numb
   const all = rows.flatMap((r) => r.samples);
   const lo = Math.min(...all);
   const hi = Math.max(...all);
-  const span = hi - lo || 1;
+  // A few stalls can be 100× the typical run: past 10× spread a log axis keeps the bulk readable.
+  const log = lo > 0 && hi / lo >= 10;
+  const f = log ? Math.log : (v: number): number => v;
+  const span = f(hi) - f(lo) || 1;
   const rowH = 26;
   const plotW = 420;
   const width = LABEL_W + plotW + 20;
@@ -123,7 +127,7 @@ export function stripPlot(rows: { label: string; samples: number[]; series: numb
     svg.append(s('text', { class: 'label', x: LABEL_W - 6, y: y + rowH / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle' }, truncate(r.label, 26)));
     const g = s('g', { class: `ticks series-${r.series}` });
     for (const v of r.samples) {
-      const x = LABEL_W + ((v - lo) / span) * plotW;
+      const x = LABEL_W + ((f(v) - f(lo)) / span) * plotW;
       g.append(s('line', { class: 'tick', x1: x.toFixed(1), x2: x.toFixed(1), y1: y + 4, y2: y + rowH - 4 }));
     }
     svg.append(g);
@@ -134,6 +138,7 @@ export function stripPlot(rows: { label: string; samples: number[]; series: numb
     s('text', { class: 'axis-label', x: LABEL_W, y: axisY + 14 }, `${trimNumber(lo)} ${unit}`),
     s('text', { class: 'axis-label', x: LABEL_W + plotW, y: axisY + 14, 'text-anchor': 'end' }, `${trimNumber(hi)} ${unit}`),
   );
+  if (log) svg.append(s('text', { class: 'axis-label', 'data-scale': 'log', x: LABEL_W + plotW / 2, y: axisY + 14, 'text-anchor': 'middle' }, t('log scale')));
   return svg;
 }
 

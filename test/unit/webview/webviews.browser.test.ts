@@ -221,8 +221,15 @@ test('dashboard: a real comparison draws the run-timing distribution, one tick p
   assert.equal(await chart.locator('g.ticks').nth(1).locator('line.tick').count(), 12);
   // The axis spans the fastest to the slowest run of both models.
   const all = [...compare.latency.reference.samplesMs!, ...compare.latency.candidate.samplesMs!];
-  const axis = await chart.locator('text.axis-label').allTextContents();
+  const axis = await chart.locator('text.axis-label:not([data-scale])').allTextContents();
   assert.equal(axis.length, 2);
+  // Stalls 10× the fastest run switch to a log axis, and say so.
+  assert.equal(await chart.locator('text[data-scale=log]').count(), Math.max(...all) / Math.min(...all) >= 10 ? 1 : 0);
+  // A 100× stall added to the candidate's runs: the axis turns logarithmic.
+  const stalled = { ...report, latency: { ...report.latency, candidate: { ...report.latency.candidate, samplesMs: [...report.latency.candidate.samplesMs, 100 * Math.max(...all)] } } };
+  await view.send({ v: 1, type: 'report', report: toDashboard(stalled), persist: { reports: [stalled] } });
+  await page.locator('[data-testid=latency-distribution] text[data-scale=log]').waitFor();
+  assert.equal(await page.locator('[data-testid=latency-distribution] g.ticks').nth(1).locator('line.tick').count(), 13);
   assert.ok(Math.abs(parseFloat(axis[0]!) - Math.min(...all)) < 0.01 * Math.max(1, Math.min(...all)), `${axis[0]} vs ${Math.min(...all)}`);
   assert.ok(Math.abs(parseFloat(axis[1]!) - Math.max(...all)) <= 0.05 + 0.01 * Math.max(...all), `${axis[1]} vs ${Math.max(...all)}`);
   assert.deepEqual(await view.problems(), []);
