@@ -214,6 +214,23 @@ test('recipe checks: unknown nodes, op types the mode cannot quantize, calibrati
   client.close(uri);
 });
 
+test('recipe per-node perChannel in dynamic mode: applied on a Gemm (no diagnostic), flagged on a Conv (ConvInteger is per tensor)', async () => {
+  const uri = fileUri(path.join(dir, 'cnn_dynamic.quant.json'));
+  const text = JSON.stringify(
+    { model: 'digits_cnn.onnx', mode: 'dynamic', options: { quantizeConv: true }, nodes: { '/stem/stem.0/Conv': { perChannel: true }, '/fc/Gemm': { perChannel: false } } },
+    null,
+    2,
+  );
+  client.open(uri, 'json', text);
+  const diags = await client.diagnosticsFor(uri, (d) => d.length > 0);
+  const lineOf = (key: string) => text.split('\n').findIndex((l) => l.includes(`"${key}"`));
+  assert.deepEqual(
+    diags.map((d) => [d.range.start.line, d.message]),
+    [[lineOf('/stem/stem.0/Conv'), `dynamic mode quantizes Conv weights per tensor: "perChannel" has no effect on '/stem/stem.0/Conv'`]],
+  );
+  client.close(uri);
+});
+
 test('recipe completion offers node names and op types from the model', async () => {
   const uri = fileUri(path.join(dir, 'complete.quant.json'));
   const text = '{\n  "model": "digits_mlp.onnx",\n  "mode": "dynamic",\n  "options": { "opTypes": [""] },\n  "nodes": { "" }\n}\n';

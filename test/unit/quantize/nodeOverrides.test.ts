@@ -64,6 +64,20 @@ test('dynamic: per tensor globally, one Gemm overridden to per channel; unknown 
   assert.ok(accuracy(await digitsLogits(out), y) >= 96.5);
 });
 
+test('dynamic Conv (ConvInteger) stays per tensor: a perChannel override on it is reported, the Gemm one applied', async () => {
+  const out = path.join(dir, 'cnn_dyn_override.onnx');
+  const r = await quantizeFile(fixture('digits_cnn.onnx'), out, {
+    mode: 'dynamic',
+    quantizeConv: true,
+    perChannel: false,
+    nodeOverrides: { '/stem/stem.0/Conv': { perChannel: true }, '/fc/Gemm': { perChannel: true } },
+  });
+  assert.deepEqual(r.warnings, ["/stem/stem.0/Conv: ConvInteger takes per-tensor weights; its perChannel override is ignored"]);
+  const proto = loadModel(out).proto;
+  assert.deepEqual(dynamicWeightScaleDims(proto, '/stem/stem.0/Conv'), []);
+  assert.deepEqual(dynamicWeightScaleDims(proto, '/fc/Gemm'), [10]);
+});
+
 test('weight-only: one Gemm at 8 bits, the others at the default 4; ORT runs it close to float', async () => {
   const out = path.join(dir, 'mlp_wo_override.onnx');
   const r = await quantizeFile(fixture('digits_mlp.onnx'), out, { mode: 'weight-only', blockSize: 16, nodeOverrides: { '/fc2/Gemm': { bits: 8 } } });
@@ -94,27 +108,41 @@ test('weight-only: one Gemm at 8 bits, the others at the default 4; ORT runs it 
   assert.ok(fs.readFileSync(all8).equals(fs.readFileSync(viaOverrides)), 'byte-identical to the global 8-bit model');
 });
 
-test('static QDQ: one Conv overridden to per tensor gets a scalar weight scale, the others per channel; accuracy holds', async () => {
-  const out = path.join(dir, 'cnn_static_override.onnx');
-  await quantizeFile(fixture('digits_cnn.onnx'), out, {
-    mode: 'static',
-    calibrationData: fixture('digits_calib_x.npy'),
-    nodeOverrides: { '/res1/res1.0/Conv': { perChannel: false } },
-  });
-  const proto = loadModel(out).proto;
+/** Dims of the weight scale of a Conv in a static output: QDQ (scale of the DequantizeLinear feeding it) or QOperator (QLinearConv input 4). */
+function staticWeightScaleDims(proto: ModelProto, conv: string): number[] {
   const producer = new Map(proto.graph!.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
-  /** Scale of the DequantizeLinear feeding the Conv's weight input. */
-  const weightScaleDims = (conv: string): number[] => {
-    const dq = producer.get(nodeNamed(proto, conv).input[1]!)!;
-    assert.equal(dq.opType, 'DequantizeLinear');
-    return dimsOf(proto, dq.input[1]!);
-  };
-  assert.deepEqual(weightScaleDims('/res1/res1.0/Conv'), []);
-  assert.equal(weightScaleDims('/stem/stem.0/Conv').length, 1);
-  assert.equal(weightScaleDims('/res2/res2.0/Conv').length, 1);
+  const qlinear = proto.graph!.node.find((n) => n.opType === 'QLinearConv' && n.name.startsWith(conv));
+  if (qlinear) return dimsOf(proto, qlinear.input[4]!);
+  const dq = producer.get(nodeNamed(proto, conv).input[1]!)!;
+  assert.equal(dq.opType, 'DequantizeLinear');
+  return dimsOf(proto, dq.input[1]!);
+}
+
+test('static QDQ and QOperator: one Conv overridden against the global perChannel; the others follow it; accuracy holds', async () => {
   const { y } = digitsTest();
   const floatAcc = accuracy(await digitsLogits(fixture('digits_cnn.onnx')), y);
-  assert.ok(floatAcc - accuracy(await digitsLogits(out), y) <= 1.5);
+  const cases = [
+    { format: 'qdq' as const, perChannel: true, node: '/res1/res1.0/Conv' },
+    { format: 'qoperator' as const, perChannel: true, node: '/res1/res1.0/Conv' },
+    { format: 'qdq' as const, perChannel: false, node: '/stem/stem.0/Conv' },
+  ];
+  for (const c of cases) {
+    const out = path.join(dir, `cnn_static_${c.format}_${c.perChannel}.onnx`);
+    await quantizeFile(fixture('digits_cnn.onnx'), out, {
+      mode: 'static',
+      format: c.format,
+      perChannel: c.perChannel,
+      calibrationData: fixture('digits_calib_x.npy'),
+      nodeOverrides: { [c.node]: { perChannel: !c.perChannel } },
+    });
+    const proto = loadModel(out).proto;
+    const label = JSON.stringify(c);
+    for (const conv of ['/stem/stem.0/Conv', '/res1/res1.0/Conv', '/res2/res2.0/Conv', '/down/down.0/Conv']) {
+      const perChannel = conv === c.node ? !c.perChannel : c.perChannel;
+      assert.equal(staticWeightScaleDims(proto, conv).length, perChannel ? 1 : 0, `${label}: ${conv}`);
+    }
+    assert.ok(floatAcc - accuracy(await digitsLogits(out), y) <= 1.5, label);
+  }
 });
 
 test('resolveOptions validates overrides and warns when they do nothing in the mode', () => {
