@@ -12,7 +12,9 @@ import { attrInt } from '../../../src/core/onnx/builder';
 import { resolveOptions } from '../../../src/core/quantize/options';
 import { quantizeFile } from '../../../src/core/quantize/index';
 import { InputError } from '../../../src/core/errors';
-import { accuracy, digitsLogits, digitsTest, fixture, sqnrDb, tempDir } from './helpers';
+import { saveModel } from '../../../src/core/onnx/save';
+import { accuracy, digitsLogits, digitsTest, fixture, runModel, sqnrDb, tempDir } from './helpers';
+import { buildTransformer, tokenIds } from './models';
 
 const dir = tempDir('overrides');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -117,6 +119,23 @@ function staticWeightScaleDims(proto: ModelProto, conv: string): number[] {
   assert.equal(dq.opType, 'DequantizeLinear');
   return dimsOf(proto, dq.input[1]!);
 }
+
+test('weight-only transformer: the embedding Gather at 8 bits (GatherBlockQuantized bits=8), the MatMuls at 4; close to float', async () => {
+  const src = path.join(dir, 'tf.onnx');
+  saveModel(buildTransformer({ vocab: 120, dim: 64, layers: 1, seed: 5 }), src);
+  const out = path.join(dir, 'tf_embed8.onnx');
+  const r = await quantizeFile(src, out, { mode: 'weight-only', nodeOverrides: { embed: { bits: 8 } } });
+  assert.equal(r.quantizedNodes, 1 + 6);
+  const nodes = loadModel(out).proto.graph!.node;
+  const gbq = nodes.filter((n) => n.opType === 'GatherBlockQuantized');
+  assert.deepEqual(gbq.map((n) => attrInt(n, 'bits', 0)), [8]);
+  const mm = nodes.filter((n) => n.opType === 'MatMulNBits');
+  assert.equal(mm.length, 6);
+  assert.ok(mm.every((n) => attrInt(n, 'bits', 0) === 4));
+  const feeds = { ids: { type: 'int64' as const, data: tokenIds(2, 10, 120), dims: [2, 10] } };
+  const sqnr = sqnrDb(await runModel(src, feeds), await runModel(out, feeds));
+  assert.ok(sqnr > 15, `SQNR ${sqnr.toFixed(1)} dB`);
+});
 
 test('static QDQ and QOperator: one Conv overridden against the global perChannel; the others follow it; accuracy holds', async () => {
   const { y } = digitsTest();
