@@ -16,7 +16,7 @@ import type { ExternalDataWriter } from '../onnx/save';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { bytesOf, floatTensor, int8Tensor, makeTensor, tensorShape, uint8Tensor } from '../onnx/tensor';
 import type { JobContext } from '../progress';
-import { dropInitializers, InitializerSink, NodePacer, weightValues } from './emit';
+import { dropUnreadWeights, InitializerSink, NodePacer, weightValues } from './emit';
 import { ensureOpset, GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
 import { computeQuantParams, quantRange } from './math';
 import { nodeName, SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
@@ -345,10 +345,8 @@ export async function quantizeDynamic(
   }
   graph.node = out;
 
-  // Float weights go when no remaining node reads them (shared weights may stay for float users).
-  const stillUsed = new Set<string>();
-  for (const n of graph.node) for (const name of n.input) stillUsed.add(name);
-  dropInitializers(graph, new Set([...rewritten].filter((n) => !stillUsed.has(n) && !index.graphOutputs.has(n))));
+  // Float weights go when nothing reads them any more (shared weights stay for float users).
+  dropUnreadWeights(graph, rewritten);
   removeUnusedInitializers(graph);
   pruneValueInfo(graph);
   if (usesContrib) ensureOpset(proto, MS, 1);

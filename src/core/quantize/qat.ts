@@ -19,37 +19,12 @@ import { InitializerSink, weightValues } from './emit';
 import { GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
 import { fullRange, quantizeValue } from './math';
 import type { EngineResult } from './selection';
+import { quantizedFamily } from '../analysis/layers';
 
-/** Operators that only appear in quantized (or fp16-compressed) models. */
-const QUANTIZED_OPS = new Set([
-  'QuantizeLinear',
-  'DequantizeLinear',
-  'DynamicQuantizeLinear',
-  'MatMulInteger',
-  'ConvInteger',
-  'QLinearConv',
-  'QLinearMatMul',
-  'QLinearAdd',
-  'QLinearMul',
-  'QLinearConcat',
-  'QLinearSigmoid',
-  'QLinearLeakyRelu',
-  'QLinearSoftmax',
-  'QLinearAveragePool',
-  'QLinearGlobalAveragePool',
-  'QLinearWhere',
-  'QGemm',
-  'QAttention',
-  'DynamicQuantizeLSTM',
-  'DynamicQuantizeMatMul',
-  'MatMulIntegerToFloat',
-  'MatMulNBits',
-  'GatherBlockQuantized',
-]);
 
 export function countQuantizedOps(graph: GraphProto): { total: number; summary: string } {
   const counts = new Map<string, number>();
-  for (const n of graph.node) if (QUANTIZED_OPS.has(n.opType)) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+  for (const n of graph.node) if (quantizedFamily(n.opType)) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   return { total, summary: [...counts].map(([op, c]) => `${c} ${op}`).join(', ') };
 }

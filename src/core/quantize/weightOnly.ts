@@ -13,7 +13,7 @@ import type { ExternalDataWriter } from '../onnx/save';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { bytesOf, floatTensor, makeTensor, tensorShape } from '../onnx/tensor';
 import type { JobContext } from '../progress';
-import { dropInitializers, InitializerSink, NodePacer, weightValues } from './emit';
+import { dropUnreadWeights, InitializerSink, NodePacer, weightValues } from './emit';
 import { ensureOpset, GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
 import { nodeName, SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 
@@ -273,9 +273,7 @@ export async function quantizeWeightOnly(
     }
   }
   graph.node = out;
-  const stillUsed = new Set<string>();
-  for (const n of graph.node) for (const name of n.input) stillUsed.add(name);
-  dropInitializers(graph, new Set([...rewritten].filter((n) => !stillUsed.has(n))));
+  dropUnreadWeights(graph, rewritten);
   removeUnusedInitializers(graph);
   pruneValueInfo(graph);
   if (quantized > 0) ensureOpset(proto, MS, 1);
