@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   ROOT, log, makeRunDir, startCodeServer, launchChromium, workbenchUrl, devExtensionPayload, waitForWorkbench,
-  runCommand,
+  runCommand, pickQuickItem, waitUntil,
 } from './lib.mjs';
 
 export const SCREENSHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
@@ -72,4 +72,18 @@ export async function setColorTheme(page, theme) {
   await row.waitFor({ state: 'visible', timeout: 10000 }).catch(() => { throw new Error(`no colour theme "${theme}" in the picker`); });
   await page.keyboard.press('Enter');
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10000 });
+}
+
+/**
+ * The guided flow a person goes through: Command Palette → Quantize… → model → Dynamic (int8) →
+ * x86 CPU → accept the proposed output name (checked to be `output`). Returns once Enter is pressed.
+ */
+export async function quantizeFromPalette(page, model, output) {
+  await runCommand(page, 'ONNX Quantizer: Quantize…');
+  await pickQuickItem(page, model);
+  await pickQuickItem(page, 'Dynamic (int8)');
+  await pickQuickItem(page, 'x86 CPU');
+  const box = page.locator('.quick-input-widget input');
+  await waitUntil(`the output name box to propose ${output}`, async () => (await box.inputValue()) === output, { timeout: 10000 });
+  await page.keyboard.press('Enter');
 }

@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, pickQuickItem, runCommand, waitUntil } from '../../scripts/e2e/lib.mjs';
-import { startSession } from '../../scripts/e2e/session.mjs';
+import { ROOT, waitUntil } from '../../scripts/e2e/lib.mjs';
+import { quantizeFromPalette, startSession } from '../../scripts/e2e/session.mjs';
 
 const MODEL = 'large_chain.onnx';
 
@@ -25,13 +25,7 @@ describe('cancel a running quantize job (UI)', () => {
   it('Cancel on the progress notification stops the job and nothing is written', async () => {
     const { page } = s;
     try {
-      await runCommand(page, 'ONNX Quantizer: Quantize…');
-      await pickQuickItem(page, MODEL);
-      await pickQuickItem(page, 'Dynamic (int8)');
-      await pickQuickItem(page, 'x86 CPU');
-      const box = page.locator('.quick-input-widget input');
-      await waitUntil('the output name box to propose large_chain.int8.onnx', async () => (await box.inputValue()) === 'large_chain.int8.onnx', { timeout: 10000 });
-      await page.keyboard.press('Enter');
+      await quantizeFromPalette(page, MODEL, 'large_chain.int8.onnx');
 
       const toast = page.locator('.notification-toast', { hasText: 'Quantizing large_chain' }).first();
       await toast.waitFor({ timeout: 20000 }).catch(() => { throw new Error('no "Quantizing large_chain" progress notification'); });

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  computedStyle, expectNotification, findWebviewFrame, pickQuickItem, recordNotifications, runCommand, testIdText, waitUntil,
+  computedStyle, expectNotification, findWebviewFrame, recordNotifications, testIdText, waitUntil,
 } from '../../scripts/e2e/lib.mjs';
-import { setColorTheme, startSession } from '../../scripts/e2e/session.mjs';
+import { quantizeFromPalette, setColorTheme, startSession } from '../../scripts/e2e/session.mjs';
 
 const MODEL = 'digits_mlp.onnx';
 const OUTPUT = 'digits_mlp.int8.onnx';
@@ -34,13 +34,7 @@ describe('quantize flow (UI)', () => {
     if (broken) return t.skip('an earlier step failed');
     const { page } = s;
     try {
-      await runCommand(page, 'ONNX Quantizer: Quantize…');
-      await pickQuickItem(page, MODEL);
-      await pickQuickItem(page, 'Dynamic (int8)');
-      await pickQuickItem(page, 'x86 CPU');
-      const box = page.locator('.quick-input-widget input');
-      await waitUntil(`the output name box to propose ${OUTPUT}`, async () => (await box.inputValue()) === OUTPUT, { timeout: 10000 });
-      await page.keyboard.press('Enter');
+      await quantizeFromPalette(page, MODEL, OUTPUT);
       const done = await expectNotification(page, `Quantized ${MODEL} → ${OUTPUT}`, { timeout: 60000 });
       assert.ok((await seenToasts()).some((t) => t.includes('Quantizing digits_mlp')), `no progress notification among ${JSON.stringify(await seenToasts())}`);
       assert.ok(fs.existsSync(path.join(s.workspace, OUTPUT)), `${OUTPUT} not written`);
