@@ -84,7 +84,8 @@ export async function quantizeWithAutoExclude(
     const steps: ExclusionStep[] = [];
     let stoppedBecause: string | undefined;
     for (let round = 0; ; round++) {
-      const quantized = await quantizeFile(input, tmpOut, { ...options, excludeNodes: [...excluded], force: true }, {
+      // Each round measures fidelity itself (on the evaluation data): the quantizer's own check is not repeated.
+      const quantized = await quantizeFile(input, tmpOut, { ...options, excludeNodes: [...excluded], force: true, fidelity: false, minSqnrDb: undefined }, {
         signal: ctx.signal,
         log: ctx.log,
         onProgress: (p) => ctx.onProgress?.({ ...p, message: `round ${round + 1}: ${p.stage}${p.message ? ` ${p.message}` : ''}` }),

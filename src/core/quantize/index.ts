@@ -31,6 +31,7 @@ import type { QuantizeOptions, QuantizeResult } from './types';
 import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
+import { measureQuantizeFidelity } from './fidelity';
 import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
@@ -99,6 +100,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
+    const fidelity = resolved.fidelity ? await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx) : undefined;
     const inputBytes = modelDiskBytes(model);
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
@@ -114,6 +116,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
+      ...(fidelity ? { fidelity } : {}),
     };
   } finally {
     model.external.close();

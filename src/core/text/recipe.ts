@@ -39,7 +39,7 @@ export function recipePathFor(modelPath: string): string {
 }
 
 /** Fields of `options` and their JSON types, mirroring QuantizeOptions. */
-const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' | 'string[]' | 'inputs'> = {
+const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' | 'string[]' | 'inputs' | 'floor'> = {
   format: 'string',
   calibrationData: 'string',
   calibrationMethod: 'string',
@@ -62,6 +62,10 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   force: 'boolean',
   externalData: 'string',
   inputs: 'inputs',
+  fidelity: 'boolean',
+  fidelityData: 'string',
+  fidelityFloor: 'floor',
+  minSqnrDb: 'number',
 };
 
 export const RECIPE_OPTION_NAMES = Object.keys(OPTION_TYPES) as (keyof RecipeOptions)[];
@@ -80,6 +84,11 @@ export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
     for (const [k, v] of Object.entries(value.options as object)) {
       const type = OPTION_TYPES[k as keyof RecipeOptions];
       if (!type) fail(`unknown option "${k}"`);
+      if (type === 'floor') {
+        const ok = isObject(v) && Object.entries(v).every(([fk, fv]) => (fk === 'sqnrDb' || fk === 'cosine') && typeof fv === 'number');
+        if (!ok) fail('option "fidelityFloor" must be {"sqnrDb": DB, "cosine": C}');
+        continue;
+      }
       if (type === 'inputs') {
         const problem = inputsProblem(v);
         if (problem) fail(`option "inputs" ${problem}`);
@@ -129,6 +138,7 @@ export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipeP
     if (v !== undefined && k in OPTION_TYPES) (options as unknown as Record<string, unknown>)[k] = v;
   }
   if (options.calibrationData !== undefined) options.calibrationData = path.resolve(recipeDir, options.calibrationData);
+  if (options.fidelityData !== undefined) options.fidelityData = path.resolve(recipeDir, options.fidelityData);
   if (options.inputs?.values) {
     // Numbers stay numbers; a .npy file is relative to the recipe, like the calibration data.
     const values = Object.entries(options.inputs.values).map(([n, v]) => [n, /\.npy$/i.test(String(v)) ? path.resolve(recipeDir, String(v)) : String(v)]);
