@@ -11,33 +11,26 @@
  * weight, so every node that could read the float weight (that graph or a body nested in it) can
  * read the derived one too, and a weight read both inside and outside a body is quantized once.
  */
+import { indexModel, SCOPE_SEPARATOR, type GraphScope, type ModelIndex } from '../onnx/graph-index';
 import type { OnnxModel } from '../onnx/model';
 import type { ExternalDataWriter } from '../onnx/save';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/schema';
-import { getAttribute } from '../onnx/builder';
-import { attributeGraphs } from '../onnx/walk';
 import type { JobContext } from '../progress';
 import { InitializerSink, NodePacer, weightValues } from './emit';
 import { ensureOpset, GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
-import { nodeName, qualifiedOpType, type NodeSelection, type ResolvedOptions } from './selection';
+import { qualifiedOpType, type NodeSelection, type ResolvedOptions } from './selection';
 import type { SkippedNode } from './types';
 
 /** A constant tensor as nodes see it: an initializer or a Constant node's value, and the graph holding it. */
-export interface WeightRef {
+export type WeightRef = {
   /** The name nodes read (a Constant node's output). */
   readonly name: string;
   readonly tensor: TensorProto;
-  readonly kind: 'initializer' | 'constant';
   readonly scope: Scope;
-  /** The Constant node, for kind 'constant'. */
-  readonly node?: NodeProto;
-}
+} & ({ readonly kind: 'initializer' } | { readonly kind: 'constant'; /** The Constant node. */ readonly node: NodeProto });
 
-/** One graph (main or body) with its constants and the names it defines itself. */
+/** One graph (main or body) as the driver rewrites it. */
 export class Scope {
-  readonly constants = new Map<string, WeightRef>();
-  /** Names this graph defines that are not constants (inputs, node outputs): they shadow outer ones. */
-  private readonly defined = new Set<string>();
   readonly graphInputs: ReadonlySet<string>;
   readonly graphOutputs: ReadonlySet<string>;
   /** Nodes of the rewritten graph, in order; `head` goes before them. */
@@ -48,43 +41,32 @@ export class Scope {
   changed = false;
 
   constructor(
-    readonly graph: GraphProto,
+    /** The index's scope: graph, owner, parent, key path. */
+    readonly at: GraphScope,
     readonly parent: Scope | undefined,
-    /** '' for the main graph; `owner/attribute` segments joined by '/' for bodies (owner as nodeName names it). */
-    readonly path: string,
   ) {
-    this.graphInputs = new Set(graph.input.map((i) => i.name));
-    this.graphOutputs = new Set(graph.output.map((o) => o.name));
-    for (const t of graph.initializer) this.constants.set(t.name, { name: t.name, tensor: t, kind: 'initializer', scope: this });
-    for (const name of this.graphInputs) if (!this.constants.has(name)) this.defined.add(name);
-    for (const node of graph.node) {
-      const value = constantValue(node);
-      const out = node.output[0];
-      if (value && out) this.constants.set(out, { name: out, tensor: value, kind: 'constant', scope: this, node });
-      else for (const o of node.output) if (o) this.defined.add(o);
-    }
+    this.graphInputs = new Set(at.graph.input.map((i) => i.name));
+    this.graphOutputs = new Set(at.graph.output.map((o) => o.name));
   }
 
-  /** The constant `name` refers to from this graph, or undefined when it is computed (or unknown). */
-  resolve(name: string | undefined): WeightRef | undefined {
-    if (!name) return undefined;
-    for (let s: Scope | undefined = this; s; s = s.parent) {
-      const c = s.constants.get(name);
-      if (c) return c;
-      if (s.defined.has(name)) return undefined;
-    }
-    return undefined;
+  get graph(): GraphProto {
+    return this.at.graph;
   }
 
   get isMain(): boolean {
     return this.parent === undefined;
   }
-}
 
-/** The tensor a standard Constant node holds in `value` (the only form weights come in). */
-function constantValue(node: NodeProto): TensorProto | undefined {
-  if (node.opType !== 'Constant' || (node.domain !== '' && node.domain !== 'ai.onnx')) return undefined;
-  return getAttribute(node, 'value')?.t;
+  /** The body path as reports show it ('' for the main graph): `<owner key>/<attribute>`. */
+  get path(): string {
+    return this.at.path.endsWith(SCOPE_SEPARATOR) ? this.at.path.slice(0, -SCOPE_SEPARATOR.length) : this.at.path;
+  }
+
+  /** This graph is `outer` or a body nested in it (so it sees `outer`'s names). */
+  isWithin(outer: Scope): boolean {
+    for (let s: Scope | undefined = this; s; s = s.parent) if (s === outer) return true;
+    return false;
+  }
 }
 
 export type Rewrite = { nodes: NodeProto[] } | { skip: string };
@@ -143,10 +125,13 @@ export interface NodeUse {
 
 export class RewriteDriver {
   readonly proto: ModelProto;
+  readonly index: ModelIndex;
   readonly main: Scope;
   /** Every graph, main first, each body after its enclosing graph. */
   readonly scopes: Scope[] = [];
+  private readonly scopeOf = new Map<GraphScope, Scope>();
   private readonly bodies = new Map<NodeProto, Scope[]>();
+  private readonly weightRefs = new Map<string, WeightRef>();
   private readonly names: GraphIndex;
   private readonly sinks = new Map<Scope, InitializerSink>();
   private readonly skips = new Map<string, SkippedNode>();
@@ -167,23 +152,38 @@ export class RewriteDriver {
     private readonly writer: ExternalDataWriter | undefined,
   ) {
     this.proto = model.proto;
-    const graph = this.proto.graph!;
-    this.names = new GraphIndex(graph);
-    this.main = this.addScope(graph, undefined, '');
-    this.pacer = new NodePacer(ctx, this.scopes.reduce((n, s) => n + s.graph.node.length, 0));
+    this.index = indexModel(this.proto);
+    this.names = new GraphIndex(this.index.main);
+    for (const at of this.index.scopes) {
+      const parent = at.parent ? this.scopeOf.get(at.parent) : undefined;
+      const scope = new Scope(at, parent);
+      this.scopes.push(scope);
+      this.scopeOf.set(at, scope);
+      if (at.owner) {
+        const list = this.bodies.get(at.owner.node) ?? [];
+        list.push(scope);
+        this.bodies.set(at.owner.node, list);
+      }
+    }
+    const main = this.scopes[0];
+    if (!main) throw new Error('the model index has no main graph');
+    this.main = main;
+    this.pacer = new NodePacer(ctx, this.index.nodes.length);
   }
 
-  private addScope(graph: GraphProto, parent: Scope | undefined, path: string): Scope {
-    const scope = new Scope(graph, parent, path);
-    this.scopes.push(scope);
-    for (const node of graph.node) {
-      const bodies: Scope[] = [];
-      for (const attr of node.attribute) {
-        for (const g of attributeGraphs(attr)) bodies.push(this.addScope(g, scope, `${path ? `${path}/` : ''}${nodeName(node)}/${attr.name}`));
-      }
-      if (bodies.length) this.bodies.set(node, bodies);
+  /** The constant `name` refers to from `scope`: its own or an enclosing graph's (ONNX Runtime resolves outer-scope names). */
+  resolve(scope: Scope, name: string | undefined): WeightRef | undefined {
+    if (!name) return undefined;
+    const c = this.index.constant(name);
+    const owner = c && this.scopeOf.get(c.scope);
+    if (!c || !owner || !scope.isWithin(owner)) return undefined;
+    let ref = this.weightRefs.get(name);
+    if (!ref) {
+      const node = c.kind === 'constant' ? this.index.producer(name)?.node : undefined;
+      ref = node ? { name, tensor: c.tensor, scope: owner, kind: 'constant', node } : { name, tensor: c.tensor, scope: owner, kind: 'initializer' };
+      this.weightRefs.set(name, ref);
     }
-    return scope;
+    return ref;
   }
 
   /** Rewrite every node some handler covers, in every graph; bodies before the node that owns them. */
@@ -197,8 +197,12 @@ export class RewriteDriver {
       for (const body of this.bodies.get(node) ?? []) await this.rewriteGraph(body, handlers, modeOps);
       const std = node.domain === '' || node.domain === 'ai.onnx';
       const handler = handlers[std ? node.opType : qualifiedOpType(node)];
-      const rc = handler ? this.context(scope) : undefined;
-      if (!handler || !rc || (handler.applies && !handler.applies(node, rc))) {
+      if (!handler) {
+        scope.out.push(node);
+        continue;
+      }
+      const rc = this.context(scope);
+      if (handler.applies && !handler.applies(node, rc)) {
         scope.out.push(node);
         continue;
       }
@@ -216,30 +220,28 @@ export class RewriteDriver {
     scope.graph.node = scope.out;
   }
 
-  /** Every constant weight of every graph (initializers, then Constant nodes), main graph first. */
+  /** Every constant weight of every graph (initializers, then Constant nodes, in order), main graph first. */
   *weights(): Generator<WeightRef> {
-    for (const scope of this.scopes) yield* scope.constants.values();
-  }
-
-  private usesMap: Map<WeightRef, NodeUse[]> | undefined;
-
-  /** The nodes (any graph) whose inputs resolve to `w`. */
-  users(w: WeightRef): NodeUse[] {
-    if (!this.usesMap) {
-      this.usesMap = new Map();
-      for (const scope of this.scopes) {
-        for (const node of scope.graph.node) {
-          for (const input of new Set(node.input)) {
-            const ref = scope.resolve(input);
-            if (!ref) continue;
-            let list = this.usesMap.get(ref);
-            if (!list) this.usesMap.set(ref, (list = []));
-            list.push({ node, scope });
-          }
-        }
+    for (const scope of this.scopes) {
+      for (const t of scope.graph.initializer) {
+        const ref = this.resolve(scope, t.name);
+        if (ref?.tensor === t) yield ref;
+      }
+      for (const node of scope.graph.node) {
+        const ref = this.resolve(scope, node.output[0]);
+        if (ref?.kind === 'constant' && ref.node === node) yield ref;
       }
     }
-    return this.usesMap.get(w) ?? [];
+  }
+
+  /** The nodes (any graph) that read `w` as one of their own inputs. */
+  users(w: WeightRef): NodeUse[] {
+    const out: NodeUse[] = [];
+    for (const entry of this.index.consumers(w.name)) {
+      const scope = this.scopeOf.get(entry.scope);
+      if (scope && entry.node.input.includes(w.name) && this.resolve(scope, w.name) === w) out.push({ node: entry.node, scope });
+    }
+    return out;
   }
 
   /** The context handlers get for a node of `scope`. */
@@ -249,7 +251,7 @@ export class RewriteDriver {
       options: d.options,
       selection: d.selection,
       scope,
-      weight: (name) => scope.resolve(name),
+      weight: (name) => d.resolve(scope, name),
       values: (t) => weightValues(t, d.model),
       unique: (base) => d.names.unique(base),
       store: (from, t) => d.store(from.scope, t),
@@ -283,11 +285,10 @@ export class RewriteDriver {
     return this.names.unique(base);
   }
 
-  /** Record why a node stays as it is (first reason wins). */
+  /** Record why a node stays as it is (first reason wins), by its key (bodies: with their path). */
   skip(scope: Scope, node: NodeProto, reason: string): void {
-    const name = nodeName(node);
-    const key = scope.path ? `${scope.path}/${name}` : name;
-    if (!this.skips.has(key)) this.skips.set(key, scope.path ? { node: name, reason, subgraph: scope.path } : { node: name, reason });
+    const key = this.index.keyOf(node);
+    if (!this.skips.has(key)) this.skips.set(key, scope.isMain ? { node: key, reason } : { node: key, reason, subgraph: scope.path });
   }
 
   consume(w: WeightRef): void {
@@ -317,7 +318,7 @@ export class RewriteDriver {
       let read = readIn.get(scope);
       if (!read) {
         read = new Set(scope.graphOutputs);
-        for (const s of this.scopes) if (isWithin(s, scope)) for (const n of s.graph.node) for (const i of n.input) if (i) read.add(i);
+        for (const s of this.scopes) if (s.isWithin(scope)) for (const n of s.graph.node) for (const i of n.input) if (i) read.add(i);
         readIn.set(scope, read);
       }
       return read;
@@ -326,7 +327,7 @@ export class RewriteDriver {
     const goneNodes = new Set<NodeProto>();
     for (const w of this.consumed) {
       if (readFrom(w.scope).has(w.name)) continue;
-      if (w.kind === 'constant') goneNodes.add(w.node!);
+      if (w.kind === 'constant') goneNodes.add(w.node);
       else {
         let set = goneInits.get(w.scope);
         if (!set) goneInits.set(w.scope, (set = new Set()));
@@ -340,10 +341,4 @@ export class RewriteDriver {
     }
     if (goneNodes.size) for (const scope of this.scopes) scope.graph.node = scope.graph.node.filter((n) => !goneNodes.has(n));
   }
-}
-
-/** `inner` is `outer` or a body nested in it. */
-function isWithin(inner: Scope, outer: Scope): boolean {
-  for (let s: Scope | undefined = inner; s; s = s.parent) if (s === outer) return true;
-  return false;
 }

@@ -73,7 +73,7 @@ export async function convertFp16(
     if (w.kind === 'initializer') {
       w.scope.head.push(cast);
       w.scope.graph.initializer = w.scope.graph.initializer.filter((t) => t !== w.tensor);
-    } else castFor.set(w.node!, cast);
+    } else castFor.set(w.node, cast);
     converted++;
     for (const u of users) touched.add(u.node);
   }
