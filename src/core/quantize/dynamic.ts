@@ -218,8 +218,9 @@ export const dynamicLSTM: OpHandler = {
       rc.store(ref, int8Tensor(zp, scaleDims, new Int8Array(w.scales.length)));
       return { q, scale, zp };
     };
-    const wq = quantTransposed(wt, inSize);
-    const rq = quantTransposed(rt, hidden);
+    // LSTMs sharing W or R (the branches of an If) share one quantized copy.
+    const wq = rc.once(wt, `lstm|${perChannel}`, () => quantTransposed(wt, inSize));
+    const rq = rc.once(rt, `lstm|${perChannel}`, () => quantTransposed(rt, hidden));
     rc.consume(wt);
     rc.consume(rt);
     const opt = (i: number) => node.input[i] ?? '';
