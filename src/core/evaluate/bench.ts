@@ -4,7 +4,7 @@ import { InputError, throwIfCancelled } from '../errors';
 import { loadModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession, type OrtTensor } from '../runtime/ort';
-import type { BenchResult } from '../../shared/report';
+import type { BenchResult } from './types';
 import { evaluationInputs, feedsFor, maxBatchOf, modelInputs } from './data';
 import { latencyStats } from './stats';
 
