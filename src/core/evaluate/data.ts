@@ -10,7 +10,7 @@ import type { ModelProto, NodeProto } from '../onnx/schema';
 import { tensorShape } from '../onnx/tensor';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
+import { alignedCopy, fixedBatchOf, generatedElementCount, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
 import { ort, type OrtTensor } from '../runtime/ort';
 import { seededRandom } from '../util/random';
 
@@ -140,7 +140,7 @@ export function generateInputData(proto: ModelProto, specs: InputSpec[], samples
     if (!spec.dims) throw new InputError(`input '${spec.name}' has no shape in the model; pass --data`);
     const shape = spec.dims.map((d, i) => (i === 0 ? samples : typeof d === 'number' && d > 0 ? d : otherDims));
     if (shape.length === 0) throw new InputError(`input '${spec.name}' is a scalar; pass --data`);
-    const count = shape.reduce((a, b) => a * b, 1);
+    const count = generatedElementCount(spec.name, shape, 'pass --data with real inputs');
     let data: Uint8Array;
     if (dtype === 'float32' || dtype === 'float64' || dtype === 'float16') {
       const v = Array.from({ length: count }, rand);

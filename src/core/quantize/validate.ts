@@ -6,6 +6,7 @@
 import { WorkError } from '../errors';
 import { batches, loadCalibrationData, modelInputs, type ModelInput } from '../calibrate/data';
 import { DataType, dtypeName } from '../onnx/dtype';
+import { generatedElementCount } from '../data/inputs';
 import type { GraphProto } from '../onnx/schema';
 import { createSession, ort, type OrtTensor } from '../runtime/ort';
 
@@ -41,7 +42,7 @@ export async function validateModel(file: string, graph: GraphProto, calibration
 export function generatedInput(input: ModelInput): OrtTensor {
   const O = ort();
   const dims = (input.dims ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = generatedElementCount(input.name, dims, 'pass calibration data to validate with, or --no-validate');
   switch (input.elemType) {
     case DataType.FLOAT:
       return new O.Tensor('float32', Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000), dims);
