@@ -77,8 +77,9 @@ export function readInputArrays(location: string, specs: InputSpec[], rules: Inp
       arrays.set(spec.name, { file, arr: readNpy(file, `data for input '${spec.name}'`) });
     }
   } else {
-    if (specs.length !== 1) throw rules.notSingleInput(specs);
-    arrays.set(specs[0]!.name, { file: location, arr: readNpy(location, 'data') });
+    const [only] = specs;
+    if (specs.length !== 1 || !only) throw rules.notSingleInput(specs);
+    arrays.set(only.name, { file: location, arr: readNpy(location, 'data') });
   }
   return arrays;
 }
@@ -105,16 +106,16 @@ export function checkFinite(arr: NpyArray, label: string): void {
   let first = -1;
   if (arr.dtype === 'float16') {
     // Exponent bits all set: Inf or NaN.
-    for (let i = 0; i < values.length; i++) {
-      if (((values[i] as number) & 0x7c00) === 0x7c00) {
+    for (const [i, bits] of (values as Uint16Array).entries()) {
+      if ((bits & 0x7c00) === 0x7c00) {
         if (first < 0) first = i;
         bad++;
       }
     }
   } else {
     const floats = values as Float32Array | Float64Array;
-    for (let i = 0; i < floats.length; i++) {
-      if (!Number.isFinite(floats[i]!)) {
+    for (const [i, v] of floats.entries()) {
+      if (!Number.isFinite(v)) {
         if (first < 0) first = i;
         bad++;
       }
