@@ -4,7 +4,7 @@ import { quantizeFile } from '../../core/quantize/index';
 import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/evaluate/autoExclude';
 import type { QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
 import { formatBytes } from '../../core/report/format';
-import { formatSqnr } from '../../shared/report';
+import { formatSqnr } from '../../core/report/format';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
 

@@ -9,8 +9,8 @@ import { throwIfCancelled } from '../errors';
 import { loadModel, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession } from '../runtime/ort';
-import type { OutputFidelity, QuantizeFidelity } from '../../shared/report';
-import { formatSqnr } from '../../shared/report';
+import type { OutputFidelity, QuantizeFidelity } from './types';
+import { formatSqnr } from '../report/format';
 import { adaptInputData, describeInputs, feedsFor, firstSamples, modelInputs, type InputData } from './data';
 import { perLayerErrors } from './perLayer';
 import { asFloat32, maxBatchOfSession } from './session';
@@ -48,12 +48,15 @@ export async function outputFidelity(
     const r = await reference.run(feeds, names);
     const c = await candidate.run(candidateData === data ? feeds : feedsFor(candidateData, start, count), names);
     names.forEach((name, k) => {
-      const rv = asFloat32(r[name]!);
-      const cv = asFloat32(c[name]!);
+      const rt = r[name];
+      const ct = c[name];
+      const a = acc[k];
+      if (!rt || !ct || !a) return;
+      const rv = asFloat32(rt);
+      const cv = asFloat32(ct);
       if (rv.length !== cv.length) return;
-      const a = acc[k]!;
       a.errors.add(rv, cv, Math.max(1, Math.min(count, rv.length)));
-      const dims = r[name]!.dims;
+      const dims = rt.dims;
       const width = dims.length ? Number(dims[dims.length - 1]) : 1;
       const ra = argmaxRows(rv, width);
       const ca = argmaxRows(cv, width);
@@ -61,8 +64,9 @@ export async function outputFidelity(
       a.rows += ra.length;
     });
   }
-  return names.map((output, k) => {
-    const a = acc[k]!;
+  return names.flatMap((output, k) => {
+    const a = acc[k];
+    if (!a) return [];
     const sqnr = a.errors.sqnrDb;
     return {
       output,
@@ -115,7 +119,7 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
     };
     if (result.belowFloor) {
       ctx.onProgress?.({ stage: 'per-layer', message: 'fidelity below the floor: ranking the layers' });
-      const nodeNames = new Set(reference.proto.graph!.node.map((n) => n.name).filter(Boolean));
+      const nodeNames = new Set((reference.proto.graph?.node ?? []).map((n) => n.name).filter(Boolean));
       const layers = await perLayerErrors(reference, candidateModel, firstSamples(data, PER_LAYER_SAMPLES), { threads: run.threads }, ctx);
       result.worstLayers = layers
         .filter((l) => l.localSqnrDb !== null && nodeNames.has(l.node))

@@ -9,7 +9,7 @@ import { generateInputData, firstSamples, loadInputData, modelInputs, type Input
 import { DEFAULT_FIDELITY_FLOOR, fidelityFigures, fidelityWarning, quantizationFidelity } from '../evaluate/fidelity';
 import type { OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
-import type { QuantizeFidelity } from '../../shared/report';
+import type { QuantizeFidelity } from '../evaluate/types';
 import type { ResolvedOptions } from './selection';
 import type { QuantizeOptions } from './types';
 

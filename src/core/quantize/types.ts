@@ -3,7 +3,7 @@
  * Option names mirror the CLI flags in the cli.md contract.
  */
 import type { InputOverrides } from '../data/probe';
-import type { QuantizeFidelity } from '../../shared/report';
+import type { QuantizeFidelity } from '../evaluate/types';
 
 export type QuantMode = 'dynamic' | 'static' | 'weight-only' | 'fp16';
 export type QuantFormat = 'qdq' | 'qoperator';
@@ -83,6 +83,8 @@ export interface QuantizeOptions {
 export interface SkippedNode {
   node: string;
   reason: string;
+  /** For a node inside an If/Loop/Scan body: the body's path, `owner/attribute` segments joined by '/' (`if_out/then_branch`). */
+  subgraph?: string;
 }
 
 export interface QuantizeResult {

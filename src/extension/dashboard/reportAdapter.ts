@@ -1,5 +1,5 @@
 /**
- * Maps quantization reports (src/shared/report.ts: QuantReport, or a bare CompareResult from
+ * Maps quantization reports (src/core/report/types.ts: QuantReport, or a bare CompareResult from
  * `compare --json`) onto the dashboard's columns: the float reference first, then one column per
  * candidate. Several reports against the same reference become side-by-side columns.
  *
@@ -81,7 +81,8 @@ export function quantizeFidelityOf(r: Obj): { text: string; belowFloor: boolean 
   if (!outputs.length) return null;
   const key = (o: Obj) => (o.identical === true ? Infinity : num(o.sqnrDb) ?? -Infinity);
   const worst = outputs.reduce((a, b) => (key(b) < key(a) ? b : a));
-  const sqnr = worst.identical === true ? '∞ (identical)' : num(worst.sqnrDb) === null ? 'n/a' : `${num(worst.sqnrDb)!.toFixed(1)} dB`;
+  const db = num(worst.sqnrDb);
+  const sqnr = worst.identical === true ? '∞ (identical)' : db === null ? 'n/a' : `${db.toFixed(1)} dB`;
   const cos = num(worst.cosine);
   const agree = num(worst.agreement);
   const belowFloor = f.belowFloor === true;

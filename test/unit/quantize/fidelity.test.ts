@@ -8,6 +8,8 @@ import { WorkError } from '../../../src/core/errors';
 import { compareModels } from '../../../src/core/evaluate/compare';
 import { buildReport } from '../../../src/core/report/build';
 import { quantizeFidelityOf, toDashboard } from '../../../src/extension/dashboard/reportAdapter';
+import type { QuantizeResult } from '../../../src/core/quantize/types';
+import type { QuantizeFidelity } from '../../../src/core/evaluate/types';
 import { fixture, tempDir, unlikeCalibration } from './helpers';
 
 const dir = tempDir('fidelity');
@@ -15,12 +17,21 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const TEST_X = fixture('digits_test_x.npy');
 const TEST_Y = fixture('digits_test_y.npy');
 
+/** The fidelity of a result and the SQNR of its first output (both must be there). */
+function firstOutput(r: QuantizeResult): { f: QuantizeFidelity; sqnr: number; cosine: number } {
+  const f = r.fidelity;
+  assert.ok(f, 'the result carries fidelity');
+  const o = f.outputs[0];
+  assert.ok(o && o.sqnrDb !== null, JSON.stringify(f.outputs));
+  return { f, sqnr: o.sqnrDb, cosine: o.cosine };
+}
+
 test('every result carries per-output fidelity: digits MLP dynamic on generated inputs is above the floor, no warning', async () => {
   const r = await quantizeFile(fixture('digits_mlp.onnx'), path.join(dir, 'mlp.int8.onnx'), { mode: 'dynamic' });
-  const f = r.fidelity!;
+  const { f, sqnr, cosine } = firstOutput(r);
   assert.equal(f.inputs, 'generated inputs');
   assert.equal(f.outputs.length, 1);
-  assert.ok(f.outputs[0]!.sqnrDb! > 20 && f.outputs[0]!.cosine > 0.99, JSON.stringify(f));
+  assert.ok(sqnr > 20 && cosine > 0.99, JSON.stringify(f));
   assert.equal(f.belowFloor, false);
   assert.equal(f.worstLayers, undefined);
   assert.ok(!r.warnings.some((w) => /fidelity below/.test(w)));
@@ -30,28 +41,30 @@ test('a CNN calibrated on data unlike its test data: accuracy collapses, fidelit
   const calib = unlikeCalibration(path.join(dir, 'dim_calib.npy'));
   const out = path.join(dir, 'cnn.int8.onnx');
   const r = await quantizeFile(fixture('digits_cnn.onnx'), out, { mode: 'static', calibrationData: calib, fidelityData: TEST_X });
-  const f = r.fidelity!;
+  const { f, sqnr } = firstOutput(r);
   assert.equal(f.inputs, 'data');
   assert.equal(f.belowFloor, true);
-  assert.ok(f.outputs[0]!.sqnrDb! < 20, JSON.stringify(f.outputs));
-  assert.ok(f.worstLayers!.length > 0);
-  const warning = r.warnings.find((w) => /^fidelity below the floor/.test(w))!;
+  assert.ok(sqnr < 20, JSON.stringify(f.outputs));
+  const worst = f.worstLayers ?? [];
+  assert.ok(worst[0], 'worst layers named');
+  const warning = r.warnings.find((w) => /^fidelity below the floor/.test(w));
   assert.ok(warning, r.warnings.join('\n'));
-  for (const l of f.worstLayers!) assert.ok(warning.includes(l.node), `${l.node} named in: ${warning}`);
+  for (const l of worst) assert.ok(warning.includes(l.node), `${l.node} named in: ${warning}`);
   assert.match(warning, /--auto-exclude sqnr:20/);
   // The collapse is real: labelled accuracy of the written model against float's.
   const c = await compareModels(fixture('digits_cnn.onnx'), out, { data: TEST_X, labels: TEST_Y, runs: 2, warmup: 0 });
-  assert.ok(c.accuracy.referenceAccuracy! > 0.9 && c.accuracy.candidateAccuracy! < 0.5, JSON.stringify(c.accuracy));
+  assert.ok((c.accuracy.referenceAccuracy ?? 0) > 0.9 && (c.accuracy.candidateAccuracy ?? 1) < 0.5, JSON.stringify(c.accuracy));
   // Keeping the worst layer float (what the warning offers) brings fidelity back up.
   const fixedOut = path.join(dir, 'cnn.fixed.onnx');
-  const fixedR = await quantizeFile(fixture('digits_cnn.onnx'), fixedOut, { mode: 'static', calibrationData: calib, fidelityData: TEST_X, excludeNodes: [f.worstLayers![0]!.node] });
-  assert.ok(fixedR.fidelity!.outputs[0]!.sqnrDb! > f.outputs[0]!.sqnrDb!);
+  const fixedR = await quantizeFile(fixture('digits_cnn.onnx'), fixedOut, { mode: 'static', calibrationData: calib, fidelityData: TEST_X, excludeNodes: [worst[0].node] });
+  assert.ok(firstOutput(fixedR).sqnr > sqnr);
 
   // The report (and so the dashboard) shows the same figure, marked below the floor.
   const report = JSON.parse(JSON.stringify(buildReport(c, { quantize: r })));
-  const shown = toDashboard(report).models[1]!.quantizeFidelity!;
+  const shown = toDashboard(report).models[1]?.quantizeFidelity;
+  assert.ok(shown);
   assert.equal(shown.belowFloor, true);
-  assert.ok(shown.text.startsWith(`${f.outputs[0]!.sqnrDb!.toFixed(1)} dB`), shown.text);
+  assert.ok(shown.text.startsWith(`${sqnr.toFixed(1)} dB`), shown.text);
   assert.deepEqual(quantizeFidelityOf(report), shown);
 
   // --min-sqnr: a WorkError, nothing written.

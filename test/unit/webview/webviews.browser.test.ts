@@ -253,10 +253,13 @@ test('dashboard: the quantizer\'s fidelity check shows the same figure, in bold 
     });
     const cell = view.page.getByTestId('quantize-fidelity');
     await cell.waitFor();
-    const text = (await cell.textContent())!;
-    assert.ok(text.startsWith(`${q.fidelity!.outputs[0]!.sqnrDb!.toFixed(1)} dB`), text);
+    const text = (await cell.textContent()) ?? '';
+    const sqnr = q.fidelity?.outputs[0]?.sqnrDb;
+    const worst = q.fidelity?.worstLayers?.[0]?.node;
+    assert.ok(typeof sqnr === 'number' && worst, JSON.stringify(q.fidelity));
+    assert.ok(text.startsWith(`${sqnr.toFixed(1)} dB`), text);
     assert.match(text, /below the floor/);
-    assert.ok(text.includes(q.fidelity!.worstLayers![0]!.node), text);
+    assert.ok(text.includes(worst), text);
     assert.equal(await cell.evaluate((el) => getComputedStyle(el).fontWeight), '700');
     assert.equal(await view.page.getByTestId('reference-quantize-fidelity').textContent(), '—');
     assert.deepEqual(await view.problems(), []);
