@@ -18,6 +18,10 @@
  * Keys are unique in the whole model. They are a function of the graph alone, so indexing the
  * same (or a copied) graph again gives the same keys.
  *
+ * Indexing also records each node's key on the node object, so code holding only a NodeProto
+ * (a rewrite's per-node handler, a skip list) gets the same key with `nodeKey(node)`; a node
+ * made by a rewrite that replaces an indexed one takes its key with `carryKey`.
+ *
  * The index does not follow later edits: a rewrite indexes the graph before it changes it.
  */
 import { create } from '@bufbuild/protobuf';
@@ -90,6 +94,7 @@ export class ModelIndex {
         const entry: IndexedNode = { node, key, label: node.name || key.slice(scope.path.length), index, scope };
         nodes.push(entry);
         this.byNode.set(node, entry);
+        assignedKeys.set(node, key);
         this.byKeyMap.set(key, entry);
         for (const attr of node.attribute) {
           for (const g of attributeGraphs(attr)) {
@@ -145,9 +150,9 @@ export class ModelIndex {
     return this.byNode.get(node);
   }
 
-  /** The node's key; nodes made after indexing get `fallbackKey` (name, else first output). */
+  /** The node's key; nodes made after indexing get `nodeKey` (a carried key, else name or first output). */
   keyOf(node: NodeProto): string {
-    return this.byNode.get(node)?.key ?? fallbackKey(node);
+    return this.byNode.get(node)?.key ?? nodeKey(node);
   }
 
   byKey(key: string): IndexedNode | undefined {
@@ -178,6 +183,24 @@ export class ModelIndex {
   constantNames(): IterableIterator<string> {
     return this.constants.keys();
   }
+}
+
+/** Keys given by the latest index that saw each node object. */
+const assignedKeys = new WeakMap<NodeProto, string>();
+
+/**
+ * The key the latest index of its graph gave this node; a node never indexed (made by a rewrite)
+ * gets `fallbackKey`.
+ */
+export function nodeKey(node: NodeProto): string {
+  return assignedKeys.get(node) ?? fallbackKey(node);
+}
+
+/** A node that replaces `from` (same op rewritten, e.g. BatchNormalization folded into a Conv) keeps its key. */
+export function carryKey(from: NodeProto, to: NodeProto): NodeProto {
+  const key = assignedKeys.get(from);
+  if (key !== undefined) assignedKeys.set(to, key);
+  return to;
 }
 
 /** Index a model (or one graph and its subgraphs). An empty model gives an empty index. */

@@ -18,6 +18,7 @@ import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/m
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
+import { indexModel } from '../onnx/graph-index';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
@@ -48,8 +49,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
     const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
     if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, model, resolved.force);
 
+    // Indexing gives every node its key, which the selection and the engines name it by.
+    const index = indexModel(model.proto);
     const selection = makeSelection(resolved);
-    const unknown = unknownNodeNames(selection, model.proto.graph!.node);
+    const unknown = unknownNodeNames(selection, index);
     if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes / node overrides)`);
 
     const writer = streamWeights ? new ExternalDataWriter(dataPath, path.basename(dataPath)) : undefined;
