@@ -28,7 +28,7 @@ function computeTypes(index: ModelIndex): ElementTypes {
     if (t?.case === 'tensorType' && t.value.elemType) types.set(vi.name, t.value.elemType);
   };
   for (const { graph } of index.scopes) for (const vi of [...graph.input, ...graph.output, ...graph.valueInfo]) declare(vi);
-  for (const name of index.constantNames()) if (!types.has(name)) types.set(name, index.constant(name)!.tensor.dataType);
+  for (const [name, { tensor }] of index.constants) if (!types.has(name)) types.set(name, tensor.dataType);
   // Forward pass in graph order (graphs are topologically sorted); unknown stays unknown.
   for (const { node } of index.nodes) {
     const outs = inferOutputTypes(node, (n) => types.get(n));

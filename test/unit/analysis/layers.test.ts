@@ -138,8 +138,10 @@ test('one entry per node of every graph, in graph-index order (the language serv
   const layers = analyzeLayers({ proto }, { index });
   assert.equal(layers.length, index.nodes.length);
   assert.equal(layers.length, 2 + 1 + 1 + 3);
-  layers.forEach((l, i) => assert.equal(l.index, index.nodes[i]!.index));
-  layers.forEach((l, i) => assert.equal(l.node, index.nodes[i]!.key));
+  layers.forEach((l, i) => {
+    assert.equal(l.index, index.nodes[i]?.index);
+    assert.equal(l.node, index.nodes[i]?.key);
+  });
   // Subgraph nodes are keyed by their path and labelled by their own name.
   const bodyAdd = byNode(layers, 'loop_node/body/body_add');
   assert.deepEqual(bodyAdd.modes, ['static']);
