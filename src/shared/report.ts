@@ -18,6 +18,18 @@ export interface LatencyStats {
   maxMs: number;
 }
 
+/**
+ * The A/A control of a timing: a second session on the reference model, timed in the same
+ * alternation. Its p50 over the reference's should read 1.00; off by more than 5 %, the
+ * machine was too noisy for the speedup to mean anything.
+ */
+export interface LatencyControl {
+  p50Ms: number;
+  /** control p50 / reference p50. */
+  ratio: number;
+  withinTolerance: boolean;
+}
+
 /** `onnx-quantizer bench --json`. */
 export interface BenchResult extends LatencyStats {
   runs: number;
@@ -26,6 +38,9 @@ export interface BenchResult extends LatencyStats {
   threads: number;
   /** 'data' when the inputs came from a file, 'generated' otherwise. */
   inputs: 'data' | 'generated';
+  /** The shape of each input in one run, and where symbolic dims got their values. */
+  inputShapes?: string;
+  control?: LatencyControl;
 }
 
 export interface SizeComparison {
@@ -58,6 +73,10 @@ export interface LatencyComparison {
   /** Samples per run. */
   batch: number;
   threads: number;
+  /** A/A control: the reference timed against a second session of itself. */
+  control?: LatencyControl;
+  /** The shape of each input in one timed run, and where symbolic dims got their values. */
+  inputShapes?: string;
 }
 
 /** Fidelity of the candidate's first output against the reference's, on the same inputs. */

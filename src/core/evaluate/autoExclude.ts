@@ -70,7 +70,7 @@ export async function quantizeWithAutoExclude(
   const outAbs = path.resolve(output);
   checkOutputPath(outAbs, [reference.path], options.force ?? false);
   const nodeNames = new Set(reference.proto.graph!.node.map((n) => n.name).filter(Boolean));
-  const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, 16);
+  const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, options.inputs);
   const labels = evalOptions.labels ? readLabels(evalOptions.labels) : undefined;
   const maxSteps = evalOptions.maxSteps ?? 20;
   const threads = evalOptions.threads ?? defaultThreads();

@@ -29,6 +29,6 @@ export async function perLayer(job: PerLayerJob, ctx: JobContext): Promise<Layer
   const candidate = loadModel(job.candidate);
   const specs = modelInputs(reference.proto);
   checkSameInputs(specs, modelInputs(candidate.proto));
-  const data = evaluationInputs(reference.proto, specs, job.data, GENERATED_SAMPLES, 16);
+  const data = evaluationInputs(reference.proto, specs, job.data, GENERATED_SAMPLES);
   return perLayerErrors(reference, candidate, data, {}, ctx);
 }
