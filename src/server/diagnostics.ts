@@ -6,7 +6,7 @@ import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-language
 import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode } from '../core/analysis/layers';
 import type { ModelState } from './models';
-import type { DiagnosticsSettings, NodeDiagnosticData, SeveritySetting } from './protocol';
+import type { DiagnosticsSettings, NodeDiagnosticData, SeveritySetting } from '../shared/lsp/documents';
 
 export const SOURCE = 'onnx-quantizer';
 

@@ -1,8 +1,8 @@
 import { InputError } from '../../core/errors';
 import { compareModels } from '../../core/evaluate/compare';
 import { buildReport, writeReports } from '../../core/report';
-import { formatSqnr } from '../../shared/report';
-import type { CompareResult } from '../../shared/report';
+import { formatSqnr } from '../../core/report/format';
+import type { CompareResult } from '../../core/evaluate/types';
 import { formatBytes } from '../../core/report/format';
 import { parseCommandArgs, table, type CliIO, type Command } from '../io';
 import { inputOverridesFrom } from '../../core/data/probe';

@@ -15,7 +15,7 @@ import type { JobContext } from '../progress';
 import { quantizeFile } from '../quantize/index';
 import type { QuantizeOptions, QuantizeResult } from '../quantize/types';
 import { createSession } from '../runtime/ort';
-import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } from '../../shared/report';
+import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } from './types';
 import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
 import { buildReport, writeReports } from '../report';

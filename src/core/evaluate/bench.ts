@@ -9,7 +9,7 @@ import { InputError, throwIfCancelled } from '../errors';
 import { loadModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession, type OrtTensor } from '../runtime/ort';
-import type { BenchResult, LatencyControl } from '../../shared/report';
+import type { BenchResult, LatencyControl } from './types';
 import type { InputOverrides } from '../data/probe';
 import { describeInputs, evaluationInputs, feedsFor, maxBatchOf, modelInputs } from './data';
 import { latencyStats, round } from './stats';

@@ -8,7 +8,7 @@ import { loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession } from '../runtime/ort';
 import { npyToFloat32, readNpy } from '../data/npy';
-import { MAX_LATENCY_SAMPLES, type CompareResult, type FidelityResult, type SizeComparison } from '../../shared/report';
+import { MAX_LATENCY_SAMPLES, type CompareResult, type FidelityResult, type SizeComparison } from './types';
 import type { InputOverrides } from '../data/probe';
 import { defaultThreads, latencyControl, timeRuns } from './bench';
 import { adaptInputData, checkSameInputs, describeInputs, evaluationInputs, feedsFor, firstSamples, maxBatchOf, modelInputs, type InputData } from './data';

@@ -7,7 +7,7 @@ import { perLayerErrors } from '../../core/evaluate/perLayer';
 import { loadModel } from '../../core/onnx/model';
 import type { JobContext } from '../../core/progress';
 import type { BenchJob, CompareJob, CompareJobResult, PerLayerJob } from '../../shared/protocol';
-import type { BenchResult, LayerError } from '../../shared/report';
+import type { BenchResult, LayerError } from '../../core/evaluate/types';
 import { writeCompareReport } from './report';
 
 export function bench(job: BenchJob, ctx: JobContext): Promise<BenchResult> {

@@ -1,7 +1,6 @@
 /**
- * The evaluation results and the quantization report as plain JSON types, shared by the engine
- * (src/core/evaluate, src/core/report), the CLI, the worker and the dashboard webview.
- * No `vscode` or node imports: the webview bundles this file.
+ * What the evaluation engine returns (bench, compare, per-layer error, auto-exclusion) as plain JSON
+ * types: the CLI prints them with --json, the worker sends them to the extension, reports embed them.
  *
  * JSON has no Infinity: an SQNR of two identical tensors is written as `sqnrDb: null` together
  * with `identical: true`; `sqnrDb: null` with `identical: false` means the candidate produced NaN
@@ -157,35 +156,4 @@ export interface AutoExcludeSummary {
   finalAccuracy?: number;
   /** Why the search stopped when the target was not met. */
   stoppedBecause?: string;
-}
-
-export interface EnvironmentInfo {
-  ortVersion: string;
-  nodeVersion: string;
-  platform: string;
-  arch: string;
-  cpuModel: string;
-  logicalCpus: number;
-  /** Instruction-set extensions that decide int8 speed on x86 (false elsewhere). */
-  cpuFlags: { avx2: boolean; avx512f: boolean; avx512vnni: boolean; avxvnni: boolean; amx: boolean };
-  /** Intra-op threads used for timing. */
-  threads: number;
-}
-
-/** `MODEL.quant-report.json`: a comparison plus how it was produced and where. */
-export interface QuantReport extends CompareResult {
-  kind: 'onnx-quantizer-report';
-  schemaVersion: 1;
-  createdAt: string;
-  /** Quantization options used (as given to the quantizer), when known. */
-  options?: Record<string, unknown>;
-  quantize?: { mode: string; quantizedNodes: number; skippedNodes: { node: string; reason: string }[]; seconds: number; warnings: string[] };
-  autoExclude?: AutoExcludeSummary;
-  environment: EnvironmentInfo;
-}
-
-/** Format an SQNR for people: "∞ (identical)" or "31.2 dB". */
-export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
-  if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';
-  return `${sqnrDb.toFixed(1)} dB`;
 }
