@@ -52,7 +52,7 @@ export function readDataSetInputs(dataSet: string): TensorProto[] {
   const files = fs
     .readdirSync(dataSet)
     .filter((f) => /^input_\d+\.pb$/.test(f))
-    .sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
+    .sort((a, b) => parseInt(a.slice('input_'.length), 10) - parseInt(b.slice('input_'.length), 10));
   return files.map((f) => fromBinary(TensorProtoSchema, fs.readFileSync(path.join(dataSet, f))));
 }
 
@@ -125,16 +125,16 @@ export function writeCalibrationFolder(graph: GraphProto, dataSets: TensorProto[
   if (!first) return 'no test data set';
   const names = inputNames(graph, first);
   if (graphInputs(graph).length !== first.length) return `the test feeds ${first.length} of ${graphInputs(graph).length} graph inputs`;
-  if (first.some((t) => t.dims.length > 0 && t.dims[0] !== first[0]!.dims[0])) return 'the inputs do not share a first (sample) axis';
+  if (first.some((t) => t.dims.length > 0 && t.dims[0] !== first[0]?.dims[0])) return 'the inputs do not share a first (sample) axis';
   fs.mkdirSync(folder, { recursive: true });
   const sameRest = (a: TensorProto, b: TensorProto) => a.dims.length === b.dims.length && a.dims.every((d, i) => i === 0 || d === b.dims[i]);
-  const usable = dataSets.filter((set) => set.length === first.length && set.every((t, i) => t.dataType === first[i]!.dataType && sameRest(t, first[i]!)));
-  for (let i = 0; i < first.length; i++) {
-    const t = first[i]!;
+  const usable = dataSets.filter((set) => set.length === first.length && set.every((t, i) => t.dataType === first[i]?.dataType && sameRest(t, first[i] ?? t)));
+  for (const [i, t] of first.entries()) {
     const dtype = NPY_TYPE[t.dataType];
     if (!dtype) return `input '${names[i]}' has ONNX type ${t.dataType}, which .npy calibration files do not carry here`;
     if (t.dims.length === 0) return `input '${names[i]}' is a scalar (no sample axis)`;
-    const parts = usable.map((set) => tensorBytes(set[i]!));
+    const column = usable.map((set) => set[i] ?? t);
+    const parts = column.map((x) => tensorBytes(x));
     const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of parts) {
@@ -142,8 +142,8 @@ export function writeCalibrationFolder(graph: GraphProto, dataSets: TensorProto[
       at += p.length;
     }
     const shape = tensorShape(t);
-    shape[0] = usable.reduce((n, set) => n + Number(set[i]!.dims[0]), 0);
-    fs.writeFileSync(path.join(folder, fileNameForInput(names[i]!)), encodeNpy({ dtype, shape, data }));
+    shape[0] = column.reduce((n, x) => n + Number(x.dims[0]), 0);
+    fs.writeFileSync(path.join(folder, fileNameForInput(names[i] ?? t.name)), encodeNpy({ dtype, shape, data }));
   }
   return undefined;
 }

@@ -41,10 +41,10 @@ export function compareOutputs(reference: Outputs[], candidate: Outputs[]): Outp
   const names = Object.keys(reference[0] ?? {});
   return names.map((name) => {
     const acc = new ErrorAccumulator();
-    for (let i = 0; i < reference.length; i++) {
-      const r = reference[i]![name]!;
+    for (const [i, ref] of reference.entries()) {
+      const r = ref[name];
       const c = candidate[i]?.[name];
-      if (!c) return { name, sqnrDb: -Infinity, cosine: 0, maxAbsError: Infinity, mismatch: 'output missing' };
+      if (!r || !c) return { name, sqnrDb: -Infinity, cosine: 0, maxAbsError: Infinity, mismatch: 'output missing' };
       if (r.dims.join('x') !== c.dims.join('x')) return { name, sqnrDb: -Infinity, cosine: 0, maxAbsError: Infinity, mismatch: `shape [${c.dims}] instead of [${r.dims}]` };
       if (r.type !== c.type) return { name, sqnrDb: -Infinity, cosine: 0, maxAbsError: Infinity, mismatch: `type ${c.type} instead of ${r.type}` };
       const rv = numericValues(r);

@@ -23,8 +23,8 @@ export async function runSweep(models: BackendModel[], options: { modes?: SweepM
     const gate: Gate = { opset: { dynamic: false, static: false } };
     for (const mode of modes) gate.opset[mode] = await convertsOldOpsets(mode, path.join(tempDir, 'probe'));
     const outcomes: Outcome[] = [];
-    for (let i = 0; i < models.length; i++) {
-      outcomes.push(...(await sweepModel(models[i]!, { modes, timeoutMs: options.timeoutMs ?? 60_000, tempDir })));
+    for (const [i, model] of models.entries()) {
+      outcomes.push(...(await sweepModel(model, { modes, timeoutMs: options.timeoutMs ?? 60_000, tempDir })));
       options.onProgress?.(i + 1, models.length);
     }
     const summary = summarize(outcomes, models.length);

@@ -25,28 +25,29 @@ export interface SweepOptions {
   tempDir: string;
 }
 
-const firstLine = (e: unknown) => ((e as Error)?.message ?? String(e)).split('\n')[0]!;
+const firstLine = (e: unknown) => ((e as Error)?.message ?? String(e)).split('\n')[0] ?? '';
 
 export async function sweepModel(m: BackendModel, options: SweepOptions): Promise<Outcome[]> {
   const notRun = (cls: string, detail?: string): Outcome[] => options.modes.map((mode) => ({ model: m.id, mode, verdict: 'not-run', cls, ...(detail ? { detail } : {}), seconds: 0 }));
   let graph;
   try {
     const model = loadModel(m.model);
-    graph = model.proto.graph!;
+    graph = model.proto.graph;
     model.external.close();
   } catch (e) {
     return notRun('the model does not load', firstLine(e));
   }
-  if (m.dataSets.length === 0) return notRun('no test data set');
+  if (!graph) return notRun('the model has no graph');
   const sets: TensorProto[][] = m.dataSets.map(readDataSetInputs);
-  const unfeedable = unfeedableReason(graph, sets[0]!);
+  if (!sets[0]) return notRun('no test data set');
+  const unfeedable = unfeedableReason(graph, sets[0]);
   if (unfeedable) return notRun('inputs are not plain tensors', unfeedable);
   let feedSets: Record<string, OrtTensor>[];
   let reference: Outputs[];
   try {
     feedSets = sets.map((set) => {
       const names = inputNames(graph, set);
-      return Object.fromEntries(set.map((t, i) => [names[i]!, toOrtTensor(t)]));
+      return Object.fromEntries(set.map((t, i) => [names[i] ?? t.name, toOrtTensor(t)]));
     });
     reference = await runAll(m.model, feedSets);
   } catch (e) {
@@ -115,7 +116,9 @@ async function quantizeAndCompare(
   }
   const comparisons = compareOutputs(reference, candidate);
   const mismatch = comparisons.find((c) => c.mismatch);
-  if (mismatch) return done({ verdict: 'wrong', cls: `output ${mismatch.mismatch!.replace(/\[[^\]]*\]/g, '[…]')}`, detail: `${mismatch.name}: ${mismatch.mismatch}`, quantizedNodes: result.quantizedNodes });
+  if (mismatch?.mismatch) {
+    return done({ verdict: 'wrong', cls: `output ${mismatch.mismatch.replace(/\[[^\]]*\]/g, '[…]')}`, detail: `${mismatch.name}: ${mismatch.mismatch}`, quantizedNodes: result.quantizedNodes });
+  }
   const worst = worstSqnr(comparisons);
   const sqnr = worst === null ? 'identical' : `${worst.toFixed(1)} dB`;
   if (result.quantizedNodes === 0) {
