@@ -58,7 +58,9 @@ export function summarize(outcomes: Outcome[], models: number): SweepSummary {
     if (c.examples.length < 3) c.examples.push(o.model);
     classes.set(key, c);
   }
-  return { models, counts, classes: [...classes.values()].sort((a, b) => b.count - a.count), opsetRefusals };
+  // Gated verdicts first (they fail the sweep), then by count.
+  const rank = (c: ClassCount) => (c.verdict === 'crashed' || c.verdict === 'wrong' ? 0 : 1);
+  return { models, counts, classes: [...classes.values()].sort((a, b) => rank(a) - rank(b) || b.count - a.count), opsetRefusals };
 }
 
 export interface Gate {
