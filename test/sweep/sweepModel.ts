@@ -6,12 +6,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadModel } from '../../src/core/onnx/model';
-import { quantizeFile } from '../../src/core/quantize/index';
 import type { TensorProto } from '../../src/core/onnx/schema';
 import type { OrtTensor } from '../../src/core/runtime/ort';
 import { inputNames, readDataSetInputs, toOrtTensor, unfeedableReason, writeCalibrationFolder, type BackendModel } from './backendData';
 import { compareOutputs, runAll, worstSqnr, type Outputs } from './compareOutputs';
-import { classOf, isRefusal, normalizeMessage, type Outcome, type SweepMode } from './outcome';
+import { firstLine, quantizeGuarded } from './guard';
+import { classOf, normalizeMessage, type Outcome, type SweepMode } from './outcome';
 
 /** Quantized outputs at or above this SQNR against float count as faithful. */
 export const FAITHFUL_DB = 20;
@@ -24,8 +24,6 @@ export interface SweepOptions {
   timeoutMs: number;
   tempDir: string;
 }
-
-const firstLine = (e: unknown) => ((e as Error)?.message ?? String(e)).split('\n')[0] ?? '';
 
 export async function sweepModel(m: BackendModel, options: SweepOptions): Promise<Outcome[]> {
   const notRun = (cls: string, detail?: string): Outcome[] => options.modes.map((mode) => ({ model: m.id, mode, verdict: 'not-run', cls, ...(detail ? { detail } : {}), seconds: 0 }));
@@ -87,26 +85,10 @@ async function quantizeAndCompare(
 ): Promise<Outcome> {
   const started = performance.now();
   const done = (o: Omit<Outcome, 'model' | 'mode' | 'seconds'>): Outcome => ({ model: m.id, mode, ...o, seconds: (performance.now() - started) / 1000 });
-  const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-  const run = quantizeFile(m.model, out, { mode, force: true, ...(calibrationData ? { calibrationData } : {}) }, { signal: abort.signal });
-  run.catch(() => undefined); // settled later when a timeout wins the race
-  let result;
-  try {
-    const first = await Promise.race([run, timeout]);
-    if (first === 'timeout') {
-      abort.abort();
-      return done({ verdict: 'crashed', cls: `timeout after ${timeoutMs / 1000} s` });
-    }
-    result = first;
-  } catch (e) {
-    const message = firstLine(e);
-    if (isRefusal(e)) return done({ verdict: 'refused', cls: classOf(message), detail: message });
-    return done({ verdict: 'crashed', cls: `${(e as Error)?.name ?? 'throw'}: ${normalizeMessage(message)}`, detail: (e as Error)?.stack?.split('\n').slice(0, 4).join(' | ') ?? message });
-  } finally {
-    clearTimeout(timer);
-  }
+  const q = await quantizeGuarded(m.model, out, { mode, force: true, ...(calibrationData ? { calibrationData } : {}) }, timeoutMs);
+  if (q.kind === 'refused') return done({ verdict: 'refused', cls: classOf(q.message), detail: q.message });
+  if (q.kind === 'crashed') return done({ verdict: 'crashed', cls: normalizeMessage(q.message), detail: q.stack ?? q.message });
+  const result = q.result;
 
   let candidate: Outputs[];
   try {
