@@ -1,7 +1,10 @@
 /**
  * The quantizer's single entry point, used by the CLI, the worker and the evaluation module:
- * load → check output path → resolve options → select nodes → quantize (mode engine) → save
- * atomically → validate in ONNX Runtime → report.
+ * load → check output path → resolve options → run the float model on the validation probe →
+ * select nodes → quantize (mode engine) → save atomically → validate in ONNX Runtime against the
+ * float model's run → report. A probe the float model itself fails on is the probe's fault
+ * (InputError naming the inputs, see validate.ts); a model with nothing quantized is never
+ * refused by validation.
  *
  * Already-quantized models: a model that already holds quantized operators and in which the
  * chosen mode finds nothing left to quantize is refused with an InputError ("already
@@ -25,7 +28,7 @@ import { effectiveOptions, resolveOptions } from './options';
 import { countQuantizedOps, finishQat, findQatWeights } from './qat';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
-import { validateModel } from './validate';
+import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
 import { foldBatchNormalization } from './static/foldBatchNorm';
@@ -52,12 +55,26 @@ export async function quantizeFile(input: string, output: string, options: Quant
     const unknown = unknownNodeNames(selection, model.proto.graph!.node);
     if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes / node overrides)`);
 
+    // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
+    let probe: Probe | undefined;
+    let floatRun: FloatRun | undefined;
+    if (resolved.validate) {
+      progress('probing', 0.01, 'the float model on the validation probe');
+      probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+      floatRun = await runFloatOnProbe(model.path, probe);
+      throwIfCancelled(ctx.signal);
+    }
+
     const writer = streamWeights ? new ExternalDataWriter(dataPath, path.basename(dataPath)) : undefined;
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
       engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
       throwIfCancelled(ctx.signal);
+      if (probe && floatRun?.problem) {
+        if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
+        warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${floatRun.problem})`);
+      }
       progress('saving', 0.9);
       saved = saveModel(engine.proto, outAbs, {
         source: model,
@@ -71,10 +88,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
       throw e;
     }
 
-    if (resolved.validate) {
+    if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
       try {
-        await validateModel(outAbs, engine.proto.graph!, resolved.calibrationData);
+        await validateQuantized(outAbs, probe, floatRun);
         throwIfCancelled(ctx.signal);
       } catch (e) {
         removeOutputs(saved);
@@ -96,6 +113,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       mode: resolved.mode,
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
+      ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
     };
   } finally {
     model.external.close();
