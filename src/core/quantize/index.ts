@@ -21,6 +21,7 @@ import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/m
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
+import { checkWritableTarget } from '../util/files';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
@@ -183,7 +184,7 @@ function checkDataPath(dataPath: string, model: OnnxModel, force: boolean): void
   for (const f of inputs) {
     if (sameFile(dataPath, f)) throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
   }
-  if (fs.existsSync(dataPath) && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
+  if (checkWritableTarget(dataPath, 'external data file') && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
 }
 
 function removeOutputs(saved: SaveResult): void {
