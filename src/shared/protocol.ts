@@ -10,7 +10,7 @@
  */
 import type { QuantizeOptions, QuantizeResult } from '../core/quantize/types';
 import type { Progress } from '../core/progress';
-import type { BenchResult, CompareResult, LayerError } from './report';
+import type { BenchResult, CompareResult, LayerError } from '../core/evaluate/types';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -126,7 +126,10 @@ export interface ModelOverview {
 }
 
 export interface LayerInfo {
+  /** The node's key (core/onnx/graph-index.ts): what excludeNodes takes. */
   node: string;
+  /** The node's name for display. */
+  label: string;
   opType: string;
   modes: string[];
   weightBytes: number;

@@ -1,7 +1,10 @@
 /**
  * The quantizer's single entry point, used by the CLI, the worker and the evaluation module:
- * load → check output path → resolve options → select nodes → quantize (mode engine) → save
- * atomically → validate in ONNX Runtime → report.
+ * load → check output path → resolve options → run the float model on the validation probe →
+ * select nodes → quantize (mode engine) → save atomically → validate in ONNX Runtime against the
+ * float model's run → report. A probe the float model itself fails on is the probe's fault
+ * (InputError naming the inputs, see validate.ts); a model with nothing quantized is never
+ * refused by validation.
  *
  * Already-quantized models: a model that already holds quantized operators and in which the
  * chosen mode finds nothing left to quantize is refused with an InputError ("already
@@ -18,6 +21,8 @@ import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/m
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
+import { indexModel } from '../onnx/graph-index';
+import { checkWritableTarget } from '../util/files';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
@@ -25,7 +30,7 @@ import { effectiveOptions, resolveOptions } from './options';
 import { countQuantizedOps, finishQat, findQatWeights } from './qat';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
-import { validateModel } from './validate';
+import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
 import { foldBatchNormalization } from './static/foldBatchNorm';
@@ -48,9 +53,21 @@ export async function quantizeFile(input: string, output: string, options: Quant
     const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
     if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, model, resolved.force);
 
+    // Indexing gives every node its key, which the selection and the engines name it by.
+    const index = indexModel(model.proto);
     const selection = makeSelection(resolved);
-    const unknown = unknownNodeNames(selection, model.proto.graph!.node);
+    const unknown = unknownNodeNames(selection, index);
     if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes / node overrides)`);
+
+    // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
+    let probe: Probe | undefined;
+    let floatRun: FloatRun | undefined;
+    if (resolved.validate) {
+      progress('probing', 0.01, 'the float model on the validation probe');
+      probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+      floatRun = await runFloatOnProbe(model.path, probe);
+      throwIfCancelled(ctx.signal);
+    }
 
     const writer = streamWeights ? new ExternalDataWriter(dataPath, path.basename(dataPath)) : undefined;
     let saved: SaveResult | undefined;
@@ -58,6 +75,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
     try {
       engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
       throwIfCancelled(ctx.signal);
+      if (probe && floatRun?.problem) {
+        if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
+        warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${floatRun.problem})`);
+      }
       progress('saving', 0.9);
       saved = saveModel(engine.proto, outAbs, {
         source: model,
@@ -71,10 +92,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
       throw e;
     }
 
-    if (resolved.validate) {
+    if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
       try {
-        await validateModel(outAbs, engine.proto.graph!, resolved.calibrationData);
+        await validateQuantized(outAbs, probe, floatRun);
         throwIfCancelled(ctx.signal);
       } catch (e) {
         removeOutputs(saved);
@@ -96,6 +117,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       mode: resolved.mode,
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
+      ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
     };
   } finally {
     model.external.close();
@@ -165,7 +187,7 @@ function checkDataPath(dataPath: string, model: OnnxModel, force: boolean): void
   for (const f of inputs) {
     if (sameFile(dataPath, f)) throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
   }
-  if (fs.existsSync(dataPath) && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
+  if (checkWritableTarget(dataPath, 'external data file') && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
 }
 
 function removeOutputs(saved: SaveResult): void {
