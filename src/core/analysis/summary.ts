@@ -11,7 +11,7 @@ import { isExternal, type OnnxModel } from '../onnx/model';
 import type { NodeProto, TensorProto, ValueInfoProto } from '../onnx/schema';
 import { tensorByteSize, tensorElementCount, tensorShape } from '../onnx/tensor';
 import { walkGraphs, walkTensors } from '../onnx/walk';
-import { GraphIndex } from './graph-index';
+import { indexModel, type ModelIndex } from '../onnx/graph-index';
 import { analyzeLayers, reportedLayers, type LayerInfo } from './layers';
 import { analyzeQuantization, type QuantFormat, type QuantizedTensor } from './quantization';
 
@@ -94,7 +94,7 @@ export function opKey(node: NodeProto): string {
 export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): ModelSummary {
   const proto = model.proto;
   const graph = proto.graph!;
-  const index = new GraphIndex(proto);
+  const index = indexModel(proto);
   const externalFiles = model.external.files(proto);
 
   const opsets: Record<string, number> = {};
@@ -117,7 +117,7 @@ export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): 
   const byDtype: Record<string, Tally> = {};
   const byOpType: Record<string, Tally> = {};
   const entries: TensorEntry[] = [];
-  for (const { tensor, kind } of walkTensors(graph)) {
+  for (const { tensor, kind, node } of walkTensors(graph)) {
     const parameters = tensorElementCount(tensor);
     const bytes = tensorByteSize(tensor);
     if (kind === 'initializer') {
@@ -129,7 +129,7 @@ export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): 
     }
     if (kind === 'initializer' || kind === 'constant') {
       tally((byDtype[dtypeName(tensor.dataType)] ??= zero()), parameters, bytes);
-      tally((byOpType[consumerKey(index, tensor, kind)] ??= zero()), parameters, bytes);
+      tally((byOpType[consumerKey(index, kind === 'constant' ? (node?.output[0] ?? tensor.name) : tensor.name)] ??= zero()), parameters, bytes);
     }
     entries.push({ name: tensor.name, dtype: dtypeName(tensor.dataType), shape: tensorShape(tensor), parameters, bytes, kind, external: isExternal(tensor) });
   }
@@ -193,12 +193,11 @@ function sortTallies(c: Record<string, Tally>): Record<string, Tally> {
 const LOOK_THROUGH = new Set(['DequantizeLinear', 'Cast', 'Identity']);
 
 /** The op type a constant feeds, looking through one DequantizeLinear/Cast/Identity; `(unused)` when nothing reads it. */
-function consumerKey(index: GraphIndex, tensor: TensorProto, kind: 'initializer' | 'constant'): string {
-  const name = kind === 'constant' ? (index.constantOutputs.get(tensor) ?? tensor.name) : tensor.name;
-  const first = index.consumers.get(name)?.[0]?.node;
+function consumerKey(index: ModelIndex, name: string): string {
+  const first = index.consumers(name)[0]?.node;
   if (!first) return '(unused)';
   if (LOOK_THROUGH.has(first.opType) && first.output[0]) {
-    const next = index.consumers.get(first.output[0])?.[0]?.node;
+    const next = index.consumers(first.output[0])[0]?.node;
     if (next) return opKey(next);
   }
   return opKey(first);

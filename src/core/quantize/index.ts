@@ -22,6 +22,7 @@ import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
 import { guardWrite, inputFiles } from '../util/writeGuard';
+import { indexModel } from '../onnx/graph-index';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
@@ -60,8 +61,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
     const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
     if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, protect, resolved.force);
 
+    // Indexing gives every node its key, which the selection and the engines name it by.
+    const index = indexModel(model.proto);
     const selection = makeSelection(resolved);
-    const unknown = unknownNodeNames(selection, model.proto.graph!.node);
+    const unknown = unknownNodeNames(selection, index);
     if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes / node overrides)`);
 
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.

@@ -70,6 +70,8 @@ export interface QuantizeOptions {
 export interface SkippedNode {
   node: string;
   reason: string;
+  /** For a node inside an If/Loop/Scan body: the body's path, `owner/attribute` segments joined by '/' (`if_out/then_branch`). */
+  subgraph?: string;
 }
 
 export interface QuantizeResult {
