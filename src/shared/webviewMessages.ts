@@ -57,7 +57,10 @@ export interface RowDiagnosticDto {
 export interface LayerRowDto {
   /** Position of the node in the graph (stable id of the row). */
   index: number;
+  /** The node's key (core/onnx/graph-index.ts): what exclusions, recipes and diagnostics name it by. */
   node: string;
+  /** The node's name for display. */
+  label: string;
   opType: string;
   weightBytes: number;
   modes: string[];
@@ -317,6 +320,7 @@ export function isLayerRow(x: unknown): x is LayerRowDto {
     isObj(x) &&
     isCount(x.index) &&
     isStr(x.node) &&
+    isStr(x.label) &&
     isStr(x.opType) &&
     isCount(x.weightBytes) &&
     isArrOf(x.modes, (m) => isStr(m)) &&

@@ -3,8 +3,7 @@ import type { Progress } from '../../core/progress';
 import { quantizeFile } from '../../core/quantize/index';
 import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/evaluate/autoExclude';
 import type { QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
-import { formatBytes } from '../../core/report/format';
-import { formatSqnr } from '../../core/report/format';
+import { formatBytes, formatSqnr, inertText } from '../../core/report/format';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
 
@@ -208,7 +207,7 @@ export const quantizeCommand: Command = {
     if (auto) {
       const a = auto.summary;
       text += `\n\nauto-exclude ${a.target}: ${a.met ? 'met' : `not met (${a.stoppedBecause ?? 'no layer left'})`}, output SQNR ${a.finalSqnrDb ?? '∞'} dB`;
-      for (const s of a.excluded) text += `\n  kept in float: ${s.node} (${s.opType}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      for (const s of a.excluded) text += `\n  kept in float: ${inertText(s.node)} (${inertText(s.opType)}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
       text += `\nreport: ${auto.reportFiles.join(', ')}`;
     }
     io.out(text);

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { loadModel } from '../onnx/model';
+import { loadModel, modelFilePaths } from '../onnx/model';
 import { checkOutputPath } from '../onnx/save';
 import type { JobContext } from '../progress';
 import { quantizeFile } from '../quantize/index';
@@ -18,7 +18,8 @@ import { createSession } from '../runtime/ort';
 import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } from './types';
 import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
-import { buildReport, writeReports } from '../report';
+import { buildReport, checkReportPaths, writeReports } from '../report';
+import { guardWrite, inputFiles } from '../util/writeGuard';
 import { adaptInputData, evaluationInputs, firstSamples, modelInputs } from './data';
 import { perLayerErrors } from './perLayer';
 
@@ -68,7 +69,10 @@ export async function quantizeWithAutoExclude(
   if (evalOptions.labels && !evalOptions.data) throw new InputError('--labels needs --data (the samples the labels belong to)');
   const reference = loadModel(input);
   const outAbs = path.resolve(output);
-  checkOutputPath(outAbs, [reference.path], options.force ?? false);
+  // Everything this run reads is protected: the model and its data files, calibration data, data, labels.
+  const protect = [...modelFilePaths(reference), ...inputFiles([options.calibrationData, evalOptions.data, evalOptions.labels])];
+  checkOutputPath(outAbs, protect, options.force ?? false);
+  guardWrite(`${outAbs}.data`, 'external data file', { inputs: protect, force: options.force ?? false });
   const nodeNames = new Set(reference.proto.graph!.node.map((n) => n.name).filter(Boolean));
   const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, options.inputs);
   const labels = evalOptions.labels ? readLabels(evalOptions.labels) : undefined;
@@ -116,6 +120,7 @@ export async function quantizeWithAutoExclude(
         if (!pick) stoppedBecause = 'no quantized layer left that adds error';
       }
       if (met || !pick) {
+        checkOutputPath(outAbs, protect, options.force ?? false);
         publish(tmpOut, outAbs);
         const summary: AutoExcludeSummary = { target: goal.text, met, excluded: steps, finalSqnrDb: fidelity.sqnrDb };
         if (fidelity.referenceAccuracy !== undefined) summary.referenceAccuracy = fidelity.referenceAccuracy;
@@ -168,11 +173,13 @@ export async function autoExcludeWithReport(
   ctx: JobContext = {},
   evalOptions: AutoExcludeOptions = {},
 ): Promise<AutoExcludeReportResult> {
+  const reportRules = { inputs: [input, options.calibrationData, evalOptions.data, evalOptions.labels], force: options.force ?? false };
+  checkReportPaths(path.resolve(output), reportRules);
   const result = await quantizeWithAutoExclude(input, output, options, target, ctx, evalOptions);
   ctx.onProgress?.({ stage: 'comparing', message: 'timing float vs quantized' });
   const comparison = await compareModels(input, result.quantize.output, { data: evalOptions.data ?? options.calibrationData, labels: evalOptions.labels, threads: evalOptions.threads }, { signal: ctx.signal });
   if (result.layers) comparison.layers = result.layers;
   const report = buildReport(comparison, { options, quantize: result.quantize, autoExclude: result.summary });
-  const files = writeReports(report, result.quantize.output);
+  const files = writeReports(report, result.quantize.output, reportRules);
   return { ...result, reportFiles: [files.json, files.markdown, files.html] };
 }

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { staysInside } from '../util/writeGuard';
 import type { QuantizeOptions, QuantMode, QuantNodeOverride } from '../quantize/types';
 
 export interface NodeOverride {
@@ -16,8 +17,11 @@ export interface NodeOverride {
   bits?: 4 | 8;
 }
 
-/** Every QuantizeOptions field except the mode (a top-level recipe field) and the per-node settings (recipe `nodes`). */
-export type RecipeOptions = Omit<QuantizeOptions, 'mode' | 'nodeOverrides'>;
+/**
+ * Every QuantizeOptions field except the mode (a top-level recipe field), the per-node settings
+ * (recipe `nodes`) and force (replacing an output is the user's call when the recipe runs).
+ */
+export type RecipeOptions = Omit<QuantizeOptions, 'mode' | 'nodeOverrides' | 'force'>;
 
 export interface QuantRecipe {
   $schema?: string;
@@ -59,7 +63,6 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   nodes: 'string[]',
   excludeNodes: 'string[]',
   validate: 'boolean',
-  force: 'boolean',
   externalData: 'string',
   inputs: 'inputs',
   fidelity: 'boolean',
@@ -79,8 +82,18 @@ export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
   if (typeof value.model !== 'string' || value.model === '') fail('"model" must name the model file');
   if (!QUANT_MODES.includes(value.mode as QuantMode)) fail(`"mode" must be one of ${QUANT_MODES.join(', ')}`);
   if (value.output !== undefined && typeof value.output !== 'string') fail('"output" must be a path');
+  // A recipe is a file anyone can commit: it may only name files in its own folder (or below),
+  // and it may not decide to replace an existing output (the user confirms that).
+  const inside = (p: unknown, what: string): void => {
+    if (typeof p === 'string' && !staysInside('/recipe', p)) fail(`${what} '${p}' leaves the recipe's folder: a recipe may only name files in its folder or below`);
+  };
+  inside(value.model, '"model"');
+  inside(value.output, '"output"');
   if (value.options !== undefined) {
     if (!isObject(value.options)) fail('"options" must be an object');
+    const options = value.options as Record<string, unknown>;
+    if ('force' in options) fail('"force" is not allowed in a recipe: replacing an existing output is confirmed when the recipe runs');
+    inside(options.calibrationData, '"calibrationData"');
     for (const [k, v] of Object.entries(value.options as object)) {
       const type = OPTION_TYPES[k as keyof RecipeOptions];
       if (!type) fail(`unknown option "${k}"`);
