@@ -19,7 +19,7 @@ import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } fr
 import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
 import { buildReport, checkReportPaths, writeReports } from '../report';
-import { guardWrite, inputFiles } from '../util/writeGuard';
+import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
 import { adaptInputData, evaluationInputs, firstSamples, modelInputs } from './data';
 import { perLayerErrors } from './perLayer';
 
@@ -80,7 +80,8 @@ export async function quantizeWithAutoExclude(
   const threads = evalOptions.threads ?? defaultThreads();
   const log = (line: string) => ctx.log?.(line);
 
-  const work = fs.mkdtempSync(path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.auto-`));
+  sweepStaleTemporaries(path.dirname(outAbs));
+  const work = fs.mkdtempSync(path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.auto-${process.pid}-`));
   const tmpOut = path.join(work, path.basename(outAbs));
   const refSession = await createSession(reference.path, { threads });
   try {

@@ -21,7 +21,7 @@ import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel }
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
-import { guardWrite, inputFiles } from '../util/writeGuard';
+import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
 import { indexModel } from '../onnx/graph-index';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
@@ -56,6 +56,9 @@ export async function quantizeFile(input: string, output: string, options: Quant
   const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...(run.inputs ?? [])])];
   const inputBytes = modelDiskBytes(model);
   checkOutputPath(outAbs, protect, resolved.force);
+  // Temporaries of runs that were killed (SIGKILL, OOM, power) are removed by the next run.
+  const swept = sweepStaleTemporaries(path.dirname(outAbs));
+  if (swept.length) warnings.push(`removed ${swept.length} temporary file(s) left by interrupted runs: ${swept.join(', ')}`);
   try {
     const dataPath = `${outAbs}.data`;
     const inputHadExternal = hasExternalData(model);

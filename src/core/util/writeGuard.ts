@@ -67,3 +67,40 @@ export function staysInside(folder: string, file: string): boolean {
   const rel = path.relative(path.resolve(folder), path.resolve(folder, file));
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
+
+/** Temporaries this package writes next to outputs: `.NAME.tmp-PID-…` files and `.NAME.auto-PID-…` folders. */
+const TEMPORARY = /^\..+\.(?:tmp|auto)-(\d+)-[0-9A-Za-z]+$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the temporaries that killed runs left in `folder` (their process is gone); those of
+ * live processes (another run in progress) stay. Returns the names removed.
+ */
+export function sweepStaleTemporaries(folder: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = Number(TEMPORARY.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    try {
+      fs.rmSync(path.join(folder, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      /* not ours to force: left for the user */
+    }
+  }
+  return removed;
+}

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { quantizeFile } from '../../../src/core/quantize/index';
 import { InputError } from '../../../src/core/errors';
 import { saveModel } from '../../../src/core/onnx/save';
@@ -122,4 +123,22 @@ test('a recipe may not force, nor name a model, output or calibration data outsi
   ];
   for (const r of bad) assert.throws(() => validateRecipe(r), (e: unknown) => e instanceof InputError && /not allowed|leaves the recipe's folder/.test((e as Error).message), JSON.stringify(r));
   assert.doesNotThrow(() => validateRecipe({ model: 'sub/m.onnx', mode: 'static', output: 'out/q.onnx', options: { calibrationData: 'data/x.npy' } }));
+});
+
+test('temporaries left by killed runs are swept by the next run; those of live runs and other files stay', async () => {
+  const folder = path.join(dir, 'sweep');
+  fs.mkdirSync(folder);
+  const model = path.join(folder, 'mlp.onnx');
+  fs.copyFileSync(fixture('digits_mlp.onnx'), model);
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  assert.ok(dead && dead !== process.pid);
+  fs.writeFileSync(path.join(folder, `.q.onnx.tmp-${dead}-0badc0de`), 'partial');
+  fs.writeFileSync(path.join(folder, `.q.onnx.data.tmp-${dead}-0badc0de`), 'partial');
+  fs.mkdirSync(path.join(folder, `.q.onnx.auto-${dead}-Ab12Cd`));
+  const live = `.other.onnx.tmp-${process.pid}-11112222`;
+  fs.writeFileSync(path.join(folder, live), 'in progress');
+  fs.writeFileSync(path.join(folder, '.notes.tmp-x'), 'the user\'s');
+  const r = await quantizeFile(model, path.join(folder, 'q.onnx'), { mode: 'dynamic' });
+  assert.ok(r.warnings.some((w) => /removed 3 temporary/.test(w)), r.warnings.join('\n'));
+  assert.deepEqual(fs.readdirSync(folder).sort(), ['.notes.tmp-x', live, 'mlp.onnx', 'q.onnx'].sort());
 });
