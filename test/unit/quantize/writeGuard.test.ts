@@ -35,6 +35,18 @@ function externalInput(name: string): { folder: string; model: string; data: str
   return { folder, model, data: `${model}.data` };
 }
 
+/** A fresh folder under the test dir holding copies of the named fixtures; returns the folder and the copies' paths. */
+function folderWith(name: string, files: Record<string, string>): { folder: string; paths: Record<string, string> } {
+  const folder = path.join(dir, name);
+  fs.mkdirSync(folder);
+  const paths: Record<string, string> = {};
+  for (const [as, from] of Object.entries(files)) {
+    paths[as] = path.join(folder, as);
+    fs.copyFileSync(fixture(from), paths[as]);
+  }
+  return { folder, paths };
+}
+
 test('-o naming the input\'s external data file is refused with --force, and the input is intact', async () => {
   const { folder, model, data } = externalInput('ext-out');
   const before = snapshot(folder);
@@ -45,12 +57,9 @@ test('-o naming the input\'s external data file is refused with --force, and the
 });
 
 test('-o naming the calibration data (file or a file in the folder) is refused with --force', async () => {
-  const folder = path.join(dir, 'calib');
-  fs.mkdirSync(folder);
-  const model = path.join(folder, 'mlp.onnx');
-  fs.copyFileSync(fixture('digits_mlp.onnx'), model);
-  const calib = path.join(folder, 'calib.npy');
-  fs.copyFileSync(fixture('digits_calib_x.npy'), calib);
+  const { folder, paths } = folderWith('calib', { 'mlp.onnx': 'digits_mlp.onnx', 'calib.npy': 'digits_calib_x.npy' });
+  const model = paths['mlp.onnx'] as string;
+  const calib = paths['calib.npy'] as string;
   const before = snapshot(folder);
   await assert.rejects(quantizeFile(model, calib, { mode: 'static', calibrationData: calib, force: true }), (e: unknown) => e instanceof InputError && /would overwrite the input/.test((e as Error).message));
   // Another mode still reads the calibration data (to validate): protected too.
@@ -88,12 +97,9 @@ async function cli(args: string[]): Promise<{ code: number; err: string }> {
 }
 
 test('compare --report replaces existing reports only with --force, and never an input', async () => {
-  const folder = path.join(dir, 'report');
-  fs.mkdirSync(folder);
-  const ref = path.join(folder, 'ref.onnx');
-  fs.copyFileSync(fixture('digits_mlp.onnx'), ref);
-  const cand = path.join(folder, 'cand.onnx');
-  fs.copyFileSync(fixture('digits_mlp.onnx'), cand);
+  const { folder, paths } = folderWith('report', { 'ref.onnx': 'digits_mlp.onnx', 'cand.onnx': 'digits_mlp.onnx' });
+  const ref = paths['ref.onnx'] as string;
+  const cand = paths['cand.onnx'] as string;
   const json = path.join(folder, 'cand.quant-report.json');
   fs.writeFileSync(json, 'keep me');
   const refused = await cli(['compare', ref, cand, '--runs', '1', '--warmup', '0', '--report']);
