@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { indexModel } from '../onnx/graph-index';
 import { loadModel, modelFilePaths } from '../onnx/model';
 import { checkOutputPath } from '../onnx/save';
 import type { JobContext } from '../progress';
@@ -73,7 +74,7 @@ export async function quantizeWithAutoExclude(
   const protect = [...modelFilePaths(reference), ...inputFiles([options.calibrationData, evalOptions.data, evalOptions.labels])];
   checkOutputPath(outAbs, protect, options.force ?? false);
   guardWrite(`${outAbs}.data`, 'external data file', { inputs: protect, force: options.force ?? false });
-  const nodeNames = new Set(reference.proto.graph!.node.map((n) => n.name).filter(Boolean));
+  const index = indexModel(reference.proto);
   const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, options.inputs);
   const labels = evalOptions.labels ? readLabels(evalOptions.labels) : undefined;
   const maxSteps = evalOptions.maxSteps ?? 20;
@@ -117,7 +118,7 @@ export async function quantizeWithAutoExclude(
           candidate.external.close();
         }
         // Ranked by the error each node adds itself; only real, not yet excluded nodes qualify.
-        pick = layers.find((l) => l.localSqnrDb !== null && nodeNames.has(l.node) && !excluded.includes(l.node));
+        pick = layers.find((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined && !excluded.includes(l.node));
         if (!pick) stoppedBecause = 'no quantized layer left that adds error';
       }
       if (met || !pick) {

@@ -6,6 +6,7 @@
  * per-layer error (perLayer.ts), so that they can be kept in float.
  */
 import { throwIfCancelled } from '../errors';
+import { indexModel } from '../onnx/graph-index';
 import { loadModel, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession } from '../runtime/ort';
@@ -119,10 +120,10 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
     };
     if (result.belowFloor) {
       ctx.onProgress?.({ stage: 'per-layer', message: 'fidelity below the floor: ranking the layers' });
-      const nodeNames = new Set((reference.proto.graph?.node ?? []).map((n) => n.name).filter(Boolean));
+      const index = indexModel(reference.proto);
       const layers = await perLayerErrors(reference, candidateModel, firstSamples(data, PER_LAYER_SAMPLES), { threads: run.threads }, ctx);
       result.worstLayers = layers
-        .filter((l) => l.localSqnrDb !== null && nodeNames.has(l.node))
+        .filter((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined)
         .slice(0, WORST_SHOWN)
         .map((l) => ({ node: l.node, opType: l.opType, localSqnrDb: l.localSqnrDb, sqnrDb: l.sqnrDb }));
     }
