@@ -151,7 +151,8 @@ export function writeFileAtomic(file: string, bytes: Uint8Array | string, guard?
  */
 export function saveModel(proto: ModelProto, out: string, options: SaveOptions = {}): SaveResult {
   const outAbs = path.resolve(out);
-  checkOutputPath(outAbs, options.protect ?? (options.source ? [options.source.path] : []), options.force ?? false);
+  const protect = options.protect ?? (options.source ? [options.source.path] : []);
+  checkOutputPath(outAbs, protect, options.force ?? false);
   const mode = options.externalData ?? 'auto';
   const threshold = options.sizeThreshold ?? 1024;
   const location = options.location ?? `${path.basename(outAbs)}.data`;
@@ -159,8 +160,7 @@ export function saveModel(proto: ModelProto, out: string, options: SaveOptions =
     throw new InputError(`external data location '${location}' must be a plain file name`);
   }
   const dataPath = path.join(path.dirname(outAbs), location);
-  if (options.source && sameFile(dataPath, options.source.path)) throw new InputError(`external data file '${dataPath}' would overwrite the input`);
-  for (const input of options.protect ?? []) {
+  for (const input of protect) {
     if (sameFile(dataPath, input)) throw new InputError(`external data file '${dataPath}' would overwrite the input '${input}'; choose another output name`);
   }
 
