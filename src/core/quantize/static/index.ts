@@ -10,6 +10,7 @@ import { opsetVersion } from '../../onnx/builder';
 import type { OnnxModel } from '../../onnx/model';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../../onnx/schema';
 import type { JobContext } from '../../progress';
+import { formatBytes } from '../../report/format';
 import { computeQuantParams, quantRange, type QuantParams } from '../math';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions, type SelectionVerdict } from '../selection';
 import { StaticBuilder, type EmitOptions } from './builder';
@@ -60,7 +61,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
         proto,
         targets,
         data,
-        { method: options.calibrationMethod, bins: options.histogramBins, percentile: options.percentile, movingAverage: options.movingAverage, batchSize: options.calibrationBatch },
+        { method: options.calibrationMethod, bins: options.histogramBins, percentile: options.percentile, movingAverage: options.movingAverage, batchSize: options.calibrationBatch, memoryBudget: options.memoryBudget * 2 ** 20 },
         // Calibration is most of the job: report it as 5-75 % of the whole.
         { ...ctx, onProgress: (p) => ctx.onProgress?.({ ...p, fraction: 0.05 + 0.7 * (p.fraction ?? 0) }) },
         model,
@@ -68,7 +69,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
       calibrationSeconds += result.seconds;
       for (const [k, v] of result.ranges) ranges.set(k, v);
       ctx.log?.(
-        `calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod}, ${(result.stateBytes / 1024).toFixed(0)} KiB of statistics)`,
+        `calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod}, ${(result.stateBytes / 1024).toFixed(0)} KiB of statistics; ${result.slices} pass(es), batch ≤ ${result.batchSize}, peak +${formatBytes(result.peakBytes)})`,
       );
     }
     const missing = new Set([...plan.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange && !ranges.has(t.name)).map((t) => t.name));
