@@ -119,6 +119,7 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
     mode: r.mode,
     effectiveOptions: r.effectiveOptions,
     warnings: r.warnings,
+    ...(r.conversion ? { conversion: r.conversion } : {}),
   };
 }
 
@@ -156,6 +157,7 @@ export const quantizeCommand: Command = {
       ['quantized nodes', result.quantizedNodes],
       ['skipped nodes', result.skippedNodes.length],
       ['seconds', result.seconds.toFixed(2)],
+      ...(result.conversion ? [['opset', result.conversion]] : []),
     ];
     let text = table(['result', 'value'], rows);
     if (result.skippedNodes.length) {

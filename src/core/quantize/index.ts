@@ -12,7 +12,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
-import { opsetVersion } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
 import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
@@ -23,6 +22,7 @@ import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
 import { effectiveOptions, resolveOptions } from './options';
 import { countQuantizedOps, finishQat, findQatWeights } from './qat';
+import { modelForMode } from './opset';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
 import { validateModel } from './validate';
@@ -96,6 +96,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       mode: resolved.mode,
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
+      ...(engine.conversion ? { conversion: engine.conversion.summary } : {}),
     };
   } finally {
     model.external.close();
@@ -103,25 +104,25 @@ export async function quantizeFile(input: string, output: string, options: Quant
 }
 
 async function runEngine(
-  model: OnnxModel,
+  original: OnnxModel,
   options: ResolvedOptions,
   selection: NodeSelection,
   ctx: JobContext,
   writer: ExternalDataWriter | undefined,
   warnings: string[],
 ): Promise<EngineResult> {
-  const graph = model.proto.graph!;
+  const graph = original.proto.graph!;
   const alreadyQuantized = countQuantizedOps(graph);
   if (findQatWeights(graph).length > 0) {
     warnings.push('the model carries QuantizeLinear → DequantizeLinear pairs on float weights (quantization-aware training): weights stored as integers, nothing else changed');
-    return finishQat(model, ctx, writer);
+    return finishQat(original, ctx, writer);
   }
+  // A model below the opset the mode needs is converted first (and checked against the original in ORT).
+  const { model, conversion } = await modelForMode(original, options, selection, warnings);
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {
-      const opset = opsetVersion(model.proto, '') ?? 1;
-      if (opset < 11) throw new InputError(`model opset ${opset} is below 11: dynamic quantization needs DynamicQuantizeLinear (opset 11)`);
       // ConvInteger cannot absorb a BatchNormalization: fold it into the Conv first (shared with static).
       let input = model;
       if (options.quantizeConv || selection.opTypes?.has('Conv')) {
@@ -151,7 +152,7 @@ async function runEngine(
     throw new InputError(`model is already quantized (${alreadyQuantized.summary}); nothing left to quantize`);
   }
   if (result.quantizedNodes === 0) warnings.push('no node was quantized (see skipped nodes)');
-  return result;
+  return conversion ? { ...result, conversion } : result;
 }
 
 function hasExternalData(model: OnnxModel): boolean {

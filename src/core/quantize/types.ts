@@ -81,4 +81,6 @@ export interface QuantizeResult {
   effectiveOptions: QuantizeOptions;
   /** Non-fatal notes for the user (e.g. "already quantized", "7-bit weights chosen"). */
   warnings: string[];
+  /** Set when the model was below the opset the mode needs: "converted opset 9 → 13: 14 nodes rewritten". */
+  conversion?: string;
 }
