@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { compareModels } from '../src/core/evaluate/compare';
 import { quantizeFile } from '../src/core/quantize/index';
 import type { QuantizeOptions } from '../src/core/quantize/types';
-import { formatSqnr } from '../src/shared/report';
+import { formatSqnr } from '../src/core/report/format';
 import { saveModel } from '../src/core/onnx/save';
 import { buildTransformer } from '../test/unit/quantize/models';
 

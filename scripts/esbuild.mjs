@@ -1,13 +1,15 @@
 // Bundles the four Node entry points (CommonJS) and the webview entry points (browser ESM).
 // onnxruntime-node stays external: esbuild cannot bundle its .node binary.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
 const nodeEntries = {
   extension: 'src/extension/extension.ts',
+  // Loaded by the extension on first need (src/extension/languageServer.ts), not at activation.
+  languageClient: 'src/extension/languageClient.ts',
   server: 'src/server/server.ts',
   worker: 'src/worker/worker.ts',
   cli: 'src/cli/main.ts',
@@ -54,4 +56,18 @@ if (watch) {
 } else {
   await Promise.all(contexts.map((c) => c.rebuild()));
   await Promise.all(contexts.map((c) => c.dispose()));
+  printSizes();
+}
+
+/** Bundle sizes; the extension bundle is what VS Code loads at activation (kept under ACTIVATION_BUDGET). */
+function printSizes() {
+  const ACTIVATION_BUDGET = 150 * 1024;
+  const kb = (n) => `${(n / 1024).toFixed(1)} kB`;
+  const rows = Object.keys(present).map((name) => [name, statSync(`dist/${name}.js`).size]);
+  console.log(rows.map(([name, size]) => `dist/${name}.js ${kb(size)}${name === 'extension' ? ' (loaded at activation)' : ''}`).join(', '));
+  const activation = rows.find(([name]) => name === 'extension')?.[1];
+  if (activation !== undefined && activation > ACTIVATION_BUDGET) {
+    console.error(`dist/extension.js is ${kb(activation)}, over the ${kb(ACTIVATION_BUDGET)} activation budget: load the rest on first need`);
+    process.exitCode = 1;
+  }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Every test layer, one after another: build, typecheck, unit, server, fuzz, integration (mocha in
+// Every test layer, one after another: build, typecheck, lint, unit, server, fuzz, integration (mocha in
 // code-server's extension host), end-to-end (Playwright UI; dev extension, then the packaged VSIX).
 // The code-server/chromium setup runs first (cached outside the clone; apt when root on Debian).
 // A step whose npm script is missing, or that runs no test, fails; a failing step does not stop the others;
@@ -19,9 +19,12 @@ const STEPS = [
   { name: 'setup', run: ['bash', 'scripts/install-code-server.sh'], quietStdout: true },
   { name: 'build', npm: 'build' },
   { name: 'typecheck', npm: 'typecheck' },
+  { name: 'lint', npm: 'lint' },
   { name: 'unit', npm: 'test:unit', counts: 'node' },
   { name: 'server', npm: 'test:server', counts: 'node' },
   { name: 'fuzz', npm: 'test:fuzz', counts: 'node' },
+  // A deterministic sample of the ONNX backend test models through the quantizer (npm run sweep: all).
+  { name: 'sweep', npm: 'test:sweep', counts: 'node' },
   { name: 'integration', npm: 'test:integration', counts: 'test/.tmp/integration-results.json' },
   { name: 'e2e', npm: 'test:e2e', counts: 'test/.tmp/e2e-results.json' },
   // The packaged VSIX installed into code-server: catches what packaging leaves out.

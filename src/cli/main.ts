@@ -35,19 +35,18 @@ export async function main(argv: string[]): Promise<number> {
     processIO.out(`usage: ${command.usage}`);
     return 0;
   }
+  // No SIGINT/SIGTERM listener: a JS handler cannot run while the thread is blocked (a native
+  // ONNX Runtime run, a long synchronous pass), and replacing Node's default exit made Ctrl-C
+  // do nothing then. Killed at any point, a run leaves no output under its final name (outputs
+  // are validated under temporary names and renamed last), and the next run sweeps the
+  // temporaries of dead processes.
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     return await command.run(rest, processIO, controller.signal);
   } catch (err) {
     processIO.err(`error: ${oneLine(err)}`);
     if (verbose && err instanceof Error && err.stack) processIO.err(err.stack);
     return exitCodeOf(err);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 

@@ -1,11 +1,13 @@
 /**
- * Starts the language server (dist/server.js, IPC) and keeps it informed about which models are
- * on screen.
+ * The language client, bundled on its own (dist/languageClient.js) and loaded by languageServer.ts
+ * the first time a text view, a recipe or a model editor needs the server: a session that only
+ * browses the Models view never loads this bundle nor forks the server.
  *
- *   startLanguageClient(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<LanguageClient>
+ *   startLanguageClient(context, log, fileEvents): Promise<LanguageServerApi>
  *
  * - Documents served: text views (`onnx-text:` scheme) and recipes (`*.quant.json`, language json).
- * - File events sent to the server: `*.onnx`, `*.quant-report.json`, `*.quant.json`, `*.npy`.
+ * - File events reach the server through `fileEvents` (the host's one set of watchers, forwarded),
+ *   not watchers of its own.
  * - Models open in the custom editor (or any tab showing a `.onnx`) are tracked, so their
  *   diagnostics stay in the Problems panel and reach the model editor's rows; closing the last
  *   tab untracks them.
@@ -14,21 +16,31 @@
  */
 import * as vscode from 'vscode';
 import { LanguageClient, RevealOutputChannelOn, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { TEXT_SCHEME, TrackModelNotification, UntrackModelNotification } from '../server/protocol';
+import { DidChangeWatchedFilesNotification, FileChangeType } from 'vscode-languageserver-protocol';
+import { TEXT_SCHEME } from '../shared/lsp/documents';
+import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification } from '../shared/lsp/messages';
+import type { FileEvent, LanguageServerApi } from './languageServer';
 
 export const CLIENT_ID = 'onnxQuantizer';
 
-export async function startLanguageClient(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<LanguageClient> {
+const CHANGE_TYPE: Record<FileEvent['type'], FileChangeType> = {
+  created: FileChangeType.Created,
+  changed: FileChangeType.Changed,
+  deleted: FileChangeType.Deleted,
+};
+
+export async function startLanguageClient(
+  context: vscode.ExtensionContext,
+  log: vscode.LogOutputChannel,
+  fileEvents: vscode.Event<FileEvent>,
+): Promise<LanguageServerApi> {
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
     debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
   };
-  const watchers = ['**/*.onnx', '**/*.quant-report.json', '**/*.quant.json', '**/*.npy'].map((glob) => vscode.workspace.createFileSystemWatcher(glob));
-  context.subscriptions.push(...watchers);
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: TEXT_SCHEME }, { scheme: 'file', language: 'json', pattern: '**/*.quant.json' }],
-    synchronize: { fileEvents: watchers },
     outputChannel: log,
     traceOutputChannel: log,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
@@ -36,8 +48,17 @@ export async function startLanguageClient(context: vscode.ExtensionContext, log:
   const client = new LanguageClient(CLIENT_ID, 'ONNX Quantizer Language Server', serverOptions, clientOptions);
   context.subscriptions.push({ dispose: () => void client.stop().catch(() => undefined) });
   await client.start();
-  context.subscriptions.push(trackOpenModels(client, log));
-  return client;
+  context.subscriptions.push(
+    trackOpenModels(client, log),
+    fileEvents((e) => {
+      const changes = [{ uri: e.uri.toString(), type: CHANGE_TYPE[e.type] }];
+      client.sendNotification(DidChangeWatchedFilesNotification.type, { changes }).catch((err: Error) => log.warn(`file event ${e.uri.fsPath}: ${err.message}`));
+    }),
+  );
+  return {
+    renderText: (model, token) => client.sendRequest(RenderTextRequest, { uri: model.toString() }, token),
+    onModelChanged: (listener) => client.onNotification(ModelChangedNotification, (p) => listener(vscode.Uri.parse(p.uri))),
+  };
 }
 
 /** `.onnx` files shown in any tab (custom editor included). */
@@ -59,10 +80,10 @@ function trackOpenModels(client: LanguageClient, log: vscode.LogOutputChannel): 
   const sync = (): void => {
     const now = modelsInTabs();
     for (const [key, uri] of now) {
-      if (!tracked.has(key)) void client.sendNotification(TrackModelNotification, { uri: uri.toString() }).catch((e: Error) => log.warn(`track ${key}: ${e.message}`));
+      if (!tracked.has(key)) client.sendNotification(TrackModelNotification, { uri: uri.toString() }).catch((e: Error) => log.warn(`track ${key}: ${e.message}`));
     }
     for (const [key, uri] of tracked) {
-      if (!now.has(key)) void client.sendNotification(UntrackModelNotification, { uri: uri.toString() }).catch((e: Error) => log.warn(`untrack ${key}: ${e.message}`));
+      if (!now.has(key)) client.sendNotification(UntrackModelNotification, { uri: uri.toString() }).catch((e: Error) => log.warn(`untrack ${key}: ${e.message}`));
     }
     tracked = now;
   };

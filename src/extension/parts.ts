@@ -1,12 +1,12 @@
 /**
  * The parts other engineers build, wired into activate(): model editor, dashboard, language
- * client and text view. Each starts in its own try/catch so one failing part leaves the rest.
+ * server (started on first need) and text view. Each starts in its own try/catch so one failing part leaves the rest.
  */
 import * as vscode from 'vscode';
 import type { Services } from './commands/targets';
 import { registerDashboard } from './dashboard/dashboard';
 import { registerModelEditor } from './editor/modelEditor';
-import { startLanguageClient } from './languageClient';
+import { LanguageServer } from './languageServer';
 import { registerTextView } from './textView/textView';
 
 /** The other engineers' parts: editor, dashboard, language client, text view. */
@@ -19,14 +19,19 @@ export function wireParts(context: vscode.ExtensionContext, services: Services):
       log.error(`${name} could not start: ${(e as Error).message}`);
     }
   };
-  part('language server', () => {
-    // Not awaited: activation never waits for the server; the text view waits for the client.
-    const client = startLanguageClient(context, log);
-    client.catch((e: unknown) => log.error(`language server could not start: ${(e as Error).message}`));
-    registerTextView(context, client, log);
-  });
+  // Started on first need (a text view, a recipe, a model editor), not at activation.
+  const server = new LanguageServer(context, log, services.index.onDidChangeFile);
+  context.subscriptions.push(server);
+  part('text view', () => registerTextView(context, { server, index: services.index, log }));
   // The editor shares the explorer's cached summaries: one worker job per model version.
-  part('model editor', () => registerModelEditor(context, { runSummary: (uri) => services.models.overview(uri), log }));
+  part('model editor', () =>
+    registerModelEditor(context, {
+      runSummary: (uri) => services.models.overview(uri),
+      log,
+      files: services.index,
+      needsLanguageServer: (uri) => server.startQuietly(`model editor of ${uri.path.split('/').pop() ?? uri.path}`),
+    }),
+  );
   part('dashboard', () => {
     const dashboard = registerDashboard(context, { log });
     services.showDashboard = (report) => dashboard.show(report);

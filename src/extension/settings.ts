@@ -52,17 +52,18 @@ export function quantizeSettings(resource: vscode.Uri | undefined): QuantizeSett
 
 export function evaluationSettings(resource: vscode.Uri | undefined): EvaluationSettings {
   const c = config(resource);
-  const count = (key: string, fallback: number, min: number): number => {
+  // The schema's bounds, enforced here too: settings.json is not checked against the schema.
+  const count = (key: string, fallback: number, min: number, max: number): number => {
     const n = c.get<number>(key, fallback);
-    return Number.isSafeInteger(n) && n >= min ? n : fallback;
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : fallback;
   };
   return {
-    benchRuns: count('bench.runs', 50, 1),
-    benchWarmup: count('bench.warmup', 5, 0),
-    benchThreads: count('bench.threads', 0, 0),
+    benchRuns: count('bench.runs', 50, 1, 100000),
+    benchWarmup: count('bench.warmup', 5, 0, 10000),
+    benchThreads: count('bench.threads', 0, 0, 256),
     compareData: resolvePath(c.get<string>('compare.data'), resource),
     compareLabels: resolvePath(c.get<string>('compare.labels'), resource),
-    compareRuns: count('compare.runs', 30, 1),
-    timeoutMinutes: count('jobs.timeoutMinutes', 30, 1),
+    compareRuns: count('compare.runs', 30, 1, 100000),
+    timeoutMinutes: count('jobs.timeoutMinutes', 30, 1, 1440),
   };
 }

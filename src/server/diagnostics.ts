@@ -7,7 +7,7 @@ import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode } from '../core/analysis/layers';
 import { nodeName } from '../core/quantize/selection';
 import type { ModelState } from './models';
-import type { DiagnosticsSettings, NodeDiagnosticData, SeveritySetting } from './protocol';
+import type { DiagnosticsSettings, NodeDiagnosticData, SeveritySetting } from '../shared/lsp/documents';
 
 export const SOURCE = 'onnx-quantizer';
 

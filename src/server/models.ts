@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadModel, type OnnxModel } from '../core/onnx/model';
+import { readRegularText } from '../core/util/files';
 import { oneLine } from '../core/errors';
 import { GraphIndex } from '../core/analysis/graph-index';
 import { analyzeLayers, weightStats, type LayerInfo, type WeightStats } from '../core/analysis/layers';
@@ -124,7 +125,7 @@ function load(modelPath: string, stamp: string): ModelState {
 function readReport(file: string): { report?: QuantReport; reportError?: string } {
   if (!fs.existsSync(file)) return {};
   try {
-    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { layers?: unknown; mode?: unknown; label?: unknown };
+    const json = JSON.parse(readRegularText(file, 'report')) as { layers?: unknown; mode?: unknown; label?: unknown };
     if (!Array.isArray(json.layers)) return { reportError: `${path.basename(file)} has no "layers" list (run compare with --per-layer --json)` };
     const layers = json.layers.filter(
       (l): l is ReportLayer => typeof l === 'object' && l !== null && typeof l.node === 'string' && typeof l.tensor === 'string' && typeof l.sqnrDb === 'number',

@@ -10,6 +10,7 @@ import * as jsonc from 'jsonc-parser/lib/esm/main.js';
 import { DiagnosticSeverity, CompletionItemKind, type CompletionItem, type Diagnostic, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { oneLine } from '../core/errors';
+import { readRegularText } from '../core/util/files';
 import { loadInputData, modelInputs } from '../core/evaluate/data';
 import { nodeName } from '../core/quantize/selection';
 import type { QuantMode } from '../core/quantize/types';
@@ -180,7 +181,7 @@ export function recipeEdit(modelPath: string, node: string, change: RecipeChange
   const uri = fileUri(recipePath);
   const key = change.kind === 'exclude' ? 'exclude' : 'perChannel';
   let text = openText;
-  if (text === undefined && fs.existsSync(recipePath)) text = fs.readFileSync(recipePath, 'utf8');
+  if (text === undefined && fs.existsSync(recipePath)) text = readRegularText(recipePath, 'recipe');
   if (text === undefined || text.trim() === '') {
     const recipe = { model: path.basename(modelPath), mode: defaultMode, nodes: { [node]: { [key]: true } } };
     const content = JSON.stringify(recipe, null, 2) + '\n';

@@ -28,18 +28,8 @@ import { oneLine } from '../core/errors';
 import { modelDiagnostics } from './diagnostics';
 import { ModelStore, reportPathFor } from './models';
 import { codeLenses, definition, documentSymbols, hover, references } from './navigation';
-import {
-  DEFAULT_DIAGNOSTICS_SETTINGS,
-  ModelChangedNotification,
-  RenderTextRequest,
-  TrackModelNotification,
-  UntrackModelNotification,
-  type DiagnosticsSettings,
-  type NodeDiagnosticData,
-  type RenderTextParams,
-  type RenderTextResult,
-  type TrackModelParams,
-} from './protocol';
+import { DEFAULT_DIAGNOSTICS_SETTINGS, type DiagnosticsSettings, type NodeDiagnosticData } from '../shared/lsp/documents';
+import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification, type RenderTextResult } from '../shared/lsp/messages';
 import { isRecipeUri, recipeCompletions, recipeDiagnostics, recipeEdit, recipeModelPath } from './recipes';
 import { fileUri, filePathOf, modelPathOf } from './uris';
 import { recipePathFor } from '../core/text/recipe';
@@ -180,19 +170,19 @@ documents.onDidClose(({ document }) => {
   }
 });
 
-connection.onNotification(TrackModelNotification, (p: TrackModelParams) => {
+connection.onNotification(TrackModelNotification, (p) => {
   const modelPath = modelPathOf(p.uri);
   if (!modelPath) return;
   addInterest(modelPath, 'tracked');
   publishModel(modelPath);
 });
 
-connection.onNotification(UntrackModelNotification, (p: TrackModelParams) => {
+connection.onNotification(UntrackModelNotification, (p) => {
   const modelPath = modelPathOf(p.uri);
   if (modelPath) dropInterest(modelPath, 'tracked');
 });
 
-connection.onRequest(RenderTextRequest, (p: RenderTextParams): RenderTextResult => {
+connection.onRequest(RenderTextRequest, (p): RenderTextResult => {
   const modelPath = modelPathOf(p.uri);
   if (!modelPath) return { text: `# not an ONNX model: ${p.uri}\n`, error: 'not an ONNX model' };
   return guard('render', { text: '# internal error, see the ONNX Quant log\n', error: 'internal error' }, () => {

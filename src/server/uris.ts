@@ -1,6 +1,6 @@
 /** Mapping between model paths, their `file:` URIs and their `onnx-text:` text-view URIs. */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TEXT_SCHEME } from './protocol';
+import { TEXT_SCHEME } from '../shared/lsp/documents';
 
 export function fileUri(p: string): string {
   return pathToFileURL(p).href;

@@ -10,7 +10,7 @@
  */
 import type { QuantizeOptions, QuantizeResult } from '../core/quantize/types';
 import type { Progress } from '../core/progress';
-import type { BenchResult, CompareResult, LayerError } from './report';
+import type { BenchResult, CompareResult, LayerError } from '../core/evaluate/types';
 
 export const PROTOCOL_VERSION = 1;
 

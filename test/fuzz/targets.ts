@@ -13,7 +13,7 @@ import { GraphIndex } from '../../src/core/analysis/graph-index';
 import { renderModel } from '../../src/core/text/render';
 import { quantizeFile } from '../../src/core/quantize/index';
 import { modelDiagnostics } from '../../src/server/diagnostics';
-import { DEFAULT_DIAGNOSTICS_SETTINGS } from '../../src/server/protocol';
+import { DEFAULT_DIAGNOSTICS_SETTINGS } from '../../src/shared/lsp/documents';
 import { isFloatType } from '../../src/core/onnx/dtype';
 
 export interface FuzzTarget {

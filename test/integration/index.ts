@@ -12,6 +12,8 @@ import * as path from 'node:path';
 
 /** Every suite, listed explicitly (each is bundled to out/test/integration/<name>.js). */
 export const SUITES = [
+  // First: it checks that activation alone starts no language server.
+  'activation.test.js',
   'smoke.test.js',
   'explorer.test.js',
   'editor.test.js',

@@ -1,11 +1,13 @@
 import { InputError } from '../../core/errors';
 import { benchModel } from '../../core/evaluate/bench';
+import { inputOverridesFrom } from '../../core/data/probe';
+import { environmentInfo } from '../../core/report/environment';
 import { numberOption, parseCommandArgs, table, type Command } from '../io';
 
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'time a model in ONNX Runtime (CPU): mean and p50/p90/p99 latency',
-  usage: 'onnx-quantizer bench MODEL [--data PATH] [--batch N] [--runs N] [--warmup N] [--threads N] [--json]',
+  usage: 'onnx-quantizer bench MODEL [--data PATH] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… [--batch N] [--runs N] [--warmup N] [--threads N] [--json]',
   async run(argv, io, signal) {
     const { positionals, values } = parseCommandArgs(
       argv,
@@ -15,6 +17,8 @@ export const benchCommand: Command = {
         runs: { type: 'string' },
         warmup: { type: 'string' },
         threads: { type: 'string' },
+        'input-shape': { type: 'string', multiple: true },
+        input: { type: 'string', multiple: true },
         json: { type: 'boolean' },
       },
       this.usage,
@@ -29,6 +33,7 @@ export const benchCommand: Command = {
         runs: wholeNumber(values.runs, 'runs', 100, 1),
         warmup: wholeNumber(values.warmup, 'warmup', 10, 0),
         threads: values.threads === undefined ? undefined : wholeNumber(values.threads, 'threads', 1, 1),
+        inputs: inputOverridesFrom(values['input-shape'], values.input),
       },
       { signal, onProgress: io.interactive && !values.json ? (p) => p.message && io.err(`${p.stage}: ${p.message}`) : undefined },
     );
@@ -37,10 +42,29 @@ export const benchCommand: Command = {
       return 0;
     }
     io.out(`${file}: ${r.runs} runs after ${r.warmup} warm-up, batch ${r.batch}, ${r.threads} threads, ${r.inputs} inputs`);
+    if (r.inputShapes) io.out(`inputs: ${r.inputShapes}`);
+    io.out(`CPU: ${cpuLine()}`);
     io.out(table(['mean', 'p50', 'p90', 'p99', 'min', 'max'], [[r.meanMs, r.p50Ms, r.p90Ms, r.p99Ms, r.minMs, r.maxMs].map((v) => `${v.toFixed(3)} ms`)]));
+    if (r.control) io.out(controlLine(r.control));
     return 0;
   },
 };
+
+/** `Intel Xeon … (AVX2, no AVX-512 VNNI, no AVX-VNNI)`: the facts that decide int8 speed, read from /proc/cpuinfo. */
+export function cpuLine(): string {
+  const e = environmentInfo(0);
+  const f = e.cpuFlags;
+  const has = (on: boolean, name: string) => (on ? name : `no ${name}`);
+  return `${e.cpuModel}, ${e.logicalCpus} logical CPUs (${[has(f.avx2, 'AVX2'), has(f.avx512vnni, 'AVX-512 VNNI'), has(f.avxvnni, 'AVX-VNNI')].join(', ')})`;
+}
+
+/** The A/A control in words: a second session of the same model, timed in the same alternation. */
+export function controlLine(c: { p50Ms: number; ratio: number; withinTolerance: boolean }): string {
+  const pct = ((c.ratio - 1) * 100).toFixed(1);
+  return `A/A control (the model against a second session of itself): p50 ${c.p50Ms.toFixed(3)} ms, ${c.ratio.toFixed(3)}× (${Number(pct) >= 0 ? '+' : ''}${pct} %): ${
+    c.withinTolerance ? 'within ±5 %, the timing is trustworthy' : 'OUTSIDE ±5 %: the machine is too noisy for these figures to mean much'
+  }`;
+}
 
 /** A whole-number option (runs, batch, threads): refuses fractions and junk with exit 2. */
 export function wholeNumber(value: string | undefined, name: string, fallback: number, min: number): number {

@@ -1,17 +1,18 @@
 import { InputError } from '../../core/errors';
 import { compareModels } from '../../core/evaluate/compare';
 import { buildReport, writeReports } from '../../core/report';
-import { formatSqnr } from '../../shared/report';
-import type { CompareResult } from '../../shared/report';
+import { formatSqnr } from '../../core/report/format';
+import type { CompareResult } from '../../core/evaluate/types';
 import { formatBytes } from '../../core/report/format';
 import { parseCommandArgs, table, type CliIO, type Command } from '../io';
-import { wholeNumber } from './bench';
+import { inputOverridesFrom } from '../../core/data/probe';
+import { controlLine, cpuLine, wholeNumber } from './bench';
 
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'compare a reference and a candidate model: size, latency, output fidelity, accuracy',
   usage:
-    'onnx-quantizer compare REFERENCE CANDIDATE [--data PATH] [--labels LABELS.npy] [--runs N] [--per-layer] [--warmup N] [--batch N] [--threads N] [--report] [--json]',
+    'onnx-quantizer compare REFERENCE CANDIDATE [--data PATH] [--labels LABELS.npy] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… [--runs N] [--per-layer] [--warmup N] [--batch N] [--threads N] [--report] [--json]',
   async run(argv, io, signal) {
     const { positionals, values } = parseCommandArgs(
       argv,
@@ -23,6 +24,8 @@ export const compareCommand: Command = {
         batch: { type: 'string' },
         threads: { type: 'string' },
         'per-layer': { type: 'boolean' },
+        'input-shape': { type: 'string', multiple: true },
+        input: { type: 'string', multiple: true },
         report: { type: 'boolean' },
         json: { type: 'boolean' },
       },
@@ -41,6 +44,7 @@ export const compareCommand: Command = {
         batch: wholeNumber(values.batch, 'batch', 1, 1),
         threads: values.threads === undefined ? undefined : wholeNumber(values.threads, 'threads', 1, 1),
         perLayer: values['per-layer'] ?? false,
+        inputs: inputOverridesFrom(values['input-shape'], values.input),
       },
       { signal, onProgress: io.interactive && !values.json ? (p) => p.message && io.err(`${p.stage}: ${p.message}`) : undefined },
     );
@@ -70,7 +74,9 @@ function printComparison(r: CompareResult, io: CliIO, reportFiles: string[] | un
   io.out(
     `\noutput '${a.output}' over ${a.samples} samples (${a.inputs}): agreement ${pct(a.agreement)}, cosine ${a.cosine.toFixed(6)}, SQNR ${formatSqnr(a.sqnrDb, a.identical)}, max abs error ${a.maxAbsError.toPrecision(4)}`,
   );
-  io.out(`latency: ${r.latency.runs} runs each, alternating, batch ${r.latency.batch}, ${r.latency.threads} threads`);
+  io.out(`latency: ${r.latency.runs} runs each, alternating, batch ${r.latency.batch}, ${r.latency.threads} threads; CPU: ${cpuLine()}`);
+  if (r.latency.inputShapes) io.out(`inputs per run: ${r.latency.inputShapes}`);
+  if (r.latency.control) io.out(controlLine(r.latency.control));
   if (r.layers) {
     io.out(`\nper-layer error, worst first (${Math.min(15, r.layers.length)} of ${r.layers.length}; ranked by the error each node adds):`);
     io.out(

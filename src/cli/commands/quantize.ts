@@ -4,13 +4,15 @@ import { quantizeFile } from '../../core/quantize/index';
 import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/evaluate/autoExclude';
 import type { QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
 import { formatBytes } from '../../core/report/format';
+import { inputOverridesFrom } from '../../core/data/probe';
 import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
 
 const USAGE =
   'onnx-quantizer quantize MODEL -o OUT [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +
   '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--percentile P] [--per-channel] ' +
   '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--preset x86|arm|gpu] ' +
-  '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--no-validate] [--force] [--json] ' +
+  '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… ' +
+  '[--no-validate] [--force] [--json] ' +
   '[--auto-exclude sqnr:DB|acc-drop:POINTS [--data PATH] [--labels LABELS.npy]]';
 
 /** Every flag of `quantize`, in one place (other modules may extend it, e.g. --auto-exclude). */
@@ -31,6 +33,9 @@ export const QUANTIZE_FLAGS = {
   nodes: { type: 'string' },
   'exclude-nodes': { type: 'string' },
   'no-validate': { type: 'boolean' },
+  // Probe inputs (src/core/data/probe.ts): shapes for symbolic dims, fixed values; repeatable.
+  'input-shape': { type: 'string', multiple: true },
+  input: { type: 'string', multiple: true },
   force: { type: 'boolean' },
   json: { type: 'boolean' },
   // Auto-exclusion (src/core/evaluate/autoExclude.ts): target, evaluation data and labels.
@@ -45,7 +50,7 @@ export interface QuantizeArgs {
   options: QuantizeOptions;
   json: boolean;
   /** Raw parsed values, for flags added by other modules. */
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
 }
 
 function oneOf<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T | undefined {
@@ -82,6 +87,8 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   const exclude = listOption(values['exclude-nodes']);
   if (exclude.length) options.excludeNodes = exclude;
   if (values['no-validate']) options.validate = false;
+  const inputs = inputOverridesFrom(values['input-shape'], values.input);
+  if (inputs) options.inputs = inputs;
   if (values.force) options.force = true;
   return { input, output: values.output, options, json: !!values.json, values };
 }
@@ -111,6 +118,7 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
   return {
     output: r.output,
     inputBytes: r.inputBytes,
+    ...(r.inputShapes ? { inputShapes: r.inputShapes } : {}),
     outputBytes: r.outputBytes,
     sizeRatio: r.sizeRatio,
     quantizedNodes: r.quantizedNodes,
@@ -159,6 +167,7 @@ export const quantizeCommand: Command = {
       ['seconds', result.seconds.toFixed(2)],
       ...(result.conversion ? [['opset', result.conversion]] : []),
     ];
+    if (result.inputShapes) rows.push(['probe inputs', result.inputShapes]);
     let text = table(['result', 'value'], rows);
     if (result.skippedNodes.length) {
       text += '\n\n' + table(['skipped node', 'reason'], result.skippedNodes.map((s) => [s.node, s.reason]));

@@ -9,7 +9,7 @@ import { DataType, dtypeName } from '../onnx/dtype';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { readFloat32, readTensor, tensorElementCount, unpack4, tensorBytes, type TensorSource } from '../onnx/tensor';
 import { attrInt } from '../onnx/builder';
-import { GraphIndex } from './graph-index';
+import type { GraphIndex } from './graph-index';
 import { QDQ_OPS, nodeLabel, quantizedFamily } from './layers';
 
 export type QuantFormat = 'none' | 'qdq' | 'qoperator' | 'dynamic' | 'weight-only' | 'fp16' | 'mixed';

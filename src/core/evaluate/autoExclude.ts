@@ -15,7 +15,7 @@ import type { JobContext } from '../progress';
 import { quantizeFile } from '../quantize/index';
 import type { QuantizeOptions, QuantizeResult } from '../quantize/types';
 import { createSession } from '../runtime/ort';
-import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } from '../../shared/report';
+import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } from './types';
 import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
 import { buildReport, writeReports } from '../report';
@@ -70,7 +70,7 @@ export async function quantizeWithAutoExclude(
   const outAbs = path.resolve(output);
   checkOutputPath(outAbs, [reference.path], options.force ?? false);
   const nodeNames = new Set(reference.proto.graph!.node.map((n) => n.name).filter(Boolean));
-  const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, 16);
+  const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, options.inputs);
   const labels = evalOptions.labels ? readLabels(evalOptions.labels) : undefined;
   const maxSteps = evalOptions.maxSteps ?? 20;
   const threads = evalOptions.threads ?? defaultThreads();

@@ -1,12 +1,18 @@
-/** Latency benchmark of one model in ONNX Runtime (CPU): warm-up, then N timed runs. */
+/**
+ * Latency benchmark of one model in ONNX Runtime (CPU): warm-up, then N timed runs, alternating
+ * with a second session on the same model (the A/A control: two copies of one model must time
+ * within ±5 % of each other, or the figures are noise). Sessions timed in alternation run
+ * without spinning threads, so that neither takes CPU from the other.
+ */
 import * as os from 'node:os';
 import { InputError, throwIfCancelled } from '../errors';
 import { loadModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession, type OrtTensor } from '../runtime/ort';
-import type { BenchResult } from '../../shared/report';
-import { evaluationInputs, feedsFor, maxBatchOf, modelInputs } from './data';
-import { latencyStats } from './stats';
+import type { BenchResult, LatencyControl } from './types';
+import type { InputOverrides } from '../data/probe';
+import { describeInputs, evaluationInputs, feedsFor, maxBatchOf, modelInputs } from './data';
+import { latencyStats, round } from './stats';
 
 export interface BenchOptions {
   /** `.npy` file or folder of `INPUTNAME.npy`; generated inputs when absent. */
@@ -19,7 +25,12 @@ export interface BenchOptions {
   warmup?: number | undefined;
   /** Intra-op threads; default: every logical CPU. */
   threads?: number | undefined;
+  /** Shapes for symbolic dims and stated input values (generated inputs). */
+  inputs?: InputOverrides | undefined;
 }
+
+/** Two sessions on one model must time within this share of each other (the A/A control). */
+export const CONTROL_TOLERANCE = 0.05;
 
 /** Threads used when none are asked for, stated explicitly so that reports tell the truth. */
 export function defaultThreads(): number {
@@ -36,16 +47,28 @@ export async function benchModel(modelPath: string, options: BenchOptions = {}, 
   const specs = modelInputs(model.proto);
   const limit = maxBatchOf(specs);
   if (batch > limit) throw new InputError(`--batch ${batch}: the model's inputs have a fixed batch dimension of ${limit}`);
-  const data = evaluationInputs(model.proto, specs, options.data, batch, batch);
+  const data = evaluationInputs(model.proto, specs, options.data, batch, options.inputs);
   batch = Math.min(batch, data.samples);
   const feeds = feedsFor(data, 0, batch);
-  const session = await createSession(model.path, { threads });
+  const session = await createSession(model.path, { threads, spinning: false });
+  const twin = await createSession(model.path, { threads, spinning: false }).catch(async (e: unknown) => {
+    await session.release();
+    throw e;
+  });
   try {
-    const times = await timeRuns([{ session, feeds }], runs, warmup, ctx);
-    return { runs, warmup, batch, threads, inputs: data.source, ...latencyStats(times[0]!) };
+    const [times, twinTimes] = await timeRuns([{ session, feeds }, { session: twin, feeds }], runs, warmup, ctx);
+    const stats = latencyStats(times!);
+    return { runs, warmup, batch, threads, inputs: data.source, inputShapes: describeInputs(data, batch), ...stats, control: latencyControl(stats.p50Ms, latencyStats(twinTimes!).p50Ms) };
   } finally {
     await session.release();
+    await twin.release();
   }
+}
+
+/** The A/A control: a second session on the reference model, timed in the same alternation. */
+export function latencyControl(referenceP50: number, controlP50: number): LatencyControl {
+  const ratio = round(controlP50 / referenceP50, 4);
+  return { p50Ms: controlP50, ratio, withinTolerance: Math.abs(ratio - 1) <= CONTROL_TOLERANCE };
 }
 
 export interface TimedModel {

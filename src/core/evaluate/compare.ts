@@ -8,9 +8,10 @@ import { loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
 import { createSession, type InferenceSession } from '../runtime/ort';
 import { npyToFloat32, readNpy } from '../data/npy';
-import { MAX_LATENCY_SAMPLES, type CompareResult, type FidelityResult, type SizeComparison } from '../../shared/report';
-import { defaultThreads, timeRuns } from './bench';
-import { adaptInputData, checkSameInputs, evaluationInputs, feedsFor, firstSamples, maxBatchOf, modelInputs, type InputData } from './data';
+import { MAX_LATENCY_SAMPLES, type CompareResult, type FidelityResult, type SizeComparison } from './types';
+import type { InputOverrides } from '../data/probe';
+import { defaultThreads, latencyControl, timeRuns } from './bench';
+import { adaptInputData, checkSameInputs, describeInputs, evaluationInputs, feedsFor, firstSamples, maxBatchOf, modelInputs, type InputData } from './data';
 import { perLayerErrors } from './perLayer';
 import { asFloat32 } from './session';
 import { argmaxRows, ErrorAccumulator, latencyStats, round, thinSamples } from './stats';
@@ -31,6 +32,8 @@ export interface CompareOptions {
   generatedSamples?: number | undefined;
   /** Samples used for the per-layer ranking (it runs unoptimised copies); default 256. */
   perLayerSamples?: number | undefined;
+  /** Shapes for symbolic dims and stated input values (generated inputs; stated values also with data). */
+  inputs?: InputOverrides | undefined;
 }
 
 /** Samples per run when measuring fidelity (bounded memory, few runs). */
@@ -43,16 +46,23 @@ export async function compareModels(referencePath: string, candidatePath: string
   const candidateSpecs = modelInputs(candidate.proto);
   checkSameInputs(specs, candidateSpecs);
   if (options.labels && !options.data) throw new InputError('--labels needs --data (the samples the labels belong to)');
-  const data = evaluationInputs(reference.proto, specs, options.data, options.generatedSamples ?? 64, 16);
+  const data = evaluationInputs(reference.proto, specs, options.data, options.generatedSamples ?? 64, options.inputs);
   const candidateData = adaptInputData(data, candidateSpecs);
   const labels = options.labels ? readLabels(options.labels) : undefined;
   const threads = options.threads ?? defaultThreads();
   const size = sizeComparison(reference, candidate);
 
   ctx.onProgress?.({ stage: 'loading', fraction: 0.02 });
-  const refSession = await createSession(reference.path, { threads });
-  const candSession = await createSession(candidate.path, { threads }).catch(async (e: unknown) => {
+  // Timed in alternation: no spinning threads, and a second reference session as the A/A control.
+  const sessionOptions = { threads, spinning: false };
+  const refSession = await createSession(reference.path, sessionOptions);
+  const candSession = await createSession(candidate.path, sessionOptions).catch(async (e: unknown) => {
     await refSession.release();
+    throw e;
+  });
+  const controlSession = await createSession(reference.path, sessionOptions).catch(async (e: unknown) => {
+    await refSession.release();
+    await candSession.release();
     throw e;
   });
   try {
@@ -63,10 +73,12 @@ export async function compareModels(referencePath: string, candidatePath: string
     if (!Number.isSafeInteger(runs) || runs < 1) throw new InputError(`--runs expects a whole number ≥ 1, got ${runs}`);
     const batch = Math.max(1, Math.min(options.batch ?? 1, data.samples, maxBatchOf(specs)));
     ctx.onProgress?.({ stage: 'benchmarking', fraction: 0.3 });
-    const [refTimes, candTimes] = await timeRuns(
+    const refFeeds = feedsFor(data, 0, batch);
+    const [refTimes, candTimes, controlTimes] = await timeRuns(
       [
-        { session: refSession, feeds: feedsFor(data, 0, batch) },
+        { session: refSession, feeds: refFeeds },
         { session: candSession, feeds: feedsFor(candidateData, 0, batch) },
+        { session: controlSession, feeds: refFeeds },
       ],
       runs,
       warmup,
@@ -79,7 +91,16 @@ export async function compareModels(referencePath: string, candidatePath: string
       reference: reference.path,
       candidate: candidate.path,
       size,
-      latency: { reference: ref, candidate: cand, speedup: round(ref.p50Ms / cand.p50Ms, 3), runs, batch, threads },
+      latency: {
+        reference: ref,
+        candidate: cand,
+        speedup: round(ref.p50Ms / cand.p50Ms, 3),
+        runs,
+        batch,
+        threads,
+        control: latencyControl(ref.p50Ms, latencyStats(controlTimes!).p50Ms),
+        inputShapes: describeInputs(data, batch),
+      },
       accuracy,
     };
     if (options.perLayer) {
@@ -91,6 +112,7 @@ export async function compareModels(referencePath: string, candidatePath: string
   } finally {
     await refSession.release();
     await candSession.release();
+    await controlSession.release();
   }
 }
 

@@ -10,17 +10,22 @@ import type { ModelProto, NodeProto } from '../onnx/schema';
 import { tensorShape } from '../onnx/tensor';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
+import { alignedCopy, fixedBatchOf, generatedElementCount, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
 import { ort, type OrtTensor } from '../runtime/ort';
 import { seededRandom } from '../util/random';
+import { describeProbeShapes, npyTypeOfInput, probeShapes, statedValue, type InputOverrides, type ProbeShape } from '../data/probe';
 
 export type { InputSpec };
 
-/** Values for every input, samples along the first axis. */
+/** Values for every input, samples along the first axis (except the inputs in `fixed`). */
 export interface InputData {
   samples: number;
   arrays: Map<string, NpyArray>;
   source: 'data' | 'generated';
+  /** Inputs fed whole on every run, with no sample axis: scalars and values the user stated. */
+  fixed?: Set<string>;
+  /** The shapes a run uses and where their symbolic dims came from (generated inputs). */
+  shapes?: ProbeShape[];
 }
 
 /** The graph's real inputs (initializers listed as inputs by old exporters are not inputs). */
@@ -48,32 +53,25 @@ export function checkSameInputs(reference: InputSpec[], candidate: InputSpec[]):
 
 /** The same samples in the element types `specs` expect (float16 ↔ float32 ↔ float64). */
 export function adaptInputData(data: InputData, specs: InputSpec[]): InputData {
-  if (specs.every((s) => data.arrays.get(s.name)?.dtype === NPY_OF[s.elemType])) return data;
+  if (specs.every((s) => data.arrays.get(s.name)?.dtype === npyTypeOfInput(s))) return data;
   const arrays = new Map<string, NpyArray>();
   for (const spec of specs) arrays.set(spec.name, convertTo(data.arrays.get(spec.name)!, npyTypeFor(spec), spec.name));
-  return { samples: data.samples, arrays, source: data.source };
+  return { ...data, arrays };
 }
 
-const NPY_OF: Partial<Record<number, NpyDtype>> = {
-  [DataType.FLOAT]: 'float32',
-  [DataType.DOUBLE]: 'float64',
-  [DataType.FLOAT16]: 'float16',
-  [DataType.INT64]: 'int64',
-  [DataType.INT32]: 'int32',
-  [DataType.INT8]: 'int8',
-  [DataType.UINT8]: 'uint8',
-  [DataType.BOOL]: 'bool',
-};
 
 function npyTypeFor(spec: InputSpec): NpyDtype {
-  const t = NPY_OF[spec.elemType];
+  const t = npyTypeOfInput(spec);
   if (!t) throw new InputError(`input '${spec.name}' has type ${dtypeName(spec.elemType)}, which evaluation does not support`);
   return t;
 }
 
 /** Read evaluation data for these inputs (a `.npy` file for one input, or a folder of `NAME.npy`). */
-export function loadInputData(dataPath: string, specs: InputSpec[]): InputData {
+export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides?: InputOverrides): InputData {
   if (!fs.existsSync(dataPath)) throw new InputError(`data '${dataPath}' does not exist`);
+  // Inputs the user gave a value for (--input NAME=...) are fed that value; the data feeds the rest.
+  const stated = overrides?.values ?? {};
+  const specs = allSpecs.filter((s) => stated[s.name] === undefined);
   const files = readInputArrays(dataPath, specs, {
     fileNames: (name) => [name, name.replace(/[^A-Za-z0-9_.-]/g, '_')].map((n) => `${n}.npy`),
     missingInFolder: (folder, name) => new InputError(`data folder '${folder}' has no '${name}.npy' for input '${name}'`),
@@ -98,7 +96,16 @@ export function loadInputData(dataPath: string, specs: InputSpec[]): InputData {
     samples = n;
   }
   if (samples <= 0) throw new InputError(`data '${dataPath}' holds no samples`);
-  return { samples, arrays, source: 'data' };
+  const fixed = new Set<string>();
+  if (specs.length < allSpecs.length) {
+    const shapes = probeShapes({} as ModelProto, allSpecs, { shapes: overrides?.shapes ?? {} });
+    for (const spec of allSpecs) {
+      if (stated[spec.name] === undefined) continue;
+      arrays.set(spec.name, statedValue(spec, stated[spec.name]!, shapes.find((p) => p.name === spec.name)!.dims));
+      fixed.add(spec.name);
+    }
+  }
+  return { samples, arrays, source: 'data', ...(fixed.size ? { fixed } : {}) };
 }
 
 /** Convert where the meaning is kept (float64 → float32, narrower ints → int64); refuse the rest. */
@@ -128,19 +135,35 @@ function typedView(arr: NpyArray): ArrayLike<number | bigint> {
 }
 
 /**
- * Inputs matching the signature: `samples` on the first axis, other symbolic or unknown dims set
- * to `otherDims`; floats uniform in [0, 1), integer inputs in [0, vocab) when they index a Gather
- * whose table size is known (token ids), else in [0, 2) (masks, small ids).
+ * Inputs matching the signature: `samples` on the first axis, symbolic dims from the user's
+ * overrides or the probe defaults (data/probe.ts); floats uniform in [0, 1), integer inputs in
+ * [0, vocab) when they index a Gather whose table size is known (token ids), else in [0, 2)
+ * (masks, small ids). Scalars (an integer scalar is 1, a float scalar 0.5) and values the user
+ * stated are fed whole on every run.
  */
-export function generateInputData(proto: ModelProto, specs: InputSpec[], samples: number, otherDims = samples, seed = 1234): InputData {
+export function generateInputData(proto: ModelProto, specs: InputSpec[], samples: number, overrides?: InputOverrides, seed = 1234): InputData {
   const rand = seededRandom(seed);
   const arrays = new Map<string, NpyArray>();
+  const fixed = new Set<string>();
+  const shapes = probeShapes(proto, specs, overrides);
   for (const spec of specs) {
     const dtype = npyTypeFor(spec);
-    if (!spec.dims) throw new InputError(`input '${spec.name}' has no shape in the model; pass --data`);
-    const shape = spec.dims.map((d, i) => (i === 0 ? samples : typeof d === 'number' && d > 0 ? d : otherDims));
-    if (shape.length === 0) throw new InputError(`input '${spec.name}' is a scalar; pass --data`);
-    const count = shape.reduce((a, b) => a * b, 1);
+    const probe = shapes.find((p) => p.name === spec.name)!;
+    const stated = overrides?.values?.[spec.name];
+    if (stated !== undefined) {
+      arrays.set(spec.name, statedValue(spec, stated, probe.dims));
+      fixed.add(spec.name);
+      continue;
+    }
+    if (!spec.dims) throw new InputError(`input '${spec.name}' has no shape in the model; pass --data or --input-shape ${spec.name}=D1xD2…`);
+    if (spec.dims.length === 0) {
+      const value = dtype === 'float32' || dtype === 'float64' || dtype === 'float16' ? 0.5 : 1;
+      arrays.set(spec.name, statedValue(spec, String(value), []));
+      fixed.add(spec.name);
+      continue;
+    }
+    const shape = [samples, ...probe.dims.slice(1)];
+    const count = generatedElementCount(spec.name, shape, 'give real inputs (--data; for quantize --calibration-data, or --no-validate) or a smaller --input-shape');
     let data: Uint8Array;
     if (dtype === 'float32' || dtype === 'float64' || dtype === 'float16') {
       const v = Array.from({ length: count }, rand);
@@ -160,7 +183,16 @@ export function generateInputData(proto: ModelProto, specs: InputSpec[], samples
     }
     arrays.set(spec.name, { dtype, shape, data });
   }
-  return { samples, arrays, source: 'generated' };
+  return { samples, arrays, source: 'generated', shapes, ...(fixed.size ? { fixed } : {}) };
+}
+
+/** What one run of `batch` samples feeds, for reports: `ids [1, 128] (seq=128 (sequence default))`. */
+export function describeInputs(data: InputData, batch: number): string {
+  const shapeOf = (name: string, arr: NpyArray) => (data.fixed?.has(name) ? arr.shape : [batch, ...arr.shape.slice(1)]);
+  if (data.shapes) {
+    return describeProbeShapes(data.shapes.map((s) => ({ ...s, dims: shapeOf(s.name, data.arrays.get(s.name)!), notes: data.fixed?.has(s.name) && !s.dims.length ? ['scalar'] : s.notes })));
+  }
+  return [...data.arrays].map(([name, arr]) => `${name} [${shapeOf(name, arr).join(', ')}]`).join('; ');
 }
 
 /** Exclusive upper bound for an integer input: the size of a Gather table it indexes, else 2. */
@@ -216,6 +248,10 @@ export function feedsFor(data: InputData, start: number, count: number): Record<
   const o = ort();
   const feeds: Record<string, OrtTensor> = {};
   for (const [name, arr] of data.arrays) {
+    if (data.fixed?.has(name)) {
+      feeds[name] = new o.Tensor((ORT_TYPE[arr.dtype] ?? arr.dtype) as 'float32', npyElements(arr.dtype, alignedCopy(arr.data)) as unknown as Float32Array, arr.shape);
+      continue;
+    }
     const perSample = arr.shape.slice(1).reduce((a, b) => a * b, 1);
     const elementBytes = arr.data.length / Math.max(1, arr.shape.reduce((a, b) => a * b, 1));
     // A fresh, aligned copy (Buffer#slice would be a view into the file buffer).
@@ -234,13 +270,17 @@ export function firstSamples(data: InputData, count: number): InputData {
   if (n === data.samples) return data;
   const arrays = new Map<string, NpyArray>();
   for (const [name, arr] of data.arrays) {
+    if (data.fixed?.has(name)) {
+      arrays.set(name, arr);
+      continue;
+    }
     const perSample = arr.data.length / Math.max(1, arr.shape[0] ?? 1);
     arrays.set(name, { dtype: arr.dtype, shape: [n, ...arr.shape.slice(1)], data: arr.data.subarray(0, n * perSample) });
   }
-  return { samples: n, arrays, source: data.source };
+  return { ...data, samples: n, arrays };
 }
 
 /** Resolve the evaluation inputs: data when given, else `generated` samples. */
-export function evaluationInputs(proto: ModelProto, specs: InputSpec[], dataPath: string | undefined, generated: number, otherDims?: number): InputData {
-  return dataPath ? loadInputData(dataPath, specs) : generateInputData(proto, specs, generated, otherDims);
+export function evaluationInputs(proto: ModelProto, specs: InputSpec[], dataPath: string | undefined, generated: number, overrides?: InputOverrides): InputData {
+  return dataPath ? loadInputData(dataPath, specs, overrides) : generateInputData(proto, specs, generated, overrides);
 }

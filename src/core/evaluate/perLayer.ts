@@ -21,7 +21,7 @@ import { float32ToFloat16Bits } from '../onnx/float16';
 import { NodeProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../onnx/schema';
 import type { JobContext } from '../progress';
 import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
-import type { LayerError } from '../../shared/report';
+import type { LayerError } from './types';
 import { adaptInputData, feedsFor, maxBatchOf, modelInputs, type InputData } from './data';
 import { asFloat32, sessionForVariant, sessionWithOutputs, withGraph } from './session';
 import { ErrorAccumulator, round } from './stats';

@@ -1,5 +1,5 @@
 /** Latency statistics and streaming error metrics (SQNR, cosine, max error, arg-max agreement). */
-import type { LatencyStats } from '../../shared/report';
+import type { LatencyStats } from './types';
 
 /** Percentile with linear interpolation between closest ranks (NumPy's default). */
 export function percentile(sorted: readonly number[], p: number): number {

@@ -8,6 +8,7 @@ import { ModelProtoSchema, StringStringEntryProtoSchema, TensorProto_DataLocatio
 import { tensorBytes } from './tensor';
 import { walkTensors } from './walk';
 import { sameFile } from './paths';
+import { checkWritableTarget } from '../util/files';
 
 export interface SaveOptions {
   /**
@@ -45,10 +46,7 @@ export function checkOutputPath(out: string, inputs: string[], force: boolean): 
   for (const input of inputs) {
     if (sameFile(out, input)) throw new InputError(`output '${out}' is the input model; choose another output path`);
   }
-  if (fs.existsSync(out)) {
-    if (fs.statSync(out).isDirectory()) throw new InputError(`output '${out}' is a folder`);
-    if (!force) throw new InputError(`output '${out}' already exists; use --force to replace it`);
-  }
+  if (checkWritableTarget(out, 'output') && !force) throw new InputError(`output '${out}' already exists; use --force to replace it`);
   const dir = path.dirname(path.resolve(out));
   if (!fs.existsSync(dir)) throw new InputError(`output folder '${dir}' does not exist`);
 }
@@ -129,6 +127,7 @@ export class ExternalDataWriter {
 
 /** Write bytes to `file` atomically: temp file in the same folder, fsync, rename. */
 export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
+  checkWritableTarget(file, 'output');
   const tmp = tempPathFor(file);
   try {
     const fd = fs.openSync(tmp, 'wx');
@@ -180,7 +179,7 @@ export function saveModel(proto: ModelProto, out: string, options: SaveOptions =
       const size = sizeOf(t);
       if (goExternal && size >= threshold) {
         if (!dataWriter) {
-          if (fs.existsSync(dataPath) && !options.force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
+          if (checkWritableTarget(dataPath, 'external data file') && !options.force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
           dataWriter = new ExternalDataWriter(dataPath, location);
           ownWriter = true;
         }

@@ -1,7 +1,10 @@
 /**
  * The quantizer's single entry point, used by the CLI, the worker and the evaluation module:
- * load → check output path → resolve options → select nodes → quantize (mode engine) → save
- * atomically → validate in ONNX Runtime → report.
+ * load → check output path → resolve options → run the float model on the validation probe →
+ * select nodes → quantize (mode engine) → save atomically → validate in ONNX Runtime against the
+ * float model's run → report. A probe the float model itself fails on is the probe's fault
+ * (InputError naming the inputs, see validate.ts); a model with nothing quantized is never
+ * refused by validation.
  *
  * Already-quantized models: a model that already holds quantized operators and in which the
  * chosen mode finds nothing left to quantize is refused with an InputError ("already
@@ -15,8 +18,9 @@ import { CancelledError, InputError, throwIfCancelled, WorkError } from '../erro
 import { DataType } from '../onnx/dtype';
 import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
-import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
+import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
+import { checkWritableTarget } from '../util/files';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
@@ -25,7 +29,7 @@ import { countQuantizedOps, finishQat, findQatWeights } from './qat';
 import { modelForMode } from './opset';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
-import { validateModel } from './validate';
+import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
 import { foldBatchNormalization } from './static/foldBatchNorm';
@@ -52,12 +56,28 @@ export async function quantizeFile(input: string, output: string, options: Quant
     const unknown = unknownNodeNames(selection, model.proto.graph!.node);
     if (unknown.length) warnings.push(`no node named ${unknown.map((n) => `'${n}'`).join(', ')} (names from --nodes / --exclude-nodes / node overrides)`);
 
+    // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
+    let probe: Probe | undefined;
+    let floatRun: FloatRun | undefined;
+    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
+    const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
+    if (probe) {
+      progress('probing', 0.01, 'the float model on the validation probe');
+      floatRun = await runFloatOnProbe(conversion && !inputHadExternal ? modelToBytes(atOpset.proto) : model.path, probe);
+      throwIfCancelled(ctx.signal);
+    }
+
     const writer = streamWeights ? new ExternalDataWriter(dataPath, path.basename(dataPath)) : undefined;
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
-      engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
+      engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings);
       throwIfCancelled(ctx.signal);
+      if (probe && floatRun?.problem) {
+        if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
+        warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${floatRun.problem})`);
+      }
       progress('saving', 0.9);
       saved = saveModel(engine.proto, outAbs, {
         source: model,
@@ -71,10 +91,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
       throw e;
     }
 
-    if (resolved.validate) {
+    if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
       try {
-        await validateModel(outAbs, engine.proto.graph!, resolved.calibrationData);
+        await validateQuantized(outAbs, probe, floatRun);
         throwIfCancelled(ctx.signal);
       } catch (e) {
         removeOutputs(saved);
@@ -96,7 +116,8 @@ export async function quantizeFile(input: string, output: string, options: Quant
       mode: resolved.mode,
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
-      ...(engine.conversion ? { conversion: engine.conversion.summary } : {}),
+      ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
+      ...(conversion ? { conversion: conversion.summary } : {}),
     };
   } finally {
     model.external.close();
@@ -104,21 +125,19 @@ export async function quantizeFile(input: string, output: string, options: Quant
 }
 
 async function runEngine(
-  original: OnnxModel,
+  model: OnnxModel,
   options: ResolvedOptions,
   selection: NodeSelection,
   ctx: JobContext,
   writer: ExternalDataWriter | undefined,
   warnings: string[],
 ): Promise<EngineResult> {
-  const graph = original.proto.graph!;
+  const graph = model.proto.graph!;
   const alreadyQuantized = countQuantizedOps(graph);
   if (findQatWeights(graph).length > 0) {
     warnings.push('the model carries QuantizeLinear → DequantizeLinear pairs on float weights (quantization-aware training): weights stored as integers, nothing else changed');
-    return finishQat(original, ctx, writer);
+    return finishQat(model, ctx, writer);
   }
-  // A model below the opset the mode needs is converted first (and checked against the original in ORT).
-  const { model, conversion } = await modelForMode(original, options, selection, warnings);
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
   let result: EngineResult;
   switch (options.mode) {
@@ -152,7 +171,7 @@ async function runEngine(
     throw new InputError(`model is already quantized (${alreadyQuantized.summary}); nothing left to quantize`);
   }
   if (result.quantizedNodes === 0) warnings.push('no node was quantized (see skipped nodes)');
-  return conversion ? { ...result, conversion } : result;
+  return result;
 }
 
 function hasExternalData(model: OnnxModel): boolean {
@@ -166,7 +185,7 @@ function checkDataPath(dataPath: string, model: OnnxModel, force: boolean): void
   for (const f of inputs) {
     if (sameFile(dataPath, f)) throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
   }
-  if (fs.existsSync(dataPath) && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
+  if (checkWritableTarget(dataPath, 'external data file') && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
 }
 
 function removeOutputs(saved: SaveResult): void {

@@ -2,18 +2,18 @@
  * The opset each mode needs, and the conversion that gets a model there before anything is
  * quantized: dynamic needs 11 (DynamicQuantizeLinear), static needs 10 (QuantizeLinear /
  * DequantizeLinear) and 13 for per-channel weights; weight-only and fp16 keep the model's own.
- * With validation on, the converted float model is run beside the original in ONNX Runtime on the
- * probe inputs and must give the same outputs; a difference names the rewritten op that caused it.
+ * With validation on (a probe given), the converted float model is run beside the original in ONNX
+ * Runtime on the probe and must give the same outputs; a difference names the rewritten op that caused it.
  */
-import { batches, loadCalibrationData, modelInputs } from '../calibrate/data';
 import { InputError, WorkError } from '../errors';
+import { feedsFor } from '../evaluate/data';
 import { asFloat32, sessionWithOutputs } from '../evaluate/session';
 import { opsetVersion } from '../onnx/builder';
 import type { OnnxModel } from '../onnx/model';
 import { convertOpset, type OpsetConversion } from '../onnx/opset';
-import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
+import type { InferenceSession, OrtTensor } from '../runtime/ort';
 import type { NodeSelection, ResolvedOptions } from './selection';
-import { generatedInput } from './validate';
+import type { Probe } from './validate';
 
 /** Whether per-channel weights are wanted anywhere (globally or by a node override). */
 export function wantsPerChannel(options: ResolvedOptions, selection: NodeSelection): boolean {
@@ -33,6 +33,7 @@ export async function modelForMode(
   options: ResolvedOptions,
   selection: NodeSelection,
   warnings: string[],
+  probe: Probe | undefined,
 ): Promise<{ model: OnnxModel; conversion?: OpsetConversion }> {
   const need = opsetNeeded(options, selection);
   const from = opsetVersion(model.proto, '') ?? 1;
@@ -47,7 +48,7 @@ export async function modelForMode(
     throw new InputError(`${options.mode} quantization needs opset ${need} and ${e.message}`);
   }
   const out: OnnxModel = { ...model, proto: converted.proto };
-  if (options.validate) await checkSameOutputs(model, out, converted.conversion, options.calibrationData, warnings);
+  if (probe) await checkSameOutputs(model, out, converted.conversion, probe, warnings);
   return { model: out, conversion: converted.conversion };
 }
 
@@ -55,12 +56,12 @@ export async function modelForMode(
  * Run the original and the converted model on the same inputs; every graph output and every
  * output of a rewritten node must agree (float within 1e-5 + 1e-4·|x|, others exactly).
  */
-export async function checkSameOutputs(original: OnnxModel, converted: OnnxModel, conversion: OpsetConversion, calibrationData: string | undefined, warnings: string[]): Promise<void> {
+export async function checkSameOutputs(original: OnnxModel, converted: OnnxModel, conversion: OpsetConversion, probe: Probe, warnings: string[]): Promise<void> {
   const graph = original.proto.graph!;
   const outputs = graph.output.map((o) => o.name);
   const rewritten = conversion.rewrittenOutputs.filter((r) => !outputs.includes(r.output));
   const names = [...rewritten.map((r) => r.output), ...outputs];
-  const feeds = probeFeeds(original, calibrationData);
+  const feeds = feedsFor(probe.data, 0, probe.batch);
   let before: Record<string, OrtTensor>;
   try {
     before = await runWith(original, names, feeds);
@@ -92,18 +93,6 @@ async function runWith(model: OnnxModel, outputs: string[], feeds: Record<string
   } finally {
     await session.release();
   }
-}
-
-/** The first calibration sample when there is calibration data, else the deterministic inputs validation uses. */
-function probeFeeds(model: OnnxModel, calibrationData: string | undefined): Record<string, OrtTensor> {
-  const inputs = modelInputs(model.proto.graph!);
-  const feeds: Record<string, OrtTensor> = {};
-  const first = calibrationData ? batches(loadCalibrationData(calibrationData, inputs), 1).next().value : undefined;
-  if (first) {
-    const O = ort();
-    for (const f of first.feeds) feeds[f.name] = new O.Tensor(f.type, f.values as never, f.dims);
-  } else for (const input of inputs) feeds[input.name] = generatedInput(input);
-  return feeds;
 }
 
 function difference(a: OrtTensor | undefined, b: OrtTensor | undefined): string | undefined {

@@ -40,8 +40,12 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   if (o.blockSize !== undefined && (!Number.isInteger(o.blockSize) || o.blockSize < 16 || o.blockSize > 256 || (o.blockSize & (o.blockSize - 1)) !== 0)) {
     throw new InputError(`--block-size must be a power of 2 from 16 to 256, got ${o.blockSize}`);
   }
+  // Numbers from recipes and settings are checked as strictly as CLI flags: a huge bin count or
+  // batch would allocate gigabytes before anything else could fail.
+  wholeInRange(o.histogramBins, 'histogram bins', 2, 65536);
+  wholeInRange(o.calibrationBatch, 'calibration batch', 1, 4096);
   const nodeOverrides = resolveNodeOverrides(o.nodeOverrides);
-  if (o.percentile !== undefined && !(o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
+  if (o.percentile !== undefined && !(typeof o.percentile === 'number' && o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
   if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') {
     throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
   }
@@ -93,6 +97,13 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     warnings.push(`per-node perChannel applies to dynamic and static modes only (${names(overridden.filter(([, v]) => v.perChannel !== undefined))})`);
   }
   return { options, warnings };
+}
+
+function wholeInRange(value: number | undefined, what: string, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InputError(`${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
 }
 
 const names = (entries: [string, unknown][]): string => entries.map(([n]) => `'${n}'`).join(', ');

@@ -2,7 +2,6 @@
  * Types shared by every quantization mode (dynamic, weight-only, fp16, static) and the user's
  * node selection (--op-types, --nodes, --exclude-nodes), with one reason per skipped node.
  */
-import type { OpsetConversion } from '../onnx/opset';
 import type { ModelProto, NodeProto } from '../onnx/schema';
 import type { CalibrationMethod, Preset, QuantFormat, QuantMode, QuantNodeOverride, SkippedNode } from './types';
 
@@ -52,8 +51,6 @@ export interface EngineResult {
   quantizedNodes: number;
   skippedNodes: SkippedNode[];
   warnings: string[];
-  /** The opset conversion made before quantizing, if the model was below what the mode needs. */
-  conversion?: OpsetConversion;
 }
 
 export type SelectionVerdict = { selected: true } | { selected: false; reason: string };

@@ -2,6 +2,8 @@
  * The quantizer's public contract, shared by CLI, worker, UI and evaluation (auto-exclude).
  * Option names mirror the CLI flags in the cli.md contract.
  */
+import type { InputOverrides } from '../data/probe';
+
 export type QuantMode = 'dynamic' | 'static' | 'weight-only' | 'fp16';
 export type QuantFormat = 'qdq' | 'qoperator';
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
@@ -52,6 +54,11 @@ export interface QuantizeOptions {
    * same names). Unset fields fall back to the global option. Names matching no node are warned about.
    */
   nodeOverrides?: Record<string, QuantNodeOverride>;
+  /**
+   * Shapes for symbolic dims and fixed input values (`--input-shape`, `--input`): used by the
+   * validation probe, the fidelity measurement and the speed check when no data says otherwise.
+   */
+  inputs?: InputOverrides;
   /** Load and run the output once in ONNX Runtime before reporting success; default true. */
   validate?: boolean;
   /** Replace an existing output. */
@@ -63,6 +70,8 @@ export interface QuantizeOptions {
 export interface SkippedNode {
   node: string;
   reason: string;
+  /** For a node inside an If/Loop/Scan body: the body's path, `owner/attribute` segments joined by '/' (`if_out/then_branch`). */
+  subgraph?: string;
 }
 
 export interface QuantizeResult {
@@ -81,6 +90,8 @@ export interface QuantizeResult {
   effectiveOptions: QuantizeOptions;
   /** Non-fatal notes for the user (e.g. "already quantized", "7-bit weights chosen"). */
   warnings: string[];
+  /** The validation probe's input shapes and where symbolic dims got their values (when validated). */
+  inputShapes?: string;
   /** Set when the model was below the opset the mode needs: "converted opset 9 → 13: 14 nodes rewritten". */
   conversion?: string;
 }

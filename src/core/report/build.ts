@@ -1,6 +1,7 @@
 /** Assemble the report document from a comparison and how the candidate was made. */
 import type { QuantizeOptions, QuantizeResult } from '../quantize/types';
-import type { AutoExcludeSummary, CompareResult, QuantReport } from '../../shared/report';
+import type { AutoExcludeSummary, CompareResult } from '../evaluate/types';
+import type { QuantReport } from './types';
 import { environmentInfo } from './environment';
 
 export interface ReportContext {

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ortVersion } from '../runtime/ort';
-import type { EnvironmentInfo } from '../../shared/report';
+import type { EnvironmentInfo } from './types';
 
 export function environmentInfo(threads: number): EnvironmentInfo {
   const cpuinfo = readCpuinfo();

@@ -1,5 +1,4 @@
 /** Number formats shared by the Markdown and HTML renderings. */
-export { formatSqnr } from '../../shared/report';
 
 /** Byte counts for people: `512 B`, `1.50 kB`, `12.3 MB` (1024-based; CLI tables, reports, language server). */
 export function formatBytes(n: number): string {
@@ -28,4 +27,10 @@ export function formatRatio(x: number): string {
 
 export function baseName(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
+}
+
+/** Format an SQNR for people: "∞ (identical)" or "31.2 dB". */
+export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
+  if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';
+  return `${sqnrDb.toFixed(1)} dB`;
 }

@@ -2,7 +2,7 @@
  * The report as one standalone HTML file: inline CSS and SVG bar charts, no scripts, no external
  * resources (a Content-Security-Policy forbids them). Every model-derived string is escaped.
  */
-import type { QuantReport } from '../../shared/report';
+import type { QuantReport } from './types';
 import { baseName, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
 
 export function escapeHtml(text: string): string {

@@ -4,4 +4,4 @@ export { environmentInfo } from './environment';
 export { renderMarkdown } from './markdown';
 export { renderHtml, escapeHtml } from './html';
 export { writeReports, reportPaths, reportStem, reportJson, type ReportFiles } from './write';
-export type { QuantReport } from '../../shared/report';
+export type { QuantReport } from './types';

@@ -1,5 +1,5 @@
 /** The report as Markdown (for pull requests, wikis, terminals). */
-import type { QuantReport } from '../../shared/report';
+import type { QuantReport } from './types';
 import { baseName, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
 
 /** Model-derived text inside a table cell: no pipes, backticks or line breaks can break out. */

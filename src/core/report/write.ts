@@ -1,6 +1,6 @@
 /** Save a report next to the quantized model: MODEL.quant-report.json, .md and .html (atomically). */
 import { writeFileAtomic } from '../onnx/save';
-import type { QuantReport } from '../../shared/report';
+import type { QuantReport } from './types';
 import { renderHtml } from './html';
 import { renderMarkdown } from './markdown';
 

@@ -39,7 +39,7 @@ export function recipePathFor(modelPath: string): string {
 }
 
 /** Fields of `options` and their JSON types, mirroring QuantizeOptions. */
-const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' | 'string[]'> = {
+const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' | 'string[]' | 'inputs'> = {
   format: 'string',
   calibrationData: 'string',
   calibrationMethod: 'string',
@@ -61,6 +61,7 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   validate: 'boolean',
   force: 'boolean',
   externalData: 'string',
+  inputs: 'inputs',
 };
 
 export const RECIPE_OPTION_NAMES = Object.keys(OPTION_TYPES) as (keyof RecipeOptions)[];
@@ -79,6 +80,11 @@ export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
     for (const [k, v] of Object.entries(value.options as object)) {
       const type = OPTION_TYPES[k as keyof RecipeOptions];
       if (!type) fail(`unknown option "${k}"`);
+      if (type === 'inputs') {
+        const problem = inputsProblem(v);
+        if (problem) fail(`option "inputs" ${problem}`);
+        continue;
+      }
       const ok = type === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === type;
       if (!ok) fail(`option "${k}" must be ${type === 'string[]' ? 'a list of strings' : `a ${type}`}`);
     }
@@ -123,6 +129,11 @@ export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipeP
     if (v !== undefined && k in OPTION_TYPES) (options as unknown as Record<string, unknown>)[k] = v;
   }
   if (options.calibrationData !== undefined) options.calibrationData = path.resolve(recipeDir, options.calibrationData);
+  if (options.inputs?.values) {
+    // Numbers stay numbers; a .npy file is relative to the recipe, like the calibration data.
+    const values = Object.entries(options.inputs.values).map(([n, v]) => [n, /\.npy$/i.test(String(v)) ? path.resolve(recipeDir, String(v)) : String(v)]);
+    options.inputs = { ...options.inputs, values: Object.fromEntries(values) };
+  }
   const excluded = new Set(options.excludeNodes ?? []);
   const warnings: RecipeWarning[] = [];
   const overrides: Record<string, QuantNodeOverride> = {};
@@ -146,6 +157,23 @@ export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipeP
   const plan: RecipePlan = { model: path.resolve(recipeDir, recipe.model), options, warnings };
   if (recipe.output !== undefined) plan.output = path.resolve(recipeDir, recipe.output);
   return plan;
+}
+
+/** What is wrong with `options.inputs` ({shapes: {NAME: [dims]}, values: {NAME: "16000" | "x.npy"}}), or undefined. */
+function inputsProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'must be an object with "shapes" and/or "values"';
+  for (const k of Object.keys(v)) if (k !== 'shapes' && k !== 'values') return `has unknown field "${k}" (expected "shapes", "values")`;
+  if (v.shapes !== undefined) {
+    if (!isObject(v.shapes)) return '"shapes" must map input names to lists of whole numbers';
+    for (const [n, d] of Object.entries(v.shapes)) {
+      if (!Array.isArray(d) || !d.every((x) => Number.isSafeInteger(x) && x >= 0)) return `shape of "${n}" must be a list of whole numbers, e.g. [1, 128]`;
+    }
+  }
+  if (v.values !== undefined) {
+    if (!isObject(v.values)) return '"values" must map input names to a value or a .npy file';
+    for (const [n, x] of Object.entries(v.values)) if (typeof x !== 'string' && typeof x !== 'number') return `value of "${n}" must be a number, "1,0,1" or a .npy file`;
+  }
+  return undefined;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { QuantizeResult } from '../../core/quantize/types';
-import type { BenchResult } from '../../shared/report';
+import type { BenchResult } from '../../core/evaluate/types';
 import type { BenchJob, CompareJob, CompareJobResult } from '../../shared/protocol';
 import { reportError } from '../jobs/jobUi';
 import { evaluationSettings } from '../settings';

@@ -5,7 +5,7 @@
  * reports themselves. Model-derived strings are escaped for each format. No `vscode` import.
  */
 import type { DashboardDto, ExportFormat, ModelColumnDto } from '../../shared/webviewMessages';
-import type { QuantReport } from '../../shared/report';
+import type { QuantReport } from '../../core/report/types';
 import { renderHtml } from '../../core/report/html';
 import { renderMarkdown } from '../../core/report/markdown';
 import { reportJson } from '../../core/report/write';

@@ -1,5 +1,5 @@
 /**
- * Maps quantization reports (src/shared/report.ts: QuantReport, or a bare CompareResult from
+ * Maps quantization reports (src/core/report/types.ts: QuantReport, or a bare CompareResult from
  * `compare --json`) onto the dashboard's columns: the float reference first, then one column per
  * candidate. Several reports against the same reference become side-by-side columns.
  *

@@ -29,12 +29,17 @@ import { toEditorModel, type EditorModel } from './summaryAdapter';
 import { LayerTable } from './layerTable';
 import { diagnosticsByNode, type DiagnosticLike } from './diagnosticMatch';
 import { makeNonce, webviewHtml } from './webviewHtml';
+import type { FileEvent } from '../languageServer';
 
 export const MODEL_EDITOR_VIEW_TYPE = 'onnxQuantizer.modelEditor';
 
 export interface ModelEditorDeps {
   runSummary(uri: vscode.Uri, token?: vscode.CancellationToken): Promise<unknown>;
   log: vscode.LogOutputChannel;
+  /** File events (the model index's): a change of the model reloads the editor. */
+  files: { onDidChangeFile: vscode.Event<FileEvent>; watchFile(uri: vscode.Uri): vscode.Disposable };
+  /** Called when a model opens: its rows show the language server's diagnostics. */
+  needsLanguageServer(uri: vscode.Uri): void;
 }
 
 const COMMAND_IDS: Record<EditorCommand, string> = {
@@ -91,8 +96,6 @@ class ModelDocument implements vscode.CustomDocument {
       }),
     );
     if (uri.scheme === 'file') {
-      const dir = vscode.Uri.joinPath(uri, '..');
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(dir, fileName(uri)));
       // Debounced: a rewrite fires several events, and the summary cache (the explorer's) must
       // see the change before we ask it again.
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -100,7 +103,13 @@ class ModelDocument implements vscode.CustomDocument {
         clearTimeout(timer);
         timer = setTimeout(() => this.reload(), 300);
       };
-      this.disposables.push(watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), { dispose: () => clearTimeout(timer) });
+      this.disposables.push(
+        deps.files.watchFile(uri),
+        deps.files.onDidChangeFile((e) => {
+          if (e.type !== 'deleted' && e.uri.toString() === uri.toString()) changed();
+        }),
+        { dispose: () => clearTimeout(timer) },
+      );
     }
   }
 
@@ -210,6 +219,7 @@ class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<ModelDo
 
   openCustomDocument(uri: vscode.Uri): ModelDocument {
     const document = new ModelDocument(uri, this.deps);
+    this.deps.needsLanguageServer(uri);
     void document.load().catch(() => undefined); // start the worker while the webview loads
     return document;
   }

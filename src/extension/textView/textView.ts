@@ -1,23 +1,31 @@
 /**
  * "Show as Text" and "Quantize with Recipe".
  *
- *   registerTextView(context: vscode.ExtensionContext, client: Promise<LanguageClient>, log: vscode.LogOutputChannel): vscode.Disposable
+ *   registerTextView(context: vscode.ExtensionContext, deps: TextViewDeps): vscode.Disposable
  *
  * Registers the read-only `onnx-text:` documents (`onnx-text:/path/to/model.onnx.txt`, language
- * onnx-text) whose text the language server renders (RenderTextRequest), the commands
+ * onnx-text) whose text the language server renders (RenderTextRequest; the first view starts the
+ * server), the commands
  * `onnxQuantizer.showAsText` (arg: model Uri or explorer node; default: active model) and
  * `onnxQuantizer.quantizeWithRecipe` (arg: Uri of a `*.quant.json`; default: active recipe, else
  * a pick), which maps the recipe with recipeToOptions and runs `onnxQuantizer.quantizeModel`.
- * Views refresh when their model changes on disk (a watcher per open view, plus the server's
- * ModelChangedNotification). Everything is pushed to context.subscriptions and also returned.
+ * Views refresh when their model changes on disk (the model index's file events, which also cover
+ * a model outside the workspace folders while a view shows it, plus the server's ModelChangedNotification). Everything is pushed to context.subscriptions and also returned.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
 import { oneLine } from '../../core/errors';
 import { recipeToOptions, validateRecipe } from '../../core/text/recipe';
-import { ModelChangedNotification, RenderTextRequest, TEXT_LANGUAGE, TEXT_SCHEME, type ModelChangedParams, type RenderTextResult } from '../../server/protocol';
+import { TEXT_LANGUAGE, TEXT_SCHEME } from '../../shared/lsp/documents';
 import { activeModel, uriOf } from '../commands/targets';
+import type { ModelIndex } from '../explorer/modelIndex';
+import type { LanguageServer } from '../languageServer';
+
+export interface TextViewDeps {
+  server: LanguageServer;
+  index: ModelIndex;
+  log: vscode.LogOutputChannel;
+}
 
 /** `file:///x/model.onnx` → `onnx-text:/x/model.onnx.txt`. */
 export function textViewUri(model: vscode.Uri): vscode.Uri {
@@ -31,27 +39,29 @@ export function modelOfTextView(view: vscode.Uri): vscode.Uri {
 class OnnxTextProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  /** One watcher per open view: also covers models outside the workspace folders. */
+  /** Per open view: keeps file events of its model coming when it lies outside the workspace folders. */
   private readonly watchers = new Map<string, vscode.Disposable>();
   private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly log: vscode.LogOutputChannel;
 
-  constructor(
-    private readonly client: Promise<LanguageClient>,
-    private readonly log: vscode.LogOutputChannel,
-  ) {
+  constructor(private readonly deps: TextViewDeps) {
+    this.log = deps.log;
     this.subscriptions.push(
       vscode.workspace.onDidOpenTextDocument((d) => this.watch(d.uri)),
       vscode.workspace.onDidCloseTextDocument((d) => this.unwatch(d.uri)),
+      deps.index.onDidChangeFile((e) => {
+        if (/\.onnx$/i.test(e.uri.path)) this.refresh(e.uri);
+      }),
+      deps.server.onModelChanged((model) => this.refresh(model)),
     );
     for (const d of vscode.workspace.textDocuments) this.watch(d.uri);
-    void client.then((c) => this.subscriptions.push(c.onNotification(ModelChangedNotification, (p: ModelChangedParams) => this.refresh(vscode.Uri.parse(p.uri)))));
   }
 
   async provideTextDocumentContent(uri: vscode.Uri, token: vscode.CancellationToken): Promise<string> {
     const model = modelOfTextView(uri);
     try {
-      const client = await this.client;
-      const result = await client.sendRequest<RenderTextResult>(RenderTextRequest, { uri: model.toString() }, token);
+      const server = await this.deps.server.start(`text view of ${path.basename(model.fsPath)}`);
+      const result = await server.renderText(model, token);
       if (result.error) this.log.warn(`text view of ${model.fsPath}: ${result.error}`);
       return result.text;
     } catch (e) {
@@ -67,10 +77,7 @@ class OnnxTextProvider implements vscode.TextDocumentContentProvider, vscode.Dis
 
   private watch(uri: vscode.Uri): void {
     if (uri.scheme !== TEXT_SCHEME || this.watchers.has(uri.toString())) return;
-    const model = modelOfTextView(uri);
-    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(model.fsPath)), path.basename(model.fsPath)));
-    const fire = () => this.refresh(model);
-    this.watchers.set(uri.toString(), vscode.Disposable.from(w, w.onDidChange(fire), w.onDidCreate(fire), w.onDidDelete(fire)));
+    this.watchers.set(uri.toString(), this.deps.index.watchFile(modelOfTextView(uri)));
   }
 
   private unwatch(uri: vscode.Uri): void {
@@ -86,8 +93,9 @@ class OnnxTextProvider implements vscode.TextDocumentContentProvider, vscode.Dis
   }
 }
 
-export function registerTextView(context: vscode.ExtensionContext, client: Promise<LanguageClient>, log: vscode.LogOutputChannel): vscode.Disposable {
-  const provider = new OnnxTextProvider(client, log);
+export function registerTextView(context: vscode.ExtensionContext, deps: TextViewDeps): vscode.Disposable {
+  const { log } = deps;
+  const provider = new OnnxTextProvider(deps);
   const disposable = vscode.Disposable.from(
     provider,
     vscode.workspace.registerTextDocumentContentProvider(TEXT_SCHEME, provider),

@@ -7,7 +7,7 @@ import { perLayerErrors } from '../../core/evaluate/perLayer';
 import { loadModel } from '../../core/onnx/model';
 import type { JobContext } from '../../core/progress';
 import type { BenchJob, CompareJob, CompareJobResult, PerLayerJob } from '../../shared/protocol';
-import type { BenchResult, LayerError } from '../../shared/report';
+import type { BenchResult, LayerError } from '../../core/evaluate/types';
 import { writeCompareReport } from './report';
 
 export function bench(job: BenchJob, ctx: JobContext): Promise<BenchResult> {
@@ -29,6 +29,6 @@ export async function perLayer(job: PerLayerJob, ctx: JobContext): Promise<Layer
   const candidate = loadModel(job.candidate);
   const specs = modelInputs(reference.proto);
   checkSameInputs(specs, modelInputs(candidate.proto));
-  const data = evaluationInputs(reference.proto, specs, job.data, GENERATED_SAMPLES, 16);
+  const data = evaluationInputs(reference.proto, specs, job.data, GENERATED_SAMPLES);
   return perLayerErrors(reference, candidate, data, {}, ctx);
 }

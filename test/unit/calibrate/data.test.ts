@@ -108,3 +108,36 @@ test('batches shrink to fit the memory budget for exposed tensors (state stays t
   // Same data, same streaming statistics whatever the batching: exact extremes agree.
   assert.equal(small.ranges.get('/Relu_output_0')!.min, big.ranges.get('/Relu_output_0')!.min);
 });
+
+test('calibration data holding NaN or Inf is refused, naming how many values and where the first is', async () => {
+  const values = new Float32Array(4 * 64).fill(0.5);
+  values[70] = Infinity;
+  values[71] = -Infinity;
+  values[200] = NaN;
+  const file = writeNpy(path.join(tmp, 'inf.npy'), values, [4, 1, 8, 8]);
+  assert.throws(
+    () => loadCalibrationData(file, [image]),
+    (e: unknown) => e instanceof InputError && /'image'/.test(e.message) && /3 NaN or infinite values \(first at flat index 70\)/.test(e.message),
+  );
+  // Through the quantizer: refused with exit 2 and no output, instead of scales of ~1e36.
+  const { quantizeFile } = await import('../../../src/core/quantize/index');
+  const calib = path.join(tmp, 'calib-inf.npy');
+  const good = fs.readFileSync(path.join(FIXTURES, 'digits_calib_x.npy'));
+  const bad = Buffer.from(good);
+  bad.writeFloatLE(Infinity, bad.length - 4);
+  fs.writeFileSync(calib, bad);
+  const out = path.join(tmp, 'inf-q.onnx');
+  await assert.rejects(
+    quantizeFile(path.join(FIXTURES, 'digits_mlp.onnx'), out, { mode: 'static', calibrationData: calib }),
+    (e: unknown) => e instanceof InputError && /1 NaN or infinite value \(first at flat index \d+\)/.test(e.message),
+  );
+  assert.ok(!fs.existsSync(out));
+});
+
+test('numeric options from recipes and settings are range-checked before anything is allocated', async () => {
+  const { resolveOptions } = await import('../../../src/core/quantize/options');
+  for (const [k, v] of [['histogramBins', 1e9], ['histogramBins', 0.5], ['calibrationBatch', 1e7], ['calibrationBatch', 0], ['percentile', 'x']] as const) {
+    assert.throws(() => resolveOptions({ mode: 'static', [k]: v } as never), (e: unknown) => e instanceof InputError, `${k}: ${v}`);
+  }
+  assert.equal(resolveOptions({ mode: 'static', histogramBins: 128, calibrationBatch: 8 }).options.histogramBins, 128);
+});

@@ -65,6 +65,7 @@ test('terminal control characters in names do not reach the table output', () =>
   const file = writeModelFile(tmp.dir, 'escape.onnx', proto);
   const r = runCli(['inspect', file]);
   assert.equal(r.code, 0, r.stderr);
+  // eslint-disable-next-line no-control-regex -- the test looks for control characters
   assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f]/.test(r.stdout), 'no control characters');
   assert.match(r.stdout, /evil\?\[2J\?\]0;title\?name/);
   // JSON keeps the exact name (JSON.stringify escapes control characters).

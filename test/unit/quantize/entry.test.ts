@@ -80,8 +80,8 @@ test('cancel mid-run (external data being streamed) leaves nothing on disk', asy
   assert.deepEqual(fs.readdirSync(sub).sort(), before);
 });
 
-test('a model that ONNX Runtime cannot run after quantization: WorkError, output deleted', async () => {
-  // Embedding with one row: the generated validation ids (0, 1) index out of range.
+test('a probe the float model fails on is the probe\'s fault: InputError naming the input, nothing written', async () => {
+  // Embedding with one row: stated ids 0, 1 index out of range in the float model already.
   const graph = makeGraph(
     [makeNode('Gather', ['table', 'ids'], ['y'], { axis: 0 }, { name: 'embed' })],
     'g',
@@ -92,12 +92,15 @@ test('a model that ONNX Runtime cannot run after quantization: WorkError, output
   const src = path.join(dir, 'bad_gather.onnx');
   saveModel(makeModel(graph, { '': 13 }), src);
   const out = path.join(dir, 'bad_gather_q.onnx');
-  await assert.rejects(quantizeFile(src, out, { mode: 'dynamic' }), (e: unknown) => e instanceof WorkError && /failed validation/.test((e as Error).message));
+  await assert.rejects(
+    quantizeFile(src, out, { mode: 'dynamic', inputs: { values: { ids: '0,1' } } }),
+    (e: unknown) => e instanceof InputError && /float model itself fails/.test((e as Error).message) && /'ids'/.test((e as Error).message),
+  );
   assert.equal(fs.existsSync(out), false);
-  // Without validation it is written (the user asked for it).
-  const r = await quantizeFile(src, out, { mode: 'dynamic', validate: false });
+  // The generated probe keeps ids inside the table: validated and written.
+  const r = await quantizeFile(src, out, { mode: 'dynamic' });
   assert.equal(r.quantizedNodes, 1);
-  assert.ok(fs.existsSync(out));
+  assert.match(r.inputShapes ?? '', /ids \[2\]/);
   assert.ok(!fs.readdirSync(dir).some((f) => f.includes('.tmp-')), 'no temp files left');
 });
 

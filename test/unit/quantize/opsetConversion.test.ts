@@ -16,6 +16,7 @@ import { convertOpset } from '../../../src/core/onnx/opset';
 import { floatTensor } from '../../../src/core/onnx/tensor';
 import { quantizeFile } from '../../../src/core/quantize/index';
 import { checkSameOutputs } from '../../../src/core/quantize/opset';
+import { makeProbe } from '../../../src/core/quantize/validate';
 import { optimizedOpTypes } from '../../../src/core/quantize/static/fusionCheck';
 import { createSession, ort } from '../../../src/core/runtime/ort';
 import { modelToBytes } from '../../../src/core/onnx/save';
@@ -90,16 +91,17 @@ test('a model already at the opset its mode needs is not converted', async () =>
 
 test('the conversion check runs both models and names the rewritten op whose outputs differ', async () => {
   const original: OnnxModel = loadModel(modelFile);
+  const probe = () => makeProbe(original.proto, calibration, undefined);
   const converted = convertOpset(original.proto, 13);
   const graph = converted.proto.graph!;
   // Sabotage the converted Clip's upper bound (6 → 0.5): the check must blame the Clip.
   const max = graph.node.find((n) => n.opType === 'Clip')!.input[2]!;
   graph.initializer = graph.initializer.map((t) => (t.name === max ? floatTensor(max, [], [0.5]) : t));
   await assert.rejects(
-    checkSameOutputs(original, { ...original, proto: converted.proto }, converted.conversion, calibration, []),
+    checkSameOutputs(original, { ...original, proto: converted.proto }, converted.conversion, probe(), []),
     (e: unknown) => e instanceof WorkError && /from opset 9 to 13 changed its results at Clip node 'clip'/.test((e as Error).message),
   );
-  await checkSameOutputs(original, { ...original, proto: convertOpset(original.proto, 13).proto }, converted.conversion, calibration, []);
+  await checkSameOutputs(original, { ...original, proto: convertOpset(original.proto, 13).proto }, converted.conversion, probe(), []);
 });
 
 test('a model that cannot be converted exactly is refused with the op and opsets named', { skip: !testdataInstalled() && 'libonnx-testdata not installed' }, async () => {

@@ -9,7 +9,7 @@ import { loadModel } from '../../../src/core/onnx/model';
 import { saveModel } from '../../../src/core/onnx/save';
 import { floatTensor, readFloat32, tensorShape } from '../../../src/core/onnx/tensor';
 import { ortVersion } from '../../../src/core/runtime/ort';
-import type { QuantReport } from '../../../src/shared/report';
+import type { QuantReport } from '../../../src/core/report/types';
 
 const FIXTURES = path.join(__dirname, '../../fixtures');
 const MLP = path.join(FIXTURES, 'digits_mlp.onnx');

@@ -1,7 +1,6 @@
 /**
- * The evaluation results and the quantization report as plain JSON types, shared by the engine
- * (src/core/evaluate, src/core/report), the CLI, the worker and the dashboard webview.
- * No `vscode` or node imports: the webview bundles this file.
+ * What the evaluation engine returns (bench, compare, per-layer error, auto-exclusion) as plain JSON
+ * types: the CLI prints them with --json, the worker sends them to the extension, reports embed them.
  *
  * JSON has no Infinity: an SQNR of two identical tensors is written as `sqnrDb: null` together
  * with `identical: true`; `sqnrDb: null` with `identical: false` means the candidate produced NaN
@@ -18,6 +17,18 @@ export interface LatencyStats {
   maxMs: number;
 }
 
+/**
+ * The A/A control of a timing: a second session on the reference model, timed in the same
+ * alternation. Its p50 over the reference's should read 1.00; off by more than 5 %, the
+ * machine was too noisy for the speedup to mean anything.
+ */
+export interface LatencyControl {
+  p50Ms: number;
+  /** control p50 / reference p50. */
+  ratio: number;
+  withinTolerance: boolean;
+}
+
 /** `onnx-quantizer bench --json`. */
 export interface BenchResult extends LatencyStats {
   runs: number;
@@ -26,6 +37,9 @@ export interface BenchResult extends LatencyStats {
   threads: number;
   /** 'data' when the inputs came from a file, 'generated' otherwise. */
   inputs: 'data' | 'generated';
+  /** The shape of each input in one run, and where symbolic dims got their values. */
+  inputShapes?: string;
+  control?: LatencyControl;
 }
 
 export interface SizeComparison {
@@ -58,6 +72,10 @@ export interface LatencyComparison {
   /** Samples per run. */
   batch: number;
   threads: number;
+  /** A/A control: the reference timed against a second session of itself. */
+  control?: LatencyControl;
+  /** The shape of each input in one timed run, and where symbolic dims got their values. */
+  inputShapes?: string;
 }
 
 /** Fidelity of the candidate's first output against the reference's, on the same inputs. */
@@ -138,35 +156,4 @@ export interface AutoExcludeSummary {
   finalAccuracy?: number;
   /** Why the search stopped when the target was not met. */
   stoppedBecause?: string;
-}
-
-export interface EnvironmentInfo {
-  ortVersion: string;
-  nodeVersion: string;
-  platform: string;
-  arch: string;
-  cpuModel: string;
-  logicalCpus: number;
-  /** Instruction-set extensions that decide int8 speed on x86 (false elsewhere). */
-  cpuFlags: { avx2: boolean; avx512f: boolean; avx512vnni: boolean; avxvnni: boolean; amx: boolean };
-  /** Intra-op threads used for timing. */
-  threads: number;
-}
-
-/** `MODEL.quant-report.json`: a comparison plus how it was produced and where. */
-export interface QuantReport extends CompareResult {
-  kind: 'onnx-quantizer-report';
-  schemaVersion: 1;
-  createdAt: string;
-  /** Quantization options used (as given to the quantizer), when known. */
-  options?: Record<string, unknown>;
-  quantize?: { mode: string; quantizedNodes: number; skippedNodes: { node: string; reason: string }[]; seconds: number; warnings: string[] };
-  autoExclude?: AutoExcludeSummary;
-  environment: EnvironmentInfo;
-}
-
-/** Format an SQNR for people: "∞ (identical)" or "31.2 dB". */
-export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
-  if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';
-  return `${sqnrDb.toFixed(1)} dB`;
 }

@@ -1,0 +1,31 @@
+/**
+ * Plain values of the LSP protocol both ends read without the protocol library: the text views'
+ * scheme and language, the data the server attaches to node diagnostics, and the diagnostics settings.
+ */
+
+/** URI scheme of the read-only text views: `onnx-text:/path/to/model.onnx.txt`. */
+export const TEXT_SCHEME = 'onnx-text';
+export const TEXT_LANGUAGE = 'onnx-text';
+
+/** Shape of `Diagnostic.data` for diagnostics about one node (the model editor matches rows by it). */
+export interface NodeDiagnosticData {
+  node: string;
+  /** Which rule produced it: lets code actions choose what to offer. */
+  kind: 'layer' | 'risk' | 'accuracy';
+}
+
+/** Settings under `onnxQuantizer.diagnostics`: severity per kind of finding. */
+export type SeveritySetting = 'error' | 'warning' | 'information' | 'hint' | 'off';
+export interface DiagnosticsSettings {
+  layerSeverity: SeveritySetting;
+  riskSeverity: SeveritySetting;
+  accuracySeverity: SeveritySetting;
+  /** SQNR below this (dB) in a per-layer report gives an accuracy diagnostic. */
+  sqnrThresholdDb: number;
+}
+export const DEFAULT_DIAGNOSTICS_SETTINGS: DiagnosticsSettings = {
+  layerSeverity: 'information',
+  riskSeverity: 'warning',
+  accuracySeverity: 'warning',
+  sqnrThresholdDb: 20,
+};
