@@ -34,7 +34,7 @@ const legacyBroadcast: Adapter = (node, rw) => {
   removeAttribute(node, 'broadcast');
   removeAttribute(node, 'axis');
   if (!broadcast || !axisAttr) return;
-  const [a, b] = [node.input[0]!, node.input[1]!];
+  const [a, b] = [(node.input[0] ?? ''), (node.input[1] ?? '')];
   const ra = rw.scope.rank(a);
   const rb = rw.scope.rank(b);
   if (ra === undefined || rb === undefined) return rw.refuse(`broadcasts its second input along axis ${axisAttr.i} and the rank of its inputs is unknown`);
@@ -109,9 +109,9 @@ const padInputs: Adapter = (node, rw) => {
   const value = attrFloat(node, 'value', 0);
   removeAttribute(node, 'pads');
   removeAttribute(node, 'value');
-  const inputs = [node.input[0]!, rw.int64s(`${node.output[0]}_pads`, pads)];
+  const inputs = [(node.input[0] ?? ''), rw.int64s(`${node.output[0]}_pads`, pads)];
   if (value !== 0 && attrString(node, 'mode', 'constant') === 'constant') {
-    inputs.push(rw.floatScalar(`${node.output[0]}_value`, elemTypeOrRefuse(node.input[0]!, rw), value));
+    inputs.push(rw.floatScalar(`${node.output[0]}_value`, elemTypeOrRefuse((node.input[0] ?? ''), rw), value));
   }
   node.input.splice(0, node.input.length, ...inputs);
 };
@@ -125,8 +125,8 @@ const clipInputs: Adapter = (node, rw) => {
   const min = removeAttribute(node, 'min');
   const max = removeAttribute(node, 'max');
   if (!min && !max) return;
-  const type = elemTypeOrRefuse(node.input[0]!, rw);
-  const inputs = [node.input[0]!, min ? rw.floatScalar(`${node.output[0]}_min`, type, min.f) : ''];
+  const type = elemTypeOrRefuse((node.input[0] ?? ''), rw);
+  const inputs = [(node.input[0] ?? ''), min ? rw.floatScalar(`${node.output[0]}_min`, type, min.f) : ''];
   if (max) inputs.push(rw.floatScalar(`${node.output[0]}_max`, type, max.f));
   node.input.splice(0, node.input.length, ...inputs);
 };
@@ -136,8 +136,8 @@ const sliceInputs: Adapter = (node, rw) => {
   const ends = attrInts(node, 'ends') ?? rw.refuse('has no ends');
   const axes = attrInts(node, 'axes');
   for (const a of ['starts', 'ends', 'axes']) removeAttribute(node, a);
-  const base = node.output[0]!;
-  const inputs = [node.input[0]!, rw.int64s(`${base}_starts`, starts), rw.int64s(`${base}_ends`, ends)];
+  const base = (node.output[0] ?? '');
+  const inputs = [(node.input[0] ?? ''), rw.int64s(`${base}_starts`, starts), rw.int64s(`${base}_ends`, ends)];
   if (axes) inputs.push(rw.int64s(`${base}_axes`, axes));
   node.input.splice(0, node.input.length, ...inputs);
 };
@@ -177,7 +177,7 @@ const axesAttributeToInput: Adapter = (node, rw) => {
  * result: Flatten at the old axis, normalise the last axis, Reshape back to the input's shape.
  */
 const coerced2D: Adapter = (node, rw) => {
-  const x = node.input[0]!;
+  const x = (node.input[0] ?? '');
   const rank = rw.scope.rank(x);
   let axis = attrInt(node, 'axis', 1);
   if (rank !== undefined && axis < 0) axis += rank;
@@ -185,7 +185,7 @@ const coerced2D: Adapter = (node, rw) => {
     setAttribute(node, 'axis', -1);
     return;
   }
-  const y = node.output[0]!;
+  const y = (node.output[0] ?? '');
   const flat = rw.fresh(`${x}_2d`);
   const shape = rw.fresh(`${x}_shape`);
   const inner = rw.fresh(`${y}_2d`);
@@ -255,11 +255,11 @@ const scanBatched: Adapter = (_node, rw) => rw.refuse('is the batched Scan of op
  * broadcasts numpy-style (trailing axes), so a per-channel slope gets trailing 1s.
  */
 const preluChannelSlope: Adapter = (node, rw) => {
-  const slope = node.input[1]!;
+  const slope = (node.input[1] ?? '');
   const rs = rw.scope.rank(slope);
   const size = rw.scope.constant(slope)?.dims.reduce((a, b) => a * Number(b), 1);
   if (rs === 0 || size === 1) return;
-  const rx = rw.scope.rank(node.input[0]!);
+  const rx = rw.scope.rank((node.input[0] ?? ''));
   if (rs === undefined || rx === undefined) return rw.refuse('has a slope or input of unknown rank, and slopes were per channel before opset 7');
   if (rs !== 1 || rx <= 2) return;
   node.input[1] = rw.unsqueeze(slope, Array.from({ length: rx - 2 }, (_, i) => i + 1));
@@ -270,7 +270,7 @@ const tileRepeats: Adapter = (node, rw) => {
   if (node.input.length < 3) return;
   const tiles = rw.constantInts(node.input[1]);
   const axis = rw.constantInts(node.input[2]);
-  const rank = rw.scope.rank(node.input[0]!);
+  const rank = rw.scope.rank((node.input[0] ?? ''));
   if (!tiles || !axis || rank === undefined) return rw.refuse('takes tiles/axis computed at run time or an input of unknown rank');
   const repeats = Array.from({ length: rank }, (_, i) => (i === axis[0] ? tiles[0]! : 1));
   node.input.splice(1, 2, rw.int64s(`${node.output[0]}_repeats`, repeats));
