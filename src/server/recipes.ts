@@ -12,7 +12,6 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { oneLine } from '../core/errors';
 import { readRegularText } from '../core/util/files';
 import { loadInputData, modelInputs } from '../core/evaluate/data';
-import { nodeName } from '../core/quantize/selection';
 import type { QuantMode } from '../core/quantize/types';
 import { QUANT_MODES, recipePathFor, recipeToOptions, validateRecipe, type NodeOverride, type RecipeWarning } from '../core/text/recipe';
 import { SOURCE } from './diagnostics';
@@ -29,14 +28,10 @@ export function recipeModelPath(text: string, recipePath: string): string | unde
   return typeof value?.model === 'string' && value.model ? path.resolve(path.dirname(recipePath), value.model) : undefined;
 }
 
-/** Names a recipe may use for a node: the quantizer's name (node name, else first output) and the analysis label. */
+/** The node keys a recipe may use (the quantizer, the analysis and the editor name nodes by them). */
 function knownNodes(state: ModelState): Map<string, { opType: string; modes: QuantMode[] }> {
   const out = new Map<string, { opType: string; modes: QuantMode[] }>();
-  for (const { info, node } of state.layers) {
-    const entry = { opType: node.opType, modes: [...info.modes, ...(info.onRequest ?? [])] as QuantMode[] };
-    out.set(nodeName(node), entry);
-    if (!out.has(info.node)) out.set(info.node, entry);
-  }
+  for (const { info, node } of state.layers) out.set(info.node, { opType: node.opType, modes: [...info.modes, ...(info.onRequest ?? [])] as QuantMode[] });
   return out;
 }
 
@@ -167,7 +162,7 @@ export function recipeCompletions(doc: TextDocument, recipePath: string, offset:
     }
     return [...ops].map(([op, n]) => item(op, `${n} node${n === 1 ? '' : 's'}`, CompletionItemKind.Class));
   }
-  return state.layers.map(({ info, node }) => item(nodeName(node), `${node.opType}${info.modes.length ? ` · ${info.modes.join(', ')}` : ''}`, CompletionItemKind.Field));
+  return state.layers.map(({ info, node }) => item(info.node, `${node.opType}${info.modes.length ? ` · ${info.modes.join(', ')}` : ''}`, CompletionItemKind.Field));
 }
 
 export type RecipeChange = { kind: 'exclude' } | { kind: 'perChannel' };

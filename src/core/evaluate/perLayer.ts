@@ -13,6 +13,7 @@
  * exact inputs, so error inherited from upstream layers (and amplified by them) is not blamed on it.
  */
 import { throwIfCancelled } from '../errors';
+import { indexModel, nodeKey } from '../onnx/graph-index';
 import type { OnnxModel } from '../onnx/model';
 import { create } from '@bufbuild/protobuf';
 import { makeValueInfo } from '../onnx/builder';
@@ -58,6 +59,8 @@ export async function perLayerErrors(
 ): Promise<LayerError[]> {
   const refGraph = reference.proto.graph!;
   const candGraph = candidate.proto.graph!;
+  // Rows carry the node key every other surface uses (unnamed nodes included), so a row can be excluded.
+  indexModel(reference.proto);
   const producers = dynamicProducers(refGraph);
   const candidateName = candidateTensorMap(candGraph);
   const wanted = [...producers.keys()].filter((t) => candidateName(t) !== undefined);
@@ -233,7 +236,7 @@ function rank(tracked: Tracked[]): LayerError[] {
   const layers = tracked.map((t) => {
     const layer: LayerError = {
       tensor: t.tensor,
-      node: t.node.name || `${t.node.opType}(${t.tensor})`,
+      node: nodeKey(t.node),
       opType: t.node.opType,
       candidateTensor: t.candidateTensor,
       sqnrDb: t.acc.sqnrDb === null || !Number.isFinite(t.acc.sqnrDb) ? null : round(t.acc.sqnrDb, 3),
