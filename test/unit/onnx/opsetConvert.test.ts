@@ -15,8 +15,9 @@ import { convertOpset } from '../../../src/core/onnx/opset';
 import { ModelProtoSchema, type ModelProto } from '../../../src/core/onnx/schema';
 import { floatTensor } from '../../../src/core/onnx/tensor';
 import { ort, type OrtTensor } from '../../../src/core/runtime/ort';
-import { checkCase } from '../../backend/opsetSweep';
-import { runProto, testdataInstalled } from '../../backend/testdata';
+import { checkCase } from '../../sweep/opsetSweep';
+import { runProto, testdataInstalled } from '../../sweep/backendCases';
+import { defined } from '../../defined';
 
 /** One backend case per adapter family the backend models exercise (coerced-2D softmaxes, attributes that became inputs, Upsample → Resize...). */
 const SAMPLE = [
@@ -43,8 +44,8 @@ test('backend test models below opset 13: converted to 13 and 11, outputs equal 
 
 test('a batched opset-8 Scan is refused with the op, node and opsets named', { skip: !testdataInstalled() && 'libonnx-testdata not installed' }, async () => {
   const [o] = await checkCase('node/test_scan_sum', [13]);
-  assert.equal(o!.verdict, 'refused');
-  assert.match(o!.detail!, /cannot convert the model from opset 8 to 13: Scan node 'y' is the batched Scan of opset 8/);
+  assert.equal(defined(o, 'outcome').verdict, 'refused');
+  assert.match(defined(o?.detail, 'refusal detail'), /cannot convert the model from opset 8 to 13: Scan node 'y' is the batched Scan of opset 8/);
 });
 
 const f32 = (values: number[], dims: number[]) => new (ort().Tensor)('float32', Float32Array.from(values), dims);
@@ -67,14 +68,14 @@ async function sameInOrt(proto: ModelProto, target: number, feeds: Record<string
   const { proto: after, conversion } = convertOpset(proto, target);
   assert.equal(opsetVersion(after, ''), target);
   const out = await runProto(after, feeds);
-  before.forEach((t, i) => assert.deepEqual(values(out[i]!), values(t), `output ${i}`));
+  before.forEach((t, i) => assert.deepEqual(values(defined(out[i], `output ${i}`)), values(t), `output ${i}`));
   return conversion.rewrittenNodes;
 }
 
 test('Upsample-7 (scales attribute, linear) → Resize-13 with asymmetric coordinates: same outputs', async () => {
   const m = model([makeNode('Upsample', ['x'], ['y'], { scales: { floats: [1, 1, 2, 3] }, mode: 'linear' })], 7, [['x', [1, 1, 2, 2]]], ['y']);
   assert.equal(await sameInOrt(m, 13, { x: f32([1, 2, 3, 4], [1, 1, 2, 2]) }), 1);
-  assert.equal(convertOpset(m, 13).proto.graph!.node.at(-1)!.opType, 'Resize');
+  assert.equal(defined(convertOpset(m, 13).proto.graph?.node.at(-1), 'last node').opType, 'Resize');
 });
 
 test('Resize-10 nearest downsampling (ceil of the source pixel) and Hardmax-11 on axis 1 of a 3-D input: same outputs at 13', async () => {
@@ -101,9 +102,10 @@ test('opset 1 attribute forms (Reshape shape, Cast to "INT32", Concat default ax
   assert.equal(conversion.rewrittenNodes, 4);
   const [y] = await runProto(proto, { x: f32([1.5, 6, 2, 8, 3, 4], [2, 3]) });
   // Reshape → [[1.5, 6], [2, 8], [3, 4]]; Concat on axis 1 → rows [1.5, 6, 1.5, 6] ...; top 2 per row, cast to int32.
-  assert.equal(y!.type, 'int32');
-  assert.deepEqual(y!.dims, [3, 2]);
-  assert.deepEqual(values(y!), [6, 6, 8, 8, 4, 4]);
+  const out = defined(y, 'output y');
+  assert.equal(out.type, 'int32');
+  assert.deepEqual(out.dims, [3, 2]);
+  assert.deepEqual(values(out), [6, 6, 8, 8, 4, 4]);
 });
 
 test('If branches (subgraphs) are converted too; ops of other domains are left alone; the input model is not modified', async () => {
@@ -124,14 +126,14 @@ test('If branches (subgraphs) are converted too; ops of other domains are left a
   const { proto, conversion } = convertOpset(m, 13);
   assert.deepEqual(Buffer.from(toBinary(ModelProtoSchema, m)), Buffer.from(bytes), 'input untouched');
   assert.deepEqual(conversion.byOpType, { Unsqueeze: 2, ReduceSum: 1 });
-  const gelu = proto.graph!.node.find((n) => n.opType === 'Gelu')!;
+  const gelu = defined(proto.graph?.node.find((n) => n.opType === 'Gelu'), 'Gelu node');
   assert.equal(gelu.domain, 'com.microsoft');
-  assert.equal(proto.opsetImport.find((o) => o.domain === 'com.microsoft')!.version, 1n);
+  assert.equal(defined(proto.opsetImport.find((o) => o.domain === 'com.microsoft'), 'com.microsoft opset').version, 1n);
   for (const cond of [true, false]) {
     const feeds = { cond: new (ort().Tensor)('bool', Uint8Array.of(cond ? 1 : 0), []), x: f32([1, -2, 3, 0.5], [2, 2]) };
     const [a] = await runProto(m, feeds);
     const [b] = await runProto(proto, feeds);
-    assert.deepEqual(values(b!), values(a!));
+    assert.deepEqual(values(defined(b, 'converted output')), values(defined(a, 'original output')));
   }
 });
 

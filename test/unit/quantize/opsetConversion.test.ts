@@ -22,9 +22,11 @@ import { createSession, ort } from '../../../src/core/runtime/ort';
 import { modelToBytes } from '../../../src/core/onnx/save';
 import type { ModelProto } from '../../../src/core/onnx/schema';
 import { opset9RecurrentModel, writeModelFile } from '../../fixtures/build';
-import { TESTDATA_ROOT, testdataInstalled } from '../../backend/testdata';
+import { BACKEND_ROOT as TESTDATA_ROOT } from '../../sweep/backendData';
+import { testdataInstalled } from '../../sweep/backendCases';
 import { tempDir } from './helpers';
 import { randomInputs, writeNpy } from './static/residualCnn';
+import { defined } from '../../defined';
 
 const dir = tempDir('opset');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -37,14 +39,14 @@ async function run(model: ModelProto | string): Promise<Float32Array> {
   const session = await createSession(typeof model === 'string' ? model : modelToBytes(model), { threads: 1 });
   try {
     const out = await session.run({ x: new (ort().Tensor)('float32', probe, [4, 3, 8, 8]) });
-    return out[session.outputNames[0]!]!.data as Float32Array;
+    return defined(out[defined(session.outputNames[0], 'output name')], 'output').data as Float32Array;
   } finally {
     await session.release();
   }
 }
 
-const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
-const opsetOf = (file: string) => Number(parseModel(fs.readFileSync(file)).opsetImport.find((o) => o.domain === '')!.version);
+const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] ?? NaN))), 0);
+const opsetOf = (file: string) => Number(defined(parseModel(fs.readFileSync(file)).opsetImport.find((o) => o.domain === ''), 'ai.onnx opset').version);
 
 test('opset-9 Conv/LSTM/GRU net: converted to 13 it gives the same float outputs', async () => {
   const { proto, conversion } = convertOpset(opset9RecurrentModel(), 13);
@@ -60,7 +62,7 @@ test('static QDQ at opset 9: converted to 13, per-channel weights, integer kerne
   assert.equal(resultJson(r).conversion, r.conversion);
   assert.equal(opsetOf(out), 13);
   const proto = parseModel(fs.readFileSync(out));
-  const weightDq = proto.graph!.node.find((n) => n.opType === 'DequantizeLinear' && n.input[0]!.startsWith('conv_w'));
+  const weightDq = defined(proto.graph, 'graph').node.find((n) => n.opType === 'DequantizeLinear' && (n.input[0] ?? '').startsWith('conv_w'));
   assert.ok(weightDq?.attribute.some((a) => a.name === 'axis'), 'Conv weights per channel');
   const optimized = await optimizedOpTypes(proto);
   assert.ok((optimized.get('QLinearConv') ?? 0) >= 1, `QLinearConv in ${[...optimized.keys()].join(', ')}`);
@@ -76,7 +78,7 @@ test('dynamic at opset 9: converted to 11, the LSTM and the Gemm run as integer 
   assert.equal(r.conversion, 'converted opset 9 → 11: 1 node rewritten');
   assert.equal(opsetOf(out), 11);
   const proto = parseModel(fs.readFileSync(out));
-  assert.ok(proto.graph!.node.some((n) => n.opType === 'DynamicQuantizeLSTM'));
+  assert.ok(defined(proto.graph, 'graph').node.some((n) => n.opType === 'DynamicQuantizeLSTM'));
   const optimized = await optimizedOpTypes(proto);
   assert.ok(optimized.has('DynamicQuantizeLSTM') && optimized.has('DynamicQuantizeMatMul'), [...optimized.keys()].join(', '));
   assert.ok(maxAbsDiff(await run(modelFile), await run(out)) < 0.05);
@@ -93,9 +95,9 @@ test('the conversion check runs both models and names the rewritten op whose out
   const original: OnnxModel = loadModel(modelFile);
   const probe = () => makeProbe(original.proto, calibration, undefined);
   const converted = convertOpset(original.proto, 13);
-  const graph = converted.proto.graph!;
+  const graph = defined(converted.proto.graph, 'graph');
   // Sabotage the converted Clip's upper bound (6 → 0.5): the check must blame the Clip.
-  const max = graph.node.find((n) => n.opType === 'Clip')!.input[2]!;
+  const max = defined(defined(graph.node.find((n) => n.opType === 'Clip'), 'Clip node').input[2], 'Clip max');
   graph.initializer = graph.initializer.map((t) => (t.name === max ? floatTensor(max, [], [0.5]) : t));
   await assert.rejects(
     checkSameOutputs(original, { ...original, proto: converted.proto }, converted.conversion, probe(), []),

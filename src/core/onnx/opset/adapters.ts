@@ -272,7 +272,7 @@ const tileRepeats: Adapter = (node, rw) => {
   const axis = rw.constantInts(node.input[2]);
   const rank = rw.scope.rank((node.input[0] ?? ''));
   if (!tiles || !axis || rank === undefined) return rw.refuse('takes tiles/axis computed at run time or an input of unknown rank');
-  const repeats = Array.from({ length: rank }, (_, i) => (i === axis[0] ? tiles[0]! : 1));
+  const repeats = Array.from({ length: rank }, (_, i) => (i === axis[0] ? (tiles[0] ?? 1) : 1));
   node.input.splice(1, 2, rw.int64s(`${node.output[0]}_repeats`, repeats));
 };
 

@@ -50,7 +50,7 @@ export const OP_HISTORY: ReadonlyMap<string, OpHistory> = new Map(
       const deprecated = versions.find((v) => v.endsWith('D'));
       const history: OpHistory = { versions: versions.map((v) => parseInt(v, 10)) };
       if (deprecated) history.deprecatedAt = parseInt(deprecated, 10);
-      return [op!, history];
+      return [op ?? '', history];
     }),
 );
 

@@ -43,8 +43,10 @@ export function convertOpset(proto: ModelProto, target: number): { proto: ModelP
   const conversion: OpsetConversion = { from, to: from, rewrittenNodes: 0, byOpType: {}, rewrittenOutputs: [], summary: `opset ${from} kept` };
   if (from >= target) return { proto, conversion };
 
-  const names = new ModelNames(proto.graph!, [...walkGraphs(proto.graph!)].map((v) => v.graph));
-  const graph = convertGraph(proto.graph!, names, from, target, undefined, conversion);
+  const main = proto.graph;
+  if (!main) throw new InputError('the model has no graph');
+  const names = new ModelNames(main, [...walkGraphs(main)].map((v) => v.graph));
+  const graph = convertGraph(main, names, from, target, undefined, conversion);
   const irVersion = proto.irVersion < (IR_FOR_OPSET[target] ?? 7n) ? (IR_FOR_OPSET[target] ?? 7n) : proto.irVersion;
   // Before IR 4 initializers listed as graph inputs were constants; from IR 4 they would be overridable inputs.
   if (proto.irVersion < 4n) {
@@ -107,12 +109,13 @@ function convertNode(node: NodeProto, scope: GraphScope, from: number, target: n
   const refuse = (why: string): never => {
     throw new InputError(`cannot convert the model from opset ${from} to ${target}: ${node.opType} node '${nodeLabel(node)}' ${why}`);
   };
-  let version = definitionAt(node.opType, from);
-  if (version === undefined) refuse(`is not an ai.onnx operator at opset ${from} (experimental or unknown op)`);
+  const since = definitionAt(node.opType, from);
+  if (since === undefined) return refuse(`is not an ai.onnx operator at opset ${from} (experimental or unknown op)`);
+  let version = since;
   const rw = new NodeRewrite(scope);
   let current = copyMessage(NodeProtoSchema, node, { input: [...node.input], output: [...node.output], attribute: [...node.attribute] });
   let changed = false;
-  for (let next = nextDefinition(current.opType, version!, target); next !== undefined; next = nextDefinition(current.opType, version!, target)) {
+  for (let next = nextDefinition(current.opType, version, target); next !== undefined; next = nextDefinition(current.opType, version, target)) {
     const adapter = adapterFor(current.opType, next);
     version = next;
     if (!adapter) {

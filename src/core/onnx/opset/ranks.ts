@@ -35,7 +35,8 @@ export function inferRanks(graph: GraphProto, outer: (name: string) => number | 
   for (const node of graph.node) {
     const out = nodeRanks(node, rank);
     node.output.forEach((name, i) => {
-      if (name && !ranks.has(name) && out[i] !== undefined) ranks.set(name, out[i]!);
+      const r = out[i];
+      if (name && !ranks.has(name) && r !== undefined) ranks.set(name, r);
     });
   }
   return ranks;

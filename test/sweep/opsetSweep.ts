@@ -10,7 +10,7 @@ import { InputError } from '../../src/core/errors';
 import { opsetVersion } from '../../src/core/onnx/builder';
 import { convertOpset } from '../../src/core/onnx/opset';
 import type { OrtTensor } from '../../src/core/runtime/ort';
-import { feedsFor, listCases, loadCase, outputMismatch, runProto, testdataInstalled } from './testdata';
+import { feedsFor, listCases, loadCase, outputMismatch, runProto, testdataInstalled } from './backendCases';
 
 export interface SweepCounts {
   converted: number;
@@ -33,7 +33,8 @@ export async function checkCase(id: string, targets: number[]): Promise<SweepOut
   const c = loadCase(id);
   const from = opsetVersion(c.model, '') ?? 1;
   const out: SweepOutcome[] = [];
-  const graph = c.model.graph!;
+  const graph = c.model.graph;
+  if (!graph) return targets.map((target) => ({ id, target, verdict: 'not runnable', detail: 'no graph' }));
   if (graph.input.some((v) => v.type?.value.case !== 'tensorType') || graph.output.some((v) => v.type?.value.case !== 'tensorType')) {
     return targets.map((target) => ({ id, target, verdict: 'not runnable', detail: 'non-tensor inputs or outputs' }));
   }
@@ -68,7 +69,7 @@ export async function checkCase(id: string, targets: number[]): Promise<SweepOut
     try {
       actual = await runProto(converted.proto, feeds);
     } catch (e) {
-      const message = (e as Error).message.split('\n')[0]!;
+      const message = (e as Error).message.split('\n')[0] ?? '';
       // Failing the same way as the original (missing kernel, locale...) is not the converter's doing.
       const same = message === originalError;
       out.push({ id, target, verdict: same ? 'not runnable' : 'crashed', detail: `ONNX Runtime: ${message}`, summary: converted.conversion.summary });
@@ -76,8 +77,10 @@ export async function checkCase(id: string, targets: number[]): Promise<SweepOut
     }
     const problems: string[] = [];
     actual.forEach((t, i) => {
-      const vsExpected = c.outputs[i] ? outputMismatch(t, c.outputs[i]!) : 'no expected output';
-      const vsOriginal = original ? outputMismatch(t, original[i]!, 1e-5, 1e-6) : 'original not run';
+      const expected = c.outputs[i];
+      const vsExpected = expected ? outputMismatch(t, expected) : 'no expected output';
+      const first = original?.[i];
+      const vsOriginal = first ? outputMismatch(t, first, 1e-5, 1e-6) : 'original not run';
       if (vsExpected && vsOriginal) problems.push(`output ${i}: ${vsOriginal} (original model), ${vsExpected} (expected)`);
     });
     out.push({ id, target, verdict: problems.length ? 'wrong' : 'converted', summary: converted.conversion.summary, ...(problems.length ? { detail: problems.join('; ') } : {}) });

@@ -6,14 +6,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
-import { DataType } from '../../src/core/onnx/dtype';
 import { parseModel } from '../../src/core/onnx/model';
 import { modelToBytes } from '../../src/core/onnx/save';
 import { TensorProtoSchema, type ModelProto, type TensorProto } from '../../src/core/onnx/schema';
-import { readTensor } from '../../src/core/onnx/tensor';
-import { createSession, ort, type OrtTensor } from '../../src/core/runtime/ort';
+import { createSession, type OrtTensor } from '../../src/core/runtime/ort';
+import { BACKEND_ROOT, toOrtTensor } from './backendData';
 
-export const TESTDATA_ROOT = '/usr/share/libonnx-testdata/data';
 export const TESTDATA_SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
 
 export interface BackendCase {
@@ -27,14 +25,14 @@ export interface BackendCase {
 }
 
 export function testdataInstalled(): boolean {
-  return fs.existsSync(path.join(TESTDATA_ROOT, 'node'));
+  return fs.existsSync(path.join(BACKEND_ROOT, 'node'));
 }
 
 /** Every case folder of the given suites that has a model and a first data set. */
 export function listCases(suites: readonly string[] = TESTDATA_SUITES): string[] {
   const out: string[] = [];
   for (const suite of suites) {
-    const root = path.join(TESTDATA_ROOT, suite);
+    const root = path.join(BACKEND_ROOT, suite);
     if (!fs.existsSync(root)) continue;
     for (const name of fs.readdirSync(root).sort()) {
       if (fs.existsSync(path.join(root, name, 'model.onnx')) && fs.existsSync(path.join(root, name, 'test_data_set_0'))) out.push(`${suite}/${name}`);
@@ -46,7 +44,7 @@ export function listCases(suites: readonly string[] = TESTDATA_SUITES): string[]
 const readPb = (file: string) => fromBinary(TensorProtoSchema, fs.readFileSync(file));
 
 export function loadCase(id: string): BackendCase {
-  const dir = path.join(TESTDATA_ROOT, id);
+  const dir = path.join(BACKEND_ROOT, id);
   const model = parseModel(fs.readFileSync(path.join(dir, 'model.onnx')), id);
   const set = path.join(dir, 'test_data_set_0');
   const files = (prefix: string) =>
@@ -58,28 +56,14 @@ export function loadCase(id: string): BackendCase {
   return { id, dir, model, inputs: files('input_'), outputs: files('output_') };
 }
 
-const ORT_TYPES: Record<number, string> = {
-  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.FLOAT16]: 'float16', [DataType.INT64]: 'int64',
-  [DataType.INT32]: 'int32', [DataType.INT16]: 'int16', [DataType.INT8]: 'int8', [DataType.UINT8]: 'uint8', [DataType.UINT16]: 'uint16',
-  [DataType.UINT32]: 'uint32', [DataType.UINT64]: 'uint64', [DataType.BOOL]: 'bool', [DataType.STRING]: 'string',
-};
-
-export function toOrtTensor(t: TensorProto): OrtTensor {
-  const type = ORT_TYPES[t.dataType];
-  if (!type) throw new Error(`tensor '${t.name}' of data type ${t.dataType} cannot be fed to ONNX Runtime here`);
-  const dims = t.dims.map(Number);
-  const O = ort();
-  if (t.dataType === DataType.STRING) return new O.Tensor('string', t.stringData.map((s) => new TextDecoder().decode(s)), dims);
-  return new O.Tensor(type as 'float32', readTensor(t) as never, dims);
-}
-
 /** Feeds for the model's real inputs (initializers listed as inputs are not fed). */
 export function feedsFor(model: ModelProto, inputs: TensorProto[]): Record<string, OrtTensor> {
-  const inits = new Set(model.graph!.initializer.map((t) => t.name));
-  const names = model.graph!.input.map((v) => v.name).filter((n) => !inits.has(n));
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  const names = (model.graph?.input ?? []).map((v) => v.name).filter((n) => !inits.has(n));
   const feeds: Record<string, OrtTensor> = {};
   names.forEach((name, i) => {
-    if (inputs[i]) feeds[name] = toOrtTensor(inputs[i]!);
+    const input = inputs[i];
+    if (input) feeds[name] = toOrtTensor(input);
   });
   return feeds;
 }
@@ -89,7 +73,11 @@ export async function runProto(model: ModelProto, feeds: Record<string, OrtTenso
   const session = await createSession(modelToBytes(model), { threads: 1 });
   try {
     const result = await session.run(feeds);
-    return session.outputNames.map((n) => result[n]!);
+    return session.outputNames.map((n) => {
+      const t = result[n];
+      if (!t) throw new Error(`ONNX Runtime returned no output '${n}'`);
+      return t;
+    });
   } finally {
     await session.release();
   }
