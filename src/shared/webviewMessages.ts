@@ -203,6 +203,11 @@ export interface ModelColumnDto {
   fidelity: FidelityDto | null;
   /** Per-layer error against the reference, worst first (candidates only). */
   layers: LayerErrorDto[];
+  /**
+   * The quantizer's own fidelity check (report.quantize.fidelity), when the report has it: the
+   * worst output's figures, and whether that is below the floor (then the worst layers).
+   */
+  quantizeFidelity?: { text: string; belowFloor: boolean } | null;
 }
 
 export interface DashboardDto {
@@ -377,7 +382,8 @@ export function isModelColumn(x: unknown): x is ModelColumnDto {
     isNumOrNull(x.speedup) &&
     isArrOf(x.samplesMs, isNum) &&
     (x.fidelity === null || isFidelity(x.fidelity)) &&
-    isArrOf(x.layers, isLayerError)
+    isArrOf(x.layers, isLayerError) &&
+    (x.quantizeFidelity === undefined || x.quantizeFidelity === null || (isObj(x.quantizeFidelity) && isStr(x.quantizeFidelity.text, 2000) && isBool(x.quantizeFidelity.belowFloor)))
   );
 }
 

@@ -239,7 +239,7 @@ function layerOf(
   if (!standard && !isMsAttention) return info;
 
   // Weights: constant inputs at the op's weight positions.
-  const weightPositions = WEIGHT_INPUTS[op] ?? [];
+  const weightPositions = (Object.hasOwn(WEIGHT_INPUTS, op) ? WEIGHT_INPUTS[op] : undefined) ?? [];
   const constWeights: { t: TensorProto; input: number }[] = [];
   for (const pos of weightPositions) {
     const name = node.input[pos];

@@ -9,7 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { loadModel } from '../onnx/model';
+import { indexModel } from '../onnx/graph-index';
+import { loadModel, modelFilePaths } from '../onnx/model';
 import { checkOutputPath } from '../onnx/save';
 import type { JobContext } from '../progress';
 import { quantizeFile } from '../quantize/index';
@@ -18,7 +19,8 @@ import { createSession } from '../runtime/ort';
 import type { AutoExcludeSummary, ExclusionStep, FidelityResult, LayerError } from './types';
 import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
-import { buildReport, writeReports } from '../report';
+import { buildReport, checkReportPaths, writeReports } from '../report';
+import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
 import { adaptInputData, evaluationInputs, firstSamples, modelInputs } from './data';
 import { perLayerErrors } from './perLayer';
 
@@ -68,15 +70,19 @@ export async function quantizeWithAutoExclude(
   if (evalOptions.labels && !evalOptions.data) throw new InputError('--labels needs --data (the samples the labels belong to)');
   const reference = loadModel(input);
   const outAbs = path.resolve(output);
-  checkOutputPath(outAbs, [reference.path], options.force ?? false);
-  const nodeNames = new Set(reference.proto.graph!.node.map((n) => n.name).filter(Boolean));
+  // Everything this run reads is protected: the model and its data files, calibration data, data, labels.
+  const protect = [...modelFilePaths(reference), ...inputFiles([options.calibrationData, evalOptions.data, evalOptions.labels])];
+  checkOutputPath(outAbs, protect, options.force ?? false);
+  guardWrite(`${outAbs}.data`, 'external data file', { inputs: protect, force: options.force ?? false });
+  const index = indexModel(reference.proto);
   const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, options.inputs);
   const labels = evalOptions.labels ? readLabels(evalOptions.labels) : undefined;
   const maxSteps = evalOptions.maxSteps ?? 20;
   const threads = evalOptions.threads ?? defaultThreads();
   const log = (line: string) => ctx.log?.(line);
 
-  const work = fs.mkdtempSync(path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.auto-`));
+  sweepStaleTemporaries(path.dirname(outAbs));
+  const work = fs.mkdtempSync(path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.auto-${process.pid}-`));
   const tmpOut = path.join(work, path.basename(outAbs));
   const refSession = await createSession(reference.path, { threads });
   try {
@@ -84,7 +90,8 @@ export async function quantizeWithAutoExclude(
     const steps: ExclusionStep[] = [];
     let stoppedBecause: string | undefined;
     for (let round = 0; ; round++) {
-      const quantized = await quantizeFile(input, tmpOut, { ...options, excludeNodes: [...excluded], force: true }, {
+      // Each round measures fidelity itself (on the evaluation data): the quantizer's own check is not repeated.
+      const quantized = await quantizeFile(input, tmpOut, { ...options, excludeNodes: [...excluded], force: true, fidelity: false, minSqnrDb: undefined }, {
         signal: ctx.signal,
         log: ctx.log,
         onProgress: (p) => ctx.onProgress?.({ ...p, message: `round ${round + 1}: ${p.stage}${p.message ? ` ${p.message}` : ''}` }),
@@ -111,10 +118,11 @@ export async function quantizeWithAutoExclude(
           candidate.external.close();
         }
         // Ranked by the error each node adds itself; only real, not yet excluded nodes qualify.
-        pick = layers.find((l) => l.localSqnrDb !== null && nodeNames.has(l.node) && !excluded.includes(l.node));
+        pick = layers.find((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined && !excluded.includes(l.node));
         if (!pick) stoppedBecause = 'no quantized layer left that adds error';
       }
       if (met || !pick) {
+        checkOutputPath(outAbs, protect, options.force ?? false);
         publish(tmpOut, outAbs);
         const summary: AutoExcludeSummary = { target: goal.text, met, excluded: steps, finalSqnrDb: fidelity.sqnrDb };
         if (fidelity.referenceAccuracy !== undefined) summary.referenceAccuracy = fidelity.referenceAccuracy;
@@ -167,11 +175,13 @@ export async function autoExcludeWithReport(
   ctx: JobContext = {},
   evalOptions: AutoExcludeOptions = {},
 ): Promise<AutoExcludeReportResult> {
+  const reportRules = { inputs: [input, options.calibrationData, evalOptions.data, evalOptions.labels], force: options.force ?? false };
+  checkReportPaths(path.resolve(output), reportRules);
   const result = await quantizeWithAutoExclude(input, output, options, target, ctx, evalOptions);
   ctx.onProgress?.({ stage: 'comparing', message: 'timing float vs quantized' });
   const comparison = await compareModels(input, result.quantize.output, { data: evalOptions.data ?? options.calibrationData, labels: evalOptions.labels, threads: evalOptions.threads }, { signal: ctx.signal });
   if (result.layers) comparison.layers = result.layers;
   const report = buildReport(comparison, { options, quantize: result.quantize, autoExclude: result.summary });
-  const files = writeReports(report, result.quantize.output);
+  const files = writeReports(report, result.quantize.output, reportRules);
   return { ...result, reportFiles: [files.json, files.markdown, files.html] };
 }

@@ -99,6 +99,34 @@ export interface FidelityResult {
   inputs: 'data' | 'generated';
 }
 
+/** Fidelity of one output of a quantized model against the float model's. */
+export interface OutputFidelity {
+  output: string;
+  /** null: identical (with identical true) or NaN/Inf where the float model had none. */
+  sqnrDb: number | null;
+  identical: boolean;
+  /** Mean over samples of the cosine similarity. */
+  cosine: number;
+  /** Share (0..1) of rows whose arg-max over the last axis agrees. */
+  agreement: number;
+  maxAbsError: number;
+}
+
+/** The fidelity every quantization result carries (`quantize --json`: `fidelity`). */
+export interface QuantizeFidelity {
+  samples: number;
+  /** What both models ran on. */
+  inputs: 'calibration data' | 'data' | 'generated inputs';
+  /** The inputs of one run and where symbolic dims got their values. */
+  inputShapes?: string;
+  outputs: OutputFidelity[];
+  /** Below it (any output under sqnrDb or cosine), the run warns. */
+  floor: { sqnrDb: number; cosine: number };
+  belowFloor: boolean;
+  /** When below the floor: the layers adding the most error themselves, worst first. */
+  worstLayers?: { node: string; opType: string; localSqnrDb: number | null; sqnrDb: number | null }[];
+}
+
 /** Error of one intermediate float tensor both models share. */
 export interface LayerError {
   /** Tensor name in the reference. */

@@ -190,6 +190,8 @@ export const dynamicLSTM: OpHandler = {
   rewrite(node, rc): Rewrite {
     const [x, W, R] = node.input;
     if (!x || !W || !R) return { skip: 'missing input' };
+    // LSTM-14's layout attribute has no DynamicQuantizeLSTM counterpart: the contrib op is sequence-first only.
+    if (attrInt(node, 'layout', 0) !== 0) return { skip: 'layout=1 (batch-first): DynamicQuantizeLSTM takes sequence-first inputs only' };
     const wt = floatWeight(rc, W, 'W', 3);
     if (typeof wt === 'string') return { skip: wt };
     const rt = floatWeight(rc, R, 'R', 3);
@@ -226,7 +228,7 @@ export const dynamicLSTM: OpHandler = {
     const opt = (i: number) => node.input[i] ?? '';
     const inputs = [x, wq.q, rq.q, opt(3), opt(4), opt(5), opt(6), opt(7), wq.scale, wq.zp, rq.scale, rq.zp];
     const q = makeNode('DynamicQuantizeLSTM', inputs, [...node.output], {}, { name: rc.unique(`${nodeName(node)}_quant`), domain: MS });
-    q.attribute = node.attribute;
+    q.attribute = node.attribute.filter((a) => a.name !== 'layout');
     rc.useDomain(MS, 1);
     return { nodes: [q] };
   },

@@ -15,29 +15,35 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
-import { opsetVersion } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
-import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
+import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
-import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
+import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
+import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
 import { indexModel } from '../onnx/graph-index';
-import { checkWritableTarget } from '../util/files';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
 import { effectiveOptions, resolveOptions } from './options';
 import { countQuantizedOps, finishQat, findQatWeights } from './qat';
+import { modelForMode } from './opset';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
 import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
+import { measureQuantizeFidelity } from './fidelity';
 import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
 
-export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}): Promise<QuantizeResult> {
+/** Files the caller's run also reads (evaluation data, labels, a recipe): never written either. */
+export interface RunInputs {
+  inputs?: readonly (string | undefined)[];
+}
+
+export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}, run: RunInputs = {}): Promise<QuantizeResult> {
   const started = performance.now();
   const progress = (stage: string, fraction?: number, message?: string) =>
     ctx.onProgress?.({ stage, ...(fraction !== undefined ? { fraction } : {}), ...(message ? { message } : {}) });
@@ -46,12 +52,18 @@ export async function quantizeFile(input: string, output: string, options: Quant
   progress('loading', 0);
   const model = loadModel(input);
   const outAbs = path.resolve(output);
-  checkOutputPath(outAbs, [model.path], resolved.force);
+  // Everything this run reads; sizes measured before the engine rewrites the loaded graph.
+  const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...(run.inputs ?? [])])];
+  const inputBytes = modelDiskBytes(model);
+  checkOutputPath(outAbs, protect, resolved.force);
+  // Temporaries of runs that were killed (SIGKILL, OOM, power) are removed by the next run.
+  const swept = sweepStaleTemporaries(path.dirname(outAbs));
+  if (swept.length) warnings.push(`removed ${swept.length} temporary file(s) left by interrupted runs: ${swept.join(', ')}`);
   try {
     const dataPath = `${outAbs}.data`;
     const inputHadExternal = hasExternalData(model);
     const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
-    if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, model, resolved.force);
+    if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, protect, resolved.force);
 
     // Indexing gives every node its key, which the selection and the engines name it by.
     const index = indexModel(model.proto);
@@ -62,10 +74,12 @@ export async function quantizeFile(input: string, output: string, options: Quant
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
     let probe: Probe | undefined;
     let floatRun: FloatRun | undefined;
-    if (resolved.validate) {
+    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
+    const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
+    if (probe) {
       progress('probing', 0.01, 'the float model on the validation probe');
-      probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
-      floatRun = await runFloatOnProbe(model.path, probe);
+      floatRun = await runFloatOnProbe(conversion && !inputHadExternal ? modelToBytes(atOpset.proto) : model.path, probe);
       throwIfCancelled(ctx.signal);
     }
 
@@ -73,7 +87,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
-      engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
+      engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings);
       throwIfCancelled(ctx.signal);
       if (probe && floatRun?.problem) {
         if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
@@ -84,7 +98,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
         source: model,
         force: resolved.force,
         externalData: resolved.externalData,
-        protect: [model.path],
+        protect,
         ...(writer ? { writer } : {}),
       });
     } catch (e) {
@@ -103,7 +117,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    const inputBytes = modelDiskBytes(model);
+    const fidelity = resolved.fidelity ? await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx) : undefined;
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
     return {
@@ -118,6 +132,8 @@ export async function quantizeFile(input: string, output: string, options: Quant
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
+      ...(conversion ? { conversion: conversion.summary } : {}),
+      ...(fidelity ? { fidelity } : {}),
     };
   } finally {
     model.external.close();
@@ -142,8 +158,6 @@ async function runEngine(
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {
-      const opset = opsetVersion(model.proto, '') ?? 1;
-      if (opset < 11) throw new InputError(`model opset ${opset} is below 11: dynamic quantization needs DynamicQuantizeLinear (opset 11)`);
       // ConvInteger cannot absorb a BatchNormalization: fold it into the Conv first (shared with static).
       let input = model;
       if (options.quantizeConv || selection.opTypes?.has('Conv')) {
@@ -181,13 +195,16 @@ function hasExternalData(model: OnnxModel): boolean {
   return false;
 }
 
-/** The output's data file: never one of the input's files, never replaced without force. */
-function checkDataPath(dataPath: string, model: OnnxModel, force: boolean): void {
-  const inputs = [model.path, ...model.external.files(model.proto).map((f) => model.external.resolve(f.location, f.location))];
-  for (const f of inputs) {
-    if (sameFile(dataPath, f)) throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
+/** The output's data file: never one of the run's inputs, never a special file, never replaced without force. */
+function checkDataPath(dataPath: string, protect: string[], force: boolean): void {
+  try {
+    guardWrite(dataPath, 'external data file', { inputs: protect, force });
+  } catch (e) {
+    if (e instanceof InputError && /would overwrite/.test(e.message)) {
+      throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
+    }
+    throw e;
   }
-  if (checkWritableTarget(dataPath, 'external data file') && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
 }
 
 function removeOutputs(saved: SaveResult): void {

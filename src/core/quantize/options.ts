@@ -46,6 +46,12 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   wholeInRange(o.calibrationBatch, 'calibration batch', 1, 4096);
   const nodeOverrides = resolveNodeOverrides(o.nodeOverrides);
   if (o.percentile !== undefined && !(typeof o.percentile === 'number' && o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
+  if (o.minSqnrDb !== undefined && !Number.isFinite(o.minSqnrDb)) throw new InputError(`--min-sqnr expects a number of dB, got ${String(o.minSqnrDb)}`);
+  if (o.fidelityFloor?.sqnrDb !== undefined && !Number.isFinite(o.fidelityFloor.sqnrDb)) throw new InputError(`the fidelity floor's SQNR must be a number of dB, got ${String(o.fidelityFloor.sqnrDb)}`);
+  if (o.fidelityFloor?.cosine !== undefined && !(o.fidelityFloor.cosine >= -1 && o.fidelityFloor.cosine <= 1)) {
+    throw new InputError(`the fidelity floor's cosine must be in [-1, 1], got ${String(o.fidelityFloor.cosine)}`);
+  }
+  if (o.fidelity === false && o.minSqnrDb !== undefined) throw new InputError('--min-sqnr needs the fidelity measurement (it was turned off)');
   if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') {
     throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
   }
@@ -77,6 +83,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     excludeNodes: [...(o.excludeNodes ?? [])],
     nodeOverrides,
     validate: o.validate !== false,
+    fidelity: o.fidelity !== false,
     force: o.force === true,
     externalData: o.externalData ?? 'auto',
     addQdqPairToWeight: preset.addQdqPairToWeight ?? false,
@@ -140,6 +147,7 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
   if (r.nodes) out.nodes = r.nodes;
   if (r.excludeNodes.length) out.excludeNodes = r.excludeNodes;
   if (r.nodeOverrides) out.nodeOverrides = r.nodeOverrides;
+  if (!r.fidelity) out.fidelity = false;
   if (r.mode === 'static') {
     Object.assign(out, {
       format: r.format,

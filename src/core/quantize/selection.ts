@@ -36,6 +36,8 @@ export interface ResolvedOptions {
   /** Per-node perChannel / bits by node name (validated); absent or empty = none. */
   nodeOverrides?: Record<string, QuantNodeOverride>;
   validate: boolean;
+  /** Measure the output against the float model (QuantizeOptions.fidelity). */
+  fidelity: boolean;
   force: boolean;
   externalData: 'auto' | 'always' | 'never';
   /** gpu preset (TensorRT): keep float weights with a Q→DQ pair instead of pre-quantized weights. */

@@ -1,10 +1,16 @@
 /** The report as Markdown (for pull requests, wikis, terminals). */
 import type { QuantReport } from './types';
-import { baseName, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
+import { baseName, inertText, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
 
 /** Model-derived text inside a table cell: no pipes, backticks or line breaks can break out. */
 export function mdCell(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/`/g, "'").replace(/</g, '&lt;');
+  // Also inert: control, bidi and zero-width characters, and link/image syntax ([x](y), ![x](y)).
+  return inertText(text.replace(/[\r\n]+/g, ' '))
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/`/g, "'")
+    .replace(/</g, '&lt;')
+    .replace(/([[\]()!])/g, '\\$1');
 }
 
 const row = (cells: string[]) => `| ${cells.join(' | ')} |`;

@@ -32,6 +32,7 @@ export function staticOptions(overrides: Partial<ResolvedOptions> = {}): Resolve
     nodes: undefined,
     excludeNodes: [],
     validate: true,
+    fidelity: true,
     force: false,
     externalData: 'auto',
     addQdqPairToWeight: false,
