@@ -152,6 +152,7 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
     ...(r.fidelity ? { fidelity: r.fidelity } : {}),
     effectiveOptions: r.effectiveOptions,
     warnings: r.warnings,
+    ...(r.conversion ? { conversion: r.conversion } : {}),
   };
 }
 
@@ -191,6 +192,7 @@ export const quantizeCommand: Command = {
       ['quantized nodes', result.quantizedNodes],
       ['skipped nodes', result.skippedNodes.length],
       ['seconds', result.seconds.toFixed(2)],
+      ...(result.conversion ? [['opset', result.conversion]] : []),
     ];
     if (result.inputShapes) rows.push(['probe inputs', result.inputShapes]);
     if (result.fidelity) rows.push(['fidelity', `${result.fidelity.belowFloor ? 'BELOW THE FLOOR: ' : ''}${result.fidelity.samples} samples of ${result.fidelity.inputs}`]);

@@ -15,11 +15,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
-import { opsetVersion } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
 import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
-import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
+import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
 import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
 import { indexModel } from '../onnx/graph-index';
@@ -28,6 +27,7 @@ import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
 import { effectiveOptions, resolveOptions } from './options';
 import { countQuantizedOps, finishQat, findQatWeights } from './qat';
+import { modelForMode } from './opset';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
 import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
@@ -74,10 +74,12 @@ export async function quantizeFile(input: string, output: string, options: Quant
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
     let probe: Probe | undefined;
     let floatRun: FloatRun | undefined;
-    if (resolved.validate) {
+    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
+    const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
+    if (probe) {
       progress('probing', 0.01, 'the float model on the validation probe');
-      probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
-      floatRun = await runFloatOnProbe(model.path, probe);
+      floatRun = await runFloatOnProbe(conversion && !inputHadExternal ? modelToBytes(atOpset.proto) : model.path, probe);
       throwIfCancelled(ctx.signal);
     }
 
@@ -85,7 +87,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
-      engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
+      engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings);
       throwIfCancelled(ctx.signal);
       if (probe && floatRun?.problem) {
         if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
@@ -130,6 +132,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
+      ...(conversion ? { conversion: conversion.summary } : {}),
       ...(fidelity ? { fidelity } : {}),
     };
   } finally {
@@ -155,8 +158,6 @@ async function runEngine(
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {
-      const opset = opsetVersion(model.proto, '') ?? 1;
-      if (opset < 11) throw new InputError(`model opset ${opset} is below 11: dynamic quantization needs DynamicQuantizeLinear (opset 11)`);
       // ConvInteger cannot absorb a BatchNormalization: fold it into the Conv first (shared with static).
       let input = model;
       if (options.quantizeConv || selection.opTypes?.has('Conv')) {

@@ -110,6 +110,8 @@ export interface QuantizeResult {
   warnings: string[];
   /** The validation probe's input shapes and where symbolic dims got their values (when validated). */
   inputShapes?: string;
+  /** Set when the model was below the opset the mode needs: "converted opset 9 → 13: 14 nodes rewritten". */
+  conversion?: string;
   /** The output against the float model (unless `fidelity: false`). */
   fidelity?: QuantizeFidelity;
 }

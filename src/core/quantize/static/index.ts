@@ -35,7 +35,6 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   // A per-node perChannel override needs opset 13 too, even when the global option is off.
   const anyPerChannel = options.perChannel || [...selection.overridden].some((n) => selection.overridesFor(n).perChannel === true);
   const opset = prepareOpset(bn.proto, anyPerChannel);
-  if ('error' in opset) throw new InputError(opset.error);
   warnings.push(...opset.warnings);
   const proto = opset.proto;
   const graph = proto.graph!;
