@@ -34,6 +34,9 @@ import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRu
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
+import { formatBytes } from '../report/format';
+import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
+import type { QuantizeFidelity } from '../evaluate/types';
 import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
@@ -77,7 +80,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
     if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
     // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
     const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
-    if (probe) {
+    // A large model is checked in a child process after saving (check.ts): this process never holds
+    // ONNX Runtime's sessions next to its own copy of the model.
+    const checkInChild = (resolved.validate || resolved.fidelity) && !conversion && inputBytes >= CHECK_IN_CHILD_BYTES && canCheckInChild();
+    if (probe && !checkInChild) {
       progress('probing', 0.01, 'the float model on the validation probe');
       floatRun = await runFloatOnProbe(conversion && !inputHadExternal ? modelToBytes(atOpset.proto) : model.path, probe);
       throwIfCancelled(ctx.signal);
@@ -106,6 +112,25 @@ export async function quantizeFile(input: string, output: string, options: Quant
       throw e;
     }
 
+    let fidelity: QuantizeFidelity | undefined;
+    if (checkInChild) {
+      progress('validating', 0.95, 'in a separate process');
+      const outcome = await runChecksInChild({ input: model.path, output: outAbs, options, resolved, quantizedNodes: engine.quantizedNodes }, ctx.signal);
+      warnings.push(...outcome.warnings);
+      if (outcome.peakRssBytes !== undefined) ctx.log?.(`validation process: peak RSS ${formatBytes(outcome.peakRssBytes)}`);
+      if (outcome.floatProblem !== undefined && probe) {
+        if (engine.quantizedNodes > 0) {
+          removeOutputs(saved);
+          throw probeFault(outcome.floatProblem, probe, options.inputs);
+        }
+        warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${outcome.floatProblem})`);
+      }
+      if (outcome.error) {
+        removeOutputs(saved);
+        throw outcomeError(outcome.error);
+      }
+      fidelity = outcome.fidelity;
+    }
     if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
       try {
@@ -117,7 +142,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    const fidelity = resolved.fidelity ? await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx) : undefined;
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx);
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
     return {
