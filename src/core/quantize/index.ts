@@ -32,7 +32,7 @@ import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection,
 import type { QuantizeOptions, QuantizeResult } from './types';
 import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
-import { quantizeStatic } from './static/index';
+import { quantizeStatic, type RangeCache } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
 import { formatBytes } from '../report/format';
 import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
@@ -44,6 +44,8 @@ export type { QuantizeOptions, QuantizeResult } from './types';
 /** Files the caller's run also reads (evaluation data, labels, a recipe): never written either. */
 export interface RunInputs {
   inputs?: readonly (string | undefined)[];
+  /** Static mode: ranges shared by runs on the same model and calibration data (auto-exclude). */
+  ranges?: RangeCache;
 }
 
 export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}, run: RunInputs = {}): Promise<QuantizeResult> {
@@ -93,7 +95,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
-      engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings);
+      engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings, run.ranges);
       throwIfCancelled(ctx.signal);
       if (probe && floatRun?.problem) {
         if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
@@ -172,6 +174,7 @@ async function runEngine(
   ctx: JobContext,
   writer: ExternalDataWriter | undefined,
   warnings: string[],
+  ranges: RangeCache | undefined,
 ): Promise<EngineResult> {
   const graph = model.proto.graph!;
   const alreadyQuantized = countQuantizedOps(graph);
@@ -202,7 +205,7 @@ async function runEngine(
       result = await convertFp16(model, options, selection, ctx, writer);
       break;
     case 'static':
-      result = await quantizeStatic(model, options, selection, ctx);
+      result = await quantizeStatic(model, options, selection, ctx, ranges);
       break;
   }
   if (result.quantizedNodes === 0 && options.mode === 'fp16' && graph.initializer.some((t) => t.dataType === DataType.FLOAT16)) {

@@ -24,7 +24,23 @@ import { emitQOperator } from './qoperator';
 
 export { STATIC_OP_TYPES, CPU_UNFUSED_OPS } from './plan';
 
-export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}): Promise<EngineResult> {
+/**
+ * Calibrated ranges kept across runs on the same model, data and calibration options (auto-exclude
+ * quantizes one model several times): tensors found here are not calibrated again.
+ */
+export interface RangeCache {
+  ranges: Map<string, TensorRange>;
+  /** Tensors calibration found no float range for. */
+  unavailable: Set<string>;
+  /** Calibration passes run through this cache. */
+  calibrations: number;
+}
+
+export function newRangeCache(): RangeCache {
+  return { ranges: new Map(), unavailable: new Set(), calibrations: 0 };
+}
+
+export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}, cache?: RangeCache): Promise<EngineResult> {
   throwIfCancelled(ctx.signal);
   const warnings: string[] = [];
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
@@ -42,7 +58,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
 
   // Plan, calibrate; tensors without a usable range (non-float at run time) exclude their nodes and we plan again.
   const excluded = new Map<string, string>();
-  const ranges = new Map<string, TensorRange>();
+  const ranges = cache?.ranges ?? new Map<string, TensorRange>();
   let plan: StaticPlan | undefined;
   let calibrationSeconds = 0;
   for (let attempt = 0; attempt < 4; attempt++) {
@@ -52,7 +68,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
     });
     const targets: CalibrationTarget[] = [];
     for (const t of plan.tensors.values()) {
-      if (t.aliasOf || t.fixedRange || ranges.has(t.name)) continue;
+      if (t.aliasOf || t.fixedRange || ranges.has(t.name) || cache?.unavailable.has(t.name)) continue;
       targets.push({ name: t.name, elemType: types.get(t.name) });
     }
     if (targets.length > 0) {
@@ -67,6 +83,10 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
       );
       calibrationSeconds += result.seconds;
       for (const [k, v] of result.ranges) ranges.set(k, v);
+      if (cache) {
+        cache.calibrations++;
+        for (const t of targets) if (!result.ranges.has(t.name)) cache.unavailable.add(t.name);
+      }
       ctx.log?.(
         `calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod}, ${(result.stateBytes / 1024).toFixed(0)} KiB of statistics; ${result.slices} pass(es), batch ≤ ${result.batchSize}, peak +${formatBytes(result.peakBytes)})`,
       );
