@@ -41,10 +41,13 @@ export async function outputFidelity(
 ): Promise<OutputFidelity[]> {
   const names = reference.outputNames.filter((n) => candidate.outputNames.includes(n));
   const acc = names.map(() => ({ errors: new ErrorAccumulator(), rows: 0, agree: 0 }));
-  const step = Math.max(1, Math.min(STEP, maxBatchOfSession(reference)));
+  // A fixed first dim is the one run size the model accepts.
+  const fixed = maxBatchOfSession(reference);
+  const step = Number.isFinite(fixed) ? fixed : STEP;
   for (let start = 0; start < data.samples; start += step) {
     throwIfCancelled(ctx.signal);
     const count = Math.min(step, data.samples - start);
+    if (count < step && Number.isFinite(fixed) && start > 0) break; // a short last run would not fit the model
     const feeds = feedsFor(data, start, count);
     const r = await reference.run(feeds, names);
     const c = await candidate.run(candidateData === data ? feeds : feedsFor(candidateData, start, count), names);
