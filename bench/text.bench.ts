@@ -4,7 +4,7 @@
  * (loadModel + render + layer rules). Target: render well under a second.
  */
 import { loadModel } from '../src/core/onnx/model';
-import { GraphIndex } from '../src/core/analysis/graph-index';
+import { indexModel } from '../src/core/onnx/graph-index';
 import { analyzeLayers } from '../src/core/analysis/layers';
 import { renderModel } from '../src/core/text/render';
 import { makeTempDir, writeModelFile } from '../test/fixtures/build';
@@ -34,7 +34,7 @@ export async function run(): Promise<void> {
         time(() => {
           const m = loadModel(file);
           renderModel(m.proto);
-          analyzeLayers(m, { index: new GraphIndex(m.proto) });
+          analyzeLayers(m, { index: indexModel(m.proto) });
         }),
       ),
     );

@@ -13,6 +13,8 @@ const nodeEntries = {
   server: 'src/server/server.ts',
   worker: 'src/worker/worker.ts',
   cli: 'src/cli/main.ts',
+  // The checks after quantizing a large model run in a child process (src/core/quantize/check.ts).
+  check: 'src/core/quantize/checkProcess.ts',
 };
 const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, p]) => existsSync(p)));
 

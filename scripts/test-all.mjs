@@ -23,6 +23,8 @@ const STEPS = [
   { name: 'unit', npm: 'test:unit', counts: 'node' },
   { name: 'server', npm: 'test:server', counts: 'node' },
   { name: 'fuzz', npm: 'test:fuzz', counts: 'node' },
+  // A deterministic sample of the ONNX backend test models through the quantizer (npm run sweep: all).
+  { name: 'sweep', npm: 'test:sweep', counts: 'node' },
   { name: 'integration', npm: 'test:integration', counts: 'test/.tmp/integration-results.json' },
   { name: 'e2e', npm: 'test:e2e', counts: 'test/.tmp/e2e-results.json' },
   // The packaged VSIX installed into code-server: catches what packaging leaves out.

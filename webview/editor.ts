@@ -149,7 +149,7 @@ function renderRow(el: HTMLElement, index: number): void {
   el.setAttribute('aria-rowindex', String(index + 1));
   set(0, String(r.index));
   set(1, r.opType);
-  set(2, r.node, r.node);
+  set(2, r.label, r.node);
   set(3, r.weightBytes > 0 ? formatBytes(r.weightBytes) : '');
   set(4, r.modes.join(', '));
   set(5, r.notes.length ? r.notes.join('; ') : '', r.notes.length ? r.notes.join('\n') : undefined);

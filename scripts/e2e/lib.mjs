@@ -250,17 +250,71 @@ export async function waitForWorkbench(page, timeout = 60000) {
   }
 }
 
-/** Run a command from the palette by its label ("Category: Title"); `exact` picks the row with that exact label. */
+// VS Code's perf mark for "Restored-phase workbench contributions created" (LifecyclePhase.Restored = 3).
+const RESTORED_CONTRIBUTIONS_MARK = 'code/didCreateWorkbenchContributions/3';
+
+/** Whether the workbench has bound its workspace-trust context keys yet (see waitForTrustContextKeys). */
+export function trustContextKeysBound(page) {
+  return page.evaluate((mark) => performance.getEntriesByName(mark).length > 0, RESTORED_CONTRIBUTIONS_MARK);
+}
+
+/** When (ms on the page's clock) the workbench bound its workspace-trust context keys, or undefined. */
+function trustContextKeysBoundAt(page) {
+  return page.evaluate((mark) => performance.getEntriesByName(mark)[0]?.startTime, RESTORED_CONTRIBUTIONS_MARK);
+}
+
+/**
+ * Wait until the workbench has bound `isWorkspaceTrusted` / `isWorkspaceTrustEnabled`. Until then
+ * both are unset, whatever the folder's trust: a Restored-phase contribution binds them, created in
+ * idle time and not ordered with extension registration, so an extension's activity-bar entry and
+ * menus can be on screen before it. What the palette shows in Restricted Mode is only decided after it.
+ */
+export async function waitForTrustContextKeys(page, timeout = 30000) {
+  await page.waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, RESTORED_CONTRIBUTIONS_MARK, { timeout, polling: 100 })
+    .catch(() => { throw new Error(`the workbench did not bind its workspace-trust context keys (perf mark ${RESTORED_CONTRIBUTIONS_MARK}) within ${timeout} ms`); });
+}
+
+/**
+ * Run a command from the palette by its label ("Category: Title"). The palette computes its list
+ * once per input change (a command that becomes available later does not appear in an open
+ * palette), so this queries once: callers wait for what makes the entry available first.
+ */
 export async function runCommand(page, label, { timeout = 15000 } = {}) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout });
   await input.fill('>' + label);
+  const typedAt = await page.evaluate(() => performance.now());
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();
-  await row.waitFor({ state: 'visible', timeout }).catch(() => {
-    throw new Error(`command palette has no entry "${label}"`);
+  await row.waitFor({ state: 'visible', timeout }).catch(async () => {
+    const shown = await paletteRowLabels(page).catch(() => []);
+    const boundAt = await trustContextKeysBoundAt(page).catch(() => undefined);
+    const trust = boundAt === undefined ? 'not bound yet'
+      : `bound ${Math.round(boundAt - typedAt)} ms ${boundAt > typedAt ? 'after' : 'before'} the query was typed`;
+    throw new Error(`command palette has no entry "${label}" (it lists ${JSON.stringify(shown.slice(0, 8))}; workspace-trust context keys ${trust})`);
   });
   await row.click();
+}
+
+/** Labels of the rows an open palette / quick pick lists. */
+function paletteRowLabels(page) {
+  return page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts().then((rows) => rows.map((r) => r.trim()));
+}
+
+/**
+ * Labels of the palette rows matching `query`; `control` is an entry present whatever the state
+ * (once it shows, filtering has finished). The palette is closed again afterwards.
+ */
+export async function paletteRows(page, query, { control, timeout = 15000 } = {}) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout });
+  await input.fill('>' + query);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: control }).first().waitFor({ timeout })
+    .catch(() => { throw new Error(`command palette has no control entry "${control}" for "${query}"`); });
+  const rows = await paletteRowLabels(page);
+  await page.keyboard.press('Escape');
+  return rows;
 }
 
 /** Pick an item in an open quick pick (e.g. the second step of a command). */

@@ -4,13 +4,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   ROOT, log, makeRunDir, startCodeServer, launchChromium, workbenchUrl, devExtensionPayload, waitForWorkbench,
-  runCommand, pickQuickItem, waitUntil,
+  runCommand, pickQuickItem, waitUntil, waitForTrustContextKeys,
 } from './lib.mjs';
 
 export const SCREENSHOTS = path.join(ROOT, 'test', 'e2e', 'screenshots');
 
 /**
- * opts: { name, settings, env, viewport, prepare(workspace) (runs before code-server starts), trusted = true }
+ * Ready means: the workbench rendered, the extension's contributions are registered (its activity-bar
+ * entry) and the workbench has bound its workspace-trust context keys (which decide the
+ * trust-gated menu entries).
+ * opts: { name, settings, env, viewport, prepare(workspace) (runs before code-server starts), trusted = true,
+ *         beforeLoad(page) (runs before the workbench page loads, e.g. page.addInitScript),
+ *         waitForTrust = true (false: return as soon as the extension's contributions are registered) }
  * Returns { page, browser, server, workspace, dir, shot(name), close() }.
  */
 export async function startSession(opts = {}) {
@@ -32,12 +37,14 @@ export async function startSession(opts = {}) {
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
+    if (opts.beforeLoad) await opts.beforeLoad(page);
     await page.goto(workbenchUrl(server, workspace, vsix ? [] : devExtensionPayload(server)));
     await waitForWorkbench(page);
     // The dev extension's contributions (custom editor, views) register after the workbench renders:
     // clicking a .onnx before that opens it as text. Its activity-bar entry marks that point.
     await page.locator('.activitybar .action-item a[aria-label^="ONNX Quantizer"]').waitFor({ timeout: 60000 })
       .catch(() => { throw new Error('the ONNX Quantizer activity-bar entry never appeared (extension not loaded?)'); });
+    if (opts.waitForTrust ?? true) await waitForTrustContextKeys(page);
     log(`[${name}] workbench ready with the ${vsix ? 'installed VSIX' : 'development'} extension ${Date.now() - server.started} ms after spawn (${server.url})`);
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     let failed = false;

@@ -3,7 +3,7 @@
  * Contract: shared docs cli.md. Exit 0 success, 1 failure of the work, 2 bad usage or input;
  * errors are one line `error: ...` on stderr (stack only with --verbose).
  */
-import { exitCodeOf, oneLine } from '../core/errors';
+import { asEngineError, exitCodeOf, oneLine } from '../core/errors';
 import { processIO, type Command } from './io';
 import { commands } from './commands';
 
@@ -35,19 +35,19 @@ export async function main(argv: string[]): Promise<number> {
     processIO.out(`usage: ${command.usage}`);
     return 0;
   }
+  // No SIGINT/SIGTERM listener: a JS handler cannot run while the thread is blocked (a native
+  // ONNX Runtime run, a long synchronous pass), and replacing Node's default exit made Ctrl-C
+  // do nothing then. Killed at any point, a run leaves no output under its final name (outputs
+  // are validated under temporary names and renamed last), and the next run sweeps the
+  // temporaries of dead processes.
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     return await command.run(rest, processIO, controller.signal);
-  } catch (err) {
+  } catch (thrown) {
+    const err = asEngineError(thrown);
     processIO.err(`error: ${oneLine(err)}`);
     if (verbose && err instanceof Error && err.stack) processIO.err(err.stack);
     return exitCodeOf(err);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 

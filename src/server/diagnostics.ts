@@ -5,7 +5,6 @@
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver/node';
 import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode } from '../core/analysis/layers';
-import { nodeName } from '../core/quantize/selection';
 import type { ModelState } from './models';
 import type { DiagnosticsSettings, NodeDiagnosticData, SeveritySetting } from '../shared/lsp/documents';
 
@@ -45,10 +44,10 @@ export function modelDiagnostics(state: ModelState, settings: DiagnosticsSetting
   const layerSeverity = severityOf(settings.layerSeverity);
   const riskSeverity = severityOf(settings.riskSeverity);
   const accuracySeverity = severityOf(settings.accuracySeverity);
-  for (const { info, node, line } of state.layers) {
+  for (const { info, line } of state.layers) {
     if (!line) continue;
     const range = lineRange(line.line, line.opStart, line.opEnd);
-    const data = (kind: NodeDiagnosticData['kind']): NodeDiagnosticData & { recipeNode: string } => ({ node: info.node, kind, recipeNode: nodeName(node) });
+    const data = (kind: NodeDiagnosticData['kind']): NodeDiagnosticData => ({ node: info.node, kind });
     const message = layerSeverity !== undefined ? layerMessage(info) : undefined;
     if (message) out.push({ range, severity: layerSeverity, source: SOURCE, message, data: data('layer') });
     if (riskSeverity !== undefined) {
@@ -67,7 +66,7 @@ export function modelDiagnostics(state: ModelState, settings: DiagnosticsSetting
         severity: accuracySeverity,
         source: SOURCE,
         message: `SQNR ${row.sqnrDb.toFixed(1)} dB ${label} (tensor '${row.tensor}'${cos}): consider keeping float`,
-        data: { node: located.node, kind: 'accuracy', recipeNode: located.recipeNode },
+        data: { node: located.node, kind: 'accuracy' } satisfies NodeDiagnosticData,
       });
     }
   }
@@ -78,17 +77,15 @@ export function modelDiagnostics(state: ModelState, settings: DiagnosticsSetting
 }
 
 /** The line of a report row: its node, else the producer of its tensor. */
-function locate(state: ModelState, node: string, tensor: string): { range: Range; node: string; recipeNode: string } | undefined {
+function locate(state: ModelState, node: string, tensor: string): { range: Range; node: string } | undefined {
   const r = state.rendered!;
-  const layer = state.layers.find((l) => l.info.node === node) ?? state.layers.find((l) => nodeName(l.node) === node);
-  let line = layer?.line ?? r.nodeByKey.get(node);
+  let line = r.nodeByKey.get(node);
   if (!line) {
     const producer = r.defs.get(tensor)?.find((d) => d.node !== undefined)?.node;
     line = producer !== undefined ? r.nodeByKey.get(producer) : undefined;
   }
   if (!line) return undefined;
-  const info = state.layers.find((l) => l.line === line);
-  return { range: lineRange(line.line, line.opStart, line.opEnd), node: info?.info.node ?? line.key, recipeNode: line.key };
+  return { range: lineRange(line.line, line.opStart, line.opEnd), node: line.key };
 }
 
 export function lineRange(line: number, start: number, end: number): Range {

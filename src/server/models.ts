@@ -7,8 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadModel, type OnnxModel } from '../core/onnx/model';
+import { readRegularText } from '../core/util/files';
 import { oneLine } from '../core/errors';
-import { GraphIndex } from '../core/analysis/graph-index';
+import { indexModel, type ModelIndex } from '../core/onnx/graph-index';
 import { analyzeLayers, weightStats, type LayerInfo, type WeightStats } from '../core/analysis/layers';
 import { renderModel, type NodeLine, type RenderedModel } from '../core/text/render';
 import type { NodeProto, TensorProto } from '../core/onnx/schema';
@@ -34,8 +35,8 @@ export interface ModelState {
   error?: string;
   model?: OnnxModel;
   rendered?: RenderedModel;
-  /** Lookup tables of the analysis (element types propagated through the graph, producers, constants). */
-  index?: GraphIndex;
+  /** The model's graph index (node keys, producers, consumers, constants). */
+  index?: ModelIndex;
   /** Layer rules' result for each node, with the node's line in the rendering. */
   layers: { info: LayerInfo; node: NodeProto; line: NodeLine | undefined }[];
   report?: QuantReport;
@@ -107,8 +108,8 @@ function load(modelPath: string, stamp: string): ModelState {
   if (stamp === 'missing') return { path: modelPath, stamp, error: `cannot read '${path.basename(modelPath)}': no such file`, layers: [] };
   try {
     const model = loadModel(modelPath);
-    const rendered = renderModel(model.proto);
-    const index = new GraphIndex(model.proto);
+    const index = indexModel(model.proto);
+    const rendered = renderModel(model.proto, { index });
     const infos = analyzeLayers(model, { index });
     // analyzeLayers returns one entry per index.nodes entry, in the same order.
     const layers = infos.map((info, i) => {
@@ -124,7 +125,7 @@ function load(modelPath: string, stamp: string): ModelState {
 function readReport(file: string): { report?: QuantReport; reportError?: string } {
   if (!fs.existsSync(file)) return {};
   try {
-    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { layers?: unknown; mode?: unknown; label?: unknown };
+    const json = JSON.parse(readRegularText(file, 'report')) as { layers?: unknown; mode?: unknown; label?: unknown };
     if (!Array.isArray(json.layers)) return { reportError: `${path.basename(file)} has no "layers" list (run compare with --per-layer --json)` };
     const layers = json.layers.filter(
       (l): l is ReportLayer => typeof l === 'object' && l !== null && typeof l.node === 'string' && typeof l.tensor === 'string' && typeof l.sqnrDb === 'number',

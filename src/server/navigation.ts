@@ -5,6 +5,7 @@
 import { MarkupKind, SymbolKind, type CodeLens, type DocumentSymbol, type Hover, type Location, type Position } from 'vscode-languageserver/node';
 import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode, WeightStats } from '../core/analysis/layers';
+import { elementTypes } from '../core/analysis/element-types';
 import { dtypeName } from '../core/onnx/dtype';
 import type { TypeProto } from '../core/onnx/schema';
 import { tensorByteSize } from '../core/onnx/tensor';
@@ -83,7 +84,7 @@ function tensorHover(store: ModelStore, state: ModelState, name: string): string
     else lines.push('', ...statsLines(s));
   } else {
     const t = declaredTypes(state).get(name);
-    const inferred = t ? undefined : state.index?.elemType(name);
+    const inferred = t ? undefined : (state.index ? elementTypes(state.index).get(name) : undefined);
     lines.push(t ? `tensor · \`${typeText(t)}\`` : inferred !== undefined ? `tensor · ${dtypeName(inferred)} (element type inferred; shape not declared)` : 'tensor · type not declared (no value_info)');
   }
   const producer = r.defs.get(name)?.find((d) => d.node !== undefined);

@@ -10,8 +10,8 @@ import * as jsonc from 'jsonc-parser/lib/esm/main.js';
 import { DiagnosticSeverity, CompletionItemKind, type CompletionItem, type Diagnostic, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { oneLine } from '../core/errors';
+import { readRegularText } from '../core/util/files';
 import { loadInputData, modelInputs } from '../core/evaluate/data';
-import { nodeName } from '../core/quantize/selection';
 import type { QuantMode } from '../core/quantize/types';
 import { QUANT_MODES, recipePathFor, recipeToOptions, validateRecipe, type NodeOverride, type RecipeWarning } from '../core/text/recipe';
 import { SOURCE } from './diagnostics';
@@ -28,14 +28,10 @@ export function recipeModelPath(text: string, recipePath: string): string | unde
   return typeof value?.model === 'string' && value.model ? path.resolve(path.dirname(recipePath), value.model) : undefined;
 }
 
-/** Names a recipe may use for a node: the quantizer's name (node name, else first output) and the analysis label. */
+/** The node keys a recipe may use (the quantizer, the analysis and the editor name nodes by them). */
 function knownNodes(state: ModelState): Map<string, { opType: string; modes: QuantMode[] }> {
   const out = new Map<string, { opType: string; modes: QuantMode[] }>();
-  for (const { info, node } of state.layers) {
-    const entry = { opType: node.opType, modes: [...info.modes, ...(info.onRequest ?? [])] as QuantMode[] };
-    out.set(nodeName(node), entry);
-    if (!out.has(info.node)) out.set(info.node, entry);
-  }
+  for (const { info, node } of state.layers) out.set(info.node, { opType: node.opType, modes: [...info.modes, ...(info.onRequest ?? [])] as QuantMode[] });
   return out;
 }
 
@@ -166,7 +162,7 @@ export function recipeCompletions(doc: TextDocument, recipePath: string, offset:
     }
     return [...ops].map(([op, n]) => item(op, `${n} node${n === 1 ? '' : 's'}`, CompletionItemKind.Class));
   }
-  return state.layers.map(({ info, node }) => item(nodeName(node), `${node.opType}${info.modes.length ? ` · ${info.modes.join(', ')}` : ''}`, CompletionItemKind.Field));
+  return state.layers.map(({ info, node }) => item(info.node, `${node.opType}${info.modes.length ? ` · ${info.modes.join(', ')}` : ''}`, CompletionItemKind.Field));
 }
 
 export type RecipeChange = { kind: 'exclude' } | { kind: 'perChannel' };
@@ -180,7 +176,7 @@ export function recipeEdit(modelPath: string, node: string, change: RecipeChange
   const uri = fileUri(recipePath);
   const key = change.kind === 'exclude' ? 'exclude' : 'perChannel';
   let text = openText;
-  if (text === undefined && fs.existsSync(recipePath)) text = fs.readFileSync(recipePath, 'utf8');
+  if (text === undefined && fs.existsSync(recipePath)) text = readRegularText(recipePath, 'recipe');
   if (text === undefined || text.trim() === '') {
     const recipe = { model: path.basename(modelPath), mode: defaultMode, nodes: { [node]: { [key]: true } } };
     const content = JSON.stringify(recipe, null, 2) + '\n';

@@ -267,12 +267,12 @@ connection.onCodeAction((p) => guard('code action', [] as CodeAction[], () => {
   const recipeUri = fileUri(recipePathFor(v.modelPath));
   const openRecipe = documents.get(recipeUri)?.getText();
   for (const d of p.context.diagnostics) {
-    const data = d.data as (NodeDiagnosticData & { recipeNode?: string }) | undefined;
+    const data = d.data as NodeDiagnosticData | undefined;
     if (!data?.node) continue;
-    const node = data.recipeNode ?? data.node;
+    const node = data.node;
     if (seen.has(node)) continue;
     seen.add(node);
-    const layer = v.state.layers.find((l) => l.info.node === data.node);
+    const layer = v.state.layers.find((l) => l.info.node === node);
     const mode: QuantMode = layer?.info.modes[0] ?? 'dynamic';
     actions.push({
       title: `Exclude ${node} from quantization`,

@@ -126,7 +126,10 @@ export interface ModelOverview {
 }
 
 export interface LayerInfo {
+  /** The node's key (core/onnx/graph-index.ts): what excludeNodes takes. */
   node: string;
+  /** The node's name for display. */
+  label: string;
   opType: string;
   modes: string[];
   weightBytes: number;

@@ -60,7 +60,10 @@ export interface RowDiagnosticDto {
 export interface LayerRowDto {
   /** Position of the node in the graph (stable id of the row). */
   index: number;
+  /** The node's key (core/onnx/graph-index.ts): what exclusions, recipes and diagnostics name it by. */
   node: string;
+  /** The node's name for display. */
+  label: string;
   opType: string;
   weightBytes: number;
   modes: string[];
@@ -203,6 +206,11 @@ export interface ModelColumnDto {
   fidelity: FidelityDto | null;
   /** Per-layer error against the reference, worst first (candidates only). */
   layers: LayerErrorDto[];
+  /**
+   * The quantizer's own fidelity check (report.quantize.fidelity), when the report has it: the
+   * worst output's figures, and whether that is below the floor (then the worst layers).
+   */
+  quantizeFidelity?: { text: string; belowFloor: boolean } | null;
 }
 
 export interface DashboardDto {
@@ -315,6 +323,7 @@ export function isLayerRow(x: unknown): x is LayerRowDto {
     isObj(x) &&
     isCount(x.index) &&
     isStr(x.node) &&
+    isStr(x.label) &&
     isStr(x.opType) &&
     isCount(x.weightBytes) &&
     isArrOf(x.modes, (m) => isStr(m)) &&
@@ -376,7 +385,8 @@ export function isModelColumn(x: unknown): x is ModelColumnDto {
     isNumOrNull(x.speedup) &&
     isArrOf(x.samplesMs, isNum) &&
     (x.fidelity === null || isFidelity(x.fidelity)) &&
-    isArrOf(x.layers, isLayerError)
+    isArrOf(x.layers, isLayerError) &&
+    (x.quantizeFidelity === undefined || x.quantizeFidelity === null || (isObj(x.quantizeFidelity) && isStr(x.quantizeFidelity.text, 2000) && isBool(x.quantizeFidelity.belowFloor)))
   );
 }
 

@@ -9,7 +9,7 @@ import { readTensor } from '../../src/core/onnx/tensor';
 import { walkTensors } from '../../src/core/onnx/walk';
 import { summarizeModel } from '../../src/core/analysis/summary';
 import { analyzeLayers, weightStats } from '../../src/core/analysis/layers';
-import { GraphIndex } from '../../src/core/analysis/graph-index';
+import { indexModel } from '../../src/core/onnx/graph-index';
 import { renderModel } from '../../src/core/text/render';
 import { quantizeFile } from '../../src/core/quantize/index';
 import { modelDiagnostics } from '../../src/server/diagnostics';
@@ -46,7 +46,7 @@ export const targets: FuzzTarget[] = [
     run: (p) =>
       withModel(p, (m) => {
         const rendered = renderModel(m.proto);
-        const index = new GraphIndex(m.proto);
+        const index = indexModel(m.proto);
         const infos = analyzeLayers(m, { index });
         const layers = infos.map((info, i) => ({ info, node: index.nodes[i]!.node, line: rendered.byNode.get(index.nodes[i]!.node) }));
         modelDiagnostics({ path: p, stamp: 'fuzz', model: m, rendered, index, layers }, DEFAULT_DIAGNOSTICS_SETTINGS);

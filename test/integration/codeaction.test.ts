@@ -52,7 +52,7 @@ suite('language server: code actions', () => {
     const written = await waitUntil(`${recipe} listing the node`, () => {
       if (!fs.existsSync(recipe)) return undefined;
       const json = JSON.parse(fs.readFileSync(recipe, 'utf8'));
-      const key = target.data!.recipeNode ?? target.data!.node!;
+      const key = target.data!.node!;
       return json.nodes?.[key]?.exclude === true ? json : undefined;
     }, 20000);
     assert.equal(written.mode !== undefined, true, 'recipe has no mode');

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { PYTHON, waitUntil, workspaceUri } from './helpers';
 
 export const SOURCE = 'onnx-quantizer';
-export type NodeDiagnostic = vscode.Diagnostic & { data?: { node?: string; kind?: string; recipeNode?: string } };
+export type NodeDiagnostic = vscode.Diagnostic & { data?: { node?: string; kind?: string } };
 
 /** Node names and op types of a model according to the onnx Python package (independent oracle). */
 export function onnxNodes(model: string): { name: string; opType: string; output: string }[] {

@@ -23,7 +23,8 @@ import { DataType, dtypeName } from '../onnx/dtype';
 import type { OnnxModel } from '../onnx/model';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { tensorByteSize, tensorElementCount, tensorShape, type TensorSource } from '../onnx/tensor';
-import { GraphIndex } from './graph-index';
+import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-index';
+import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
 
@@ -68,8 +69,10 @@ export interface LayerWeight {
 }
 
 export interface LayerInfo {
-  /** Node name, or `<opType>_<index>` when the node has none. */
+  /** The node's key (core/onnx/graph-index.ts): what --nodes, --exclude-nodes and recipes take. */
   node: string;
+  /** The node's name for display (its key within its graph when it has none). */
+  label: string;
   opType: string;
   domain: string;
   /** Position in its graph, and the graph's depth (0 = main graph). */
@@ -94,7 +97,7 @@ export interface LayerOptions {
   /** Compute weight statistics for outlier risks (default true). */
   stats?: boolean;
   /** Reuse an index built by the caller. */
-  index?: GraphIndex;
+  index?: ModelIndex;
 }
 
 /** Ops ORT's CPU provider has no fused int8 kernel for: QDQ around them is pure overhead. */
@@ -187,13 +190,10 @@ export function int8Bytes(elements: number): number {
   return elements + 5;
 }
 
-export function nodeLabel(node: NodeProto, index: number): string {
-  return node.name || `${node.opType}_${index}`;
-}
-
 /** Layer information for every node of every graph, in graph order (main graph first). */
 export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; external?: OnnxModel['external'] }, options: LayerOptions = {}): LayerInfo[] {
-  const index = options.index ?? new GraphIndex(model.proto);
+  const index = options.index ?? indexModel(model.proto);
+  const types = elementTypes(index);
   const source: TensorSource = { external: model.external };
   const statsCache = new Map<TensorProto, Map<number, WeightStats | Error>>();
   const statsFor = (t: TensorProto, channelAxis: number | undefined): WeightStats | Error => {
@@ -211,20 +211,26 @@ export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; ex
     }
     return s;
   };
-  return index.nodes.map(({ node, index: i, depth }) => layerOf(node, i, depth, index, options.stats === false ? undefined : statsFor));
+  return index.nodes.map((entry) => layerOf(entry, index, types, options.stats === false ? undefined : statsFor));
 }
 
-function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, statsFor: ((t: TensorProto, channelAxis: number | undefined) => WeightStats | Error) | undefined): LayerInfo {
+function layerOf(
+  entry: IndexedNode,
+  index: ModelIndex,
+  types: ElementTypes,
+  statsFor: ((t: TensorProto, channelAxis: number | undefined) => WeightStats | Error) | undefined,
+): LayerInfo {
+  const { node } = entry;
   const op = node.opType;
   const standard = node.domain === '' || node.domain === 'ai.onnx';
-  const info: LayerInfo = { node: nodeLabel(node, i), opType: op, domain: node.domain, index: i, depth, modes: [], weights: [], weightBytes: 0, savings: {}, notes: [], risk: {} };
+  const info: LayerInfo = { node: entry.key, label: entry.label, opType: op, domain: node.domain, index: entry.index, depth: entry.scope.depth, modes: [], weights: [], weightBytes: 0, savings: {}, notes: [], risk: {} };
 
   const family = quantizedFamily(op);
   if (family) {
     if (op !== 'QuantizeLinear' && op !== 'DequantizeLinear') info.quantized = family;
     return info;
   }
-  if (node.input.some((name) => name && index.producers.get(name)?.node.opType === 'DequantizeLinear')) {
+  if (node.input.some((name) => name && index.producer(name)?.node.opType === 'DequantizeLinear')) {
     info.quantized = dequantizedWeightFamily(node, index);
     return info;
   }
@@ -233,11 +239,11 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
   if (!standard && !isMsAttention) return info;
 
   // Weights: constant inputs at the op's weight positions.
-  const weightPositions = WEIGHT_INPUTS[op] ?? [];
+  const weightPositions = (Object.hasOwn(WEIGHT_INPUTS, op) ? WEIGHT_INPUTS[op] : undefined) ?? [];
   const constWeights: { t: TensorProto; input: number }[] = [];
   for (const pos of weightPositions) {
     const name = node.input[pos];
-    const t = name ? index.constant(name) : undefined;
+    const t = name ? index.constant(name)?.tensor : undefined;
     if (t) constWeights.push({ t, input: pos });
   }
   const nonFloat = constWeights.find(({ t }) => !isQuantizableFloat(t.dataType));
@@ -254,8 +260,8 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
   }
 
   const dataInput = op === 'Gather' ? node.input[0] : dataInputOf(node);
-  const dataType = dataInput ? index.elemType(dataInput) : undefined;
-  const dataIsConst = dataInput ? index.constants.has(dataInput) : false;
+  const dataType = dataInput ? types.get(dataInput) : undefined;
+  const dataIsConst = dataInput ? index.constant(dataInput) !== undefined : false;
 
   // Dynamic.
   const allWeightsFloat = floatWeights.length > 0 && floatWeights.length === weightPositions.length;
@@ -274,7 +280,7 @@ function layerOf(node: NodeProto, i: number, depth: number, index: GraphIndex, s
     else if (!gatherOfTable && dataInput && !dataIsConst) {
       if (dataType === undefined) {
         info.modes.push('static');
-        const producer = index.producers.get(dataInput)?.node;
+        const producer = index.producer(dataInput)?.node;
         const from = producer ? ` (output of ${producer.domain ? producer.domain + '.' : ''}${producer.opType})` : '';
         const msg = `no element type known for input '${dataInput}'${from}: static calibration needs it (run shape inference)`;
         info.risk.missingType = msg;
@@ -359,13 +365,13 @@ export function channelAxisOf(node: NodeProto, rank: number): number | undefined
 }
 
 /** A node fed by DequantizeLinear: QDQ if its float inputs come from Q→DQ, weight-only if only constant int4 weights are dequantized. */
-function dequantizedWeightFamily(node: NodeProto, index: GraphIndex): LayerInfo['quantized'] {
+function dequantizedWeightFamily(node: NodeProto, index: ModelIndex): LayerInfo['quantized'] {
   let activationDq = false;
   let fourBit = false;
   for (const name of node.input) {
-    const dq = name ? index.producers.get(name)?.node : undefined;
+    const dq = name ? index.producer(name)?.node : undefined;
     if (dq?.opType !== 'DequantizeLinear') continue;
-    const x = dq.input[0] ? index.constant(dq.input[0]) : undefined;
+    const x = dq.input[0] ? index.constant(dq.input[0])?.tensor : undefined;
     if (!x) activationDq = true;
     else if (x.dataType === DataType.INT4 || x.dataType === DataType.UINT4) fourBit = true;
   }

@@ -9,8 +9,9 @@ import { DataType, dtypeName } from '../onnx/dtype';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { readFloat32, readTensor, tensorElementCount, unpack4, tensorBytes, type TensorSource } from '../onnx/tensor';
 import { attrInt } from '../onnx/builder';
-import type { GraphIndex } from './graph-index';
-import { QDQ_OPS, nodeLabel, quantizedFamily } from './layers';
+import type { ModelIndex } from '../onnx/graph-index';
+import { elementTypes } from './element-types';
+import { QDQ_OPS, quantizedFamily } from './layers';
 
 export type QuantFormat = 'none' | 'qdq' | 'qoperator' | 'dynamic' | 'weight-only' | 'fp16' | 'mixed';
 
@@ -77,7 +78,7 @@ const LOW_RANGE_USE = 0.25;
 /** ...or when more than this share of them sit at qmin/qmax (well-chosen scales put ~1 value per channel there). */
 const HIGH_CLIP_SHARE = 0.01;
 
-export function analyzeQuantization(index: GraphIndex, source: TensorSource): QuantizationReport {
+export function analyzeQuantization(index: ModelIndex, source: TensorSource): QuantizationReport {
   const tensors = new Map<string, QuantizedTensor>();
   const families = new Set<Exclude<QuantFormat, 'none' | 'mixed'>>();
   let quantizedNodeCount = 0;
@@ -90,9 +91,8 @@ export function analyzeQuantization(index: GraphIndex, source: TensorSource): Qu
 
   for (const { node } of index.nodes) if (quantizedFamily(node.opType) === 'qoperator') qoperatorSeen = true;
 
-  for (const { node, index: i } of index.nodes) {
+  for (const { node, key: label } of index.nodes) {
     const op = node.opType;
-    const label = nodeLabel(node, i);
     const family = quantizedFamily(op);
     if (op === 'QuantizeLinear') {
       qCount++;
@@ -100,7 +100,7 @@ export function analyzeQuantization(index: GraphIndex, source: TensorSource): Qu
       add(tensors, describe(index, source, node, label, 0, 1, 2, 'activation'));
     } else if (op === 'DequantizeLinear') {
       dqCount++;
-      const x = node.input[0] ? index.constant(node.input[0]) : undefined;
+      const x = node.input[0] ? index.constant(node.input[0])?.tensor : undefined;
       if (x) {
         const fourBit = x.dataType === DataType.INT4 || x.dataType === DataType.UINT4;
         if (fourBit && attrInt(node, 'block_size', 0) > 0) families.add('weight-only');
@@ -112,14 +112,14 @@ export function analyzeQuantization(index: GraphIndex, source: TensorSource): Qu
     } else if (family) {
       if (family !== 'qdq') families.add(family);
       if (op !== 'DynamicQuantizeLinear') quantizedNodeCount++;
-      for (const [x, s, z, role] of OPERANDS[op] ?? []) add(tensors, describe(index, source, node, label, x, s, z, role));
+      for (const [x, s, z, role] of (Object.hasOwn(OPERANDS, op) ? OPERANDS[op] : undefined) ?? []) add(tensors, describe(index, source, node, label, x, s, z, role));
       if (op === 'MatMulNBits') add(tensors, describeNBits(index, source, node, label));
-    } else if (node.input.some((n) => n && index.producers.get(n)?.node.opType === 'DequantizeLinear')) {
+    } else if (node.input.some((n) => n && index.producer(n)?.node.opType === 'DequantizeLinear')) {
       quantizedNodeCount++;
     }
     // fp16: float16 constants feeding compute ops directly (scales of Q/DQ do not count).
     for (const name of node.input) {
-      const t = name && !QDQ_OPS.has(op) && !family ? index.constant(name) : undefined;
+      const t = name && !QDQ_OPS.has(op) && !family ? index.constant(name)?.tensor : undefined;
       if (!t) continue;
       if (t.dataType === DataType.FLOAT16) fp16Bytes += safeCount(t) * 2;
       else if (t.dataType === DataType.FLOAT) fp32Bytes += safeCount(t) * 4;
@@ -131,7 +131,7 @@ export function analyzeQuantization(index: GraphIndex, source: TensorSource): Qu
     families.add('fp16');
     if (families.size === 1) {
       for (const { node } of index.nodes) {
-        if (node.input.some((n) => n && index.constant(n)?.dataType === DataType.FLOAT16)) quantizedNodeCount++;
+        if (node.input.some((n) => n && index.constant(n)?.tensor?.dataType === DataType.FLOAT16)) quantizedNodeCount++;
       }
     }
   }
@@ -145,7 +145,7 @@ function add(map: Map<string, QuantizedTensor>, t: QuantizedTensor | undefined):
 }
 
 function describe(
-  index: GraphIndex,
+  index: ModelIndex,
   source: TensorSource,
   node: NodeProto,
   label: string,
@@ -161,14 +161,14 @@ function describe(
   const tensorName = isQ ? (node.output[0] ?? xName) : xName;
   const zpName = zpPos !== undefined ? node.input[zpPos] : undefined;
   const scaleName = scalePos !== undefined ? node.input[scalePos] : undefined;
-  const zpTensor = zpName ? index.constant(zpName) : undefined;
-  const xConst = isQ ? undefined : index.constant(xName);
-  const typeNum = xConst?.dataType ?? zpTensor?.dataType ?? index.elemType(tensorName) ?? (isQ ? DataType.UINT8 : undefined);
+  const zpTensor = zpName ? index.constant(zpName)?.tensor : undefined;
+  const xConst = isQ ? undefined : index.constant(xName)?.tensor;
+  const typeNum = xConst?.dataType ?? zpTensor?.dataType ?? elementTypes(index).get(tensorName) ?? (isQ ? DataType.UINT8 : undefined);
   const out: QuantizedTensor = { tensor: tensorName, node: label, opType: node.opType, role, type: typeNum !== undefined ? dtypeName(typeNum) : 'unknown', notes: [] };
   const axis = attrInt(node, 'axis', 1);
   const blockSize = attrInt(node, 'block_size', 0);
   try {
-    const scaleTensor = scaleName ? index.constant(scaleName) : undefined;
+    const scaleTensor = scaleName ? index.constant(scaleName)?.tensor : undefined;
     if (scaleTensor) out.scale = scaleInfo(readFloat32(scaleTensor, source), axis, blockSize);
     if (zpTensor) out.zeroPoint = zpInfo(toNumbers(readTensor(zpTensor, source)), blockSize);
     else if (zpPos !== undefined && !zpName && role !== 'bias') out.zeroPoint = { kind: 'implicit', value: 0 };
@@ -183,17 +183,17 @@ function describe(
 }
 
 /** MatMulNBits: B packs `bits`-bit unsigned values; scales per (column, block); zero point implicit 2^(bits−1) unless given. */
-function describeNBits(index: GraphIndex, source: TensorSource, node: NodeProto, label: string): QuantizedTensor | undefined {
+function describeNBits(index: ModelIndex, source: TensorSource, node: NodeProto, label: string): QuantizedTensor | undefined {
   const bName = node.input[1];
-  const b = bName ? index.constant(bName) : undefined;
+  const b = bName ? index.constant(bName)?.tensor : undefined;
   if (!bName || !b) return undefined;
   const bits = attrInt(node, 'bits', 4);
   const blockSize = attrInt(node, 'block_size', 32);
   const out: QuantizedTensor = { tensor: bName, node: label, opType: node.opType, role: 'weight', type: `uint${bits}`, notes: [] };
   try {
-    const scales = node.input[2] ? index.constant(node.input[2]) : undefined;
+    const scales = node.input[2] ? index.constant(node.input[2])?.tensor : undefined;
     if (scales) out.scale = scaleInfo(readFloat32(scales, source), 0, blockSize);
-    const zp = node.input[3] ? index.constant(node.input[3]) : undefined;
+    const zp = node.input[3] ? index.constant(node.input[3])?.tensor : undefined;
     if (zp) {
       const raw = tensorBytes(zp, source);
       const values = zp.dataType === DataType.UINT8 && bits === 4 ? unpack4(raw, raw.length * 2, false) : readFloat32(zp, source);

@@ -11,7 +11,7 @@ import { isExternal, type OnnxModel } from '../onnx/model';
 import type { NodeProto, TensorProto, ValueInfoProto } from '../onnx/schema';
 import { tensorByteSize, tensorElementCount, tensorShape } from '../onnx/tensor';
 import { walkGraphs, walkTensors } from '../onnx/walk';
-import { GraphIndex } from './graph-index';
+import { indexModel, type ModelIndex } from '../onnx/graph-index';
 import { analyzeLayers, reportedLayers, type LayerInfo } from './layers';
 import { analyzeQuantization, type QuantFormat, type QuantizedTensor } from './quantization';
 
@@ -94,7 +94,7 @@ export function opKey(node: NodeProto): string {
 export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): ModelSummary {
   const proto = model.proto;
   const graph = proto.graph!;
-  const index = new GraphIndex(proto);
+  const index = indexModel(proto);
   const externalFiles = model.external.files(proto);
 
   const opsets: Record<string, number> = {};
@@ -102,22 +102,24 @@ export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): 
 
   const initNames = new Set(graph.initializer.map((t) => t.name));
   const opCounts = countOps(graph.node);
-  const sub = { count: 0, nodeCount: 0, opCounts: {} as Record<string, number> };
+  const sub = { count: 0, nodeCount: 0 };
+  const subNodes: NodeProto[] = [];
   for (const visit of walkGraphs(graph)) {
     if (visit.depth === 0) continue;
     sub.count++;
     sub.nodeCount += visit.graph.node.length;
-    for (const n of visit.graph.node) sub.opCounts[opKey(n)] = (sub.opCounts[opKey(n)] ?? 0) + 1;
+    for (const n of visit.graph.node) subNodes.push(n);
   }
 
   let initializerCount = 0;
   let parameterCount = 0;
   let initializerBytes = 0;
   const constants: Tally = { tensors: 0, parameters: 0, bytes: 0 };
-  const byDtype: Record<string, Tally> = {};
-  const byOpType: Record<string, Tally> = {};
+  // Keyed by model strings: no prototype, so an op type named `constructor` is just a key.
+  const byDtype = Object.create(null) as Record<string, Tally>;
+  const byOpType = Object.create(null) as Record<string, Tally>;
   const entries: TensorEntry[] = [];
-  for (const { tensor, kind } of walkTensors(graph)) {
+  for (const { tensor, kind, node } of walkTensors(graph)) {
     const parameters = tensorElementCount(tensor);
     const bytes = tensorByteSize(tensor);
     if (kind === 'initializer') {
@@ -129,7 +131,7 @@ export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): 
     }
     if (kind === 'initializer' || kind === 'constant') {
       tally((byDtype[dtypeName(tensor.dataType)] ??= zero()), parameters, bytes);
-      tally((byOpType[consumerKey(index, tensor, kind)] ??= zero()), parameters, bytes);
+      tally((byOpType[consumerKey(index, kind === 'constant' ? (node?.output[0] ?? tensor.name) : tensor.name)] ??= zero()), parameters, bytes);
     }
     entries.push({ name: tensor.name, dtype: dtypeName(tensor.dataType), shape: tensorShape(tensor), parameters, bytes, kind, external: isExternal(tensor) });
   }
@@ -153,7 +155,7 @@ export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): 
     outputs: graph.output.map(ioInfo),
     nodeCount: graph.node.length,
     opCounts,
-    subgraphs: { ...sub, opCounts: sortCounts(sub.opCounts) },
+    subgraphs: { ...sub, opCounts: countOps(subNodes) },
     initializerCount,
     parameterCount,
     initializerBytes,
@@ -176,14 +178,16 @@ function tally(t: Tally, parameters: number, bytes: number): void {
   t.bytes += bytes;
 }
 
-function countOps(nodes: NodeProto[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const n of nodes) counts[opKey(n)] = (counts[opKey(n)] ?? 0) + 1;
+/** Counted in a Map: op types are model strings ('constructor', '__proto__' are valid names). */
+function countOps(nodes: Iterable<NodeProto>): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of nodes) counts.set(opKey(n), (counts.get(opKey(n)) ?? 0) + 1);
   return sortCounts(counts);
 }
 
-function sortCounts(c: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(c).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+function sortCounts(c: Map<string, number>): Record<string, number> {
+  // Object.fromEntries defines own properties, so even '__proto__' stays a plain key.
+  return Object.fromEntries([...c].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
 
 function sortTallies(c: Record<string, Tally>): Record<string, Tally> {
@@ -193,12 +197,11 @@ function sortTallies(c: Record<string, Tally>): Record<string, Tally> {
 const LOOK_THROUGH = new Set(['DequantizeLinear', 'Cast', 'Identity']);
 
 /** The op type a constant feeds, looking through one DequantizeLinear/Cast/Identity; `(unused)` when nothing reads it. */
-function consumerKey(index: GraphIndex, tensor: TensorProto, kind: 'initializer' | 'constant'): string {
-  const name = kind === 'constant' ? (index.constantOutputs.get(tensor) ?? tensor.name) : tensor.name;
-  const first = index.consumers.get(name)?.[0]?.node;
+function consumerKey(index: ModelIndex, name: string): string {
+  const first = index.consumers(name)[0]?.node;
   if (!first) return '(unused)';
   if (LOOK_THROUGH.has(first.opType) && first.output[0]) {
-    const next = index.consumers.get(first.output[0])?.[0]?.node;
+    const next = index.consumers(first.output[0])[0]?.node;
     if (next) return opKey(next);
   }
   return opKey(first);

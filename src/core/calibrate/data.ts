@@ -9,7 +9,7 @@ import { InputError } from '../errors';
 import { DataType, dtypeName } from '../onnx/dtype';
 import type { GraphProto } from '../onnx/schema';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
+import { alignedCopy, checkFinite, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 
 export const HOW_TO_PROVIDE =
@@ -112,6 +112,7 @@ function checkArray(input: ModelInput, arr: NpyArray, file: string): { samples: 
     }
   }
   if (arr.shape.length === 0) throw new InputError(`calibration data for input '${input.name}' is a scalar; the first axis must be the sample axis`);
+  checkFinite(arr, `calibration data for input '${input.name}' (${path.basename(file)})`);
   return {
     samples: arr.shape[0]!,
     input: { name: input.name, type: accepted.type, sampleShape: arr.shape.slice(1), values: convert(arr, accepted.type) },

@@ -5,7 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { InputError } from '../errors';
+import { InputError } from '../errors';
+import { isInside } from '../onnx/paths';
+import { fileError } from '../util/files';
 import { DataType } from '../onnx/dtype';
 import type { GraphProto } from '../onnx/schema';
 import { readNpy, type NpyArray, type NpyDtype } from './npy';
@@ -39,6 +41,22 @@ export function fixedBatchOf(specs: InputSpec[]): number | undefined {
   return fixed;
 }
 
+/**
+ * Most elements generated for one input when no data is given (128 MB as float32): a tiny model
+ * may declare a billion-element input, and then the user has to give real data instead.
+ */
+export const MAX_GENERATED_ELEMENTS = 2 ** 25;
+
+/** The element count of a generated input of `shape`, or an InputError (asking for data) when too large. */
+export function generatedElementCount(name: string, shape: number[], ask: string): number {
+  let count = 1;
+  for (const d of shape) count *= d;
+  if (!(count <= MAX_GENERATED_ELEMENTS)) {
+    throw new InputError(`input '${name}' declares [${shape.join(', ')}] = ${count} elements, too many to generate (limit ${MAX_GENERATED_ELEMENTS}); ${ask}`);
+  }
+  return count;
+}
+
 /** How a caller names input files in a folder and words the two ways the files can be wrong. */
 export interface InputFileRules {
   /** File names to try, in order, for an input inside a data folder. */
@@ -50,17 +68,60 @@ export interface InputFileRules {
 /** Read the array of every input from `location` (an existing file or folder), with the file it came from. */
 export function readInputArrays(location: string, specs: InputSpec[], rules: InputFileRules): Map<string, { file: string; arr: NpyArray }> {
   const arrays = new Map<string, { file: string; arr: NpyArray }>();
-  if (fs.statSync(location).isDirectory()) {
+  if (isFolder(location)) {
     for (const spec of specs) {
-      const file = rules.fileNames(spec.name).map((n) => path.join(location, n)).find((f) => fs.existsSync(f));
+      // A name like '../x' must not lead out of the folder.
+      const candidates = rules.fileNames(spec.name).filter((n) => isInside(path.resolve(location), path.resolve(location, n)));
+      const file = candidates.map((n) => path.join(location, n)).find((f) => fs.existsSync(f));
       if (!file) throw rules.missingInFolder(location, spec.name);
-      arrays.set(spec.name, { file, arr: readNpy(file) });
+      arrays.set(spec.name, { file, arr: readNpy(file, `data for input '${spec.name}'`) });
     }
   } else {
-    if (specs.length !== 1) throw rules.notSingleInput(specs);
-    arrays.set(specs[0]!.name, { file: location, arr: readNpy(location) });
+    const [only] = specs;
+    if (specs.length !== 1 || !only) throw rules.notSingleInput(specs);
+    arrays.set(only.name, { file: location, arr: readNpy(location, 'data') });
   }
   return arrays;
+}
+
+function isFolder(location: string): boolean {
+  try {
+    return fs.statSync(location).isDirectory();
+  } catch (e) {
+    throw fileError(location, 'data', e);
+  }
+}
+
+/**
+ * Refuse float arrays holding NaN or ±Inf: one such value sets a scale to ~1e36 and ruins the
+ * model without any error. Names how many and where the first is.
+ */
+export function checkFinite(arr: NpyArray, label: string): void {
+  if (arr.dtype !== 'float32' && arr.dtype !== 'float64' && arr.dtype !== 'float16') return;
+  const size = arr.dtype === 'float64' ? 8 : arr.dtype === 'float32' ? 4 : 2;
+  const d = arr.data.byteOffset % size === 0 ? arr.data : alignedCopy(arr.data);
+  const n = d.length / size;
+  const values = arr.dtype === 'float64' ? new Float64Array(d.buffer, d.byteOffset, n) : arr.dtype === 'float32' ? new Float32Array(d.buffer, d.byteOffset, n) : new Uint16Array(d.buffer, d.byteOffset, n);
+  let bad = 0;
+  let first = -1;
+  if (arr.dtype === 'float16') {
+    // Exponent bits all set: Inf or NaN.
+    for (const [i, bits] of (values as Uint16Array).entries()) {
+      if ((bits & 0x7c00) === 0x7c00) {
+        if (first < 0) first = i;
+        bad++;
+      }
+    }
+  } else {
+    const floats = values as Float32Array | Float64Array;
+    for (const [i, v] of floats.entries()) {
+      if (!Number.isFinite(v)) {
+        if (first < 0) first = i;
+        bad++;
+      }
+    }
+  }
+  if (bad > 0) throw new InputError(`${label} holds ${bad} NaN or infinite value${bad === 1 ? '' : 's'} (first at flat index ${first}); clean the data first`);
 }
 
 export type NpyElements = Float32Array | Float64Array | Uint16Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Int8Array | Uint8Array;

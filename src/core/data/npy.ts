@@ -1,6 +1,6 @@
 /** Reader and writer for NumPy `.npy` files (format versions 1-3, little-endian, C order). */
-import * as fs from 'node:fs';
 import { InputError } from '../errors';
+import { readRegularFile } from '../util/files';
 
 export type NpyDtype = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool';
 
@@ -55,14 +55,9 @@ export function parseNpy(bytes: Uint8Array, label = 'array'): NpyArray {
   return { dtype: info.dtype, shape, data: bytes.subarray(dataStart, dataStart + need) };
 }
 
-export function readNpy(file: string): NpyArray {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch {
-    throw new InputError(`cannot read '${file}'`);
-  }
-  return parseNpy(bytes, file);
+/** Read a `.npy` file (a regular file only: a FIFO or device is refused before it is read). */
+export function readNpy(file: string, what = '.npy file'): NpyArray {
+  return parseNpy(readRegularFile(file, what), file);
 }
 
 const DESCR_OF: Record<NpyDtype, string> = Object.fromEntries(Object.entries(DESCR).map(([k, v]) => [v.dtype, k])) as Record<NpyDtype, string>;

@@ -10,7 +10,7 @@ import type { ModelProto, NodeProto } from '../onnx/schema';
 import { tensorShape } from '../onnx/tensor';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
+import { alignedCopy, fixedBatchOf, generatedElementCount, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
 import { ort, type OrtTensor } from '../runtime/ort';
 import { seededRandom } from '../util/random';
 import { describeProbeShapes, npyTypeOfInput, probeShapes, statedValue, type InputOverrides, type ProbeShape } from '../data/probe';
@@ -163,7 +163,7 @@ export function generateInputData(proto: ModelProto, specs: InputSpec[], samples
       continue;
     }
     const shape = [samples, ...probe.dims.slice(1)];
-    const count = shape.reduce((a, b) => a * b, 1);
+    const count = generatedElementCount(spec.name, shape, 'give real inputs (--data; for quantize --calibration-data, or --no-validate) or a smaller --input-shape');
     let data: Uint8Array;
     if (dtype === 'float32' || dtype === 'float64' || dtype === 'float16') {
       const v = Array.from({ length: count }, rand);

@@ -18,6 +18,10 @@
  * Keys are unique in the whole model. They are a function of the graph alone, so indexing the
  * same (or a copied) graph again gives the same keys.
  *
+ * Indexing also records each node's key on the node object, so code holding only a NodeProto
+ * (a rewrite's per-node handler, a skip list) gets the same key with `nodeKey(node)`; a node
+ * made by a rewrite that replaces an indexed one takes its key with `carryKey`.
+ *
  * The index does not follow later edits: a rewrite indexes the graph before it changes it.
  */
 import { create } from '@bufbuild/protobuf';
@@ -69,53 +73,53 @@ export class ModelIndex {
   private readonly byKeyMap = new Map<string, IndexedNode>();
   private readonly producerMap = new Map<string, IndexedNode>();
   private readonly consumerMap = new Map<string, IndexedNode[]>();
-  private readonly constants = new Map<string, ConstantValue>();
+  private readonly constantMap = new Map<string, ConstantValue>();
 
   constructor(readonly main: GraphProto) {
-    const scopes: GraphScope[] = [];
     const nodes: IndexedNode[] = [];
     const taken = new Set<string>();
+    // While building, each scope's outer names are still being filled and it knows its owner's entry.
+    type Building = GraphScope & { outerNames: Set<string>; ownerEntry?: IndexedNode; parent?: Building };
+    const built: Building[] = [];
     // Explicit stack (hostile files can nest subgraphs deeply); children pushed in reverse so the
     // walk visits them in node order.
-    const outer = new Map<GraphScope, Set<string>>();
-    const stack: GraphScope[] = [{ graph: main, depth: 0, path: '', outerNames: new Set() }];
-    while (stack.length) {
-      const scope = stack.pop()!;
-      scopes.push(scope);
-      outer.set(scope, scope.outerNames as Set<string>);
-      const keys = localKeys(scope.graph, scope.path, taken);
-      const children: GraphScope[] = [];
-      scope.graph.node.forEach((node, index) => {
-        const key = keys[index]!;
-        const entry: IndexedNode = { node, key, label: node.name || key.slice(scope.path.length), index, scope };
+    const stack: Building[] = [{ graph: main, depth: 0, path: '', outerNames: new Set() }];
+    for (let scope = stack.pop(); scope; scope = stack.pop()) {
+      const parent = scope;
+      built.push(parent);
+      const keys = localKeys(parent.graph, parent.path, taken);
+      const children: Building[] = [];
+      parent.graph.node.forEach((node, index) => {
+        const key = keys[index] ?? fallbackKey(node);
+        const entry: IndexedNode = { node, key, label: node.name || key.slice(parent.path.length), index, scope: parent };
         nodes.push(entry);
         this.byNode.set(node, entry);
+        assignedKeys.set(node, key);
         this.byKeyMap.set(key, entry);
         for (const attr of node.attribute) {
           for (const g of attributeGraphs(attr)) {
-            children.push({ graph: g, depth: scope.depth + 1, owner: { node, attribute: attr.name, key }, parent: scope, path: `${key}${SCOPE_SEPARATOR}${attr.name}${SCOPE_SEPARATOR}`, outerNames: new Set() });
+            const path = `${key}${SCOPE_SEPARATOR}${attr.name}${SCOPE_SEPARATOR}`;
+            children.push({ graph: g, depth: parent.depth + 1, owner: { node, attribute: attr.name, key }, ownerEntry: entry, parent, path, outerNames: new Set() });
           }
         }
       });
-      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+      stack.push(...children.reverse());
     }
     // Scopes are in pre-order: walking them backwards settles every body before its owner's graph.
-    for (let i = scopes.length - 1; i >= 0; i--) {
-      const scope = scopes[i]!;
-      const names = outer.get(scope)!;
-      for (const n of localOuterNames(scope.graph)) names.add(n);
+    for (const scope of [...built].reverse()) {
+      for (const n of localOuterNames(scope.graph)) scope.outerNames.add(n);
       if (scope.parent) {
-        const parentNames = outer.get(scope.parent)!;
         const parentDefines = definedNames(scope.parent.graph);
-        for (const n of names) if (!parentDefines.has(n)) parentNames.add(n);
+        for (const n of scope.outerNames) if (!parentDefines.has(n)) scope.parent.outerNames.add(n);
       }
     }
+    const scopes: GraphScope[] = built;
     this.scopes = scopes;
     this.nodes = nodes;
     this.graphOutputs = new Set(main.output.map((o) => o.name));
 
     for (const scope of scopes) {
-      for (const t of scope.graph.initializer) this.constants.set(t.name, { tensor: t, kind: 'initializer', scope });
+      for (const t of scope.graph.initializer) this.constantMap.set(t.name, { tensor: t, kind: 'initializer', scope });
     }
     for (const entry of nodes) {
       const { node, scope } = entry;
@@ -123,14 +127,14 @@ export class ModelIndex {
       for (const i of new Set(node.input)) if (i) this.addConsumer(i, entry);
       if (node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx') && node.output[0]) {
         const value = getAttribute(node, 'value')?.t;
-        if (value) this.constants.set(node.output[0], { tensor: value, kind: 'constant', scope });
+        if (value) this.constantMap.set(node.output[0], { tensor: value, kind: 'constant', scope });
       }
     }
-    // A node whose body reads an outer name consumes it too (If/Loop/Scan implicit inputs).
-    for (const scope of scopes) {
-      if (!scope.owner) continue;
-      const owner = this.byNode.get(scope.owner.node)!;
-      for (const name of scope.outerNames) if (!scope.owner.node.input.includes(name)) this.addConsumer(name, owner);
+    // A node whose body reads an outer name consumes it too (If/Loop/Scan implicit inputs), after its direct readers.
+    for (const scope of built) {
+      const owner = scope.ownerEntry;
+      if (owner) for (const n of scope.outerNames) if (!owner.node.input.includes(n)) this.addConsumer(n, owner);
+      delete scope.ownerEntry;
     }
   }
 
@@ -145,9 +149,9 @@ export class ModelIndex {
     return this.byNode.get(node);
   }
 
-  /** The node's key; nodes made after indexing get `fallbackKey` (name, else first output). */
+  /** The node's key; nodes made after indexing get `nodeKey` (a carried key, else name or first output). */
   keyOf(node: NodeProto): string {
-    return this.byNode.get(node)?.key ?? fallbackKey(node);
+    return this.byNode.get(node)?.key ?? nodeKey(node);
   }
 
   byKey(key: string): IndexedNode | undefined {
@@ -165,19 +169,37 @@ export class ModelIndex {
   }
 
   initializer(name: string): TensorProto | undefined {
-    const c = this.constants.get(name);
+    const c = this.constantMap.get(name);
     return c?.kind === 'initializer' ? c.tensor : undefined;
   }
 
   /** An initializer or a Constant node's value, with where it lives. */
   constant(name: string): ConstantValue | undefined {
-    return this.constants.get(name);
+    return this.constantMap.get(name);
   }
 
   /** Every constant tensor by name (initializers and Constant outputs of all graphs). */
-  constantNames(): IterableIterator<string> {
-    return this.constants.keys();
+  get constants(): ReadonlyMap<string, ConstantValue> {
+    return this.constantMap;
   }
+}
+
+/** Keys given by the latest index that saw each node object. */
+const assignedKeys = new WeakMap<NodeProto, string>();
+
+/**
+ * The key the latest index of its graph gave this node; a node never indexed (made by a rewrite)
+ * gets `fallbackKey`.
+ */
+export function nodeKey(node: NodeProto): string {
+  return assignedKeys.get(node) ?? fallbackKey(node);
+}
+
+/** A node that replaces `from` (same op rewritten, e.g. BatchNormalization folded into a Conv) keeps its key. */
+export function carryKey(from: NodeProto, to: NodeProto): NodeProto {
+  const key = assignedKeys.get(from);
+  if (key !== undefined) assignedKeys.set(to, key);
+  return to;
 }
 
 /** Index a model (or one graph and its subgraphs). An empty model gives an empty index. */

@@ -5,6 +5,9 @@ import { InputError } from '../errors';
 import { ModelProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from './schema';
 import { resolveExternalLocation } from './paths';
 import { walkTensors } from './walk';
+import { tensorByteSize } from './tensor';
+import { DataType, isKnownDataType } from './dtype';
+import { openRegularFile, readExactly, readRegularFile, statRegularFile } from '../util/files';
 
 /** A loaded model: the parsed message, where it came from, and lazy access to its external data. */
 export interface OnnxModel {
@@ -28,22 +31,11 @@ export interface LoadOptions {
 /** Load a model from disk. Tensor bytes stay views into the file buffer. */
 export function loadModel(file: string, options: LoadOptions = {}): OnnxModel {
   const abs = path.resolve(file);
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(abs);
-  } catch {
-    throw new InputError(`cannot read '${file}': no such file`);
-  }
-  if (stat.isDirectory()) throw new InputError(`'${file}' is a folder, not an ONNX model`);
+  const stat = statRegularFile(abs, 'model');
   if (stat.size > PROTOBUF_LIMIT) {
     throw new InputError(`'${file}' is ${stat.size} bytes, over the 2 GiB protobuf limit: not a valid ONNX file (large weights belong in external data)`);
   }
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(abs);
-  } catch (e) {
-    throw new InputError(`cannot read '${file}': ${(e as Error).message}`);
-  }
+  const buf = readRegularFile(abs, 'model', PROTOBUF_LIMIT);
   const proto = parseModel(buf, file);
   const model: OnnxModel = {
     path: abs,
@@ -129,10 +121,15 @@ export class ExternalDataReader {
       if (!isExternal(tensor)) continue;
       const ref = externalRef(tensor);
       const file = this.resolve(ref.location, tensor.name);
-      const size = fs.statSync(file).size;
-      const end = ref.offset + (ref.length ?? 0);
+      const size = statRegularFile(file, `external data file of tensor '${tensor.name}'`).size;
+      // Unknown and string types have no fixed size: their bytes are checked where they are used.
+      const expected = isKnownDataType(tensor.dataType) && tensor.dataType !== DataType.STRING ? tensorByteSize(tensor) : undefined;
+      const end = ref.offset + (ref.length ?? expected ?? 0);
       if (ref.offset > size || end > size) {
         throw new InputError(`external data for tensor '${tensor.name}' reaches byte ${end} of '${ref.location}', which has only ${size}`);
+      }
+      if (expected !== undefined && ref.length !== undefined && ref.length !== expected) {
+        throw new InputError(`external data for tensor '${tensor.name}' holds ${ref.length} bytes, but its shape and type need ${expected}`);
       }
     }
   }
@@ -144,18 +141,21 @@ export class ExternalDataReader {
     for (const { tensor } of walkTensors(proto.graph)) {
       if (!isExternal(tensor)) continue;
       const { location } = externalRef(tensor);
-      if (!out.has(location)) out.set(location, fs.statSync(this.resolve(location, tensor.name)).size);
+      if (!out.has(location)) out.set(location, statRegularFile(this.resolve(location, tensor.name), 'external data file').size);
     }
     return [...out].map(([location, bytes]) => ({ location, bytes }));
   }
 
-  /** Read one tensor's bytes from its external file (a fresh buffer; nothing else is read). */
-  read(t: TensorProto): Buffer {
+  /**
+   * Read one tensor's bytes from its external file (a fresh buffer; nothing else is read).
+   * `expected` (shape × dtype) is checked against the entry's length before anything is allocated.
+   */
+  read(t: TensorProto, expected?: number): Buffer {
     const ref = externalRef(t);
     const file = this.resolve(ref.location, t.name);
     let fd = this.fds.get(file);
     if (fd === undefined) {
-      fd = fs.openSync(file, 'r');
+      fd = openRegularFile(file, `external data file of tensor '${t.name}'`).fd;
       this.fds.set(file, fd);
     }
     const size = fs.fstatSync(fd).size;
@@ -163,13 +163,11 @@ export class ExternalDataReader {
     if (ref.offset + length > size || length < 0) {
       throw new InputError(`external data for tensor '${t.name}' reaches past the end of '${ref.location}'`);
     }
-    const out = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = fs.readSync(fd, out, done, length - done, ref.offset + done);
-      if (n === 0) throw new InputError(`external data file '${ref.location}' ended early`);
-      done += n;
+    if (expected !== undefined && length !== expected) {
+      throw new InputError(`external data for tensor '${t.name}' holds ${length} bytes, but its shape and type need ${expected}`);
     }
+    const out = Buffer.allocUnsafe(length);
+    readExactly(fd, out, ref.offset, `external data file '${ref.location}'`);
     return out;
   }
 
@@ -182,4 +180,9 @@ export class ExternalDataReader {
 /** Size on disk of the model file plus its external data files. */
 export function modelDiskBytes(model: OnnxModel): number {
   return model.modelFileBytes + model.external.files(model.proto).reduce((s, f) => s + f.bytes, 0);
+}
+
+/** The files a model is read from: the `.onnx` and each external data file (real paths). */
+export function modelFilePaths(model: OnnxModel): string[] {
+  return [model.path, ...model.external.files(model.proto).map((f) => model.external.resolve(f.location, f.location))];
 }

@@ -53,7 +53,7 @@ export function tensorBytes(t: TensorProto, source?: TensorSource): Uint8Array {
   let bytes: Uint8Array;
   if (isExternal(t)) {
     if (!source?.external) throw new InputError(`tensor '${t.name}' is stored as external data, but no model folder is known`);
-    bytes = source.external.read(t);
+    bytes = source.external.read(t, expected);
   } else if (t.rawData.length > 0 || expected === 0) {
     bytes = t.rawData;
   } else {

@@ -3,7 +3,6 @@
  * quantized tensor is written to the output's data file as soon as it exists, so only one
  * tensor's bytes are in memory at a time (large models, issue 7).
  */
-import { walkGraphs } from '../onnx/walk';
 import type { OnnxModel } from '../onnx/model';
 import type { ExternalDataWriter } from '../onnx/save';
 import type { GraphProto, TensorProto } from '../onnx/schema';
@@ -30,23 +29,6 @@ export class InitializerSink {
 /** Float values of an initializer, read lazily (external tensors: only that tensor is read). */
 export function weightValues(t: TensorProto, model: OnnxModel): Float32Array {
   return readFloat32(t, model);
-}
-
-/** Remove initializers by name (after their last consumer was rewritten). */
-export function dropInitializers(graph: GraphProto, names: Set<string>): void {
-  if (names.size === 0) return;
-  graph.initializer = graph.initializer.filter((t) => !names.has(t.name));
-  graph.input = graph.input.filter((i) => !names.has(i.name));
-}
-
-/**
- * After a rewrite: remove the float weights of rewritten nodes that nothing reads any more. A
- * weight shared with a node left float, read inside a subgraph, or exposed as a graph output stays.
- */
-export function dropUnreadWeights(graph: GraphProto, candidates: Iterable<string>): void {
-  const read = new Set<string>(graph.output.map((o) => o.name));
-  for (const { graph: g } of walkGraphs(graph)) for (const n of g.node) for (const name of n.input) read.add(name);
-  dropInitializers(graph, new Set([...candidates].filter((n) => !read.has(n))));
 }
 
 /**

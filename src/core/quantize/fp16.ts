@@ -1,71 +1,88 @@
 /**
- * fp16 compression: float32 initializers stored as float16, each followed by a Cast back to
- * float32 that writes the original name. ORT's CPU provider lacks or is slow at most fp16
- * kernels (reference §1.10), so compute stays float32: half the weight bytes, graph inputs and
- * outputs unchanged, results within fp16 rounding of the float model. (At load ORT folds the
- * Casts; the saving is on disk and in download size, not in RAM.)
+ * fp16 compression: float32 weights (initializers and Constant nodes, in the main graph and in
+ * If/Loop/Scan bodies) stored as float16, each followed by a Cast back to float32 that writes the
+ * original name. ORT's CPU provider lacks or is slow at most fp16 kernels (reference §1.10), so
+ * compute stays float32: half the weight bytes, graph inputs and outputs unchanged, results within
+ * fp16 rounding of the float model. (At load ORT folds the Casts; the saving is on disk and in
+ * download size, not in RAM.)
  */
 import { makeNode } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
 import type { OnnxModel } from '../onnx/model';
 import type { ExternalDataWriter } from '../onnx/save';
-import type { NodeProto, TensorProto } from '../onnx/schema';
+import type { NodeProto } from '../onnx/schema';
 import { bytesOf, makeTensor, tensorShape } from '../onnx/tensor';
 import { float32ToFloat16Bits } from '../onnx/float16';
 import type { JobContext } from '../progress';
-import { InitializerSink, NodePacer, weightValues } from './emit';
-import { GraphIndex, pruneValueInfo } from './graph';
-import { SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
+import { RewriteDriver, type NodeUse, type WeightRef } from './driver';
+import { NodePacer, weightValues } from './emit';
+import type { EngineResult, NodeSelection, ResolvedOptions } from './selection';
 
 const FP16_MAX = 65504;
 /** Tiny tensors (scalars, shape-ish constants) are not worth a Cast node. */
 const MIN_ELEMENTS = 16;
 
+/** Nodes that keep a weight float32, each with its reason. */
+export type Fp16Refusal = { use: NodeUse; reason: string }[];
+
+/**
+ * Whether a float32 weight is stored as float16: undefined when it is, else the nodes that keep it
+ * float32 and why (empty for weights not worth a line: tiny, unread, non-float, graph inputs/outputs).
+ */
+export function fp16Refusal(w: WeightRef, users: NodeUse[], selection: NodeSelection, values: () => Float32Array): Fp16Refusal | undefined {
+  const t = w.tensor;
+  if (t.dataType !== DataType.FLOAT || w.scope.graphOutputs.has(w.name)) return [];
+  // An initializer that is also a graph input is a default the caller may override.
+  if (w.kind === 'initializer' && w.scope.graphInputs.has(w.name)) return [];
+  if (users.length === 0 || tensorShape(t).reduce((a, b) => a * b, 1) < MIN_ELEMENTS) return [];
+  const refused: Fp16Refusal = [];
+  for (const use of users) {
+    const v = selection.check(use.node);
+    if (!v.selected) refused.push({ use, reason: v.reason });
+  }
+  if (refused.length) return refused;
+  if (!withinFp16(values())) return users.map((use) => ({ use, reason: `weight '${t.name}' has values beyond the float16 range; kept float32` }));
+  return undefined;
+}
+
 export async function convertFp16(
   model: OnnxModel,
-  _options: ResolvedOptions,
+  options: ResolvedOptions,
   selection: NodeSelection,
   ctx: JobContext = {},
   writer?: ExternalDataWriter,
 ): Promise<EngineResult> {
-  const proto = model.proto;
-  const graph = proto.graph!;
-  const index = new GraphIndex(graph);
-  const sink = new InitializerSink(graph, writer);
-  const skips = new SkipList();
-  const warnings: string[] = [];
-  const graphInputs = new Set(graph.input.map((i) => i.name));
-  const casts: NodeProto[] = [];
-  const converted = new Set<string>();
+  const driver = new RewriteDriver(model, options, selection, ctx, writer);
+  const weights = [...driver.weights()];
+  const pacer = new NodePacer(ctx, weights.length);
   const touched = new Set<NodeProto>();
-  const originals = [...graph.initializer];
-  const pacer = new NodePacer(ctx, originals.length);
-  for (const [i, t] of originals.entries()) {
+  const castFor = new Map<NodeProto, NodeProto>(); // Constant node → the Cast that replaces it
+  let converted = 0;
+  for (const [i, w] of weights.entries()) {
     await pacer.step(i);
-    if (t.dataType !== DataType.FLOAT || graphInputs.has(t.name) || index.graphOutputs.has(t.name)) continue;
-    const users = index.consumers(t.name);
-    const shape = tensorShape(t);
-    if (users.length === 0 || shape.reduce((a, b) => a * b, 1) < MIN_ELEMENTS) continue;
-    const refused = users.map((u) => ({ u, v: selection.check(u) })).filter((x) => !x.v.selected);
-    if (refused.length) {
-      for (const { u, v } of refused) if (!v.selected) skips.add(u, v.reason);
+    const users = driver.users(w);
+    let values: Float32Array | undefined;
+    const read = () => (values ??= weightValues(w.tensor, model));
+    const refusal = fp16Refusal(w, users, selection, read);
+    if (refusal) {
+      for (const { use, reason } of refusal) driver.skip(use.scope, use.node, reason);
       continue;
     }
-    const values = weightValues(t, model);
-    if (!withinFp16(values)) {
-      for (const u of users) skips.add(u, `weight '${t.name}' has values beyond the float16 range; kept float32`);
-      continue;
-    }
-    const half = sink.add(makeTensor(index.unique(`${t.name}_fp16`), DataType.FLOAT16, shape, bytesOf(toFloat16(values))));
-    casts.push(makeNode('Cast', [half.name], [t.name], { to: DataType.FLOAT }, { name: index.unique(`${t.name}_cast_fp32`) }));
-    converted.add(t.name);
-    for (const u of users) touched.add(u);
+    const half = driver.store(w.scope, makeTensor(driver.unique(`${w.tensor.name}_fp16`), DataType.FLOAT16, tensorShape(w.tensor), bytesOf(toFloat16(read()))));
+    const cast = makeNode('Cast', [half.name], [w.name], { to: DataType.FLOAT }, { name: driver.unique(`${w.tensor.name}_cast_fp32`) });
+    if (w.kind === 'initializer') {
+      w.scope.head.push(cast);
+      w.scope.graph.initializer = w.scope.graph.initializer.filter((t) => t !== w.tensor);
+    } else castFor.set(w.node, cast);
+    converted++;
+    for (const u of users) touched.add(u.node);
   }
-  graph.initializer = graph.initializer.filter((t: TensorProto) => !converted.has(t.name));
-  graph.node = [...casts, ...graph.node];
-  pruneValueInfo(graph);
-  if (converted.size === 0) warnings.push('no float32 initializer to convert');
-  return { proto, quantizedNodes: touched.size, skippedNodes: skips.toArray(), warnings };
+  // A converted Constant node is replaced in place by its Cast (its value now an initializer).
+  if (castFor.size) for (const scope of driver.scopes) scope.graph.node = scope.graph.node.map((n) => castFor.get(n) ?? n);
+  driver.quantized = touched.size;
+  const r = driver.finish();
+  if (converted === 0) r.warnings.push('no float32 initializer to convert');
+  return { proto: r.proto, quantizedNodes: r.quantizedNodes, skippedNodes: r.skippedNodes, warnings: r.warnings };
 }
 
 function withinFp16(values: Float32Array): boolean {

@@ -40,8 +40,19 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   if (o.blockSize !== undefined && (!Number.isInteger(o.blockSize) || o.blockSize < 16 || o.blockSize > 256 || (o.blockSize & (o.blockSize - 1)) !== 0)) {
     throw new InputError(`--block-size must be a power of 2 from 16 to 256, got ${o.blockSize}`);
   }
+  // Numbers from recipes and settings are checked as strictly as CLI flags: a huge bin count or
+  // batch would allocate gigabytes before anything else could fail.
+  wholeInRange(o.histogramBins, 'histogram bins', 2, 65536);
+  wholeInRange(o.calibrationBatch, 'calibration batch', 1, 4096);
+  wholeInRange(o.memoryBudget, 'memory budget (MiB)', 16, 1048576);
   const nodeOverrides = resolveNodeOverrides(o.nodeOverrides);
-  if (o.percentile !== undefined && !(o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
+  if (o.percentile !== undefined && !(typeof o.percentile === 'number' && o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
+  if (o.minSqnrDb !== undefined && !Number.isFinite(o.minSqnrDb)) throw new InputError(`--min-sqnr expects a number of dB, got ${String(o.minSqnrDb)}`);
+  if (o.fidelityFloor?.sqnrDb !== undefined && !Number.isFinite(o.fidelityFloor.sqnrDb)) throw new InputError(`the fidelity floor's SQNR must be a number of dB, got ${String(o.fidelityFloor.sqnrDb)}`);
+  if (o.fidelityFloor?.cosine !== undefined && !(o.fidelityFloor.cosine >= -1 && o.fidelityFloor.cosine <= 1)) {
+    throw new InputError(`the fidelity floor's cosine must be in [-1, 1], got ${String(o.fidelityFloor.cosine)}`);
+  }
+  if (o.fidelity === false && o.minSqnrDb !== undefined) throw new InputError('--min-sqnr needs the fidelity measurement (it was turned off)');
   if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') {
     throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
   }
@@ -58,6 +69,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     percentile: pick('percentile', 99.99),
     histogramBins: pick('histogramBins', 2048),
     calibrationBatch: pick('calibrationBatch', 16),
+    memoryBudget: pick('memoryBudget', 512),
     movingAverage: pick('movingAverage', false),
     perChannel: pick('perChannel', true),
     reduceRange: pick('reduceRange', false),
@@ -73,6 +85,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     excludeNodes: [...(o.excludeNodes ?? [])],
     nodeOverrides,
     validate: o.validate !== false,
+    fidelity: o.fidelity !== false,
     force: o.force === true,
     externalData: o.externalData ?? 'auto',
     addQdqPairToWeight: preset.addQdqPairToWeight ?? false,
@@ -93,6 +106,13 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     warnings.push(`per-node perChannel applies to dynamic and static modes only (${names(overridden.filter(([, v]) => v.perChannel !== undefined))})`);
   }
   return { options, warnings };
+}
+
+function wholeInRange(value: number | undefined, what: string, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InputError(`${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
 }
 
 const names = (entries: [string, unknown][]): string => entries.map(([n]) => `'${n}'`).join(', ');
@@ -129,6 +149,7 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
   if (r.nodes) out.nodes = r.nodes;
   if (r.excludeNodes.length) out.excludeNodes = r.excludeNodes;
   if (r.nodeOverrides) out.nodeOverrides = r.nodeOverrides;
+  if (!r.fidelity) out.fidelity = false;
   if (r.mode === 'static') {
     Object.assign(out, {
       format: r.format,
@@ -136,6 +157,7 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
       activationType: r.activationType,
       symmetricActivations: r.symmetricActivations,
       calibrationBatch: r.calibrationBatch,
+      memoryBudget: r.memoryBudget,
     });
     if (r.calibrationData) out.calibrationData = r.calibrationData;
     if (r.calibrationMethod === 'percentile') out.percentile = r.percentile;

@@ -2,6 +2,7 @@
  * Types shared by every quantization mode (dynamic, weight-only, fp16, static) and the user's
  * node selection (--op-types, --nodes, --exclude-nodes), with one reason per skipped node.
  */
+import { nodeKey, type ModelIndex } from '../onnx/graph-index';
 import type { ModelProto, NodeProto } from '../onnx/schema';
 import type { CalibrationMethod, Preset, QuantFormat, QuantMode, QuantNodeOverride, SkippedNode } from './types';
 
@@ -14,6 +15,8 @@ export interface ResolvedOptions {
   percentile: number;
   histogramBins: number;
   calibrationBatch: number;
+  /** MiB (QuantizeOptions.memoryBudget). */
+  memoryBudget: number;
   movingAverage: boolean;
   perChannel: boolean;
   /** 7-bit weights (int8 in [-64, 64]). */
@@ -35,6 +38,8 @@ export interface ResolvedOptions {
   /** Per-node perChannel / bits by node name (validated); absent or empty = none. */
   nodeOverrides?: Record<string, QuantNodeOverride>;
   validate: boolean;
+  /** Measure the output against the float model (QuantizeOptions.fidelity). */
+  fidelity: boolean;
   force: boolean;
   externalData: 'auto' | 'always' | 'never';
   /** gpu preset (TensorRT): keep float weights with a Q→DQ pair instead of pre-quantized weights. */
@@ -71,9 +76,13 @@ export interface NodeSelection {
   overridesFor(node: NodeProto | string): QuantNodeOverride;
 }
 
-/** The name used to refer to a node in lists and reports: its name, else its first output. */
+/**
+ * The name used to refer to a node in lists and reports: its key from the graph index
+ * (core/onnx/graph-index.ts), the same the analysis shows, so `--exclude-nodes` takes any key
+ * `inspect`, the Models view or a recipe shows.
+ */
 export function nodeName(node: NodeProto): string {
-  return node.name || node.output[0] || node.opType;
+  return nodeKey(node);
 }
 
 /** The op type as reports show it: contrib ops with their domain (`com.microsoft.MatMulNBits`). */
@@ -106,10 +115,10 @@ export function makeSelection(options: Pick<ResolvedOptions, 'opTypes' | 'nodes'
   };
 }
 
-/** Names given in --nodes / --exclude-nodes that match no node: worth a warning (typos). */
-export function unknownNodeNames(selection: NodeSelection, allNodes: Iterable<NodeProto>): string[] {
+/** Names given in --nodes / --exclude-nodes that match no node key of the model: worth a warning (typos). */
+export function unknownNodeNames(selection: NodeSelection, index: ModelIndex): string[] {
   const known = new Set<string>();
-  for (const n of allNodes) known.add(nodeName(n));
+  for (const n of index.nodes) known.add(n.key);
   const asked = [...(selection.nodes ?? []), ...selection.excludeNodes, ...selection.overridden];
   return [...new Set(asked.filter((n) => !known.has(n)))];
 }

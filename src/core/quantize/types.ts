@@ -3,6 +3,7 @@
  * Option names mirror the CLI flags in the cli.md contract.
  */
 import type { InputOverrides } from '../data/probe';
+import type { QuantizeFidelity } from '../evaluate/types';
 
 export type QuantMode = 'dynamic' | 'static' | 'weight-only' | 'fp16';
 export type QuantFormat = 'qdq' | 'qoperator';
@@ -28,8 +29,13 @@ export interface QuantizeOptions {
   percentile?: number;
   /** Histogram bins for percentile/entropy; default 2048. */
   histogramBins?: number;
-  /** Calibration batch size (samples per ONNX Runtime run); default 16. */
+  /** Largest calibration batch (samples per ONNX Runtime run); default 16, lowered to fit `memoryBudget`. */
   calibrationBatch?: number;
+  /**
+   * MiB calibration may add to the process's resident memory (ONNX Runtime's session and buffers,
+   * the exposed tensors); batches shrink and big graphs are calibrated in slices of tensors to fit. Default 512.
+   */
+  memoryBudget?: number;
   /** Moving-average MinMax (constant 0.01 by default when enabled). */
   movingAverage?: boolean;
   perChannel?: boolean;
@@ -59,6 +65,18 @@ export interface QuantizeOptions {
    * validation probe, the fidelity measurement and the speed check when no data says otherwise.
    */
   inputs?: InputOverrides;
+  /**
+   * Measure the output against the float model on every output (SQNR, cosine, arg-max
+   * agreement) before reporting success; default true. Runs on `fidelityData`, else the
+   * calibration data (static), else generated inputs.
+   */
+  fidelity?: boolean;
+  /** `.npy` file or folder of `INPUTNAME.npy` for the fidelity measurement (`--data`). */
+  fidelityData?: string;
+  /** Warn below this: any output under `sqnrDb` or under `cosine`; default 20 dB, 0.99. */
+  fidelityFloor?: { sqnrDb?: number; cosine?: number };
+  /** Fail (WorkError, nothing written) when an output's SQNR is below this many dB (`--min-sqnr`). */
+  minSqnrDb?: number;
   /** Load and run the output once in ONNX Runtime before reporting success; default true. */
   validate?: boolean;
   /** Replace an existing output. */
@@ -70,6 +88,8 @@ export interface QuantizeOptions {
 export interface SkippedNode {
   node: string;
   reason: string;
+  /** For a node inside an If/Loop/Scan body: the body's path, `owner/attribute` segments joined by '/' (`if_out/then_branch`). */
+  subgraph?: string;
 }
 
 export interface QuantizeResult {
@@ -90,4 +110,8 @@ export interface QuantizeResult {
   warnings: string[];
   /** The validation probe's input shapes and where symbolic dims got their values (when validated). */
   inputShapes?: string;
+  /** Set when the model was below the opset the mode needs: "converted opset 9 → 13: 14 nodes rewritten". */
+  conversion?: string;
+  /** The output against the float model (unless `fidelity: false`). */
+  fidelity?: QuantizeFidelity;
 }

@@ -10,12 +10,11 @@ import { attrFloat, attrInt, makeNode } from '../onnx/builder';
 import { DataType, dtypeName } from '../onnx/dtype';
 import type { OnnxModel } from '../onnx/model';
 import type { ExternalDataWriter } from '../onnx/save';
-import type { NodeProto, TensorProto } from '../onnx/schema';
-import { bytesOf, floatTensor, makeTensor, tensorShape } from '../onnx/tensor';
+import type { NodeProto } from '../onnx/schema';
+import { floatTensor, makeTensor, tensorShape } from '../onnx/tensor';
 import type { JobContext } from '../progress';
-import { dropUnreadWeights, InitializerSink, NodePacer, weightValues } from './emit';
-import { ensureOpset, GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
-import { nodeName, SkipList, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
+import { RewriteDriver, type Handlers, type OpHandler, type Rewrite, type RewriteContext } from './driver';
+import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 
 const MS = 'com.microsoft';
 
@@ -135,6 +134,123 @@ export interface WeightOnlyExtra {
   accuracyLevel?: number;
 }
 
+/** Op types weight-only mode handles by default. */
+export const WEIGHT_ONLY_OP_TYPES: ReadonlySet<string> = new Set(['MatMul', 'Gemm', 'Gather']);
+
+/** The node's per-node override, else the global --weight-bits. */
+const bitsFor = (node: NodeProto, rc: RewriteContext): 4 | 8 => rc.selection.overridesFor(node).bits ?? rc.options.weightBits;
+
+/** MatMul / Gemm with a constant [K, N] (Gemm: transB/alpha folded) float weight → com.microsoft.MatMulNBits (+ Add for Gemm's C). */
+export function weightOnlyMatMul(extra: WeightOnlyExtra = {}): OpHandler {
+  return {
+    rewrite(node, rc): Rewrite {
+      const isGemm = node.opType === 'Gemm';
+      const blockSize = rc.options.blockSize;
+      const [a, b, c] = node.input;
+      if (!a || !b) return { skip: 'missing input' };
+      if (rc.weight(a)) return { skip: 'input A is constant (fold it instead)' };
+      const wt = rc.weight(b);
+      if (!wt) return { skip: 'B is computed by the graph, not a constant weight (activation × activation)' };
+      if (wt.tensor.dataType !== DataType.FLOAT) return { skip: `B is ${dtypeName(wt.tensor.dataType)}, only float32 weights are quantized` };
+      if (wt.tensor.dims.length !== 2) return { skip: `B has rank ${wt.tensor.dims.length}, MatMulNBits needs a 2-D weight` };
+      if (isGemm && attrInt(node, 'transA', 0) !== 0) return { skip: 'transA=1 is not supported' };
+      const transB = isGemm && attrInt(node, 'transB', 0) !== 0;
+      const alpha = isGemm ? attrFloat(node, 'alpha', 1) : 1;
+      const beta = isGemm ? attrFloat(node, 'beta', 1) : 1;
+      const ct = rc.weight(c);
+      if (isGemm && c && !ct && beta !== 1) return { skip: 'non-constant C with beta ≠ 1' };
+      const [d0, d1] = tensorShape(wt.tensor) as [number, number];
+      const K = transB ? d1 : d0;
+      const N = transB ? d0 : d1;
+      if (K < 16) return { skip: `K = ${K} is too small for block quantization` };
+      const bits = bitsFor(node, rc);
+      const src = rc.values(wt.tensor);
+      let w: Float32Array = src;
+      if (transB || alpha !== 1) {
+        w = new Float32Array(K * N);
+        for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] = (transB ? src[n * K + k]! : src[k * N + n]!) * alpha;
+      }
+      const q = quantizeBlocks(w, K, N, bits, blockSize, extra.symmetric ?? false);
+      const qName = rc.unique(`${b}_Q${bits}`);
+      const sName = rc.unique(`${b}_scales`);
+      rc.store(wt, makeTensor(qName, DataType.UINT8, [N, q.kBlocks, (blockSize * bits) / 8], q.data));
+      rc.store(wt, floatTensor(sName, [N, q.kBlocks], q.scales));
+      const inputs = [a, qName, sName];
+      if (q.zeroPoints) {
+        const zName = rc.unique(`${b}_zero_points`);
+        rc.store(wt, makeTensor(zName, DataType.UINT8, [N, Math.ceil((q.kBlocks * bits) / 8)], q.zeroPoints));
+        inputs.push(zName);
+      }
+      rc.consume(wt);
+      const y = node.output[0]!;
+      const name = nodeName(node);
+      const mmOut = isGemm && c ? rc.unique(`${y}_matmul`) : y;
+      const attrs = { K, N, bits, block_size: blockSize, accuracy_level: extra.accuracyLevel ?? 0 };
+      const list = [makeNode('MatMulNBits', inputs, [mmOut], attrs, { name: rc.unique(`${name}_Q${bits}`), domain: MS })];
+      if (isGemm && c) {
+        let bias = c;
+        if (ct && beta !== 1) {
+          bias = rc.unique(`${c}_beta`);
+          rc.store(ct, floatTensor(bias, tensorShape(ct.tensor), Float32Array.from(rc.values(ct.tensor), (v) => v * beta)));
+          rc.consume(ct);
+        }
+        list.push(makeNode('Add', [mmOut, bias], [y], {}, { name: rc.unique(`${name}_bias_add`) }));
+      }
+      rc.useDomain(MS, 1);
+      return { nodes: list };
+    },
+  };
+}
+
+/**
+ * Embedding tables → com.microsoft.GatherBlockQuantized (uint8 data, 4/8 bits, blocks along the
+ * row, gather_axis 0, quantize_axis last): each row is quantized like a MatMulNBits column.
+ */
+export function weightOnlyGather(extra: WeightOnlyExtra = {}): OpHandler {
+  return {
+    // Shape/index Gathers are not candidates at all.
+    applies: (node, rc) => !!rc.weight(node.input[0]),
+    rewrite(node, rc): Rewrite {
+      const blockSize = rc.options.blockSize;
+      const [data, indices] = node.input;
+      const table = rc.weight(data);
+      if (!table || !indices) return { skip: 'data is not a constant table' };
+      const t = table.tensor;
+      if (t.dataType !== DataType.FLOAT) return { skip: `table is ${dtypeName(t.dataType)}` };
+      if (t.dims.length !== 2) return { skip: `table has rank ${t.dims.length}, expected 2` };
+      if (attrInt(node, 'axis', 0) !== 0) return { skip: 'Gather axis ≠ 0' };
+      if (rc.weight(indices)) return { skip: 'constant indices (fold it instead)' };
+      const [V, D] = tensorShape(t) as [number, number];
+      const bits = bitsFor(node, rc);
+      if (D % blockSize !== 0) return { skip: `row length ${D} is not a multiple of the block size ${blockSize}` };
+      const values = rc.values(t);
+      // quantizeBlocks blocks along K of a [K, N] matrix; an embedding blocks along its rows: transpose.
+      const tr = new Float32Array(V * D);
+      for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) tr[d * V + v] = values[v * D + d]!;
+      const q = quantizeBlocks(tr, D, V, bits, blockSize, extra.symmetric ?? false);
+      const qName = rc.unique(`${data}_Q${bits}`);
+      const sName = rc.unique(`${data}_scales`);
+      rc.store(table, makeTensor(qName, DataType.UINT8, [V, (D * bits) / 8], q.data));
+      rc.store(table, floatTensor(sName, [V, q.kBlocks], q.scales));
+      const inputs = [qName, indices, sName];
+      if (q.zeroPoints) {
+        const zName = rc.unique(`${data}_zero_points`);
+        rc.store(table, makeTensor(zName, DataType.UINT8, [V, Math.ceil((q.kBlocks * bits) / 8)], q.zeroPoints));
+        inputs.push(zName);
+      }
+      rc.consume(table);
+      const attrs = { gather_axis: 0, quantize_axis: 1, block_size: blockSize, bits };
+      rc.useDomain(MS, 1);
+      return { nodes: [makeNode('GatherBlockQuantized', inputs, [node.output[0]!], attrs, { name: rc.unique(`${nodeName(node)}_Q${bits}`), domain: MS })] };
+    },
+  };
+}
+
+export function weightOnlyHandlers(extra: WeightOnlyExtra = {}): Handlers {
+  const matmul = weightOnlyMatMul(extra);
+  return { MatMul: matmul, Gemm: matmul, Gather: weightOnlyGather(extra) };
+}
+
 export async function quantizeWeightOnly(
   model: OnnxModel,
   options: ResolvedOptions,
@@ -143,141 +259,8 @@ export async function quantizeWeightOnly(
   writer?: ExternalDataWriter,
   extra: WeightOnlyExtra = {},
 ): Promise<EngineResult> {
-  const proto = model.proto;
-  const graph = proto.graph!;
-  const index = new GraphIndex(graph);
-  const sink = new InitializerSink(graph, writer);
-  const skips = new SkipList();
-  const rewritten = new Set<string>();
-  const blockSize = options.blockSize;
-  const symmetric = extra.symmetric ?? false;
-  const modeOps = new Set(['MatMul', 'Gemm', 'Gather']);
-  const out: NodeProto[] = [];
-  let quantized = 0;
-
-  const init = (name: string | undefined): TensorProto | undefined => (name ? index.initializers.get(name) : undefined);
-  /** The node's per-node override, else the global --weight-bits. */
-  const bitsFor = (node: NodeProto): 4 | 8 => selection.overridesFor(node).bits ?? options.weightBits;
-
-  const rewrite = (node: NodeProto): { nodes: NodeProto[] } | { skip: string } => {
-    const isGemm = node.opType === 'Gemm';
-    const [a, b, c] = node.input;
-    if (!a || !b) return { skip: 'missing input' };
-    if (init(a)) return { skip: 'input A is constant (fold it instead)' };
-    const wt = init(b);
-    if (!wt) return { skip: 'B is not a constant weight (activation × activation)' };
-    if (wt.dataType !== DataType.FLOAT) return { skip: `B is ${dtypeName(wt.dataType)}, only float32 weights are quantized` };
-    if (wt.dims.length !== 2) return { skip: `B has rank ${wt.dims.length}, MatMulNBits needs a 2-D weight` };
-    if (isGemm && attrInt(node, 'transA', 0) !== 0) return { skip: 'transA=1 is not supported' };
-    const transB = isGemm && attrInt(node, 'transB', 0) !== 0;
-    const alpha = isGemm ? attrFloat(node, 'alpha', 1) : 1;
-    const beta = isGemm ? attrFloat(node, 'beta', 1) : 1;
-    const ct = init(c);
-    if (isGemm && c && !ct && beta !== 1) return { skip: 'non-constant C with beta ≠ 1' };
-    const [d0, d1] = tensorShape(wt) as [number, number];
-    const K = transB ? d1 : d0;
-    const N = transB ? d0 : d1;
-    if (K < 16) return { skip: `K = ${K} is too small for block quantization` };
-    const bits = bitsFor(node);
-    const src = weightValues(wt, model);
-    let w: Float32Array = src;
-    if (transB || alpha !== 1) {
-      w = new Float32Array(K * N);
-      for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] = (transB ? src[n * K + k]! : src[k * N + n]!) * alpha;
-    }
-    const q = quantizeBlocks(w, K, N, bits, blockSize, symmetric);
-    const qName = index.unique(`${b}_Q${bits}`);
-    const sName = index.unique(`${b}_scales`);
-    sink.add(makeTensor(qName, DataType.UINT8, [N, q.kBlocks, (blockSize * bits) / 8], q.data));
-    sink.add(floatTensor(sName, [N, q.kBlocks], q.scales));
-    const inputs = [a, qName, sName];
-    if (q.zeroPoints) {
-      const zName = index.unique(`${b}_zero_points`);
-      sink.add(makeTensor(zName, DataType.UINT8, [N, Math.ceil((q.kBlocks * bits) / 8)], q.zeroPoints));
-      inputs.push(zName);
-    }
-    rewritten.add(b);
-    const y = node.output[0]!;
-    const name = nodeName(node);
-    const mmOut = isGemm && c ? index.unique(`${y}_matmul`) : y;
-    const attrs = { K, N, bits, block_size: blockSize, accuracy_level: extra.accuracyLevel ?? 0 };
-    const list = [makeNode('MatMulNBits', inputs, [mmOut], attrs, { name: index.unique(`${name}_Q${bits}`), domain: MS })];
-    if (isGemm && c) {
-      let bias = c;
-      if (ct && beta !== 1) {
-        bias = index.unique(`${c}_beta`);
-        sink.add(floatTensor(bias, tensorShape(ct), Float32Array.from(weightValues(ct, model), (v) => v * beta)));
-        rewritten.add(c);
-      }
-      list.push(makeNode('Add', [mmOut, bias], [y], {}, { name: index.unique(`${name}_bias_add`) }));
-    }
-    return { nodes: list };
-  };
-
-  /**
-   * Embedding tables → com.microsoft.GatherBlockQuantized (uint8 data, 4/8 bits, blocks along the
-   * row, gather_axis 0, quantize_axis last): each row is quantized like a MatMulNBits column.
-   */
-  const rewriteGather = (node: NodeProto): { nodes: NodeProto[] } | { skip: string } => {
-    const [data, indices] = node.input;
-    const table = init(data);
-    if (!table || !indices) return { skip: 'data is not a constant table' };
-    if (table.dataType !== DataType.FLOAT) return { skip: `table is ${dtypeName(table.dataType)}` };
-    if (table.dims.length !== 2) return { skip: `table has rank ${table.dims.length}, expected 2` };
-    if (attrInt(node, 'axis', 0) !== 0) return { skip: 'Gather axis ≠ 0' };
-    if (init(indices)) return { skip: 'constant indices (fold it instead)' };
-    const [V, D] = tensorShape(table) as [number, number];
-    const bits = bitsFor(node);
-    if (D % blockSize !== 0) return { skip: `row length ${D} is not a multiple of the block size ${blockSize}` };
-    const values = weightValues(table, model);
-    // quantizeBlocks blocks along K of a [K, N] matrix; an embedding blocks along its rows: transpose.
-    const t = new Float32Array(V * D);
-    for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) t[d * V + v] = values[v * D + d]!;
-    const q = quantizeBlocks(t, D, V, bits, blockSize, symmetric);
-    const qName = index.unique(`${data}_Q${bits}`);
-    const sName = index.unique(`${data}_scales`);
-    sink.add(makeTensor(qName, DataType.UINT8, [V, (D * bits) / 8], q.data));
-    sink.add(floatTensor(sName, [V, q.kBlocks], q.scales));
-    const inputs = [qName, indices, sName];
-    if (q.zeroPoints) {
-      const zName = index.unique(`${data}_zero_points`);
-      sink.add(makeTensor(zName, DataType.UINT8, [V, Math.ceil((q.kBlocks * bits) / 8)], q.zeroPoints));
-      inputs.push(zName);
-    }
-    rewritten.add(data!);
-    const attrs = { gather_axis: 0, quantize_axis: 1, block_size: blockSize, bits };
-    return { nodes: [makeNode('GatherBlockQuantized', inputs, [node.output[0]!], attrs, { name: index.unique(`${nodeName(node)}_Q${bits}`), domain: MS })] };
-  };
-
-  const nodes = graph.node;
-  const pacer = new NodePacer(ctx, nodes.length);
-  for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i]!;
-    await pacer.step(i);
-    if ((node.domain !== '' && node.domain !== 'ai.onnx') || !modeOps.has(node.opType)) {
-      out.push(node);
-      continue;
-    }
-    if (node.opType === 'Gather' && !init(node.input[0])) {
-      out.push(node); // shape/index Gathers are not candidates at all
-      continue;
-    }
-    const verdict = selection.check(node, modeOps);
-    const r = !verdict.selected ? { skip: verdict.reason } : node.opType === 'Gather' ? rewriteGather(node) : rewrite(node);
-    if ('skip' in r) {
-      skips.add(node, r.skip);
-      out.push(node);
-    } else {
-      out.push(...r.nodes);
-      quantized++;
-    }
-  }
-  graph.node = out;
-  dropUnreadWeights(graph, rewritten);
-  removeUnusedInitializers(graph);
-  pruneValueInfo(graph);
-  if (quantized > 0) ensureOpset(proto, MS, 1);
-  return { proto, quantizedNodes: quantized, skippedNodes: skips.toArray(), warnings: [] };
+  const driver = new RewriteDriver(model, options, selection, ctx, writer);
+  await driver.rewriteNodes(weightOnlyHandlers(extra), WEIGHT_ONLY_OP_TYPES);
+  const r = driver.finish();
+  return { proto: r.proto, quantizedNodes: r.quantizedNodes, skippedNodes: r.skippedNodes, warnings: r.warnings };
 }
-
-

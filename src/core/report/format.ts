@@ -37,3 +37,13 @@ export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
   if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';
   return `${sqnrDb.toFixed(1)} dB`;
 }
+
+/**
+ * Text from a model (names, op types, file names) made inert for terminals and documents:
+ * control characters (ESC sequences, CR/BS that overwrite printed figures, OSC 8/52), bidi
+ * overrides and zero-width characters are shown as `\u{…}` escapes instead of acting.
+ */
+export function inertText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u{${c.codePointAt(0)?.toString(16) ?? ''}}`);
+}

@@ -13,7 +13,7 @@ import { AttributeProto_AttributeType as AttrType, type AttributeProto, type Gra
 import { isExternal } from '../onnx/model';
 import { tensorByteSize } from '../onnx/tensor';
 import { walkGraphs } from '../onnx/walk';
-import { nodeName } from '../quantize/selection';
+import { indexModel, type ModelIndex } from '../onnx/graph-index';
 import { NameSpeller, quoteString, type Dialect } from './identifiers';
 import { floatText, tensorTypeText, tensorValuesText, typeText } from './format';
 
@@ -22,6 +22,8 @@ export interface RenderOptions {
   dialect?: Dialect;
   /** Constant tensors with more elements are shown truncated (noted in a comment). Default 16. */
   maxTensorValues?: number;
+  /** The model's graph index when the caller has one (node keys come from it). */
+  index?: ModelIndex;
 }
 
 /** Where a tensor name is written: 0-based line, [start, end) columns of its spelling. */
@@ -38,7 +40,7 @@ export interface TensorRef {
 }
 
 export interface NodeLine {
-  /** The quantizer's name for the node (nodeName: its name, else its first output): diagnostics, recipes and reports use it. */
+  /** The node's key (core/onnx/graph-index.ts): diagnostics, recipes, reports and the quantizer use it. */
   key: string;
   node: NodeProto;
   /** Depth of the graph holding the node: 0 for the main graph. */
@@ -75,6 +77,7 @@ export function renderModel(model: ModelProto, options: RenderOptions = {}): Ren
   const dialect = options.dialect ?? 'modern';
   const maxValues = options.maxTensorValues ?? 16;
   const graph = model.graph;
+  const index = options.index ?? indexModel(model);
   const speller = new NameSpeller(dialect, dialect === 'legacy' && graph ? allNames(graph) : []);
   const w = new Writer(speller);
   const out: RenderedModel = {
@@ -138,7 +141,7 @@ export function renderModel(model: ModelProto, options: RenderOptions = {}): Ren
     w.text(`${indent}{`);
     w.newline();
     for (const node of g.node) {
-      writeNode(node, nodeName(node), depth, indent + INDENT);
+      writeNode(node, index.keyOf(node), depth, indent + INDENT);
     }
     w.text(`${indent}}`);
   };

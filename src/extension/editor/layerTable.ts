@@ -37,7 +37,7 @@ function compareBy(column: LayerSortColumn): (a: LayerRowDto, b: LayerRowDto) =>
 }
 
 function haystack(r: LayerRowDto): string {
-  return [r.node, r.opType, ...r.modes, ...r.notes, ...r.diagnostics.map((d) => d.message)].join('\n').toLowerCase();
+  return [r.node, r.label, r.opType, ...r.modes, ...r.notes, ...r.diagnostics.map((d) => d.message)].join('\n').toLowerCase();
 }
 
 export class LayerTable {

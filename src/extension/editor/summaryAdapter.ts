@@ -78,6 +78,7 @@ function layerRows(s: Obj): LayerRowDto[] {
   const row = (index: number, node: string, opType: string, l: Obj | undefined): LayerRowDto => ({
     index,
     node,
+    label: str(l?.label) || node,
     opType,
     weightBytes: count(l?.weightBytes),
     modes: arr(l?.modes).map(str).filter(Boolean),

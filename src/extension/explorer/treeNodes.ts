@@ -90,6 +90,11 @@ export function overviewGroups(o: ModelOverview): GroupSpec[] {
   ];
 }
 
+/** The node's key on the first tooltip line (the label may differ: duplicate or empty names). */
+function keyLine(l: ModelOverview['layers'][number]): string {
+  return l.label === l.node ? `${l.node}\n` : `${l.label}\nkey: ${l.node}\n`;
+}
+
 /** The quantizable layers of one operator type (opCounts spell contrib ops `domain.Op`). */
 function layerRows(o: ModelOverview, opKey: string): Row[] {
   const opType = opKey.includes('.') ? opKey.slice(opKey.lastIndexOf('.') + 1) : opKey;
@@ -97,16 +102,16 @@ function layerRows(o: ModelOverview, opKey: string): Row[] {
     .filter((l) => l.opType === opType && l.modes.length > 0)
     .map((l) => {
       const row: Row = {
-        label: l.node,
+        label: l.label,
         description: [l.weightBytes ? formatBytes(l.weightBytes) : '', l.modes.join(', ')].filter(Boolean).join(' · '),
         contextValue: 'layer',
         layer: l.node,
       };
       if (l.notes.length) {
         row.icon = 'warning';
-        row.tooltip = `${l.node}\n${l.notes.join('\n')}\nUntick to keep this layer in float when quantizing.`;
+        row.tooltip = `${keyLine(l)}${l.notes.join('\n')}\nUntick to keep this layer in float when quantizing.`;
       } else {
-        row.tooltip = `${l.node}\nUntick to keep this layer in float when quantizing.`;
+        row.tooltip = `${keyLine(l)}Untick to keep this layer in float when quantizing.`;
       }
       return row;
     });

@@ -9,6 +9,7 @@ export const TEXT_LANGUAGE = 'onnx-text';
 
 /** Shape of `Diagnostic.data` for diagnostics about one node (the model editor matches rows by it). */
 export interface NodeDiagnosticData {
+  /** The node's key (core/onnx/graph-index.ts): the same in layer rows, recipes and --exclude-nodes. */
   node: string;
   /** Which rule produced it: lets code actions choose what to offer. */
   kind: 'layer' | 'risk' | 'accuracy';

@@ -31,7 +31,7 @@ export function summarize(job: SummarizeJob, ctx: JobContext): ModelOverview {
     operators: operatorGroups(s.opCounts, s.layers),
     largestInitializers: s.largestTensors.slice(0, LARGEST).map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes })),
     quantization: { format: s.quantization.format, quantizedNodeCount: s.quantization.quantizedNodeCount, details: quantizationDetails(s.quantization) },
-    layers: s.layers.map((l): LayerInfo => ({ node: l.node, opType: l.opType, modes: [...l.modes], weightBytes: l.weightBytes, notes: [...l.notes] })),
+    layers: s.layers.map((l): LayerInfo => ({ node: l.node, label: l.label, opType: l.opType, modes: [...l.modes], weightBytes: l.weightBytes, notes: [...l.notes] })),
   };
 }
 

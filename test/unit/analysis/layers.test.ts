@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { analyzeLayers, reportedLayers, weightOnlyBytes, type LayerInfo } from '../../../src/core/analysis/layers';
-import { GraphIndex } from '../../../src/core/analysis/graph-index';
+import { indexModel } from '../../../src/core/onnx/graph-index';
 import { loadModel } from '../../../src/core/onnx/model';
 import { DataType } from '../../../src/core/onnx/dtype';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
@@ -132,15 +132,21 @@ test('already-quantized nodes are marked by form and offered no mode', () => {
   assert.equal(byNode(layersOf(dynamicModel()), 'matmul_quant').quantized, 'dynamic');
 });
 
-test('one entry per node of every graph, in GraphIndex order (the language server relies on it)', () => {
+test('one entry per node of every graph, in graph-index order (the language server relies on it)', () => {
   const proto = subgraphModel();
-  const index = new GraphIndex(proto);
+  const index = indexModel(proto);
   const layers = analyzeLayers({ proto }, { index });
   assert.equal(layers.length, index.nodes.length);
   assert.equal(layers.length, 2 + 1 + 1 + 3);
-  layers.forEach((l, i) => assert.equal(l.index, index.nodes[i]!.index));
-  assert.deepEqual(byNode(layers, 'body_add').modes, ['static']);
-  assert.equal(byNode(layers, 'body_add').depth, 1);
+  layers.forEach((l, i) => {
+    assert.equal(l.index, index.nodes[i]?.index);
+    assert.equal(l.node, index.nodes[i]?.key);
+  });
+  // Subgraph nodes are keyed by their path and labelled by their own name.
+  const bodyAdd = byNode(layers, 'loop_node/body/body_add');
+  assert.deepEqual(bodyAdd.modes, ['static']);
+  assert.equal(bodyAdd.depth, 1);
+  assert.equal(bodyAdd.label, 'body_add');
 });
 
 test('10,000 nodes (5,000 weights) analyse in under a second of CPU', () => {

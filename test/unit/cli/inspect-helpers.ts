@@ -39,13 +39,33 @@ export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** Signal that ended the process (e.g. SIGKILL when `timeoutMs` passed). */
+  signal?: NodeJS.Signals | null;
+  /** Wall time of the run. */
+  ms?: number;
 }
 
-export function runCli(args: string[]): CliResult {
+/** Run the built CLI; with `timeoutMs`, a run still going then is killed (a hang is reported, not waited for). */
+export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string } = {}): CliResult {
   if (!cli) throw new Error('buildCli() first');
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env: cliEnv() });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: cliEnv(),
+    ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal, ms: performance.now() - started };
 }
+
+/** Path of the built CLI copy (for tests that spawn it themselves, e.g. to send signals). */
+export function cliPath(): string {
+  if (!cli) throw new Error('buildCli() first');
+  return cli;
+}
+
+export { cliEnv };
 
 /** A Python with `import onnx` (Debian's python3-onnx lives in the system interpreter, not in pyenv). */
 export function findPythonWithOnnx(): string | undefined {

@@ -2,8 +2,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { npyToFloat32, readNpy } from '../../../src/core/data/npy';
+import { encodeNpy, npyToFloat32, readNpy } from '../../../src/core/data/npy';
 import { parseModel } from '../../../src/core/onnx/model';
+import type { ModelProto } from '../../../src/core/onnx/schema';
+import { walkGraphs } from '../../../src/core/onnx/walk';
 import { createSession, ort, type OrtTensor } from '../../../src/core/runtime/ort';
 
 export const FIXTURES = path.join(__dirname, '../../fixtures');
@@ -14,8 +16,8 @@ export function tempDir(label = 'quantize'): string {
 }
 
 export interface Feed {
-  type: 'float32' | 'int64';
-  data: Float32Array | BigInt64Array;
+  type: 'float32' | 'int64' | 'bool';
+  data: Float32Array | BigInt64Array | boolean[];
   dims: number[];
 }
 
@@ -80,18 +82,37 @@ export function sqnrDb(reference: ArrayLike<number>, other: ArrayLike<number>): 
 
 /** Op types ORT's optimiser made of a model (session at level 'all', optimized graph saved and parsed). */
 export async function optimizedOpCounts(file: string): Promise<Map<string, number>> {
+  const proto = await optimizedModel(file);
+  const counts = new Map<string, number>();
+  for (const n of proto.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+  return counts;
+}
+
+/** The graph ORT's optimiser made of a model (session at level 'all'), bodies of If/Loop/Scan included. */
+export async function optimizedModel(file: string): Promise<ModelProto> {
   const dir = tempDir('opt');
   try {
     const opt = path.join(dir, 'optimized.onnx');
     const session = await createSession(file, { optimizedModelFilePath: opt, threads: 1 });
     await session.release();
-    const proto = parseModel(fs.readFileSync(opt), opt);
-    const counts = new Map<string, number>();
-    for (const n of proto.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
-    return counts;
+    return parseModel(fs.readFileSync(opt), opt);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Op types of the nodes inside If/Loop/Scan bodies (any depth), contrib ops as `domain.Op`. */
+export function bodyOpCounts(proto: ModelProto): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (!proto.graph) return counts;
+  for (const { graph, depth } of walkGraphs(proto.graph)) {
+    if (depth === 0) continue;
+    for (const n of graph.node) {
+      const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+      counts.set(op, (counts.get(op) ?? 0) + 1);
+    }
+  }
+  return counts;
 }
 
 export function opCounts(file: string): Map<string, number> {
@@ -99,4 +120,12 @@ export function opCounts(file: string): Map<string, number> {
   const counts = new Map<string, number>();
   for (const n of proto.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
   return counts;
+}
+
+/** The digits calibration set dimmed 20×: activation ranges far narrower than real digits have. */
+export function unlikeCalibration(file: string): string {
+  const calib = readNpy(fixture('digits_calib_x.npy'));
+  const x = Float32Array.from(new Float32Array(new Uint8Array(calib.data).buffer), (v) => v * 0.05);
+  fs.writeFileSync(file, encodeNpy({ dtype: 'float32', shape: calib.shape, data: new Uint8Array(x.buffer) }));
+  return file;
 }

@@ -126,8 +126,8 @@ test('subgraphs are nested over several lines and their nodes are in the line ma
     [
       ['c', 0],
       ['cast', 0],
-      ['then.out', 1],
-      ['else.out', 1],
+      ['if/then_branch/then.out', 1],
+      ['if/else_branch/else.out', 1],
       ['if', 0],
     ],
   );

@@ -10,6 +10,7 @@ export function syntheticRows(n: number, name = (i: number): string => `layer_${
     return {
       index: i,
       node: name(i),
+      label: name(i),
       opType,
       weightBytes: quantizable ? ((i * 7919) % 10_007) * 64 : 0,
       modes: quantizable ? (opType === 'MatMul' ? ['dynamic', 'static', 'weight-only'] : ['dynamic', 'static']) : [],

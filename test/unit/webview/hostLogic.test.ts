@@ -77,14 +77,15 @@ test('LayerTable pages, filters and sorts 10,000 rows', () => {
   assert.equal(table.page(0, 10, { filter: 'no such layer', sort: 'index', descending: false }).total, 0);
 });
 
-test('diagnostics attach to the rows of the nodes they name (data.node first, then quoted names)', () => {
+test('diagnostics attach to the rows of the nodes their data names by key; quoted names in messages do not count', () => {
   const rows: LayerRowDto[] = syntheticRows(20);
   const table = new LayerTable(rows);
   const names = new Set(rows.map((r) => r.node));
   const byNode = diagnosticsByNode(
     [
       { message: 'outlier weights', severity: 'warning', data: { node: 'layer_3', kind: 'risk' } },
-      { message: "node 'layer_7' cannot be fused", severity: 'info' },
+      { message: "node 'layer_7' cannot be fused", severity: 'info', data: { node: 'layer_7', kind: 'risk' } },
+      { message: "mentions 'layer_9' without data", severity: 'error' },
       { message: "mentions 'not_a_node' only", severity: 'error' },
       { message: 'data names a missing node', severity: 'error', data: { node: 'ghost' } },
     ],

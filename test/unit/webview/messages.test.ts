@@ -11,7 +11,7 @@ import {
 } from '../../../src/shared/webviewMessages';
 
 const query = { filter: 'conv', sort: 'weightBytes', descending: true };
-const row: LayerRowDto = { index: 3, node: 'fc1', opType: 'Gemm', weightBytes: 65536, modes: ['dynamic'], notes: [], diagnostics: [{ severity: 'warning', message: 'x' }] };
+const row: LayerRowDto = { index: 3, node: 'fc1', label: 'fc1', opType: 'Gemm', weightBytes: 65536, modes: ['dynamic'], notes: [], diagnostics: [{ severity: 'warning', message: 'x' }] };
 const dashboard: DashboardDto = {
   title: 't',
   models: [

@@ -10,6 +10,7 @@ import { DataType } from '../../onnx/dtype';
 import type { OnnxModel } from '../../onnx/model';
 import { GraphProtoSchema, NodeProtoSchema, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/schema';
 import { floatTensor, readFloat32, tensorShape } from '../../onnx/tensor';
+import { carryKey } from '../../onnx/graph-index';
 
 export interface FoldResult {
   proto: ModelProto;
@@ -65,7 +66,7 @@ export function foldBatchNormalization(proto: ModelProto, source?: Pick<OnnxMode
     const wName = unique(`${w.name}_bn`);
     const bName = unique(`${b?.name ?? conv.output[0]}_bn_bias`);
     added.push(floatTensor(wName, shape, newW), floatTensor(bName, [m], newB));
-    replaced.set(conv, create(NodeProtoSchema, { ...conv, input: [conv.input[0]!, wName, bName], output: [bn.output[0]!] }));
+    replaced.set(conv, carryKey(conv, create(NodeProtoSchema, { ...conv, input: [conv.input[0]!, wName, bName], output: [bn.output[0]!] })));
     removed.add(bn);
     gone.add(x);
   }

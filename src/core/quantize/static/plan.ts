@@ -177,6 +177,12 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
       plan.tensors.set(o, { name: o, source: o, aliasOf: rootName, fixedRange: undefined });
     }
   }
+  // Excluded pass-through and Relu/Clip nodes are reported too (the loops above skip them silently).
+  for (const node of graph.node) {
+    if (node.domain !== '' || !STATIC_OP_TYPES.has(node.opType) || plan.nodes.has(node) || !selection.excludeNodes.has(nodeName(node))) continue;
+    const verdict = selection.check(node, STATIC_OP_TYPES);
+    if (!verdict.selected) plan.skipped.add(node, verdict.reason);
+  }
   return plan;
 }
 

@@ -1,0 +1,43 @@
+/** The fetch list (models.json) and where scripts/fetch-models.mjs caches each model. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import list from './models.json';
+
+export type Task = 'text-detection' | 'text-recognition' | 'text-direction' | 'vad-v4' | 'vad-v5' | 'melspectrogram' | 'speech-embedding' | 'wakeword';
+
+export interface RealModel {
+  id: string;
+  package: string;
+  version: string;
+  sha256: string;
+  /** Model file inside the npm tarball. */
+  path: string;
+  task: Task;
+  covers: string[];
+  /** Part of the subset that runs in `npm test`. */
+  fast: boolean;
+}
+
+export const REAL_MODELS = list.models as RealModel[];
+
+export const CACHE_DIR = process.env.ONNX_QUANTIZER_MODELS ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'onnx-quantizer-models');
+
+export function cachedPath(m: RealModel): string {
+  return path.join(CACHE_DIR, `${m.package.replace(/^@/, '').replace(/\//g, '-')}-${m.version}`, m.path);
+}
+
+export function modelById(id: string): RealModel {
+  const m = REAL_MODELS.find((x) => x.id === id);
+  if (!m) throw new Error(`no model '${id}' in test/real/models.json`);
+  return m;
+}
+
+/** Run the fetch script (npm pack, sha256 check, extraction; a no-op when cached). */
+export function fetchModels(fastOnly: boolean): void {
+  const script = path.join(__dirname, '../../scripts/fetch-models.mjs');
+  const r = spawnSync(process.execPath, [script, ...(fastOnly ? ['--fast'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scripts/fetch-models.mjs failed (exit ${r.status})`);
+  for (const m of REAL_MODELS) if (m.fast && !fs.existsSync(cachedPath(m))) throw new Error(`${m.id}: ${cachedPath(m)} missing after fetch`);
+}
