@@ -9,12 +9,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, WorkError } from '../errors';
-import { loadModel } from '../onnx/model';
+import { loadModel, type OnnxModel } from '../onnx/model';
 import type { QuantizeFidelity } from '../evaluate/types';
-import { measureQuantizeFidelity } from './fidelity';
+import { fidelityInputs, measureQuantizeFidelity, type FidelityInputs } from './fidelity';
 import type { ResolvedOptions } from './selection';
 import type { QuantizeOptions } from './types';
-import { makeProbe, runFloatOnProbe, validateQuantized } from './validate';
+import { makeProbe, runFloatOnProbe, validateQuantized, type Probe } from './validate';
 
 /** Models from this size on are checked in a child process (when its entry is at hand). */
 export const CHECK_IN_CHILD_BYTES = 32 * 2 ** 20;
@@ -43,10 +43,13 @@ export interface CheckOutcome {
 /** Run the checks in this process. */
 export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promise<CheckOutcome> {
   const warnings: string[] = [];
-  const model = loadModel(req.input);
+  const prepared = prepare(req, warnings);
+  if ('error' in prepared) return { warnings, error: prepared.error };
+  const { probe, inputs, model } = prepared;
+  // The child runs with --expose-gc: the file's bytes go back before ONNX Runtime loads its own copy.
+  (globalThis as { gc?: () => void }).gc?.();
   try {
-    if (req.resolved.validate) {
-      const probe = makeProbe(model.proto, req.resolved.calibrationData, req.options.inputs);
+    if (probe) {
       const floatRun = await runFloatOnProbe(model.path, probe);
       if (floatRun.problem) return { floatProblem: floatRun.problem, warnings };
       if (req.quantizedNodes > 0) {
@@ -57,9 +60,9 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
         }
       }
     }
-    if (!req.resolved.fidelity) return { warnings };
+    if (!inputs) return { warnings };
     try {
-      const fidelity = await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, signal ? { signal } : {});
+      const fidelity = await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, signal ? { signal } : {}, inputs);
       return fidelity ? { fidelity, warnings } : { warnings };
     } catch (e) {
       return { warnings, error: errorOf(e, '') };
@@ -67,6 +70,43 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
   } finally {
     model.external.close();
   }
+}
+
+interface Prepared {
+  probe: Probe | undefined;
+  inputs: FidelityInputs | undefined;
+  model: OnnxModel;
+}
+
+/**
+ * What needs the float model's graph is taken first (probe, fidelity inputs); then its weights
+ * are let go (the sessions read the file themselves) and read again only if per-layer ranking
+ * needs them: `model.proto` loads on first use.
+ */
+function prepare(req: CheckRequest, warnings: string[]): Prepared | { error: NonNullable<CheckOutcome['error']> } {
+  const loaded = loadModel(req.input);
+  const probe = req.resolved.validate ? makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs) : undefined;
+  let inputs: FidelityInputs | undefined;
+  if (req.resolved.fidelity) {
+    try {
+      inputs = fidelityInputs(loaded, req.options, req.resolved);
+    } catch (e) {
+      if (e instanceof InputError || req.options.minSqnrDb !== undefined) return { error: errorOf(e, '') };
+      warnings.push(`fidelity not measured: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const { path: file, dir, modelFileBytes, external } = loaded;
+  let proto: OnnxModel['proto'] | undefined;
+  const model: OnnxModel = {
+    path: file,
+    dir,
+    modelFileBytes,
+    external,
+    get proto() {
+      return (proto ??= loadModel(file).proto);
+    },
+  };
+  return { probe, inputs, model };
 }
 
 function errorOf(e: unknown, workPrefix: string): NonNullable<CheckOutcome['error']> {
@@ -104,7 +144,7 @@ export async function runChecksInChild(req: CheckRequest, signal?: AbortSignal):
   // to the system at once instead of keeping them for reuse, so the probe's float session and the
   // fidelity sessions do not add up.
   const env = { ...process.env, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072' };
-  const child = spawn(process.execPath, [...entry.execArgv, entry.file], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, ['--expose-gc', ...entry.execArgv, entry.file], { stdio: ['pipe', 'pipe', 'pipe'], env });
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => stdout.push(b));

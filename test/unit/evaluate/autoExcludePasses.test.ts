@@ -4,11 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { quantizeWithAutoExclude, firstGuess } from '../../../src/core/evaluate/autoExclude';
 import { compareModels } from '../../../src/core/evaluate/compare';
-import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
-import { DataType } from '../../../src/core/onnx/dtype';
-import { saveModel } from '../../../src/core/onnx/save';
-import { floatTensor } from '../../../src/core/onnx/tensor';
-import { seededRandom, standardNormal } from '../../../src/core/util/random';
+import { writePlantedMlp } from '../../fixtures/build/planted';
 import { randomInputs, writeNpy } from '../quantize/static/residualCnn';
 import { tempDir } from './helpers';
 
@@ -16,34 +12,7 @@ const dir = tempDir('autoexclude-passes');
 const WIDTH = 48;
 const LAYERS = 8;
 const PLANTED = [1, 3, 5];
-
-/**
- * An 8-layer ReLU MLP (inputs ≥ 0) in which layers 1, 3 and 5 break int8: the layer before each
- * makes channel 0 always 0 (its column 0 is negative), and the planted layer has a huge weight in
- * row 0 of every column. Those weights only ever meet zeros, so the float output never sees them,
- * but they stretch every column's per-channel scale until each ordinary weight rounds to 0.
- */
-function buildPlantedMlp(file: string): string {
-  const rand = seededRandom(17);
-  const nodes = [];
-  const inits = [];
-  let x = 'x';
-  for (let l = 0; l < LAYERS; l++) {
-    const w = Float32Array.from({ length: WIDTH * WIDTH }, () => standardNormal(rand) * Math.sqrt(2 / WIDTH));
-    if (PLANTED.includes(l + 1)) for (let r = 0; r < WIDTH; r++) w[r * WIDTH] = -Math.abs(w[r * WIDTH] ?? 0) - 0.5;
-    if (PLANTED.includes(l)) for (let c = 0; c < WIDTH; c++) w[c] = 400;
-    inits.push(floatTensor(`W${l}`, [WIDTH, WIDTH], w));
-    const last = l === LAYERS - 1;
-    nodes.push(makeNode('MatMul', [x, `W${l}`], [last ? 'y' : `h${l}`], {}, { name: PLANTED.includes(l) ? `planted_${l}` : `mm_${l}` }));
-    if (!last) {
-      nodes.push(makeNode('Relu', [`h${l}`], [`a${l}`], {}, { name: `relu_${l}` }));
-      x = `a${l}`;
-    }
-  }
-  const graph = makeGraph(nodes, 'planted_mlp', [makeValueInfo('x', DataType.FLOAT, ['batch', WIDTH])], [makeValueInfo('y', DataType.FLOAT, ['batch', WIDTH])], inits);
-  saveModel(makeModel(graph, { '': 17 }), file, { force: true });
-  return file;
-}
+const buildPlantedMlp = (file: string) => writePlantedMlp(file, { width: WIDTH, layers: LAYERS, planted: PLANTED });
 
 test('static auto-exclude with 3 planted layers: target met in ≤ 4 quantize passes and 1 calibration, the planted layers float', async () => {
   const model = buildPlantedMlp(path.join(dir, 'planted.onnx'));
