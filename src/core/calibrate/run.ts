@@ -21,9 +21,9 @@ import { DataType, storageBytes } from '../onnx/dtype';
 import { tensorByteSize, tensorBytes } from '../onnx/tensor';
 import { createSession, ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import { formatBytes } from '../report/format';
-import { peakWindow, rssBytes } from '../util/memory';
+import { RssSampler, rssBytes } from '../util/memory';
 import type { JobContext } from '../progress';
-import { batchCount, batches, type Batch, type CalibrationData } from './data';
+import { batches, type Batch, type CalibrationData } from './data';
 import { Calibrator, type RangeOptions, type TensorRange } from './methods';
 
 export interface CalibrationTarget {
@@ -41,6 +41,8 @@ export interface CalibrationResult {
   batches: number;
   /** Sessions (each one pass over the data) the targets were split into to fit the budget. */
   slices: number;
+  /** Targets whose extremes ONNX Runtime reduced in the graph (MinMax on float tensors): never exposed. */
+  reducedInGraph: number;
   /** Largest batch used (samples per run). */
   batchSize: number;
   /** Measured peak resident growth over the start of calibration, bytes. */
@@ -66,6 +68,15 @@ export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
 /** Inlined external data must leave room for the graph under the 2 GiB protobuf limit. */
 const INLINE_LIMIT = 1.8 * 2 ** 30;
 
+/** Samples in a slice's first run under a budget; later runs at most double, each sized by what the runs before measured. */
+const FIRST_BATCH = 1;
+
+/**
+ * Share of the budget batches are sized to fill: freed memory the allocator keeps for reuse makes
+ * later runs cost a little more than the ones measured.
+ */
+const FILL = 0.85;
+
 /** An exposed tensor is held twice for a moment: ORT's output buffer and the copy handed to JS. */
 const EXPOSED_COPIES = 2;
 
@@ -78,6 +89,23 @@ export function exposeTensors(proto: ModelProto, targets: CalibrationTarget[], s
     .filter((t) => !existing.has(t.name))
     .map((t) => (t.elemType ? makeValueInfo(t.name, t.elemType) : create(ValueInfoProtoSchema, { name: t.name })));
   return withGraph(proto, source, [], extra);
+}
+
+/**
+ * MinMax needs only each batch's extremes: ReduceMin/ReduceMax nodes on float targets give them as
+ * two scalars, so ONNX Runtime frees those tensors as in plain inference instead of returning them.
+ */
+function reductions(targets: CalibrationTarget[]): { nodes: NodeProto[]; outputs: ValueInfoProto[]; names: { target: string; min: string; max: string }[] } {
+  const nodes: NodeProto[] = [];
+  const outputs: ValueInfoProto[] = [];
+  const names = targets.map((t, i) => {
+    const min = `${t.name}__calibration_min_${i}`;
+    const max = `${t.name}__calibration_max_${i}`;
+    nodes.push(makeNode('ReduceMin', [t.name], [min], { keepdims: 0 }, { name: min }), makeNode('ReduceMax', [t.name], [max], { keepdims: 0 }, { name: max }));
+    outputs.push(makeValueInfo(min, DataType.FLOAT, []), makeValueInfo(max, DataType.FLOAT, []));
+    return { target: t.name, min, max };
+  });
+  return { nodes, outputs, names };
 }
 
 /** Output name of the element count of `target` in the sizing model. */
@@ -105,8 +133,32 @@ function withGraph(proto: ModelProto, source: Pick<OnnxModel, 'external'> | unde
     );
   }
   const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineTensor(t, source) : t));
-  const newGraph = create(GraphProtoSchema, { ...graph, initializer, node: [...graph.node, ...nodes], output: [...graph.output, ...outputs] });
+  const newGraph = create(GraphProtoSchema, { ...graph, initializer, node: afterProducers(graph.node, nodes), output: [...graph.output, ...outputs] });
   return create(ModelProtoSchema, { ...proto, graph: newGraph });
+}
+
+/**
+ * `graph` with each extra node (reading one tensor) placed right after the node producing that
+ * tensor: ONNX Runtime runs nodes in about this order, so the tensor is consumed and freed at once
+ * instead of staying alive until extra nodes appended at the end would run.
+ */
+function afterProducers(graph: NodeProto[], extra: NodeProto[]): NodeProto[] {
+  if (extra.length === 0) return graph;
+  const readers = new Map<string, NodeProto[]>();
+  for (const n of extra) {
+    const t = n.input[0] ?? '';
+    const list = readers.get(t);
+    if (list) list.push(n);
+    else readers.set(t, [n]);
+  }
+  const produced = new Set(graph.flatMap((n) => n.output));
+  // Graph inputs and initializers first.
+  const out = [...readers].filter(([t]) => !produced.has(t)).flatMap(([, list]) => list);
+  for (const n of graph) {
+    out.push(n);
+    for (const o of n.output) out.push(...(readers.get(o) ?? []));
+  }
+  return out;
 }
 
 function inlineTensor(t: TensorProto, source?: Pick<OnnxModel, 'external'>): TensorProto {
@@ -173,15 +225,16 @@ async function measureFootprint(
   data: CalibrationData,
   threads: number,
   baseline: number,
+  sampler: RssSampler,
   source?: Pick<OnnxModel, 'external'>,
 ): Promise<Footprint> {
-  const session = await createSession(modelToBytes(countElements(model, targets, source)), { optimization: 'disabled', threads });
+  const session = await createSession(modelToBytes(countElements(model, targets, source)), { optimization: 'disabled', threads, memoryArena: false });
   const sessionBytes = Math.max(0, rssBytes() - baseline);
   try {
     const first = batches(data, 1).next();
     if (first.done) throw new WorkError('calibration data holds no batch for this model');
     const before = rssBytes();
-    const peak = peakWindow();
+    const peak = sampler.window();
     const results = await runOnce(session, first.value, targets.map((t, i) => sizeOutput(t.name, i)));
     const runBytes = Math.max(0, peak() - before);
     const perSample = 1 / first.value.count;
@@ -207,6 +260,23 @@ export async function collectRanges(
   ctx: JobContext = {},
   source?: Pick<OnnxModel, 'external'>,
 ): Promise<CalibrationResult> {
+  const sampler = new RssSampler();
+  try {
+    return await collect(model, targets, data, options, ctx, source, sampler);
+  } finally {
+    await sampler.stop();
+  }
+}
+
+async function collect(
+  model: ModelProto,
+  targets: CalibrationTarget[],
+  data: CalibrationData,
+  options: CollectOptions,
+  ctx: JobContext,
+  source: Pick<OnnxModel, 'external'> | undefined,
+  sampler: RssSampler,
+): Promise<CalibrationResult> {
   const started = Date.now();
   const baseline = rssBytes();
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
@@ -216,52 +286,69 @@ export async function collectRanges(
   const calibrator = new Calibrator(names, options);
   const observedTypes = new Map<string, string>();
   let peakBytes = 0;
+  const reduced = options.method === 'minmax' ? targets.filter((t) => t.elemType === DataType.FLOAT) : [];
+  const reducedNames = new Set(reduced.map((t) => t.name));
+  const exposedTargets = targets.filter((t) => !reducedNames.has(t.name));
+  const reduction = reductions(reduced);
 
   // Unbounded: every tensor in one pass at the requested batch, nothing to measure first.
-  let slices: CalibrationTarget[][] = [targets];
+  let slices: CalibrationTarget[][] = [exposedTargets];
   let batchFor = (_slice: CalibrationTarget[]): number => requested;
   let footprint: Footprint | undefined;
   if (Number.isFinite(budget)) {
-    footprint = await measureFootprint(model, targets, data, threads, baseline, source);
+    footprint = await measureFootprint(model, targets, data, threads, baseline, sampler, source);
     const fp = footprint;
     const forTensors = budget - fp.sessionBytes - fp.runBytesPerSample;
-    const largest = Math.max(0, ...fp.tensorBytes.values());
+    const largest = Math.max(0, ...exposedTargets.map((t) => fp.tensorBytes.get(t.name) ?? 0));
     if (forTensors < EXPOSED_COPIES * largest) {
       ctx.log?.(
         `memory budget ${formatBytes(budget)} is below what one sample needs (${formatBytes(fp.sessionBytes)} for the session, ${formatBytes(Math.round(fp.runBytesPerSample))} to run, ${formatBytes(Math.round(largest))} for the largest tensor): calibrating one tensor's worth at a time`,
       );
     }
-    slices = planSlices(targets, fp.tensorBytes, Math.max(forTensors / EXPOSED_COPIES, largest));
+    slices = planSlices(exposedTargets, fp.tensorBytes, Math.max(forTensors / EXPOSED_COPIES, largest));
+    if (slices.length === 0) slices = [[]];
     batchFor = (slice) => {
       const exposed = slice.reduce((s, t) => s + (fp.tensorBytes.get(t.name) ?? 0), 0);
       const perSample = fp.runBytesPerSample + EXPOSED_COPIES * exposed;
-      const fits = Math.floor((budget - fp.sessionBytes) / Math.max(perSample, 1));
+      const fits = Math.floor((budget * FILL - fp.sessionBytes) / Math.max(perSample, 1));
       return data.fixedBatch ?? Math.min(requested, Math.max(1, fits));
     };
-    const exposedPerSample = [...fp.tensorBytes.values()].reduce((a, b) => a + b, 0);
+    const exposedPerSample = exposedTargets.reduce((a, t) => a + (fp.tensorBytes.get(t.name) ?? 0), 0);
     ctx.log?.(
-      `calibration footprint: ${formatBytes(Math.round(exposedPerSample))} of tensors per sample, session ${formatBytes(fp.sessionBytes)}, run ${formatBytes(Math.round(fp.runBytesPerSample))} per sample; ` +
+      `calibration footprint: ${reduced.length ? `${reduced.length} tensor(s) reduced in the graph, ` : ''}${formatBytes(Math.round(exposedPerSample))} of tensors per sample exposed, session ${formatBytes(fp.sessionBytes)}, run ${formatBytes(Math.round(fp.runBytesPerSample))} per sample; ` +
         `${slices.length} slice(s) of tensors, batch ${Math.max(...slices.map(batchFor))} (budget ${formatBytes(budget)})`,
     );
   }
 
-  let total = slices.reduce((s, slice) => s + batchCount(data, batchFor(slice)), 0);
+  const bounded = Number.isFinite(budget);
+  // Progress in samples: batch sizes change as runs are measured.
+  const totalSamples = slices.length * data.samples;
+  let samplesDone = 0;
   let done = 0;
   let largestBatch = 0;
-  for (const slice of slices) {
+  for (const [i, slice] of slices.entries()) {
     throwIfCancelled(ctx.signal);
     const sliceNames = slice.map((t) => t.name);
-    const session = await createSession(modelToBytes(exposeTensors(model, slice, source)), { optimization: 'disabled', threads });
+    // The reductions ride along with the first slice.
+    const reduce = i === 0 ? reduction : reductions([]);
+    const exposedModel = exposeTensors(model, slice, source);
+    const sessionModel = reduce.nodes.length ? withGraph(exposedModel, source, reduce.nodes, reduce.outputs) : exposedModel;
+    const fetch = [...sliceNames, ...reduce.names.flatMap((r) => [r.min, r.max])];
+    const session = await createSession(modelToBytes(sessionModel), { optimization: 'disabled', threads, memoryArena: false });
     try {
-      let size = batchFor(slice);
+      const planned = batchFor(slice);
+      // Bounded: the first run is one sample, and what the runs measure sizes the next ones (doubling at most, up to the plan's batch).
+      let size = data.fixedBatch ?? (bounded ? Math.min(planned, FIRST_BATCH) : planned);
+      let perSample = 0;
       let from = 0;
       while (from < data.samples) {
         const next = batches(data, size, from).next();
         if (next.done) break;
         const batch = next.value;
         throwIfCancelled(ctx.signal);
-        const peak = peakWindow();
-        const results = await runOnce(session, batch, sliceNames);
+        const idle = Math.max(0, rssBytes() - baseline);
+        const peak = sampler.window();
+        const results = await runOnce(session, batch, fetch);
         const grown = Math.max(0, peak() - baseline);
         peakBytes = Math.max(peakBytes, grown);
         largestBatch = Math.max(largestBatch, batch.count);
@@ -273,16 +360,25 @@ export async function collectRanges(
           // Reduced: let this tensor go before the next is read.
           delete results[name];
         }
+        for (const r of reduce.names) {
+          const min = (results[r.min]?.data as Float32Array | undefined)?.[0];
+          const max = (results[r.max]?.data as Float32Array | undefined)?.[0];
+          if (min === undefined || max === undefined) continue;
+          observedTypes.set(r.target, 'float32');
+          calibrator.update(r.target, Float32Array.of(min, max));
+        }
         from = batch.start + batch.count;
         done++;
-        // Over budget (the measurement is the truth, the plan an estimate): smaller batches from now on.
-        if (Number.isFinite(budget) && grown > budget && size > 1 && !data.fixedBatch) {
-          const shrunk = Math.max(1, Math.floor((size * budget) / grown));
-          ctx.log?.(`calibration batch lowered from ${size} to ${shrunk}: a run of ${size} grew memory by ${formatBytes(grown)}, over the ${formatBytes(budget)} budget`);
-          total += batchCount(data, shrunk, from) - batchCount(data, size, from);
-          size = shrunk;
+        // The measured cost per sample of this session's runs (the truth; the plan was an estimate) sizes the next batch.
+        if (bounded && !data.fixedBatch) {
+          perSample = Math.max(perSample, (grown - idle) / batch.count);
+          const fits = Math.max(1, Math.floor((budget * FILL - idle) / Math.max(perSample, 1)));
+          const nextSize = Math.min(planned, fits, 2 * batch.count);
+          if (nextSize < size) ctx.log?.(`calibration batch lowered from ${size} to ${nextSize}: a run of ${batch.count} grew memory by ${formatBytes(grown)} (budget ${formatBytes(budget)})`);
+          size = nextSize;
         }
-        ctx.onProgress?.({ stage: 'calibrating', fraction: Math.min(1, done / Math.max(total, 1)), message: `calibrating ${done}/${total}` });
+        samplesDone += batch.count;
+        ctx.onProgress?.({ stage: 'calibrating', fraction: Math.min(1, samplesDone / totalSamples), message: `calibrating: ${samplesDone}/${totalSamples} samples` });
       }
     } finally {
       await session.release();
@@ -297,6 +393,7 @@ export async function collectRanges(
     samples: data.samples,
     batches: done,
     slices: slices.length,
+    reducedInGraph: reduced.length,
     batchSize: largestBatch,
     peakBytes,
     seconds: (Date.now() - started) / 1000,

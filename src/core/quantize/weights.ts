@@ -108,10 +108,10 @@ function quantizeLoop(values: Float32Array, data: Int8Array, channels: number, i
 /** Asymmetric uint8 with one scale and zero point (embedding tables), saturating to [0, 255]. */
 export function quantizeUint8(values: Float32Array, scale: number, zeroPoint: number): Uint8Array {
   const q = new Uint8Array(values.length);
-  let i = 0;
-  for (const x of values) {
-    const v = Math.fround(x / scale) + ROUND_MAGIC - ROUND_MAGIC + zeroPoint;
-    q[i++] = v < 0 ? 0 : v > 255 ? 255 : v;
+  const n = values.length;
+  for (let i = 0; i < n; i++) {
+    const v = Math.fround((values[i] ?? 0) / scale) + ROUND_MAGIC - ROUND_MAGIC + zeroPoint;
+    q[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
   return q;
 }

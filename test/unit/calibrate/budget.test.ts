@@ -41,7 +41,11 @@ test('a small budget splits the graph into slices; every method gives the unboun
     const lines: string[] = [];
     const bounded = await collectRanges(model.proto, targets, data, { method, batchSize: 1, memoryBudget: BUDGET }, { log: (l) => lines.push(l) });
     const unbounded = await collectRanges(model.proto, targets, data, { method, batchSize: 1, memoryBudget: Infinity });
-    assert.ok(bounded.slices > 1, `${method}: ${bounded.slices} slice(s)\n${lines.join('\n')}`);
+    if (method === 'minmax') {
+      // MinMax reduces every float tensor in the graph: nothing is exposed, one pass.
+      assert.equal(bounded.reducedInGraph, targets.length);
+      assert.equal(bounded.slices, 1);
+    } else assert.ok(bounded.slices > 1, `${method}: ${bounded.slices} slice(s)\n${lines.join('\n')}`);
     assert.equal(unbounded.slices, 1);
     assert.equal(bounded.ranges.size, targets.length);
     // Slices only change which session exposes a tensor, not the batches it sees: identical statistics.
@@ -73,7 +77,7 @@ test('--calibration-batch and --memory-budget reach static quantization: same mo
   const logs: string[] = [];
   const small = await quantizeFile(args.input, args.output, { ...args.options, fidelity: false }, { log: (l) => logs.push(l) });
   assert.equal(small.effectiveOptions.memoryBudget, 16);
-  assert.ok(logs.some((l) => /calibration footprint: .*\(budget 16\.0 MB\)/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /calibration footprint: .*\(budget 16\.0 MiB\)/.test(l)), logs.join('\n'));
   const big = await quantizeFile(modelFile, path.join(tmp, 'big.onnx'), { mode: 'static', calibrationData: calib, calibrationBatch: 4, memoryBudget: 1048576, fidelity: false });
   assert.ok(small.quantizedNodes > 0 && small.quantizedNodes === big.quantizedNodes);
   // MinMax ranges do not depend on the batching: the two outputs compute the same values.
@@ -91,4 +95,15 @@ test('--calibration-batch and --memory-budget reach static quantization: same mo
   });
   assert.ok(10 * Math.log10(sig / err) > 20, `SQNR ${(10 * Math.log10(sig / err)).toFixed(1)} dB`);
   assert.throws(() => parseQuantizeArgs([modelFile, '-o', 'x.onnx', '--memory-budget', '4']), /memory-budget/);
+});
+
+test('MinMax reduced in the graph gives exactly the extremes of the exposed tensors, moving average included', async () => {
+  const untyped = targets.map((t) => ({ name: t.name })); // no element type: exposed, reduced in JS
+  for (const movingAverage of [false, true]) {
+    const inGraph = await collectRanges(model.proto, targets, data, { method: 'minmax', movingAverage, batchSize: 4, memoryBudget: Infinity });
+    const exposed = await collectRanges(model.proto, untyped, data, { method: 'minmax', movingAverage, batchSize: 4, memoryBudget: Infinity });
+    assert.equal(inGraph.reducedInGraph, targets.length);
+    assert.equal(exposed.reducedInGraph, 0);
+    assert.deepEqual(inGraph.ranges, exposed.ranges);
+  }
 });
