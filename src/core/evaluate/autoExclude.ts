@@ -91,7 +91,7 @@ export async function quantizeWithAutoExclude(
     let stoppedBecause: string | undefined;
     for (let round = 0; ; round++) {
       // Each round measures fidelity itself (on the evaluation data): the quantizer's own check is not repeated.
-      const quantized = await quantizeFile(input, tmpOut, { ...options, excludeNodes: [...excluded], force: true, fidelity: false, minSqnrDb: undefined }, {
+      const quantized = await quantizeFile(input, tmpOut, { ...options, excludeNodes: [...excluded], force: true, fidelity: false, minSqnrDb: undefined, speedCheck: false, requireSpeedup: undefined }, {
         signal: ctx.signal,
         log: ctx.log,
         onProgress: (p) => ctx.onProgress?.({ ...p, message: `round ${round + 1}: ${p.stage}${p.message ? ` ${p.message}` : ''}` }),

@@ -34,6 +34,8 @@ import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRu
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
+import { quantizeSpeedCheck } from './speedCheck';
+import { withGraph } from '../evaluate/session';
 import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
@@ -73,6 +75,9 @@ export async function quantizeFile(input: string, output: string, options: Quant
 
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
     let probe: Probe | undefined;
+    // The float model's inputs, kept for a probe made after the engine rewrote the graph.
+    const floatGraph = model.proto.graph;
+    const floatInputs = floatGraph ? withGraph(model.proto, { ...floatGraph, input: [...floatGraph.input] }) : model.proto;
     let floatRun: FloatRun | undefined;
     if (resolved.validate) {
       progress('probing', 0.01, 'the float model on the validation probe');
@@ -116,6 +121,23 @@ export async function quantizeFile(input: string, output: string, options: Quant
       }
     }
     const fidelity = resolved.fidelity ? await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx) : undefined;
+    // Timed on the probe's inputs (made here when validation was off); nothing quantized, nothing to time.
+    const speed =
+      resolved.speedCheck && engine.quantizedNodes > 0
+        ? await quantizeSpeedCheck(
+            {
+              floatModel: model.path,
+              quantizedModel: outAbs,
+              probe: probe ?? (() => makeProbe(floatInputs, resolved.calibrationData, options.inputs)),
+              quantizedProto: engine.proto,
+              mode: resolved.mode,
+            },
+            resolved.requireSpeedup,
+            () => removeOutputs(saved),
+            warnings,
+            ctx,
+          )
+        : undefined;
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
     return {
@@ -131,6 +153,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       warnings: [...warnings, ...engine.warnings],
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
       ...(fidelity ? { fidelity } : {}),
+      ...(speed ? { speed } : {}),
     };
   } finally {
     model.external.close();
