@@ -14,6 +14,9 @@
 
 export const WEBVIEW_PROTOCOL_VERSION = 1;
 
+/** The webviews show byte counts as the CLI, hovers and tree do (one formatter, one unit spelling). */
+export { formatBytes } from '../core/report/format';
+
 // ---------------------------------------------------------------------------------------------
 // Editor DTOs
 

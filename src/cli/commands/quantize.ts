@@ -9,7 +9,7 @@ import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Com
 
 const USAGE =
   'onnx-quantizer quantize MODEL -o OUT [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +
-  '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--percentile P] [--per-channel] ' +
+  '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--calibration-batch N] [--memory-budget MB] [--percentile P] [--per-channel] ' +
   '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--preset x86|arm|gpu] ' +
   '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… ' +
   '[--no-validate] [--force] [--json] ' +
@@ -23,6 +23,8 @@ export const QUANTIZE_FLAGS = {
   format: { type: 'string' },
   'calibration-data': { type: 'string' },
   'calibration-method': { type: 'string' },
+  'calibration-batch': { type: 'string' },
+  'memory-budget': { type: 'string' },
   percentile: { type: 'string' },
   'per-channel': { type: 'boolean' },
   'reduce-range': { type: 'boolean' },
@@ -79,6 +81,8 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   if (values['calibration-data']) options.calibrationData = values['calibration-data'];
   const method = oneOf(values['calibration-method'], 'calibration-method', ['minmax', 'percentile', 'entropy'] as const);
   if (method) options.calibrationMethod = method;
+  if (values['calibration-batch'] !== undefined) options.calibrationBatch = numberOption(values['calibration-batch'], 'calibration-batch', 16, 1);
+  if (values['memory-budget'] !== undefined) options.memoryBudget = numberOption(values['memory-budget'], 'memory-budget', 512, 16);
   if (values.percentile !== undefined) options.percentile = numberOption(values.percentile, 'percentile', 99.99, 0);
   if (values['per-channel']) options.perChannel = true;
   if (values['reduce-range']) options.reduceRange = true;
@@ -154,6 +158,7 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
     ...(r.speed ? { speed: r.speed } : {}),
     effectiveOptions: r.effectiveOptions,
     warnings: r.warnings,
+    ...(r.conversion ? { conversion: r.conversion } : {}),
   };
 }
 
@@ -193,6 +198,7 @@ export const quantizeCommand: Command = {
       ['quantized nodes', result.quantizedNodes],
       ['skipped nodes', result.skippedNodes.length],
       ['seconds', result.seconds.toFixed(2)],
+      ...(result.conversion ? [['opset', result.conversion]] : []),
     ];
     if (result.inputShapes) rows.push(['probe inputs', result.inputShapes]);
     if (result.speed) rows.push(['speed vs float', result.speed.verdict === 'slower' ? `SLOWER: ${result.speed.summary}` : result.speed.summary]);
@@ -215,6 +221,10 @@ export const quantizeCommand: Command = {
       const a = auto.summary;
       text += `\n\nauto-exclude ${a.target}: ${a.met ? 'met' : `not met (${a.stoppedBecause ?? 'no layer left'})`}, output SQNR ${a.finalSqnrDb ?? '∞'} dB`;
       for (const s of a.excluded) text += `\n  kept in float: ${inertText(s.node)} (${inertText(s.opType)}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      if (a.points?.length) {
+        text += `\n${a.quantizePasses ?? a.points.length} quantize pass(es), ${a.calibrations ?? 0} calibration(s):\n`;
+        text += table(['layers float', 'size', 'output SQNR', 'latency', 'target'], a.points.map((p) => [p.excludedCount, formatBytes(p.outputBytes), formatSqnr(p.sqnrDb), `${p.latencyMs} ms`, p.met ? 'met' : 'missed']));
+      }
       text += `\nreport: ${auto.reportFiles.join(', ')}`;
     }
     io.out(text);

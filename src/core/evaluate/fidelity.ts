@@ -9,7 +9,7 @@ import { throwIfCancelled } from '../errors';
 import { indexModel } from '../onnx/graph-index';
 import { loadModel, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
-import { createSession, type InferenceSession } from '../runtime/ort';
+import { createSession, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { OutputFidelity, QuantizeFidelity } from './types';
 import { formatSqnr } from '../report/format';
 import { adaptInputData, describeInputs, feedsFor, firstSamples, modelInputs, type InputData } from './data';
@@ -31,9 +31,54 @@ const PER_LAYER_SAMPLES = 16;
 /** Worst layers named in the warning. */
 const WORST_SHOWN = 3;
 
+/** What outputFidelity needs of the reference: a session, or its outputs recorded beforehand. */
+export type ReferenceRuns = Pick<InferenceSession, 'outputNames' | 'inputMetadata' | 'run'>;
+
+/** Most bytes of reference outputs recorded so that the float session can go before the candidate's loads. */
+const RECORD_LIMIT = 64 * 2 ** 20;
+
+/** Runs of outputFidelity over `data`: a fixed first dim is the one run size the model accepts. */
+function runSizes(reference: Pick<InferenceSession, 'inputMetadata'>, samples: number): { start: number; count: number }[] {
+  const fixed = maxBatchOfSession(reference);
+  const step = Number.isFinite(fixed) ? fixed : STEP;
+  const out: { start: number; count: number }[] = [];
+  for (let start = 0; start < samples; start += step) {
+    const count = Math.min(step, samples - start);
+    if (count < step && Number.isFinite(fixed) && start > 0) break; // a short last run would not fit the model
+    out.push({ start, count });
+  }
+  return out;
+}
+
+/**
+ * The reference's outputs on every run outputFidelity will make, kept in memory (undefined when
+ * they would pass RECORD_LIMIT): the float session can then be released before the candidate's
+ * is created, and the two never hold memory at the same time.
+ */
+export async function recordReference(reference: InferenceSession, data: InputData, ctx: JobContext = {}): Promise<ReferenceRuns | undefined> {
+  const runs: Record<string, OrtTensor>[] = [];
+  let bytes = 0;
+  for (const { start, count } of runSizes(reference, data.samples)) {
+    throwIfCancelled(ctx.signal);
+    const r = await reference.run(feedsFor(data, start, count));
+    for (const t of Object.values(r)) bytes += (t.data as ArrayBufferView).byteLength ?? 0;
+    if (bytes > RECORD_LIMIT) return undefined;
+    runs.push(r);
+  }
+  let next = 0;
+  return {
+    outputNames: reference.outputNames,
+    inputMetadata: reference.inputMetadata,
+    run: (async (_feeds: unknown, names?: readonly string[]) => {
+      const r = runs[next++] ?? {};
+      return Object.fromEntries((names ?? Object.keys(r)).flatMap((n) => (r[n] ? [[n, r[n]]] : [])));
+    }) as ReferenceRuns['run'],
+  };
+}
+
 /** Every output of the reference that the candidate also has (by name), measured over all samples. */
 export async function outputFidelity(
-  reference: InferenceSession,
+  reference: ReferenceRuns,
   candidate: InferenceSession,
   data: InputData,
   candidateData: InputData = data,
@@ -41,10 +86,8 @@ export async function outputFidelity(
 ): Promise<OutputFidelity[]> {
   const names = reference.outputNames.filter((n) => candidate.outputNames.includes(n));
   const acc = names.map(() => ({ errors: new ErrorAccumulator(), rows: 0, agree: 0 }));
-  const step = Math.max(1, Math.min(STEP, maxBatchOfSession(reference)));
-  for (let start = 0; start < data.samples; start += step) {
+  for (const { start, count } of runSizes(reference, data.samples)) {
     throwIfCancelled(ctx.signal);
-    const count = Math.min(step, data.samples - start);
     const feeds = feedsFor(data, start, count);
     const r = await reference.run(feeds, names);
     const c = await candidate.run(candidateData === data ? feeds : feedsFor(candidateData, start, count), names);
@@ -99,14 +142,22 @@ export interface FidelityRun {
 /** Measure every output; below the floor, also rank the layers and keep the worst. */
 export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {}): Promise<QuantizeFidelity> {
   const { reference, candidate, data, floor } = run;
-  const refSession = await createSession(reference.path, { threads: run.threads });
+  let refSession: InferenceSession | undefined = await createSession(reference.path, { threads: run.threads });
   let outputs: OutputFidelity[];
   let candidateModel: OnnxModel | undefined;
   try {
+    // The float outputs first, and the float session released, when they are small enough to keep.
+    const recorded = await recordReference(refSession, data, ctx);
+    let referenceRuns: ReferenceRuns = refSession;
+    if (recorded) {
+      referenceRuns = recorded;
+      await refSession.release();
+      refSession = undefined;
+    }
     candidateModel = loadModel(candidate);
     const candSession = await createSession(candidate, { threads: run.threads });
     try {
-      outputs = await outputFidelity(refSession, candSession, data, adaptInputData(data, modelInputs(candidateModel.proto)), ctx);
+      outputs = await outputFidelity(referenceRuns, candSession, data, adaptInputData(data, modelInputs(candidateModel.proto)), ctx);
     } finally {
       await candSession.release();
     }
@@ -130,7 +181,7 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
     return result;
   } finally {
     candidateModel?.external.close();
-    await refSession.release();
+    await refSession?.release();
   }
 }
 

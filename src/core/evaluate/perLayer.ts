@@ -23,7 +23,8 @@ import { NodeProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto
 import type { JobContext } from '../progress';
 import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { LayerError } from './types';
-import { adaptInputData, feedsFor, maxBatchOf, modelInputs, type InputData } from './data';
+import { fixedBatchOf } from '../data/inputs';
+import { adaptInputData, feedsFor, modelInputs, type InputData } from './data';
 import { asFloat32, sessionForVariant, sessionWithOutputs, withGraph } from './session';
 import { ErrorAccumulator, round } from './stats';
 
@@ -91,11 +92,15 @@ export async function perLayerErrors(
     const candidateData = adaptInputData(data, modelInputs(candidate.proto));
     const refNames = tracked.map((t) => t.tensor);
     const candNames = [...new Set(tracked.map((t) => t.candidateTensor))];
-    let step = 1; // the first sample alone measures the memory one sample takes
-    const maxStep = Math.max(1, Math.min(options.batch ?? 16, maxBatchOf(modelInputs(reference.proto))));
+    // A fixed first dim is the one run size ONNX Runtime accepts; otherwise the first sample alone
+    // measures the memory one sample takes, and the next runs are sized from it.
+    const fixed = fixedBatchOf(modelInputs(reference.proto));
+    let step = fixed ?? 1;
+    const maxStep = fixed ?? Math.max(1, options.batch ?? 16);
     for (let start = 0; start < data.samples; ) {
       throwIfCancelled(ctx.signal);
       const count = Math.min(step, data.samples - start);
+      if (fixed !== undefined && count < fixed && start > 0) break; // a short last run would not fit the model
       const feeds = feedsFor(data, start, count);
       const r = await refSession.run(feeds, refNames);
       const candFeeds = candidateData === data ? feeds : feedsFor(candidateData, start, count);
@@ -122,7 +127,7 @@ export async function perLayerErrors(
         const rv = refValues.get(t.tensor)!;
         if (rv.length === cv.length) t.local.add(rv, cv);
       }
-      if (start === 0) step = Math.max(1, Math.min(maxStep, Math.floor(MEMORY_BUDGET / Math.max(1, (bytes * 3) / count))));
+      if (start === 0 && fixed === undefined) step = Math.max(1, Math.min(maxStep, Math.floor(MEMORY_BUDGET / Math.max(1, (bytes * 3) / count))));
       start += count;
       ctx.onProgress?.({ stage: 'per-layer', message: `${start}/${data.samples} samples` });
     }

@@ -58,7 +58,7 @@ export function asFloat32(value: { data: unknown; type: string }): Float32Array 
 }
 
 /** Most samples one run of `session` takes: its smallest fixed first input dim, else Infinity. */
-export function maxBatchOfSession(session: InferenceSession): number {
+export function maxBatchOfSession(session: Pick<InferenceSession, 'inputMetadata'>): number {
   let max = Infinity;
   for (const m of session.inputMetadata) {
     const d = m.isTensor ? m.shape[0] : undefined;

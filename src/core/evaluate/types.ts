@@ -196,9 +196,23 @@ export interface ExclusionStep {
   /** The node's own added error (LayerError.localSqnrDb) and its tensor's SQNR when chosen. */
   localSqnrDb: number | null;
   sqnrDb: number | null;
-  /** Final-output fidelity before this exclusion. */
+  /** Final-output SQNR with the layers ranked before this one kept float (null when that set was not tried). */
   outputSqnrDb: number | null;
   candidateAccuracy?: number;
+}
+
+/** One set of layers kept float that auto-exclude quantized and measured: a point of the size/fidelity/speed trade-off. */
+export interface AutoExcludePoint {
+  /** The first `excludedCount` layers of the ranking (worst own added error first) kept float. */
+  excludedCount: number;
+  excluded: string[];
+  /** Output model plus external data. */
+  outputBytes: number;
+  sqnrDb: number | null;
+  candidateAccuracy?: number;
+  /** Median latency of one sample of the evaluation data, milliseconds. */
+  latencyMs: number;
+  met: boolean;
 }
 
 export interface AutoExcludeSummary {
@@ -206,6 +220,11 @@ export interface AutoExcludeSummary {
   target: string;
   met: boolean;
   excluded: ExclusionStep[];
+  /** Every candidate quantized, in the order tried (the first keeps nothing float). */
+  points?: AutoExcludePoint[];
+  /** Quantize passes and calibration passes (static mode; ranges are reused across passes) the search took. */
+  quantizePasses?: number;
+  calibrations?: number;
   /** Final-output SQNR and accuracy of the model finally written. */
   finalSqnrDb: number | null;
   referenceAccuracy?: number;

@@ -7,6 +7,7 @@ import { isExternal, PROTOBUF_LIMIT, type OnnxModel } from './model';
 import { ModelProtoSchema, StringStringEntryProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from './schema';
 import { tensorBytes } from './tensor';
 import { walkTensors } from './walk';
+import { writeModel } from './serialize';
 import { sameFile } from './paths';
 import { checkWritableTarget } from '../util/files';
 import { guardWrite, type WriteRules } from '../util/writeGuard';
@@ -196,11 +197,11 @@ export function saveModel(proto: ModelProto, out: string, options: SaveOptions =
         t.externalData = [];
       }
     }
-    const bytes = toBinary(ModelProtoSchema, proto);
-    if (bytes.length > PROTOBUF_LIMIT) throw new InputError('model is over 2 GiB even with external data');
+    // Streamed tensor by tensor (serialize.ts): no second copy of the weights in memory.
     const fd = fs.openSync(tmpModel, 'wx');
+    let modelBytes: number;
     try {
-      fs.writeFileSync(fd, bytes);
+      modelBytes = writeModel(fd, proto);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -208,7 +209,7 @@ export function saveModel(proto: ModelProto, out: string, options: SaveOptions =
     const dataBytes = dataWriter?.bytes ?? 0;
     if (dataWriter) dataWriter.commit();
     fs.renameSync(tmpModel, outAbs);
-    const result: SaveResult = { path: outAbs, modelBytes: bytes.length, dataBytes };
+    const result: SaveResult = { path: outAbs, modelBytes, dataBytes };
     if (dataWriter) result.dataPath = dataWriter.finalPath;
     return result;
   } catch (e) {

@@ -21,7 +21,7 @@ import type { JobContext } from '../progress';
 import { RewriteDriver, type Handlers, type OpHandler, type Rewrite, type RewriteContext, type WeightRef } from './driver';
 import { computeQuantParams, quantRange } from './math';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
-import { quantizeInt8Symmetric, roundHalfEvenFast } from './weights';
+import { quantizeInt8Symmetric, quantizeUint8 } from './weights';
 
 const MS = 'com.microsoft';
 /** Op types dynamic mode handles by default (the user's --op-types replaces this list). */
@@ -165,11 +165,7 @@ export const dynamicGather: OpHandler = {
       if (v > max) max = v;
     }
     const p = computeQuantParams(min, max, quantRange('uint8'), false);
-    const q = new Uint8Array(values.length);
-    for (let i = 0; i < values.length; i++) {
-      const v = roundHalfEvenFast(Math.fround(values[i]! / p.scale)) + p.zeroPoint;
-      q[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
+    const q = quantizeUint8(values, p.scale, p.zeroPoint);
     const qName = rc.unique(`${data}_quantized`);
     const sName = rc.unique(`${data}_scale`);
     const zName = rc.unique(`${data}_zero_point`);

@@ -27,12 +27,14 @@ export async function measureQuantizeFidelity(
   resolved: ResolvedOptions,
   warnings: string[],
   ctx: JobContext,
+  /** The inputs, when the caller took them from the model already (see fidelityInputs). */
+  inputs?: FidelityInputs,
 ): Promise<QuantizeFidelity | undefined> {
   ctx.onProgress?.({ stage: 'fidelity', fraction: 0.96, message: 'float vs quantized outputs' });
   const floor = { ...DEFAULT_FIDELITY_FLOOR, ...definedOnly(options.fidelityFloor) };
   let fidelity: QuantizeFidelity;
   try {
-    const { data, origin } = fidelityInputs(model, options, resolved);
+    const { data, origin } = inputs ?? fidelityInputs(model, options, resolved);
     fidelity = await quantizationFidelity({ reference: model, candidate: output, data, origin, floor }, ctx);
   } catch (e) {
     if (e instanceof CancelledError || e instanceof InputError || options.minSqnrDb !== undefined) {
@@ -55,7 +57,13 @@ export async function measureQuantizeFidelity(
   return fidelity;
 }
 
-function fidelityInputs(model: OnnxModel, options: QuantizeOptions, resolved: ResolvedOptions): { data: InputData; origin: QuantizeFidelity['inputs'] } {
+export interface FidelityInputs {
+  data: InputData;
+  origin: QuantizeFidelity['inputs'];
+}
+
+/** The samples fidelity runs on: --data, else the calibration data (static), else generated inputs. */
+export function fidelityInputs(model: Pick<OnnxModel, 'proto'>, options: QuantizeOptions, resolved: ResolvedOptions): FidelityInputs {
   const specs = modelInputs(model.proto);
   if (options.fidelityData) return { data: firstSamples(loadInputData(options.fidelityData, specs, options.inputs), MAX_SAMPLES), origin: 'data' };
   if (resolved.mode === 'static' && resolved.calibrationData) {

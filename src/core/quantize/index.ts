@@ -15,11 +15,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
-import { opsetVersion } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
 import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
-import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
+import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
 import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
 import { indexModel } from '../onnx/graph-index';
@@ -28,14 +27,18 @@ import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
 import { effectiveOptions, resolveOptions } from './options';
 import { countQuantizedOps, finishQat, findQatWeights } from './qat';
+import { modelForMode } from './opset';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
 import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
-import { quantizeStatic } from './static/index';
+import { quantizeStatic, type RangeCache } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
-import { quantizeSpeedCheck } from './speedCheck';
-import { withGraph } from '../evaluate/session';
+import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
+import { modelInputs } from '../evaluate/data';
+import { formatBytes } from '../report/format';
+import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
+import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
@@ -43,6 +46,8 @@ export type { QuantizeOptions, QuantizeResult } from './types';
 /** Files the caller's run also reads (evaluation data, labels, a recipe): never written either. */
 export interface RunInputs {
   inputs?: readonly (string | undefined)[];
+  /** Static mode: ranges shared by runs on the same model and calibration data (auto-exclude). */
+  ranges?: RangeCache;
 }
 
 export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}, run: RunInputs = {}): Promise<QuantizeResult> {
@@ -75,14 +80,18 @@ export async function quantizeFile(input: string, output: string, options: Quant
 
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
     let probe: Probe | undefined;
-    // The float model's inputs, kept for a probe made after the engine rewrote the graph.
-    const floatGraph = model.proto.graph;
-    const floatInputs = floatGraph ? withGraph(model.proto, { ...floatGraph, input: [...floatGraph.input] }) : model.proto;
     let floatRun: FloatRun | undefined;
-    if (resolved.validate) {
+    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    // The speed check times the probe's inputs; without validation it gets its own (a failure to make one is only a warning then).
+    const speedProbe = resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(model.proto, resolved.calibrationData, options.inputs)) : undefined;
+    // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
+    const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
+    // A large model is checked in a child process after saving (check.ts): this process never holds
+    // ONNX Runtime's sessions next to its own copy of the model.
+    const checkInChild = (resolved.validate || resolved.fidelity) && !conversion && inputBytes >= CHECK_IN_CHILD_BYTES && canCheckInChild();
+    if (probe && !checkInChild) {
       progress('probing', 0.01, 'the float model on the validation probe');
-      probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
-      floatRun = await runFloatOnProbe(model.path, probe);
+      floatRun = await runFloatOnProbe(conversion && !inputHadExternal ? modelToBytes(atOpset.proto) : model.path, probe);
       throwIfCancelled(ctx.signal);
     }
 
@@ -90,7 +99,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
-      engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
+      engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings, run.ranges);
       throwIfCancelled(ctx.signal);
       if (probe && floatRun?.problem) {
         if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
@@ -109,6 +118,30 @@ export async function quantizeFile(input: string, output: string, options: Quant
       throw e;
     }
 
+    let fidelity: QuantizeFidelity | undefined;
+    let speed: QuantizeSpeed | undefined;
+    if (checkInChild) {
+      progress('validating', 0.95, 'in a separate process');
+      const outcome = await runChecksInChild(
+        { input: model.path, output: outAbs, options, resolved, quantizedNodes: engine.quantizedNodes, quantizedInputs: modelInputs(engine.proto) },
+        ctx.signal,
+      );
+      warnings.push(...outcome.warnings);
+      if (outcome.peakRssBytes !== undefined) ctx.log?.(`validation process: peak RSS ${formatBytes(outcome.peakRssBytes)}`);
+      if (outcome.floatProblem !== undefined && probe) {
+        if (engine.quantizedNodes > 0) {
+          removeOutputs(saved);
+          throw probeFault(outcome.floatProblem, probe, options.inputs);
+        }
+        warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${outcome.floatProblem})`);
+      }
+      if (outcome.error) {
+        removeOutputs(saved);
+        throw outcomeError(outcome.error);
+      }
+      fidelity = outcome.fidelity;
+      speed = outcome.speed;
+    }
     if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
       try {
@@ -120,24 +153,12 @@ export async function quantizeFile(input: string, output: string, options: Quant
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    const fidelity = resolved.fidelity ? await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx) : undefined;
-    // Timed on the probe's inputs (made here when validation was off); nothing quantized, nothing to time.
-    const speed =
-      resolved.speedCheck && engine.quantizedNodes > 0
-        ? await quantizeSpeedCheck(
-            {
-              floatModel: model.path,
-              quantizedModel: outAbs,
-              probe: probe ?? (() => makeProbe(floatInputs, resolved.calibrationData, options.inputs)),
-              quantizedProto: engine.proto,
-              mode: resolved.mode,
-            },
-            resolved.requireSpeedup,
-            () => removeOutputs(saved),
-            warnings,
-            ctx,
-          )
-        : undefined;
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx);
+    // Nothing quantized, nothing to time.
+    if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
+      const input = { floatModel: model.path, quantizedModel: outAbs, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode };
+      speed = await quantizeSpeedCheck(input, resolved.requireSpeedup, () => removeOutputs(saved), warnings, ctx);
+    }
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
     return {
@@ -152,6 +173,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
+      ...(conversion ? { conversion: conversion.summary } : {}),
       ...(fidelity ? { fidelity } : {}),
       ...(speed ? { speed } : {}),
     };
@@ -167,6 +189,7 @@ async function runEngine(
   ctx: JobContext,
   writer: ExternalDataWriter | undefined,
   warnings: string[],
+  ranges: RangeCache | undefined,
 ): Promise<EngineResult> {
   const graph = model.proto.graph!;
   const alreadyQuantized = countQuantizedOps(graph);
@@ -178,8 +201,6 @@ async function runEngine(
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {
-      const opset = opsetVersion(model.proto, '') ?? 1;
-      if (opset < 11) throw new InputError(`model opset ${opset} is below 11: dynamic quantization needs DynamicQuantizeLinear (opset 11)`);
       // ConvInteger cannot absorb a BatchNormalization: fold it into the Conv first (shared with static).
       let input = model;
       if (options.quantizeConv || selection.opTypes?.has('Conv')) {
@@ -199,7 +220,7 @@ async function runEngine(
       result = await convertFp16(model, options, selection, ctx, writer);
       break;
     case 'static':
-      result = await quantizeStatic(model, options, selection, ctx);
+      result = await quantizeStatic(model, options, selection, ctx, ranges);
       break;
   }
   if (result.quantizedNodes === 0 && options.mode === 'fp16' && graph.initializer.some((t) => t.dataType === DataType.FLOAT16)) {

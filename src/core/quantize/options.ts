@@ -44,6 +44,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   // batch would allocate gigabytes before anything else could fail.
   wholeInRange(o.histogramBins, 'histogram bins', 2, 65536);
   wholeInRange(o.calibrationBatch, 'calibration batch', 1, 4096);
+  wholeInRange(o.memoryBudget, 'memory budget (MiB)', 16, 1048576);
   const nodeOverrides = resolveNodeOverrides(o.nodeOverrides);
   if (o.percentile !== undefined && !(typeof o.percentile === 'number' && o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
   if (o.minSqnrDb !== undefined && !Number.isFinite(o.minSqnrDb)) throw new InputError(`--min-sqnr expects a number of dB, got ${String(o.minSqnrDb)}`);
@@ -72,6 +73,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     percentile: pick('percentile', 99.99),
     histogramBins: pick('histogramBins', 2048),
     calibrationBatch: pick('calibrationBatch', 16),
+    memoryBudget: pick('memoryBudget', 512),
     movingAverage: pick('movingAverage', false),
     perChannel: pick('perChannel', true),
     reduceRange: pick('reduceRange', false),
@@ -163,6 +165,7 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
       activationType: r.activationType,
       symmetricActivations: r.symmetricActivations,
       calibrationBatch: r.calibrationBatch,
+      memoryBudget: r.memoryBudget,
     });
     if (r.calibrationData) out.calibrationData = r.calibrationData;
     if (r.calibrationMethod === 'percentile') out.percentile = r.percentile;

@@ -15,6 +15,8 @@ export interface ResolvedOptions {
   percentile: number;
   histogramBins: number;
   calibrationBatch: number;
+  /** MiB (QuantizeOptions.memoryBudget). */
+  memoryBudget: number;
   movingAverage: boolean;
   perChannel: boolean;
   /** 7-bit weights (int8 in [-64, 64]). */

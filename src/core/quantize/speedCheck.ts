@@ -6,7 +6,7 @@
  * `--require-speedup X` fails the run below X (nothing written).
  */
 import { CancelledError, WorkError } from '../errors';
-import { adaptInputData, feedsFor, modelInputs } from '../evaluate/data';
+import { adaptInputData, feedsFor, type InputSpec } from '../evaluate/data';
 import { defaultThreads, timeRuns, type TimedModel } from '../evaluate/bench';
 import { percentile, round } from '../evaluate/stats';
 import type { QuantizeSpeed } from '../evaluate/types';
@@ -14,7 +14,6 @@ import type { JobContext } from '../progress';
 import { cpuFlagsText } from '../report/environment';
 import { createSession, type InferenceSession } from '../runtime/ort';
 import type { QuantMode } from './types';
-import type { ModelProto } from '../onnx/schema';
 import type { Probe } from './validate';
 
 /** Wall time the timed rounds aim at (each round runs all three sessions once). */
@@ -28,10 +27,26 @@ export interface SpeedCheckInput {
   quantizedModel: string;
   /** The validation probe (its first run's inputs are timed), or how to make one. */
   probe: Probe | (() => Probe);
-  /** The quantized model (its input types may differ: fp16 inputs). */
-  quantizedProto: ModelProto;
+  /** The quantized model's inputs (their types may differ: fp16 inputs). */
+  quantizedInputs: InputSpec[];
   mode: QuantMode;
   threads?: number;
+}
+
+/**
+ * The validation probe when there is one, else one made now for the speed check alone; a probe
+ * that cannot be made (validation off, inputs too large to generate) fails only the speed check.
+ */
+export function speedProbeOf(probe: Probe | undefined, make: () => Probe): Probe | (() => Probe) {
+  if (probe) return probe;
+  try {
+    const made = make();
+    return made;
+  } catch (e) {
+    return () => {
+      throw e;
+    };
+  }
 }
 
 /** Time float vs quantized in alternation. */
@@ -40,7 +55,7 @@ export async function measureSpeed(input: SpeedCheckInput, ctx: JobContext = {})
   const options = { threads, spinning: false };
   const probe = typeof input.probe === 'function' ? input.probe() : input.probe;
   const feeds = feedsFor(probe.data, 0, probe.batch);
-  const quantizedFeeds = feedsFor(adaptInputData(probe.data, modelInputs(input.quantizedProto)), 0, probe.batch);
+  const quantizedFeeds = feedsFor(adaptInputData(probe.data, input.quantizedInputs), 0, probe.batch);
   const sessions: InferenceSession[] = [];
   try {
     for (const file of [input.floatModel, input.quantizedModel, input.floatModel]) sessions.push(await createSession(file, options));

@@ -29,8 +29,13 @@ export interface QuantizeOptions {
   percentile?: number;
   /** Histogram bins for percentile/entropy; default 2048. */
   histogramBins?: number;
-  /** Calibration batch size (samples per ONNX Runtime run); default 16. */
+  /** Largest calibration batch (samples per ONNX Runtime run); default 16, lowered to fit `memoryBudget`. */
   calibrationBatch?: number;
+  /**
+   * MiB calibration may add to the process's resident memory (ONNX Runtime's session and buffers,
+   * the exposed tensors); batches shrink and big graphs are calibrated in slices of tensors to fit. Default 512.
+   */
+  memoryBudget?: number;
   /** Moving-average MinMax (constant 0.01 by default when enabled). */
   movingAverage?: boolean;
   perChannel?: boolean;
@@ -112,6 +117,8 @@ export interface QuantizeResult {
   warnings: string[];
   /** The validation probe's input shapes and where symbolic dims got their values (when validated). */
   inputShapes?: string;
+  /** Set when the model was below the opset the mode needs: "converted opset 9 → 13: 14 nodes rewritten". */
+  conversion?: string;
   /** The output against the float model (unless `fidelity: false`). */
   fidelity?: QuantizeFidelity;
   /** Float vs quantized latency on this CPU (unless `speedCheck: false` or nothing was quantized). */

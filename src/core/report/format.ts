@@ -1,9 +1,12 @@
 /** Number formats shared by the Markdown and HTML renderings. */
 
-/** Byte counts for people: `512 B`, `1.50 kB`, `12.3 MB` (1024-based; CLI tables, reports, language server). */
+/**
+ * Byte counts for people: `512 B`, `1.50 KiB`, `12.3 MiB`: 1024-based, so the IEC unit names. The one
+ * formatter of the CLI tables, reports, language server hovers, the Models tree and both webviews.
+ */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
   while (v >= 1024 && i < units.length - 1) {

@@ -49,6 +49,12 @@ export function renderMarkdown(report: QuantReport, maxLayers = 20): string {
       );
     } else out.push('No node had to be excluded.');
     out.push('');
+    if (ae.points?.length) {
+      out.push(`Points tried (${ae.quantizePasses ?? ae.points.length} quantize passes, ${ae.calibrations ?? 0} calibrations):`, '');
+      out.push(header(['layers kept float', 'size', 'output SQNR', 'latency (1 sample)', 'target']));
+      for (const p of ae.points) out.push(row([String(p.excludedCount), formatBytes(p.outputBytes), formatSqnr(p.sqnrDb), `${p.latencyMs} ms`, p.met ? 'met' : 'missed']));
+      out.push('');
+    }
   }
   if (report.layers) {
     out.push(`## Per-layer error (worst ${Math.min(maxLayers, report.layers.length)} of ${report.layers.length})`, '');

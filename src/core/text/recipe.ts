@@ -50,6 +50,7 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   percentile: 'number',
   histogramBins: 'number',
   calibrationBatch: 'number',
+  memoryBudget: 'number',
   movingAverage: 'boolean',
   perChannel: 'boolean',
   reduceRange: 'boolean',

@@ -155,6 +155,8 @@ function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCom
     options.format ??= s.format;
     options.calibrationMethod ??= s.calibrationMethod;
     options.calibrationData ??= s.calibrationData;
+    options.calibrationBatch ??= s.calibrationBatch;
+    options.memoryBudget ??= s.memoryBudget;
     if (!options.calibrationData) throw new InputError(vscode.l10n.t('Static quantization needs calibration data: set onnxQuantizer.quantize.calibrationData or use "Quantize…".'));
   }
   if (options.mode === 'weight-only') options.weightBits ??= s.weightBits;
@@ -181,6 +183,8 @@ async function askPlan(model: string, s: QuantizeSettings, excludedLayers: numbe
     options.calibrationData = data;
     options.format = s.format;
     options.calibrationMethod = s.calibrationMethod;
+    options.calibrationBatch = s.calibrationBatch;
+    options.memoryBudget = s.memoryBudget;
   }
   if (mode.mode === 'weight-only') options.weightBits = s.weightBits;
   const suggested = defaultOutputPath(model, mode.mode, options.weightBits);

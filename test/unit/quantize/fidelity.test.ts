@@ -11,6 +11,12 @@ import { quantizeFidelityOf, toDashboard } from '../../../src/extension/dashboar
 import type { QuantizeResult } from '../../../src/core/quantize/types';
 import type { QuantizeFidelity } from '../../../src/core/evaluate/types';
 import { fixture, tempDir, unlikeCalibration } from './helpers';
+import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
+import { DataType } from '../../../src/core/onnx/dtype';
+import { floatTensor } from '../../../src/core/onnx/tensor';
+import { modelToBytes } from '../../../src/core/onnx/save';
+import { encodeNpy } from '../../../src/core/data/npy';
+import { seededRandom } from '../../../src/core/util/random';
 
 const dir = tempDir('fidelity');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -107,4 +113,29 @@ test('CLI: fidelity table and JSON; below the floor a loud warning; --min-sqnr e
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).fidelity.belowFloor, false);
   assert.doesNotMatch(r.stderr, /FIDELITY BELOW/);
+});
+
+test('a model whose first dim is fixed at 2: fidelity and the per-layer ranking run 2 samples at a time (5 calibration samples: the short last run is dropped)', async () => {
+  const rand = seededRandom(11);
+  const w = Array.from({ length: 8 * 4 }, () => rand() - 0.5);
+  const graph = makeGraph(
+    [makeNode('MatMul', ['x', 'w'], ['h'], {}, { name: 'mm' }), makeNode('Softmax', ['h'], ['y'], { axis: -1 }, { name: 'sm' })],
+    'fixed_batch',
+    [makeValueInfo('x', DataType.FLOAT, [2, 8])],
+    [makeValueInfo('y', DataType.FLOAT, [2, 4])],
+    [floatTensor('w', [8, 4], w)],
+  );
+  const model = path.join(dir, 'fixed2.onnx');
+  fs.writeFileSync(model, modelToBytes(makeModel(graph, { '': 13 })));
+  const calib = path.join(dir, 'fixed2_x.npy');
+  const x = Float32Array.from({ length: 5 * 8 }, () => rand() * 4 - 2);
+  fs.writeFileSync(calib, encodeNpy({ dtype: 'float32', shape: [5, 8], data: new Uint8Array(x.buffer) }));
+  // A floor no int8 model reaches, so that the per-layer ranking runs too.
+  const r = await quantizeFile(model, path.join(dir, 'fixed2.int8.onnx'), { mode: 'static', calibrationData: calib, fidelityFloor: { sqnrDb: 200 } });
+  assert.ok(!r.warnings.some((w) => /fidelity not measured/.test(w)), r.warnings.join('\n'));
+  const { f, sqnr } = firstOutput(r);
+  assert.equal(f.inputs, 'calibration data');
+  assert.ok(sqnr > 10 && sqnr < 200, String(sqnr));
+  assert.equal(f.belowFloor, true);
+  assert.ok(f.worstLayers && f.worstLayers.length > 0, JSON.stringify(f));
 });

@@ -18,6 +18,7 @@ export function staticOptions(overrides: Partial<ResolvedOptions> = {}): Resolve
     percentile: 99.99,
     histogramBins: 2048,
     calibrationBatch: 16,
+    memoryBudget: 512,
     movingAverage: false,
     perChannel: true,
     reduceRange: false,
