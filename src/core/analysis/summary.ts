@@ -207,7 +207,8 @@ function consumerKey(index: ModelIndex, name: string): string {
   return opKey(first);
 }
 
-function ioInfo(vi: ValueInfoProto): IOInfo {
+/** Name, dtype and shape (symbolic dims kept, unknown ones null) of a value info. */
+export function ioInfo(vi: ValueInfoProto): IOInfo {
   const t = vi.type?.value;
   if (!t) return { name: vi.name, dtype: 'unknown', shape: null };
   if (t.case !== 'tensorType') {

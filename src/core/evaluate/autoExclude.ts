@@ -108,7 +108,7 @@ export async function quantizeWithAutoExclude(
       const quantized = await quantizeFile(
         input,
         file,
-        { ...options, excludeNodes: [...userExcluded, ...excluded], force: true, fidelity: false, minSqnrDb: undefined },
+        { ...options, excludeNodes: [...userExcluded, ...excluded], force: true, fidelity: false, minSqnrDb: undefined, speedCheck: false, requireSpeedup: undefined },
         { signal: ctx.signal, log: ctx.log, onProgress: (p) => ctx.onProgress?.({ ...p, message: `pass ${pass} (${k} float): ${p.stage}${p.message ? ` ${p.message}` : ''}` }) },
         { ranges },
       );

@@ -64,7 +64,7 @@ export function webviewRoots(extensionUri: vscode.Uri): vscode.Uri[] {
   return [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')];
 }
 
-export function renderShell(webview: vscode.Webview, extensionUri: vscode.Uri, entry: 'editor' | 'dashboard', title: string): string {
+export function renderShell(webview: vscode.Webview, extensionUri: vscode.Uri, entry: 'editor' | 'dashboard' | 'graph', title: string): string {
   const uri = (...p: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
   return webviewHtml({
     cspSource: webview.cspSource,

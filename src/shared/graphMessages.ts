@@ -1,0 +1,238 @@
+/**
+ * The graph view's data and its messages between the extension host and the graph webview.
+ *
+ * The worker builds and lays out a `GraphDto` (every node of the main graph, and the bodies of
+ * the If/Loop/Scan nodes the user expanded); the host passes it on untouched; the webview draws
+ * it. As in webviewMessages.ts, every message is `{v: 1, type, ...}` and both directions have a
+ * validator that checks shapes only (model-derived strings are inserted as text or drawn on canvas).
+ * No `vscode` import and no engine import: host, worker and browser bundles share this file.
+ */
+
+export const GRAPH_PROTOCOL_VERSION = 1;
+
+/** What quantization did or can do to a node (see core/graph/graphView.ts for the rules). */
+export type NodeQuantState = 'quantized' | 'float' | 'none';
+
+export interface GraphAttributeDto {
+  name: string;
+  /** One-line rendering (long lists and tensors are summarised). */
+  value: string;
+}
+
+export interface GraphNodeDto {
+  /** The node's key (core/onnx/graph-index.ts); '' for the graph's input and output markers. */
+  key: string;
+  label: string;
+  /** 'Input' / 'Output' for the markers of graph inputs and outputs. */
+  opType: string;
+  kind: 'op' | 'input' | 'output';
+  domain: string;
+  /** 0 for the main graph, deeper for expanded bodies. */
+  depth: number;
+  inputs: string[];
+  outputs: string[];
+  attributes: GraphAttributeDto[];
+  /** Has If/Loop/Scan bodies (the view can expand it). */
+  expandable: boolean;
+  /** Modes that can quantize the node (the layer rules), empty when none. */
+  modes: string[];
+  /** Set when the node is already an integer kernel or part of a Q/DQ unit: the family. */
+  quantized: string;
+  /** Risks of the layer rules, one line each. */
+  notes: string[];
+  /** Index of the unit head when this node belongs to a Q/DQ unit (the head itself included), else -1. */
+  unit: number;
+  /** Layout box: centre and size, in graph units. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface GraphEdgeDto {
+  from: number;
+  to: number;
+  /** Tensor carried ('' for the owner → body link of an expanded node). */
+  tensor: string;
+  /** Route as flat x,y pairs (start at the producer, end at the consumer). */
+  points: number[];
+}
+
+export interface GraphTensorDto {
+  name: string;
+  dtype: string;
+  shape: (number | string)[] | null;
+  kind: 'initializer' | 'constant' | 'activation' | 'input' | 'output';
+  /** Initializer statistics when it is a float constant: min, max, mean, std. */
+  stats: { min: number; max: number; mean: number; std: number } | null;
+  /** Quantization parameters when the tensor is quantized (scale, zero point, axis as text). */
+  quant: { scale: string; zeroPoint: string; axis: string; type: string } | null;
+}
+
+export interface GraphDto {
+  fileName: string;
+  nodes: GraphNodeDto[];
+  edges: GraphEdgeDto[];
+  tensors: GraphTensorDto[];
+  width: number;
+  height: number;
+  /** Keys of the expanded nodes. */
+  expanded: string[];
+  /** Q/DQ units drawn as one node. */
+  collapsed: boolean;
+  /** Time spent laying out, in ms (shown in the status line and by the bench). */
+  layoutMs: number;
+  /** Which engine laid it out: 'dagre', or 'layered' for graphs too large for it. */
+  layoutEngine: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+export interface GraphReadyMessage {
+  v: 1;
+  type: 'ready';
+}
+/** Lay the graph out again with these bodies expanded and Q/DQ units collapsed or not. */
+export interface GraphRelayoutMessage {
+  v: 1;
+  type: 'relayout';
+  expanded: string[];
+  collapsed: boolean;
+}
+export type GraphAction = 'copyName' | 'showInText' | 'exclude';
+export const GRAPH_ACTIONS: readonly GraphAction[] = ['copyName', 'showInText', 'exclude'];
+/** An action on a node (by key) or a tensor (by name). */
+export interface GraphActionMessage {
+  v: 1;
+  type: 'action';
+  action: GraphAction;
+  /** Node key or tensor name. */
+  target: string;
+}
+export type GraphToHostMessage = GraphReadyMessage | GraphRelayoutMessage | GraphActionMessage;
+
+export interface GraphLoadingMessage {
+  v: 1;
+  type: 'loading';
+  fileName: string;
+}
+export interface GraphDataMessage {
+  v: 1;
+  type: 'graph';
+  graph: GraphDto;
+  /** Per-layer error of the latest comparison report, by node key (local SQNR in dB). */
+  errors: { node: string; sqnrDb: number }[];
+  /** Nodes excluded in the model's recipe. */
+  excluded: string[];
+}
+export interface GraphErrorMessage {
+  v: 1;
+  type: 'error';
+  message: string;
+}
+/** Select a node (jump from elsewhere: the layer table, a diagnostic). */
+export interface GraphRevealMessage {
+  v: 1;
+  type: 'reveal';
+  node: string;
+}
+export type HostToGraphMessage = GraphLoadingMessage | GraphDataMessage | GraphErrorMessage | GraphRevealMessage;
+
+// ---------------------------------------------------------------------------------------------
+// Validators
+
+type Obj = Record<string, unknown>;
+const MAX_STRING = 100_000;
+const MAX_NODES = 500_000;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= -1;
+const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_NODES): boolean => Array.isArray(x) && x.length <= max && x.every(item);
+const isStrArr = (x: unknown, max = MAX_NODES): boolean => isArrOf(x, (s) => isStr(s), max);
+const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
+const versioned = (x: unknown): x is Obj & { type: unknown } => isObj(x) && x.v === GRAPH_PROTOCOL_VERSION && typeof x.type === 'string';
+
+const NODE_KINDS = ['op', 'input', 'output'] as const;
+const TENSOR_KINDS = ['initializer', 'constant', 'activation', 'input', 'output'] as const;
+
+const isNode = (x: unknown): boolean =>
+  isObj(x) &&
+  isStr(x.key) &&
+  isStr(x.label) &&
+  isStr(x.opType) &&
+  oneOf(x.kind, NODE_KINDS) &&
+  isStr(x.domain) &&
+  isIndex(x.depth) &&
+  isStrArr(x.inputs) &&
+  isStrArr(x.outputs) &&
+  isArrOf(x.attributes, (a) => isObj(a) && isStr(a.name) && isStr(a.value)) &&
+  isBool(x.expandable) &&
+  isStrArr(x.modes, 8) &&
+  isStr(x.quantized) &&
+  isStrArr(x.notes, 100) &&
+  isIndex(x.unit) &&
+  [x.x, x.y, x.width, x.height].every(isNum);
+
+const isStats = (x: unknown): boolean => x === null || (isObj(x) && [x.min, x.max, x.mean, x.std].every(isNum));
+const isQuant = (x: unknown): boolean => x === null || (isObj(x) && isStr(x.scale) && isStr(x.zeroPoint) && isStr(x.axis) && isStr(x.type));
+
+const isTensor = (x: unknown): boolean =>
+  isObj(x) &&
+  isStr(x.name) &&
+  isStr(x.dtype) &&
+  (x.shape === null || isArrOf(x.shape, (d) => isNum(d) || isStr(d), 64)) &&
+  oneOf(x.kind, TENSOR_KINDS) &&
+  isStats(x.stats) &&
+  isQuant(x.quant);
+
+export function isGraphDto(x: unknown): x is GraphDto {
+  if (!isObj(x) || !Array.isArray(x.nodes)) return false;
+  const count = x.nodes.length;
+  const isEdge = (e: unknown): boolean =>
+    isObj(e) && isIndex(e.from) && isIndex(e.to) && (e.from as number) < count && (e.to as number) < count && isStr(e.tensor) && isArrOf(e.points, isNum, 10_000);
+  return (
+    isStr(x.fileName) &&
+    isArrOf(x.nodes, isNode) &&
+    isArrOf(x.edges, isEdge, 4 * MAX_NODES) &&
+    isArrOf(x.tensors, isTensor, 4 * MAX_NODES) &&
+    isNum(x.width) &&
+    isNum(x.height) &&
+    isStrArr(x.expanded) &&
+    isBool(x.collapsed) &&
+    isNum(x.layoutMs) &&
+    isStr(x.layoutEngine)
+  );
+}
+
+export function isGraphToHostMessage(x: unknown): x is GraphToHostMessage {
+  if (!versioned(x)) return false;
+  switch (x.type) {
+    case 'ready':
+      return true;
+    case 'relayout':
+      return isArrOf(x.expanded, (k) => isStr(k, 4096), 10_000) && isBool(x.collapsed);
+    case 'action':
+      return oneOf(x.action, GRAPH_ACTIONS) && isStr(x.target, 4096) && x.target.length > 0;
+    default:
+      return false;
+  }
+}
+
+export function isHostToGraphMessage(x: unknown): x is HostToGraphMessage {
+  if (!versioned(x)) return false;
+  switch (x.type) {
+    case 'loading':
+      return isStr(x.fileName);
+    case 'graph':
+      return isGraphDto(x.graph) && isArrOf(x.errors, (e) => isObj(e) && isStr(e.node) && isNum(e.sqnrDb)) && isStrArr(x.excluded);
+    case 'error':
+      return isStr(x.message);
+    case 'reveal':
+      return isStr(x.node, 4096);
+    default:
+      return false;
+  }
+}
