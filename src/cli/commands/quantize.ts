@@ -13,7 +13,7 @@ const USAGE =
   '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--preset x86|arm|gpu] ' +
   '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… ' +
   '[--no-validate] [--force] [--json] ' +
-  '[--data PATH] [--min-sqnr DB] [--fidelity-floor DB[,COSINE]] [--no-fidelity] ' +
+  '[--data PATH] [--min-sqnr DB] [--fidelity-floor DB[,COSINE]] [--no-fidelity] [--no-speed-check] [--require-speedup X] ' +
   '[--auto-exclude sqnr:DB|acc-drop:POINTS [--labels LABELS.npy]]';
 
 /** Every flag of `quantize`, in one place (other modules may extend it, e.g. --auto-exclude). */
@@ -46,6 +46,9 @@ export const QUANTIZE_FLAGS = {
   'min-sqnr': { type: 'string' },
   'fidelity-floor': { type: 'string' },
   'no-fidelity': { type: 'boolean' },
+  // Speed check against float (src/core/quantize/speedCheck.ts): off, or a factor to fail under.
+  'no-speed-check': { type: 'boolean' },
+  'require-speedup': { type: 'string' },
   // Auto-exclusion (src/core/evaluate/autoExclude.ts): target and labels (with --data).
   'auto-exclude': { type: 'string' },
   labels: { type: 'string' },
@@ -102,6 +105,8 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   if (values['min-sqnr'] !== undefined) options.minSqnrDb = numberOption(values['min-sqnr'], 'min-sqnr', 0, -Infinity);
   if (values['fidelity-floor'] !== undefined) options.fidelityFloor = parseFloor(values['fidelity-floor']);
   if (values['no-fidelity']) options.fidelity = false;
+  if (values['no-speed-check']) options.speedCheck = false;
+  if (values['require-speedup'] !== undefined) options.requireSpeedup = numberOption(values['require-speedup'], 'require-speedup', 1, 0);
   if (values.force) options.force = true;
   return { input, output: values.output, options, json: !!values.json, values };
 }
@@ -150,6 +155,7 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
     seconds: r.seconds,
     mode: r.mode,
     ...(r.fidelity ? { fidelity: r.fidelity } : {}),
+    ...(r.speed ? { speed: r.speed } : {}),
     effectiveOptions: r.effectiveOptions,
     warnings: r.warnings,
     ...(r.conversion ? { conversion: r.conversion } : {}),
@@ -195,6 +201,7 @@ export const quantizeCommand: Command = {
       ...(result.conversion ? [['opset', result.conversion]] : []),
     ];
     if (result.inputShapes) rows.push(['probe inputs', result.inputShapes]);
+    if (result.speed) rows.push(['speed vs float', result.speed.verdict === 'slower' ? `SLOWER: ${result.speed.summary}` : result.speed.summary]);
     if (result.fidelity) rows.push(['fidelity', `${result.fidelity.belowFloor ? 'BELOW THE FLOOR: ' : ''}${result.fidelity.samples} samples of ${result.fidelity.inputs}`]);
     let text = table(['result', 'value'], rows);
     if (result.fidelity) {

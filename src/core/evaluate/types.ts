@@ -127,6 +127,34 @@ export interface QuantizeFidelity {
   worstLayers?: { node: string; opType: string; localSqnrDb: number | null; sqnrDb: number | null }[];
 }
 
+/**
+ * The speed check every quantization result carries (`quantize --json`: `speed`): float and
+ * quantized model timed in alternation on the validation probe's inputs, with an A/A control.
+ */
+export interface QuantizeSpeed {
+  floatP50Ms: number;
+  quantizedP50Ms: number;
+  /** Median over runs of float time / quantized time of the same round (>1: faster). */
+  speedup: number;
+  /**
+   * Relative uncertainty of `speedup`: the larger of the A/A control's deviation from 1 (a second
+   * float session in the same alternation) and the 95 % interval of the median ratio.
+   */
+  noise: number;
+  /** Second float session p50 / float p50. */
+  controlRatio: number;
+  /** 'faster' / 'slower' beyond the noise, else 'same'. */
+  verdict: 'faster' | 'slower' | 'same';
+  runs: number;
+  batch: number;
+  threads: number;
+  inputShapes: string;
+  /** The CPU facts detected here (`AVX2, no AVX-512 VNNI, no AVX-VNNI`). */
+  cpuFlags: string;
+  /** One line for people: `2.31× faster than float (±1.2 %) …` or `slower than float on this CPU …`. */
+  summary: string;
+}
+
 /** Error of one intermediate float tensor both models share. */
 export interface LayerError {
   /** Tensor name in the reference. */

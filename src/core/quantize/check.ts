@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, WorkError } from '../errors';
 import { loadModel, type OnnxModel } from '../onnx/model';
-import type { QuantizeFidelity } from '../evaluate/types';
+import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
+import type { InputSpec } from '../evaluate/data';
+import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
 import { fidelityInputs, measureQuantizeFidelity, type FidelityInputs } from './fidelity';
 import type { ResolvedOptions } from './selection';
 import type { QuantizeOptions } from './types';
@@ -27,12 +29,15 @@ export interface CheckRequest {
   options: QuantizeOptions;
   resolved: ResolvedOptions;
   quantizedNodes: number;
+  /** The quantized model's inputs, for the speed check's feeds. */
+  quantizedInputs?: InputSpec[];
 }
 
 export interface CheckOutcome {
   /** The float model fails on the probe (the probe's fault): the caller decides what that means. */
   floatProblem?: string;
   fidelity?: QuantizeFidelity;
+  speed?: QuantizeSpeed;
   warnings: string[];
   /** An error the check raised; the caller removes the output and throws it. */
   error?: { kind: 'input' | 'work' | 'cancelled'; message: string };
@@ -45,7 +50,7 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
   const warnings: string[] = [];
   const prepared = prepare(req, warnings);
   if ('error' in prepared) return { warnings, error: prepared.error };
-  const { probe, inputs, model } = prepared;
+  const { probe, speedProbe, inputs, model } = prepared;
   // The child runs with --expose-gc: the file's bytes go back before ONNX Runtime loads its own copy.
   (globalThis as { gc?: () => void }).gc?.();
   try {
@@ -60,12 +65,19 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
         }
       }
     }
-    if (!inputs) return { warnings };
+    const outcome: CheckOutcome = { warnings };
+    const ctx = signal ? { signal } : {};
     try {
-      const fidelity = await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, signal ? { signal } : {}, inputs);
-      return fidelity ? { fidelity, warnings } : { warnings };
+      const fidelity = inputs ? await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, ctx, inputs) : undefined;
+      if (fidelity) outcome.fidelity = fidelity;
+      if (speedProbe && req.quantizedNodes > 0) {
+        const input = { floatModel: model.path, quantizedModel: req.output, probe: speedProbe, quantizedInputs: req.quantizedInputs ?? [], mode: req.resolved.mode };
+        const speed = await quantizeSpeedCheck(input, req.resolved.requireSpeedup, () => undefined, warnings, ctx);
+        if (speed) outcome.speed = speed;
+      }
+      return outcome;
     } catch (e) {
-      return { warnings, error: errorOf(e, '') };
+      return { ...outcome, error: errorOf(e, '') };
     }
   } finally {
     model.external.close();
@@ -74,6 +86,8 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
 
 interface Prepared {
   probe: Probe | undefined;
+  /** The probe, or (without validation) one made for the speed check alone. */
+  speedProbe: Probe | (() => Probe) | undefined;
   inputs: FidelityInputs | undefined;
   model: OnnxModel;
 }
@@ -86,6 +100,7 @@ interface Prepared {
 function prepare(req: CheckRequest, warnings: string[]): Prepared | { error: NonNullable<CheckOutcome['error']> } {
   const loaded = loadModel(req.input);
   const probe = req.resolved.validate ? makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs) : undefined;
+  const speedProbe = req.resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs)) : undefined;
   let inputs: FidelityInputs | undefined;
   if (req.resolved.fidelity) {
     try {
@@ -106,7 +121,7 @@ function prepare(req: CheckRequest, warnings: string[]): Prepared | { error: Non
       return (proto ??= loadModel(file).proto);
     },
   };
-  return { probe, inputs, model };
+  return { probe, speedProbe, inputs, model };
 }
 
 function errorOf(e: unknown, workPrefix: string): NonNullable<CheckOutcome['error']> {

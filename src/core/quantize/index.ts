@@ -34,9 +34,11 @@ import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRu
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic, type RangeCache } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
+import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
+import { modelInputs } from '../evaluate/data';
 import { formatBytes } from '../report/format';
 import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
-import type { QuantizeFidelity } from '../evaluate/types';
+import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
@@ -80,6 +82,8 @@ export async function quantizeFile(input: string, output: string, options: Quant
     let probe: Probe | undefined;
     let floatRun: FloatRun | undefined;
     if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    // The speed check times the probe's inputs; without validation it gets its own (a failure to make one is only a warning then).
+    const speedProbe = resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(model.proto, resolved.calibrationData, options.inputs)) : undefined;
     // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
     const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
     // A large model is checked in a child process after saving (check.ts): this process never holds
@@ -115,9 +119,13 @@ export async function quantizeFile(input: string, output: string, options: Quant
     }
 
     let fidelity: QuantizeFidelity | undefined;
+    let speed: QuantizeSpeed | undefined;
     if (checkInChild) {
       progress('validating', 0.95, 'in a separate process');
-      const outcome = await runChecksInChild({ input: model.path, output: outAbs, options, resolved, quantizedNodes: engine.quantizedNodes }, ctx.signal);
+      const outcome = await runChecksInChild(
+        { input: model.path, output: outAbs, options, resolved, quantizedNodes: engine.quantizedNodes, quantizedInputs: modelInputs(engine.proto) },
+        ctx.signal,
+      );
       warnings.push(...outcome.warnings);
       if (outcome.peakRssBytes !== undefined) ctx.log?.(`validation process: peak RSS ${formatBytes(outcome.peakRssBytes)}`);
       if (outcome.floatProblem !== undefined && probe) {
@@ -132,6 +140,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
         throw outcomeError(outcome.error);
       }
       fidelity = outcome.fidelity;
+      speed = outcome.speed;
     }
     if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
@@ -145,6 +154,11 @@ export async function quantizeFile(input: string, output: string, options: Quant
       }
     }
     if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx);
+    // Nothing quantized, nothing to time.
+    if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
+      const input = { floatModel: model.path, quantizedModel: outAbs, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode };
+      speed = await quantizeSpeedCheck(input, resolved.requireSpeedup, () => removeOutputs(saved), warnings, ctx);
+    }
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
     return {
@@ -161,6 +175,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
       ...(conversion ? { conversion: conversion.summary } : {}),
       ...(fidelity ? { fidelity } : {}),
+      ...(speed ? { speed } : {}),
     };
   } finally {
     model.external.close();

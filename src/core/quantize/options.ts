@@ -53,6 +53,10 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     throw new InputError(`the fidelity floor's cosine must be in [-1, 1], got ${String(o.fidelityFloor.cosine)}`);
   }
   if (o.fidelity === false && o.minSqnrDb !== undefined) throw new InputError('--min-sqnr needs the fidelity measurement (it was turned off)');
+  if (o.requireSpeedup !== undefined && !(typeof o.requireSpeedup === 'number' && o.requireSpeedup > 0 && Number.isFinite(o.requireSpeedup))) {
+    throw new InputError(`--require-speedup expects a positive factor (e.g. 1 or 1.5), got ${String(o.requireSpeedup)}`);
+  }
+  if (o.speedCheck === false && o.requireSpeedup !== undefined) throw new InputError('--require-speedup needs the speed check (it was turned off)');
   if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') {
     throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
   }
@@ -86,6 +90,8 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     nodeOverrides,
     validate: o.validate !== false,
     fidelity: o.fidelity !== false,
+    speedCheck: o.speedCheck !== false,
+    requireSpeedup: o.requireSpeedup,
     force: o.force === true,
     externalData: o.externalData ?? 'auto',
     addQdqPairToWeight: preset.addQdqPairToWeight ?? false,
@@ -150,6 +156,8 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
   if (r.excludeNodes.length) out.excludeNodes = r.excludeNodes;
   if (r.nodeOverrides) out.nodeOverrides = r.nodeOverrides;
   if (!r.fidelity) out.fidelity = false;
+  if (!r.speedCheck) out.speedCheck = false;
+  if (r.requireSpeedup !== undefined) out.requireSpeedup = r.requireSpeedup;
   if (r.mode === 'static') {
     Object.assign(out, {
       format: r.format,

@@ -40,6 +40,9 @@ export interface ResolvedOptions {
   validate: boolean;
   /** Measure the output against the float model (QuantizeOptions.fidelity). */
   fidelity: boolean;
+  /** Time float vs quantized after saving (QuantizeOptions.speedCheck). */
+  speedCheck: boolean;
+  requireSpeedup: number | undefined;
   force: boolean;
   externalData: 'auto' | 'always' | 'never';
   /** gpu preset (TensorRT): keep float weights with a Q→DQ pair instead of pre-quantized weights. */

@@ -3,7 +3,7 @@
  * Option names mirror the CLI flags in the cli.md contract.
  */
 import type { InputOverrides } from '../data/probe';
-import type { QuantizeFidelity } from '../evaluate/types';
+import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 
 export type QuantMode = 'dynamic' | 'static' | 'weight-only' | 'fp16';
 export type QuantFormat = 'qdq' | 'qoperator';
@@ -77,6 +77,13 @@ export interface QuantizeOptions {
   fidelityFloor?: { sqnrDb?: number; cosine?: number };
   /** Fail (WorkError, nothing written) when an output's SQNR is below this many dB (`--min-sqnr`). */
   minSqnrDb?: number;
+  /**
+   * Time float against quantized in alternation on the probe's inputs (a few seconds) and say
+   * when the output is slower; default true (`--no-speed-check` turns it off).
+   */
+  speedCheck?: boolean;
+  /** Fail (WorkError, nothing written) when the measured speedup is below this (`--require-speedup`). */
+  requireSpeedup?: number;
   /** Load and run the output once in ONNX Runtime before reporting success; default true. */
   validate?: boolean;
   /** Replace an existing output. */
@@ -114,4 +121,6 @@ export interface QuantizeResult {
   conversion?: string;
   /** The output against the float model (unless `fidelity: false`). */
   fidelity?: QuantizeFidelity;
+  /** Float vs quantized latency on this CPU (unless `speedCheck: false` or nothing was quantized). */
+  speed?: QuantizeSpeed;
 }

@@ -70,6 +70,8 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   fidelityData: 'string',
   fidelityFloor: 'floor',
   minSqnrDb: 'number',
+  speedCheck: 'boolean',
+  requireSpeedup: 'number',
 };
 
 export const RECIPE_OPTION_NAMES = Object.keys(OPTION_TYPES) as (keyof RecipeOptions)[];

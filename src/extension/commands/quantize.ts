@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError } from '../../core/errors';
 import type { Preset, QuantMode, QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
+import type { QuantizeSpeed } from '../../core/evaluate/types';
 import type { CompareJobResult } from '../../shared/protocol';
 import { formatInputOverrides, parseInputOverridesText } from '../../core/data/probe';
 import { quantizeFidelityOf } from '../dashboard/reportAdapter';
@@ -233,6 +234,13 @@ async function pickCalibrationData(model: string, fromSettings: string | undefin
   return chosen?.[0]?.fsPath;
 }
 
+/** The speed check in a few words (the full figures are in the log and the JSON). */
+function speedText(s: QuantizeSpeed): string {
+  if (s.verdict === 'slower') return vscode.l10n.t('Slower than float on this CPU: {0}× ({1}).', s.speedup.toFixed(2), s.cpuFlags);
+  if (s.verdict === 'faster') return vscode.l10n.t('{0}× faster than float at batch {1}.', s.speedup.toFixed(2), s.batch);
+  return vscode.l10n.t('No faster than float on this CPU ({0}×, within the noise).', s.speedup.toFixed(2));
+}
+
 async function offerNextSteps(services: Services, model: vscode.Uri, result: QuantizeResult, plan: Plan): Promise<void> {
   const compare = vscode.l10n.t('Compare');
   const reveal = vscode.l10n.t('Reveal in Explorer');
@@ -242,9 +250,10 @@ async function offerNextSteps(services: Services, model: vscode.Uri, result: Qua
   const fidelity = quantizeFidelityOf({ quantize: { fidelity: result.fidelity } });
   const message =
     vscode.l10n.t('Quantized {0} → {1}: {2}× smaller, {3} nodes quantized{4}.', path.basename(model.fsPath), path.basename(result.output), result.sizeRatio.toFixed(2), result.quantizedNodes, skipped) +
-    (fidelity ? ' ' + vscode.l10n.t('Fidelity vs float: {0}.', fidelity.text) : '');
+    (fidelity ? ' ' + vscode.l10n.t('Fidelity vs float: {0}.', fidelity.text) : '') +
+    (result.speed ? ' ' + speedText(result.speed) : '');
   const worst = result.fidelity?.worstLayers?.map((l) => l.node) ?? [];
-  const pick = fidelity?.belowFloor
+  const pick = fidelity?.belowFloor || result.speed?.verdict === 'slower'
     ? await vscode.window.showWarningMessage(message, ...(worst.length ? [keepFloat] : []), compare, reveal)
     : await vscode.window.showInformationMessage(message, compare, reveal);
   if (pick === keepFloat) {

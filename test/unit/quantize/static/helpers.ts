@@ -34,6 +34,8 @@ export function staticOptions(overrides: Partial<ResolvedOptions> = {}): Resolve
     excludeNodes: [],
     validate: true,
     fidelity: true,
+    speedCheck: false,
+    requireSpeedup: undefined,
     force: false,
     externalData: 'auto',
     addQdqPairToWeight: false,
