@@ -65,7 +65,9 @@ let view = { scale: 1, tx: 0, ty: 0 };
 let firstPaint = true;
 let expanded: string[] = [];
 
-const quantizedModel = (): boolean => graph?.nodes.some((n) => n.quantized !== '') ?? false;
+/** Whether any node is quantized (set per graph: stateOf runs for every node of every frame). */
+let quantizedGraph = false;
+const quantizedModel = (): boolean => quantizedGraph;
 
 function stateOf(n: GraphNodeDto): State {
   if (n.kind !== 'op') return 'io';
@@ -164,6 +166,13 @@ function resize(): void {
 new ResizeObserver(resize).observe(canvas);
 
 function draw(): void {
+  const started = performance.now();
+  paintGraph();
+  // The last frame's cost, for the bench's pan/zoom figures (an attribute: no growing buffer).
+  canvas.setAttribute('data-draw-ms', (performance.now() - started).toFixed(2));
+}
+
+function paintGraph(): void {
   if (!ctx) return;
   const dpr = window.devicePixelRatio || 1;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -523,6 +532,7 @@ function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   const keep = graph && selected >= 0 ? graph.nodes[selected]?.key : undefined;
   const firstGraph = !graph;
   graph = m.graph;
+  quantizedGraph = m.graph.nodes.some((n) => n.quantized !== '');
   errors = new Map(m.errors.map((e) => [e.node, e.sqnrDb]));
   excluded = new Set(m.excluded);
   tensors = new Map(m.graph.tensors.map((x) => [x.name, x]));
