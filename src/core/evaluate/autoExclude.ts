@@ -143,7 +143,9 @@ export async function quantizeWithAutoExclude(
       const candidate = loadModel(full.file);
       let layers: LayerError[];
       try {
-        layers = await perLayerErrors(reference, candidate, firstSamples(data, evalOptions.perLayerSamples ?? 128), { threads }, { signal: ctx.signal });
+        // The ranking's runs stay within the quantizer's calibration budget when one is set.
+        const memoryBudget = options.memoryBudget !== undefined ? options.memoryBudget * 2 ** 20 : undefined;
+        layers = await perLayerErrors(reference, candidate, firstSamples(data, evalOptions.perLayerSamples ?? 128), { threads, memoryBudget }, { signal: ctx.signal });
       } finally {
         candidate.external.close();
       }

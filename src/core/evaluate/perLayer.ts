@@ -30,8 +30,10 @@ import { ErrorAccumulator, round } from './stats';
 
 export interface PerLayerOptions {
   threads?: number | undefined;
-  /** Most samples per run; default 16, fewer when one run's intermediates would pass 256 MiB. */
+  /** Most samples per run; default 16, fewer when one run's intermediates would pass `memoryBudget`. */
   batch?: number | undefined;
+  /** Bytes of intermediate tensors one run may hold (both models, the cut copy); default 256 MiB. */
+  memoryBudget?: number | undefined;
 }
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
@@ -127,7 +129,7 @@ export async function perLayerErrors(
         const rv = refValues.get(t.tensor)!;
         if (rv.length === cv.length) t.local.add(rv, cv);
       }
-      if (start === 0 && fixed === undefined) step = Math.max(1, Math.min(maxStep, Math.floor(MEMORY_BUDGET / Math.max(1, (bytes * 3) / count))));
+      if (start === 0 && fixed === undefined) step = Math.max(1, Math.min(maxStep, Math.floor((options.memoryBudget ?? MEMORY_BUDGET) / Math.max(1, (bytes * 3) / count))));
       start += count;
       ctx.onProgress?.({ stage: 'per-layer', message: `${start}/${data.samples} samples` });
     }
