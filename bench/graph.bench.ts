@@ -60,7 +60,7 @@ export async function run(): Promise<void> {
       await view.page.waitForFunction(() => document.querySelector('[data-testid=graph-status]') !== null);
       const paintMs = await view.page.evaluate(async (g) => {
         const t0 = performance.now();
-        window.postMessage({ v: 1, type: 'graph', graph: g, errors: [], excluded: [] }, '*');
+        window.postMessage({ v: 1, type: 'graph', graph: g, excluded: [] }, '*');
         for (;;) {
           const mark = performance.getEntriesByName('graph-first-paint')[0];
           if (mark) return mark.startTime - t0;

@@ -219,9 +219,10 @@ function paintGraph(): void {
       paint(ctx, n, left, top, n.width, n.height);
       return;
     }
+    // Zoomed out the state colour fills the box (labels are gone); close up it is a stripe beside the text.
     ctx.fillStyle = colours.nodeFill ?? '#222';
     ctx.fillRect(left, top, n.width, n.height);
-    paint(ctx, n, left, top, errors.has(n.key) ? n.width : 6, n.height);
+    paint(ctx, n, left, top, detail === 'boxes' ? n.width : errors.has(n.key) ? 14 : 6, n.height);
     ctx.strokeStyle = i === selected ? (colours.focus ?? '#08f') : (colours.border ?? '#555');
     ctx.lineWidth = (i === selected ? 3 : 1) / scale;
     ctx.strokeRect(left, top, n.width, n.height);
@@ -478,6 +479,7 @@ function renderLegend(): void {
     const bar = h('span', { class: 'heat-bar' });
     bar.style.background = `linear-gradient(to right, ${colours.heatLow}, ${colours.heatHigh})`;
     legend.append(h('div', { class: 'legend-item', 'data-testid': 'graph-heat' }, t('added error (SQNR)'), ` ≤${HEAT_LOW_DB} dB `, bar, ` ≥${HEAT_HIGH_DB} dB`));
+    if (graph?.errorReport) legend.append(h('div', { class: 'muted' }, t('from {0}', graph.errorReport)));
   }
 }
 
@@ -533,7 +535,8 @@ function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   const firstGraph = !graph;
   graph = m.graph;
   quantizedGraph = m.graph.nodes.some((n) => n.quantized !== '');
-  errors = new Map(m.errors.map((e) => [e.node, e.sqnrDb]));
+  canvas.setAttribute('data-model', m.graph.fileName);
+  errors = new Map(m.graph.errors.map((e) => [e.node, e.sqnrDb]));
   excluded = new Set(m.excluded);
   tensors = new Map(m.graph.tensors.map((x) => [x.name, x]));
   expanded = [...m.graph.expanded];

@@ -63,7 +63,7 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
       const graph = await runner.run({ kind: 'graph', model: model.fsPath, expanded: layout.expanded, collapsed: layout.collapsed }, { signal: controller.signal, timeoutMs: 300_000 });
       if (controller.signal.aborted) return;
       log.info(`graph: ${fileName(model)} ${graph.nodes.length} nodes laid out by ${graph.layoutEngine} in ${graph.layoutMs.toFixed(0)} ms (${Date.now() - started} ms with loading)`);
-      post({ v: 1, type: 'graph', graph, errors: [], excluded: exclusions.get(model) });
+      post({ v: 1, type: 'graph', graph, excluded: exclusions.get(model) });
     } catch (err) {
       if (controller.signal.aborted) return;
       log.error(`graph: cannot lay out ${model.fsPath}: ${oneLine(err)}`);
