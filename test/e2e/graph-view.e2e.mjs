@@ -1,4 +1,4 @@
-// Graph view as a person uses it: open digits_cnn in the model editor, run "Open Graph", walk the
+// Graph view as a person uses it: open digits_cnn in the model editor, press its Graph button, walk the
 // graph with the keyboard to a Conv and open its details. Then the model quantized by the CLI
 // (static QDQ) with its comparison report next to it: the per-layer error shows as a heat scale
 // with a legend, a quantized tensor found by search shows the scale and zero point `inspect`
@@ -15,12 +15,18 @@ const FLOAT = 'digits_cnn.onnx';
 const INT8 = 'digits_cnn.int8.onnx';
 const cli = (...args) => execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
 
-async function openGraphOf(s, file) {
+/** Opens the model in its editor, then its graph: from the editor's Graph button, or the palette. */
+async function openGraphOf(s, file, { fromEditor = false } = {}) {
   const row = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first();
   await row.waitFor({ timeout: 30000 });
   await row.click();
   await s.page.locator('.tabs-container .tab.active', { hasText: file }).waitFor({ timeout: 20000 });
-  await runCommand(s.page, 'ONNX Quantizer: Open Graph');
+  if (fromEditor) {
+    const editor = await findWebviewFrame(s.page, '[data-testid="btn-open-graph"]', { timeout: 60000 });
+    await editor.getByTestId('btn-open-graph').click();
+  } else {
+    await runCommand(s.page, 'ONNX Quantizer: Open Graph');
+  }
   const frame = await findWebviewFrame(s.page, `[data-testid="graph-canvas"][data-model="${file}"]`, { timeout: 60000 });
   await waitUntil(`the graph of ${file} to be laid out`, async () => / nodes · laid out in /.test(await testIdText(frame, 'graph-status')), { timeout: 60000 });
   return frame;
@@ -45,10 +51,10 @@ describe('graph view (UI)', () => {
   });
   after(async () => { await s?.close(); });
 
-  it('opens the graph of digits_cnn and walks it with the keyboard to the details of a Conv', async (t) => {
+  it('opens the graph of digits_cnn from the model editor and walks it with the keyboard to the details of a Conv', async (t) => {
     if (broken) return t.skip('an earlier step failed');
     try {
-      frame = await openGraphOf(s, FLOAT);
+      frame = await openGraphOf(s, FLOAT, { fromEditor: true });
       assert.match(await testIdText(frame, 'graph-status'), /^12 nodes/);
       const canvas = frame.getByTestId('graph-canvas');
       await canvas.focus();
