@@ -116,7 +116,7 @@ export function speedFigures(
 /** What to keep float when a mode comes out slower. */
 const SLOWER_HINT: Record<QuantMode, string> = {
   dynamic:
-    'small MatMul/Gemm layers cost more quantizing their activations at run time than the integer product saves: keep them float (--exclude-nodes, --op-types), or use --mode static with calibration data',
+    'small MatMul/Gemm layers cost more quantizing their activations at run time than the integer product saves, and ConvInteger is never fused: keep them float (--exclude-nodes, --op-types), or use --mode static with calibration data',
   static: 'Q/DQ pairs ONNX Runtime does not fuse on this CPU run as extra steps: keep the unfused layers float (inspect shows them as risks)',
   'weight-only': 'MatMulNBits has no faster kernel here for these shapes: smaller, not faster; --mode dynamic is usually faster on CPU',
   fp16: 'fp16 weights are cast back to float32 at run time on CPU: smaller, not faster',
