@@ -65,7 +65,9 @@ let view = { scale: 1, tx: 0, ty: 0 };
 let firstPaint = true;
 let expanded: string[] = [];
 
-const quantizedModel = (): boolean => graph?.nodes.some((n) => n.quantized !== '') ?? false;
+/** Whether any node is quantized (set per graph: stateOf runs for every node of every frame). */
+let quantizedGraph = false;
+const quantizedModel = (): boolean => quantizedGraph;
 
 function stateOf(n: GraphNodeDto): State {
   if (n.kind !== 'op') return 'io';
@@ -164,6 +166,13 @@ function resize(): void {
 new ResizeObserver(resize).observe(canvas);
 
 function draw(): void {
+  const started = performance.now();
+  paintGraph();
+  // The last frame's cost, for the bench's pan/zoom figures (an attribute: no growing buffer).
+  canvas.setAttribute('data-draw-ms', (performance.now() - started).toFixed(2));
+}
+
+function paintGraph(): void {
   if (!ctx) return;
   const dpr = window.devicePixelRatio || 1;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -210,9 +219,10 @@ function draw(): void {
       paint(ctx, n, left, top, n.width, n.height);
       return;
     }
+    // Zoomed out the state colour fills the box (labels are gone); close up it is a stripe beside the text.
     ctx.fillStyle = colours.nodeFill ?? '#222';
     ctx.fillRect(left, top, n.width, n.height);
-    paint(ctx, n, left, top, errors.has(n.key) ? n.width : 6, n.height);
+    paint(ctx, n, left, top, detail === 'boxes' ? n.width : errors.has(n.key) ? 14 : 6, n.height);
     ctx.strokeStyle = i === selected ? (colours.focus ?? '#08f') : (colours.border ?? '#555');
     ctx.lineWidth = (i === selected ? 3 : 1) / scale;
     ctx.strokeRect(left, top, n.width, n.height);
@@ -469,6 +479,7 @@ function renderLegend(): void {
     const bar = h('span', { class: 'heat-bar' });
     bar.style.background = `linear-gradient(to right, ${colours.heatLow}, ${colours.heatHigh})`;
     legend.append(h('div', { class: 'legend-item', 'data-testid': 'graph-heat' }, t('added error (SQNR)'), ` ≤${HEAT_LOW_DB} dB `, bar, ` ≥${HEAT_HIGH_DB} dB`));
+    if (graph?.errorReport) legend.append(h('div', { class: 'muted' }, t('from {0}', graph.errorReport)));
   }
 }
 
@@ -523,7 +534,9 @@ function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   const keep = graph && selected >= 0 ? graph.nodes[selected]?.key : undefined;
   const firstGraph = !graph;
   graph = m.graph;
-  errors = new Map(m.errors.map((e) => [e.node, e.sqnrDb]));
+  quantizedGraph = m.graph.nodes.some((n) => n.quantized !== '');
+  canvas.setAttribute('data-model', m.graph.fileName);
+  errors = new Map(m.graph.errors.map((e) => [e.node, e.sqnrDb]));
   excluded = new Set(m.excluded);
   tensors = new Map(m.graph.tensors.map((x) => [x.name, x]));
   expanded = [...m.graph.expanded];

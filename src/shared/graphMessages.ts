@@ -84,6 +84,13 @@ export interface GraphDto {
   layoutMs: number;
   /** Which engine laid it out: 'dagre', or 'layered' for graphs too large for it. */
   layoutEngine: string;
+  /**
+   * Per-layer error of the model's latest comparison (`MODEL.quant-report.json` next to it, a
+   * `compare --per-layer` output), by node key: the SQNR (dB) of the error the node adds itself.
+   */
+  errors: { node: string; sqnrDb: number }[];
+  /** File name of that report, '' when there is none. */
+  errorReport: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,9 +128,7 @@ export interface GraphDataMessage {
   v: 1;
   type: 'graph';
   graph: GraphDto;
-  /** Per-layer error of the latest comparison report, by node key (local SQNR in dB). */
-  errors: { node: string; sqnrDb: number }[];
-  /** Nodes excluded in the model's recipe. */
+  /** Nodes excluded from quantization (the Models view's and Quantize…'s exclusion state). */
   excluded: string[];
 }
 export interface GraphErrorMessage {
@@ -203,7 +208,9 @@ export function isGraphDto(x: unknown): x is GraphDto {
     isStrArr(x.expanded) &&
     isBool(x.collapsed) &&
     isNum(x.layoutMs) &&
-    isStr(x.layoutEngine)
+    isStr(x.layoutEngine) &&
+    isArrOf(x.errors, (e) => isObj(e) && isStr(e.node) && isNum(e.sqnrDb)) &&
+    isStr(x.errorReport)
   );
 }
 
@@ -227,7 +234,7 @@ export function isHostToGraphMessage(x: unknown): x is HostToGraphMessage {
     case 'loading':
       return isStr(x.fileName);
     case 'graph':
-      return isGraphDto(x.graph) && isArrOf(x.errors, (e) => isObj(e) && isStr(e.node) && isNum(e.sqnrDb)) && isStrArr(x.excluded);
+      return isGraphDto(x.graph) && isStrArr(x.excluded);
     case 'error':
       return isStr(x.message);
     case 'reveal':

@@ -85,8 +85,8 @@ export interface LayerQuery {
 export const MAX_PAGE_ROWS = 1000;
 export const MAX_FILTER_LENGTH = 500;
 
-export type EditorCommand = 'quantize' | 'benchmark' | 'compare' | 'showAsText';
-export const EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare', 'showAsText'];
+export type EditorCommand = 'quantize' | 'benchmark' | 'compare' | 'showAsText' | 'openGraph';
+export const EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare', 'showAsText', 'openGraph'];
 /** Commands that run models or write files: refused in Restricted Mode, so disabled there. */
 export const TRUSTED_EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare'];
 

@@ -147,6 +147,8 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
     collapsed: options.collapsed === true,
     layoutMs: 0,
     layoutEngine: '',
+    errors: [],
+    errorReport: '',
   };
 }
 

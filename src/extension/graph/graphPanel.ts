@@ -1,6 +1,7 @@
 /**
  * The graph view: command `onnxQuantizer.openGraph` (arg: model Uri or explorer node; default:
- * the active model) opens one webview panel per model. The worker builds and lays out the graph
+ * the active model; optional second arg: a node key to select, for jumps from other views) opens
+ * one webview panel per model. The worker builds and lays out the graph
  * (`graph` job); the host only passes the result on, with the model's exclusions, and runs the
  * webview's actions: copy a name, show the model as text, exclude a node from quantization
  * (the one exclusion state the Models view and Quantize… use).
@@ -18,15 +19,17 @@ const fileName = (uri: vscode.Uri): string => uri.path.split('/').pop() ?? uri.p
 
 export function registerGraphView(services: Services): vscode.Disposable {
   const panels = new Map<string, vscode.WebviewPanel>();
-  const open = (arg?: unknown): vscode.WebviewPanel | undefined => {
+  const open = (arg?: unknown, node?: unknown): vscode.WebviewPanel | undefined => {
     const model = uriOf(arg) ?? activeModel();
     if (!model) {
       void vscode.window.showInformationMessage(vscode.l10n.t('Open or select an .onnx model to see its graph.'));
       return undefined;
     }
+    const reveal = typeof node === 'string' && node ? node : undefined;
     const existing = panels.get(model.toString());
     if (existing) {
       existing.reveal();
+      if (reveal) void existing.webview.postMessage({ v: 1, type: 'reveal', node: reveal } satisfies HostToGraphMessage);
       return existing;
     }
     const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Graph: {0}', fileName(model)), vscode.ViewColumn.Active, {
@@ -35,18 +38,18 @@ export function registerGraphView(services: Services): vscode.Disposable {
       localResourceRoots: webviewRoots(services.context.extensionUri),
     });
     panels.set(model.toString(), panel);
-    attach(panel, model, services);
+    attach(panel, model, services, reveal);
     panel.onDidDispose(() => panels.delete(model.toString()));
     return panel;
   };
-  const disposable = vscode.commands.registerCommand(OPEN_GRAPH_COMMAND, (arg?: unknown) => {
-    open(arg);
+  const disposable = vscode.commands.registerCommand(OPEN_GRAPH_COMMAND, (arg?: unknown, node?: unknown) => {
+    open(arg, node);
   });
   services.context.subscriptions.push(disposable);
   return disposable;
 }
 
-function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Services): void {
+function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Services, reveal: string | undefined): void {
   const { log, runner, exclusions } = services;
   const webview = panel.webview;
   webview.html = renderShell(webview, services.context.extensionUri, 'graph', fileName(model));
@@ -63,7 +66,9 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
       const graph = await runner.run({ kind: 'graph', model: model.fsPath, expanded: layout.expanded, collapsed: layout.collapsed }, { signal: controller.signal, timeoutMs: 300_000 });
       if (controller.signal.aborted) return;
       log.info(`graph: ${fileName(model)} ${graph.nodes.length} nodes laid out by ${graph.layoutEngine} in ${graph.layoutMs.toFixed(0)} ms (${Date.now() - started} ms with loading)`);
-      post({ v: 1, type: 'graph', graph, errors: [], excluded: exclusions.get(model) });
+      post({ v: 1, type: 'graph', graph, excluded: exclusions.get(model) });
+      if (reveal) post({ v: 1, type: 'reveal', node: reveal });
+      reveal = undefined;
     } catch (err) {
       if (controller.signal.aborted) return;
       log.error(`graph: cannot lay out ${model.fsPath}: ${oneLine(err)}`);

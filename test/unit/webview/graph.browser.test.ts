@@ -32,7 +32,8 @@ function graphHost(file: string, extra: { errors?: { node: string; sqnrDb: numbe
     if (!isGraphToHostMessage(m)) throw new Error(`webview posted a malformed message: ${JSON.stringify(m)}`);
     if (m.type === 'ready' || m.type === 'relayout') {
       const graph = layoutGraph(buildGraphView(model, m.type === 'relayout' ? { expanded: m.expanded, collapsed: m.collapsed } : {}));
-      await view.send({ v: 1, type: 'graph', graph, errors: extra.errors ?? [], excluded: [] });
+      graph.errors = extra.errors ?? [];
+      await view.send({ v: 1, type: 'graph', graph, excluded: [] });
     }
   };
 }
