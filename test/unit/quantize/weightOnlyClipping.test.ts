@@ -38,3 +38,19 @@ test('--accuracy-level is written to every MatMulNBits; bad values are refused',
   for (const n of nodes) assert.equal(attrInt(n, 'accuracy_level', -1), 4);
   await assert.rejects(quantizeFile(float, path.join(dir, 'bad.onnx'), { mode: 'weight-only', accuracyLevel: 3 as never }), InputError);
 });
+
+test('weight-only not faster than float: the speed check times the other accuracy levels and dynamic int8 and says which pays', async () => {
+  const r = await quantizeFile(float, path.join(dir, 'encoder.speed.onnx'), { mode: 'weight-only', fidelity: false });
+  const s = r.speed;
+  assert.ok(s, 'speed measured');
+  if (s.verdict === 'faster') return; // nothing to suggest on a CPU where MatMulNBits pays
+  const labels = (s.alternatives ?? []).map((a) => a.label);
+  assert.deepEqual(labels, ['accuracy level 1', 'accuracy level 2', 'accuracy level 4', 'dynamic int8']);
+  for (const a of s.alternatives ?? []) assert.ok(a.speedup > 0 && Number.isFinite(a.speedup));
+  const dynamic = s.alternatives?.find((a) => a.label === 'dynamic int8');
+  assert.ok(dynamic);
+  assert.ok(
+    s.summary.includes(`dynamic int8 is ${dynamic.speedup.toFixed(2)}× faster`) || /smaller, not faster here|is \d+\.\d\d× faster than float here \(--accuracy-level/.test(s.summary),
+    s.summary,
+  );
+});
