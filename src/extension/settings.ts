@@ -12,6 +12,8 @@ export interface QuantizeSettings {
   /** Absolute path, or undefined when unset. */
   calibrationData: string | undefined;
   weightBits: 4 | 8;
+  /** MatMulNBits accuracy_level (weight-only). */
+  accuracyLevel: 0 | 1 | 2 | 4;
   calibrationBatch: number;
   /** MiB. */
   memoryBudget: number;
@@ -50,10 +52,15 @@ export function quantizeSettings(resource: vscode.Uri | undefined): QuantizeSett
     calibrationMethod: c.get<CalibrationMethod>('quantize.calibrationMethod', 'minmax'),
     calibrationData: resolvePath(c.get<string>('quantize.calibrationData'), resource),
     weightBits: c.get<number>('quantize.weightBits', 4) === 8 ? 8 : 4,
+    accuracyLevel: accuracyLevelSetting(c.get<number>('quantize.accuracyLevel', 0)),
     // The schema's bounds, enforced here too: settings.json is not checked against the schema.
     calibrationBatch: wholeSetting(c, 'quantize.calibrationBatch', 16, 1, 4096),
     memoryBudget: wholeSetting(c, 'quantize.memoryBudget', 512, 16, 1048576),
   };
+}
+
+function accuracyLevelSetting(n: number): 0 | 1 | 2 | 4 {
+  return n === 1 || n === 2 || n === 4 ? n : 0;
 }
 
 function wholeSetting(c: vscode.WorkspaceConfiguration, key: string, fallback: number, min: number, max: number): number {

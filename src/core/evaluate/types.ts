@@ -153,6 +153,8 @@ export interface QuantizeSpeed {
   cpuFlags: string;
   /** One line for people: `2.31× faster than float (±1.2 %) …` or `slower than float on this CPU …`. */
   summary: string;
+  /** Weight-only output not faster: the other accuracy levels and dynamic int8, each float p50 / its p50. */
+  alternatives?: { label: string; speedup: number }[];
 }
 
 /** Error of one intermediate float tensor both models share. */

@@ -71,7 +71,7 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
       const fidelity = inputs ? await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, ctx, inputs) : undefined;
       if (fidelity) outcome.fidelity = fidelity;
       if (speedProbe && req.quantizedNodes > 0) {
-        const input = { floatModel: model.path, quantizedModel: req.output, probe: speedProbe, quantizedInputs: req.quantizedInputs ?? [], mode: req.resolved.mode };
+        const input = { floatModel: model.path, quantizedModel: req.output, probe: speedProbe, quantizedInputs: req.quantizedInputs ?? [], mode: req.resolved.mode, accuracyLevel: req.resolved.accuracyLevel };
         const speed = await quantizeSpeedCheck(input, req.resolved.requireSpeedup, () => undefined, warnings, ctx);
         if (speed) outcome.speed = speed;
       }

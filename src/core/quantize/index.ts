@@ -156,7 +156,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx);
     // Nothing quantized, nothing to time.
     if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
-      const input = { floatModel: model.path, quantizedModel: outAbs, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode };
+      const input = { floatModel: model.path, quantizedModel: outAbs, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };
       speed = await quantizeSpeedCheck(input, resolved.requireSpeedup, () => removeOutputs(saved), warnings, ctx);
     }
     const outputBytes = saved.modelBytes + saved.dataBytes;

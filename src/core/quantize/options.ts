@@ -53,6 +53,10 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     throw new InputError(`the fidelity floor's cosine must be in [-1, 1], got ${String(o.fidelityFloor.cosine)}`);
   }
   if (o.fidelity === false && o.minSqnrDb !== undefined) throw new InputError('--min-sqnr needs the fidelity measurement (it was turned off)');
+  if (o.accuracyLevel !== undefined && ![0, 1, 2, 4].includes(o.accuracyLevel)) throw new InputError(`--accuracy-level must be 0, 1, 2 or 4, got ${String(o.accuracyLevel)}`);
+  if (o.weightClipping !== undefined && o.weightClipping !== 'none' && o.weightClipping !== 'mse') {
+    throw new InputError(`--weight-clipping must be none or mse, got '${String(o.weightClipping)}'`);
+  }
   if (o.requireSpeedup !== undefined && !(typeof o.requireSpeedup === 'number' && o.requireSpeedup > 0 && Number.isFinite(o.requireSpeedup))) {
     throw new InputError(`--require-speedup expects a positive factor (e.g. 1 or 1.5), got ${String(o.requireSpeedup)}`);
   }
@@ -82,6 +86,8 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     weightSymmetric: true,
     weightBits: pick('weightBits', 4),
     blockSize: pick('blockSize', 32),
+    accuracyLevel: pick('accuracyLevel', 0),
+    weightClipping: pick('weightClipping', 'mse'),
     preset: o.preset,
     quantizeConv: pick('quantizeConv', false),
     opTypes: o.opTypes && o.opTypes.length ? [...o.opTypes] : undefined,
@@ -101,8 +107,8 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   }
   if (o.preset === 'gpu' && options.mode !== 'static') warnings.push('the gpu preset targets TensorRT, which wants static QDQ (--mode static); this mode is CPU-oriented');
   if (options.mode !== 'static' && o.calibrationData) warnings.push(`calibration data is only used by static mode (and to validate the output)`);
-  if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined)) {
-    warnings.push('--weight-bits and --block-size apply to weight-only mode only');
+  if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined || o.accuracyLevel !== undefined || o.weightClipping !== undefined)) {
+    warnings.push('--weight-bits, --block-size, --accuracy-level and --weight-clipping apply to weight-only mode only');
   }
   const overridden = Object.entries(nodeOverrides ?? {});
   if (options.mode !== 'weight-only' && overridden.some(([, v]) => v.bits !== undefined)) {
@@ -172,7 +178,7 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
     if (r.calibrationMethod !== 'minmax') out.histogramBins = r.histogramBins;
     if (r.movingAverage) out.movingAverage = true;
   }
-  if (r.mode === 'weight-only') Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize });
+  if (r.mode === 'weight-only') Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize, accuracyLevel: r.accuracyLevel, weightClipping: r.weightClipping });
   if (r.mode === 'dynamic') out.quantizeConv = r.quantizeConv;
   return out;
 }

@@ -28,6 +28,8 @@ export interface ResolvedOptions {
   weightSymmetric: boolean;
   weightBits: 4 | 8;
   blockSize: number;
+  accuracyLevel: 0 | 1 | 2 | 4;
+  weightClipping: 'none' | 'mse';
   preset: Preset | undefined;
   quantizeConv: boolean;
   /** User op-type filter; undefined = the mode's own default op types. */

@@ -15,6 +15,7 @@ import { cpuFlagsText } from '../report/environment';
 import { createSession, type InferenceSession } from '../runtime/ort';
 import type { QuantMode } from './types';
 import type { Probe } from './validate';
+import { weightOnlyAlternatives } from './speedAlternatives';
 
 /** Wall time the timed rounds aim at (each round runs all three sessions once). */
 const BUDGET_MS = 1000;
@@ -30,6 +31,8 @@ export interface SpeedCheckInput {
   /** The quantized model's inputs (their types may differ: fp16 inputs). */
   quantizedInputs: InputSpec[];
   mode: QuantMode;
+  /** Weight-only: the accuracy level written (the others are timed when the output is not faster). */
+  accuracyLevel?: number;
   threads?: number;
 }
 
@@ -46,6 +49,41 @@ export function speedProbeOf(probe: Probe | undefined, make: () => Probe): Probe
     return () => {
       throw e;
     };
+  }
+}
+
+/**
+ * Weight-only and not faster: the other accuracy levels and dynamic int8, timed against float in
+ * one alternation; the summary says which pays here, or "smaller, not faster here".
+ */
+async function withAlternatives(speed: QuantizeSpeed, input: SpeedCheckInput, ctx: JobContext): Promise<QuantizeSpeed> {
+  const alternatives = await weightOnlyAlternatives(input.floatModel, input.quantizedModel, input.accuracyLevel ?? 0);
+  if (!alternatives.length) return speed;
+  const probe = typeof input.probe === 'function' ? input.probe() : input.probe;
+  const feeds = feedsFor(probe.data, 0, probe.batch);
+  const quantizedFeeds = feedsFor(adaptInputData(probe.data, input.quantizedInputs), 0, probe.batch);
+  const sessions: InferenceSession[] = [];
+  try {
+    const options = { threads: speed.threads, spinning: false };
+    sessions.push(await createSession(input.floatModel, options));
+    for (const a of alternatives) sessions.push(await createSession(a.model, options));
+    const models: TimedModel[] = sessions.map((session, i) => ({ session, feeds: i > 0 && alternatives[i - 1]?.label.startsWith('accuracy') ? quantizedFeeds : feeds }));
+    const runs = Math.max(MIN_RUNS, Math.min(speed.runs, Math.floor((BUDGET_MS * 3) / Math.max(1e-3, speed.floatP50Ms * sessions.length))));
+    const [floatTimes = [], ...times] = await timeRuns(models, runs, WARMUP, { signal: ctx.signal });
+    const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+    const floatP50 = median(floatTimes);
+    const measured = alternatives.map((a, i) => ({ label: a.label, speedup: round(floatP50 / median(times[i] ?? []), 3) }));
+    const faster = measured.filter((m) => m.speedup > 1 + speed.noise).sort((a, b) => b.speedup - a.speedup);
+    const figures = measured.map((m) => `${m.label} ${m.speedup.toFixed(2)}×`).join(', ');
+    const best = faster[0];
+    const advice = !best
+      ? `smaller, not faster here: no weight-only setting is faster than float on this CPU (${figures})`
+      : best.label === 'dynamic int8'
+        ? `smaller, not faster here; dynamic int8 is ${best.speedup.toFixed(2)}× faster than float (--mode dynamic; ${figures})`
+        : `${best.label} is ${best.speedup.toFixed(2)}× faster than float here (--accuracy-level ${best.label.replace('accuracy level ', '')}; ${figures})`;
+    return { ...speed, alternatives: measured, summary: `${speed.summary}; ${advice}` };
+  } finally {
+    for (const s of sessions) await s.release();
   }
 }
 
@@ -116,9 +154,9 @@ export function speedFigures(
 /** What to keep float when a mode comes out slower. */
 const SLOWER_HINT: Record<QuantMode, string> = {
   dynamic:
-    'small MatMul/Gemm layers cost more quantizing their activations at run time than the integer product saves: keep them float (--exclude-nodes, --op-types), or use --mode static with calibration data',
+    'small MatMul/Gemm layers cost more quantizing their activations at run time than the integer product saves, and ConvInteger is never fused: keep them float (--exclude-nodes, --op-types), or use --mode static with calibration data',
   static: 'Q/DQ pairs ONNX Runtime does not fuse on this CPU run as extra steps: keep the unfused layers float (inspect shows them as risks)',
-  'weight-only': 'MatMulNBits has no faster kernel here for these shapes: smaller, not faster; --mode dynamic is usually faster on CPU',
+  'weight-only': 'MatMulNBits has no faster kernel here for these shapes',
   fp16: 'fp16 weights are cast back to float32 at run time on CPU: smaller, not faster',
 };
 
@@ -144,6 +182,17 @@ export async function quantizeSpeedCheck(
     }
     warnings.push(`speed not measured: ${(e as Error).message.split('\n')[0]}`);
     return undefined;
+  }
+  if (input.mode === 'weight-only' && speed.verdict !== 'faster') {
+    try {
+      speed = await withAlternatives(speed, input, ctx);
+    } catch (e) {
+      if (e instanceof CancelledError) {
+        discard();
+        throw e;
+      }
+      warnings.push(`faster settings not measured: ${(e as Error).message.split('\n')[0]}`);
+    }
   }
   if (requireSpeedup !== undefined && speed.speedup < requireSpeedup) {
     discard();

@@ -48,6 +48,13 @@ export interface QuantizeOptions {
   weightBits?: 4 | 8;
   /** Weight-only block size (power of 2, 16..256); default 32. */
   blockSize?: number;
+  /**
+   * Weight-only: MatMulNBits `accuracy_level`, the lowest precision its kernel may compute in
+   * (0 unset = float32, 1 float32, 2 float16, 4 int8 activations); default 0.
+   */
+  accuracyLevel?: 0 | 1 | 2 | 4;
+  /** Weight-only: each block's range by min/max ('none', round-to-nearest) or shrunk to the least squared error ('mse', default). */
+  weightClipping?: 'none' | 'mse';
   preset?: Preset;
   /** Dynamic mode: also quantize Conv (ConvInteger); off by default, it is rarely faster. */
   quantizeConv?: boolean;

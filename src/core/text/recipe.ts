@@ -58,6 +58,8 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   activationType: 'string',
   weightBits: 'number',
   blockSize: 'number',
+  accuracyLevel: 'number',
+  weightClipping: 'string',
   preset: 'string',
   quantizeConv: 'boolean',
   opTypes: 'string[]',

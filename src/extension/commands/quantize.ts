@@ -159,7 +159,10 @@ function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCom
     options.memoryBudget ??= s.memoryBudget;
     if (!options.calibrationData) throw new InputError(vscode.l10n.t('Static quantization needs calibration data: set onnxQuantizer.quantize.calibrationData or use "Quantize…".'));
   }
-  if (options.mode === 'weight-only') options.weightBits ??= s.weightBits;
+  if (options.mode === 'weight-only') {
+    options.weightBits ??= s.weightBits;
+    options.accuracyLevel ??= s.accuracyLevel;
+  }
   options.perChannel ??= s.perChannel;
   return { output: output ? path.resolve(path.dirname(model), output) : defaultOutputPath(model, options.mode, options.weightBits), options };
 }
@@ -186,7 +189,10 @@ async function askPlan(model: string, s: QuantizeSettings, excludedLayers: numbe
     options.calibrationBatch = s.calibrationBatch;
     options.memoryBudget = s.memoryBudget;
   }
-  if (mode.mode === 'weight-only') options.weightBits = s.weightBits;
+  if (mode.mode === 'weight-only') {
+    options.weightBits = s.weightBits;
+    options.accuracyLevel = s.accuracyLevel;
+  }
   const suggested = defaultOutputPath(model, mode.mode, options.weightBits);
   const name = await vscode.window.showInputBox({
     title: `${title} (3/3)`,

@@ -27,6 +27,8 @@ export function staticOptions(overrides: Partial<ResolvedOptions> = {}): Resolve
     weightSymmetric: true,
     weightBits: 8,
     blockSize: 32,
+    accuracyLevel: 0,
+    weightClipping: 'none',
     preset: 'x86',
     quantizeConv: false,
     opTypes: undefined,
