@@ -11,6 +11,7 @@
 export const GRAPH_PROTOCOL_VERSION = 1;
 
 import type { GraphDto } from '../core/graph/types';
+import { isArrOf as isItems, isBool, isNum, isObj, isStr, oneOf, type Obj } from './webviewMessages';
 export type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphTensorDto, NodeQuantState } from '../core/graph/types';
 
 // ---------------------------------------------------------------------------------------------
@@ -67,17 +68,11 @@ export type HostToGraphMessage = GraphLoadingMessage | GraphDataMessage | GraphE
 // ---------------------------------------------------------------------------------------------
 // Validators
 
-type Obj = Record<string, unknown>;
-const MAX_STRING = 100_000;
 const MAX_NODES = 500_000;
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= -1;
-const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
-const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_NODES): boolean => Array.isArray(x) && x.length <= max && x.every(item);
+// A graph's lists may be longer than the other webview messages' (up to MAX_NODES items).
+const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_NODES): boolean => isItems(x, item, max);
 const isStrArr = (x: unknown, max = MAX_NODES): boolean => isArrOf(x, (s) => isStr(s), max);
-const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
 const versioned = (x: unknown): x is Obj & { type: unknown } => isObj(x) && x.v === GRAPH_PROTOCOL_VERSION && typeof x.type === 'string';
 
 const NODE_KINDS = ['op', 'input', 'output'] as const;
