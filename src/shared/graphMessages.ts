@@ -10,88 +10,9 @@
 
 export const GRAPH_PROTOCOL_VERSION = 1;
 
-/** What quantization did or can do to a node (see core/graph/graphView.ts for the rules). */
-export type NodeQuantState = 'quantized' | 'float' | 'none';
-
-export interface GraphAttributeDto {
-  name: string;
-  /** One-line rendering (long lists and tensors are summarised). */
-  value: string;
-}
-
-export interface GraphNodeDto {
-  /** The node's key (core/onnx/graph-index.ts); '' for the graph's input and output markers. */
-  key: string;
-  label: string;
-  /** 'Input' / 'Output' for the markers of graph inputs and outputs. */
-  opType: string;
-  kind: 'op' | 'input' | 'output';
-  domain: string;
-  /** 0 for the main graph, deeper for expanded bodies. */
-  depth: number;
-  inputs: string[];
-  outputs: string[];
-  attributes: GraphAttributeDto[];
-  /** Has If/Loop/Scan bodies (the view can expand it). */
-  expandable: boolean;
-  /** Modes that can quantize the node (the layer rules), empty when none. */
-  modes: string[];
-  /** Set when the node is already an integer kernel or part of a Q/DQ unit: the family. */
-  quantized: string;
-  /** Risks of the layer rules, one line each. */
-  notes: string[];
-  /** Index of the unit head when this node belongs to a Q/DQ unit (the head itself included), else -1. */
-  unit: number;
-  /** Layout box: centre and size, in graph units. */
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export interface GraphEdgeDto {
-  from: number;
-  to: number;
-  /** Tensor carried ('' for the owner → body link of an expanded node). */
-  tensor: string;
-  /** Route as flat x,y pairs (start at the producer, end at the consumer). */
-  points: number[];
-}
-
-export interface GraphTensorDto {
-  name: string;
-  dtype: string;
-  shape: (number | string)[] | null;
-  kind: 'initializer' | 'constant' | 'activation' | 'input' | 'output';
-  /** Initializer statistics when it is a float constant: min, max, mean, std. */
-  stats: { min: number; max: number; mean: number; std: number } | null;
-  /** Quantization parameters when the tensor is quantized (scale, zero point, axis as text). */
-  quant: { scale: string; zeroPoint: string; axis: string; type: string } | null;
-}
-
-export interface GraphDto {
-  fileName: string;
-  nodes: GraphNodeDto[];
-  edges: GraphEdgeDto[];
-  tensors: GraphTensorDto[];
-  width: number;
-  height: number;
-  /** Keys of the expanded nodes. */
-  expanded: string[];
-  /** Q/DQ units drawn as one node. */
-  collapsed: boolean;
-  /** Time spent laying out, in ms (shown in the status line and by the bench). */
-  layoutMs: number;
-  /** Which engine laid it out: 'dagre', or 'layered' for graphs too large for it. */
-  layoutEngine: string;
-  /**
-   * Per-layer error of the model's latest comparison (`MODEL.quant-report.json` next to it, a
-   * `compare --per-layer` output), by node key: the SQNR (dB) of the error the node adds itself.
-   */
-  errors: { node: string; sqnrDb: number }[];
-  /** File name of that report, '' when there is none. */
-  errorReport: string;
-}
+import type { GraphDto } from '../core/graph/types';
+import { isArrOf as isItems, isBool, isNum, isObj, isStr, oneOf, type Obj } from './webviewMessages';
+export type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphTensorDto, NodeQuantState } from '../core/graph/types';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -147,17 +68,11 @@ export type HostToGraphMessage = GraphLoadingMessage | GraphDataMessage | GraphE
 // ---------------------------------------------------------------------------------------------
 // Validators
 
-type Obj = Record<string, unknown>;
-const MAX_STRING = 100_000;
 const MAX_NODES = 500_000;
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= -1;
-const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
-const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_NODES): boolean => Array.isArray(x) && x.length <= max && x.every(item);
+// A graph's lists may be longer than the other webview messages' (up to MAX_NODES items).
+const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_NODES): boolean => isItems(x, item, max);
 const isStrArr = (x: unknown, max = MAX_NODES): boolean => isArrOf(x, (s) => isStr(s), max);
-const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
 const versioned = (x: unknown): x is Obj & { type: unknown } => isObj(x) && x.v === GRAPH_PROTOCOL_VERSION && typeof x.type === 'string';
 
 const NODE_KINDS = ['op', 'input', 'output'] as const;

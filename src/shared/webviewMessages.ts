@@ -256,20 +256,21 @@ export type HostToDashboardMessage = ShowReportMessage;
 // ---------------------------------------------------------------------------------------------
 // Validators
 
-type Obj = Record<string, unknown>;
+// The shape checks every webview protocol uses (the graph view's too).
+export type Obj = Record<string, unknown>;
 const MAX_STRING = 100_000;
 const MAX_ITEMS = 100_000;
 
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+export const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+export const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
+export const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isNumOrNull = (x: unknown): boolean => x === null || isNum(x);
 const isCount = (x: unknown, max = Number.MAX_SAFE_INTEGER): x is number =>
   typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= max;
-const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
-const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_ITEMS): boolean =>
+export const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+export const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_ITEMS): boolean =>
   Array.isArray(x) && x.length <= max && x.every(item);
-const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
+export const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
 const versioned = (x: unknown): x is Obj & { type: unknown } => isObj(x) && x.v === WEBVIEW_PROTOCOL_VERSION && typeof x.type === 'string';
 
 export function isLayerQuery(x: unknown): x is LayerQuery {

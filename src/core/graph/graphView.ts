@@ -21,7 +21,7 @@ import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-ind
 import type { OnnxModel } from '../onnx/model';
 import { tensorShape } from '../onnx/tensor';
 import { attributeGraphs } from '../onnx/walk';
-import type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphTensorDto } from '../../shared/graphMessages';
+import type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphTensorDto } from './types';
 
 export interface GraphViewOptions {
   /** Keys of the If/Loop/Scan nodes whose bodies are shown. */

@@ -9,7 +9,7 @@
  * positions near the parents' centre, straight edges.
  */
 import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
-import type { GraphDto } from '../../shared/graphMessages';
+import type { GraphDto } from './types';
 
 export const DAGRE_LIMIT = 200;
 const NODE_SEP = 24;

@@ -11,6 +11,7 @@ import { DAGRE_LIMIT, layoutGraph } from '../../../src/core/graph/layout';
 import { isGraphDto } from '../../../src/shared/graphMessages';
 import type { GraphDto } from '../../../src/shared/graphMessages';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
+import { buildTransformer } from '../quantize/models';
 
 const FIXTURES = path.join(__dirname, '../../fixtures');
 const CNN = path.join(FIXTURES, 'digits_cnn.onnx');
@@ -124,5 +125,20 @@ test('graphs above the dagre limit get the layered layout, still top to bottom w
   const g = layoutGraph(buildGraphView({ proto: makeModel(graph), path: 'chain.onnx' }, { stats: false }));
   assert.equal(g.layoutEngine, 'layered');
   assert.equal(g.nodes.length, n + 2);
+  assertLaidOut(g);
+});
+
+test('a transformer encoder: every node shown and laid out; projections quantizable dynamically, attention MatMuls between activations not', () => {
+  const proto = buildTransformer({ vocab: 120, dim: 32, layers: 4, seed: 5 });
+  const index = indexModel(proto);
+  const g = layoutGraph(buildGraphView({ proto, path: 'encoder.onnx' }));
+  const ops = g.nodes.filter((n) => n.kind === 'op');
+  assert.deepEqual(ops.map((n) => n.key), index.nodes.map((n) => n.key));
+  const matmuls = ops.filter((n) => n.opType === 'MatMul');
+  const withWeight = matmuls.filter((n) => index.initializer(n.inputs[1] ?? ''));
+  const betweenActivations = matmuls.filter((n) => !index.initializer(n.inputs[1] ?? ''));
+  assert.ok(withWeight.length >= 4 * 6 && betweenActivations.length >= 4 * 2, `${withWeight.length} projections, ${betweenActivations.length} attention MatMuls`);
+  for (const n of withWeight) assert.ok(n.modes.includes('dynamic'), `${n.key} quantizable dynamically`);
+  for (const n of betweenActivations) assert.ok(!n.modes.includes('dynamic'), `${n.key} has no constant weight`);
   assertLaidOut(g);
 });
