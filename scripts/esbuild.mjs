@@ -13,6 +13,8 @@ const nodeEntries = {
   server: 'src/server/server.ts',
   worker: 'src/worker/worker.ts',
   cli: 'src/cli/main.ts',
+  // The checks after quantizing a large model run in a child process (src/core/quantize/check.ts).
+  check: 'src/core/quantize/checkProcess.ts',
 };
 const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, p]) => existsSync(p)));
 
@@ -62,7 +64,7 @@ if (watch) {
 /** Bundle sizes; the extension bundle is what VS Code loads at activation (kept under ACTIVATION_BUDGET). */
 function printSizes() {
   const ACTIVATION_BUDGET = 150 * 1024;
-  const kb = (n) => `${(n / 1024).toFixed(1)} kB`;
+  const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
   const rows = Object.keys(present).map((name) => [name, statSync(`dist/${name}.js`).size]);
   console.log(rows.map(([name, size]) => `dist/${name}.js ${kb(size)}${name === 'extension' ? ' (loaded at activation)' : ''}`).join(', '));
   const activation = rows.find(([name]) => name === 'extension')?.[1];

@@ -45,7 +45,7 @@ const compareArgs = (ref, cand) => ['compare', ref, cand, '--data', data('digits
 const rows = [];
 const notes = [];
 const pct = (x) => (x === undefined ? '-' : `${(x * 100).toFixed(2)} %`);
-const kb = (b) => `${(b / 1024).toFixed(1)} kB`;
+const kb = (b) => `${(b / 1024).toFixed(1)} KiB`; // the unit of formatBytes (core/report/format.ts)
 const ms = (x) => `${x.toFixed(3)} ms`;
 
 for (const step of plan) {

@@ -61,6 +61,7 @@ const METRICS: Metric[] = [
   { label: t('SQNR'), testId: 'sqnr', value: (m) => (m.fidelity ? sqnrText(m.fidelity.sqnrDb, m.fidelity.identical) : '—'), candidateOnly: true },
   { label: t('Max abs error'), testId: 'max-abs-error', value: (m) => formatFixed(m.fidelity?.maxAbsError ?? null, 5), candidateOnly: true },
   { label: t('Labelled accuracy'), testId: 'accuracy', value: (m) => formatPercent(m.fidelity?.accuracy ?? null) },
+  { label: t('Fidelity at quantize'), testId: 'quantize-fidelity', value: (m) => m.quantizeFidelity?.text ?? '—', candidateOnly: true },
 ];
 
 function summaryTable(d: DashboardDto): HTMLElement {
@@ -71,7 +72,16 @@ function summaryTable(d: DashboardDto): HTMLElement {
       {},
       h('th', { scope: 'row' }, metric.label),
       ...d.models.map((m, i) =>
-        h('td', { 'data-testid': m.role === 'candidate' ? metric.testId : `reference-${metric.testId}`, 'data-model': i }, metric.candidateOnly && m.role === 'reference' ? '—' : metric.value(m)),
+        h(
+          'td',
+          {
+            'data-testid': m.role === 'candidate' ? metric.testId : `reference-${metric.testId}`,
+            'data-model': i,
+            // A result below the fidelity floor is shown in bold: it runs, but may be useless.
+            ...(metric.testId === 'quantize-fidelity' && m.quantizeFidelity?.belowFloor ? { class: 'below-floor' } : {}),
+          },
+          metric.candidateOnly && m.role === 'reference' ? '—' : metric.value(m),
+        ),
       ),
     ),
   );

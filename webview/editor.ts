@@ -81,6 +81,7 @@ const toolbar = h(
   commandButton('benchmark', t('Benchmark'), 'btn-benchmark'),
   commandButton('compare', t('Compare…'), 'btn-compare'),
   commandButton('showAsText', t('Show as Text'), 'btn-show-as-text'),
+  commandButton('openGraph', t('Graph'), 'btn-open-graph'),
 );
 const status = h('div', { class: 'status', 'data-testid': 'status' });
 const cardSection = h('section', { class: 'card', 'data-testid': 'model-card', hidden: true });

@@ -258,6 +258,11 @@ export function trustContextKeysBound(page) {
   return page.evaluate((mark) => performance.getEntriesByName(mark).length > 0, RESTORED_CONTRIBUTIONS_MARK);
 }
 
+/** When (ms on the page's clock) the workbench bound its workspace-trust context keys, or undefined. */
+function trustContextKeysBoundAt(page) {
+  return page.evaluate((mark) => performance.getEntriesByName(mark)[0]?.startTime, RESTORED_CONTRIBUTIONS_MARK);
+}
+
 /**
  * Wait until the workbench has bound `isWorkspaceTrusted` / `isWorkspaceTrustEnabled`. Until then
  * both are unset, whatever the folder's trust: a Restored-phase contribution binds them, created in
@@ -279,11 +284,14 @@ export async function runCommand(page, label, { timeout = 15000 } = {}) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout });
   await input.fill('>' + label);
+  const typedAt = await page.evaluate(() => performance.now());
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();
   await row.waitFor({ state: 'visible', timeout }).catch(async () => {
     const shown = await paletteRowLabels(page).catch(() => []);
-    const trust = await trustContextKeysBound(page).catch(() => undefined);
-    throw new Error(`command palette has no entry "${label}" (it lists ${JSON.stringify(shown.slice(0, 8))}; workspace-trust context keys ${trust ? 'bound' : 'not yet bound'})`);
+    const boundAt = await trustContextKeysBoundAt(page).catch(() => undefined);
+    const trust = boundAt === undefined ? 'not bound yet'
+      : `bound ${Math.round(boundAt - typedAt)} ms ${boundAt > typedAt ? 'after' : 'before'} the query was typed`;
+    throw new Error(`command palette has no entry "${label}" (it lists ${JSON.stringify(shown.slice(0, 8))}; workspace-trust context keys ${trust})`);
   });
   await row.click();
 }

@@ -1,5 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../core/errors';
+import { inertText } from '../core/report/format';
+
+/** Every line made inert, the line breaks kept. */
+export function inertLines(text: string): string {
+  return text.split('\n').map(inertText).join('\n');
+}
 
 /** Where a command writes: stdout gets the result (table or one JSON object), stderr logs and progress. */
 export interface CliIO {
@@ -11,7 +17,8 @@ export interface CliIO {
 
 export const processIO: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
-  err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+  // stderr carries warnings and errors that quote model names: each line made inert.
+  err: (t) => process.stderr.write(inertLines(t.endsWith('\n') ? t : t + '\n')),
   interactive: !!process.stderr.isTTY,
 };
 
@@ -49,8 +56,14 @@ export function listOption(value: string | undefined): string[] {
 
 /** Plain text table with aligned columns (numbers right-aligned). */
 export function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => String(c)))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  // Cells come from models: made inert (no escape sequences reach the terminal). Widths by a
+  // loop, not Math.max(...cells): a 200,000-row table would overflow the call stack.
+  const cells = [headers, ...rows.map((r) => r.map((c) => inertText(String(c))))];
+  const widths = headers.map((_, i) => {
+    let w = 0;
+    for (const r of cells) w = Math.max(w, (r[i] ?? '').length);
+    return w;
+  });
   const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || /^-?[\d.,]+( ?[%x×]|[kMG]?B| ms| dB)?$/.test(String(r[i]))));
   const line = (r: string[]) =>
     r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();

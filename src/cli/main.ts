@@ -3,7 +3,7 @@
  * Contract: shared docs cli.md. Exit 0 success, 1 failure of the work, 2 bad usage or input;
  * errors are one line `error: ...` on stderr (stack only with --verbose).
  */
-import { exitCodeOf, oneLine } from '../core/errors';
+import { asEngineError, exitCodeOf, oneLine } from '../core/errors';
 import { processIO, type Command } from './io';
 import { commands } from './commands';
 
@@ -43,7 +43,8 @@ export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   try {
     return await command.run(rest, processIO, controller.signal);
-  } catch (err) {
+  } catch (thrown) {
+    const err = asEngineError(thrown);
     processIO.err(`error: ${oneLine(err)}`);
     if (verbose && err instanceof Error && err.stack) processIO.err(err.stack);
     return exitCodeOf(err);

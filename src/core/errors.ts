@@ -26,6 +26,38 @@ export class CancelledError extends Error {
   }
 }
 
+const FILE_ERRORS: Record<string, string> = {
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  ENAMETOOLONG: 'the file name is too long',
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'too many symbolic links',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EMFILE: 'too many open files',
+};
+
+/**
+ * Turn what the system or the JS engine throws into our own errors with a clear message: file
+ * errors name the path and the reason (bad paths are InputError, a full or read-only disk a
+ * WorkError), a RangeError (an allocation or a size no array can hold) a WorkError.
+ */
+export function asEngineError(err: unknown): unknown {
+  if (err instanceof InputError || err instanceof WorkError || err instanceof CancelledError) return err;
+  const e = err as (NodeJS.ErrnoException & { dest?: string }) | undefined;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  if (code && Object.hasOwn(FILE_ERRORS, code)) {
+    const where = e?.path ? `'${e.path}'${e.dest ? ` → '${e.dest}'` : ''}: ` : '';
+    const why = `${where}${FILE_ERRORS[code] ?? code}`;
+    return code === 'ENOSPC' || code === 'EROFS' || code === 'EDQUOT' || code === 'EMFILE' ? new WorkError(`cannot write ${why}`) : new InputError(`cannot use ${why}`);
+  }
+  if (err instanceof RangeError) return new WorkError(`the model asks for more than can be allocated (${err.message})`);
+  return err;
+}
+
 /** Exit code for any thrown value: our own errors carry one, anything else is a failure of the work. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof InputError || err instanceof WorkError || err instanceof CancelledError) return err.exitCode;

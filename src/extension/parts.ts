@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { Services } from './commands/targets';
 import { registerDashboard } from './dashboard/dashboard';
 import { registerModelEditor } from './editor/modelEditor';
+import { registerGraphView } from './graph/graphPanel';
 import { LanguageServer } from './languageServer';
 import { registerTextView } from './textView/textView';
 
@@ -32,6 +33,7 @@ export function wireParts(context: vscode.ExtensionContext, services: Services):
       needsLanguageServer: (uri) => server.startQuietly(`model editor of ${uri.path.split('/').pop() ?? uri.path}`),
     }),
   );
+  part('graph view', () => registerGraphView(services));
   part('dashboard', () => {
     const dashboard = registerDashboard(context, { log });
     services.showDashboard = (report) => dashboard.show(report);

@@ -12,6 +12,11 @@ export interface QuantizeSettings {
   /** Absolute path, or undefined when unset. */
   calibrationData: string | undefined;
   weightBits: 4 | 8;
+  /** MatMulNBits accuracy_level (weight-only). */
+  accuracyLevel: 0 | 1 | 2 | 4;
+  calibrationBatch: number;
+  /** MiB. */
+  memoryBudget: number;
 }
 
 export interface EvaluationSettings {
@@ -47,16 +52,26 @@ export function quantizeSettings(resource: vscode.Uri | undefined): QuantizeSett
     calibrationMethod: c.get<CalibrationMethod>('quantize.calibrationMethod', 'minmax'),
     calibrationData: resolvePath(c.get<string>('quantize.calibrationData'), resource),
     weightBits: c.get<number>('quantize.weightBits', 4) === 8 ? 8 : 4,
+    accuracyLevel: accuracyLevelSetting(c.get<number>('quantize.accuracyLevel', 0)),
+    // The schema's bounds, enforced here too: settings.json is not checked against the schema.
+    calibrationBatch: wholeSetting(c, 'quantize.calibrationBatch', 16, 1, 4096),
+    memoryBudget: wholeSetting(c, 'quantize.memoryBudget', 512, 16, 1048576),
   };
+}
+
+function accuracyLevelSetting(n: number): 0 | 1 | 2 | 4 {
+  return n === 1 || n === 2 || n === 4 ? n : 0;
+}
+
+function wholeSetting(c: vscode.WorkspaceConfiguration, key: string, fallback: number, min: number, max: number): number {
+  const n = c.get<number>(key, fallback);
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : fallback;
 }
 
 export function evaluationSettings(resource: vscode.Uri | undefined): EvaluationSettings {
   const c = config(resource);
   // The schema's bounds, enforced here too: settings.json is not checked against the schema.
-  const count = (key: string, fallback: number, min: number, max: number): number => {
-    const n = c.get<number>(key, fallback);
-    return Number.isSafeInteger(n) && n >= min && n <= max ? n : fallback;
-  };
+  const count = (key: string, fallback: number, min: number, max: number): number => wholeSetting(c, key, fallback, min, max);
   return {
     benchRuns: count('bench.runs', 50, 1, 100000),
     benchWarmup: count('bench.warmup', 5, 0, 10000),

@@ -27,7 +27,7 @@ export function severityOf(s: SeveritySetting): DiagnosticSeverity | undefined {
   }
 }
 
-/** "MatMul → int8 dynamic: 4.0 MB → 1.0 MB (also: static)"; undefined when nothing would shrink. */
+/** "MatMul → int8 dynamic: 4.00 MiB → 1.00 MiB (also: static)"; undefined when nothing would shrink. */
 export function layerMessage(info: LayerInfo): string | undefined {
   const mode = info.modes.find((m) => info.savings[m] !== undefined);
   if (!mode || info.weightBytes === 0 || info.quantized) return undefined;

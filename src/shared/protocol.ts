@@ -10,6 +10,7 @@
  */
 import type { QuantizeOptions, QuantizeResult } from '../core/quantize/types';
 import type { Progress } from '../core/progress';
+import type { GraphDto } from './graphMessages';
 import type { BenchResult, CompareResult, LayerError } from '../core/evaluate/types';
 
 export const PROTOCOL_VERSION = 1;
@@ -20,6 +21,16 @@ export const PROTOCOL_VERSION = 1;
 export interface SummarizeJob {
   kind: 'summarize';
   model: string;
+}
+
+/** The graph view: nodes, edges and tensors of a model, laid out (shared/graphMessages.ts). */
+export interface GraphJob {
+  kind: 'graph';
+  model: string;
+  /** Keys of the nodes whose bodies are shown. */
+  expanded?: string[];
+  /** Q/DQ units drawn as one node. */
+  collapsed?: boolean;
 }
 
 export interface QuantizeJob {
@@ -72,9 +83,9 @@ export interface StallJob {
   ms: number;
 }
 
-export type JobRequest = SummarizeJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob | CrashJob | StallJob;
+export type JobRequest = SummarizeJob | GraphJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob | CrashJob | StallJob;
 export type JobKind = JobRequest['kind'];
-export const JOB_KINDS: readonly JobKind[] = ['summarize', 'quantize', 'bench', 'compare', 'perLayer', 'crash', 'stall'];
+export const JOB_KINDS: readonly JobKind[] = ['summarize', 'graph', 'quantize', 'bench', 'compare', 'perLayer', 'crash', 'stall'];
 export const TEST_JOB_KINDS: readonly JobKind[] = ['crash', 'stall'];
 
 // ---------------------------------------------------------------------------------------------
@@ -141,6 +152,7 @@ export type CompareJobResult = CompareResult & { reportFiles?: string[] };
 
 export interface JobResults {
   summarize: ModelOverview;
+  graph: GraphDto;
   quantize: QuantizeResult;
   bench: BenchResult;
   compare: CompareJobResult;
@@ -221,6 +233,11 @@ export function validateJob(job: unknown): string | undefined {
   switch (job.kind) {
     case 'summarize':
       return isString(job.model) ? undefined : 'summarize needs model';
+    case 'graph':
+      if (!isString(job.model)) return 'graph needs model';
+      if (!optional(job, 'expanded', (x) => Array.isArray(x) && x.length <= 10_000 && x.every(isString))) return 'graph expanded must be node keys';
+      if (!optional(job, 'collapsed', (x) => typeof x === 'boolean')) return 'graph collapsed must be a boolean';
+      return undefined;
     case 'quantize':
       if (!isString(job.model) || !isString(job.output)) return 'quantize needs model and output';
       if (!isObject(job.options) || typeof job.options.mode !== 'string') return 'quantize needs options.mode';
@@ -292,6 +309,8 @@ export function describeJob(job: JobRequest): string {
   switch (job.kind) {
     case 'summarize':
       return `Reading ${base(job.model)}`;
+    case 'graph':
+      return `Laying out ${base(job.model)}`;
     case 'quantize':
       return `Quantizing ${base(job.model)}`;
     case 'bench':

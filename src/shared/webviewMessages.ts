@@ -14,6 +14,9 @@
 
 export const WEBVIEW_PROTOCOL_VERSION = 1;
 
+/** The webviews show byte counts as the CLI, hovers and tree do (one formatter, one unit spelling). */
+export { formatBytes } from '../core/report/format';
+
 // ---------------------------------------------------------------------------------------------
 // Editor DTOs
 
@@ -82,8 +85,8 @@ export interface LayerQuery {
 export const MAX_PAGE_ROWS = 1000;
 export const MAX_FILTER_LENGTH = 500;
 
-export type EditorCommand = 'quantize' | 'benchmark' | 'compare' | 'showAsText';
-export const EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare', 'showAsText'];
+export type EditorCommand = 'quantize' | 'benchmark' | 'compare' | 'showAsText' | 'openGraph';
+export const EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare', 'showAsText', 'openGraph'];
 /** Commands that run models or write files: refused in Restricted Mode, so disabled there. */
 export const TRUSTED_EDITOR_COMMANDS: readonly EditorCommand[] = ['quantize', 'benchmark', 'compare'];
 
@@ -203,6 +206,11 @@ export interface ModelColumnDto {
   fidelity: FidelityDto | null;
   /** Per-layer error against the reference, worst first (candidates only). */
   layers: LayerErrorDto[];
+  /**
+   * The quantizer's own fidelity check (report.quantize.fidelity), when the report has it: the
+   * worst output's figures, and whether that is below the floor (then the worst layers).
+   */
+  quantizeFidelity?: { text: string; belowFloor: boolean } | null;
 }
 
 export interface DashboardDto {
@@ -248,20 +256,21 @@ export type HostToDashboardMessage = ShowReportMessage;
 // ---------------------------------------------------------------------------------------------
 // Validators
 
-type Obj = Record<string, unknown>;
+// The shape checks every webview protocol uses (the graph view's too).
+export type Obj = Record<string, unknown>;
 const MAX_STRING = 100_000;
 const MAX_ITEMS = 100_000;
 
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+export const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+export const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
+export const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isNumOrNull = (x: unknown): boolean => x === null || isNum(x);
 const isCount = (x: unknown, max = Number.MAX_SAFE_INTEGER): x is number =>
   typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= max;
-const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
-const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_ITEMS): boolean =>
+export const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
+export const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_ITEMS): boolean =>
   Array.isArray(x) && x.length <= max && x.every(item);
-const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
+export const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
 const versioned = (x: unknown): x is Obj & { type: unknown } => isObj(x) && x.v === WEBVIEW_PROTOCOL_VERSION && typeof x.type === 'string';
 
 export function isLayerQuery(x: unknown): x is LayerQuery {
@@ -377,7 +386,8 @@ export function isModelColumn(x: unknown): x is ModelColumnDto {
     isNumOrNull(x.speedup) &&
     isArrOf(x.samplesMs, isNum) &&
     (x.fidelity === null || isFidelity(x.fidelity)) &&
-    isArrOf(x.layers, isLayerError)
+    isArrOf(x.layers, isLayerError) &&
+    (x.quantizeFidelity === undefined || x.quantizeFidelity === null || (isObj(x.quantizeFidelity) && isStr(x.quantizeFidelity.text, 2000) && isBool(x.quantizeFidelity.belowFloor)))
   );
 }
 

@@ -4,7 +4,7 @@
  * message runs one job with its own AbortController; `cancel` aborts it. Messages follow
  * src/shared/protocol.ts; malformed ones are dropped with a note on stderr (the host logs it).
  */
-import { oneLine } from '../core/errors';
+import { oneLine, asEngineError } from '../core/errors';
 import type { Progress } from '../core/progress';
 import { PROTOCOL_VERSION, TEST_JOB_KINDS, parseHostMessage, type LogLevel, type WorkerMessage } from '../shared/protocol';
 import { runJob } from './jobs';
@@ -48,7 +48,8 @@ function handle(raw: unknown): void {
   runJob(job, { signal: controller.signal, onProgress, log: (line) => log('debug', line) })
     .then(
       (result) => send({ v: PROTOCOL_VERSION, id, kind: 'result', result }),
-      (err: unknown) => {
+      (thrown: unknown) => {
+        const err = asEngineError(thrown);
         const name = err instanceof Error ? err.name : 'Error';
         const known = name === 'InputError' || name === 'WorkError' || name === 'CancelledError';
         if (!known && err instanceof Error && err.stack) log('error', err.stack);

@@ -84,7 +84,7 @@ test('hover on a weight shows its statistics and the scale quantization would ch
     min = Math.min(min, x);
     max = Math.max(max, x);
   }
-  assert.match(text, /initializer · float32\[256, 64\] · 64\.0 kB/);
+  assert.match(text, /initializer · float32\[256, 64\] · 64\.0 KiB/);
   assert.ok(text.includes(`| ${min.toPrecision(4)} | ${max.toPrecision(4)} |`), text);
   // Symmetric int8: scale = max|w| / 127 (float32), zero point 0.
   const scale = Math.fround(Math.max(-min, max) / 127);

@@ -5,7 +5,7 @@
  */
 import { CancelledError, InputError, WorkError } from '../../src/core/errors';
 
-export type Verdict = 'ok' | 'unchanged' | 'refused' | 'wrong' | 'crashed' | 'not-run';
+export type Verdict = 'ok' | 'warned' | 'unchanged' | 'refused' | 'wrong' | 'crashed' | 'not-run';
 export type SweepMode = 'dynamic' | 'static';
 
 export interface Outcome {

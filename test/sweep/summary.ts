@@ -11,9 +11,10 @@ import type { BackendModel } from './backendData';
 import { isOpsetRefusal, type Outcome, type SweepMode, type Verdict } from './outcome';
 import { FAITHFUL_DB } from './sweepModel';
 
-export const VERDICTS: Verdict[] = ['ok', 'unchanged', 'refused', 'wrong', 'crashed', 'not-run'];
+export const VERDICTS: Verdict[] = ['ok', 'warned', 'unchanged', 'refused', 'wrong', 'crashed', 'not-run'];
 const LABEL: Record<Verdict, string> = {
   ok: `quantized, within ${FAITHFUL_DB} dB of float`,
+  warned: `below ${FAITHFUL_DB} dB, and the quantizer's result said so`,
   unchanged: 'unchanged (nothing quantized)',
   refused: 'refused with a reason',
   wrong: 'wrong output',

@@ -111,6 +111,8 @@ async function quantizeAndCompare(
     return done({ verdict: 'unchanged', cls: reason ? classOf(reason) : 'no quantizable node', ...(reason ? { detail: reason } : {}), quantizedNodes: 0, worstSqnrDb: worst });
   }
   if (worst !== null && !(worst >= FAITHFUL_DB)) {
+    // A result that itself reported fidelity below the floor told the user the truth: not a wrong output.
+    if (result.fidelity?.belowFloor) return done({ verdict: 'warned', cls: `below ${FAITHFUL_DB} dB of float, reported by the result`, detail: sqnr, quantizedNodes: result.quantizedNodes, worstSqnrDb: worst });
     return done({ verdict: 'wrong', cls: `below ${FAITHFUL_DB} dB of float`, detail: sqnr, quantizedNodes: result.quantizedNodes, worstSqnrDb: worst });
   }
   return done({ verdict: 'ok', quantizedNodes: result.quantizedNodes, worstSqnrDb: worst });

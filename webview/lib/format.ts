@@ -1,14 +1,9 @@
 /** Number formatting shared by the webviews. */
+import { formatBytes as bytesText } from '../../src/shared/webviewMessages';
+
+/** Bytes with the extension's one formatter; '—' when unknown. */
 export function formatBytes(n: number | null): string {
-  if (n === null || !Number.isFinite(n)) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+  return n === null || !Number.isFinite(n) ? '—' : bytesText(n);
 }
 
 export function formatCount(n: number): string {

@@ -1,7 +1,7 @@
 import { InputError } from '../../core/errors';
 import { benchModel } from '../../core/evaluate/bench';
 import { inputOverridesFrom } from '../../core/data/probe';
-import { environmentInfo } from '../../core/report/environment';
+import { cpuFlagsText, environmentInfo } from '../../core/report/environment';
 import { numberOption, parseCommandArgs, table, type Command } from '../io';
 
 export const benchCommand: Command = {
@@ -53,9 +53,7 @@ export const benchCommand: Command = {
 /** `Intel Xeon … (AVX2, no AVX-512 VNNI, no AVX-VNNI)`: the facts that decide int8 speed, read from /proc/cpuinfo. */
 export function cpuLine(): string {
   const e = environmentInfo(0);
-  const f = e.cpuFlags;
-  const has = (on: boolean, name: string) => (on ? name : `no ${name}`);
-  return `${e.cpuModel}, ${e.logicalCpus} logical CPUs (${[has(f.avx2, 'AVX2'), has(f.avx512vnni, 'AVX-512 VNNI'), has(f.avxvnni, 'AVX-VNNI')].join(', ')})`;
+  return `${e.cpuModel}, ${e.logicalCpus} logical CPUs (${cpuFlagsText(e)})`;
 }
 
 /** The A/A control in words: a second session of the same model, timed in the same alternation. */

@@ -1,9 +1,9 @@
 import { InputError } from '../../core/errors';
 import { compareModels } from '../../core/evaluate/compare';
-import { buildReport, writeReports } from '../../core/report';
+import { buildReport, checkReportPaths, writeReports } from '../../core/report';
 import { formatSqnr } from '../../core/report/format';
 import type { CompareResult } from '../../core/evaluate/types';
-import { formatBytes } from '../../core/report/format';
+import { formatBytes, inertText } from '../../core/report/format';
 import { parseCommandArgs, table, type CliIO, type Command } from '../io';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { controlLine, cpuLine, wholeNumber } from './bench';
@@ -12,7 +12,7 @@ export const compareCommand: Command = {
   name: 'compare',
   summary: 'compare a reference and a candidate model: size, latency, output fidelity, accuracy',
   usage:
-    'onnx-quantizer compare REFERENCE CANDIDATE [--data PATH] [--labels LABELS.npy] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… [--runs N] [--per-layer] [--warmup N] [--batch N] [--threads N] [--report] [--json]',
+    'onnx-quantizer compare REFERENCE CANDIDATE [--data PATH] [--labels LABELS.npy] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… [--runs N] [--per-layer] [--warmup N] [--batch N] [--threads N] [--report [--force]] [--json]',
   async run(argv, io, signal) {
     const { positionals, values } = parseCommandArgs(
       argv,
@@ -27,12 +27,17 @@ export const compareCommand: Command = {
         'input-shape': { type: 'string', multiple: true },
         input: { type: 'string', multiple: true },
         report: { type: 'boolean' },
+        force: { type: 'boolean' },
         json: { type: 'boolean' },
       },
       this.usage,
     );
     if (positionals.length !== 2) throw new InputError(`expected REFERENCE and CANDIDATE\nusage: ${this.usage}`);
     const [reference, candidate] = positionals as [string, string];
+    // Reports follow the rules of -o: checked before the work, never an input, replaced only with --force.
+    const reportRules = { model: reference, inputs: [candidate, values.data, values.labels], force: values.force ?? false };
+    if (values.force && !values.report) throw new InputError('--force goes with --report');
+    if (values.report) checkReportPaths(candidate, reportRules);
     const result = await compareModels(
       reference,
       candidate,
@@ -50,7 +55,7 @@ export const compareCommand: Command = {
     );
     let reportFiles: string[] | undefined;
     if (values.report) {
-      const files = writeReports(buildReport(result), candidate);
+      const files = writeReports(buildReport(result), candidate, reportRules);
       reportFiles = [files.json, files.markdown, files.html];
     }
     if (values.json) io.out(JSON.stringify(reportFiles ? { ...result, reportFiles } : result));
@@ -72,7 +77,7 @@ function printComparison(r: CompareResult, io: CliIO, reportFiles: string[] | un
   }
   io.out(table(['', 'reference', 'candidate', 'change'], rows));
   io.out(
-    `\noutput '${a.output}' over ${a.samples} samples (${a.inputs}): agreement ${pct(a.agreement)}, cosine ${a.cosine.toFixed(6)}, SQNR ${formatSqnr(a.sqnrDb, a.identical)}, max abs error ${a.maxAbsError.toPrecision(4)}`,
+    `\noutput '${inertText(a.output)}' over ${a.samples} samples (${a.inputs}): agreement ${pct(a.agreement)}, cosine ${a.cosine.toFixed(6)}, SQNR ${formatSqnr(a.sqnrDb, a.identical)}, max abs error ${a.maxAbsError.toPrecision(4)}`,
   );
   io.out(`latency: ${r.latency.runs} runs each, alternating, batch ${r.latency.batch}, ${r.latency.threads} threads; CPU: ${cpuLine()}`);
   if (r.latency.inputShapes) io.out(`inputs per run: ${r.latency.inputShapes}`);

@@ -15,14 +15,16 @@ const TABLE_QTENSORS = 20;
 export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'summarise a model: inputs/outputs, opsets, operators, parameters, quantization',
-  usage: 'onnx-quantizer inspect MODEL [--json] [--no-stats]',
+  usage: 'onnx-quantizer inspect MODEL [--json [--stats]] [--no-stats]',
   async run(argv, io) {
-    const { positionals, values } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'no-stats': { type: 'boolean' } }, this.usage);
+    const { positionals, values } = parseCommandArgs(argv, { json: { type: 'boolean' }, stats: { type: 'boolean' }, 'no-stats': { type: 'boolean' } }, this.usage);
     const file = positionals[0];
     if (!file || positionals.length > 1) throw new InputError(`expected one MODEL\nusage: ${this.usage}`);
     const model = loadModel(file);
     try {
-      const summary = summarizeModel(model, { stats: !values['no-stats'] });
+      // Weight statistics read every weight: the table shows their risks, JSON has them when asked (--stats).
+      const stats = values.json ? !!values.stats && !values['no-stats'] : !values['no-stats'];
+      const summary = summarizeModel(model, { stats });
       io.out(values.json ? JSON.stringify(summary) : renderSummary(summary));
     } finally {
       model.external.close();

@@ -3,17 +3,18 @@ import type { Progress } from '../../core/progress';
 import { quantizeFile } from '../../core/quantize/index';
 import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/evaluate/autoExclude';
 import { QUANT_MODES, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
-import { formatBytes } from '../../core/report/format';
+import { formatBytes, formatSqnr, inertText } from '../../core/report/format';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
 
 const USAGE =
   'onnx-quantizer quantize MODEL -o OUT [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +
-  '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--percentile P] [--per-channel] ' +
-  '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--preset x86|arm|gpu] ' +
+  '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--calibration-batch N] [--memory-budget MB] [--percentile P] [--per-channel] ' +
+  '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--accuracy-level 0|1|2|4] [--weight-clipping none|mse] [--preset x86|arm|gpu] ' +
   '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… ' +
   '[--no-validate] [--force] [--json] ' +
-  '[--auto-exclude sqnr:DB|acc-drop:POINTS [--data PATH] [--labels LABELS.npy]]';
+  '[--data PATH] [--min-sqnr DB] [--fidelity-floor DB[,COSINE]] [--no-fidelity] [--no-speed-check] [--require-speedup X] ' +
+  '[--auto-exclude sqnr:DB|acc-drop:POINTS [--labels LABELS.npy]]';
 
 /** Every flag of `quantize`, in one place (other modules may extend it, e.g. --auto-exclude). */
 export const QUANTIZE_FLAGS = {
@@ -22,12 +23,16 @@ export const QUANTIZE_FLAGS = {
   format: { type: 'string' },
   'calibration-data': { type: 'string' },
   'calibration-method': { type: 'string' },
+  'calibration-batch': { type: 'string' },
+  'memory-budget': { type: 'string' },
   percentile: { type: 'string' },
   'per-channel': { type: 'boolean' },
   'reduce-range': { type: 'boolean' },
   'symmetric-activations': { type: 'boolean' },
   'weight-bits': { type: 'string' },
   'block-size': { type: 'string' },
+  'accuracy-level': { type: 'string' },
+  'weight-clipping': { type: 'string' },
   preset: { type: 'string' },
   'op-types': { type: 'string' },
   nodes: { type: 'string' },
@@ -38,9 +43,16 @@ export const QUANTIZE_FLAGS = {
   input: { type: 'string', multiple: true },
   force: { type: 'boolean' },
   json: { type: 'boolean' },
-  // Auto-exclusion (src/core/evaluate/autoExclude.ts): target, evaluation data and labels.
-  'auto-exclude': { type: 'string' },
+  // Fidelity against the float model (src/core/quantize/fidelity.ts): data, hard floor, warning floor.
   data: { type: 'string' },
+  'min-sqnr': { type: 'string' },
+  'fidelity-floor': { type: 'string' },
+  'no-fidelity': { type: 'boolean' },
+  // Speed check against float (src/core/quantize/speedCheck.ts): off, or a factor to fail under.
+  'no-speed-check': { type: 'boolean' },
+  'require-speedup': { type: 'string' },
+  // Auto-exclusion (src/core/evaluate/autoExclude.ts): target and labels (with --data).
+  'auto-exclude': { type: 'string' },
   labels: { type: 'string' },
 } as const;
 
@@ -71,12 +83,18 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   if (values['calibration-data']) options.calibrationData = values['calibration-data'];
   const method = oneOf(values['calibration-method'], 'calibration-method', ['minmax', 'percentile', 'entropy'] as const);
   if (method) options.calibrationMethod = method;
+  if (values['calibration-batch'] !== undefined) options.calibrationBatch = numberOption(values['calibration-batch'], 'calibration-batch', 16, 1);
+  if (values['memory-budget'] !== undefined) options.memoryBudget = numberOption(values['memory-budget'], 'memory-budget', 512, 16);
   if (values.percentile !== undefined) options.percentile = numberOption(values.percentile, 'percentile', 99.99, 0);
   if (values['per-channel']) options.perChannel = true;
   if (values['reduce-range']) options.reduceRange = true;
   if (values['symmetric-activations']) options.symmetricActivations = true;
   const bits = oneOf(values['weight-bits'], 'weight-bits', ['4', '8'] as const);
   if (bits) options.weightBits = Number(bits) as 4 | 8;
+  const level = oneOf(values['accuracy-level'], 'accuracy-level', ['0', '1', '2', '4'] as const);
+  if (level) options.accuracyLevel = Number(level) as 0 | 1 | 2 | 4;
+  const clipping = oneOf(values['weight-clipping'], 'weight-clipping', ['none', 'mse'] as const);
+  if (clipping) options.weightClipping = clipping;
   if (values['block-size'] !== undefined) options.blockSize = numberOption(values['block-size'], 'block-size', 32, 16);
   const preset = oneOf(values.preset, 'preset', ['x86', 'arm', 'gpu'] as const);
   if (preset) options.preset = preset;
@@ -89,8 +107,25 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   if (values['no-validate']) options.validate = false;
   const inputs = inputOverridesFrom(values['input-shape'], values.input);
   if (inputs) options.inputs = inputs;
+  if (values.data) options.fidelityData = values.data;
+  if (values['min-sqnr'] !== undefined) options.minSqnrDb = numberOption(values['min-sqnr'], 'min-sqnr', 0, -Infinity);
+  if (values['fidelity-floor'] !== undefined) options.fidelityFloor = parseFloor(values['fidelity-floor']);
+  if (values['no-fidelity']) options.fidelity = false;
+  if (values['no-speed-check']) options.speedCheck = false;
+  if (values['require-speedup'] !== undefined) options.requireSpeedup = numberOption(values['require-speedup'], 'require-speedup', 1, 0);
   if (values.force) options.force = true;
   return { input, output: values.output, options, json: !!values.json, values };
+}
+
+/** `25` or `25,0.995`: the SQNR (dB) and optionally the cosine under which the run warns. */
+function parseFloor(text: string): { sqnrDb: number; cosine?: number } {
+  const [db, cos, ...rest] = text.split(',').map((s) => s.trim());
+  const sqnrDb = Number(db);
+  const cosine = cos === undefined ? undefined : Number(cos);
+  if (rest.length || !db || !Number.isFinite(sqnrDb) || (cosine !== undefined && !(cosine >= -1 && cosine <= 1))) {
+    throw new InputError(`--fidelity-floor expects DB or DB,COSINE (e.g. 20 or 20,0.99), got '${text}'`);
+  }
+  return cosine === undefined ? { sqnrDb } : { sqnrDb, cosine };
 }
 
 /** Progress on stderr: one redrawn line on a terminal, one line per stage otherwise. */
@@ -125,8 +160,11 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
     skippedNodes: r.skippedNodes,
     seconds: r.seconds,
     mode: r.mode,
+    ...(r.fidelity ? { fidelity: r.fidelity } : {}),
+    ...(r.speed ? { speed: r.speed } : {}),
     effectiveOptions: r.effectiveOptions,
     warnings: r.warnings,
+    ...(r.conversion ? { conversion: r.conversion } : {}),
   };
 }
 
@@ -140,7 +178,7 @@ export const quantizeCommand: Command = {
     let result: QuantizeResult;
     let auto: AutoExcludeReportResult | undefined;
     const target = args.values['auto-exclude'];
-    if (!target && (args.values.data || args.values.labels)) throw new InputError('--data and --labels go with --auto-exclude');
+    if (!target && args.values.labels) throw new InputError('--labels goes with --auto-exclude (and --data)');
     try {
       if (typeof target === 'string') {
         const evalOptions = { data: args.values.data as string | undefined, labels: args.values.labels as string | undefined };
@@ -150,7 +188,9 @@ export const quantizeCommand: Command = {
     } finally {
       progress.done();
     }
-    for (const w of result.warnings) io.err(`warning: ${w}`);
+    // A result below the fidelity floor is said in bold: it may be useless even though it runs.
+    const loud = (w: string) => (io.interactive ? `\x1b[1mwarning: ${w}\x1b[0m` : `warning: ${w.replace(/^fidelity below the floor/, 'FIDELITY BELOW THE FLOOR')}`);
+    for (const w of result.warnings) io.err(/^fidelity below the floor/.test(w) ? loud(w) : `warning: ${w}`);
     if (args.json) {
       io.out(JSON.stringify(auto ? { ...resultJson(result), autoExclude: auto.summary, reportFiles: auto.reportFiles } : resultJson(result)));
       return 0;
@@ -164,16 +204,33 @@ export const quantizeCommand: Command = {
       ['quantized nodes', result.quantizedNodes],
       ['skipped nodes', result.skippedNodes.length],
       ['seconds', result.seconds.toFixed(2)],
+      ...(result.conversion ? [['opset', result.conversion]] : []),
     ];
     if (result.inputShapes) rows.push(['probe inputs', result.inputShapes]);
+    if (result.speed) rows.push(['speed vs float', result.speed.verdict === 'slower' ? `SLOWER: ${result.speed.summary}` : result.speed.summary]);
+    if (result.fidelity) rows.push(['fidelity', `${result.fidelity.belowFloor ? 'BELOW THE FLOOR: ' : ''}${result.fidelity.samples} samples of ${result.fidelity.inputs}`]);
     let text = table(['result', 'value'], rows);
+    if (result.fidelity) {
+      const f = result.fidelity;
+      text +=
+        '\n\n' +
+        table(
+          ['output vs float', 'SQNR', 'cosine', 'arg-max agreement'],
+          f.outputs.map((o) => [o.output, formatSqnr(o.sqnrDb, o.identical), o.cosine.toFixed(5), `${(o.agreement * 100).toFixed(1)} %`]),
+        );
+      if (f.worstLayers?.length) text += '\n' + table(['worst layer', 'op', 'adds (local SQNR)'], f.worstLayers.map((l) => [l.node, l.opType, formatSqnr(l.localSqnrDb)]));
+    }
     if (result.skippedNodes.length) {
       text += '\n\n' + table(['skipped node', 'reason'], result.skippedNodes.map((s) => [s.node, s.reason]));
     }
     if (auto) {
       const a = auto.summary;
       text += `\n\nauto-exclude ${a.target}: ${a.met ? 'met' : `not met (${a.stoppedBecause ?? 'no layer left'})`}, output SQNR ${a.finalSqnrDb ?? '∞'} dB`;
-      for (const s of a.excluded) text += `\n  kept in float: ${s.node} (${s.opType}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      for (const s of a.excluded) text += `\n  kept in float: ${inertText(s.node)} (${inertText(s.opType)}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      if (a.points?.length) {
+        text += `\n${a.quantizePasses ?? a.points.length} quantize pass(es), ${a.calibrations ?? 0} calibration(s):\n`;
+        text += table(['layers float', 'size', 'output SQNR', 'latency', 'target'], a.points.map((p) => [p.excludedCount, formatBytes(p.outputBytes), formatSqnr(p.sqnrDb), `${p.latencyMs} ms`, p.met ? 'met' : 'missed']));
+      }
       text += `\nreport: ${auto.reportFiles.join(', ')}`;
     }
     io.out(text);

@@ -112,7 +112,7 @@ export function analyzeQuantization(index: ModelIndex, source: TensorSource): Qu
     } else if (family) {
       if (family !== 'qdq') families.add(family);
       if (op !== 'DynamicQuantizeLinear') quantizedNodeCount++;
-      for (const [x, s, z, role] of OPERANDS[op] ?? []) add(tensors, describe(index, source, node, label, x, s, z, role));
+      for (const [x, s, z, role] of (Object.hasOwn(OPERANDS, op) ? OPERANDS[op] : undefined) ?? []) add(tensors, describe(index, source, node, label, x, s, z, role));
       if (op === 'MatMulNBits') add(tensors, describeNBits(index, source, node, label));
     } else if (node.input.some((n) => n && index.producer(n)?.node.opType === 'DequantizeLinear')) {
       quantizedNodeCount++;

@@ -2,7 +2,7 @@
  * Statistics of one float weight tensor, for risk notes and suggested quantization parameters.
  *
  * Cost: one pass over every value (min, max, mean, std), no copy of float32 data: aligned bytes
- * are read in place, misaligned raw_data through a 256 kB scratch buffer; float16 and other float
+ * are read in place, misaligned raw_data through a 256 KiB scratch buffer; float16 and other float
  * types are converted once by readFloat32. Non-finite values are left out of every statistic.
  * A second, compare-only pass counts values beyond 6 std, only when [min, max] reaches past that
  * band. The 99.9th percentile of |w| comes from a 4096-bin histogram over [0, max|w|], so its
@@ -96,7 +96,7 @@ const CHUNK = 1 << 16;
 
 /**
  * raw_data sits at any offset of the file buffer; a Float32Array needs 4-byte alignment. Rather
- * than copying the whole tensor, copy 256 kB at a time into one scratch buffer (stays in cache).
+ * than copying the whole tensor, copy 256 KiB at a time into one scratch buffer (stays in cache).
  */
 function misalignedChunks(bytes: Uint8Array): Chunks {
   const n = bytes.length >> 2;

@@ -102,20 +102,22 @@ export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): 
 
   const initNames = new Set(graph.initializer.map((t) => t.name));
   const opCounts = countOps(graph.node);
-  const sub = { count: 0, nodeCount: 0, opCounts: {} as Record<string, number> };
+  const sub = { count: 0, nodeCount: 0 };
+  const subNodes: NodeProto[] = [];
   for (const visit of walkGraphs(graph)) {
     if (visit.depth === 0) continue;
     sub.count++;
     sub.nodeCount += visit.graph.node.length;
-    for (const n of visit.graph.node) sub.opCounts[opKey(n)] = (sub.opCounts[opKey(n)] ?? 0) + 1;
+    for (const n of visit.graph.node) subNodes.push(n);
   }
 
   let initializerCount = 0;
   let parameterCount = 0;
   let initializerBytes = 0;
   const constants: Tally = { tensors: 0, parameters: 0, bytes: 0 };
-  const byDtype: Record<string, Tally> = {};
-  const byOpType: Record<string, Tally> = {};
+  // Keyed by model strings: no prototype, so an op type named `constructor` is just a key.
+  const byDtype = Object.create(null) as Record<string, Tally>;
+  const byOpType = Object.create(null) as Record<string, Tally>;
   const entries: TensorEntry[] = [];
   for (const { tensor, kind, node } of walkTensors(graph)) {
     const parameters = tensorElementCount(tensor);
@@ -153,7 +155,7 @@ export function summarizeModel(model: OnnxModel, options: SummaryOptions = {}): 
     outputs: graph.output.map(ioInfo),
     nodeCount: graph.node.length,
     opCounts,
-    subgraphs: { ...sub, opCounts: sortCounts(sub.opCounts) },
+    subgraphs: { ...sub, opCounts: countOps(subNodes) },
     initializerCount,
     parameterCount,
     initializerBytes,
@@ -176,14 +178,16 @@ function tally(t: Tally, parameters: number, bytes: number): void {
   t.bytes += bytes;
 }
 
-function countOps(nodes: NodeProto[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const n of nodes) counts[opKey(n)] = (counts[opKey(n)] ?? 0) + 1;
+/** Counted in a Map: op types are model strings ('constructor', '__proto__' are valid names). */
+function countOps(nodes: Iterable<NodeProto>): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of nodes) counts.set(opKey(n), (counts.get(opKey(n)) ?? 0) + 1);
   return sortCounts(counts);
 }
 
-function sortCounts(c: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(c).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+function sortCounts(c: Map<string, number>): Record<string, number> {
+  // Object.fromEntries defines own properties, so even '__proto__' stays a plain key.
+  return Object.fromEntries([...c].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
 
 function sortTallies(c: Record<string, Tally>): Record<string, Tally> {
@@ -203,7 +207,8 @@ function consumerKey(index: ModelIndex, name: string): string {
   return opKey(first);
 }
 
-function ioInfo(vi: ValueInfoProto): IOInfo {
+/** Name, dtype and shape (symbolic dims kept, unknown ones null) of a value info. */
+export function ioInfo(vi: ValueInfoProto): IOInfo {
   const t = vi.type?.value;
   if (!t) return { name: vi.name, dtype: 'unknown', shape: null };
   if (t.case !== 'tensorType') {

@@ -2,17 +2,28 @@
  * Runs the float model over the calibration data in ONNX Runtime with the wanted intermediate
  * tensors exposed as extra graph outputs (on an in-memory copy), reducing each batch into
  * streaming statistics as it goes. Optimizations are disabled so every tensor name survives.
+ *
+ * Memory stays within a budget (bytes above the resident memory when calibration starts), sized
+ * from measurements rather than guesses: a first run of one sample with a `Size` node on every
+ * target (scalars out, so no tensor is kept) tells each tensor's bytes per sample, and the resident
+ * growth of that session and run is what ONNX Runtime itself needs (weights, arena). The targets
+ * are then split into slices whose exposed tensors fit the budget, each calibrated in its own
+ * session and pass over the data, in batches as large as the budget allows; a batch whose
+ * measured peak overshoots shrinks the next ones.
  */
 import { create } from '@bufbuild/protobuf';
 import { throwIfCancelled, WorkError } from '../errors';
 import { isExternal, type OnnxModel } from '../onnx/model';
 import { modelToBytes } from '../onnx/save';
-import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_DataLocation, ValueInfoProtoSchema, type ModelProto, type TensorProto } from '../onnx/schema';
-import { makeValueInfo } from '../onnx/builder';
+import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_DataLocation, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/schema';
+import { makeNode, makeValueInfo } from '../onnx/builder';
+import { DataType, storageBytes } from '../onnx/dtype';
 import { tensorByteSize, tensorBytes } from '../onnx/tensor';
-import { createSession, ort, type OrtTensor } from '../runtime/ort';
+import { createSession, ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
+import { formatBytes } from '../report/format';
+import { RssSampler, rssBytes } from '../util/memory';
 import type { JobContext } from '../progress';
-import { batchCount, batches, type Batch, type CalibrationData } from './data';
+import { batches, type Batch, type CalibrationData } from './data';
 import { Calibrator, type RangeOptions, type TensorRange } from './methods';
 
 export interface CalibrationTarget {
@@ -26,32 +37,94 @@ export interface CalibrationResult {
   /** Element type ONNX Runtime reported for each exposed tensor ('float32', 'int64', ...). */
   observedTypes: Map<string, string>;
   samples: number;
+  /** ONNX Runtime runs over calibration data (the sizing run not included). */
   batches: number;
+  /** Sessions (each one pass over the data) the targets were split into to fit the budget. */
+  slices: number;
+  /** Targets whose extremes ONNX Runtime reduced in the graph (MinMax on float tensors): never exposed. */
+  reducedInGraph: number;
+  /** Largest batch used (samples per run). */
+  batchSize: number;
+  /** Measured peak resident growth over the start of calibration, bytes. */
+  peakBytes: number;
   seconds: number;
   /** Bytes of calibration state at the end (independent of the number of samples). */
   stateBytes: number;
 }
 
 export interface CollectOptions extends RangeOptions {
+  /** Largest batch (samples per run); smaller batches are used when the budget needs it. */
   batchSize: number;
   threads?: number;
-  /** Bytes of exposed tensors one run may return; batches shrink to fit. Default 512 MiB. */
+  /**
+   * Bytes calibration may add to the resident memory it starts with: ONNX Runtime's session and
+   * buffers plus the exposed tensors. Default 512 MiB; Infinity runs every tensor in one pass.
+   */
   memoryBudget?: number;
 }
 
-const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
+export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
 
 /** Inlined external data must leave room for the graph under the 2 GiB protobuf limit. */
 const INLINE_LIMIT = 1.8 * 2 ** 30;
 
+/** Samples in a slice's first run under a budget; later runs at most double, each sized by what the runs before measured. */
+const FIRST_BATCH = 1;
+
+/**
+ * Share of the budget batches are sized to fill: freed memory the allocator keeps for reuse makes
+ * later runs cost a little more than the ones measured.
+ */
+const FILL = 0.85;
+
+/** An exposed tensor is held twice for a moment: ORT's output buffer and the copy handed to JS. */
+const EXPOSED_COPIES = 2;
+
 /** A copy of the model whose graph also outputs `targets` (shares tensors; never mutates the original). */
 export function exposeTensors(proto: ModelProto, targets: CalibrationTarget[], source?: Pick<OnnxModel, 'external'>): ModelProto {
-  const graph = proto.graph!;
+  const graph = graphOf(proto);
   const existing = new Set(graph.output.map((o) => o.name));
   // Untyped outputs (type unknown to our inference) are typed by ORT itself at run time.
   const extra = targets
     .filter((t) => !existing.has(t.name))
     .map((t) => (t.elemType ? makeValueInfo(t.name, t.elemType) : create(ValueInfoProtoSchema, { name: t.name })));
+  return withGraph(proto, source, [], extra);
+}
+
+/**
+ * MinMax needs only each batch's extremes: ReduceMin/ReduceMax nodes on float targets give them as
+ * two scalars, so ONNX Runtime frees those tensors as in plain inference instead of returning them.
+ */
+function reductions(targets: CalibrationTarget[]): { nodes: NodeProto[]; outputs: ValueInfoProto[]; names: { target: string; min: string; max: string }[] } {
+  const nodes: NodeProto[] = [];
+  const outputs: ValueInfoProto[] = [];
+  const names = targets.map((t, i) => {
+    const min = `${t.name}__calibration_min_${i}`;
+    const max = `${t.name}__calibration_max_${i}`;
+    nodes.push(makeNode('ReduceMin', [t.name], [min], { keepdims: 0 }, { name: min }), makeNode('ReduceMax', [t.name], [max], { keepdims: 0 }, { name: max }));
+    outputs.push(makeValueInfo(min, DataType.FLOAT, []), makeValueInfo(max, DataType.FLOAT, []));
+    return { target: t.name, min, max };
+  });
+  return { nodes, outputs, names };
+}
+
+/** Output name of the element count of `target` in the sizing model. */
+const sizeOutput = (target: string, i: number): string => `${target}__calibration_size_${i}`;
+
+/** A copy of the model that also outputs the element count of each target (scalars: nothing big is kept). */
+function countElements(proto: ModelProto, targets: CalibrationTarget[], source?: Pick<OnnxModel, 'external'>): ModelProto {
+  const nodes = targets.map((t, i) => makeNode('Size', [t.name], [sizeOutput(t.name, i)], {}, { name: sizeOutput(t.name, i) }));
+  const outputs = targets.map((t, i) => makeValueInfo(sizeOutput(t.name, i), DataType.INT64, []));
+  return withGraph(proto, source, nodes, outputs);
+}
+
+function graphOf(proto: ModelProto): GraphProto {
+  if (!proto.graph) throw new WorkError('the model has no graph to calibrate');
+  return proto.graph;
+}
+
+function withGraph(proto: ModelProto, source: Pick<OnnxModel, 'external'> | undefined, nodes: NodeProto[], outputs: ValueInfoProto[]): ModelProto {
+  const graph = graphOf(proto);
   // ORT sessions built from bytes cannot resolve external data: inline it in the copy.
   const externalBytes = graph.initializer.filter(isExternal).reduce((sum, t) => sum + tensorByteSize(t), 0);
   if (externalBytes > INLINE_LIMIT) {
@@ -60,8 +133,32 @@ export function exposeTensors(proto: ModelProto, targets: CalibrationTarget[], s
     );
   }
   const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineTensor(t, source) : t));
-  const newGraph = create(GraphProtoSchema, { ...graph, initializer, output: [...graph.output, ...extra] });
+  const newGraph = create(GraphProtoSchema, { ...graph, initializer, node: afterProducers(graph.node, nodes), output: [...graph.output, ...outputs] });
   return create(ModelProtoSchema, { ...proto, graph: newGraph });
+}
+
+/**
+ * `graph` with each extra node (reading one tensor) placed right after the node producing that
+ * tensor: ONNX Runtime runs nodes in about this order, so the tensor is consumed and freed at once
+ * instead of staying alive until extra nodes appended at the end would run.
+ */
+function afterProducers(graph: NodeProto[], extra: NodeProto[]): NodeProto[] {
+  if (extra.length === 0) return graph;
+  const readers = new Map<string, NodeProto[]>();
+  for (const n of extra) {
+    const t = n.input[0] ?? '';
+    const list = readers.get(t);
+    if (list) list.push(n);
+    else readers.set(t, [n]);
+  }
+  const produced = new Set(graph.flatMap((n) => n.output));
+  // Graph inputs and initializers first.
+  const out = [...readers].filter(([t]) => !produced.has(t)).flatMap(([, list]) => list);
+  for (const n of graph) {
+    out.push(n);
+    for (const o of n.output) out.push(...(readers.get(o) ?? []));
+  }
+  return out;
 }
 
 function inlineTensor(t: TensorProto, source?: Pick<OnnxModel, 'external'>): TensorProto {
@@ -74,6 +171,86 @@ function inlineTensor(t: TensorProto, source?: Pick<OnnxModel, 'external'>): Ten
   });
 }
 
+/** What the sizing run measured. */
+export interface Footprint {
+  /** Bytes per sample of each target. */
+  tensorBytes: Map<string, number>;
+  /** Resident growth of creating a session (ORT's copy of the weights, the model bytes). */
+  sessionBytes: number;
+  /** Resident growth of running one sample with nothing exposed (ORT's arena, activations). */
+  runBytesPerSample: number;
+}
+
+/**
+ * Split targets (in graph order, so a slice's tensors are computed close together) into slices
+ * whose exposed bytes per sample stay under `capBytes`; a tensor larger than the cap is a slice alone.
+ */
+export function planSlices(targets: CalibrationTarget[], bytesPerSample: Map<string, number>, capBytes: number): CalibrationTarget[][] {
+  const slices: CalibrationTarget[][] = [];
+  let current: CalibrationTarget[] = [];
+  let sum = 0;
+  for (const t of targets) {
+    const b = bytesPerSample.get(t.name) ?? 0;
+    if (current.length > 0 && sum + b > capBytes) {
+      slices.push(current);
+      current = [];
+      sum = 0;
+    }
+    current.push(t);
+    sum += b;
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
+}
+
+function feedsOf(batch: Batch): Record<string, OrtTensor> {
+  const O = ort();
+  const feeds: Record<string, OrtTensor> = {};
+  for (const f of batch.feeds) feeds[f.name] = new O.Tensor(f.type, f.values as Float32Array, f.dims);
+  return feeds;
+}
+
+async function runOnce(session: InferenceSession, batch: Batch, names: string[]): Promise<Record<string, OrtTensor>> {
+  try {
+    return (await session.run(feedsOf(batch), names)) as Record<string, OrtTensor>;
+  } catch (e) {
+    throw new WorkError(`calibration run failed on samples ${batch.start}..${batch.start + batch.count - 1}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** One sample through the model with a Size node on every target: bytes per sample, ORT's own needs. */
+async function measureFootprint(
+  model: ModelProto,
+  targets: CalibrationTarget[],
+  data: CalibrationData,
+  threads: number,
+  baseline: number,
+  sampler: RssSampler,
+  source?: Pick<OnnxModel, 'external'>,
+): Promise<Footprint> {
+  const session = await createSession(modelToBytes(countElements(model, targets, source)), { optimization: 'disabled', threads, memoryArena: false });
+  const sessionBytes = Math.max(0, rssBytes() - baseline);
+  try {
+    const first = batches(data, 1).next();
+    if (first.done) throw new WorkError('calibration data holds no batch for this model');
+    const before = rssBytes();
+    const peak = sampler.window();
+    const results = await runOnce(session, first.value, targets.map((t, i) => sizeOutput(t.name, i)));
+    const runBytes = Math.max(0, peak() - before);
+    const perSample = 1 / first.value.count;
+    const tensorBytes = new Map<string, number>();
+    targets.forEach((t, i) => {
+      const count = Number((results[sizeOutput(t.name, i)]?.data as BigInt64Array | undefined)?.[0] ?? 0n);
+      // Unknown types are exposed as whatever ORT computes: count them as 4-byte floats.
+      const bytes = t.elemType ? storageBytes(t.elemType, count) : count * 4;
+      tensorBytes.set(t.name, bytes * perSample);
+    });
+    return { tensorBytes, sessionBytes, runBytesPerSample: runBytes * perSample };
+  } finally {
+    await session.release();
+  }
+}
+
 /** Run calibration and return one range per target tensor (float tensors only). */
 export async function collectRanges(
   model: ModelProto,
@@ -83,57 +260,129 @@ export async function collectRanges(
   ctx: JobContext = {},
   source?: Pick<OnnxModel, 'external'>,
 ): Promise<CalibrationResult> {
+  const sampler = new RssSampler();
+  try {
+    return await collect(model, targets, data, options, ctx, source, sampler);
+  } finally {
+    await sampler.stop();
+  }
+}
+
+async function collect(
+  model: ModelProto,
+  targets: CalibrationTarget[],
+  data: CalibrationData,
+  options: CollectOptions,
+  ctx: JobContext,
+  source: Pick<OnnxModel, 'external'> | undefined,
+  sampler: RssSampler,
+): Promise<CalibrationResult> {
   const started = Date.now();
-  const augmented = exposeTensors(model, targets, source);
-  const session = await createSession(modelToBytes(augmented), { optimization: 'disabled', threads: options.threads ?? 0 });
-  const O = ort();
+  const baseline = rssBytes();
+  const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  const threads = options.threads ?? 0;
+  const requested = data.fixedBatch ?? Math.max(1, Math.floor(options.batchSize));
   const names = targets.map((t) => t.name);
   const calibrator = new Calibrator(names, options);
   const observedTypes = new Map<string, string>();
+  let peakBytes = 0;
+  const reduced = options.method === 'minmax' ? targets.filter((t) => t.elemType === DataType.FLOAT) : [];
+  const reducedNames = new Set(reduced.map((t) => t.name));
+  const exposedTargets = targets.filter((t) => !reducedNames.has(t.name));
+  const reduction = reductions(reduced);
+
+  // Unbounded: every tensor in one pass at the requested batch, nothing to measure first.
+  let slices: CalibrationTarget[][] = [exposedTargets];
+  let batchFor = (_slice: CalibrationTarget[]): number => requested;
+  let footprint: Footprint | undefined;
+  if (Number.isFinite(budget)) {
+    footprint = await measureFootprint(model, targets, data, threads, baseline, sampler, source);
+    const fp = footprint;
+    const forTensors = budget - fp.sessionBytes - fp.runBytesPerSample;
+    const largest = Math.max(0, ...exposedTargets.map((t) => fp.tensorBytes.get(t.name) ?? 0));
+    if (forTensors < EXPOSED_COPIES * largest) {
+      ctx.log?.(
+        `memory budget ${formatBytes(budget)} is below what one sample needs (${formatBytes(fp.sessionBytes)} for the session, ${formatBytes(Math.round(fp.runBytesPerSample))} to run, ${formatBytes(Math.round(largest))} for the largest tensor): calibrating one tensor's worth at a time`,
+      );
+    }
+    slices = planSlices(exposedTargets, fp.tensorBytes, Math.max(forTensors / EXPOSED_COPIES, largest));
+    if (slices.length === 0) slices = [[]];
+    batchFor = (slice) => {
+      const exposed = slice.reduce((s, t) => s + (fp.tensorBytes.get(t.name) ?? 0), 0);
+      const perSample = fp.runBytesPerSample + EXPOSED_COPIES * exposed;
+      const fits = Math.floor((budget * FILL - fp.sessionBytes) / Math.max(perSample, 1));
+      return data.fixedBatch ?? Math.min(requested, Math.max(1, fits));
+    };
+    const exposedPerSample = exposedTargets.reduce((a, t) => a + (fp.tensorBytes.get(t.name) ?? 0), 0);
+    ctx.log?.(
+      `calibration footprint: ${reduced.length ? `${reduced.length} tensor(s) reduced in the graph, ` : ''}${formatBytes(Math.round(exposedPerSample))} of tensors per sample exposed, session ${formatBytes(fp.sessionBytes)}, run ${formatBytes(Math.round(fp.runBytesPerSample))} per sample; ` +
+        `${slices.length} slice(s) of tensors, batch ${Math.max(...slices.map(batchFor))} (budget ${formatBytes(budget)})`,
+    );
+  }
+
+  const bounded = Number.isFinite(budget);
+  // Progress in samples: batch sizes change as runs are measured.
+  const totalSamples = slices.length * data.samples;
+  let samplesDone = 0;
   let done = 0;
-  let total = batchCount(data, options.batchSize);
-  const runBatch = async (batch: Batch): Promise<number> => {
+  let largestBatch = 0;
+  for (const [i, slice] of slices.entries()) {
     throwIfCancelled(ctx.signal);
-    const feeds: Record<string, OrtTensor> = {};
-    for (const f of batch.feeds) feeds[f.name] = new O.Tensor(f.type, f.values as Float32Array, f.dims);
-    let results: Record<string, OrtTensor>;
+    const sliceNames = slice.map((t) => t.name);
+    // The reductions ride along with the first slice.
+    const reduce = i === 0 ? reduction : reductions([]);
+    const exposedModel = exposeTensors(model, slice, source);
+    const sessionModel = reduce.nodes.length ? withGraph(exposedModel, source, reduce.nodes, reduce.outputs) : exposedModel;
+    const fetch = [...sliceNames, ...reduce.names.flatMap((r) => [r.min, r.max])];
+    const session = await createSession(modelToBytes(sessionModel), { optimization: 'disabled', threads, memoryArena: false });
     try {
-      results = (await session.run(feeds, names)) as Record<string, OrtTensor>;
-    } catch (e) {
-      throw new WorkError(`calibration run failed on samples ${batch.start}..${batch.start + batch.count - 1}: ${(e as Error).message.split('\n')[0]}`);
-    }
-    let bytes = 0;
-    for (const name of names) {
-      const t = results[name];
-      if (!t) continue;
-      observedTypes.set(name, t.type);
-      bytes += (t.data as ArrayBufferView).byteLength ?? 0;
-      if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
-    }
-    done++;
-    ctx.onProgress?.({ stage: 'calibrating', fraction: done / total, message: `calibrating ${done}/${total}` });
-    return bytes;
-  };
-  try {
-    let size = options.batchSize;
-    let from = 0;
-    if (!data.fixedBatch && size > 1 && data.samples > 1) {
-      // One sample first: its intermediate tensors tell how many samples fit the memory budget per run
-      // (a big CNN exposes hundreds of MB of activations per sample).
-      total = 1 + batchCount(data, size, 1);
-      const perSample = await runBatch(batches(data, 1).next().value!);
-      from = 1;
-      const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-      const fits = Math.max(1, Math.floor(budget / Math.max(perSample, 1)));
-      if (fits < size) {
-        ctx.log?.(`calibration batch lowered from ${size} to ${fits} samples: ${(perSample / 2 ** 20).toFixed(1)} MiB of intermediate tensors per sample`);
-        size = fits;
+      const planned = batchFor(slice);
+      // Bounded: the first run is one sample, and what the runs measure sizes the next ones (doubling at most, up to the plan's batch).
+      let size = data.fixedBatch ?? (bounded ? Math.min(planned, FIRST_BATCH) : planned);
+      let perSample = 0;
+      let from = 0;
+      while (from < data.samples) {
+        const next = batches(data, size, from).next();
+        if (next.done) break;
+        const batch = next.value;
+        throwIfCancelled(ctx.signal);
+        const idle = Math.max(0, rssBytes() - baseline);
+        const peak = sampler.window();
+        const results = await runOnce(session, batch, fetch);
+        const grown = Math.max(0, peak() - baseline);
+        peakBytes = Math.max(peakBytes, grown);
+        largestBatch = Math.max(largestBatch, batch.count);
+        for (const name of sliceNames) {
+          const t = results[name];
+          if (!t) continue;
+          observedTypes.set(name, t.type);
+          if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
+          // Reduced: let this tensor go before the next is read.
+          delete results[name];
+        }
+        for (const r of reduce.names) {
+          const min = (results[r.min]?.data as Float32Array | undefined)?.[0];
+          const max = (results[r.max]?.data as Float32Array | undefined)?.[0];
+          if (min === undefined || max === undefined) continue;
+          observedTypes.set(r.target, 'float32');
+          calibrator.update(r.target, Float32Array.of(min, max));
+        }
+        from = batch.start + batch.count;
+        done++;
+        // The measured cost per sample of this session's runs (the truth; the plan was an estimate) sizes the next batch.
+        if (bounded && !data.fixedBatch) {
+          perSample = Math.max(perSample, (grown - idle) / batch.count);
+          const fits = Math.max(1, Math.floor((budget * FILL - idle) / Math.max(perSample, 1)));
+          const nextSize = Math.min(planned, fits, 2 * batch.count);
+          if (nextSize < size) ctx.log?.(`calibration batch lowered from ${size} to ${nextSize}: a run of ${batch.count} grew memory by ${formatBytes(grown)} (budget ${formatBytes(budget)})`);
+          size = nextSize;
+        }
+        samplesDone += batch.count;
+        ctx.onProgress?.({ stage: 'calibrating', fraction: Math.min(1, samplesDone / totalSamples), message: `calibrating: ${samplesDone}/${totalSamples} samples` });
       }
-      total = 1 + batchCount(data, size, from);
+    } finally {
+      await session.release();
     }
-    for (const batch of batches(data, size, from)) await runBatch(batch);
-  } finally {
-    await session.release?.();
   }
   const ranges = calibrator.ranges();
   for (const [name, type] of observedTypes) if (type !== 'float32') ranges.delete(name);
@@ -143,6 +392,10 @@ export async function collectRanges(
     observedTypes,
     samples: data.samples,
     batches: done,
+    slices: slices.length,
+    reducedInGraph: reduced.length,
+    batchSize: largestBatch,
+    peakBytes,
     seconds: (Date.now() - started) / 1000,
     stateBytes: calibrator.stateBytes(),
   };

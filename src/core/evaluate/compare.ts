@@ -13,7 +13,7 @@ import type { InputOverrides } from '../data/probe';
 import { defaultThreads, latencyControl, timeRuns } from './bench';
 import { adaptInputData, checkSameInputs, describeInputs, evaluationInputs, feedsFor, firstSamples, maxBatchOf, modelInputs, type InputData } from './data';
 import { perLayerErrors } from './perLayer';
-import { asFloat32 } from './session';
+import { asFloat32, maxBatchOfSession } from './session';
 import { argmaxRows, ErrorAccumulator, latencyStats, round, thinSamples } from './stats';
 
 export interface CompareOptions {
@@ -201,13 +201,4 @@ export async function measureFidelity(
     result.candidateAccuracy = round(candCorrect / rows, 6);
   }
   return result;
-}
-
-function maxBatchOfSession(session: InferenceSession): number {
-  let max = Infinity;
-  for (const m of session.inputMetadata) {
-    const d = m.isTensor ? m.shape[0] : undefined;
-    if (typeof d === 'number' && d > 0) max = Math.min(max, d);
-  }
-  return max;
 }

@@ -13,6 +13,7 @@
  * exact inputs, so error inherited from upstream layers (and amplified by them) is not blamed on it.
  */
 import { throwIfCancelled } from '../errors';
+import { indexModel, nodeKey } from '../onnx/graph-index';
 import type { OnnxModel } from '../onnx/model';
 import { create } from '@bufbuild/protobuf';
 import { makeValueInfo } from '../onnx/builder';
@@ -22,14 +23,17 @@ import { NodeProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto
 import type { JobContext } from '../progress';
 import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { LayerError } from './types';
-import { adaptInputData, feedsFor, maxBatchOf, modelInputs, type InputData } from './data';
+import { fixedBatchOf } from '../data/inputs';
+import { adaptInputData, feedsFor, modelInputs, type InputData } from './data';
 import { asFloat32, sessionForVariant, sessionWithOutputs, withGraph } from './session';
 import { ErrorAccumulator, round } from './stats';
 
 export interface PerLayerOptions {
   threads?: number | undefined;
-  /** Most samples per run; default 16, fewer when one run's intermediates would pass 256 MiB. */
+  /** Most samples per run; default 16, fewer when one run's intermediates would pass `memoryBudget`. */
   batch?: number | undefined;
+  /** Bytes of intermediate tensors one run may hold (both models, the cut copy); default 256 MiB. */
+  memoryBudget?: number | undefined;
 }
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
@@ -58,6 +62,8 @@ export async function perLayerErrors(
 ): Promise<LayerError[]> {
   const refGraph = reference.proto.graph!;
   const candGraph = candidate.proto.graph!;
+  // Rows carry the node key every other surface uses (unnamed nodes included), so a row can be excluded.
+  indexModel(reference.proto);
   const producers = dynamicProducers(refGraph);
   const candidateName = candidateTensorMap(candGraph);
   const wanted = [...producers.keys()].filter((t) => candidateName(t) !== undefined);
@@ -88,11 +94,15 @@ export async function perLayerErrors(
     const candidateData = adaptInputData(data, modelInputs(candidate.proto));
     const refNames = tracked.map((t) => t.tensor);
     const candNames = [...new Set(tracked.map((t) => t.candidateTensor))];
-    let step = 1; // the first sample alone measures the memory one sample takes
-    const maxStep = Math.max(1, Math.min(options.batch ?? 16, maxBatchOf(modelInputs(reference.proto))));
+    // A fixed first dim is the one run size ONNX Runtime accepts; otherwise the first sample alone
+    // measures the memory one sample takes, and the next runs are sized from it.
+    const fixed = fixedBatchOf(modelInputs(reference.proto));
+    let step = fixed ?? 1;
+    const maxStep = fixed ?? Math.max(1, options.batch ?? 16);
     for (let start = 0; start < data.samples; ) {
       throwIfCancelled(ctx.signal);
       const count = Math.min(step, data.samples - start);
+      if (fixed !== undefined && count < fixed && start > 0) break; // a short last run would not fit the model
       const feeds = feedsFor(data, start, count);
       const r = await refSession.run(feeds, refNames);
       const candFeeds = candidateData === data ? feeds : feedsFor(candidateData, start, count);
@@ -119,7 +129,7 @@ export async function perLayerErrors(
         const rv = refValues.get(t.tensor)!;
         if (rv.length === cv.length) t.local.add(rv, cv);
       }
-      if (start === 0) step = Math.max(1, Math.min(maxStep, Math.floor(MEMORY_BUDGET / Math.max(1, (bytes * 3) / count))));
+      if (start === 0 && fixed === undefined) step = Math.max(1, Math.min(maxStep, Math.floor((options.memoryBudget ?? MEMORY_BUDGET) / Math.max(1, (bytes * 3) / count))));
       start += count;
       ctx.onProgress?.({ stage: 'per-layer', message: `${start}/${data.samples} samples` });
     }
@@ -233,7 +243,7 @@ function rank(tracked: Tracked[]): LayerError[] {
   const layers = tracked.map((t) => {
     const layer: LayerError = {
       tensor: t.tensor,
-      node: t.node.name || `${t.node.opType}(${t.tensor})`,
+      node: nodeKey(t.node),
       opType: t.node.opType,
       candidateTensor: t.candidateTensor,
       sqnrDb: t.acc.sqnrDb === null || !Number.isFinite(t.acc.sqnrDb) ? null : round(t.acc.sqnrDb, 3),

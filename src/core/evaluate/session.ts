@@ -56,3 +56,13 @@ export function asFloat32(value: { data: unknown; type: string }): Float32Array 
   if (ArrayBuffer.isView(d)) return Float32Array.from(d as unknown as ArrayLike<number>);
   throw new Error(`cannot read a ${value.type} output as numbers`);
 }
+
+/** Most samples one run of `session` takes: its smallest fixed first input dim, else Infinity. */
+export function maxBatchOfSession(session: Pick<InferenceSession, 'inputMetadata'>): number {
+  let max = Infinity;
+  for (const m of session.inputMetadata) {
+    const d = m.isTensor ? m.shape[0] : undefined;
+    if (typeof d === 'number' && d > 0) max = Math.min(max, d);
+  }
+  return max;
+}

@@ -99,6 +99,64 @@ export interface FidelityResult {
   inputs: 'data' | 'generated';
 }
 
+/** Fidelity of one output of a quantized model against the float model's. */
+export interface OutputFidelity {
+  output: string;
+  /** null: identical (with identical true) or NaN/Inf where the float model had none. */
+  sqnrDb: number | null;
+  identical: boolean;
+  /** Mean over samples of the cosine similarity. */
+  cosine: number;
+  /** Share (0..1) of rows whose arg-max over the last axis agrees. */
+  agreement: number;
+  maxAbsError: number;
+}
+
+/** The fidelity every quantization result carries (`quantize --json`: `fidelity`). */
+export interface QuantizeFidelity {
+  samples: number;
+  /** What both models ran on. */
+  inputs: 'calibration data' | 'data' | 'generated inputs';
+  /** The inputs of one run and where symbolic dims got their values. */
+  inputShapes?: string;
+  outputs: OutputFidelity[];
+  /** Below it (any output under sqnrDb or cosine), the run warns. */
+  floor: { sqnrDb: number; cosine: number };
+  belowFloor: boolean;
+  /** When below the floor: the layers adding the most error themselves, worst first. */
+  worstLayers?: { node: string; opType: string; localSqnrDb: number | null; sqnrDb: number | null }[];
+}
+
+/**
+ * The speed check every quantization result carries (`quantize --json`: `speed`): float and
+ * quantized model timed in alternation on the validation probe's inputs, with an A/A control.
+ */
+export interface QuantizeSpeed {
+  floatP50Ms: number;
+  quantizedP50Ms: number;
+  /** Median over runs of float time / quantized time of the same round (>1: faster). */
+  speedup: number;
+  /**
+   * Relative uncertainty of `speedup`: the larger of the A/A control's deviation from 1 (a second
+   * float session in the same alternation) and the 95 % interval of the median ratio.
+   */
+  noise: number;
+  /** Second float session p50 / float p50. */
+  controlRatio: number;
+  /** 'faster' / 'slower' beyond the noise, else 'same'. */
+  verdict: 'faster' | 'slower' | 'same';
+  runs: number;
+  batch: number;
+  threads: number;
+  inputShapes: string;
+  /** The CPU facts detected here (`AVX2, no AVX-512 VNNI, no AVX-VNNI`). */
+  cpuFlags: string;
+  /** One line for people: `2.31× faster than float (±1.2 %) …` or `slower than float on this CPU …`. */
+  summary: string;
+  /** Weight-only output not faster: the other accuracy levels and dynamic int8, each float p50 / its p50. */
+  alternatives?: { label: string; speedup: number }[];
+}
+
 /** Error of one intermediate float tensor both models share. */
 export interface LayerError {
   /** Tensor name in the reference. */
@@ -140,9 +198,23 @@ export interface ExclusionStep {
   /** The node's own added error (LayerError.localSqnrDb) and its tensor's SQNR when chosen. */
   localSqnrDb: number | null;
   sqnrDb: number | null;
-  /** Final-output fidelity before this exclusion. */
+  /** Final-output SQNR with the layers ranked before this one kept float (null when that set was not tried). */
   outputSqnrDb: number | null;
   candidateAccuracy?: number;
+}
+
+/** One set of layers kept float that auto-exclude quantized and measured: a point of the size/fidelity/speed trade-off. */
+export interface AutoExcludePoint {
+  /** The first `excludedCount` layers of the ranking (worst own added error first) kept float. */
+  excludedCount: number;
+  excluded: string[];
+  /** Output model plus external data. */
+  outputBytes: number;
+  sqnrDb: number | null;
+  candidateAccuracy?: number;
+  /** Median latency of one sample of the evaluation data, milliseconds. */
+  latencyMs: number;
+  met: boolean;
 }
 
 export interface AutoExcludeSummary {
@@ -150,6 +222,11 @@ export interface AutoExcludeSummary {
   target: string;
   met: boolean;
   excluded: ExclusionStep[];
+  /** Every candidate quantized, in the order tried (the first keeps nothing float). */
+  points?: AutoExcludePoint[];
+  /** Quantize passes and calibration passes (static mode; ranges are reused across passes) the search took. */
+  quantizePasses?: number;
+  calibrations?: number;
   /** Final-output SQNR and accuracy of the model finally written. */
   finalSqnrDb: number | null;
   referenceAccuracy?: number;

@@ -181,3 +181,8 @@ export class ExternalDataReader {
 export function modelDiskBytes(model: OnnxModel): number {
   return model.modelFileBytes + model.external.files(model.proto).reduce((s, f) => s + f.bytes, 0);
 }
+
+/** The files a model is read from: the `.onnx` and each external data file (real paths). */
+export function modelFilePaths(model: OnnxModel): string[] {
+  return [model.path, ...model.external.files(model.proto).map((f) => model.external.resolve(f.location, f.location))];
+}

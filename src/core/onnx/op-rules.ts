@@ -78,7 +78,8 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
 
 /** The rule of a node's op type, undefined when the table has none (or it is for another domain). */
 export function opRule(node: Pick<NodeProto, 'opType' | 'domain'>): OpRule | undefined {
-  const rule = OP_RULES[node.opType];
+  // Own keys only: an op named 'constructor' or '__proto__' must not find Object's members.
+  const rule = Object.hasOwn(OP_RULES, node.opType) ? OP_RULES[node.opType] : undefined;
   if (!rule) return undefined;
   const domain = node.domain === 'ai.onnx' ? '' : node.domain;
   return rule.domain === domain ? rule : undefined;

@@ -7,8 +7,10 @@ import { isExternal, PROTOBUF_LIMIT, type OnnxModel } from './model';
 import { ModelProtoSchema, StringStringEntryProtoSchema, TensorProto_DataLocation, type ModelProto, type TensorProto } from './schema';
 import { tensorBytes } from './tensor';
 import { walkTensors } from './walk';
+import { writeModel } from './serialize';
 import { sameFile } from './paths';
 import { checkWritableTarget } from '../util/files';
+import { guardWrite, type WriteRules } from '../util/writeGuard';
 
 export interface SaveOptions {
   /**
@@ -41,14 +43,13 @@ export interface SaveResult {
 /** Leave headroom under the protobuf limit for the graph itself. */
 const AUTO_EXTERNAL_LIMIT = PROTOBUF_LIMIT - 64 * 2 ** 20;
 
-/** Check an output path before any work: never an input, never an existing file without force. */
+/**
+ * Check an output path before any work (see util/writeGuard.ts): never the input model or
+ * another input of the run, never a special file, never an existing file without force.
+ */
 export function checkOutputPath(out: string, inputs: string[], force: boolean): void {
-  for (const input of inputs) {
-    if (sameFile(out, input)) throw new InputError(`output '${out}' is the input model; choose another output path`);
-  }
-  if (checkWritableTarget(out, 'output') && !force) throw new InputError(`output '${out}' already exists; use --force to replace it`);
-  const dir = path.dirname(path.resolve(out));
-  if (!fs.existsSync(dir)) throw new InputError(`output folder '${dir}' does not exist`);
+  const [model, ...others] = inputs;
+  guardWrite(out, 'output', { model, inputs: others, force });
 }
 
 /** A temporary sibling path: same folder, so the final rename is atomic. */
@@ -126,8 +127,9 @@ export class ExternalDataWriter {
 }
 
 /** Write bytes to `file` atomically: temp file in the same folder, fsync, rename. */
-export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
-  checkWritableTarget(file, 'output');
+export function writeFileAtomic(file: string, bytes: Uint8Array | string, guard?: { what: string; rules: WriteRules }): void {
+  if (guard) guardWrite(file, guard.what, guard.rules);
+  else checkWritableTarget(file, 'output');
   const tmp = tempPathFor(file);
   try {
     const fd = fs.openSync(tmp, 'wx');
@@ -150,7 +152,8 @@ export function writeFileAtomic(file: string, bytes: Uint8Array | string): void 
  */
 export function saveModel(proto: ModelProto, out: string, options: SaveOptions = {}): SaveResult {
   const outAbs = path.resolve(out);
-  checkOutputPath(outAbs, options.protect ?? (options.source ? [options.source.path] : []), options.force ?? false);
+  const protect = options.protect ?? (options.source ? [options.source.path] : []);
+  checkOutputPath(outAbs, protect, options.force ?? false);
   const mode = options.externalData ?? 'auto';
   const threshold = options.sizeThreshold ?? 1024;
   const location = options.location ?? `${path.basename(outAbs)}.data`;
@@ -158,7 +161,9 @@ export function saveModel(proto: ModelProto, out: string, options: SaveOptions =
     throw new InputError(`external data location '${location}' must be a plain file name`);
   }
   const dataPath = path.join(path.dirname(outAbs), location);
-  if (options.source && sameFile(dataPath, options.source.path)) throw new InputError(`external data file '${dataPath}' would overwrite the input`);
+  for (const input of protect) {
+    if (sameFile(dataPath, input)) throw new InputError(`external data file '${dataPath}' would overwrite the input '${input}'; choose another output name`);
+  }
 
   const tensors = proto.graph ? [...walkTensors(proto.graph)].map((v) => v.tensor) : [];
   const sizeOf = (t: TensorProto): number => (isExternal(t) ? externalLength(t) : t.rawData.length);
@@ -192,11 +197,11 @@ export function saveModel(proto: ModelProto, out: string, options: SaveOptions =
         t.externalData = [];
       }
     }
-    const bytes = toBinary(ModelProtoSchema, proto);
-    if (bytes.length > PROTOBUF_LIMIT) throw new InputError('model is over 2 GiB even with external data');
+    // Streamed tensor by tensor (serialize.ts): no second copy of the weights in memory.
     const fd = fs.openSync(tmpModel, 'wx');
+    let modelBytes: number;
     try {
-      fs.writeFileSync(fd, bytes);
+      modelBytes = writeModel(fd, proto);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -204,7 +209,7 @@ export function saveModel(proto: ModelProto, out: string, options: SaveOptions =
     const dataBytes = dataWriter?.bytes ?? 0;
     if (dataWriter) dataWriter.commit();
     fs.renameSync(tmpModel, outAbs);
-    const result: SaveResult = { path: outAbs, modelBytes: bytes.length, dataBytes };
+    const result: SaveResult = { path: outAbs, modelBytes, dataBytes };
     if (dataWriter) result.dataPath = dataWriter.finalPath;
     return result;
   } catch (e) {

@@ -21,7 +21,7 @@ import type { JobContext } from '../progress';
 import { RewriteDriver, type Handlers, type OpHandler, type Rewrite, type RewriteContext, type WeightRef } from './driver';
 import { computeQuantParams, quantRange } from './math';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
-import { quantizeInt8Symmetric, roundHalfEvenFast } from './weights';
+import { quantizeInt8Symmetric, quantizeUint8 } from './weights';
 import { modeOps } from '../onnx/op-rules';
 
 const MS = 'com.microsoft';
@@ -167,11 +167,7 @@ export const dynamicGather: OpHandler = {
       if (v > max) max = v;
     }
     const p = computeQuantParams(min, max, quantRange('uint8'), false);
-    const q = new Uint8Array(values.length);
-    for (let i = 0; i < values.length; i++) {
-      const v = roundHalfEvenFast(Math.fround(values[i]! / p.scale)) + p.zeroPoint;
-      q[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
+    const q = quantizeUint8(values, p.scale, p.zeroPoint);
     const qName = rc.unique(`${data}_quantized`);
     const sName = rc.unique(`${data}_scale`);
     const zName = rc.unique(`${data}_zero_point`);
@@ -192,6 +188,8 @@ export const dynamicLSTM: OpHandler = {
   rewrite(node, rc): Rewrite {
     const [x, W, R] = node.input;
     if (!x || !W || !R) return { skip: 'missing input' };
+    // LSTM-14's layout attribute has no DynamicQuantizeLSTM counterpart: the contrib op is sequence-first only.
+    if (attrInt(node, 'layout', 0) !== 0) return { skip: 'layout=1 (batch-first): DynamicQuantizeLSTM takes sequence-first inputs only' };
     const wt = floatWeight(rc, W, 'W', 3);
     if (typeof wt === 'string') return { skip: wt };
     const rt = floatWeight(rc, R, 'R', 3);
@@ -228,7 +226,7 @@ export const dynamicLSTM: OpHandler = {
     const opt = (i: number) => node.input[i] ?? '';
     const inputs = [x, wq.q, rq.q, opt(3), opt(4), opt(5), opt(6), opt(7), wq.scale, wq.zp, rq.scale, rq.zp];
     const q = makeNode('DynamicQuantizeLSTM', inputs, [...node.output], {}, { name: rc.unique(`${nodeName(node)}_quant`), domain: MS });
-    q.attribute = node.attribute;
+    q.attribute = node.attribute.filter((a) => a.name !== 'layout');
     rc.useDomain(MS, 1);
     return { nodes: [q] };
   },

@@ -15,29 +15,42 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
-import { opsetVersion } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
-import { isExternal, loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
+import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
-import { checkOutputPath, ExternalDataWriter, saveModel, type SaveResult } from '../onnx/save';
+import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
+import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
 import { indexModel } from '../onnx/graph-index';
-import { checkWritableTarget } from '../util/files';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
 import { convertFp16 } from './fp16';
 import { effectiveOptions, resolveOptions } from './options';
 import { countQuantizedOps, finishQat, findQatWeights } from './qat';
+import { modelForMode } from './opset';
 import { makeSelection, unknownNodeNames, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import type { QuantizeOptions, QuantizeResult } from './types';
 import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRun, type Probe } from './validate';
 import { quantizeWeightOnly } from './weightOnly';
-import { quantizeStatic } from './static/index';
+import { quantizeStatic, type RangeCache } from './static/index';
+import { measureQuantizeFidelity } from './fidelity';
+import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
+import { modelInputs } from '../evaluate/data';
+import { formatBytes } from '../report/format';
+import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
+import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 import { foldBatchNormalization } from './static/foldBatchNorm';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
 
-export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}): Promise<QuantizeResult> {
+/** Files the caller's run also reads (evaluation data, labels, a recipe): never written either. */
+export interface RunInputs {
+  inputs?: readonly (string | undefined)[];
+  /** Static mode: ranges shared by runs on the same model and calibration data (auto-exclude). */
+  ranges?: RangeCache;
+}
+
+export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}, run: RunInputs = {}): Promise<QuantizeResult> {
   const started = performance.now();
   const progress = (stage: string, fraction?: number, message?: string) =>
     ctx.onProgress?.({ stage, ...(fraction !== undefined ? { fraction } : {}), ...(message ? { message } : {}) });
@@ -46,12 +59,18 @@ export async function quantizeFile(input: string, output: string, options: Quant
   progress('loading', 0);
   const model = loadModel(input);
   const outAbs = path.resolve(output);
-  checkOutputPath(outAbs, [model.path], resolved.force);
+  // Everything this run reads; sizes measured before the engine rewrites the loaded graph.
+  const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...(run.inputs ?? [])])];
+  const inputBytes = modelDiskBytes(model);
+  checkOutputPath(outAbs, protect, resolved.force);
+  // Temporaries of runs that were killed (SIGKILL, OOM, power) are removed by the next run.
+  const swept = sweepStaleTemporaries(path.dirname(outAbs));
+  if (swept.length) warnings.push(`removed ${swept.length} temporary file(s) left by interrupted runs: ${swept.join(', ')}`);
   try {
     const dataPath = `${outAbs}.data`;
     const inputHadExternal = hasExternalData(model);
     const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
-    if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, model, resolved.force);
+    if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, protect, resolved.force);
 
     // Indexing gives every node its key, which the selection and the engines name it by.
     const index = indexModel(model.proto);
@@ -62,10 +81,17 @@ export async function quantizeFile(input: string, output: string, options: Quant
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
     let probe: Probe | undefined;
     let floatRun: FloatRun | undefined;
-    if (resolved.validate) {
+    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    // The speed check times the probe's inputs; without validation it gets its own (a failure to make one is only a warning then).
+    const speedProbe = resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(model.proto, resolved.calibrationData, options.inputs)) : undefined;
+    // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
+    const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
+    // A large model is checked in a child process after saving (check.ts): this process never holds
+    // ONNX Runtime's sessions next to its own copy of the model.
+    const checkInChild = (resolved.validate || resolved.fidelity) && !conversion && inputBytes >= CHECK_IN_CHILD_BYTES && canCheckInChild();
+    if (probe && !checkInChild) {
       progress('probing', 0.01, 'the float model on the validation probe');
-      probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
-      floatRun = await runFloatOnProbe(model.path, probe);
+      floatRun = await runFloatOnProbe(conversion && !inputHadExternal ? modelToBytes(atOpset.proto) : model.path, probe);
       throwIfCancelled(ctx.signal);
     }
 
@@ -73,7 +99,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
-      engine = await runEngine(model, resolved, selection, ctx, writer, warnings);
+      engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings, run.ranges);
       throwIfCancelled(ctx.signal);
       if (probe && floatRun?.problem) {
         if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
@@ -84,7 +110,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
         source: model,
         force: resolved.force,
         externalData: resolved.externalData,
-        protect: [model.path],
+        protect,
         ...(writer ? { writer } : {}),
       });
     } catch (e) {
@@ -92,6 +118,30 @@ export async function quantizeFile(input: string, output: string, options: Quant
       throw e;
     }
 
+    let fidelity: QuantizeFidelity | undefined;
+    let speed: QuantizeSpeed | undefined;
+    if (checkInChild) {
+      progress('validating', 0.95, 'in a separate process');
+      const outcome = await runChecksInChild(
+        { input: model.path, output: outAbs, options, resolved, quantizedNodes: engine.quantizedNodes, quantizedInputs: modelInputs(engine.proto) },
+        ctx.signal,
+      );
+      warnings.push(...outcome.warnings);
+      if (outcome.peakRssBytes !== undefined) ctx.log?.(`validation process: peak RSS ${formatBytes(outcome.peakRssBytes)}`);
+      if (outcome.floatProblem !== undefined && probe) {
+        if (engine.quantizedNodes > 0) {
+          removeOutputs(saved);
+          throw probeFault(outcome.floatProblem, probe, options.inputs);
+        }
+        warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${outcome.floatProblem})`);
+      }
+      if (outcome.error) {
+        removeOutputs(saved);
+        throw outcomeError(outcome.error);
+      }
+      fidelity = outcome.fidelity;
+      speed = outcome.speed;
+    }
     if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
       try {
@@ -103,7 +153,12 @@ export async function quantizeFile(input: string, output: string, options: Quant
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    const inputBytes = modelDiskBytes(model);
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx);
+    // Nothing quantized, nothing to time.
+    if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
+      const input = { floatModel: model.path, quantizedModel: outAbs, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };
+      speed = await quantizeSpeedCheck(input, resolved.requireSpeedup, () => removeOutputs(saved), warnings, ctx);
+    }
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
     return {
@@ -118,6 +173,9 @@ export async function quantizeFile(input: string, output: string, options: Quant
       effectiveOptions: effectiveOptions(resolved),
       warnings: [...warnings, ...engine.warnings],
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
+      ...(conversion ? { conversion: conversion.summary } : {}),
+      ...(fidelity ? { fidelity } : {}),
+      ...(speed ? { speed } : {}),
     };
   } finally {
     model.external.close();
@@ -131,6 +189,7 @@ async function runEngine(
   ctx: JobContext,
   writer: ExternalDataWriter | undefined,
   warnings: string[],
+  ranges: RangeCache | undefined,
 ): Promise<EngineResult> {
   const graph = model.proto.graph!;
   const alreadyQuantized = countQuantizedOps(graph);
@@ -142,8 +201,6 @@ async function runEngine(
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {
-      const opset = opsetVersion(model.proto, '') ?? 1;
-      if (opset < 11) throw new InputError(`model opset ${opset} is below 11: dynamic quantization needs DynamicQuantizeLinear (opset 11)`);
       // ConvInteger cannot absorb a BatchNormalization: fold it into the Conv first (shared with static).
       let input = model;
       if (options.quantizeConv || selection.opTypes?.has('Conv')) {
@@ -163,7 +220,7 @@ async function runEngine(
       result = await convertFp16(model, options, selection, ctx, writer);
       break;
     case 'static':
-      result = await quantizeStatic(model, options, selection, ctx);
+      result = await quantizeStatic(model, options, selection, ctx, ranges);
       break;
   }
   if (result.quantizedNodes === 0 && options.mode === 'fp16' && graph.initializer.some((t) => t.dataType === DataType.FLOAT16)) {
@@ -181,13 +238,16 @@ function hasExternalData(model: OnnxModel): boolean {
   return false;
 }
 
-/** The output's data file: never one of the input's files, never replaced without force. */
-function checkDataPath(dataPath: string, model: OnnxModel, force: boolean): void {
-  const inputs = [model.path, ...model.external.files(model.proto).map((f) => model.external.resolve(f.location, f.location))];
-  for (const f of inputs) {
-    if (sameFile(dataPath, f)) throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
+/** The output's data file: never one of the run's inputs, never a special file, never replaced without force. */
+function checkDataPath(dataPath: string, protect: string[], force: boolean): void {
+  try {
+    guardWrite(dataPath, 'external data file', { inputs: protect, force });
+  } catch (e) {
+    if (e instanceof InputError && /would overwrite/.test(e.message)) {
+      throw new InputError(`the output's external data file '${dataPath}' would overwrite an input file; choose another output name`);
+    }
+    throw e;
   }
-  if (checkWritableTarget(dataPath, 'external data file') && !force) throw new InputError(`external data file '${dataPath}' already exists; use --force to replace it`);
 }
 
 function removeOutputs(saved: SaveResult): void {

@@ -43,8 +43,23 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   // batch would allocate gigabytes before anything else could fail.
   wholeInRange(o.histogramBins, 'histogram bins', 2, 65536);
   wholeInRange(o.calibrationBatch, 'calibration batch', 1, 4096);
+  wholeInRange(o.memoryBudget, 'memory budget (MiB)', 16, 1048576);
   const nodeOverrides = resolveNodeOverrides(o.nodeOverrides);
   if (o.percentile !== undefined && !(typeof o.percentile === 'number' && o.percentile > 0 && o.percentile <= 100)) throw new InputError(`--percentile must be in (0, 100], got ${o.percentile}`);
+  if (o.minSqnrDb !== undefined && !Number.isFinite(o.minSqnrDb)) throw new InputError(`--min-sqnr expects a number of dB, got ${String(o.minSqnrDb)}`);
+  if (o.fidelityFloor?.sqnrDb !== undefined && !Number.isFinite(o.fidelityFloor.sqnrDb)) throw new InputError(`the fidelity floor's SQNR must be a number of dB, got ${String(o.fidelityFloor.sqnrDb)}`);
+  if (o.fidelityFloor?.cosine !== undefined && !(o.fidelityFloor.cosine >= -1 && o.fidelityFloor.cosine <= 1)) {
+    throw new InputError(`the fidelity floor's cosine must be in [-1, 1], got ${String(o.fidelityFloor.cosine)}`);
+  }
+  if (o.fidelity === false && o.minSqnrDb !== undefined) throw new InputError('--min-sqnr needs the fidelity measurement (it was turned off)');
+  if (o.accuracyLevel !== undefined && ![0, 1, 2, 4].includes(o.accuracyLevel)) throw new InputError(`--accuracy-level must be 0, 1, 2 or 4, got ${String(o.accuracyLevel)}`);
+  if (o.weightClipping !== undefined && o.weightClipping !== 'none' && o.weightClipping !== 'mse') {
+    throw new InputError(`--weight-clipping must be none or mse, got '${String(o.weightClipping)}'`);
+  }
+  if (o.requireSpeedup !== undefined && !(typeof o.requireSpeedup === 'number' && o.requireSpeedup > 0 && Number.isFinite(o.requireSpeedup))) {
+    throw new InputError(`--require-speedup expects a positive factor (e.g. 1 or 1.5), got ${String(o.requireSpeedup)}`);
+  }
+  if (o.speedCheck === false && o.requireSpeedup !== undefined) throw new InputError('--require-speedup needs the speed check (it was turned off)');
   if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') {
     throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
   }
@@ -61,6 +76,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     percentile: pick('percentile', 99.99),
     histogramBins: pick('histogramBins', 2048),
     calibrationBatch: pick('calibrationBatch', 16),
+    memoryBudget: pick('memoryBudget', 512),
     movingAverage: pick('movingAverage', false),
     perChannel: pick('perChannel', true),
     reduceRange: pick('reduceRange', false),
@@ -69,6 +85,8 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     weightSymmetric: true,
     weightBits: pick('weightBits', 4),
     blockSize: pick('blockSize', 32),
+    accuracyLevel: pick('accuracyLevel', 0),
+    weightClipping: pick('weightClipping', 'mse'),
     preset: o.preset,
     quantizeConv: pick('quantizeConv', false),
     opTypes: o.opTypes && o.opTypes.length ? [...o.opTypes] : undefined,
@@ -76,6 +94,9 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     excludeNodes: [...(o.excludeNodes ?? [])],
     nodeOverrides,
     validate: o.validate !== false,
+    fidelity: o.fidelity !== false,
+    speedCheck: o.speedCheck !== false,
+    requireSpeedup: o.requireSpeedup,
     force: o.force === true,
     externalData: o.externalData ?? 'auto',
     addQdqPairToWeight: preset.addQdqPairToWeight ?? false,
@@ -85,8 +106,8 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   }
   if (o.preset === 'gpu' && options.mode !== 'static') warnings.push('the gpu preset targets TensorRT, which wants static QDQ (--mode static); this mode is CPU-oriented');
   if (options.mode !== 'static' && o.calibrationData) warnings.push(`calibration data is only used by static mode (and to validate the output)`);
-  if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined)) {
-    warnings.push('--weight-bits and --block-size apply to weight-only mode only');
+  if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined || o.accuracyLevel !== undefined || o.weightClipping !== undefined)) {
+    warnings.push('--weight-bits, --block-size, --accuracy-level and --weight-clipping apply to weight-only mode only');
   }
   const overridden = Object.entries(nodeOverrides ?? {});
   if (options.mode !== 'weight-only' && overridden.some(([, v]) => v.bits !== undefined)) {
@@ -139,6 +160,9 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
   if (r.nodes) out.nodes = r.nodes;
   if (r.excludeNodes.length) out.excludeNodes = r.excludeNodes;
   if (r.nodeOverrides) out.nodeOverrides = r.nodeOverrides;
+  if (!r.fidelity) out.fidelity = false;
+  if (!r.speedCheck) out.speedCheck = false;
+  if (r.requireSpeedup !== undefined) out.requireSpeedup = r.requireSpeedup;
   if (r.mode === 'static') {
     Object.assign(out, {
       format: r.format,
@@ -146,13 +170,14 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
       activationType: r.activationType,
       symmetricActivations: r.symmetricActivations,
       calibrationBatch: r.calibrationBatch,
+      memoryBudget: r.memoryBudget,
     });
     if (r.calibrationData) out.calibrationData = r.calibrationData;
     if (r.calibrationMethod === 'percentile') out.percentile = r.percentile;
     if (r.calibrationMethod !== 'minmax') out.histogramBins = r.histogramBins;
     if (r.movingAverage) out.movingAverage = true;
   }
-  if (r.mode === 'weight-only') Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize });
+  if (r.mode === 'weight-only') Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize, accuracyLevel: r.accuracyLevel, weightClipping: r.weightClipping });
   if (r.mode === 'dynamic') out.quantizeConv = r.quantizeConv;
   return out;
 }

@@ -15,6 +15,8 @@ export interface ResolvedOptions {
   percentile: number;
   histogramBins: number;
   calibrationBatch: number;
+  /** MiB (QuantizeOptions.memoryBudget). */
+  memoryBudget: number;
   movingAverage: boolean;
   perChannel: boolean;
   /** 7-bit weights (int8 in [-64, 64]). */
@@ -26,6 +28,8 @@ export interface ResolvedOptions {
   weightSymmetric: boolean;
   weightBits: 4 | 8;
   blockSize: number;
+  accuracyLevel: 0 | 1 | 2 | 4;
+  weightClipping: 'none' | 'mse';
   preset: Preset | undefined;
   quantizeConv: boolean;
   /** User op-type filter; undefined = the mode's own default op types. */
@@ -36,6 +40,11 @@ export interface ResolvedOptions {
   /** Per-node perChannel / bits by node name (validated); absent or empty = none. */
   nodeOverrides?: Record<string, QuantNodeOverride>;
   validate: boolean;
+  /** Measure the output against the float model (QuantizeOptions.fidelity). */
+  fidelity: boolean;
+  /** Time float vs quantized after saving (QuantizeOptions.speedCheck). */
+  speedCheck: boolean;
+  requireSpeedup: number | undefined;
   force: boolean;
   externalData: 'auto' | 'always' | 'never';
   /** gpu preset (TensorRT): keep float weights with a Q→DQ pair instead of pre-quantized weights. */

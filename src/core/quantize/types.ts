@@ -3,6 +3,7 @@
  * Option names mirror the CLI flags in the cli.md contract.
  */
 import type { InputOverrides } from '../data/probe';
+import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 
 /** The quantization modes, in the order menus and messages list them: the one list every part uses. */
 export const QUANT_MODES = ['dynamic', 'static', 'weight-only', 'fp16'] as const;
@@ -30,8 +31,13 @@ export interface QuantizeOptions {
   percentile?: number;
   /** Histogram bins for percentile/entropy; default 2048. */
   histogramBins?: number;
-  /** Calibration batch size (samples per ONNX Runtime run); default 16. */
+  /** Largest calibration batch (samples per ONNX Runtime run); default 16, lowered to fit `memoryBudget`. */
   calibrationBatch?: number;
+  /**
+   * MiB calibration may add to the process's resident memory (ONNX Runtime's session and buffers,
+   * the exposed tensors); batches shrink and big graphs are calibrated in slices of tensors to fit. Default 512.
+   */
+  memoryBudget?: number;
   /** Moving-average MinMax (constant 0.01 by default when enabled). */
   movingAverage?: boolean;
   perChannel?: boolean;
@@ -44,6 +50,13 @@ export interface QuantizeOptions {
   weightBits?: 4 | 8;
   /** Weight-only block size (power of 2, 16..256); default 32. */
   blockSize?: number;
+  /**
+   * Weight-only: MatMulNBits `accuracy_level`, the lowest precision its kernel may compute in
+   * (0 unset = float32, 1 float32, 2 float16, 4 int8 activations); default 0.
+   */
+  accuracyLevel?: 0 | 1 | 2 | 4;
+  /** Weight-only: each block's range by min/max ('none', round-to-nearest) or shrunk to the least squared error ('mse', default). */
+  weightClipping?: 'none' | 'mse';
   preset?: Preset;
   /** Dynamic mode: also quantize Conv (ConvInteger); off by default, it is rarely faster. */
   quantizeConv?: boolean;
@@ -61,6 +74,25 @@ export interface QuantizeOptions {
    * validation probe, the fidelity measurement and the speed check when no data says otherwise.
    */
   inputs?: InputOverrides;
+  /**
+   * Measure the output against the float model on every output (SQNR, cosine, arg-max
+   * agreement) before reporting success; default true. Runs on `fidelityData`, else the
+   * calibration data (static), else generated inputs.
+   */
+  fidelity?: boolean;
+  /** `.npy` file or folder of `INPUTNAME.npy` for the fidelity measurement (`--data`). */
+  fidelityData?: string;
+  /** Warn below this: any output under `sqnrDb` or under `cosine`; default 20 dB, 0.99. */
+  fidelityFloor?: { sqnrDb?: number; cosine?: number };
+  /** Fail (WorkError, nothing written) when an output's SQNR is below this many dB (`--min-sqnr`). */
+  minSqnrDb?: number;
+  /**
+   * Time float against quantized in alternation on the probe's inputs (a few seconds) and say
+   * when the output is slower; default true (`--no-speed-check` turns it off).
+   */
+  speedCheck?: boolean;
+  /** Fail (WorkError, nothing written) when the measured speedup is below this (`--require-speedup`). */
+  requireSpeedup?: number;
   /** Load and run the output once in ONNX Runtime before reporting success; default true. */
   validate?: boolean;
   /** Replace an existing output. */
@@ -94,4 +126,10 @@ export interface QuantizeResult {
   warnings: string[];
   /** The validation probe's input shapes and where symbolic dims got their values (when validated). */
   inputShapes?: string;
+  /** Set when the model was below the opset the mode needs: "converted opset 9 → 13: 14 nodes rewritten". */
+  conversion?: string;
+  /** The output against the float model (unless `fidelity: false`). */
+  fidelity?: QuantizeFidelity;
+  /** Float vs quantized latency on this CPU (unless `speedCheck: false` or nothing was quantized). */
+  speed?: QuantizeSpeed;
 }

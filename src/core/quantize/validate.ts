@@ -39,7 +39,7 @@ export interface FloatRun {
   problem?: string;
 }
 
-export async function runFloatOnProbe(floatModel: string, probe: Probe): Promise<FloatRun> {
+export async function runFloatOnProbe(floatModel: string | Uint8Array, probe: Probe): Promise<FloatRun> {
   const session = await createSession(floatModel);
   try {
     let outputs: Record<string, OrtTensor>;

@@ -38,7 +38,7 @@ function roundAway(x: number): number {
  * Block-quantize a row-major [K, N] weight for MatMulNBits. Each output column n gets
  * ceil(K / blockSize) blocks along K.
  */
-export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits: 4 | 8, blockSize: number, symmetric: boolean): BlockQuantized {
+export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits: 4 | 8, blockSize: number, symmetric: boolean, clipping: WeightClipping = 'none'): BlockQuantized {
   const kBlocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
   const qmax = (1 << bits) - 1;
@@ -72,6 +72,7 @@ export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits:
         }
       }
     }
+    if (clipping === 'mse') shrinkRanges(w, k0, len, N, bits, symmetric, lo, hi, ext);
     for (let n = 0; n < N; n++) {
       let scale: number;
       let zp: number;
@@ -105,6 +106,119 @@ export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits:
   }
   return { data, scales, zeroPoints, kBlocks };
 }
+
+/**
+ * How each block's range is chosen: 'none' is round-to-nearest over the block's full min/max;
+ * 'mse' shrinks the range by the factor (1, 0.95, …, 0.5), then each end alone, then a least-squares scale, that gives the block the least squared
+ * error after rounding: clipping a few outliers buys a finer step for all other values.
+ */
+export type WeightClipping = 'none' | 'mse';
+
+const SHRINK_STEPS = 11;
+const SHRINK_MIN = 0.5;
+
+/** Squared rounding error of one block (its `len` values in `col`) at this scale and zero point, rounded as quantizeBlocks rounds. */
+function blockError(col: Float64Array, len: number, scale: number, zp: number, qmax: number): number {
+  if (scale === 0) return 0;
+  // In float64 with Math.round (equal to half-away-from-zero once clamped at 0): a search criterion, not the final rounding.
+  const inv = 1 / scale;
+  let err = 0;
+  for (let i = 0; i < len; i++) {
+    const v = col[i] ?? 0;
+    let q = Math.round(v * inv + zp);
+    q = q < 0 ? 0 : q > qmax ? qmax : q;
+    const d = (q - zp) * scale - v;
+    err += d * d;
+  }
+  return err;
+}
+
+/** blockError at range [lo, hi], with the scale and zero point quantizeBlocks derives from it. */
+function asymmetricError(col: Float64Array, len: number, lo: number, hi: number, qmax: number): number {
+  const scale = Math.fround((hi - lo) / qmax);
+  const zp = scale !== 0 ? Math.min(qmax, Math.max(0, roundAway(Math.fround(-lo / scale)))) : 0;
+  return blockError(col, len, scale, zp, qmax);
+}
+
+/** Per column of one block row: scale lo/hi (symmetric: ext) down by the factor of least error. */
+function shrinkRanges(w: ArrayLike<number>, k0: number, len: number, N: number, bits: 4 | 8, symmetric: boolean, lo: Float64Array, hi: Float64Array, ext: Float64Array): void {
+  const qmax = (1 << bits) - 1;
+  const mid = 1 << (bits - 1);
+  const col = new Float64Array(len);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < len; i++) col[i] = w[(k0 + i) * N + n] ?? 0;
+    const l = lo[n] ?? 0;
+    const h = hi[n] ?? 0;
+    const x = ext[n] ?? 0;
+    const errorAt = (f: number): number =>
+      symmetric ? blockError(col, len, Math.fround((x * f) / -mid), mid, qmax) : asymmetricError(col, len, l * f, h * f, qmax);
+    let best = 1;
+    let bestErr = errorAt(1);
+    for (let s = 1; s < SHRINK_STEPS && bestErr > 0; s++) {
+      const f = 1 - ((1 - SHRINK_MIN) * s) / (SHRINK_STEPS - 1);
+      const e = errorAt(f);
+      if (e < bestErr) {
+        bestErr = e;
+        best = f;
+      }
+    }
+    // Asymmetric blocks: then each end alone (a block's outliers are often on one side).
+    let fl = best;
+    let fh = best;
+    if (!symmetric) {
+      for (const end of ['hi', 'lo'] as const) {
+        for (let s = 1; s < SHRINK_STEPS; s++) {
+          const f = best * (1 - ((1 - SHRINK_MIN) * s) / (SHRINK_STEPS - 1));
+          const e = asymmetricError(col, len, end === 'lo' ? l * f : l * fl, end === 'hi' ? h * f : h * fh, qmax);
+          if (e < bestErr) {
+            bestErr = e;
+            if (end === 'lo') fl = f;
+            else fh = f;
+          }
+        }
+      }
+    }
+    // Then the least-squares step for the codes that range gives (zero point kept), a few times:
+    // s = Σ v·(q−zp) / Σ (q−zp)², re-rounded, kept while the error falls.
+    let scale = symmetric ? Math.fround((x * best) / -mid) : Math.fround((h * fh - l * fl) / qmax);
+    let zp = symmetric ? mid : scale !== 0 ? Math.min(qmax, Math.max(0, roundAway(Math.fround((-l * fl) / scale)))) : 0;
+    // Asymmetric blocks also try the neighbouring zero points.
+    const zps = symmetric ? [0] : [0, -1, 1];
+    for (let it = 0; it < REFINE_STEPS && scale !== 0; it++) {
+      let improved = false;
+      const inv = Math.fround(1 / scale);
+      for (const dz of zps) {
+        const z = zp + dz;
+        if (z < 0 || z > qmax) continue;
+        let num = 0;
+        let den = 0;
+        for (let i = 0; i < len; i++) {
+          const v = col[i] ?? 0;
+          const c = Math.min(qmax, Math.max(0, roundAway(Math.fround(Math.fround(v * inv) + z)))) - z;
+          num += v * c;
+          den += c * c;
+        }
+        const next = den > 0 ? Math.fround(num / den) : scale;
+        const e = blockError(col, len, next, z, qmax);
+        if (e < bestErr && next > 0 === scale > 0) {
+          bestErr = e;
+          scale = next;
+          zp = z;
+          improved = true;
+        }
+      }
+      if (!improved) break;
+    }
+    // Back to the range quantizeBlocks derives this scale and zero point from.
+    if (symmetric) ext[n] = scale * -mid;
+    else {
+      lo[n] = -zp * scale;
+      hi[n] = (qmax - zp) * scale;
+    }
+  }
+}
+
+const REFINE_STEPS = 4;
 
 /** Float values of a MatMulNBits weight (for tests and error measurement): [K, N] row-major. */
 export function dequantizeBlocks(q: BlockQuantized, K: number, N: number, bits: 4 | 8, blockSize: number): Float32Array {
@@ -172,7 +286,7 @@ export function weightOnlyMatMul(extra: WeightOnlyExtra = {}): OpHandler {
         w = new Float32Array(K * N);
         for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] = (transB ? src[n * K + k]! : src[k * N + n]!) * alpha;
       }
-      const q = quantizeBlocks(w, K, N, bits, blockSize, extra.symmetric ?? false);
+      const q = quantizeBlocks(w, K, N, bits, blockSize, extra.symmetric ?? false, rc.options.weightClipping);
       const qName = rc.unique(`${b}_Q${bits}`);
       const sName = rc.unique(`${b}_scales`);
       rc.store(wt, makeTensor(qName, DataType.UINT8, [N, q.kBlocks, (blockSize * bits) / 8], q.data));
@@ -187,7 +301,7 @@ export function weightOnlyMatMul(extra: WeightOnlyExtra = {}): OpHandler {
       const y = node.output[0]!;
       const name = nodeName(node);
       const mmOut = isGemm && c ? rc.unique(`${y}_matmul`) : y;
-      const attrs = { K, N, bits, block_size: blockSize, accuracy_level: extra.accuracyLevel ?? 0 };
+      const attrs = { K, N, bits, block_size: blockSize, accuracy_level: extra.accuracyLevel ?? rc.options.accuracyLevel };
       const list = [makeNode('MatMulNBits', inputs, [mmOut], attrs, { name: rc.unique(`${name}_Q${bits}`), domain: MS })];
       if (isGemm && c) {
         let bias = c;
@@ -229,7 +343,7 @@ export function weightOnlyGather(extra: WeightOnlyExtra = {}): OpHandler {
       // quantizeBlocks blocks along K of a [K, N] matrix; an embedding blocks along its rows: transpose.
       const tr = new Float32Array(V * D);
       for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) tr[d * V + v] = values[v * D + d]!;
-      const q = quantizeBlocks(tr, D, V, bits, blockSize, extra.symmetric ?? false);
+      const q = quantizeBlocks(tr, D, V, bits, blockSize, extra.symmetric ?? false, rc.options.weightClipping);
       const qName = rc.unique(`${data}_Q${bits}`);
       const sName = rc.unique(`${data}_scales`);
       rc.store(table, makeTensor(qName, DataType.UINT8, [V, (D * bits) / 8], q.data));

@@ -36,8 +36,15 @@ function channelLayout(shape: readonly number[], axis: number | undefined, n: nu
  * (MatMul [K, N]: axis 1; Conv: 0; LSTM rows: 1 of [dirs·4H, I]), or one for all when undefined.
  */
 export function int8SymmetricScales(values: ArrayLike<number>, shape: readonly number[], axis: number | undefined, reduceRange: boolean): Float32Array {
+  const { channels, inner, outer } = channelLayout(shape, axis, values.length);
+  // Monomorphic element access in the loop (see quantizeInt8WithScales).
+  const absmax = values instanceof Float32Array ? absMaxLoop(values, channels, inner, outer) : absMaxLoop(Float32Array.from(values), channels, inner, outer);
+  const range = quantRange('int8', { symmetric: true, reduceRange });
+  return Float32Array.from(absmax, (m) => computeQuantParams(-m, m, range, true).scale);
+}
+
+function absMaxLoop(values: Float32Array, channels: number, inner: number, outer: number): Float64Array {
   const n = values.length;
-  const { channels, inner, outer } = channelLayout(shape, axis, n);
   const absmax = new Float64Array(channels);
   if (inner === 1 && channels > 1) {
     // Channel = last axis (MatMul [K, N] per column): one sequential pass, channel by counter.
@@ -59,19 +66,30 @@ export function int8SymmetricScales(values: ArrayLike<number>, shape: readonly n
       }
     }
   }
-  const range = quantRange('int8', { symmetric: true, reduceRange });
-  return Float32Array.from(absmax, (m) => computeQuantParams(-m, m, range, true).scale);
+  return absmax;
 }
+
+/** 1.5 × 2^52: adding it to a float64 of magnitude < 2^51 rounds it to an integer, ties to even (IEEE default). */
+const ROUND_MAGIC = 6755399441055744;
 
 /** Quantize with given per-channel (or single) scales, zero point 0, saturating to [-128, 127]. */
 export function quantizeInt8WithScales(values: ArrayLike<number>, shape: readonly number[], axis: number | undefined, scales: Float32Array): { data: Int8Array; clipped: number } {
   const n = values.length;
   const { channels, inner } = channelLayout(shape, axis, n);
   const data = new Int8Array(n);
+  // One loop per array type keeps element access monomorphic (the hot loop of dynamic quantization).
+  const clipped = values instanceof Float32Array ? quantizeLoop(values, data, channels, inner, scales) : quantizeLoop(Float32Array.from(values), data, channels, inner, scales);
+  return { data, clipped };
+}
+
+function quantizeLoop(values: Float32Array, data: Int8Array, channels: number, inner: number, scales: Float32Array): number {
+  const n = values.length;
   let clipped = 0;
   // Sequential over elements; the channel index advances every `inner` elements.
   for (let e = 0, c = 0, left = inner; e < n; e++) {
-    const q = roundHalfEvenFast(Math.fround(values[e]! / scales[c]!));
+    const x = Math.fround(values[e]! / scales[c]!);
+    // Half to even, as math.roundHalfEven; |x| is far below 2^51 (or not finite, clipped below).
+    const q = x + ROUND_MAGIC - ROUND_MAGIC;
     if (q > 127) {
       data[e] = 127;
       clipped++;
@@ -84,7 +102,18 @@ export function quantizeInt8WithScales(values: ArrayLike<number>, shape: readonl
       if (++c === channels) c = 0;
     }
   }
-  return { data, clipped };
+  return clipped;
+}
+
+/** Asymmetric uint8 with one scale and zero point (embedding tables), saturating to [0, 255]. */
+export function quantizeUint8(values: Float32Array, scale: number, zeroPoint: number): Uint8Array {
+  const q = new Uint8Array(values.length);
+  const n = values.length;
+  for (let i = 0; i < n; i++) {
+    const v = Math.fround((values[i] ?? 0) / scale) + ROUND_MAGIC - ROUND_MAGIC + zeroPoint;
+    q[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  return q;
 }
 
 /**

@@ -22,6 +22,7 @@ export function buildReport(compare: CompareResult, context: ReportContext = {})
   if (context.quantize) {
     const q = context.quantize;
     report.quantize = { mode: q.mode, quantizedNodes: q.quantizedNodes, skippedNodes: q.skippedNodes, seconds: q.seconds, warnings: q.warnings };
+    if (q.fidelity) report.quantize.fidelity = q.fidelity;
     report.options ??= { ...q.effectiveOptions };
   }
   if (context.autoExclude) report.autoExclude = context.autoExclude;

@@ -26,6 +26,13 @@ export function environmentInfo(threads: number): EnvironmentInfo {
   };
 }
 
+/** `AVX2, no AVX-512 VNNI, no AVX-VNNI`: the detected CPU facts that decide int8 speed. */
+export function cpuFlagsText(e: EnvironmentInfo = environmentInfo(0)): string {
+  const f = e.cpuFlags;
+  const has = (on: boolean, name: string) => (on ? name : `no ${name}`);
+  return [has(f.avx2, 'AVX2'), has(f.avx512vnni, 'AVX-512 VNNI'), has(f.avxvnni, 'AVX-VNNI')].join(', ');
+}
+
 function readCpuinfo(): string {
   try {
     return fs.readFileSync('/proc/cpuinfo', 'utf8');

@@ -1,9 +1,12 @@
 /** Number formats shared by the Markdown and HTML renderings. */
 
-/** Byte counts for people: `512 B`, `1.50 kB`, `12.3 MB` (1024-based; CLI tables, reports, language server). */
+/**
+ * Byte counts for people: `512 B`, `1.50 KiB`, `12.3 MiB`: 1024-based, so the IEC unit names. The one
+ * formatter of the CLI tables, reports, language server hovers, the Models tree and both webviews.
+ */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
   while (v >= 1024 && i < units.length - 1) {
@@ -33,4 +36,14 @@ export function baseName(p: string): string {
 export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
   if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';
   return `${sqnrDb.toFixed(1)} dB`;
+}
+
+/**
+ * Text from a model (names, op types, file names) made inert for terminals and documents:
+ * control characters (ESC sequences, CR/BS that overwrite printed figures, OSC 8/52), bidi
+ * overrides and zero-width characters are shown as `\u{…}` escapes instead of acting.
+ */
+export function inertText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u{${c.codePointAt(0)?.toString(16) ?? ''}}`);
 }

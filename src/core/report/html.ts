@@ -148,6 +148,10 @@ export function renderHtml(report: QuantReport, maxLayers = 30): string {
         ),
       );
     }
+    if (ae.points?.length) {
+      parts.push(`<p>Points tried (${ae.quantizePasses ?? ae.points.length} quantize passes, ${ae.calibrations ?? 0} calibrations):</p>`);
+      parts.push(table(['layers kept float', 'size', 'output SQNR', 'latency (1 sample)', 'target'], ae.points.map((p) => [String(p.excludedCount), formatBytes(p.outputBytes), formatSqnr(p.sqnrDb), `${p.latencyMs} ms`, p.met ? 'met' : 'missed'])));
+    }
   }
 
   if (report.layers?.length) {

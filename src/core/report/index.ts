@@ -3,5 +3,5 @@ export { buildReport, type ReportContext } from './build';
 export { environmentInfo } from './environment';
 export { renderMarkdown } from './markdown';
 export { renderHtml, escapeHtml } from './html';
-export { writeReports, reportPaths, reportStem, reportJson, type ReportFiles } from './write';
+export { checkReportPaths, writeReports, reportPaths, reportStem, reportJson, type ReportFiles } from './write';
 export type { QuantReport } from './types';

@@ -1,10 +1,16 @@
 /** The report as Markdown (for pull requests, wikis, terminals). */
 import type { QuantReport } from './types';
-import { baseName, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
+import { baseName, inertText, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
 
 /** Model-derived text inside a table cell: no pipes, backticks or line breaks can break out. */
 export function mdCell(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/`/g, "'").replace(/</g, '&lt;');
+  // Also inert: control, bidi and zero-width characters, and link/image syntax ([x](y), ![x](y)).
+  return inertText(text.replace(/[\r\n]+/g, ' '))
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/`/g, "'")
+    .replace(/</g, '&lt;')
+    .replace(/([[\]()!])/g, '\\$1');
 }
 
 const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -43,6 +49,12 @@ export function renderMarkdown(report: QuantReport, maxLayers = 20): string {
       );
     } else out.push('No node had to be excluded.');
     out.push('');
+    if (ae.points?.length) {
+      out.push(`Points tried (${ae.quantizePasses ?? ae.points.length} quantize passes, ${ae.calibrations ?? 0} calibrations):`, '');
+      out.push(header(['layers kept float', 'size', 'output SQNR', 'latency (1 sample)', 'target']));
+      for (const p of ae.points) out.push(row([String(p.excludedCount), formatBytes(p.outputBytes), formatSqnr(p.sqnrDb), `${p.latencyMs} ms`, p.met ? 'met' : 'missed']));
+      out.push('');
+    }
   }
   if (report.layers) {
     out.push(`## Per-layer error (worst ${Math.min(maxLayers, report.layers.length)} of ${report.layers.length})`, '');

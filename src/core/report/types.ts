@@ -1,5 +1,5 @@
 /** The quantization report file (`MODEL.quant-report.json`) as a plain JSON type. */
-import type { AutoExcludeSummary, CompareResult } from '../evaluate/types';
+import type { AutoExcludeSummary, CompareResult, QuantizeFidelity } from '../evaluate/types';
 
 export interface EnvironmentInfo {
   ortVersion: string;
@@ -21,7 +21,15 @@ export interface QuantReport extends CompareResult {
   createdAt: string;
   /** Quantization options used (as given to the quantizer), when known. */
   options?: Record<string, unknown>;
-  quantize?: { mode: string; quantizedNodes: number; skippedNodes: { node: string; reason: string }[]; seconds: number; warnings: string[] };
+  quantize?: {
+    mode: string;
+    quantizedNodes: number;
+    skippedNodes: { node: string; reason: string }[];
+    seconds: number;
+    warnings: string[];
+    /** Measured by the quantizer right after quantizing (see QuantizeFidelity). */
+    fidelity?: QuantizeFidelity;
+  };
   autoExclude?: AutoExcludeSummary;
   environment: EnvironmentInfo;
 }

@@ -37,6 +37,12 @@ export interface SessionOptions {
    * need it: a session's spinning threads otherwise take CPU from the next one (1-23 % at batch 1).
    */
   spinning?: boolean;
+  /**
+   * false: no CPU memory arena (each tensor allocated and freed on its own). The arena keeps the
+   * largest working set it ever saw, in chunks that grow by powers of two; calibration sessions,
+   * which must stay within a measured memory budget, run without it.
+   */
+  memoryArena?: boolean;
 }
 
 /** Create a CPU session from a file path or model bytes; load failures become WorkError. */
@@ -51,6 +57,7 @@ export async function createSession(model: string | Uint8Array, options: Session
     sessionOptions.intraOpNumThreads = options.threads;
     sessionOptions.interOpNumThreads = 1;
   }
+  if (options.memoryArena === false) sessionOptions.enableCpuMemArena = false;
   if (options.optimizedModelFilePath) sessionOptions.optimizedModelFilePath = options.optimizedModelFilePath;
   const config = { ...(options.spinning === false ? NO_SPINNING : {}), ...options.config };
   if (Object.keys(config).length) (sessionOptions as { extra?: unknown }).extra = { session: {}, ...nestConfig(config) };

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { staysInside } from '../util/writeGuard';
 import { QUANT_MODES, type QuantizeOptions, type QuantMode, type QuantNodeOverride } from '../quantize/types';
 
 export interface NodeOverride {
@@ -16,8 +17,11 @@ export interface NodeOverride {
   bits?: 4 | 8;
 }
 
-/** Every QuantizeOptions field except the mode (a top-level recipe field) and the per-node settings (recipe `nodes`). */
-export type RecipeOptions = Omit<QuantizeOptions, 'mode' | 'nodeOverrides'>;
+/**
+ * Every QuantizeOptions field except the mode (a top-level recipe field), the per-node settings
+ * (recipe `nodes`) and force (replacing an output is the user's call when the recipe runs).
+ */
+export type RecipeOptions = Omit<QuantizeOptions, 'mode' | 'nodeOverrides' | 'force'>;
 
 export interface QuantRecipe {
   $schema?: string;
@@ -39,13 +43,14 @@ export function recipePathFor(modelPath: string): string {
 }
 
 /** Fields of `options` and their JSON types, mirroring QuantizeOptions. */
-const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' | 'string[]' | 'inputs'> = {
+const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' | 'string[]' | 'inputs' | 'floor'> = {
   format: 'string',
   calibrationData: 'string',
   calibrationMethod: 'string',
   percentile: 'number',
   histogramBins: 'number',
   calibrationBatch: 'number',
+  memoryBudget: 'number',
   movingAverage: 'boolean',
   perChannel: 'boolean',
   reduceRange: 'boolean',
@@ -53,15 +58,22 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   activationType: 'string',
   weightBits: 'number',
   blockSize: 'number',
+  accuracyLevel: 'number',
+  weightClipping: 'string',
   preset: 'string',
   quantizeConv: 'boolean',
   opTypes: 'string[]',
   nodes: 'string[]',
   excludeNodes: 'string[]',
   validate: 'boolean',
-  force: 'boolean',
   externalData: 'string',
   inputs: 'inputs',
+  fidelity: 'boolean',
+  fidelityData: 'string',
+  fidelityFloor: 'floor',
+  minSqnrDb: 'number',
+  speedCheck: 'boolean',
+  requireSpeedup: 'number',
 };
 
 export const RECIPE_OPTION_NAMES = Object.keys(OPTION_TYPES) as (keyof RecipeOptions)[];
@@ -75,11 +87,26 @@ export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
   if (typeof value.model !== 'string' || value.model === '') fail('"model" must name the model file');
   if (!QUANT_MODES.includes(value.mode as QuantMode)) fail(`"mode" must be one of ${QUANT_MODES.join(', ')}`);
   if (value.output !== undefined && typeof value.output !== 'string') fail('"output" must be a path');
+  // A recipe is a file anyone can commit: it may only name files in its own folder (or below),
+  // and it may not decide to replace an existing output (the user confirms that).
+  const inside = (p: unknown, what: string): void => {
+    if (typeof p === 'string' && !staysInside('/recipe', p)) fail(`${what} '${p}' leaves the recipe's folder: a recipe may only name files in its folder or below`);
+  };
+  inside(value.model, '"model"');
+  inside(value.output, '"output"');
   if (value.options !== undefined) {
     if (!isObject(value.options)) fail('"options" must be an object');
+    const options = value.options as Record<string, unknown>;
+    if ('force' in options) fail('"force" is not allowed in a recipe: replacing an existing output is confirmed when the recipe runs');
+    inside(options.calibrationData, '"calibrationData"');
     for (const [k, v] of Object.entries(value.options as object)) {
       const type = OPTION_TYPES[k as keyof RecipeOptions];
       if (!type) fail(`unknown option "${k}"`);
+      if (type === 'floor') {
+        const ok = isObject(v) && Object.entries(v).every(([fk, fv]) => (fk === 'sqnrDb' || fk === 'cosine') && typeof fv === 'number');
+        if (!ok) fail('option "fidelityFloor" must be {"sqnrDb": DB, "cosine": C}');
+        continue;
+      }
       if (type === 'inputs') {
         const problem = inputsProblem(v);
         if (problem) fail(`option "inputs" ${problem}`);
@@ -129,6 +156,7 @@ export function recipeToOptions(recipe: QuantRecipe, recipeDir: string): RecipeP
     if (v !== undefined && k in OPTION_TYPES) (options as unknown as Record<string, unknown>)[k] = v;
   }
   if (options.calibrationData !== undefined) options.calibrationData = path.resolve(recipeDir, options.calibrationData);
+  if (options.fidelityData !== undefined) options.fidelityData = path.resolve(recipeDir, options.fidelityData);
   if (options.inputs?.values) {
     // Numbers stay numbers; a .npy file is relative to the recipe, like the calibration data.
     const values = Object.entries(options.inputs.values).map(([n, v]) => [n, /\.npy$/i.test(String(v)) ? path.resolve(recipeDir, String(v)) : String(v)]);

@@ -2,13 +2,20 @@
  * "Quantize…" (prompts for mode, preset, calibration data and output) and "Quantize with
  * Defaults" (settings only, no prompts). Both run the job in the worker, then offer Compare.
  * Called with an options object (tests, other extensions) there are no prompts and errors throw.
+ *
+ * Inputs the validation probe needs (`ids=1x128 sample_rate=16000`) are asked for only when the
+ * float model fails on the default probe, and remembered per model (workspace state) for later runs.
+ * A result below the fidelity floor is shown as a warning that offers to keep the worst layers float.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError } from '../../core/errors';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
+import type { QuantizeSpeed } from '../../core/evaluate/types';
 import type { CompareJobResult } from '../../shared/protocol';
+import { formatInputOverrides, parseInputOverridesText } from '../../core/data/probe';
+import { quantizeFidelityOf } from '../dashboard/reportAdapter';
 import { reportError } from '../jobs/jobUi';
 import { quantizeSettings, type QuantizeSettings } from '../settings';
 import { compareAndShow } from './evaluate';
@@ -78,14 +85,14 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
       if (pick !== replace) return undefined;
       plan.options.force = true;
     }
-    const result: QuantizeCommandResult = await services.jobs.run({ kind: 'quantize', model: model.fsPath, output: plan.output, options: plan.options });
+    const result: QuantizeCommandResult = await runWithInputs(services, model.fsPath, plan, programmatic);
     services.log.info(`quantized ${model.fsPath} → ${result.output}: ${result.sizeRatio.toFixed(2)}× smaller, ${result.quantizedNodes} nodes, ${result.skippedNodes.length} skipped`);
     for (const w of result.warnings) services.log.warn(`  ${w}`);
     if (programmatic) {
       if (given?.compare) result.compare = await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: true, quantize: result });
       return result;
     }
-    void offerNextSteps(services, model, result);
+    void offerNextSteps(services, model, result, plan);
     return result;
   } catch (e) {
     if (programmatic) throw e;
@@ -99,6 +106,50 @@ interface Plan {
   options: QuantizeOptions;
 }
 
+const inputsKey = (model: string) => `onnxQuantizer.inputs:${model}`;
+
+/**
+ * Run the quantize job with the inputs remembered for this model. When the float model fails on
+ * the probe (the error names the inputs), ask for them, retry, and remember what worked.
+ */
+async function runWithInputs(services: Services, model: string, plan: Plan, programmatic: boolean): Promise<QuantizeResult> {
+  const state = services.context.workspaceState;
+  const remembered = state.get<string>(inputsKey(model));
+  if (plan.options.inputs === undefined && remembered) {
+    plan.options.inputs = parseInputOverridesText(remembered);
+    services.log.info(`validation probe inputs remembered for this model: ${remembered}`);
+  }
+  for (;;) {
+    try {
+      const result = await services.jobs.run({ kind: 'quantize', model, output: plan.output, options: plan.options });
+      const text = formatInputOverrides(plan.options.inputs);
+      if (text && text !== remembered) await state.update(inputsKey(model), text);
+      return result;
+    } catch (e) {
+      if (programmatic || !/float model itself fails on the probe/.test((e as Error).message ?? '')) throw e;
+      services.log.warn((e as Error).message);
+      const given = await vscode.window.showInputBox({
+        title: vscode.l10n.t('Quantize {0}: inputs for validation', path.basename(model)),
+        prompt: (e as Error).message.replace(/^validation: /, '').slice(0, 400),
+        placeHolder: vscode.l10n.t('NAME=1x128 (a shape) or NAME=16000 / NAME=file.npy (a value), space-separated'),
+        value: formatInputOverrides(plan.options.inputs) || remembered || '',
+        ignoreFocusOut: true,
+        validateInput: (v) => {
+          try {
+            parseInputOverridesText(v);
+            return undefined;
+          } catch (err) {
+            return (err as Error).message;
+          }
+        },
+      });
+      const parsed = given?.trim() ? parseInputOverridesText(given) : undefined;
+      if (!parsed) throw e;
+      plan.options.inputs = parsed;
+    }
+  }
+}
+
 function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCommandOptions): Plan {
   const { output, compare: _compare, ...overrides } = given;
   const options: QuantizeOptions = { mode: s.mode, preset: s.preset, ...overrides };
@@ -106,9 +157,14 @@ function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCom
     options.format ??= s.format;
     options.calibrationMethod ??= s.calibrationMethod;
     options.calibrationData ??= s.calibrationData;
+    options.calibrationBatch ??= s.calibrationBatch;
+    options.memoryBudget ??= s.memoryBudget;
     if (!options.calibrationData) throw new InputError(vscode.l10n.t('Static quantization needs calibration data: set onnxQuantizer.quantize.calibrationData or use "Quantize…".'));
   }
-  if (options.mode === 'weight-only') options.weightBits ??= s.weightBits;
+  if (options.mode === 'weight-only') {
+    options.weightBits ??= s.weightBits;
+    options.accuracyLevel ??= s.accuracyLevel;
+  }
   options.perChannel ??= s.perChannel;
   return { output: output ? path.resolve(path.dirname(model), output) : defaultOutputPath(model, options.mode, options.weightBits), options };
 }
@@ -132,8 +188,13 @@ async function askPlan(model: string, s: QuantizeSettings, excludedLayers: numbe
     options.calibrationData = data;
     options.format = s.format;
     options.calibrationMethod = s.calibrationMethod;
+    options.calibrationBatch = s.calibrationBatch;
+    options.memoryBudget = s.memoryBudget;
   }
-  if (mode.mode === 'weight-only') options.weightBits = s.weightBits;
+  if (mode.mode === 'weight-only') {
+    options.weightBits = s.weightBits;
+    options.accuracyLevel = s.accuracyLevel;
+  }
   const suggested = defaultOutputPath(model, mode.mode, options.weightBits);
   const name = await vscode.window.showInputBox({
     title: `${title} (3/3)`,
@@ -181,16 +242,38 @@ async function pickCalibrationData(model: string, fromSettings: string | undefin
   return chosen?.[0]?.fsPath;
 }
 
-async function offerNextSteps(services: Services, model: vscode.Uri, result: QuantizeResult): Promise<void> {
+/** The speed check in a few words (the full figures are in the log and the JSON). */
+function speedText(s: QuantizeSpeed): string {
+  if (s.verdict === 'slower') return vscode.l10n.t('Slower than float on this CPU: {0}× ({1}).', s.speedup.toFixed(2), s.cpuFlags);
+  if (s.verdict === 'faster') return vscode.l10n.t('{0}× faster than float at batch {1}.', s.speedup.toFixed(2), s.batch);
+  return vscode.l10n.t('No faster than float on this CPU ({0}×, within the noise).', s.speedup.toFixed(2));
+}
+
+async function offerNextSteps(services: Services, model: vscode.Uri, result: QuantizeResult, plan: Plan): Promise<void> {
   const compare = vscode.l10n.t('Compare');
   const reveal = vscode.l10n.t('Reveal in Explorer');
+  const keepFloat = vscode.l10n.t('Keep Worst Layers Float');
   const skipped = result.skippedNodes.length ? vscode.l10n.t(', {0} skipped', result.skippedNodes.length) : '';
-  const pick = await vscode.window.showInformationMessage(
-    vscode.l10n.t('Quantized {0} → {1}: {2}× smaller, {3} nodes quantized{4}.', path.basename(model.fsPath), path.basename(result.output), result.sizeRatio.toFixed(2), result.quantizedNodes, skipped),
-    compare,
-    reveal,
-  );
-  if (pick === compare) {
+  // The same fidelity line as the dashboard's.
+  const fidelity = quantizeFidelityOf({ quantize: { fidelity: result.fidelity } });
+  const message =
+    vscode.l10n.t('Quantized {0} → {1}: {2}× smaller, {3} nodes quantized{4}.', path.basename(model.fsPath), path.basename(result.output), result.sizeRatio.toFixed(2), result.quantizedNodes, skipped) +
+    (fidelity ? ' ' + vscode.l10n.t('Fidelity vs float: {0}.', fidelity.text) : '') +
+    (result.speed ? ' ' + speedText(result.speed) : '');
+  const worst = result.fidelity?.worstLayers?.map((l) => l.node) ?? [];
+  const pick = fidelity?.belowFloor || result.speed?.verdict === 'slower'
+    ? await vscode.window.showWarningMessage(message, ...(worst.length ? [keepFloat] : []), compare, reveal)
+    : await vscode.window.showInformationMessage(message, compare, reveal);
+  if (pick === keepFloat) {
+    try {
+      const options = { ...plan.options, force: true, excludeNodes: [...new Set([...(plan.options.excludeNodes ?? []), ...worst])] };
+      services.log.info(`re-quantizing with ${worst.join(', ')} kept in float`);
+      const again = await services.jobs.run({ kind: 'quantize', model: model.fsPath, output: result.output, options });
+      void offerNextSteps(services, model, again, { output: result.output, options });
+    } catch (e) {
+      reportError(e, services.log);
+    }
+  } else if (pick === compare) {
     try {
       await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: false, quantize: result });
     } catch (e) {

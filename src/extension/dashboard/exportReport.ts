@@ -6,7 +6,7 @@
  */
 import type { DashboardDto, ExportFormat, ModelColumnDto } from '../../shared/webviewMessages';
 import type { QuantReport } from '../../core/report/types';
-import { renderHtml } from '../../core/report/html';
+import { escapeHtml, renderHtml } from '../../core/report/html';
 import { renderMarkdown } from '../../core/report/markdown';
 import { reportJson } from '../../core/report/write';
 
@@ -53,9 +53,6 @@ export function toMarkdown(d: DashboardDto): string {
   }
   return `${lines.join('\n')}\n`;
 }
-
-export const escapeHtml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 export function toHtml(d: DashboardDto): string {
   const e = escapeHtml;

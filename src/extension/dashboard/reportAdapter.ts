@@ -71,6 +71,30 @@ function fidelityOf(accuracy: Obj, side: 'reference' | 'candidate'): FidelityDto
   };
 }
 
+/**
+ * The quantizer's fidelity check as one line: the worst output (lowest SQNR) with its cosine and
+ * arg-max agreement, the data it ran on, and below the floor the worst layers.
+ */
+export function quantizeFidelityOf(r: Obj): { text: string; belowFloor: boolean } | null {
+  const f = obj(obj(r.quantize).fidelity);
+  const outputs = arr(f.outputs).map(obj).filter((o) => str(o.output));
+  if (!outputs.length) return null;
+  const key = (o: Obj) => (o.identical === true ? Infinity : num(o.sqnrDb) ?? -Infinity);
+  const worst = outputs.reduce((a, b) => (key(b) < key(a) ? b : a));
+  const db = num(worst.sqnrDb);
+  const sqnr = worst.identical === true ? '∞ (identical)' : db === null ? 'n/a' : `${db.toFixed(1)} dB`;
+  const cos = num(worst.cosine);
+  const agree = num(worst.agreement);
+  const belowFloor = f.belowFloor === true;
+  const floor = obj(f.floor);
+  const layers = arr(f.worstLayers).map(obj).map((l) => str(l.node)).filter(Boolean);
+  const text =
+    `${outputs.length > 1 ? `${str(worst.output)}: ` : ''}${sqnr}, cosine ${cos === null ? '—' : cos.toFixed(4)}, arg-max ${agree === null ? '—' : `${(agree * 100).toFixed(1)} %`}` +
+    (num(f.samples) !== null ? ` (${f.samples} samples of ${str(f.inputs) || 'inputs'})` : '') +
+    (belowFloor ? ` ⚠ below the floor (${num(floor.sqnrDb) ?? 20} dB or cosine ${num(floor.cosine) ?? 0.99})${layers.length ? `; worst layers: ${layers.join(', ')}` : ''}` : '');
+  return { text: text.slice(0, 2000), belowFloor };
+}
+
 function candidateLabel(r: Obj, i: number): string {
   const name = baseName(str(r.candidate));
   const mode = str(obj(r.quantize).mode) || str(obj(r.options).mode);
@@ -135,6 +159,7 @@ export function toDashboard(value: unknown): DashboardDto {
       samplesMs: samplesOf(latency.candidate),
       fidelity: fidelityOf(obj(r.accuracy), 'candidate'),
       layers: layerErrors(r.layers),
+      quantizeFidelity: quantizeFidelityOf(r),
     };
   });
   const title = refPath ? `Quantization report: ${baseName(refPath)}` : 'Quantization report';

@@ -12,7 +12,7 @@
  *   deps.log: the extension's LogOutputChannel (malformed webview messages and failures go there).
  *
  * The returned disposable is also pushed to context.subscriptions. Buttons in the editor run
- * `onnxQuantizer.quantizeModel` / `benchmarkModel` / `compareModels` / `showAsText` with the model
+ * `onnxQuantizer.quantizeModel` / `benchmarkModel` / `compareModels` / `showAsText` / `openGraph` with the model
  * uri as the only argument; in Restricted Mode the first three are disabled (the host sends
  * `{type: 'trust'}` when the webview is ready and when trust is granted). The webview gets the summary and pages of rows, never the bytes;
  * language-server diagnostics for the uri are shown on the rows of the nodes they name.
@@ -47,6 +47,7 @@ const COMMAND_IDS: Record<EditorCommand, string> = {
   benchmark: 'onnxQuantizer.benchmarkModel',
   compare: 'onnxQuantizer.compareModels',
   showAsText: 'onnxQuantizer.showAsText',
+  openGraph: 'onnxQuantizer.openGraph',
 };
 
 const SEVERITY: Record<vscode.DiagnosticSeverity, RowDiagnosticDto['severity']> = {
@@ -64,7 +65,7 @@ export function webviewRoots(extensionUri: vscode.Uri): vscode.Uri[] {
   return [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')];
 }
 
-export function renderShell(webview: vscode.Webview, extensionUri: vscode.Uri, entry: 'editor' | 'dashboard', title: string): string {
+export function renderShell(webview: vscode.Webview, extensionUri: vscode.Uri, entry: 'editor' | 'dashboard' | 'graph', title: string): string {
   const uri = (...p: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
   return webviewHtml({
     cspSource: webview.cspSource,

@@ -4,6 +4,7 @@
  * No `vscode` import: the unit tests load the same shell into headless Chromium.
  */
 import { randomBytes } from 'node:crypto';
+import { escapeHtml } from '../../core/report/html';
 
 export interface WebviewShell {
   /** `webview.cspSource`. */
@@ -31,24 +32,21 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
   ].join('; ');
 }
 
-const escapeAttr = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 export function webviewHtml(shell: WebviewShell): string {
-  const links = shell.styleUris.map((u) => `<link rel="stylesheet" href="${escapeAttr(u)}">`).join('\n    ');
+  const links = shell.styleUris.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n    ');
   return `<!DOCTYPE html>
 <html lang="en">
   <head>
     <meta charset="UTF-8">
-    <meta http-equiv="Content-Security-Policy" content="${escapeAttr(contentSecurityPolicy(shell.cspSource, shell.nonce))}">
+    <meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(shell.cspSource, shell.nonce))}">
     <meta name="viewport" content="width=device-width, initial-scale=1.0">
-    <meta name="onnxq-l10n" content="${escapeAttr(JSON.stringify(shell.l10n ?? {}))}">
+    <meta name="onnxq-l10n" content="${escapeHtml(JSON.stringify(shell.l10n ?? {}))}">
     ${links}
-    <title>${escapeAttr(shell.title)}</title>
+    <title>${escapeHtml(shell.title)}</title>
   </head>
   <body>
     <main id="app"></main>
-    <script type="module" nonce="${escapeAttr(shell.nonce)}" src="${escapeAttr(shell.scriptUri)}"></script>
+    <script type="module" nonce="${escapeHtml(shell.nonce)}" src="${escapeHtml(shell.scriptUri)}"></script>
   </body>
 </html>`;
 }

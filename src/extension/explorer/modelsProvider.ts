@@ -10,7 +10,8 @@ import type { ModelOverview } from '../../shared/protocol';
 import type { JobRunner } from '../jobs/jobRunner';
 import type { Exclusions } from './exclusions';
 import type { ModelIndex } from './modelIndex';
-import { formatBytes, overviewGroups, type GroupSpec, type Row } from './treeNodes';
+import { formatBytes } from '../../core/report/format';
+import { overviewGroups, type GroupSpec, type Row } from './treeNodes';
 
 export const MODELS_VIEW = 'onnxQuantizer.models';
 

@@ -2,6 +2,7 @@
  * The explorer's node types and how a ModelOverview (computed by the worker) becomes groups
  * and rows. Pure data: no vscode import, so the same shapes serve the test API as JSON.
  */
+import { formatBytes } from '../../core/report/format';
 import type { ModelOverview } from '../../shared/protocol';
 
 export type GroupKind = 'inputs' | 'outputs' | 'operators' | 'initializers' | 'quantization' | 'derived';
@@ -25,18 +26,6 @@ export interface GroupSpec {
   label: string;
   description?: string;
   rows: Row[];
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
 }
 
 const shapeText = (shape: (number | string)[]): string => `[${shape.join(', ')}]`;

@@ -12,11 +12,13 @@
  * Views refresh when their model changes on disk (the model index's file events, which also cover
  * a model outside the workspace folders while a view shows it, plus the server's ModelChangedNotification). Everything is pushed to context.subscriptions and also returned.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
 import { recipeToOptions, validateRecipe } from '../../core/text/recipe';
 import { TEXT_LANGUAGE, TEXT_SCHEME } from '../../shared/lsp/documents';
+import { defaultOutputPath } from '../commands/quantize';
 import { activeModel, uriOf } from '../commands/targets';
 import type { ModelIndex } from '../explorer/modelIndex';
 import type { LanguageServer } from '../languageServer';
@@ -154,6 +156,14 @@ async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel): P
     if (warnings.length) void vscode.window.showWarningMessage(warnings.join(' · '));
     log.info(`quantize with recipe ${recipeUri.fsPath}: ${JSON.stringify(plan.options)}${plan.output ? ` → ${plan.output}` : ''}`);
     const options = plan.output ? { ...plan.options, output: plan.output } : plan.options;
+    // Recipes cannot force: an existing output is replaced only when the user says so here.
+    const output = plan.output ?? defaultOutputPath(plan.model, plan.options.mode, plan.options.weightBits);
+    if (fs.existsSync(output)) {
+      const replace = vscode.l10n.t('Replace');
+      const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(output)), { modal: true }, replace);
+      if (pick !== replace) return undefined;
+      options.force = true;
+    }
     return await vscode.commands.executeCommand('onnxQuantizer.quantizeModel', vscode.Uri.file(plan.model), options);
   } catch (e) {
     const show = vscode.l10n.t('Show Log');

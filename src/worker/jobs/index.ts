@@ -2,6 +2,7 @@
 import type { JobContext } from '../../core/progress';
 import type { JobRequest } from '../../shared/protocol';
 import { bench, compare, perLayer } from './evaluate';
+import { graph } from './graph';
 import { quantize } from './quantize';
 import { summarize } from './summarize';
 import { crash, stall } from './testHooks';
@@ -10,6 +11,8 @@ export async function runJob(job: JobRequest, ctx: JobContext): Promise<unknown>
   switch (job.kind) {
     case 'summarize':
       return summarize(job, ctx);
+    case 'graph':
+      return graph(job, ctx);
     case 'quantize':
       return quantize(job, ctx);
     case 'bench':

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 
 // The layers, as imports show them (static, dynamic and `import type` alike):
 //   src/core       the engine: imports no other layer of ours, and never 'vscode'
-//   src/shared     the three protocols (job, webview, LSP): may name core's types, nothing above
-//   webview/       the browser code: imports only its own files and the webview protocol
+//   src/shared     the protocols (job, webview, graph webview, LSP): may name core's types, nothing above
+//   webview/       the browser code: imports only its own files and the webview protocols
 //   src/extension  never imports the server's or the worker's code (it talks to them over a protocol)
 // Only src/extension/ imports 'vscode'.
 const ROOT = path.join(__dirname, '../../..');
@@ -56,13 +56,13 @@ test('shared (the protocols) imports nothing above core', () => {
   assert.deepEqual(offending('src/shared', (t) => within(t, 'src/worker', 'src/server', 'src/extension', 'src/cli', 'webview')), []);
 });
 
-test('shared holds exactly the three protocols: job, webview, LSP', () => {
+test('shared holds exactly the protocols: job, webview, graph webview, LSP', () => {
   const entries = fs.readdirSync(path.join(ROOT, 'src/shared')).sort();
-  assert.deepEqual(entries, ['lsp', 'protocol.ts', 'webviewMessages.ts']);
+  assert.deepEqual(entries, ['graphMessages.ts', 'lsp', 'protocol.ts', 'webviewMessages.ts']);
 });
 
-test('webview imports only its own files and the webview protocol', () => {
-  const allowed = (t: string): boolean => within(t, 'webview', 'src/shared/webviewMessages') || t.startsWith('@vscode-elements/');
+test('webview imports only its own files and the webview protocols', () => {
+  const allowed = (t: string): boolean => within(t, 'webview', 'src/shared/webviewMessages', 'src/shared/graphMessages') || t.startsWith('@vscode-elements/');
   assert.deepEqual(offending('webview', (t) => !allowed(t)), []);
 });
 

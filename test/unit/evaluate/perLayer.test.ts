@@ -9,6 +9,11 @@ import { saveModel } from '../../../src/core/onnx/save';
 import { makeNode } from '../../../src/core/onnx/builder';
 import { floatTensor, uint8Tensor } from '../../../src/core/onnx/tensor';
 import { fixture, tempDir, TEST_X, withWeights } from './helpers';
+import { summarizeModel } from '../../../src/core/analysis/summary';
+import { encodeNpy } from '../../../src/core/data/npy';
+import { indexModel } from '../../../src/core/onnx/graph-index';
+import { quantizeFile } from '../../../src/core/quantize/index';
+import { gaussian, unnamedNodesModel, writeModelFile } from '../../fixtures/build';
 
 const MLP = fixture('digits_mlp.onnx');
 const CNN = fixture('digits_cnn.onnx');
@@ -83,4 +88,26 @@ test('models with external data: per-layer copies find their data, and leave not
   const layers = await layersOf(ext, damaged);
   assert.equal(layers[0]!.node, '/fc1/Gemm');
   assert.deepEqual(fs.readdirSync(sub).sort(), ['mlp.onnx', 'mlp.onnx.data']);
+});
+
+test('unnamed nodes: every per-layer row names its node by the key the analysis shows (the one --exclude-nodes takes)', async () => {
+  const file = writeModelFile(dir, 'unnamed.onnx', unnamedNodesModel());
+  const ref = loadModel(file);
+  const index = indexModel(ref.proto);
+  const x = gaussian(8 * 64, 1, 3);
+  const data = path.join(dir, 'unnamed-x.npy');
+  fs.writeFileSync(data, encodeNpy({ dtype: 'float32', shape: [8, 1, 8, 8], data: new Uint8Array(x.buffer) }));
+  const out = path.join(dir, 'unnamed.int8.onnx');
+  await quantizeFile(file, out, { mode: 'dynamic', force: true, validate: false, fidelity: false });
+  const layers = await perLayerErrors(ref, loadModel(out), loadInputData(data, modelInputs(ref.proto)));
+  assert.ok(layers.length > 0);
+  const shown = new Set(summarizeModel(ref).layers.map((l) => l.node));
+  for (const l of layers) {
+    assert.ok(index.byKey(l.node), `row '${l.node}' is a node key`);
+    assert.equal(index.byKey(l.node)?.node.output.includes(l.tensor), true, `row '${l.node}' produces '${l.tensor}'`);
+  }
+  // The quantized MatMuls are rows under the same keys the analysis lists.
+  const matmuls = layers.filter((l) => l.opType === 'MatMul');
+  assert.ok(matmuls.length >= 1);
+  for (const l of matmuls) assert.ok(shown.has(l.node), `'${l.node}' is an analysis row`);
 });

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { npyToFloat32, readNpy } from '../../../src/core/data/npy';
+import { encodeNpy, npyToFloat32, readNpy } from '../../../src/core/data/npy';
 import { parseModel } from '../../../src/core/onnx/model';
 import type { ModelProto } from '../../../src/core/onnx/schema';
 import { walkGraphs } from '../../../src/core/onnx/walk';
@@ -120,4 +120,12 @@ export function opCounts(file: string): Map<string, number> {
   const counts = new Map<string, number>();
   for (const n of proto.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
   return counts;
+}
+
+/** The digits calibration set dimmed 20×: activation ranges far narrower than real digits have. */
+export function unlikeCalibration(file: string): string {
+  const calib = readNpy(fixture('digits_calib_x.npy'));
+  const x = Float32Array.from(new Float32Array(new Uint8Array(calib.data).buffer), (v) => v * 0.05);
+  fs.writeFileSync(file, encodeNpy({ dtype: 'float32', shape: calib.shape, data: new Uint8Array(x.buffer) }));
+  return file;
 }

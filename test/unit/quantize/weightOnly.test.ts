@@ -157,10 +157,10 @@ test('embedding Gather → GatherBlockQuantized: ORT returns exactly the dequant
     const r = await quantizeFile(src, out, { mode: 'weight-only', weightBits, blockSize: 32 });
     assert.equal(r.quantizedNodes, 1);
     const got = await runModel(out, { ids: { type: 'int64', data: ids, dims: [5] } });
-    // Reference: the same block quantization done here, rows dequantized.
+    // Reference: the same block quantization done here (the default MSE-optimal ranges), rows dequantized.
     const t = new Float32Array(V * D);
     for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) t[d * V + v] = table[v * D + d]!;
-    const deq = dequantizeBlocks(quantizeBlocks(t, D, V, weightBits, 32, false), D, V, weightBits, 32);
+    const deq = dequantizeBlocks(quantizeBlocks(t, D, V, weightBits, 32, false, 'mse'), D, V, weightBits, 32);
     const ref = new Float32Array(5 * D);
     ids.forEach((id, j) => {
       for (let d = 0; d < D; d++) ref[j * D + d] = deq[d * V + Number(id)]!;

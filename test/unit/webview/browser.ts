@@ -14,7 +14,7 @@ const ORIGIN = 'https://webview.test';
 export async function buildWebviews(): Promise<string> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-webview-'));
   await esbuild.build({
-    entryPoints: [path.join(ROOT, 'webview/editor.ts'), path.join(ROOT, 'webview/dashboard.ts')],
+    entryPoints: [path.join(ROOT, 'webview/editor.ts'), path.join(ROOT, 'webview/dashboard.ts'), path.join(ROOT, 'webview/graph.ts')],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -43,7 +43,7 @@ export interface WebviewPage {
 export async function openWebview(
   browser: Browser,
   bundles: string,
-  entry: 'editor' | 'dashboard',
+  entry: 'editor' | 'dashboard' | 'graph',
   onMessage: (m: unknown, view: WebviewPage) => void | Promise<void>,
   l10n?: Record<string, string>,
 ): Promise<WebviewPage> {

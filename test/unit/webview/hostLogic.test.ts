@@ -108,7 +108,11 @@ test('webview shell: strict CSP with a fresh nonce, no inline style or remote so
   assert.notEqual(a, b);
   assert.equal(Buffer.from(a, 'base64').length, 16);
   const html = webviewHtml({ cspSource: 'https://x.vscode-cdn.net', nonce: a, scriptUri: 'https://x.vscode-cdn.net/dist/webview/editor.js', styleUris: ['https://x.vscode-cdn.net/media/common.css'], title: '<b>"m"</b>' });
-  assert.match(html, new RegExp(`script-src 'nonce-${a.replace(/[+/]/g, '\\$&')}'`));
+  // The policy is an attribute value: the browser decodes its character references before applying it.
+  const attr = /http-equiv="Content-Security-Policy" content="([^"]*)"/.exec(html)?.[1] ?? '';
+  const decoded = attr.replace(/&(#39|quot|lt|gt|amp);/g, (_, e: string) => ({ '#39': "'", quot: '"', lt: '<', gt: '>', amp: '&' })[e] ?? '');
+  assert.equal(decoded, contentSecurityPolicy('https://x.vscode-cdn.net', a));
+  assert.match(decoded, new RegExp(`script-src 'nonce-${a.replace(/[+/]/g, '\\$&')}'`));
   assert.equal(contentSecurityPolicy('S', 'N'), "default-src 'none'; img-src S data:; style-src S; font-src S; script-src 'nonce-N'");
   assert.doesNotMatch(html, /unsafe-inline|unsafe-eval|<style|style=|http:/);
   assert.doesNotMatch(html, /<b>/);

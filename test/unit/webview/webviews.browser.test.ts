@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import type { Browser } from 'playwright-core';
 import { buildWebviews, launch, openWebview, postedMatching, type WebviewPage } from './browser';
 import { syntheticSummary } from './fixtures';
@@ -12,6 +13,8 @@ import { LayerTable } from '../../../src/extension/editor/layerTable';
 import { toDashboard } from '../../../src/extension/dashboard/reportAdapter';
 import { compareModels } from '../../../src/core/evaluate/compare';
 import { buildReport } from '../../../src/core/report/build';
+import { quantizeFile } from '../../../src/core/quantize/index';
+import { unlikeCalibration } from '../quantize/helpers';
 import { isDashboardToHostMessage, isEditorToHostMessage } from '../../../src/shared/webviewMessages';
 
 const EVIL = '<img src=x onerror="window.__pwned=1">';
@@ -234,4 +237,34 @@ test('dashboard: a real comparison draws the run-timing distribution, one tick p
   assert.ok(Math.abs(parseFloat(axis[1]!) - Math.max(...all)) <= 0.05 + 0.01 * Math.max(...all), `${axis[1]} vs ${Math.max(...all)}`);
   assert.deepEqual(await view.problems(), []);
   await page.close();
+});
+
+test('dashboard: the quantizer\'s fidelity check shows the same figure, in bold below the floor (CNN calibrated on unlike data)', async () => {
+  const fixture = (name: string): string => `${__dirname}/../../fixtures/${name}`;
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/oq-dash-fidelity-`);
+  try {
+    const calib = unlikeCalibration(`${dir}/dim.npy`);
+    const out = `${dir}/cnn.int8.onnx`;
+    const q = await quantizeFile(fixture('digits_cnn.onnx'), out, { mode: 'static', calibrationData: calib, fidelityData: fixture('digits_test_x.npy') });
+    const compare = await compareModels(fixture('digits_cnn.onnx'), out, { runs: 3, warmup: 0 });
+    const report = JSON.parse(JSON.stringify(buildReport(compare, { quantize: q })));
+    const view = await openWebview(browser, bundles, 'dashboard', async (m, v) => {
+      if (isDashboardToHostMessage(m) && m.type === 'ready') await v.send({ v: 1, type: 'report', report: toDashboard(report), persist: { reports: [report] } });
+    });
+    const cell = view.page.getByTestId('quantize-fidelity');
+    await cell.waitFor();
+    const text = (await cell.textContent()) ?? '';
+    const sqnr = q.fidelity?.outputs[0]?.sqnrDb;
+    const worst = q.fidelity?.worstLayers?.[0]?.node;
+    assert.ok(typeof sqnr === 'number' && worst, JSON.stringify(q.fidelity));
+    assert.ok(text.startsWith(`${sqnr.toFixed(1)} dB`), text);
+    assert.match(text, /below the floor/);
+    assert.ok(text.includes(worst), text);
+    assert.equal(await cell.evaluate((el) => getComputedStyle(el).fontWeight), '700');
+    assert.equal(await view.page.getByTestId('reference-quantize-fidelity').textContent(), '—');
+    assert.deepEqual(await view.problems(), []);
+    await view.page.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { summarize } from '../../../src/worker/jobs/summarize';
-import { formatBytes, overviewGroups } from '../../../src/extension/explorer/treeNodes';
+import { formatBytes } from '../../../src/core/report/format';
+import { overviewGroups } from '../../../src/extension/explorer/treeNodes';
 
 const fixtures = path.resolve(__dirname, '../../fixtures');
 
@@ -18,7 +19,7 @@ test('digits_mlp: operator rows with counts, quantizable marker and one checkbox
   assert.equal(gemm.contextValue, 'operator.quantizable');
   assert.deepEqual(gemm.children?.map((c) => c.layer), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
   // fc2 is the 256×256 layer: 256 KiB of float weights.
-  assert.match(gemm.children?.[1]?.description ?? '', /^256 KiB · /);
+  assert.match(gemm.children?.[1]?.description ?? '', /^256\.0 KiB · /);
   const flatten = ops.rows.find((r) => r.label === 'Flatten')!;
   assert.equal(flatten.description, '×1');
   assert.equal(flatten.children, undefined);
@@ -38,7 +39,7 @@ test('an already quantized model shows its format and how it was quantized', () 
 test('formatBytes', () => {
   assert.equal(formatBytes(0), '0 B');
   assert.equal(formatBytes(1023), '1023 B');
-  assert.equal(formatBytes(262144), '256 KiB');
-  assert.equal(formatBytes(1536), '1.5 KiB');
-  assert.equal(formatBytes(3 * 2 ** 30), '3.0 GiB');
+  assert.equal(formatBytes(262144), '256.0 KiB');
+  assert.equal(formatBytes(1536), '1.50 KiB');
+  assert.equal(formatBytes(3 * 2 ** 30), '3.00 GiB');
 });

@@ -44,7 +44,7 @@ export async function unfusedQuantizedOps(proto: ModelProto, quantized: NodeProt
   const quantizedByType = byType(quantized);
   const floatByType = byType(leftFloat);
   for (const [op, count] of quantizedByType) {
-    const forms = FLOAT_FORMS[op] ?? [op];
+    const forms = (Object.hasOwn(FLOAT_FORMS, op) ? FLOAT_FORMS[op] : undefined) ?? [op];
     const floatNow = forms.reduce((s, f) => s + (optimized.get(f) ?? 0), 0);
     const unfused = Math.min(count, floatNow - (floatByType.get(op) ?? 0));
     if (unfused > 0) out.set(op, unfused);

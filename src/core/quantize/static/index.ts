@@ -10,6 +10,7 @@ import { opsetVersion } from '../../onnx/builder';
 import type { OnnxModel } from '../../onnx/model';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../../onnx/schema';
 import type { JobContext } from '../../progress';
+import { formatBytes } from '../../report/format';
 import { computeQuantParams, quantRange, type QuantParams } from '../math';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions, type SelectionVerdict } from '../selection';
 import { StaticBuilder, type EmitOptions } from './builder';
@@ -23,7 +24,23 @@ import { emitQOperator } from './qoperator';
 
 export { STATIC_OP_TYPES, CPU_UNFUSED_OPS } from './plan';
 
-export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}): Promise<EngineResult> {
+/**
+ * Calibrated ranges kept across runs on the same model, data and calibration options (auto-exclude
+ * quantizes one model several times): tensors found here are not calibrated again.
+ */
+export interface RangeCache {
+  ranges: Map<string, TensorRange>;
+  /** Tensors calibration found no float range for. */
+  unavailable: Set<string>;
+  /** Calibration passes run through this cache. */
+  calibrations: number;
+}
+
+export function newRangeCache(): RangeCache {
+  return { ranges: new Map(), unavailable: new Set(), calibrations: 0 };
+}
+
+export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}, cache?: RangeCache): Promise<EngineResult> {
   throwIfCancelled(ctx.signal);
   const warnings: string[] = [];
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
@@ -34,7 +51,6 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   // A per-node perChannel override needs opset 13 too, even when the global option is off.
   const anyPerChannel = options.perChannel || [...selection.overridden].some((n) => selection.overridesFor(n).perChannel === true);
   const opset = prepareOpset(bn.proto, anyPerChannel);
-  if ('error' in opset) throw new InputError(opset.error);
   warnings.push(...opset.warnings);
   const proto = opset.proto;
   const graph = proto.graph!;
@@ -42,7 +58,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
 
   // Plan, calibrate; tensors without a usable range (non-float at run time) exclude their nodes and we plan again.
   const excluded = new Map<string, string>();
-  const ranges = new Map<string, TensorRange>();
+  const ranges = cache?.ranges ?? new Map<string, TensorRange>();
   let plan: StaticPlan | undefined;
   let calibrationSeconds = 0;
   for (let attempt = 0; attempt < 4; attempt++) {
@@ -52,7 +68,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
     });
     const targets: CalibrationTarget[] = [];
     for (const t of plan.tensors.values()) {
-      if (t.aliasOf || t.fixedRange || ranges.has(t.name)) continue;
+      if (t.aliasOf || t.fixedRange || ranges.has(t.name) || cache?.unavailable.has(t.name)) continue;
       targets.push({ name: t.name, elemType: types.get(t.name) });
     }
     if (targets.length > 0) {
@@ -60,15 +76,19 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
         proto,
         targets,
         data,
-        { method: options.calibrationMethod, bins: options.histogramBins, percentile: options.percentile, movingAverage: options.movingAverage, batchSize: options.calibrationBatch },
+        { method: options.calibrationMethod, bins: options.histogramBins, percentile: options.percentile, movingAverage: options.movingAverage, batchSize: options.calibrationBatch, memoryBudget: options.memoryBudget * 2 ** 20 },
         // Calibration is most of the job: report it as 5-75 % of the whole.
         { ...ctx, onProgress: (p) => ctx.onProgress?.({ ...p, fraction: 0.05 + 0.7 * (p.fraction ?? 0) }) },
         model,
       );
       calibrationSeconds += result.seconds;
       for (const [k, v] of result.ranges) ranges.set(k, v);
+      if (cache) {
+        cache.calibrations++;
+        for (const t of targets) if (!result.ranges.has(t.name)) cache.unavailable.add(t.name);
+      }
       ctx.log?.(
-        `calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod}, ${(result.stateBytes / 1024).toFixed(0)} KiB of statistics)`,
+        `calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod}, ${(result.stateBytes / 1024).toFixed(0)} KiB of statistics; ${result.slices} pass(es), batch ≤ ${result.batchSize}, peak +${formatBytes(result.peakBytes)})`,
       );
     }
     const missing = new Set([...plan.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange && !ranges.has(t.name)).map((t) => t.name));

@@ -73,7 +73,8 @@ test('a model with a fixed batch of 1 is calibrated one sample per run', async (
   const r = await quantizeStatic(inMemory(twoInputModel(1), 'one.onnx'), staticOptions({ calibrationData: dir }), allNodes(), {
     onProgress: (p) => p.stage === 'calibrating' && progress.push(p.message!),
   });
-  assert.equal(progress.at(-1), 'calibrating 5/5');
+  assert.equal(progress.length, 5);
+  assert.equal(progress.at(-1), 'calibrating: 5/5 samples');
   assert.equal(r.quantizedNodes, 3);
 });
 

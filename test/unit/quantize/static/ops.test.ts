@@ -143,19 +143,21 @@ async function quantizeSmall(proto: ModelProto) {
 
 const weightDq = (proto: ModelProto) => proto.graph!.node.find((n) => n.opType === 'DequantizeLinear' && n.input[0]!.startsWith('w_'))!;
 
-test('opset 11 model: raised to 13 for per-channel weights when no op changed meaning', async () => {
+test('opset 11 model: converted to 13 for per-channel weights (no op needed rewriting)', async () => {
   const r = await quantizeSmall(smallConvModel(11, 'none'));
   assert.equal(Number(r.proto.opsetImport.find((o) => o.domain === '')!.version), 13);
   assert.ok(r.proto.irVersion >= 7n);
-  assert.ok(r.warnings.some((w) => /opset raised from 11 to 13/.test(w)));
+  assert.ok(r.warnings.includes('converted opset 11 → 13: 0 nodes rewritten'), r.warnings.join('; '));
   assert.ok(weightDq(r.proto).attribute.some((a) => a.name === 'axis'));
 });
 
-test('opset 11 model with a Softmax: stays at 11, weights per tensor, and says why', async () => {
+test('opset 11 model with a Softmax: converted to 13 (its coerced-2D axis kept by Flatten/Reshape), weights per channel', async () => {
   const r = await quantizeSmall(smallConvModel(11, 'softmax'));
-  assert.equal(Number(r.proto.opsetImport.find((o) => o.domain === '')!.version), 11);
-  assert.ok(r.warnings.some((w) => /per tensor/.test(w) && /Softmax/.test(w)));
-  assert.ok(!weightDq(r.proto).attribute.some((a) => a.name === 'axis'));
+  assert.equal(Number(r.proto.opsetImport.find((o) => o.domain === '')!.version), 13);
+  assert.ok(r.warnings.includes('converted opset 11 → 13: 1 node rewritten'), r.warnings.join('; '));
+  const ops = new Set(r.proto.graph?.node.map((n) => n.opType));
+  assert.ok(ops.has('Flatten') && ops.has('Reshape'), [...ops].join(', '));
+  assert.ok(weightDq(r.proto).attribute.some((a) => a.name === 'axis'));
 });
 
 test('a tensor whose type inference cannot know is typed by the calibration run and quantized', async () => {

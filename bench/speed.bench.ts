@@ -1,0 +1,99 @@
+/**
+ * Honest timing: a transformer encoder (dynamic int8) and a residual CNN (static QDQ int8), both
+ * built here, each compared with its float model at batch 1. Float, quantized and a second float
+ * session are timed in alternation (no spinning threads), so every line carries its A/A control,
+ * and a separate A/A comparison (the float file against a copy of itself) must read 1.00 ± 0.05.
+ * Also prints the quantizer's own speed check for the same model (the figure `quantize` reports).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CONTROL_TOLERANCE } from '../src/core/evaluate/bench';
+import { compareModels } from '../src/core/evaluate/compare';
+import type { CompareResult } from '../src/core/evaluate/types';
+import { saveModel } from '../src/core/onnx/save';
+import { quantizeFile } from '../src/core/quantize/index';
+import type { QuantizeOptions } from '../src/core/quantize/types';
+import { cpuFlagsText } from '../src/core/report/environment';
+import { buildTransformer } from '../test/unit/quantize/models';
+import { buildResidualCnn, randomInputs, writeNpy } from '../test/unit/quantize/static/residualCnn';
+
+const RUNS = 200;
+
+interface Case {
+  name: string;
+  build: (dir: string) => { float: string; options: QuantizeOptions };
+}
+
+const CASES: Case[] = [
+  {
+    name: 'transformer (d 256, 4 layers, seq 128) dynamic',
+    build: (dir) => {
+      const float = path.join(dir, 'encoder.onnx');
+      saveModel(buildTransformer({ vocab: 8000, dim: 256, layers: 4, ffn: 1024, seed: 1 }), float);
+      return { float, options: { mode: 'dynamic' } };
+    },
+  },
+  {
+    name: 'residual CNN (32/64 ch, 64×64) static',
+    build: (dir) => {
+      const built = buildResidualCnn({ channels: [32, 64], blocks: 2, size: 64 });
+      const float = path.join(dir, 'cnn.onnx');
+      saveModel(built.proto, float);
+      const calib = writeNpy(path.join(dir, 'calib.npy'), randomInputs(64, built.inputShape), [64, ...built.inputShape]);
+      return { float, options: { mode: 'static', calibrationData: calib } };
+    },
+  },
+];
+
+const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`;
+const within = (ratio: number) => (Math.abs(ratio - 1) <= CONTROL_TOLERANCE ? 'OK' : 'OUTSIDE ±5 %');
+
+export async function run(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-speed-bench-'));
+  console.log(`batch 1, ${RUNS} alternating runs per session, spinning off; CPU flags: ${cpuFlagsText()}`);
+  try {
+    for (const c of CASES) {
+      const { float, options } = c.build(dir);
+      const out = path.join(dir, `${path.basename(float, '.onnx')}.int8.onnx`);
+      const copy = path.join(dir, `${path.basename(float, '.onnx')}.copy.onnx`);
+      fs.copyFileSync(float, copy);
+      const q = await quantizeFile(float, out, { ...options, force: true, fidelity: false });
+      const vs: CompareResult = await compareModels(float, out, { runs: RUNS, warmup: 10, batch: 1 });
+      const aa: CompareResult = await compareModels(float, copy, { runs: RUNS, warmup: 10, batch: 1 });
+      const l = vs.latency;
+      const control = l.control?.ratio ?? NaN;
+      console.log(`\n${c.name}: inputs ${l.inputShapes ?? '?'}`);
+      console.log(`  float vs quantized: p50 ${l.reference.p50Ms.toFixed(3)} → ${l.candidate.p50Ms.toFixed(3)} ms, ${l.speedup.toFixed(2)}× (A/A control in the same alternation ${control.toFixed(3)}, ${pct(control)}: ${within(control)})`);
+      console.log(`  A/A (the float model against a copy of itself): ${aa.latency.speedup.toFixed(3)}× (${pct(aa.latency.speedup)}: ${within(aa.latency.speedup)})`);
+      console.log(`  quantize's speed check: ${q.speed?.summary ?? 'not measured'}`);
+    }
+    await weightOnly(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Weight-only int4 on the transformer: round-to-nearest against MSE-optimal block ranges (output
+ * SQNR against float on the same generated inputs; target ≥ 1 dB better at the same size), and
+ * what the speed check finds for the accuracy levels and dynamic int8.
+ */
+async function weightOnly(dir: string): Promise<void> {
+  const float = path.join(dir, 'encoder.onnx');
+  console.log('\nweight-only int4 (block 32) on the transformer above:');
+  const sqnr: Record<string, number> = {};
+  for (const weightClipping of ['none', 'mse'] as const) {
+    const out = path.join(dir, `encoder.int4.${weightClipping}.onnx`);
+    const started = performance.now();
+    const r = await quantizeFile(float, out, { mode: 'weight-only', weightBits: 4, weightClipping, force: true, speedCheck: weightClipping === 'mse' });
+    const seconds = (performance.now() - started) / 1000;
+    sqnr[weightClipping] = r.fidelity?.outputs[0]?.sqnrDb ?? NaN;
+    console.log(
+      `  ${weightClipping === 'none' ? 'round-to-nearest ' : 'MSE-optimal ranges'}: output SQNR ${sqnr[weightClipping]?.toFixed(2)} dB, ${r.sizeRatio.toFixed(2)}× smaller, quantize + checks ${seconds.toFixed(1)} s`,
+    );
+    if (r.speed) console.log(`  speed check: ${r.speed.summary}`);
+  }
+  const gain = (sqnr['mse'] ?? NaN) - (sqnr['none'] ?? NaN);
+  console.log(`  MSE-optimal over round-to-nearest: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} dB (target ≥ 1 dB: ${gain >= 1 ? 'OK' : 'BELOW'})`);
+}

@@ -1,0 +1,43 @@
+/**
+ * The per-layer error a model's latest comparison recorded: `MODEL.quant-report.json` next to
+ * the model (what `compare --per-layer --json` and the extension's Compare write; the language
+ * server reads the same file). Rows name nodes by their graph-index key, so the graph view can
+ * colour its nodes by them. The value is the error each node adds itself (local SQNR), else the
+ * tensor's SQNR; rows with neither are left out.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface LayerErrorFile {
+  file: string;
+  errors: { node: string; sqnrDb: number }[];
+}
+
+export function reportFileFor(modelPath: string): string {
+  return modelPath.replace(/\.onnx$/i, '') + '.quant-report.json';
+}
+
+/** The report's per-layer errors; undefined when there is no readable report with a `layers` list. */
+export function readLayerErrors(modelPath: string): LayerErrorFile | undefined {
+  const file = reportFileFor(modelPath);
+  let json: unknown;
+  try {
+    if (!fs.statSync(file).isFile()) return undefined;
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const layers = typeof json === 'object' && json !== null ? (json as { layers?: unknown }).layers : undefined;
+  if (!Array.isArray(layers)) return undefined;
+  const errors: LayerErrorFile['errors'] = [];
+  const seen = new Set<string>();
+  for (const l of layers as unknown[]) {
+    if (typeof l !== 'object' || l === null) continue;
+    const { node, localSqnrDb, sqnrDb } = l as { node?: unknown; localSqnrDb?: unknown; sqnrDb?: unknown };
+    const value = typeof localSqnrDb === 'number' && Number.isFinite(localSqnrDb) ? localSqnrDb : typeof sqnrDb === 'number' && Number.isFinite(sqnrDb) ? sqnrDb : undefined;
+    if (typeof node !== 'string' || value === undefined || seen.has(node)) continue;
+    seen.add(node);
+    errors.push({ node, sqnrDb: value });
+  }
+  return { file: path.basename(file), errors };
+}

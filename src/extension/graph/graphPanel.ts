@@ -1,0 +1,118 @@
+/**
+ * The graph view: command `onnxQuantizer.openGraph` (arg: model Uri or explorer node; default:
+ * the active model; optional second arg: a node key to select, for jumps from other views) opens
+ * one webview panel per model. The worker builds and lays out the graph
+ * (`graph` job); the host only passes the result on, with the model's exclusions, and runs the
+ * webview's actions: copy a name, show the model as text, exclude a node from quantization
+ * (the one exclusion state the Models view and Quantize… use).
+ */
+import * as vscode from 'vscode';
+import { oneLine } from '../../core/errors';
+import { isGraphToHostMessage, type GraphAction, type GraphToHostMessage, type HostToGraphMessage } from '../../shared/graphMessages';
+import { activeModel, uriOf, type Services } from '../commands/targets';
+import { renderShell, webviewRoots } from '../editor/modelEditor';
+
+export const OPEN_GRAPH_COMMAND = 'onnxQuantizer.openGraph';
+const VIEW_TYPE = 'onnxQuantizer.graph';
+
+const fileName = (uri: vscode.Uri): string => uri.path.split('/').pop() ?? uri.path;
+
+export function registerGraphView(services: Services): vscode.Disposable {
+  const panels = new Map<string, vscode.WebviewPanel>();
+  const open = (arg?: unknown, node?: unknown): vscode.WebviewPanel | undefined => {
+    const model = uriOf(arg) ?? activeModel();
+    if (!model) {
+      void vscode.window.showInformationMessage(vscode.l10n.t('Open or select an .onnx model to see its graph.'));
+      return undefined;
+    }
+    const reveal = typeof node === 'string' && node ? node : undefined;
+    const existing = panels.get(model.toString());
+    if (existing) {
+      existing.reveal();
+      if (reveal) void existing.webview.postMessage({ v: 1, type: 'reveal', node: reveal } satisfies HostToGraphMessage);
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Graph: {0}', fileName(model)), vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: webviewRoots(services.context.extensionUri),
+    });
+    panels.set(model.toString(), panel);
+    attach(panel, model, services, reveal);
+    panel.onDidDispose(() => panels.delete(model.toString()));
+    return panel;
+  };
+  const disposable = vscode.commands.registerCommand(OPEN_GRAPH_COMMAND, (arg?: unknown, node?: unknown) => {
+    open(arg, node);
+  });
+  services.context.subscriptions.push(disposable);
+  return disposable;
+}
+
+function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Services, reveal: string | undefined): void {
+  const { log, runner, exclusions } = services;
+  const webview = panel.webview;
+  webview.html = renderShell(webview, services.context.extensionUri, 'graph', fileName(model));
+  const post = (m: HostToGraphMessage): void => void webview.postMessage(m);
+  let layout = { expanded: [] as string[], collapsed: false };
+  let cancel: AbortController | undefined;
+
+  const send = async (): Promise<void> => {
+    cancel?.abort();
+    const controller = (cancel = new AbortController());
+    post({ v: 1, type: 'loading', fileName: fileName(model) });
+    const started = Date.now();
+    try {
+      const graph = await runner.run({ kind: 'graph', model: model.fsPath, expanded: layout.expanded, collapsed: layout.collapsed }, { signal: controller.signal, timeoutMs: 300_000 });
+      if (controller.signal.aborted) return;
+      log.info(`graph: ${fileName(model)} ${graph.nodes.length} nodes laid out by ${graph.layoutEngine} in ${graph.layoutMs.toFixed(0)} ms (${Date.now() - started} ms with loading)`);
+      post({ v: 1, type: 'graph', graph, excluded: exclusions.get(model) });
+      if (reveal) post({ v: 1, type: 'reveal', node: reveal });
+      reveal = undefined;
+    } catch (err) {
+      if (controller.signal.aborted) return;
+      log.error(`graph: cannot lay out ${model.fsPath}: ${oneLine(err)}`);
+      post({ v: 1, type: 'error', message: vscode.l10n.t('Cannot show the graph of this model: {0}', oneLine(err)) });
+    }
+  };
+
+  const act = async (action: GraphAction, target: string): Promise<void> => {
+    switch (action) {
+      case 'copyName':
+        await vscode.env.clipboard.writeText(target);
+        return;
+      case 'showInText':
+        await vscode.commands.executeCommand('onnxQuantizer.showAsText', model);
+        return;
+      case 'exclude':
+        await exclusions.set(model, target, true);
+        void vscode.window.showInformationMessage(vscode.l10n.t('{0} will stay float in the next quantization of {1}.', target, fileName(model)));
+        return;
+    }
+  };
+
+  const onMessage = (m: GraphToHostMessage): void => {
+    switch (m.type) {
+      case 'ready':
+        void send();
+        return;
+      case 'relayout':
+        layout = { expanded: m.expanded, collapsed: m.collapsed };
+        void send();
+        return;
+      case 'action':
+        act(m.action, m.target).then(undefined, (err: unknown) => log.error(`graph: ${m.action} failed: ${oneLine(err)}`));
+        return;
+    }
+  };
+  const subscriptions = [
+    webview.onDidReceiveMessage((raw: unknown) => {
+      if (isGraphToHostMessage(raw)) onMessage(raw);
+      else log.warn(`graph: ignored malformed webview message ${JSON.stringify(raw)?.slice(0, 200)}`);
+    }),
+  ];
+  panel.onDidDispose(() => {
+    cancel?.abort();
+    subscriptions.forEach((s) => s.dispose());
+  });
+}
