@@ -28,9 +28,7 @@ import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-ind
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
-import { channelAxisOf, opRule, staticOps } from '../onnx/op-rules';
-
-export { channelAxisOf } from '../onnx/op-rules';
+import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
@@ -93,7 +91,7 @@ export interface LayerInfo {
   notes: string[];
   risk: LayerRisk;
   /** Set when the node is already quantized: which form. */
-  quantized?: 'qdq' | 'qoperator' | 'dynamic' | 'weight-only';
+  quantized?: QuantizedFamily;
 }
 
 export interface LayerOptions {
@@ -105,35 +103,6 @@ export interface LayerOptions {
 
 /** Ops ORT's CPU provider has no fused int8 kernel for: QDQ around them is pure overhead. */
 export const UNFUSABLE_OPS = staticOps('unfusable');
-
-const QOPERATOR_OPS = new Set([
-  'QLinearConv',
-  'QLinearMatMul',
-  'QGemm',
-  'QLinearAdd',
-  'QLinearMul',
-  'QLinearConcat',
-  'QLinearSigmoid',
-  'QLinearLeakyRelu',
-  'QLinearSoftmax',
-  'QLinearAveragePool',
-  'QLinearGlobalAveragePool',
-  'QLinearWhere',
-  'QAttention',
-  'QEmbedLayerNormalization',
-]);
-const DYNAMIC_OPS = new Set(['MatMulInteger', 'ConvInteger', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM', 'MatMulIntegerToFloat']);
-const WEIGHT_ONLY_OPS = new Set(['MatMulNBits', 'GatherBlockQuantized', 'MatMulBnb4']);
-export const QDQ_OPS = new Set(['QuantizeLinear', 'DequantizeLinear']);
-
-/** Which already-quantized family an op belongs to (Q/DQ nodes themselves give 'qdq'). */
-export function quantizedFamily(opType: string): LayerInfo['quantized'] | undefined {
-  if (QOPERATOR_OPS.has(opType)) return 'qoperator';
-  if (DYNAMIC_OPS.has(opType)) return 'dynamic';
-  if (WEIGHT_ONLY_OPS.has(opType)) return 'weight-only';
-  if (QDQ_OPS.has(opType)) return 'qdq';
-  return undefined;
-}
 
 /** Bytes of a [K, N] weight stored as MatMulNBits: packed values plus one scale per block (symmetric: no zero points). */
 export function weightOnlyBytes(k: number, n: number, bits = 4, blockSize = 32, scaleBytes = 4): number {

@@ -35,6 +35,8 @@ export interface OpRule {
   static?: StaticRole;
   dynamic?: ModeTreatment;
   weightOnly?: ModeTreatment;
+  /** The integer operator static QOperator format writes for a compute op (else DQ → op → Q). */
+  qoperator?: string;
 }
 
 const compute = (extra: Partial<OpRule> = {}): OpRule => ({ domain: '', static: 'compute', ...extra });
@@ -42,21 +44,21 @@ const passThrough: OpRule = { domain: '', static: 'pass-through' };
 const unfusable: OpRule = { domain: '', static: 'unfusable' };
 
 export const OP_RULES: Readonly<Record<string, OpRule>> = {
-  MatMul: compute({ weights: [1], channelAxis: 'last', dynamic: 'default', weightOnly: 'default' }),
-  Gemm: compute({ weights: [1], channelAxis: 'gemm', dynamic: 'default', weightOnly: 'default' }),
-  Conv: compute({ weights: [1], channelAxis: 'first', dynamic: 'on-request' }),
+  MatMul: compute({ weights: [1], channelAxis: 'last', dynamic: 'default', weightOnly: 'default', qoperator: 'QLinearMatMul' }),
+  Gemm: compute({ weights: [1], channelAxis: 'gemm', dynamic: 'default', weightOnly: 'default', qoperator: 'QGemm' }),
+  Conv: compute({ weights: [1], channelAxis: 'first', dynamic: 'on-request', qoperator: 'QLinearConv' }),
   ConvTranspose: { domain: '', weights: [1], channelAxis: 'second', static: 'cpu-unfused' },
   Gather: { domain: '', weights: [0], static: 'pass-through', dynamic: 'default', weightOnly: 'default' },
   LSTM: { domain: '', weights: [1, 2], dynamic: 'default' },
   Attention: { domain: 'com.microsoft', weights: [1], dynamic: 'reported' },
-  Add: compute(),
-  Mul: compute(),
-  Concat: compute(),
-  AveragePool: compute(),
-  GlobalAveragePool: compute(),
-  Sigmoid: compute(),
-  LeakyRelu: compute(),
-  Softmax: compute(),
+  Add: compute({ qoperator: 'QLinearAdd' }),
+  Mul: compute({ qoperator: 'QLinearMul' }),
+  Concat: compute({ qoperator: 'QLinearConcat' }),
+  AveragePool: compute({ qoperator: 'QLinearAveragePool' }),
+  GlobalAveragePool: compute({ qoperator: 'QLinearGlobalAveragePool' }),
+  Sigmoid: compute({ qoperator: 'QLinearSigmoid' }),
+  LeakyRelu: compute({ qoperator: 'QLinearLeakyRelu' }),
+  Softmax: compute({ qoperator: 'QLinearSoftmax' }),
   Relu: { domain: '', static: 'fold' },
   Clip: { domain: '', static: 'fold' },
   Reshape: passThrough,
@@ -75,6 +77,28 @@ export const OP_RULES: Readonly<Record<string, OpRule>> = {
     ].map((op) => [op, unfusable]),
   ),
 };
+
+/** Already-quantized forms, by the mode family that writes them (Q/DQ nodes themselves: 'qdq'). */
+export type QuantizedFamily = 'qdq' | 'qoperator' | 'dynamic' | 'weight-only';
+
+export const QDQ_OPS: ReadonlySet<string> = new Set(['QuantizeLinear', 'DequantizeLinear']);
+
+const QUANTIZED_FAMILIES: ReadonlyMap<string, QuantizedFamily> = new Map<string, QuantizedFamily>([
+  // The QOperator engine's integer operators, and ones other tools write.
+  ...Object.values(OP_RULES).flatMap((r) => (r.qoperator ? [[r.qoperator, 'qoperator'] as const] : [])),
+  ...['QLinearWhere', 'QAttention', 'QEmbedLayerNormalization'].map((op) => [op, 'qoperator'] as const),
+  ...['MatMulInteger', 'ConvInteger', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM', 'MatMulIntegerToFloat'].map((op) => [op, 'dynamic'] as const),
+  ...['MatMulNBits', 'GatherBlockQuantized', 'MatMulBnb4'].map((op) => [op, 'weight-only'] as const),
+  ...[...QDQ_OPS].map((op) => [op, 'qdq'] as const),
+]);
+
+/** Which already-quantized family an op type belongs to. */
+export function quantizedFamily(opType: string): QuantizedFamily | undefined {
+  return QUANTIZED_FAMILIES.get(opType);
+}
+
+/** Ops whose output holds their first input's values unchanged, only cast or reshaped. */
+export const VALUE_PRESERVING_OPS: ReadonlySet<string> = new Set(['Cast', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
 
 /** The rule of a node's op type, undefined when the table has none (or it is for another domain). */
 export function opRule(node: Pick<NodeProto, 'opType' | 'domain'>): OpRule | undefined {
