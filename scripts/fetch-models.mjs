@@ -44,9 +44,11 @@ for (const [key, p] of packages) {
   if (!fs.existsSync(tgz) || sha256(tgz) !== p.sha256) {
     log(`npm pack ${key}`);
     fs.rmSync(tgz, { force: true });
-    const r = spawnSync('npm', ['pack', '--silent', key, '--pack-destination', tarballs], { encoding: 'utf8' });
+    // Few retries: without a registry the suite should skip in seconds, not after npm's minutes of back-off.
+    const r = spawnSync('npm', ['pack', '--loglevel=error', '--fetch-retries=1', '--fetch-retry-mintimeout=2000', '--fetch-retry-maxtimeout=5000', key, '--pack-destination', tarballs], { encoding: 'utf8' });
     if (r.status !== 0 || !fs.existsSync(tgz)) {
-      log(`cannot fetch ${key}: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+      const why = (r.stderr ?? '').split('\n').map((l) => l.replace(/^npm (error|ERR!)\s*/, '').trim()).filter(Boolean);
+      log(`cannot fetch ${key}: ${why.find((l) => /^(FetchError|code )/.test(l)) ?? why[0] ?? `npm exit ${r.status}`}`);
       failed++;
       continue;
     }

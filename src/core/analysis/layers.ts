@@ -1,16 +1,17 @@
 /**
  * The layer rules: for every node, which quantization modes can act on it, what its weights
  * weigh before and after, and which risks apply. Single source of truth for `inspect`, the
- * language server (diagnostics, hovers) and the UI. Rules from the ORT reference doc:
+ * language server (diagnostics, hovers) and the UI. Which op types each mode handles, their
+ * weight inputs, channel axes and static roles come from the op-rules table
+ * (core/onnx/op-rules.ts) the engines use too; the conditions below are the engines' own:
  *
- * - dynamic: MatMul/Gemm with a constant float weight, Gather of a float table (embedding),
- *   LSTM (constant float W and R), com.microsoft Attention. Conv only on request (`onRequest`):
- *   ConvInteger is rarely faster than float.
- * - static (QDQ/QOperator): Conv, ConvTranspose, MatMul, Gemm, Add, Mul, Concat, pools,
- *   Sigmoid, LeakyRelu, Softmax, Where, Relu/Clip (folded into the producer), and the
- *   pass-through ops (Reshape, Transpose, Squeeze, Unsqueeze, MaxPool, Resize, Split, Gather)
- *   — each only when its data input is a float tensor.
- * - weight-only (MatMulNBits): MatMul with a constant 2-D float weight whose K ≥ 16.
+ * - dynamic: MatMul/Gemm with a constant float weight, Gather of a float table (embedding) with
+ *   computed indices, LSTM (constant float W and R). Conv only on request (`onRequest`).
+ * - static (main graph only, the static engine's scope): compute ops, Relu/Clip (folded into the
+ *   producer) and pass-through ops, each only when its data input is a float tensor;
+ *   ConvTranspose only on request (no CPU integer kernel).
+ * - weight-only: MatMul (or Gemm without transA) with a constant 2-D float weight whose K ≥ 16
+ *   (MatMulNBits); a 2-D float32 embedding table whose rows are whole blocks (GatherBlockQuantized).
  *
  * Risks: outlier-dominated weights and channel ranges far apart (see stats.ts for the thresholds), ops ORT's CPU provider
  * cannot fuse when QDQ-wrapped (they would run slower quantized), non-float weights, and
@@ -27,7 +28,7 @@ import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-ind
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
-
+import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
@@ -90,7 +91,7 @@ export interface LayerInfo {
   notes: string[];
   risk: LayerRisk;
   /** Set when the node is already quantized: which form. */
-  quantized?: 'qdq' | 'qoperator' | 'dynamic' | 'weight-only';
+  quantized?: QuantizedFamily;
 }
 
 export interface LayerOptions {
@@ -101,83 +102,7 @@ export interface LayerOptions {
 }
 
 /** Ops ORT's CPU provider has no fused int8 kernel for: QDQ around them is pure overhead. */
-export const UNFUSABLE_OPS = new Set([
-  'LayerNormalization',
-  'SkipLayerNormalization',
-  'SimplifiedLayerNormalization',
-  'GroupNormalization',
-  'InstanceNormalization',
-  'BatchNormalization',
-  'Gelu',
-  'FastGelu',
-  'BiasGelu',
-  'Pad',
-  'Div',
-  'Sub',
-  'Pow',
-  'Sqrt',
-  'Exp',
-  'Log',
-  'Reciprocal',
-  'Neg',
-  'Abs',
-  'ReduceMean',
-  'ReduceSum',
-  'Erf',
-  'Tanh',
-  'Slice',
-  'PRelu',
-  'Elu',
-  'Selu',
-  'HardSigmoid',
-  'HardSwish',
-  'Expand',
-  'Tile',
-]);
-
-/** Ops with a fused QDQ kernel or a pass-through 8-bit path on ORT's CPU provider. */
-const STATIC_COMPUTE = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax', 'Where', 'Relu', 'Clip']);
-const STATIC_PASS_THROUGH = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'MaxPool', 'Resize', 'Split', 'Gather']);
-
-const QOPERATOR_OPS = new Set([
-  'QLinearConv',
-  'QLinearMatMul',
-  'QGemm',
-  'QLinearAdd',
-  'QLinearMul',
-  'QLinearConcat',
-  'QLinearSigmoid',
-  'QLinearLeakyRelu',
-  'QLinearSoftmax',
-  'QLinearAveragePool',
-  'QLinearGlobalAveragePool',
-  'QLinearWhere',
-  'QAttention',
-  'QEmbedLayerNormalization',
-]);
-const DYNAMIC_OPS = new Set(['MatMulInteger', 'ConvInteger', 'DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM', 'MatMulIntegerToFloat']);
-const WEIGHT_ONLY_OPS = new Set(['MatMulNBits', 'GatherBlockQuantized', 'MatMulBnb4']);
-export const QDQ_OPS = new Set(['QuantizeLinear', 'DequantizeLinear']);
-
-/** Which already-quantized family an op belongs to (Q/DQ nodes themselves give 'qdq'). */
-export function quantizedFamily(opType: string): LayerInfo['quantized'] | undefined {
-  if (QOPERATOR_OPS.has(opType)) return 'qoperator';
-  if (DYNAMIC_OPS.has(opType)) return 'dynamic';
-  if (WEIGHT_ONLY_OPS.has(opType)) return 'weight-only';
-  if (QDQ_OPS.has(opType)) return 'qdq';
-  return undefined;
-}
-
-/** Input positions holding weights, per op type (the inputs the quantizer would store quantized). */
-const WEIGHT_INPUTS: Record<string, number[]> = {
-  MatMul: [1],
-  Gemm: [1],
-  Conv: [1],
-  ConvTranspose: [1],
-  Gather: [0],
-  LSTM: [1, 2],
-  Attention: [1],
-};
+export const UNFUSABLE_OPS = staticOps('unfusable');
 
 /** Bytes of a [K, N] weight stored as MatMulNBits: packed values plus one scale per block (symmetric: no zero points). */
 export function weightOnlyBytes(k: number, n: number, bits = 4, blockSize = 32, scaleBytes = 4): number {
@@ -235,11 +160,11 @@ function layerOf(
     return info;
   }
 
-  const isMsAttention = op === 'Attention' && node.domain === 'com.microsoft';
-  if (!standard && !isMsAttention) return info;
+  const rule = opRule(node);
+  if (!standard && !rule) return info;
 
   // Weights: constant inputs at the op's weight positions.
-  const weightPositions = (Object.hasOwn(WEIGHT_INPUTS, op) ? WEIGHT_INPUTS[op] : undefined) ?? [];
+  const weightPositions = rule?.weights ?? [];
   const constWeights: { t: TensorProto; input: number }[] = [];
   for (const pos of weightPositions) {
     const name = node.input[pos];
@@ -265,19 +190,23 @@ function layerOf(
 
   // Dynamic.
   const allWeightsFloat = floatWeights.length > 0 && floatWeights.length === weightPositions.length;
-  if (!nonFloat) {
-    if ((op === 'MatMul' || op === 'Gemm') && allWeightsFloat) info.modes.push('dynamic');
-    else if (op === 'Gather' && floatWeights.length === 1 && safeShape(floatWeights[0]!.t).length >= 2) info.modes.push('dynamic');
-    else if (op === 'LSTM' && allWeightsFloat) info.modes.push('dynamic');
-    else if (isMsAttention && allWeightsFloat) info.modes.push('dynamic');
-    else if (op === 'Conv' && allWeightsFloat) info.onRequest = ['dynamic'];
+  // Dynamic (op types and treatment from the op-rules table; the conditions are the engine's).
+  const indicesConst = op === 'Gather' && node.input[1] ? index.constant(node.input[1]) !== undefined : false;
+  if (!nonFloat && rule?.dynamic && rule.dynamic !== 'reported') {
+    const fits =
+      op === 'Gather' ? floatWeights.length === 1 && safeShape(floatWeights[0]!.t).length >= 2 && !indicesConst : allWeightsFloat;
+    if (fits) {
+      if (rule.dynamic === 'default') info.modes.push('dynamic');
+      else info.onRequest = ['dynamic'];
+    }
   }
 
   // Static: the data input must be float (or of unknown type: then flagged).
-  if (standard && !nonFloat && (STATIC_COMPUTE.has(op) || STATIC_PASS_THROUGH.has(op))) {
-    const gatherOfTable = op === 'Gather' && dataIsConst;
-    if (gatherOfTable && floatWeights.length === 1) info.modes.push('static');
-    else if (!gatherOfTable && dataInput && !dataIsConst) {
+  // The static engine quantizes the main graph only; CPU-unfused ops only on request.
+  const staticRole = standard && entry.scope.depth === 0 ? rule?.static : undefined;
+  if (!nonFloat && staticRole === 'cpu-unfused' && allWeightsFloat && dataInput && !dataIsConst) info.onRequest = [...(info.onRequest ?? []), 'static'];
+  if (!nonFloat && (staticRole === 'compute' || staticRole === 'pass-through' || staticRole === 'fold') && staticNeighbourhood(node, staticRole, index)) {
+    if (dataInput && !dataIsConst) {
       if (dataType === undefined) {
         info.modes.push('static');
         const producer = index.producer(dataInput)?.node;
@@ -294,7 +223,12 @@ function layerOf(
   // Weight-only: MatMul, or Gemm without transA (the quantizer folds transB/alpha/beta), with a
   // constant 2-D float weight, K ≥ 16. Same rule as src/core/quantize/weightOnly.ts.
   const weightOnlyKN = (op === 'MatMul' || (op === 'Gemm' && attrInt(node, 'transA', 0) === 0)) && allWeightsFloat ? gemmKN(node, safeShape(floatWeights[0]!.t)) : undefined;
-  if (weightOnlyKN && weightOnlyKN[0] >= 16) info.modes.push('weight-only');
+  if (rule?.weightOnly === 'default' && weightOnlyKN && weightOnlyKN[0] >= 16) info.modes.push('weight-only');
+  // Embedding tables → GatherBlockQuantized: a 2-D float32 table read on axis 0, rows a whole number of blocks.
+  const table = op === 'Gather' && floatWeights.length === 1 ? floatWeights[0]?.t : undefined;
+  const tableShape = table ? safeShape(table) : [];
+  const gatherBlocks = table?.dataType === DataType.FLOAT && tableShape.length === 2 && attrInt(node, 'axis', 0) === 0 && !indicesConst && (tableShape[1] ?? 0) % 32 === 0;
+  if (rule?.weightOnly === 'default' && gatherBlocks) info.modes.push('weight-only');
 
   // Unfusable ops: ORT's tool would QDQ-wrap them; the CPU provider then runs them in float with extra work.
   if (UNFUSABLE_OPS.has(op) && dataType !== undefined && isQuantizableFloat(dataType)) {
@@ -308,6 +242,7 @@ function layerOf(
     const int8 = floatWeights.reduce((s, { t }) => s + int8Bytes(safeCount(t)), 0);
     if (info.modes.includes('dynamic')) info.savings.dynamic = int8;
     if (info.modes.includes('static')) info.savings.static = int8;
+    if (info.modes.includes('weight-only') && gatherBlocks) info.savings['weight-only'] = weightOnlyBytes(tableShape[1] ?? 0, tableShape[0] ?? 0);
     if (info.modes.includes('weight-only') && weightOnlyKN) {
       const [k, n] = weightOnlyKN;
       const scaleBytes = floatWeights[0]!.t.dataType === DataType.FLOAT16 ? 2 : 4;
@@ -341,7 +276,6 @@ function layerOf(
   return info;
 }
 
-/** Output-channel axis of a weight, as per-channel quantization uses it (Conv 0, ConvTranspose 1, MatMul last, Gemm by transB). */
 /** [K, N] of a MatMul/Gemm 2-D weight (Gemm's transB swaps them); undefined for other ranks. */
 function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined {
   if (shape.length !== 2) return undefined;
@@ -349,19 +283,22 @@ function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined 
   return transB ? [shape[1]!, shape[0]!] : [shape[0]!, shape[1]!];
 }
 
-export function channelAxisOf(node: NodeProto, rank: number): number | undefined {
-  switch (node.opType) {
-    case 'Conv':
-      return rank >= 2 ? 0 : undefined;
-    case 'ConvTranspose':
-      return rank >= 2 ? 1 : undefined;
-    case 'MatMul':
-      return rank >= 2 ? rank - 1 : undefined;
-    case 'Gemm':
-      return rank === 2 ? (attrInt(node, 'transB', 0) ? 0 : 1) : undefined;
-    default:
-      return undefined;
-  }
+/**
+ * Whether the static engine's context lets it act on the node: a Relu/Clip is folded only as the
+ * sole reader of a compute op's output; a pass-through op keeps 8-bit only when its input is
+ * quantized anyway (written by a quantized op, or read by a compute op).
+ */
+function staticNeighbourhood(node: NodeProto, role: 'compute' | 'pass-through' | 'fold', index: ModelIndex): boolean {
+  if (role === 'compute') return true;
+  const input = node.input[0];
+  if (!input) return false;
+  const producerRole = (() => {
+    const p = index.producer(input)?.node;
+    return p && (p.domain === '' || p.domain === 'ai.onnx') ? opRule(p)?.static : undefined;
+  })();
+  if (role === 'fold') return producerRole === 'compute' && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
+  if (index.constant(input)) return false;
+  return producerRole === 'compute' || producerRole === 'fold' || producerRole === 'pass-through' || index.consumers(input).some((c) => opRule(c.node)?.static === 'compute');
 }
 
 /** A node fed by DequantizeLinear: QDQ if its float inputs come from Q→DQ, weight-only if only constant int4 weights are dequantized. */

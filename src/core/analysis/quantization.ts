@@ -11,7 +11,7 @@ import { readFloat32, readTensor, tensorElementCount, unpack4, tensorBytes, type
 import { attrInt } from '../onnx/builder';
 import type { ModelIndex } from '../onnx/graph-index';
 import { elementTypes } from './element-types';
-import { QDQ_OPS, quantizedFamily } from './layers';
+import { QDQ_OPS, quantizedFamily } from '../onnx/op-rules';
 
 export type QuantFormat = 'none' | 'qdq' | 'qoperator' | 'dynamic' | 'weight-only' | 'fp16' | 'mixed';
 

@@ -8,6 +8,7 @@ import { InputError } from '../errors';
 import { DataType, dtypeName, isFloatType } from '../onnx/dtype';
 import type { ModelProto, NodeProto } from '../onnx/schema';
 import { tensorShape } from '../onnx/tensor';
+import { VALUE_PRESERVING_OPS } from '../onnx/op-rules';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import type { NpyArray, NpyDtype } from '../data/npy';
 import { alignedCopy, fixedBatchOf, generatedElementCount, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
@@ -203,7 +204,6 @@ function integerRange(proto: ModelProto, inputName: string): number {
   const consumers = new Map<string, NodeProto[]>();
   for (const n of g.node) for (const i of n.input) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
   // Follow value-preserving ops a few steps (Cast, Reshape, ...) to the Gather that uses the ids.
-  const passThrough = new Set(['Cast', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
   let frontier = [inputName];
   for (let depth = 0; depth < 4 && frontier.length; depth++) {
     const next: string[] = [];
@@ -217,7 +217,7 @@ function integerRange(proto: ModelProto, inputName: string): number {
             const size = dims[axis < 0 ? dims.length + axis : axis];
             if (size && size > 0) return size;
           }
-        } else if (passThrough.has(n.opType) && n.input[0] === name && n.output[0]) {
+        } else if (VALUE_PRESERVING_OPS.has(n.opType) && n.input[0] === name && n.output[0]) {
           next.push(n.output[0]);
         }
       }

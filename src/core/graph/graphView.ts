@@ -10,7 +10,8 @@
  * them). ONNX Runtime runs such a unit as one integer kernel, so `collapsed: true` draws it as one
  * "int8 Conv" node.
  */
-import { analyzeLayers, quantizedFamily, QDQ_OPS, type LayerInfo } from '../analysis/layers';
+import { analyzeLayers, type LayerInfo } from '../analysis/layers';
+import { quantizedFamily, QDQ_OPS } from '../onnx/op-rules';
 import { analyzeQuantization, type QuantizedTensor } from '../analysis/quantization';
 import { elementTypes } from '../analysis/element-types';
 import { ioInfo } from '../analysis/summary';

@@ -22,10 +22,12 @@ import { RewriteDriver, type Handlers, type OpHandler, type Rewrite, type Rewrit
 import { computeQuantParams, quantRange } from './math';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import { quantizeInt8Symmetric, quantizeUint8 } from './weights';
+import { modeOps } from '../onnx/op-rules';
 
 const MS = 'com.microsoft';
 /** Op types dynamic mode handles by default (the user's --op-types replaces this list). */
-export const DYNAMIC_OP_TYPES: ReadonlySet<string> = new Set(['MatMul', 'Gemm', 'Gather', 'LSTM', 'Conv', 'Attention']);
+/** The op types dynamic mode looks at (op-rules table). */
+export const DYNAMIC_OP_TYPES: ReadonlySet<string> = modeOps('dynamic');
 
 interface QuantizedTensor {
   q: string;

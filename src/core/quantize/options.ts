@@ -4,9 +4,8 @@
  */
 import { InputError } from '../errors';
 import type { ResolvedOptions } from './selection';
-import type { Preset, QuantizeOptions, QuantNodeOverride } from './types';
+import { QUANT_MODES, type Preset, type QuantizeOptions, type QuantNodeOverride } from './types';
 
-const MODES = ['dynamic', 'static', 'weight-only', 'fp16'];
 const FORMATS = ['qdq', 'qoperator'];
 const METHODS = ['minmax', 'percentile', 'entropy'];
 const PRESETS = ['x86', 'arm', 'gpu'];
@@ -30,7 +29,7 @@ export interface Resolved {
 export function resolveOptions(input: QuantizeOptions): Resolved {
   const warnings: string[] = [];
   const o = { ...input };
-  if (!MODES.includes(o.mode)) throw new InputError(`unknown mode '${String(o.mode)}' (expected ${MODES.join(', ')})`);
+  if (!(QUANT_MODES as readonly string[]).includes(o.mode)) throw new InputError(`unknown mode '${String(o.mode)}' (expected ${QUANT_MODES.join(', ')})`);
   if (o.format !== undefined && !FORMATS.includes(o.format)) throw new InputError(`unknown format '${o.format}' (expected qdq or qoperator)`);
   if (o.calibrationMethod !== undefined && !METHODS.includes(o.calibrationMethod)) {
     throw new InputError(`unknown calibration method '${o.calibrationMethod}' (expected ${METHODS.join(', ')})`);

@@ -19,7 +19,7 @@ import { InitializerSink, weightValues } from './emit';
 import { GraphIndex, pruneValueInfo, removeUnusedInitializers } from './graph';
 import { fullRange, quantizeValue } from './math';
 import type { EngineResult } from './selection';
-import { quantizedFamily } from '../analysis/layers';
+import { quantizedFamily } from '../onnx/op-rules';
 
 
 export function countQuantizedOps(graph: GraphProto): { total: number; summary: string } {

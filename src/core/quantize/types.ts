@@ -5,7 +5,9 @@
 import type { InputOverrides } from '../data/probe';
 import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 
-export type QuantMode = 'dynamic' | 'static' | 'weight-only' | 'fp16';
+/** The quantization modes, in the order menus and messages list them: the one list every part uses. */
+export const QUANT_MODES = ['dynamic', 'static', 'weight-only', 'fp16'] as const;
+export type QuantMode = (typeof QUANT_MODES)[number];
 export type QuantFormat = 'qdq' | 'qoperator';
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
 export type Preset = 'x86' | 'arm' | 'gpu';

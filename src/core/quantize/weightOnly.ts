@@ -15,6 +15,7 @@ import { floatTensor, makeTensor, tensorShape } from '../onnx/tensor';
 import type { JobContext } from '../progress';
 import { RewriteDriver, type Handlers, type OpHandler, type Rewrite, type RewriteContext } from './driver';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
+import { modeOps } from '../onnx/op-rules';
 
 const MS = 'com.microsoft';
 
@@ -249,7 +250,8 @@ export interface WeightOnlyExtra {
 }
 
 /** Op types weight-only mode handles by default. */
-export const WEIGHT_ONLY_OP_TYPES: ReadonlySet<string> = new Set(['MatMul', 'Gemm', 'Gather']);
+/** The op types weight-only mode looks at (op-rules table). */
+export const WEIGHT_ONLY_OP_TYPES: ReadonlySet<string> = modeOps('weight-only');
 
 /** The node's per-node override, else the global --weight-bits. */
 const bitsFor = (node: NodeProto, rc: RewriteContext): 4 | 8 => rc.selection.overridesFor(node).bits ?? rc.options.weightBits;

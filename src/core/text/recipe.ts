@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { staysInside } from '../util/writeGuard';
-import type { QuantizeOptions, QuantMode, QuantNodeOverride } from '../quantize/types';
+import { QUANT_MODES, type QuantizeOptions, type QuantMode, type QuantNodeOverride } from '../quantize/types';
 
 export interface NodeOverride {
   /** Keep this node in float. */
@@ -35,7 +35,7 @@ export interface QuantRecipe {
   nodes?: Record<string, NodeOverride>;
 }
 
-export const QUANT_MODES: readonly QuantMode[] = ['dynamic', 'static', 'weight-only', 'fp16'];
+export { QUANT_MODES };
 
 /** Recipe file for a model: `dir/model.onnx` → `dir/model.quant.json`. */
 export function recipePathFor(modelPath: string): string {

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError } from '../../core/errors';
-import type { Preset, QuantMode, QuantizeOptions, QuantizeResult } from '../../core/quantize/types';
+import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
 import type { CompareJobResult } from '../../shared/protocol';
 import { formatInputOverrides, parseInputOverridesText } from '../../core/data/probe';
@@ -33,12 +33,14 @@ export interface QuantizeCommandResult extends QuantizeResult {
   compare?: CompareJobResult;
 }
 
-const MODES: { mode: QuantMode; label: string; detail: string }[] = [
-  { mode: 'dynamic', label: 'Dynamic (int8)', detail: 'Int8 weights, activations quantized on the fly. No data needed; best for MatMul/Gemm, LSTM and transformers.' },
-  { mode: 'static', label: 'Static (int8, calibrated)', detail: 'Int8 weights and activations with scales from calibration data. Fastest for CNNs; needs sample inputs.' },
-  { mode: 'weight-only', label: 'Weight-only (int4)', detail: 'MatMul weights in 4 bits (MatMulNBits), activations stay float. Smallest; suited to large language models.' },
-  { mode: 'fp16', label: 'Float16', detail: 'Halves the size with almost no accuracy change; faster mainly on GPUs.' },
-];
+const MODE_TEXT: Record<QuantMode, { label: string; detail: string }> = {
+  dynamic: { label: 'Dynamic (int8)', detail: 'Int8 weights, activations quantized on the fly. No data needed; best for MatMul/Gemm, LSTM and transformers.' },
+  static: { label: 'Static (int8, calibrated)', detail: 'Int8 weights and activations with scales from calibration data. Fastest for CNNs; needs sample inputs.' },
+  'weight-only': { label: 'Weight-only (int4)', detail: 'MatMul weights in 4 bits (MatMulNBits), activations stay float. Smallest; suited to large language models.' },
+  fp16: { label: 'Float16', detail: 'Halves the size with almost no accuracy change; faster mainly on GPUs.' },
+};
+/** The picker's items, in core's mode order. */
+const MODES = QUANT_MODES.map((mode) => ({ mode, ...MODE_TEXT[mode] }));
 
 const PRESETS: { preset: Preset; label: string; detail: string }[] = [
   { preset: 'x86', label: 'x86 CPU', detail: 'uint8 activations, int8 per-channel weights (fuses well in ONNX Runtime on x86)' },

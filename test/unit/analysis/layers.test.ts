@@ -69,9 +69,9 @@ test('LSTM: dynamic, weights W and R (the bias stays float); Gather of a Shape (
   assert.ok(!reportedLayers(layers).includes(shapeGather));
 });
 
-test('embedding Gather of a float table: dynamic and static', () => {
+test('embedding Gather of a float table: dynamic (static passes no constant table through; rows of 16 are not whole weight-only blocks)', () => {
   const g = byNode(layersOf(embeddingModel()), 'embedding');
-  assert.deepEqual(g.modes, ['dynamic', 'static']);
+  assert.deepEqual(g.modes, ['dynamic']);
   assert.equal(g.weightBytes, 100 * 16 * 4);
 });
 
@@ -144,7 +144,7 @@ test('one entry per node of every graph, in graph-index order (the language serv
   });
   // Subgraph nodes are keyed by their path and labelled by their own name.
   const bodyAdd = byNode(layers, 'loop_node/body/body_add');
-  assert.deepEqual(bodyAdd.modes, ['static']);
+  assert.deepEqual(bodyAdd.modes, [], 'the static engine quantizes the main graph only');
   assert.equal(bodyAdd.depth, 1);
   assert.equal(bodyAdd.label, 'body_add');
 });
@@ -182,7 +182,7 @@ test('Gemm layers offer weight-only exactly where the quantizer turns them into 
   assert.equal(byNode(layers, '/fc1/Gemm').savings['weight-only'], weightOnlyBytes(64, 256));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-layers-'));
   try {
-    const r = await quantizeFile(model.path, path.join(dir, 'int4.onnx'), { mode: 'weight-only', validate: false });
+    const r = await quantizeFile(model.path, path.join(dir, 'int4.onnx'), { mode: 'weight-only', validate: false, speedCheck: false });
     assert.equal(r.quantizedNodes, gemms.length, 'every Gemm the rules mark weight-only is quantized');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

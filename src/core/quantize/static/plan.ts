@@ -12,15 +12,14 @@ import { DataType } from '../../onnx/dtype';
 import type { GraphProto, NodeProto, TensorProto } from '../../onnx/schema';
 import { readFloat32 } from '../../onnx/tensor';
 import { attributeGraphs, walkGraphs } from '../../onnx/walk';
+import { staticOps } from '../../onnx/op-rules';
 import { nodeName, type NodeSelection, SkipList } from '../selection';
 
-/** Ops with an integer kernel behind a QDQ fusion (compute), and ops that pass 8-bit tensors through. */
-export const COMPUTE_OPS = new Set([
-  'Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool', 'Sigmoid', 'LeakyRelu', 'Softmax',
-]);
-export const PASSTHROUGH_OPS = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'MaxPool', 'Resize', 'Split', 'Gather']);
+/** Ops quantized as whole DQ → op → Q units (CPU-unfused ones only on request), and ops that pass 8-bit tensors through (op-rules table). */
+export const COMPUTE_OPS = staticOps('compute', 'cpu-unfused');
+export const PASSTHROUGH_OPS = staticOps('pass-through');
 /** Op types static mode handles by default (for the user's --op-types filter). */
-export const STATIC_OP_TYPES: ReadonlySet<string> = new Set([...COMPUTE_OPS, ...PASSTHROUGH_OPS, 'Relu', 'Clip']);
+export const STATIC_OP_TYPES: ReadonlySet<string> = staticOps('compute', 'cpu-unfused', 'pass-through', 'fold');
 
 export interface WeightInput {
   index: number;
@@ -79,7 +78,7 @@ export interface PlanOptions {
 }
 
 /** Op types with a QDQ form but no integer kernel in ORT's CPU provider ([probe] ORT-node 1.30: DQ → ConvTranspose → Q stays float). */
-export const CPU_UNFUSED_OPS: ReadonlySet<string> = new Set(['ConvTranspose']);
+export const CPU_UNFUSED_OPS: ReadonlySet<string> = staticOps('cpu-unfused');
 
 interface Context {
   graph: GraphProto;

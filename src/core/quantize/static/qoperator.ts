@@ -11,6 +11,7 @@ import { attrInt, makeAttribute, type AttrValue } from '../../onnx/builder';
 import { NodeProtoSchema, type NodeProto } from '../../onnx/schema';
 import { axisAttrs, type StaticBuilder } from './builder';
 import { subgraphReads, type PlannedNode } from './plan';
+import { opRule } from '../../onnx/op-rules';
 import type { EmittedGraph } from './qdq';
 
 const MS = 'com.microsoft';
@@ -85,6 +86,8 @@ export function emitQOperator(b: StaticBuilder, opset: number): EmittedGraph {
 function emitCompute(b: StaticBuilder, p: PlannedNode, nodes: NodeProto[], qname: Map<string, string>, outLogical: string | undefined, opset: number): boolean {
   const node = p.node;
   const op = node.opType;
+  // The integer operator's name comes from the op-rules table (the analysis recognises the same names).
+  const integerOp = opRule(node)?.qoperator ?? '';
   const q = (i: number): string => qname.get(node.input[i]!)!;
   const sz = (name: string): [string, string] => {
     const tp = b.tensorParams(name);
@@ -116,7 +119,7 @@ function emitCompute(b: StaticBuilder, p: PlannedNode, nodes: NodeProto[], qname
     case 'Conv': {
       const wb = b.weightAndBias(p);
       const w = wb.weight!;
-      return emit('QLinearConv', [...inParams(0), w.name, w.scale, w.zeroPoint, ...yParams!, ...(wb.bias ? [wb.bias.name] : [])]);
+      return emit(integerOp, [...inParams(0), w.name, w.scale, w.zeroPoint, ...yParams!, ...(wb.bias ? [wb.bias.name] : [])]);
     }
     case 'Gemm': {
       const wb = b.weightAndBias(p);
@@ -124,7 +127,7 @@ function emitCompute(b: StaticBuilder, p: PlannedNode, nodes: NodeProto[], qname
       const inputs = [...inParams(0), w.name, w.scale, w.zeroPoint, wb.bias ? wb.bias.name : '', ...(yParams ?? [])];
       while (inputs[inputs.length - 1] === '') inputs.pop();
       // alpha is folded into the weight and beta into the int32 bias.
-      return emit('QGemm', inputs, { alpha: { float: 1 }, transA: 0, transB: attrInt(node, 'transB', 0) }, MS);
+      return emit(integerOp, inputs, { alpha: { float: 1 }, transA: 0, transB: attrInt(node, 'transB', 0) }, MS);
     }
     case 'MatMul': {
       let bIn: [string, string, string];
@@ -137,24 +140,24 @@ function emitCompute(b: StaticBuilder, p: PlannedNode, nodes: NodeProto[], qname
         const a = inParams(0);
         return emit('MatMulIntegerToFloat', [a[0], bIn[0], a[1], bIn[1], a[2], bIn[2]], {}, MS);
       }
-      return emit('QLinearMatMul', [...inParams(0), ...bIn, ...yParams]);
+      return emit(integerOp, [...inParams(0), ...bIn, ...yParams]);
     }
     case 'Add':
     case 'Mul':
-      return emit(op === 'Add' ? 'QLinearAdd' : 'QLinearMul', [...input(0), ...input(1), ...yParams!], {}, MS);
+      return emit(integerOp, [...input(0), ...input(1), ...yParams!], {}, MS);
     case 'Concat':
-      return emit('QLinearConcat', [...yParams!, ...node.input.flatMap((_, i) => input(i))], {}, MS);
+      return emit(integerOp, [...yParams!, ...node.input.flatMap((_, i) => input(i))], {}, MS);
     case 'GlobalAveragePool':
-      return emit('QLinearGlobalAveragePool', [...inParams(0), ...yParams!], { channels_last: 0 }, MS);
+      return emit(integerOp, [...inParams(0), ...yParams!], { channels_last: 0 }, MS);
     case 'AveragePool':
-      return emit('QLinearAveragePool', [...inParams(0), ...yParams!], { channels_last: 0 }, MS);
+      return emit(integerOp, [...inParams(0), ...yParams!], { channels_last: 0 }, MS);
     case 'LeakyRelu':
-      return emit('QLinearLeakyRelu', [...inParams(0), ...yParams!], {}, MS);
+      return emit(integerOp, [...inParams(0), ...yParams!], {}, MS);
     case 'Sigmoid':
-      return emit('QLinearSigmoid', [...inParams(0), ...yParams!], {}, MS);
+      return emit(integerOp, [...inParams(0), ...yParams!], {}, MS);
     case 'Softmax': {
       const axis = node.attribute.find((a) => a.name === 'axis') ? attrInt(node, 'axis', -1) : opset >= 13 ? -1 : 1;
-      return emit('QLinearSoftmax', [...inParams(0), ...yParams!], { axis, opset }, MS);
+      return emit(integerOp, [...inParams(0), ...yParams!], { axis, opset }, MS);
     }
     default: {
       // No integer operator: DQ → float op → Q, as in QDQ (ORT may still fuse it).
