@@ -28,7 +28,7 @@ import { oneLine } from '../core/errors';
 import { modelDiagnostics } from './diagnostics';
 import { ModelStore, reportPathFor } from './models';
 import { codeLenses, definition, documentSymbols, hover, references } from './navigation';
-import { DEFAULT_DIAGNOSTICS_SETTINGS, type DiagnosticsSettings, type NodeDiagnosticData } from '../shared/lsp/documents';
+import { DEFAULT_DIAGNOSTICS_SETTINGS, OPEN_GRAPH_COMMAND, type DiagnosticsSettings, type NodeDiagnosticData } from '../shared/lsp/documents';
 import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification, type RenderTextResult } from '../shared/lsp/messages';
 import { isRecipeUri, recipeCompletions, recipeDiagnostics, recipeEdit, recipeModelPath } from './recipes';
 import { fileUri, filePathOf, modelPathOf } from './uris';
@@ -289,6 +289,12 @@ connection.onCodeAction((p) => guard('code action', [] as CodeAction[], () => {
         edit: recipeEdit(v.modelPath, node, { kind: 'perChannel' }, openRecipe, mode),
       });
     }
+    actions.push({
+      title: `Show ${node} in Graph`,
+      kind: CodeActionKind.QuickFix,
+      diagnostics: [d],
+      command: { title: 'Show in Graph', command: OPEN_GRAPH_COMMAND, arguments: [fileUri(v.modelPath), node] },
+    });
   }
   return actions;
 }));

@@ -144,6 +144,23 @@ test('an already quantized (QDQ) model: no size notes, a lens counting its quant
   client.close(uri);
 });
 
+test('a node finding carries a link to the graph (its code), in the text view and on the .onnx file', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri } = await openView(model);
+  const diags = await client.diagnosticsFor(uri);
+  const onFile = await client.diagnosticsFor(fileUri(model), (d) => d.length === diags.length);
+  for (const list of [diags, onFile]) {
+    const nodes = list.filter((d) => (d.data as { node?: string } | undefined)?.node);
+    assert.ok(nodes.length >= 3, JSON.stringify(list));
+    for (const d of nodes) {
+      assert.equal(d.code, 'show in graph');
+      const [command, query = ''] = (d.codeDescription?.href ?? '').split('?');
+      assert.equal(command, 'command:onnxQuantizer.openGraph');
+      assert.deepEqual(JSON.parse(decodeURIComponent(query)), [fileUri(model), (d.data as { node: string }).node]);
+    }
+  }
+});
+
 test('code actions write the recipe next to the model: created when missing, then edited', async () => {
   const model = path.join(dir, 'digits_mlp.onnx');
   const { uri } = await openView(model);
@@ -151,7 +168,8 @@ test('code actions write the recipe next to the model: created when missing, the
   const fc2 = diags.find((d) => (d.data as { node: string }).node === '/fc2/Gemm')!;
   const ask = () => client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: fc2.range, context: { diagnostics: [fc2] } });
   const actions = await ask();
-  assert.deepEqual(actions.map((a) => a.title), ['Exclude /fc2/Gemm from quantization', 'Use per-channel for /fc2/Gemm']);
+  assert.deepEqual(actions.map((a) => a.title), ['Exclude /fc2/Gemm from quantization', 'Use per-channel for /fc2/Gemm', 'Show /fc2/Gemm in Graph']);
+  assert.deepEqual(actions[2]?.command, { title: 'Show in Graph', command: 'onnxQuantizer.openGraph', arguments: [fileUri(model), '/fc2/Gemm'] });
   const recipePath = path.join(dir, 'digits_mlp.quant.json');
   const changes = actions[0]!.edit!.documentChanges!;
   assert.deepEqual(changes[0], { kind: 'create', uri: fileUri(recipePath), options: { ignoreIfExists: true } });

@@ -30,3 +30,14 @@ export const DEFAULT_DIAGNOSTICS_SETTINGS: DiagnosticsSettings = {
   accuracySeverity: 'warning',
   sqnrThresholdDb: 20,
 };
+
+/** The graph view's command: `(model, nodeKey?)`, the model a Uri or a URI string. */
+export const OPEN_GRAPH_COMMAND = 'onnxQuantizer.openGraph';
+
+/**
+ * A `command:` link that opens the model's graph on a node. Diagnostics carry it as their code's
+ * target, so the Problems panel entry of a node finding jumps to the node in one click.
+ */
+export function showInGraphLink(modelUri: string, node: string): string {
+  return `command:${OPEN_GRAPH_COMMAND}?${encodeURIComponent(JSON.stringify([modelUri, node]))}`;
+}
