@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { QuantizeResult } from '../../core/quantize/types';
 import type { BenchResult } from '../../core/evaluate/types';
 import type { BenchJob, CompareJob, CompareJobResult } from '../../shared/protocol';
+import { testDataBeside } from '../../core/data/testData';
 import { reportError } from '../jobs/jobUi';
 import { evaluationSettings } from '../settings';
 import { optionsOf, requireLocal, requireTrust, resolveModel, uriOf, type Services } from './targets';
@@ -100,8 +101,11 @@ export async function compareAndShow(
   requireLocal(candidate);
   const s = evaluationSettings(reference);
   const job: CompareJob = { kind: 'compare', reference: reference.fsPath, candidate: candidate.fsPath, runs: options.runs ?? s.compareRuns };
-  const data = options.data ?? s.compareData;
-  const labels = options.labels ?? s.compareLabels;
+  // Without data given or set, the labelled test set beside the float model (NAME_test_x/_y.npy).
+  const beside = options.data ?? s.compareData ? undefined : testDataBeside(reference.fsPath);
+  const data = options.data ?? s.compareData ?? beside?.data;
+  const labels = options.labels ?? s.compareLabels ?? beside?.labels;
+  if (beside) services.log.info(`compare: using the test data beside the model: ${path.basename(beside.data)}${beside.labels ? ` with labels ${path.basename(beside.labels)}` : ''}`);
   if (data) job.data = data;
   if (labels) job.labels = labels;
   if (options.perLayer ?? !options.programmatic) job.perLayer = true;
