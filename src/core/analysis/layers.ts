@@ -355,6 +355,16 @@ function pct(x: number): string {
   return x === 0 ? '0%' : x < 0.0001 ? `${(x * 100).toExponential(1)}%` : `${(x * 100).toFixed(2)}%`;
 }
 
+/**
+ * Whether `mode`'s engine quantizes this layer by default, so that keeping it float changes the
+ * result: static QDQ wraps compute ops only (a Flatten or Reshape follows its neighbours' scales),
+ * Conv in dynamic mode only when asked for, and an already quantized node not at all.
+ */
+export function modeQuantizes(info: LayerInfo, mode: LayerMode): boolean {
+  if (info.quantized || !info.modes.includes(mode)) return false;
+  return mode !== 'static' || opRule({ opType: info.opType, domain: info.domain })?.static === 'compute';
+}
+
 /** The layers `inspect` reports: nodes some mode acts on, or with a risk note, or already quantized. */
 export function reportedLayers(layers: LayerInfo[]): LayerInfo[] {
   return layers.filter((l) => l.modes.length > 0 || l.notes.length > 0 || l.onRequest || l.quantized);

@@ -30,3 +30,7 @@ export const DEFAULT_DIAGNOSTICS_SETTINGS: DiagnosticsSettings = {
   accuracySeverity: 'warning',
   sqnrThresholdDb: 20,
 };
+
+/** Extension commands the server's lenses and quick fixes run: (model file URI, node key[, exclude = true]). */
+export const SET_LAYER_EXCLUDED_COMMAND = 'onnxQuantizer.setLayerExcluded';
+export const SET_LAYER_PER_CHANNEL_COMMAND = 'onnxQuantizer.setLayerPerChannel';
