@@ -134,6 +134,8 @@ function layerRow(l: LayerErrorDto, model: number): HTMLElement {
   const bar = s('svg', { class: 'mini', width, height: 12, viewBox: `0 0 ${width} 12`, 'aria-hidden': 'true' }, s('rect', { class: 'bar', x: 0, y: 1, height: 10, width: (badness(l) * width).toFixed(1) }));
   const exclude = h('vscode-button', { secondary: true, 'data-testid': 'btn-exclude', title: t('Keep this node in float and quantize again') }, t('Exclude and re-quantize'));
   exclude.addEventListener('click', () => post({ v: 1, type: 'excludeNodes', model, nodes: [l.node] }));
+  const graph = h('vscode-button', { secondary: true, 'data-testid': 'btn-show-in-graph', title: t('Show this node in the graph of the quantized model') }, t('Graph'));
+  graph.addEventListener('click', () => post({ v: 1, type: 'showInGraph', model, node: l.node }));
   return h(
     'div',
     { class: 'layer-error-row series-bad', 'data-testid': 'layer-error-row', 'data-node': l.node, role: 'row' },
@@ -143,7 +145,7 @@ function layerRow(l: LayerErrorDto, model: number): HTMLElement {
     h('span', { class: 'num', role: 'cell', 'data-testid': 'layer-local-sqnr', title: t('Error this node adds itself') }, l.localSqnrDb === null ? '—' : `${l.localSqnrDb.toFixed(1)} dB`),
     h('span', { class: 'num', role: 'cell', 'data-testid': 'layer-sqnr', title: t('SQNR of its output') }, sqnrText(l.sqnrDb, l.identical)),
     h('span', { class: 'num', role: 'cell', title: t('Cosine similarity') }, formatFixed(l.cosine, 4)),
-    h('span', { role: 'cell' }, l.node ? exclude : ''),
+    h('span', { role: 'cell', class: 'actions' }, ...(l.node ? [graph, exclude] : [])),
   );
 }
 

@@ -101,7 +101,7 @@ const headerCells = COLUMNS.map((c) => {
   button.addEventListener('click', () => setQuery({ ...query, sort: c.key, descending: query.sort === c.key ? !query.descending : c.key === 'weightBytes' || c.key === 'diagnostics' }));
   return h('div', { role: 'columnheader', class: c.className, 'data-column': c.key }, button);
 });
-const header = h('div', { class: 'layer-row header', role: 'row' }, ...headerCells);
+const header = h('div', { class: 'layer-row header', role: 'row' }, ...headerCells, h('div', { role: 'columnheader', class: 'c-actions' }));
 const viewport = h('div', { class: 'viewport', role: 'rowgroup', tabindex: 0, 'data-testid': 'layer-viewport' });
 const layerTable = h('div', { class: 'layer-table', role: 'table', 'aria-label': t('Layers'), 'data-testid': 'layer-table' }, header, viewport);
 const tableSection = h(
@@ -127,6 +127,8 @@ const severityMark: Record<RowDiagnosticDto['severity'], string> = { error: '✖
 function createRow(): HTMLElement {
   const row = h('div', { class: 'layer-row', role: 'row', 'data-testid': 'layer-row' });
   for (const c of COLUMNS) row.append(h('div', { role: 'cell', class: c.className }));
+  row.append(h('div', { role: 'cell', class: 'c-actions' },
+    h('button', { type: 'button', class: 'row-action', 'data-testid': 'row-show-in-graph', title: t('Show in Graph') }, t('Graph'))));
   return row;
 }
 
@@ -140,6 +142,7 @@ function renderRow(el: HTMLElement, index: number): void {
     else cell.removeAttribute('title');
   };
   el.classList.toggle('placeholder', !r);
+  ((el.lastElementChild as HTMLElement).firstElementChild as HTMLElement).hidden = !r;
   el.classList.toggle('odd', index % 2 === 1);
   if (!r) {
     el.removeAttribute('data-node');
@@ -160,6 +163,17 @@ function renderRow(el: HTMLElement, index: number): void {
   diag.setAttribute('data-testid', 'row-diagnostics');
   set(6, worst ? `${severityMark[worst]} ${r.diagnostics.length}` : '', r.diagnostics.length ? r.diagnostics.map((d) => `${d.severity}: ${d.message}`).join('\n') : undefined);
 }
+
+// A row's "Graph" button (or a double click on the row) opens the model's graph on its node.
+const showInGraph = (e: Event): void => {
+  const row = (e.target as Element | null)?.closest('[data-testid=layer-row][data-node]');
+  const node = row?.getAttribute('data-node');
+  if (!node) return;
+  if (e.type === 'click' && !(e.target as Element).closest('.row-action')) return;
+  post({ v: 1, type: 'showInGraph', node });
+};
+viewport.addEventListener('click', showInGraph);
+viewport.addEventListener('dblclick', showInGraph);
 
 function requestPage(page: number): void {
   if (pages.has(page) || pendingPages.has(page)) return;

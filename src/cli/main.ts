@@ -38,8 +38,8 @@ export async function main(argv: string[]): Promise<number> {
   // No SIGINT/SIGTERM listener: a JS handler cannot run while the thread is blocked (a native
   // ONNX Runtime run, a long synchronous pass), and replacing Node's default exit made Ctrl-C
   // do nothing then. Killed at any point, a run leaves no output under its final name (outputs
-  // are validated under temporary names and renamed last), and the next run sweeps the
-  // temporaries of dead processes.
+  // are validated in a staging folder and renamed last, core/onnx/publish.ts), and the next run
+  // sweeps the temporaries and output locks of dead processes.
   const controller = new AbortController();
   try {
     return await command.run(rest, processIO, controller.signal);

@@ -6,7 +6,8 @@ import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-language
 import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode } from '../core/analysis/layers';
 import type { ModelState } from './models';
-import type { DiagnosticsSettings, NodeDiagnosticData, SeveritySetting } from '../shared/lsp/documents';
+import { showInGraphLink, type DiagnosticsSettings, type NodeDiagnosticData, type SeveritySetting } from '../shared/lsp/documents';
+import { fileUri } from './uris';
 
 export const SOURCE = 'onnx-quantizer';
 
@@ -36,7 +37,18 @@ export function layerMessage(info: LayerInfo): string | undefined {
   return `${info.opType} → ${MODE_LABEL[mode]}: ${formatBytes(info.weightBytes)} → ${formatBytes(info.savings[mode]!)}${also}`;
 }
 
+/** The code of node diagnostics: a link that opens the model's graph on the node (Problems panel). */
+export const GRAPH_CODE = 'show in graph';
+
 export function modelDiagnostics(state: ModelState, settings: DiagnosticsSettings): Diagnostic[] {
+  const modelUri = fileUri(state.path);
+  return findings(state, settings).map((d) => {
+    const node = (d.data as NodeDiagnosticData | undefined)?.node;
+    return node ? { ...d, code: GRAPH_CODE, codeDescription: { href: showInGraphLink(modelUri, node) } } : d;
+  });
+}
+
+function findings(state: ModelState, settings: DiagnosticsSettings): Diagnostic[] {
   if (state.error || !state.rendered) {
     return [{ range: lineRange(0, 0, 1), severity: DiagnosticSeverity.Error, source: SOURCE, message: state.error ?? 'model could not be read' }];
   }

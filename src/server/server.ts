@@ -29,7 +29,7 @@ import { oneLine } from '../core/errors';
 import { modelDiagnostics } from './diagnostics';
 import { ModelStore, reportPathFor } from './models';
 import { codeLenses, definition, documentSymbols, hover, references } from './navigation';
-import { DEFAULT_DIAGNOSTICS_SETTINGS, type DiagnosticsSettings } from '../shared/lsp/documents';
+import { DEFAULT_DIAGNOSTICS_SETTINGS, OPEN_GRAPH_COMMAND, type DiagnosticsSettings, type NodeDiagnosticData } from '../shared/lsp/documents';
 import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification, type RenderTextResult } from '../shared/lsp/messages';
 import { isRecipeUri, modelRecipe, recipeCompletions, recipeDiagnostics, recipeModelPath } from './recipes';
 import { layerActions, layerLenses } from './layerFixes';
@@ -264,7 +264,21 @@ connection.onCompletion((p) => guard('completion', [], () => {
 
 connection.onCodeAction((p) => guard('code action', [] as CodeAction[], () => {
   const v = viewState(p.textDocument.uri);
-  return v ? layerActions(v.state, recipeOfModel(v.modelPath), p.context.diagnostics) : [];
+  if (!v) return [];
+  const actions = layerActions(v.state, recipeOfModel(v.modelPath), p.context.diagnostics);
+  const seen = new Set<string>();
+  for (const d of p.context.diagnostics) {
+    const node = (d.data as NodeDiagnosticData | undefined)?.node;
+    if (!node || seen.has(node)) continue;
+    seen.add(node);
+    actions.push({
+      title: `Show ${node} in Graph`,
+      kind: CodeActionKind.QuickFix,
+      diagnostics: [d],
+      command: { title: 'Show in Graph', command: OPEN_GRAPH_COMMAND, arguments: [fileUri(v.modelPath), node] },
+    });
+  }
+  return actions;
 }));
 
 /** The model's recipe as the editor has it (an open, unsaved recipe counts). */

@@ -11,7 +11,7 @@
 export const GRAPH_PROTOCOL_VERSION = 1;
 
 import type { GraphDto } from '../core/graph/types';
-import { isArrOf as isItems, isBool, isNum, isObj, isStr, oneOf, type Obj } from './webviewMessages';
+import { isArrOf as isItems, isBool, isNodeKey, isNum, isObj, isStr, oneOf, type Obj } from './webviewMessages';
 export type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphTensorDto, NodeQuantState } from '../core/graph/types';
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ export function isGraphToHostMessage(x: unknown): x is GraphToHostMessage {
     case 'relayout':
       return isArrOf(x.expanded, (k) => isStr(k, 4096), 10_000) && isBool(x.collapsed);
     case 'action':
-      return oneOf(x.action, GRAPH_ACTIONS) && isStr(x.target, 4096) && x.target.length > 0;
+      return oneOf(x.action, GRAPH_ACTIONS) && isNodeKey(x.target);
     default:
       return false;
   }

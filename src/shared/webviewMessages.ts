@@ -116,7 +116,13 @@ export interface RetryMessage {
   v: 1;
   type: 'retry';
 }
-export type EditorToHostMessage = EditorReadyMessage | RequestRowsMessage | RunCommandMessage | RetryMessage;
+/** Open the model's graph with this node (a row's key) selected. */
+export interface ShowInGraphMessage {
+  v: 1;
+  type: 'showInGraph';
+  node: string;
+}
+export type EditorToHostMessage = EditorReadyMessage | RequestRowsMessage | RunCommandMessage | RetryMessage | ShowInGraphMessage;
 
 export interface LoadingMessage {
   v: 1;
@@ -242,7 +248,14 @@ export interface ExportMessage {
   type: 'export';
   format: ExportFormat;
 }
-export type DashboardToHostMessage = DashboardReadyMessage | ExcludeNodesMessage | ExportMessage;
+/** Open the graph of the candidate in column `model` with `node` selected. */
+export interface DashboardShowInGraphMessage {
+  v: 1;
+  type: 'showInGraph';
+  model: number;
+  node: string;
+}
+export type DashboardToHostMessage = DashboardReadyMessage | ExcludeNodesMessage | ExportMessage | DashboardShowInGraphMessage;
 
 export interface ShowReportMessage {
   v: 1;
@@ -273,6 +286,9 @@ export const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_ITE
 export const oneOf = <T extends string>(x: unknown, values: readonly T[]): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
 const versioned = (x: unknown): x is Obj & { type: unknown } => isObj(x) && x.v === WEBVIEW_PROTOCOL_VERSION && typeof x.type === 'string';
 
+/** A node key as webviews send it back (the graph protocol checks targets the same way). */
+export const isNodeKey = (x: unknown): x is string => isStr(x, 4096) && x.length > 0;
+
 export function isLayerQuery(x: unknown): x is LayerQuery {
   return isObj(x) && isStr(x.filter, MAX_FILTER_LENGTH) && oneOf(x.sort, LAYER_SORT_COLUMNS) && isBool(x.descending);
 }
@@ -287,6 +303,8 @@ export function isEditorToHostMessage(x: unknown): x is EditorToHostMessage {
       return isCount(x.requestId) && isCount(x.offset) && isCount(x.limit, MAX_PAGE_ROWS) && x.limit > 0 && isLayerQuery(x.query);
     case 'runCommand':
       return oneOf(x.command, EDITOR_COMMANDS);
+    case 'showInGraph':
+      return isNodeKey(x.node);
     default:
       return false;
   }
@@ -359,9 +377,11 @@ export function isDashboardToHostMessage(x: unknown): x is DashboardToHostMessag
     case 'ready':
       return true;
     case 'excludeNodes':
-      return isCount(x.model, 1000) && isArrOf(x.nodes, (n) => isStr(n, 4096) && n.length > 0, 10_000) && (x.nodes as unknown[]).length > 0;
+      return isCount(x.model, 1000) && isArrOf(x.nodes, isNodeKey, 10_000) && (x.nodes as unknown[]).length > 0;
     case 'export':
       return oneOf(x.format, EXPORT_FORMATS);
+    case 'showInGraph':
+      return isCount(x.model, 1000) && isNodeKey(x.node);
     default:
       return false;
   }

@@ -7,7 +7,8 @@
  * speech decision agreement, frame or embedding cosine, wake-word score agreement). A table of
  * every model × mode is printed at the end.
  *
- * REAL_FAST=1 (the step in `npm test`) runs only the models marked fast; `npm run test:real` all.
+ * REAL_FAST=1 (the step in `npm test`) runs only the models marked fast; `npm run test:real` all;
+ * REAL_ONLY=id,id only the models named.
  *
  * What fails a test (the gate, which follows what main can do, not a list of models):
  * - a crash (an exception that is not one of the quantizer's stated errors, or a timeout);
@@ -56,7 +57,9 @@ interface Row {
 }
 
 const rows: Row[] = [];
-const models = REAL_MODELS.filter((m) => !FAST || m.fast);
+// REAL_ONLY=id,id: just those models (to rerun one while working on it).
+const ONLY = process.env.REAL_ONLY?.split(',').filter(Boolean);
+const models = REAL_MODELS.filter((m) => (!FAST || m.fast) && (!ONLY || ONLY.includes(m.id)));
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-real-'));
 // Fetched before the suites are declared so that a machine without the cache or the registry skips them with the reason.
 const unavailable = fetchModels(FAST);

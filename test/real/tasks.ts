@@ -248,20 +248,20 @@ export async function releaseFloatSessions(): Promise<void> {
 }
 
 /** Mel frames of the float mel model, scaled as openWakeWord does (x / 10 + 2): [frames, 32] per utterance. */
-async function melFrames(texts: string[]): Promise<Float32Array[]> {
+async function melFrames(texts: string[], seconds: number): Promise<Float32Array[]> {
   const mel = await floatSession('oww-melspectrogram');
   const out = [];
   for (const t of texts) {
-    const a = pcm16(clip(speech(t, { silenceSeconds: 0.2 }), 3.2));
+    const a = pcm16(clip(speech(t, { silenceSeconds: 0.2 }), seconds));
     out.push(Float32Array.from(await runFirstOutput(mel, { input: f32(a, [1, a.length]) }), (v) => v / 10 + 2));
   }
   return out;
 }
 
 /** Windows of 76 mel frames, stride 8, as the embedding model takes them: [N, 76, 32, 1]. */
-async function melWindows(texts: string[]): Promise<{ data: Float32Array; n: number }> {
+async function melWindows(texts: string[], seconds = 3.2): Promise<{ data: Float32Array; n: number }> {
   const windows: Float32Array[] = [];
-  for (const frames of await melFrames(texts)) {
+  for (const frames of await melFrames(texts, seconds)) {
     const count = frames.length / 32;
     for (let start = 0; start + 76 <= count; start += 8) windows.push(frames.subarray(start * 32, (start + 76) * 32));
   }
@@ -288,7 +288,8 @@ async function embeddingSequences(texts: string[], frames: number): Promise<{ da
   const emb = await floatSession('oww-embedding');
   const seqs: Float32Array[] = [];
   for (const t of texts) {
-    const w = await melWindows([t]);
+    // Each embedding window advances 8 mel frames (80 ms): long enough clips for several sequences of `frames`.
+    const w = await melWindows([t], 3.2 + frames * 0.08);
     const e = await runFirstOutput(emb, { input_1: f32(w.data, [w.n, 76, 32, 1]) });
     for (let start = 0; start + frames <= w.n; start++) seqs.push(e.subarray(start * 96, (start + frames) * 96));
   }

@@ -144,6 +144,23 @@ test('an already quantized (QDQ) model: no size notes, a lens counting its quant
   client.close(uri);
 });
 
+test('a node finding carries a link to the graph (its code), in the text view and on the .onnx file', async () => {
+  const model = path.join(dir, 'digits_mlp.onnx');
+  const { uri } = await openView(model);
+  const diags = await client.diagnosticsFor(uri);
+  const onFile = await client.diagnosticsFor(fileUri(model), (d) => d.length === diags.length);
+  for (const list of [diags, onFile]) {
+    const nodes = list.filter((d) => (d.data as { node?: string } | undefined)?.node);
+    assert.ok(nodes.length >= 3, JSON.stringify(list));
+    for (const d of nodes) {
+      assert.equal(d.code, 'show in graph');
+      const [command, query = ''] = (d.codeDescription?.href ?? '').split('?');
+      assert.equal(command, 'command:onnxQuantizer.openGraph');
+      assert.deepEqual(JSON.parse(decodeURIComponent(query)), [fileUri(model), (d.data as { node: string }).node]);
+    }
+  }
+});
+
 test('quick fixes and "Keep float" lenses run the recipe commands, only for nodes the recipe\'s mode quantizes', async () => {
   const model = path.join(dir, 'digits_mlp.onnx');
   const { uri, lines } = await openView(model);
@@ -157,7 +174,8 @@ test('quick fixes and "Keep float" lenses run the recipe commands, only for node
       .map((l) => [l.range.start.line, l.command?.title, ...(l.command?.arguments ?? [])]);
   // No recipe yet: offered in every mode that quantizes the node; the extension writes the recipe (the view is read-only).
   const actions = await ask();
-  assert.deepEqual(actions.map((a) => a.title), ['Exclude /fc2/Gemm from quantization (dynamic, static, weight-only)', 'Use per-channel for /fc2/Gemm']);
+  assert.deepEqual(actions.map((a) => a.title), ['Exclude /fc2/Gemm from quantization (dynamic, static, weight-only)', 'Use per-channel for /fc2/Gemm', 'Show /fc2/Gemm in Graph']);
+  assert.deepEqual(actions[2]?.command, { title: 'Show in Graph', command: 'onnxQuantizer.openGraph', arguments: [fileUri(model), '/fc2/Gemm'] });
   assert.equal(actions[0]?.edit, undefined);
   assert.deepEqual(actions[0]?.command?.arguments, [fileUri(model), '/fc2/Gemm', true]);
   assert.deepEqual(actions[1]?.command?.command, 'onnxQuantizer.setLayerPerChannel');
@@ -171,7 +189,7 @@ test('quick fixes and "Keep float" lenses run the recipe commands, only for node
   const recipePath = path.join(dir, 'digits_mlp.quant.json');
   fs.writeFileSync(recipePath, JSON.stringify({ model: 'digits_mlp.onnx', mode: 'static', options: { calibrationData: 'digits_calib_x.npy' }, nodes: { '/fc2/Gemm': { exclude: true } } }));
   try {
-    assert.deepEqual(await ask(), []);
+    assert.deepEqual((await ask()).map((a) => a.title), ['Show /fc2/Gemm in Graph']);
     const titles = (await nodeLenses()).map((l) => [l[1], l[3], l[4]]);
     assert.deepEqual((await nodeLenses()).map((l) => l[0]), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm'].map((n) => lineOf(lines, `"${n}"`)), 'each on its node\'s line');
     assert.deepEqual(titles, [

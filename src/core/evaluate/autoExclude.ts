@@ -27,6 +27,8 @@ import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
 import { buildReport, checkReportPaths, writeReports } from '../report';
 import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
+import { lockOutput } from '../util/outputLock';
+import { publishModel } from '../onnx/publish';
 import { adaptInputData, evaluationInputs, feedsFor, firstSamples, modelInputs, type InputData } from './data';
 import { perLayerErrors } from './perLayer';
 
@@ -90,9 +92,21 @@ export async function quantizeWithAutoExclude(
   const threads = evalOptions.threads ?? defaultThreads();
   const log = (line: string) => ctx.log?.(line);
 
-  sweepStaleTemporaries(path.dirname(outAbs));
-  const work = fs.mkdtempSync(path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.auto-${process.pid}-`));
-  const refSession = await createSession(reference.path, { threads });
+  // One run at a time on this output; the passes are written and checked in a work folder.
+  const lock = lockOutput(outAbs);
+  let work: string | undefined;
+  let refSession: InferenceSession;
+  try {
+    sweepStaleTemporaries(path.dirname(outAbs));
+    work = fs.mkdtempSync(path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.auto-${process.pid}-`));
+    refSession = await createSession(reference.path, { threads });
+  } catch (e) {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+    lock.release();
+    reference.external.close();
+    throw e;
+  }
+  const workDir = work;
   const ranges = newRangeCache();
   const userExcluded = [...(options.excludeNodes ?? [])];
   const tried = new Map<number, Tried>();
@@ -102,7 +116,7 @@ export async function quantizeWithAutoExclude(
     const attempt = async (k: number): Promise<Tried> => {
       const pass = tried.size + 1;
       const excluded = ranking.slice(0, k).map((l) => l.node);
-      const file = path.join(work, String(k), path.basename(outAbs));
+      const file = path.join(workDir, String(k), path.basename(outAbs));
       fs.mkdirSync(path.dirname(file));
       // Each pass measures fidelity itself (on the evaluation data): the quantizer's own check is not repeated.
       const quantized = await quantizeFile(
@@ -178,8 +192,7 @@ export async function quantizeWithAutoExclude(
     }
     // Not met: the best fidelity tried is written.
     const chosen = best ?? [...tried.values()].reduce((a, b) => (score(b.fidelity) > score(a.fidelity) ? b : a));
-    checkOutputPath(outAbs, protect, options.force ?? false);
-    publish(chosen.file, outAbs);
+    publishModel(chosen.file, `${chosen.file}.data`, outAbs, { model: reference.path, inputs: protect, force: options.force ?? false });
     const excludedSteps: ExclusionStep[] = ranking.slice(0, chosen.point.excludedCount).map((l, i) => {
       const before = tried.get(i);
       const step: ExclusionStep = { node: l.node, opType: l.opType, tensor: l.tensor, localSqnrDb: l.localSqnrDb, sqnrDb: l.sqnrDb, outputSqnrDb: before ? before.fidelity.sqnrDb : null };
@@ -203,7 +216,8 @@ export async function quantizeWithAutoExclude(
   } finally {
     await refSession.release();
     reference.external.close();
-    fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(workDir, { recursive: true, force: true });
+    lock.release();
   }
 }
 
@@ -260,13 +274,6 @@ function targetMet(goal: AutoExcludeTarget, f: FidelityResult): boolean {
   if (goal.kind === 'sqnr') return f.identical || (f.sqnrDb !== null && f.sqnrDb >= goal.db);
   const drop = ((f.referenceAccuracy ?? 0) - (f.candidateAccuracy ?? 0)) * 100;
   return drop <= goal.points + 1e-9;
-}
-
-/** Move the model (and its external data file, if any) from the work folder to OUTPUT. */
-function publish(tmpOut: string, outAbs: string): void {
-  const data = `${tmpOut}.data`;
-  if (fs.existsSync(data)) fs.renameSync(data, `${outAbs}.data`);
-  fs.renameSync(tmpOut, outAbs);
 }
 
 export interface AutoExcludeReportResult extends AutoExcludeResult {

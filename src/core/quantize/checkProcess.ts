@@ -5,6 +5,13 @@
 import { highWaterMark } from '../util/memory';
 import { runChecks, type CheckRequest } from './check';
 
+// A parent killed outright (SIGKILL, OOM) cannot stop its child: the checks end when it is gone,
+// instead of running on (and reading the staging folder the next run sweeps) as an orphan.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(1);
+}, 250).unref();
+
 async function main(): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

@@ -1,8 +1,9 @@
 /**
  * The quantizer's single entry point, used by the CLI, the worker and the evaluation module:
  * load → check output path → resolve options → run the float model on the validation probe →
- * select nodes → quantize (mode engine) → save atomically → validate in ONNX Runtime against the
- * float model's run → report. A probe the float model itself fails on is the probe's fault
+ * select nodes → quantize (mode engine) → save into a staging folder → validate there in ONNX
+ * Runtime against the float model's run → publish (rename into place) → report. One run at a
+ * time per output (outputLock.ts); a run killed at any point leaves no output (publish.ts). A probe the float model itself fails on is the probe's fault
  * (InputError naming the inputs, see validate.ts); a model with nothing quantized is never
  * refused by validation.
  *
@@ -12,7 +13,6 @@
  * through QuantizeLinear → DequantizeLinear pairs (quantization-aware training export) is
  * "finished" instead: weights stored as integers, whatever the mode (see qat.ts).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
 import { DataType } from '../onnx/dtype';
@@ -21,6 +21,8 @@ import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
 import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
+import { lockOutput, type OutputLock } from '../util/outputLock';
+import { StagedOutput } from '../onnx/publish';
 import { indexModel } from '../onnx/graph-index';
 import type { JobContext } from '../progress';
 import { quantizeDynamic } from './dynamic';
@@ -62,11 +64,14 @@ export async function quantizeFile(input: string, output: string, options: Quant
   // Everything this run reads; sizes measured before the engine rewrites the loaded graph.
   const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...(run.inputs ?? [])])];
   const inputBytes = modelDiskBytes(model);
-  checkOutputPath(outAbs, protect, resolved.force);
-  // Temporaries of runs that were killed (SIGKILL, OOM, power) are removed by the next run.
-  const swept = sweepStaleTemporaries(path.dirname(outAbs));
-  if (swept.length) warnings.push(`removed ${swept.length} temporary file(s) left by interrupted runs: ${swept.join(', ')}`);
+  let lock: OutputLock | undefined;
+  let staged: StagedOutput | undefined;
   try {
+    checkOutputPath(outAbs, protect, resolved.force);
+    lock = lockOutput(outAbs);
+    // Temporaries of runs that were killed (SIGKILL, OOM, power) are removed by the next run.
+    const swept = sweepStaleTemporaries(path.dirname(outAbs));
+    if (swept.length) warnings.push(`removed ${swept.length} temporary file(s) left by interrupted runs: ${swept.join(', ')}`);
     const dataPath = `${outAbs}.data`;
     const inputHadExternal = hasExternalData(model);
     const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
@@ -95,7 +100,10 @@ export async function quantizeFile(input: string, output: string, options: Quant
       throwIfCancelled(ctx.signal);
     }
 
-    const writer = streamWeights ? new ExternalDataWriter(dataPath, path.basename(dataPath)) : undefined;
+    // Everything is written and checked under the staging folder, published only at the end.
+    const stage = (staged = new StagedOutput(outAbs));
+    const discard = () => stage.discard();
+    const writer = streamWeights ? new ExternalDataWriter(stage.data, stage.location) : undefined;
     let saved: SaveResult | undefined;
     let engine: EngineResult;
     try {
@@ -106,8 +114,9 @@ export async function quantizeFile(input: string, output: string, options: Quant
         warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${floatRun.problem})`);
       }
       progress('saving', 0.9);
-      saved = saveModel(engine.proto, outAbs, {
+      saved = saveModel(engine.proto, stage.model, {
         source: model,
+        location: stage.location,
         force: resolved.force,
         externalData: resolved.externalData,
         protect,
@@ -123,42 +132,37 @@ export async function quantizeFile(input: string, output: string, options: Quant
     if (checkInChild) {
       progress('validating', 0.95, 'in a separate process');
       const outcome = await runChecksInChild(
-        { input: model.path, output: outAbs, options, resolved, quantizedNodes: engine.quantizedNodes, quantizedInputs: modelInputs(engine.proto) },
+        { input: model.path, output: stage.model, options, resolved, quantizedNodes: engine.quantizedNodes, quantizedInputs: modelInputs(engine.proto) },
         ctx.signal,
       );
       warnings.push(...outcome.warnings);
       if (outcome.peakRssBytes !== undefined) ctx.log?.(`validation process: peak RSS ${formatBytes(outcome.peakRssBytes)}`);
       if (outcome.floatProblem !== undefined && probe) {
-        if (engine.quantizedNodes > 0) {
-          removeOutputs(saved);
-          throw probeFault(outcome.floatProblem, probe, options.inputs);
-        }
+        if (engine.quantizedNodes > 0) throw probeFault(outcome.floatProblem, probe, options.inputs);
         warnings.push(`validation skipped: nothing was quantized, and the float model itself fails on the probe (${outcome.floatProblem})`);
       }
-      if (outcome.error) {
-        removeOutputs(saved);
-        throw outcomeError(outcome.error);
-      }
+      if (outcome.error) throw outcomeError(outcome.error);
       fidelity = outcome.fidelity;
       speed = outcome.speed;
     }
     if (probe && floatRun && !floatRun.problem && engine.quantizedNodes > 0) {
       progress('validating', 0.95);
       try {
-        await validateQuantized(outAbs, probe, floatRun);
+        await validateQuantized(stage.model, probe, floatRun);
         throwIfCancelled(ctx.signal);
       } catch (e) {
-        removeOutputs(saved);
         if (e instanceof CancelledError || e instanceof InputError) throw e;
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, outAbs, () => removeOutputs(saved), options, resolved, warnings, ctx);
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, stage.model, discard, options, resolved, warnings, ctx);
     // Nothing quantized, nothing to time.
     if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
-      const input = { floatModel: model.path, quantizedModel: outAbs, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };
-      speed = await quantizeSpeedCheck(input, resolved.requireSpeedup, () => removeOutputs(saved), warnings, ctx);
+      const input = { floatModel: model.path, quantizedModel: stage.model, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };
+      speed = await quantizeSpeedCheck(input, resolved.requireSpeedup, discard, warnings, ctx);
     }
+    throwIfCancelled(ctx.signal);
+    stage.publish({ model: model.path, inputs: protect, force: resolved.force });
     const outputBytes = saved.modelBytes + saved.dataBytes;
     progress('done', 1);
     return {
@@ -178,6 +182,8 @@ export async function quantizeFile(input: string, output: string, options: Quant
       ...(speed ? { speed } : {}),
     };
   } finally {
+    staged?.discard();
+    lock?.release();
     model.external.close();
   }
 }
@@ -248,9 +254,4 @@ function checkDataPath(dataPath: string, protect: string[], force: boolean): voi
     }
     throw e;
   }
-}
-
-function removeOutputs(saved: SaveResult): void {
-  fs.rmSync(saved.path, { force: true });
-  if (saved.dataPath) fs.rmSync(saved.dataPath, { force: true });
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { InputError } from '../errors';
 import { sameFile } from '../onnx/paths';
 import { checkWritableTarget } from './files';
+import { isStaleLock, processAlive } from './outputLock';
 
 export interface WriteRules {
   /** The input model (named as such in the message). */
@@ -68,17 +69,11 @@ export function staysInside(folder: string, file: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
-/** Temporaries this package writes next to outputs: `.NAME.tmp-PID-…` files and `.NAME.auto-PID-…` folders. */
+/**
+ * Temporaries this package writes next to outputs: `.NAME.tmp-PID-…` files and staging folders,
+ * `.NAME.auto-PID-…` folders; and `.NAME.lock` files (outputLock.ts).
+ */
 const TEMPORARY = /^\..+\.(?:tmp|auto)-(\d+)-[0-9A-Za-z]+$/;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Remove the temporaries that killed runs left in `folder` (their process is gone); those of
@@ -93,10 +88,12 @@ export function sweepStaleTemporaries(folder: string): string[] {
   }
   const removed: string[] = [];
   for (const name of names) {
+    const file = path.join(folder, name);
     const pid = Number(TEMPORARY.exec(name)?.[1]);
-    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    const stale = pid ? pid !== process.pid && !processAlive(pid) : isStaleLock(file);
+    if (!stale) continue;
     try {
-      fs.rmSync(path.join(folder, name), { recursive: true, force: true });
+      fs.rmSync(file, { recursive: true, force: true });
       removed.push(name);
     } catch {
       /* not ours to force: left for the user */

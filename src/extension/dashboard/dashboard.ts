@@ -33,6 +33,7 @@ import {
 import { baseName, mergeReports, reportForColumn, reportsOf, toDashboard } from './reportAdapter';
 import { EXPORT_EXTENSIONS, exportText } from './exportReport';
 import { renderShell, webviewRoots } from '../editor/modelEditor';
+import { OPEN_GRAPH_COMMAND } from '../../shared/lsp/documents';
 
 export const DASHBOARD_VIEW_TYPE = 'onnxQuantizer.dashboard';
 
@@ -140,6 +141,9 @@ class DashboardPanel {
       case 'excludeNodes':
         await this.requantize(m.model, m.nodes);
         return;
+      case 'showInGraph':
+        await this.showInGraph(m.model, m.node);
+        return;
     }
   }
 
@@ -160,6 +164,17 @@ class DashboardPanel {
       this.deps.log.error(`dashboard: export failed: ${firstLine(err)}`);
       void vscode.window.showErrorMessage(vscode.l10n.t('Could not write {0}: {1}', baseName(target.fsPath), firstLine(err)));
     }
+  }
+
+  /** The candidate's graph (the model the per-layer row measured), on the row's node. */
+  private async showInGraph(model: number, node: string): Promise<void> {
+    const report = reportForColumn(this.reports, model);
+    const candidate = typeof report?.candidate === 'string' ? report.candidate : '';
+    if (!candidate) {
+      void vscode.window.showErrorMessage(vscode.l10n.t('This report does not name the model it measured, so its graph cannot open.'));
+      return;
+    }
+    await vscode.commands.executeCommand(OPEN_GRAPH_COMMAND, vscode.Uri.file(candidate), node);
   }
 
   private async requantize(model: number, nodes: string[]): Promise<void> {

@@ -13,7 +13,7 @@
  *
  * The returned disposable is also pushed to context.subscriptions. Buttons in the editor run
  * `onnxQuantizer.quantizeModel` / `benchmarkModel` / `compareModels` / `showAsText` / `openGraph` with the model
- * uri as the only argument; in Restricted Mode the first three are disabled (the host sends
+ * uri as the only argument (a row's "Graph" action runs `openGraph` with the row's node key too); in Restricted Mode the first three are disabled (the host sends
  * `{type: 'trust'}` when the webview is ready and when trust is granted). The webview gets the summary and pages of rows, never the bytes;
  * language-server diagnostics for the uri are shown on the rows of the nodes they name.
  */
@@ -30,6 +30,7 @@ import { LayerTable } from './layerTable';
 import { diagnosticsByNode, type DiagnosticLike } from './diagnosticMatch';
 import { makeNonce, webviewHtml } from './webviewHtml';
 import type { FileEvent } from '../languageServer';
+import { OPEN_GRAPH_COMMAND } from '../../shared/lsp/documents';
 
 export const MODEL_EDITOR_VIEW_TYPE = 'onnxQuantizer.modelEditor';
 
@@ -47,7 +48,7 @@ const COMMAND_IDS: Record<EditorCommand, string> = {
   benchmark: 'onnxQuantizer.benchmarkModel',
   compare: 'onnxQuantizer.compareModels',
   showAsText: 'onnxQuantizer.showAsText',
-  openGraph: 'onnxQuantizer.openGraph',
+  openGraph: OPEN_GRAPH_COMMAND,
 };
 
 const SEVERITY: Record<vscode.DiagnosticSeverity, RowDiagnosticDto['severity']> = {
@@ -193,6 +194,11 @@ function attachPanel(document: ModelDocument, panel: vscode.WebviewPanel, contex
         // Disabled buttons cannot post this; the commands check trust again themselves.
         void vscode.commands.executeCommand(COMMAND_IDS[m.command], document.uri).then(undefined, (err: unknown) => {
           deps.log.error(`model editor: ${COMMAND_IDS[m.command]} failed: ${firstLine(err)}`);
+        });
+        return;
+      case 'showInGraph':
+        void vscode.commands.executeCommand(COMMAND_IDS.openGraph, document.uri, m.node).then(undefined, (err: unknown) => {
+          deps.log.error(`model editor: Show in Graph failed: ${firstLine(err)}`);
         });
         return;
     }

@@ -1,6 +1,6 @@
 /**
  * The graph view: command `onnxQuantizer.openGraph` (arg: model Uri or explorer node; default:
- * the active model; optional second arg: a node key to select, for jumps from other views) opens
+ * the active model; a URI string too; optional second arg: a node key to select, for jumps from other views) opens
  * one webview panel per model. The worker builds and lays out the graph
  * (`graph` job); the host only passes the result on, with the model's exclusions, and runs the
  * webview's actions: copy a name, show the model as text, exclude a node from quantization
@@ -11,8 +11,8 @@ import { oneLine } from '../../core/errors';
 import { isGraphToHostMessage, type GraphAction, type GraphToHostMessage, type HostToGraphMessage } from '../../shared/graphMessages';
 import { activeModel, uriOf, type Services } from '../commands/targets';
 import { renderShell, webviewRoots } from '../editor/modelEditor';
+import { OPEN_GRAPH_COMMAND } from '../../shared/lsp/documents';
 
-export const OPEN_GRAPH_COMMAND = 'onnxQuantizer.openGraph';
 const VIEW_TYPE = 'onnxQuantizer.graph';
 
 const fileName = (uri: vscode.Uri): string => uri.path.split('/').pop() ?? uri.path;
@@ -20,7 +20,8 @@ const fileName = (uri: vscode.Uri): string => uri.path.split('/').pop() ?? uri.p
 export function registerGraphView(services: Services): vscode.Disposable {
   const panels = new Map<string, vscode.WebviewPanel>();
   const open = (arg?: unknown, node?: unknown): vscode.WebviewPanel | undefined => {
-    const model = uriOf(arg) ?? activeModel();
+    // A string is a URI (command links from diagnostics carry their arguments as JSON).
+    const model = (typeof arg === 'string' && arg ? vscode.Uri.parse(arg) : uriOf(arg)) ?? activeModel();
     if (!model) {
       void vscode.window.showInformationMessage(vscode.l10n.t('Open or select an .onnx model to see its graph.'));
       return undefined;

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, WorkError } from '../../core/errors';
+import { isStaleLock, lockPathFor } from '../../core/util/outputLock';
 import { describeJob, type JobRequest, type JobResult } from '../../shared/protocol';
 import { WorkerProcess, type JobHandlers, type JobOutcome, type Log } from './workerProcess';
 
@@ -203,7 +204,10 @@ function removeUnfinishedOutputs(snapshot: OutputSnapshot, log: Log): void {
   }
 }
 
-/** Remove `.NAME.tmp-PID-*` siblings of the files a failed job was writing. */
+/**
+ * Remove what a failed job was writing: `.NAME.tmp-PID-*` siblings of its outputs (files and
+ * staging folders) and the output's lock when the dead worker held it.
+ */
 export function removeTempFiles(job: JobRequest, pid: number, log: Log): void {
   const targets = job.kind === 'quantize' ? [job.output, `${job.output}.data`] : [];
   for (const target of targets) {
@@ -218,11 +222,15 @@ export function removeTempFiles(job: JobRequest, pid: number, log: Log): void {
     for (const name of names) {
       if (!name.startsWith(prefix)) continue;
       try {
-        fs.rmSync(path.join(dir, name), { force: true });
+        fs.rmSync(path.join(dir, name), { recursive: true, force: true });
         log.info(`removed partial file ${path.join(dir, name)}`);
       } catch (e) {
         log.warn(`could not remove partial file ${name}: ${(e as Error).message}`);
       }
     }
+  }
+  if (job.kind === 'quantize') {
+    const lock = lockPathFor(path.resolve(job.output));
+    if (isStaleLock(lock)) fs.rmSync(lock, { force: true });
   }
 }

@@ -34,3 +34,14 @@ export const DEFAULT_DIAGNOSTICS_SETTINGS: DiagnosticsSettings = {
 /** Extension commands the server's lenses and quick fixes run: (model file URI, node key[, exclude = true]). */
 export const SET_LAYER_EXCLUDED_COMMAND = 'onnxQuantizer.setLayerExcluded';
 export const SET_LAYER_PER_CHANNEL_COMMAND = 'onnxQuantizer.setLayerPerChannel';
+
+/** The graph view's command: `(model, nodeKey?)`, the model a Uri or a URI string. */
+export const OPEN_GRAPH_COMMAND = 'onnxQuantizer.openGraph';
+
+/**
+ * A `command:` link that opens the model's graph on a node. Diagnostics carry it as their code's
+ * target, so the Problems panel entry of a node finding jumps to the node in one click.
+ */
+export function showInGraphLink(modelUri: string, node: string): string {
+  return `command:${OPEN_GRAPH_COMMAND}?${encodeURIComponent(JSON.stringify([modelUri, node]))}`;
+}

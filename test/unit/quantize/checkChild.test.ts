@@ -25,6 +25,11 @@ test('a large model is validated and measured in a separate process: same checks
   assert.equal(fidelity.inputs, 'generated inputs');
   const sqnr = fidelity.outputs[0]?.sqnrDb ?? assert.fail('an SQNR figure');
   assert.ok(sqnr > 20, `SQNR ${sqnr} dB`);
+  // The speed check runs in the child too: float, quantized and the A/A control timed there.
+  const speed = r.speed ?? assert.fail(`speed measured in the child: ${r.warnings.join('; ')}`);
+  assert.ok(speed.floatP50Ms > 0 && speed.quantizedP50Ms > 0 && speed.runs >= 20, JSON.stringify(speed));
+  assert.ok(Math.abs(speed.speedup - speed.floatP50Ms / speed.quantizedP50Ms) < 0.01 * speed.speedup, JSON.stringify(speed));
+  assert.equal(speed.batch, 1);
   // The figure is real: the output, run here, agrees with the float model.
   const O = ort();
   const x = Float32Array.from({ length: 4 * 1024 }, (_, i) => Math.sin(i * 0.37));

@@ -33,7 +33,7 @@ function firstOutput(r: QuantizeResult): { f: QuantizeFidelity; sqnr: number; co
 }
 
 test('every result carries per-output fidelity: digits MLP dynamic on generated inputs is above the floor, no warning', async () => {
-  const r = await quantizeFile(fixture('digits_mlp.onnx'), path.join(dir, 'mlp.int8.onnx'), { mode: 'dynamic' });
+  const r = await quantizeFile(fixture('digits_mlp.onnx'), path.join(dir, 'mlp.int8.onnx'), { mode: 'dynamic', speedCheck: false });
   const { f, sqnr, cosine } = firstOutput(r);
   assert.equal(f.inputs, 'generated inputs');
   assert.equal(f.outputs.length, 1);
@@ -46,7 +46,7 @@ test('every result carries per-output fidelity: digits MLP dynamic on generated 
 test('a CNN calibrated on data unlike its test data: accuracy collapses, fidelity is below the floor, the warning names the worst layers', async () => {
   const calib = unlikeCalibration(path.join(dir, 'dim_calib.npy'));
   const out = path.join(dir, 'cnn.int8.onnx');
-  const r = await quantizeFile(fixture('digits_cnn.onnx'), out, { mode: 'static', calibrationData: calib, fidelityData: TEST_X });
+  const r = await quantizeFile(fixture('digits_cnn.onnx'), out, { mode: 'static', calibrationData: calib, fidelityData: TEST_X, speedCheck: false });
   const { f, sqnr } = firstOutput(r);
   assert.equal(f.inputs, 'data');
   assert.equal(f.belowFloor, true);
@@ -62,7 +62,7 @@ test('a CNN calibrated on data unlike its test data: accuracy collapses, fidelit
   assert.ok((c.accuracy.referenceAccuracy ?? 0) > 0.9 && (c.accuracy.candidateAccuracy ?? 1) < 0.5, JSON.stringify(c.accuracy));
   // Keeping the worst layer float (what the warning offers) brings fidelity back up.
   const fixedOut = path.join(dir, 'cnn.fixed.onnx');
-  const fixedR = await quantizeFile(fixture('digits_cnn.onnx'), fixedOut, { mode: 'static', calibrationData: calib, fidelityData: TEST_X, excludeNodes: [worst[0].node] });
+  const fixedR = await quantizeFile(fixture('digits_cnn.onnx'), fixedOut, { mode: 'static', calibrationData: calib, fidelityData: TEST_X, excludeNodes: [worst[0].node], speedCheck: false });
   assert.ok(firstOutput(fixedR).sqnr > sqnr);
 
   // The report (and so the dashboard) shows the same figure, marked below the floor.
@@ -76,7 +76,7 @@ test('a CNN calibrated on data unlike its test data: accuracy collapses, fidelit
   // --min-sqnr: a WorkError, nothing written.
   const strict = path.join(dir, 'cnn.strict.onnx');
   await assert.rejects(
-    quantizeFile(fixture('digits_cnn.onnx'), strict, { mode: 'static', calibrationData: calib, fidelityData: TEST_X, minSqnrDb: 20 }),
+    quantizeFile(fixture('digits_cnn.onnx'), strict, { mode: 'static', calibrationData: calib, fidelityData: TEST_X, minSqnrDb: 20, speedCheck: false }),
     (e: unknown) => e instanceof WorkError && /below --min-sqnr 20 dB/.test(e.message) && /Nothing was written/.test(e.message),
   );
   assert.equal(fs.existsSync(strict), false);
@@ -89,7 +89,7 @@ const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 
 test('CLI: fidelity table and JSON; below the floor a loud warning; --min-sqnr exits 1 and writes nothing', () => {
   const calib = unlikeCalibration(path.join(dir, 'dim_calib_cli.npy'));
   const out = path.join(dir, 'cnn_cli.int8.onnx');
-  const args = ['quantize', fixture('digits_cnn.onnx'), '-o', out, '--mode', 'static', '--calibration-data', calib, '--data', TEST_X];
+  const args = ['quantize', fixture('digits_cnn.onnx'), '-o', out, '--mode', 'static', '--calibration-data', calib, '--data', TEST_X, '--no-speed-check'];
   let r = cli([...args, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const json = JSON.parse(r.stdout);
@@ -103,7 +103,7 @@ test('CLI: fidelity table and JSON; below the floor a loud warning; --min-sqnr e
   assert.match(r.stdout, /worst layer/);
 
   const strict = path.join(dir, 'cnn_cli.strict.onnx');
-  r = cli(['quantize', fixture('digits_cnn.onnx'), '-o', strict, '--mode', 'static', '--calibration-data', calib, '--data', TEST_X, '--min-sqnr', '20']);
+  r = cli(['quantize', fixture('digits_cnn.onnx'), '-o', strict, '--mode', 'static', '--calibration-data', calib, '--data', TEST_X, '--min-sqnr', '20', '--no-speed-check']);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^error: fidelity below --min-sqnr 20 dB/m);
   assert.equal(fs.existsSync(strict), false);
@@ -131,7 +131,7 @@ test('a model whose first dim is fixed at 2: fidelity and the per-layer ranking 
   const x = Float32Array.from({ length: 5 * 8 }, () => rand() * 4 - 2);
   fs.writeFileSync(calib, encodeNpy({ dtype: 'float32', shape: [5, 8], data: new Uint8Array(x.buffer) }));
   // A floor no int8 model reaches, so that the per-layer ranking runs too.
-  const r = await quantizeFile(model, path.join(dir, 'fixed2.int8.onnx'), { mode: 'static', calibrationData: calib, fidelityFloor: { sqnrDb: 200 } });
+  const r = await quantizeFile(model, path.join(dir, 'fixed2.int8.onnx'), { mode: 'static', calibrationData: calib, fidelityFloor: { sqnrDb: 200 }, speedCheck: false });
   assert.ok(!r.warnings.some((w) => /fidelity not measured/.test(w)), r.warnings.join('\n'));
   const { f, sqnr } = firstOutput(r);
   assert.equal(f.inputs, 'calibration data');

@@ -55,6 +55,7 @@ test('dynamic: per tensor globally, one Gemm overridden to per channel; unknown 
   const out = path.join(dir, 'mlp_dyn_override_pc.onnx');
   const r = await quantizeFile(fixture('digits_mlp.onnx'), out, {
     mode: 'dynamic',
+    speedCheck: false,
     perChannel: false,
     nodeOverrides: { '/fc1/Gemm': { perChannel: true }, '/nope': { perChannel: true } },
   });
@@ -83,7 +84,7 @@ test('dynamic Conv (ConvInteger) stays per tensor: a perChannel override on it i
 
 test('weight-only: one Gemm at 8 bits, the others at the default 4; ORT runs it close to float', async () => {
   const out = path.join(dir, 'mlp_wo_override.onnx');
-  const r = await quantizeFile(fixture('digits_mlp.onnx'), out, { mode: 'weight-only', blockSize: 16, nodeOverrides: { '/fc2/Gemm': { bits: 8 } } });
+  const r = await quantizeFile(fixture('digits_mlp.onnx'), out, { mode: 'weight-only', blockSize: 16, speedCheck: false, nodeOverrides: { '/fc2/Gemm': { bits: 8 } } });
   assert.equal(r.quantizedNodes, 3);
   const proto = loadModel(out).proto;
   const bits = (name: string) => attrInt(nodeNamed(proto, name), 'bits', 0);
@@ -105,9 +106,9 @@ test('weight-only: one Gemm at 8 bits, the others at the default 4; ORT runs it 
   // Every node overridden to 8 bits is exactly the global --weight-bits 8 model.
   const all8 = path.join(dir, 'mlp_wo_all8.onnx');
   const viaOverrides = path.join(dir, 'mlp_wo_all8_overrides.onnx');
-  await quantizeFile(fixture('digits_mlp.onnx'), all8, { mode: 'weight-only', blockSize: 16, weightBits: 8 });
+  await quantizeFile(fixture('digits_mlp.onnx'), all8, { mode: 'weight-only', blockSize: 16, weightBits: 8, speedCheck: false });
   const every = Object.fromEntries(['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm'].map((n) => [n, { bits: 8 as const }]));
-  await quantizeFile(fixture('digits_mlp.onnx'), viaOverrides, { mode: 'weight-only', blockSize: 16, nodeOverrides: every });
+  await quantizeFile(fixture('digits_mlp.onnx'), viaOverrides, { mode: 'weight-only', blockSize: 16, speedCheck: false, nodeOverrides: every });
   assert.ok(fs.readFileSync(all8).equals(fs.readFileSync(viaOverrides)), 'byte-identical to the global 8-bit model');
 });
 
@@ -125,7 +126,7 @@ test('weight-only transformer: the embedding Gather at 8 bits (GatherBlockQuanti
   const src = path.join(dir, 'tf.onnx');
   saveModel(buildTransformer({ vocab: 120, dim: 64, layers: 1, seed: 5 }), src);
   const out = path.join(dir, 'tf_embed8.onnx');
-  const r = await quantizeFile(src, out, { mode: 'weight-only', nodeOverrides: { embed: { bits: 8 } } });
+  const r = await quantizeFile(src, out, { mode: 'weight-only', speedCheck: false, nodeOverrides: { embed: { bits: 8 } } });
   assert.equal(r.quantizedNodes, 1 + 6);
   const nodes = loadModel(out).proto.graph!.node;
   const gbq = nodes.filter((n) => n.opType === 'GatherBlockQuantized');
@@ -150,6 +151,7 @@ test('static QDQ and QOperator: one Conv overridden against the global perChanne
     const out = path.join(dir, `cnn_static_${c.format}_${c.perChannel}.onnx`);
     await quantizeFile(fixture('digits_cnn.onnx'), out, {
       mode: 'static',
+      speedCheck: false,
       format: c.format,
       perChannel: c.perChannel,
       calibrationData: fixture('digits_calib_x.npy'),

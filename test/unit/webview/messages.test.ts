@@ -32,6 +32,7 @@ test('editor → host: accepts each message kind', () => {
     { v: 1, type: 'retry' },
     { v: 1, type: 'requestRows', requestId: 7, offset: 100, limit: 100, query },
     { v: 1, type: 'runCommand', command: 'showAsText' },
+    { v: 1, type: 'showInGraph', node: '/stem/Conv' },
   ]) assert.equal(isEditorToHostMessage(m), true, JSON.stringify(m));
 });
 
@@ -43,6 +44,9 @@ test('editor → host: rejects malformed messages', () => {
     { v: 1, type: 'nope' },
     { v: 1, type: 'runCommand', command: 'workbench.action.terminal.new' }, // only our four commands
     { v: 1, type: 'runCommand' },
+    { v: 1, type: 'showInGraph', node: '' },
+    { v: 1, type: 'showInGraph', node: 'x'.repeat(5000) },
+    { v: 1, type: 'showInGraph' },
     { v: 1, type: 'requestRows', requestId: -1, offset: 0, limit: 10, query },
     { v: 1, type: 'requestRows', requestId: 1, offset: 0.5, limit: 10, query },
     { v: 1, type: 'requestRows', requestId: 1, offset: 0, limit: 0, query },
@@ -73,6 +77,9 @@ test('dashboard messages both ways', () => {
   assert.equal(isDashboardToHostMessage({ v: 1, type: 'excludeNodes', model: 1, nodes: [] }), false);
   assert.equal(isDashboardToHostMessage({ v: 1, type: 'excludeNodes', model: 1, nodes: [''] }), false);
   assert.equal(isDashboardToHostMessage({ v: 1, type: 'excludeNodes', model: -1, nodes: ['a'] }), false);
+  assert.equal(isDashboardToHostMessage({ v: 1, type: 'showInGraph', model: 1, node: 'conv1' }), true);
+  assert.equal(isDashboardToHostMessage({ v: 1, type: 'showInGraph', model: 1, node: '' }), false);
+  assert.equal(isDashboardToHostMessage({ v: 1, type: 'showInGraph', model: 0.5, node: 'conv1' }), false);
   assert.equal(isDashboardToHostMessage({ v: 1, type: 'export', format: 'pdf' }), false);
   assert.equal(isDashboardToHostMessage({ v: 1, type: 'export', format: 'html' }), true);
   assert.equal(isHostToDashboardMessage({ v: 1, type: 'report', report: dashboard, persist: null }), true);
@@ -91,6 +98,8 @@ test('fuzz: random mutations of valid messages never crash a validator and keep 
   const valid: [unknown, (x: unknown) => boolean][] = [
     [{ v: 1, type: 'requestRows', requestId: 7, offset: 100, limit: 100, query }, isEditorToHostMessage],
     [{ v: 1, type: 'runCommand', command: 'quantize' }, isEditorToHostMessage],
+    [{ v: 1, type: 'showInGraph', node: 'conv1' }, isEditorToHostMessage],
+    [{ v: 1, type: 'showInGraph', model: 1, node: 'conv1' }, isDashboardToHostMessage],
     [{ v: 1, type: 'rows', requestId: 1, offset: 0, total: 1, rows: [row] }, isHostToEditorMessage],
     [{ v: 1, type: 'report', report: dashboard, persist: null }, isHostToDashboardMessage],
     [{ v: 1, type: 'excludeNodes', model: 1, nodes: ['conv1'] }, isDashboardToHostMessage],

@@ -90,6 +90,15 @@ test('model editor: hostile names render as text, 10,000 layers virtualised, sor
   const commands = (await postedMatching(view, (m) => m.type === 'runCommand', 2)).map((m) => (m as { command: string }).command);
   assert.deepEqual(commands, ['quantize', 'showAsText']);
 
+  // A row's Graph action (and a double click on the row) names the row's node key, hostile or not.
+  const first = page.locator('[data-testid=layer-row][aria-rowindex="1"]');
+  await first.hover();
+  await first.getByTestId('row-show-in-graph').click();
+  await page.locator('[data-testid=layer-row][aria-rowindex="2"] .c-op').dblclick();
+  const second = await page.locator('[data-testid=layer-row][aria-rowindex="2"]').getAttribute('data-node');
+  const jumps = (await postedMatching(view, (m) => m.type === 'showInGraph', 2)).map((m) => (m as { node: string }).node);
+  assert.deepEqual(jumps, [top.node, second]);
+
   // Colours come from the theme variables VS Code sets on <html>.
   const colourOf = (): Promise<string[]> =>
     page.evaluate(() => [getComputedStyle(document.body).color, getComputedStyle(document.querySelector('.op-chart .bar')!).fill]);
@@ -195,10 +204,12 @@ test('dashboard: metrics side by side, per-layer rows with exclude, exports, sta
   await page.getByTestId('btn-more-layers').click();
   assert.equal(await page.getByTestId('layer-error-row').count(), 41);
   await page.getByTestId('layer-error-row').first().getByTestId('btn-exclude').click();
+  await page.getByTestId('layer-error-row').first().getByTestId('btn-show-in-graph').click();
   await page.getByTestId('btn-export-json').click();
-  const sent = await postedMatching(view, (m) => m.type !== 'ready', 2);
+  const sent = await postedMatching(view, (m) => m.type !== 'ready', 3);
   assert.deepEqual(sent, [
     { v: 1, type: 'excludeNodes', model: 1, nodes: [EVIL] },
+    { v: 1, type: 'showInGraph', model: 1, node: EVIL },
     { v: 1, type: 'export', format: 'json' },
   ]);
   assert.deepEqual(await page.evaluate(() => (window as unknown as { __state: () => unknown }).__state()), { reports: [report] });
@@ -245,7 +256,7 @@ test('dashboard: the quantizer\'s fidelity check shows the same figure, in bold 
   try {
     const calib = unlikeCalibration(`${dir}/dim.npy`);
     const out = `${dir}/cnn.int8.onnx`;
-    const q = await quantizeFile(fixture('digits_cnn.onnx'), out, { mode: 'static', calibrationData: calib, fidelityData: fixture('digits_test_x.npy') });
+    const q = await quantizeFile(fixture('digits_cnn.onnx'), out, { mode: 'static', calibrationData: calib, fidelityData: fixture('digits_test_x.npy'), speedCheck: false });
     const compare = await compareModels(fixture('digits_cnn.onnx'), out, { runs: 3, warmup: 0 });
     const report = JSON.parse(JSON.stringify(buildReport(compare, { quantize: q })));
     const view = await openWebview(browser, bundles, 'dashboard', async (m, v) => {

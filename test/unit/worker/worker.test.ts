@@ -273,14 +273,14 @@ describe('cancellation and crashes', () => {
     }
   });
 
-  test('cancelled while ONNX Runtime validates the output: the killed job\'s output is removed by the host', async () => {
+  test('cancelled while ONNX Runtime validates the output: nothing was published and nothing is left', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'validate-'));
     const model = writeBigModel(dir);
     const out = path.join(dir, 'big.int8.onnx');
     const keep = path.join(dir, 'other.onnx');
     fs.writeFileSync(keep, 'untouched');
     const memory = new MemoryLog();
-    // No grace period: the worker is killed as soon as the cancel is sent, i.e. after the output was renamed into place.
+    // No grace period: the worker is killed as soon as the cancel is sent, while the output is checked in its staging folder.
     const impatient = new JobRunner({ script, log: memory, killAfterMs: 0 });
     const controller = new AbortController();
     let sawValidating = false;
@@ -301,11 +301,11 @@ describe('cancellation and crashes', () => {
       impatient.dispose();
     }
     assert.ok(sawValidating, 'no validating stage reported');
-    assert.ok(outputInPlace, 'the output should have been in place while validating');
+    assert.ok(!outputInPlace, 'the output was published before it was validated');
     assert.ok(!fs.existsSync(out), 'the cancelled job left its output');
     assert.equal(fs.readFileSync(keep, 'utf8'), 'untouched');
     assert.deepEqual(leftovers(dir), []);
-    assert.ok(memory.lines.some((l) => l.includes('removed unfinished output')), memory.lines.join('\n'));
+    assert.ok(memory.lines.some((l) => l.includes('removed partial file')), memory.lines.join('\n'));
   });
 
   test('removeTempFiles removes only the dead worker\'s temp siblings', () => {
