@@ -4,142 +4,80 @@
  * quick fixes and code lenses, the graph view and Quantize… share. A recipe edited by hand (or
  * by git) reaches them through the file events of the model index.
  *
- * The first exclusion creates the recipe with the mode the user last quantized with in this
- * workspace (else the settings' mode); static only when calibration data inside the model's
- * folder is known, since a static recipe without data is invalid. Edits never change the mode of
- * an existing recipe. Writes are atomic; a recipe open with unsaved changes is edited in its editor
- * and saved.
+ * The work is done by ExclusionsStore (exclusionsStore.ts), loaded with the JSONC parser on the
+ * first recipe read from dist/recipeFiles.js, which keeps them out of the activation bundle.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { InputError, oneLine } from '../../core/errors';
-import type { QuantMode } from '../../core/quantize/types';
-import { recipePathFor, type QuantRecipe } from '../../core/text/recipe';
+import type { QuantRecipe } from '../../core/text/recipe';
 import type { NewRecipe, OverridePatch } from '../../core/text/recipeEdit';
-import type * as RecipeFiles from '../../core/text/recipeFiles';
 import type { FileEvent } from '../languageServer';
-import { quantizeSettings } from '../settings';
+import type { ExclusionsStore, QuantizeChoice, RecipeWrite } from './exclusionsStore';
+import type * as RecipeFiles from './recipeFiles';
 
-const LAST_CHOICE = 'onnxQuantizer.lastQuantizeChoice';
-
-/** The mode (and data) of the user's last Quantize… in this workspace. */
-export interface QuantizeChoice {
-  mode: QuantMode;
-  calibrationData?: string;
-}
-
-interface Cached {
-  stamp: string;
-  recipe?: QuantRecipe;
-  error?: string;
-}
-
-/** What an edit wrote, for the confirmation the user sees. */
-export interface RecipeWrite {
-  recipe: string;
-  created: boolean;
-  mode: QuantMode;
-}
+export type { QuantizeChoice, RecipeWrite } from './exclusionsStore';
 
 export class Exclusions implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   /** Fires with the model whose recipe changed (an edit here, or the file on disk). */
   readonly onDidChange = this.changed.event;
-  private readonly cache = new Map<string, Cached>();
-  private readonly reported = new Set<string>();
   private readonly subscription: vscode.Disposable;
-
-  private files: typeof RecipeFiles | undefined;
+  private loaded: { files: typeof RecipeFiles; store: ExclusionsStore } | undefined;
 
   constructor(
-    /** dist/recipeFiles.js: the recipe reader and editor, loaded on first need. */
-    private readonly recipeFilesBundle: string,
+    /** dist/recipeFiles.js. */
+    private readonly bundle: string,
     private readonly state: vscode.Memento,
     fileEvents: vscode.Event<FileEvent>,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.subscription = fileEvents((e) => {
       if (!/\.quant\.json$/i.test(e.uri.path) || e.uri.scheme !== 'file') return;
-      this.cache.delete(e.uri.fsPath);
+      this.loaded?.store.forget(e.uri.fsPath);
       this.changed.fire(vscode.Uri.file(e.uri.fsPath.replace(/\.quant\.json$/i, '.onnx')));
     });
   }
 
-  /** The model's recipe, when it has a valid one. */
-  recipe(model: vscode.Uri): QuantRecipe | undefined {
-    return this.read(model).recipe;
+  /** The recipe bundle's functions (the layer commands run from it too). */
+  files(): typeof RecipeFiles {
+    return this.load().files;
   }
 
-  /** Why the model's recipe cannot be used (not JSON, not a recipe), when it has a broken one. */
+  recipe(model: vscode.Uri): QuantRecipe | undefined {
+    return this.load().store.recipe(model);
+  }
+
   recipeError(model: vscode.Uri): string | undefined {
-    return this.read(model).error;
+    return this.load().store.recipeError(model);
   }
 
   recipePath(model: vscode.Uri): string {
-    return recipePathFor(model.fsPath);
+    return this.load().store.recipePath(model);
   }
 
   /** Node names the recipe keeps float (sorted). */
   get(model: vscode.Uri): string[] {
-    const recipe = this.recipe(model);
-    return recipe ? this.lib().excludedNodesOf(recipe) : [];
+    return this.load().store.get(model);
   }
 
   isExcluded(model: vscode.Uri, node: string): boolean {
-    return this.get(model).includes(node);
+    return this.load().store.isExcluded(model, node);
   }
 
   /** Keep a node float (true) or quantize it again (false). */
   set(model: vscode.Uri, node: string, excluded: boolean): Promise<RecipeWrite | undefined> {
-    return this.setOverride(model, node, { exclude: excluded });
+    return this.load().store.set(model, node, excluded);
   }
 
-  /** Set one node's override in the recipe, creating the recipe when needed. Undefined: nothing to change. */
-  async setOverride(model: vscode.Uri, node: string, patch: OverridePatch): Promise<RecipeWrite | undefined> {
-    const file = this.recipePath(model);
-    const label = path.basename(file);
-    const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === file);
-    const text = open?.isDirty ? open.getText() : fs.existsSync(file) ? this.lib().readRegularText(file, 'recipe') : undefined;
-    const create = this.newRecipe(model);
-    const next = this.lib().editNodeOverride(text, node, patch, create, label);
-    if (next === undefined) return undefined;
-    await this.write(model, file, next, open);
-    const mode = this.recipe(model)?.mode ?? create.mode;
-    this.log.info(`${label}: ${node} ${JSON.stringify(patch)} (${mode} mode${text === undefined ? ', recipe created' : ''})`);
-    return { recipe: file, created: text === undefined || text.trim() === '', mode };
+  setOverride(model: vscode.Uri, node: string, patch: OverridePatch): Promise<RecipeWrite | undefined> {
+    return this.load().store.setOverride(model, node, patch);
   }
 
-  /**
-   * After a quantization: remember the choice for the next new recipe, and make the model's
-   * existing recipe record the mode it was quantized with (its exclusions and diagnostics follow it).
-   */
-  async recordChoice(model: vscode.Uri, choice: QuantizeChoice): Promise<void> {
-    await this.state.update(LAST_CHOICE, choice);
-    const file = this.recipePath(model);
-    if (!this.recipe(model)) return;
-    const next = this.lib().setRecipeMode(this.lib().readRegularText(file, 'recipe'), choice.mode, choice.calibrationData, path.dirname(file), path.basename(file));
-    if (next === undefined) return;
-    await this.write(model, file, next, vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === file));
-    this.log.info(`${path.basename(file)}: mode is now ${choice.mode}`);
+  recordChoice(model: vscode.Uri, choice: QuantizeChoice): Promise<void> {
+    return this.load().store.recordChoice(model, choice);
   }
 
-  /** The mode (and data) a recipe created now gets. */
   newRecipe(model: vscode.Uri): NewRecipe {
-    const last = this.state.get<QuantizeChoice>(LAST_CHOICE);
-    const settings = quantizeSettings(model);
-    const mode = last?.mode ?? settings.mode;
-    const base = { model: path.basename(model.fsPath) };
-    if (mode !== 'static') return { ...base, mode };
-    const dir = path.dirname(model.fsPath);
-    const data = [last?.calibrationData, settings.calibrationData].map((p) => (p ? this.lib().relativeInside(dir, p) : undefined)).find((p) => p !== undefined);
-    // Static mode needs data the recipe can name; without it the recipe would be invalid at once.
-    return data ? { ...base, mode, calibrationData: data } : { ...base, mode: 'dynamic' };
-  }
-
-  private lib(): typeof RecipeFiles {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (this.files ??= require(this.recipeFilesBundle) as typeof RecipeFiles);
+    return this.load().store.newRecipe(model);
   }
 
   dispose(): void {
@@ -147,42 +85,12 @@ export class Exclusions implements vscode.Disposable {
     this.changed.dispose();
   }
 
-  private async write(model: vscode.Uri, file: string, text: string, open: vscode.TextDocument | undefined): Promise<void> {
-    if (open?.isDirty) {
-      const edit = new vscode.WorkspaceEdit();
-      edit.replace(open.uri, new vscode.Range(open.positionAt(0), open.positionAt(open.getText().length)), text);
-      if (!(await vscode.workspace.applyEdit(edit)) || !(await open.save())) throw new InputError(vscode.l10n.t('{0} could not be saved', path.basename(file)));
-    } else {
-      this.lib().writeFileAtomic(file, text, { what: 'recipe', rules: { model: model.fsPath, inputs: [], force: true } });
+  private load(): { files: typeof RecipeFiles; store: ExclusionsStore } {
+    if (!this.loaded) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const files = require(this.bundle) as typeof RecipeFiles;
+      this.loaded = { files, store: new files.ExclusionsStore(this.state, this.log, (m) => this.changed.fire(m)) };
     }
-    this.cache.delete(file);
-    this.changed.fire(model);
-  }
-
-  private read(model: vscode.Uri): Cached {
-    const file = this.recipePath(model);
-    let stamp: string;
-    try {
-      const s = fs.statSync(file);
-      stamp = `${s.size}:${s.mtimeMs}`;
-    } catch {
-      stamp = 'missing';
-    }
-    const hit = this.cache.get(file);
-    if (hit?.stamp === stamp) return hit;
-    let entry: Cached = { stamp };
-    if (stamp !== 'missing') {
-      try {
-        entry = { stamp, recipe: this.lib().parseRecipeText(this.lib().readRegularText(file, 'recipe'), path.basename(file)) };
-      } catch (e) {
-        entry = { stamp, error: oneLine(e) };
-        if (!this.reported.has(`${file}|${stamp}`)) {
-          this.reported.add(`${file}|${stamp}`);
-          this.log.warn(`${entry.error} (its exclusions are not applied)`);
-        }
-      }
-    }
-    this.cache.set(file, entry);
-    return entry;
+    return this.loaded;
   }
 }
