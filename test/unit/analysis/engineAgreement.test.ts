@@ -71,17 +71,13 @@ function calibrationFolder({ id, file, dataSets }: ProbeModel): string | undefin
 }
 
 /**
- * Disagreements found by this probe and not fixed yet ("model mode node"), in classes: float16
- * weights (the analysis offers them, the engines take float32 only); static inside If branches and
+ * Disagreements found by this probe and not fixed yet ("model mode node"), in classes: static inside If branches and
  * after an already-quantized input; static on a QAT model the engine refuses; pass-through ops the
  * planner does not keep 8-bit (LSTM's Transposes, index Gathers); Conv/Gemm whose weight is a
  * graph input; ops the planner quantizes through in expanded functions. The list only shrinks:
  * an entry that now agrees fails the test until it is removed.
  */
 const KNOWN_DISAGREEMENTS = new Set([
-  'fp16.onnx dynamic matmul_fp16',
-  'fp16.onnx static matmul_fp16',
-  'fp16.onnx weight-only matmul_fp16',
   'dynamic.onnx static matmul_quant_scales_mul',
   'markup_names.onnx static <img src=x onerror=alert(1)>',
   'markup_names.onnx static relu</td><b>bold</b>',
