@@ -1,13 +1,15 @@
 /**
  * The server's view of each model it was asked about: the loaded model (or the one-line reason
- * it could not be), its rendering with the line map, the layer rules' results, and the
- * per-layer report next to it. Entries are re-read when the file's size or mtime changes, so a
+ * it could not be), its rendering with the line map, the layer rules' results, and the newest
+ * comparison report about it (core/report/locate: a report beside a quantized variant whose
+ * reference is this model). Entries are re-read when the file's size or mtime changes, so a
  * request never answers from a stale file even before the file watcher's event arrives.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadModel, type OnnxModel } from '../core/onnx/model';
 import { readRegularText } from '../core/util/files';
+import { latestReportAbout } from '../core/report/locate';
 import { oneLine } from '../core/errors';
 import { indexModel, type ModelIndex } from '../core/onnx/graph-index';
 import { analyzeLayers, weightStats, type LayerInfo, type WeightStats } from '../core/analysis/layers';
@@ -41,6 +43,8 @@ export interface ModelState {
   layers: { info: LayerInfo; node: NodeProto; line: NodeLine | undefined }[];
   report?: QuantReport;
   reportError?: string;
+  /** The report the findings come from. */
+  reportFile?: string | undefined;
   reportStamp?: string;
 }
 
@@ -51,16 +55,16 @@ export class ModelStore {
   /** The current state of a model, reloaded when the file changed since it was last read. */
   get(modelPath: string): ModelState {
     const stamp = stampOf(modelPath);
-    const reportPath = reportPathFor(modelPath);
+    const reportPath = latestReportAbout(modelPath);
     let entry = this.entries.get(modelPath);
     if (!entry || entry.stamp !== stamp) {
       entry?.model?.external.close();
       entry = load(modelPath, stamp);
       this.entries.set(modelPath, entry);
     }
-    const reportStamp = stampOf(reportPath);
+    const reportStamp = reportPath ? `${reportPath}:${stampOf(reportPath)}` : 'none';
     if (entry.reportStamp !== reportStamp) {
-      Object.assign(entry, { report: undefined, reportError: undefined }, readReport(reportPath), { reportStamp });
+      Object.assign(entry, { report: undefined, reportError: undefined, reportFile: reportPath }, reportPath ? readReport(reportPath) : {}, { reportStamp });
     }
     return entry;
   }
@@ -88,11 +92,6 @@ export class ModelStore {
     }
     return s;
   }
-}
-
-/** `dir/model.onnx` → `dir/model.quant-report.json` (a `compare --per-layer --json` output). */
-export function reportPathFor(modelPath: string): string {
-  return modelPath.replace(/\.onnx$/i, '') + '.quant-report.json';
 }
 
 function stampOf(file: string): string {
@@ -125,12 +124,15 @@ function load(modelPath: string, stamp: string): ModelState {
 function readReport(file: string): { report?: QuantReport; reportError?: string } {
   if (!fs.existsSync(file)) return {};
   try {
-    const json = JSON.parse(readRegularText(file, 'report')) as { layers?: unknown; mode?: unknown; label?: unknown };
+    const json = JSON.parse(readRegularText(file, 'report')) as { layers?: unknown; mode?: unknown; label?: unknown; candidate?: unknown; quantize?: { mode?: unknown }; options?: { mode?: unknown } };
     if (!Array.isArray(json.layers)) return { reportError: `${path.basename(file)} has no "layers" list (run compare with --per-layer --json)` };
     const layers = json.layers.filter(
       (l): l is ReportLayer => typeof l === 'object' && l !== null && typeof l.node === 'string' && typeof l.tensor === 'string' && typeof l.sqnrDb === 'number',
     );
-    const label = typeof json.label === 'string' ? json.label : typeof json.mode === 'string' ? json.mode : undefined;
+    const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+    const mode = text(json.mode) ?? text(json.quantize?.mode) ?? text(json.options?.mode);
+    const candidate = text(json.candidate) && path.basename(json.candidate as string);
+    const label = text(json.label) ?? (candidate ? (mode ? `${mode} → ${candidate}` : candidate) : mode);
     return label ? { report: { layers, label } } : { report: { layers } };
   } catch (e) {
     return { reportError: `${path.basename(file)} is not valid JSON: ${oneLine(e)}` };

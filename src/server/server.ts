@@ -26,7 +26,8 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { oneLine } from '../core/errors';
 import { modelDiagnostics } from './diagnostics';
-import { ModelStore, reportPathFor } from './models';
+import { ModelStore } from './models';
+import { isReportFile } from '../core/report/locate';
 import { codeLenses, definition, documentSymbols, hover, references } from './navigation';
 import { DEFAULT_DIAGNOSTICS_SETTINGS, OPEN_GRAPH_COMMAND, type DiagnosticsSettings, type NodeDiagnosticData } from '../shared/lsp/documents';
 import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification, type RenderTextResult } from '../shared/lsp/messages';
@@ -200,8 +201,17 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
     guard('file change', undefined, () => {
       const file = filePathOf(change.uri);
       if (!file) return;
-      let modelPath = modelPathOf(change.uri);
-      if (!modelPath && /\.quant-report\.json$/i.test(file)) modelPath = file.replace(/\.quant-report\.json$/i, '.onnx');
+      if (isReportFile(file)) {
+        // A report is about its reference, which may be any model of its folder (core/report/locate).
+        for (const modelPath of interest.keys()) {
+          if (path.dirname(modelPath) !== path.dirname(file)) continue;
+          publishModel(modelPath);
+          void connection.sendNotification(ModelChangedNotification, { uri: fileUri(modelPath) });
+        }
+        log(`comparison report ${change.type === FileChangeType.Deleted ? 'removed' : 'changed'}: ${file}`);
+        return;
+      }
+      const modelPath = modelPathOf(change.uri);
       if (modelPath) {
         const interested = interest.has(modelPath);
         if (change.type === FileChangeType.Deleted && modelPath === file) {
@@ -212,7 +222,6 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
         }
         if (interested) void connection.sendNotification(ModelChangedNotification, { uri: fileUri(modelPath) });
         for (const doc of recipesFor(modelPath)) publishRecipe(doc);
-        if (reportPathFor(modelPath) === file) log(`per-layer report ${change.type === FileChangeType.Deleted ? 'removed' : 'read'}: ${file}`);
       } else if (/\.npy$/i.test(file) || isRecipeUri(change.uri)) {
         for (const doc of documents.all()) if (isRecipeUri(doc.uri)) publishRecipe(doc);
       }

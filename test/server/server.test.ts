@@ -20,6 +20,10 @@ import { DataType } from '../../src/core/onnx/dtype';
 import { TensorProto_DataLocation } from '../../src/core/onnx/schema';
 import { formatBytes } from '../../src/core/report/format';
 import { encodeNpy } from '../../src/core/data/npy';
+import { quantizeFile } from '../../src/core/quantize';
+import { compareModels } from '../../src/core/evaluate/compare';
+import { buildReport, writeReports } from '../../src/core/report';
+import { latestReportAbout } from '../../src/core/report/locate';
 import { TestClient } from './client';
 
 const FIXTURES = path.join(__dirname, '../fixtures');
@@ -288,6 +292,38 @@ test('a per-layer report next to the model adds SQNR warnings; severities follow
   client.notify('workspace/didChangeConfiguration', { settings: null });
   await client.diagnosticsFor(uri, (d) => d.length === 4);
   fs.rmSync(report);
+});
+
+test('a comparison report beside the quantized model puts its findings on the float model, not on the candidate', async () => {
+  const float = path.join(dir, 'digits_mlp.onnx');
+  const candidate = path.join(dir, 'digits_mlp.int8.onnx');
+  await quantizeFile(float, candidate, { mode: 'dynamic' });
+  const compared = await compareModels(float, candidate, { runs: 2, warmup: 0, perLayer: true, data: path.join(FIXTURES, 'digits_test_x.npy') });
+  const files = writeReports(buildReport(compared, { options: { mode: 'dynamic' } }), candidate);
+  assert.equal(files.json, path.join(dir, 'digits_mlp.int8.quant-report.json'), 'one naming: the report sits beside the candidate');
+  assert.equal(latestReportAbout(float), files.json);
+  assert.equal(latestReportAbout(candidate), undefined, 'the candidate is not what the report is about');
+  const measured = (compared.layers ?? []).flatMap((l) => (l.sqnrDb === null ? [] : [{ node: l.node, sqnrDb: l.sqnrDb }]));
+  const worst = measured.sort((a, b) => a.sqnrDb - b.sqnrDb)[0];
+  assert.ok(worst, 'the comparison measured per-layer error');
+  // Every layer under the threshold, so the findings are the report's rows.
+  client.config = { sqnrThresholdDb: 200 };
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  const view = await openView(float);
+  const candidateView = await openView(candidate);
+  client.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: fileUri(files.json), type: 1 }] });
+  const diags = await client.diagnosticsFor(view.uri, (d) => d.some((x) => x.message.startsWith('SQNR')));
+  const row = diags.find((d) => (d.data as { node?: string } | undefined)?.node === worst.node && d.message.startsWith('SQNR'));
+  assert.ok(row, `no SQNR finding on ${worst.node}: ${JSON.stringify(diags.map((d) => d.message))}`);
+  assert.equal(row.message.split(' (tensor')[0], `SQNR ${worst.sqnrDb.toFixed(1)} dB after dynamic → digits_mlp.int8.onnx`);
+  assert.equal(row.range.start.line, lineOf(view.lines, worst.node));
+  const onCandidate = await client.diagnosticsFor(candidateView.uri);
+  assert.deepEqual(onCandidate.filter((d) => d.message.startsWith('SQNR')), [], 'no accuracy findings on the quantized model');
+  client.config = {};
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  client.close(view.uri);
+  client.close(candidateView.uri);
+  for (const f of [candidate, files.json, files.markdown, files.html]) fs.rmSync(f);
 });
 
 test('a model changed on disk gets new diagnostics and a modelChanged notification; deleted, its diagnostics clear', async () => {

@@ -171,7 +171,8 @@ function layerOf(
     const t = name ? index.constant(name)?.tensor : undefined;
     if (t) constWeights.push({ t, input: pos });
   }
-  const nonFloat = constWeights.find(({ t }) => !isQuantizableFloat(t.dataType));
+  // The engines quantize float32 weights only (a float16 weight stays as it is, as they report).
+  const nonFloat = constWeights.find(({ t }) => t.dataType !== DataType.FLOAT);
   const floatWeights = nonFloat ? [] : constWeights;
   for (const { t, input } of floatWeights) {
     const bytes = safeBytes(t);
@@ -179,7 +180,7 @@ function layerOf(
     info.weightBytes += bytes;
   }
   if (nonFloat) {
-    const msg = `weight '${nonFloat.t.name}' is ${dtypeName(nonFloat.t.dataType).toUpperCase()}: left float (only float weights are quantized)`;
+    const msg = `weight '${nonFloat.t.name}' is ${dtypeName(nonFloat.t.dataType).toUpperCase()}: left float (only float32 weights are quantized)`;
     info.risk.nonFloatWeight = msg;
     info.notes.push(msg);
   }

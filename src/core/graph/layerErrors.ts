@@ -1,20 +1,23 @@
 /**
- * The per-layer error a model's latest comparison recorded: `MODEL.quant-report.json` next to
- * the model (what `compare --per-layer --json` and the extension's Compare write; the language
- * server reads the same file). Rows name nodes by their graph-index key, so the graph view can
+ * The per-layer error a model's latest comparison recorded: for a float model the newest report
+ * whose reference it is, for a quantized model the report beside it (`CANDIDATE.quant-report.json`,
+ * what `compare --report` and the extension's Compare write; core/report/locate). Rows name nodes by their graph-index key, so the graph view can
  * colour its nodes by them. The value is the error each node adds itself (local SQNR), else the
  * tensor's SQNR; rows with neither are left out.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { reportPaths } from '../report/write';
+import { latestReportAbout } from '../report/locate';
 
 export interface LayerErrorFile {
   file: string;
   errors: { node: string; sqnrDb: number }[];
 }
 
+/** A float model's newest comparison (core/report/locate), else the report beside a quantized model. */
 export function reportFileFor(modelPath: string): string {
-  return modelPath.replace(/\.onnx$/i, '') + '.quant-report.json';
+  return latestReportAbout(modelPath) ?? reportPaths(modelPath).json;
 }
 
 /** The report's per-layer errors; undefined when there is no readable report with a `layers` list. */

@@ -95,3 +95,14 @@ test('cancellation stops a comparison with CancelledError', async () => {
   const running = compareModels(MLP, MLP, { data: TEST_X, runs: 100000, warmup: 0 }, { signal: controller.signal, onProgress: (p) => p.stage === 'benchmarking' && controller.abort() });
   await assert.rejects(running, CancelledError);
 });
+
+test('a transformer compared without --data runs at sequence 128 and says so (timing and fidelity on the same generated ids)', async () => {
+  const { buildTransformer } = await import('../quantize/models');
+  const float = path.join(dir, 'encoder.onnx');
+  saveModel(buildTransformer({ vocab: 64, dim: 16, layers: 1, ffn: 32, seed: 3 }), float);
+  const copy = path.join(dir, 'encoder.copy.onnx');
+  fs.copyFileSync(float, copy);
+  const r = await compareModels(float, copy, { runs: 2, warmup: 0 });
+  assert.match(r.latency.inputShapes ?? '', /^ids \[1, 128\] \(.*seq=128 \(sequence default\)/, r.latency.inputShapes);
+  assert.equal(r.accuracy.identical, true, 'the same generated ids feed both models');
+});

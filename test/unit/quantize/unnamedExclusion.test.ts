@@ -15,6 +15,7 @@ import { loadModel } from '../../../src/core/onnx/model';
 import type { NodeProto } from '../../../src/core/onnx/schema';
 import { quantizeFile } from '../../../src/core/quantize/index';
 import { PASSTHROUGH_OPS } from '../../../src/core/quantize/static/plan';
+import { quantizedInOutput, type OpMode } from '../analysis/engineOutcome';
 import { gaussian, makeTempDir, unnamedNodesModel, writeModelFile } from '../../fixtures/build';
 import { runModel, sqnrDb } from './helpers';
 
@@ -27,31 +28,7 @@ const calib = path.join(dir, 'x.npy');
 fs.writeFileSync(calib, encodeNpy({ dtype: 'float32', shape: [SAMPLES, 1, 8, 8], data: new Uint8Array(x.buffer) }));
 const feeds = { x: { type: 'float32' as const, data: x, dims: [SAMPLES, 1, 8, 8] } };
 
-type Mode = 'dynamic' | 'static' | 'weight-only';
-
-/**
- * Whether the output quantized the input node `orig` (found by its first output, which the
- * rewrites keep): dynamic / weight-only replace the op (or stop reading its float weight); static
- * QDQ feeds every input through a DequantizeLinear, and a folded Relu leaves its output to a DQ.
- */
-function quantizedInOutput(out: ModelIndex, orig: NodeProto, mode: Mode): boolean {
-  const p = out.producer(orig.output[0] ?? '')?.node;
-  // A Relu/Clip folded into the quantized op before it is gone, with its output name.
-  if (!p && mode === 'static' && ['Relu', 'Clip'].includes(orig.opType)) return true;
-  assert.ok(p, `nothing writes ${orig.output[0]} in the output`);
-  if (p.opType !== orig.opType) return true;
-  if (mode !== 'static') return !orig.input.every((i, k) => p.input[k] === i);
-  // Static QDQ: DQ on every input and a Q on the output (unless it is a graph output, left float by
-  // design); a pass-through op also shares its input's scale (excluded, its output gets its own).
-  if (['Relu', 'Clip'].includes(p.opType)) return false; // still there: not folded, runs in float
-  const dqs = p.input.filter(Boolean).map((i) => out.producer(i)?.node);
-  if (!dqs.every((d) => d?.opType === 'DequantizeLinear')) return false;
-  const y = p.output[0] ?? '';
-  if (out.graphOutputs.has(y)) return true;
-  const q = out.consumers(y).find((c) => c.node.opType === 'QuantizeLinear')?.node;
-  if (!q) return false;
-  return !PASSTHROUGH_OPS.has(p.opType) || q.input[1] === dqs[0]?.input[1];
-}
+type Mode = OpMode;
 
 const original = indexModel(loadModel(modelPath).proto);
 const nodeByKey = (key: string): NodeProto => {

@@ -77,6 +77,11 @@ test('model editor: hostile names render as text, 10,000 layers virtualised, sor
   // Filter (host-side) and sort by weight.
   await page.getByTestId('layer-filter').fill('onerror');
   await page.waitForFunction(() => document.querySelector('[data-testid=layer-count]')?.textContent === '20 of 10,000 layers');
+  // Exactly the 20 matches are on screen: no pooled row left over as a "…" ghost below them.
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid=layer-row]')).filter((el) => el.getBoundingClientRect().height > 0).length === 20);
+  const shown = await page.locator('[data-testid=layer-row]').evaluateAll((els) => els.filter((el) => el.getBoundingClientRect().height > 0).map((el) => el.querySelector('.c-name')?.textContent ?? ''));
+  assert.equal(shown.length, 20);
+  assert.ok(shown.every((name) => name.includes('onerror')), JSON.stringify(shown));
   await page.getByTestId('layer-filter').fill('');
   await page.getByTestId('sort-weightBytes').click();
   await page.waitForFunction(() => document.querySelector('[data-column=weightBytes]')?.getAttribute('aria-sort') === 'descending');

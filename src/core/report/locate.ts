@@ -1,0 +1,105 @@
+/**
+ * Which report speaks about which model. A comparison's report is written next to its candidate
+ * (`CANDIDATE.quant-report.json`, see reportPaths) and names its reference: its findings
+ * (per-layer error, accuracy) are about the reference, the float model the user would change.
+ * Readers that want a float model's findings (the language server, the dashboard's run history)
+ * look for the reports in its folder whose `reference` is that model, newest first.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sameFile } from '../onnx/paths';
+import { readRegularText } from '../util/files';
+
+const REPORT_SUFFIX = /\.quant-report\.json$/i;
+
+export const isReportFile = (file: string): boolean => REPORT_SUFFIX.test(file);
+
+export interface ReportAbout {
+  /** The report file. */
+  file: string;
+  /** Its `createdAt` (ms since the epoch), else the file's modification time. */
+  createdMs: number;
+}
+
+interface Known {
+  stamp: string;
+  subject: string | undefined;
+  createdMs: number;
+}
+
+/** Parsed once per file version: the server asks on every request. */
+const known = new Map<string, Known>();
+const MAX_KNOWN = 2000;
+
+function stampOf(s: fs.Stats): string {
+  return `${s.size}:${s.mtimeMs}`;
+}
+
+/**
+ * The model a report is about: its `reference`, resolved against the report's folder (a relative
+ * path written by a command run elsewhere falls back to the file of that name beside the report).
+ * A report without `reference` (written by hand) is about the model it is named after. Undefined
+ * when the file is not a readable report.
+ */
+export function reportSubject(reportFile: string): string | undefined {
+  return describe(reportFile)?.subject;
+}
+
+function describe(reportFile: string): Known | undefined {
+  let stats: fs.Stats;
+  try {
+    stats = fs.statSync(reportFile);
+  } catch {
+    known.delete(reportFile);
+    return undefined;
+  }
+  if (!stats.isFile()) return undefined;
+  const stamp = stampOf(stats);
+  const cached = known.get(reportFile);
+  if (cached?.stamp === stamp) return cached;
+  let json: unknown;
+  try {
+    json = JSON.parse(readRegularText(reportFile, 'report'));
+  } catch {
+    json = undefined;
+  }
+  const report = typeof json === 'object' && json !== null ? (json as { reference?: unknown; createdAt?: unknown }) : undefined;
+  const dir = path.dirname(reportFile);
+  let subject: string | undefined;
+  if (report && typeof report.reference === 'string' && report.reference) {
+    const ref = report.reference;
+    const resolved = path.resolve(dir, ref);
+    subject = path.isAbsolute(ref) || fs.existsSync(resolved) ? resolved : path.join(dir, path.basename(ref));
+  } else if (report) {
+    subject = reportFile.replace(REPORT_SUFFIX, '.onnx');
+  }
+  const created = report && typeof report.createdAt === 'string' ? Date.parse(report.createdAt) : NaN;
+  const entry: Known = { stamp, subject, createdMs: Number.isFinite(created) ? created : stats.mtimeMs };
+  if (known.size >= MAX_KNOWN) known.clear();
+  known.set(reportFile, entry);
+  return entry;
+}
+
+/** The reports in `modelPath`'s folder that are about it, newest first. */
+export function reportsAbout(modelPath: string): ReportAbout[] {
+  const dir = path.dirname(path.resolve(modelPath));
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: ReportAbout[] = [];
+  for (const name of names) {
+    if (!isReportFile(name)) continue;
+    const file = path.join(dir, name);
+    const d = describe(file);
+    if (d?.subject && sameFile(d.subject, modelPath)) out.push({ file, createdMs: d.createdMs });
+  }
+  return out.sort((a, b) => b.createdMs - a.createdMs || a.file.localeCompare(b.file));
+}
+
+/** The newest report about `modelPath`, or undefined. */
+export function latestReportAbout(modelPath: string): string | undefined {
+  return reportsAbout(modelPath)[0]?.file;
+}

@@ -1,0 +1,34 @@
+/**
+ * What a quantization engine did to one node, read from the written model: the tests that hold
+ * the analysis (and the Models view's exclusions) to the engines use it.
+ */
+import type { ModelIndex } from '../../../src/core/onnx/graph-index';
+import type { NodeProto } from '../../../src/core/onnx/schema';
+import { opRule } from '../../../src/core/onnx/op-rules';
+
+export type OpMode = 'dynamic' | 'static' | 'weight-only';
+
+const isFold = (n: Pick<NodeProto, 'opType' | 'domain'>): boolean => opRule(n)?.static === 'fold';
+const isPassThrough = (n: Pick<NodeProto, 'opType' | 'domain'>): boolean => opRule(n)?.static === 'pass-through';
+
+/**
+ * Whether the output quantized the input node `orig` (found by its first output, which the
+ * rewrites keep): dynamic / weight-only replace the op (or stop reading its float weight); static
+ * QDQ feeds every input through a DequantizeLinear and quantizes the output (a pass-through op
+ * with its input's scale), and a folded Relu/Clip leaves its output to the quantized op before it.
+ */
+export function quantizedInOutput(out: ModelIndex, orig: NodeProto, mode: OpMode): boolean {
+  const p = out.producer(orig.output[0] ?? '')?.node;
+  // Gone with its output name: rewritten away (a Relu/Clip folded into the quantized op before it).
+  if (!p) return true;
+  if (p.opType !== orig.opType) return true;
+  if (mode !== 'static') return !orig.input.every((i, k) => p.input[k] === i);
+  if (isFold(p)) return false; // still there: not folded, runs in float
+  const dqs = p.input.filter(Boolean).map((i) => out.producer(i)?.node);
+  if (!dqs.every((d) => d?.opType === 'DequantizeLinear')) return false;
+  const y = p.output[0] ?? '';
+  if (out.graphOutputs.has(y)) return true;
+  const q = out.consumers(y).find((c) => c.node.opType === 'QuantizeLinear')?.node;
+  if (!q) return false;
+  return !isPassThrough(p) || q.input[1] === dqs[0]?.input[1];
+}
