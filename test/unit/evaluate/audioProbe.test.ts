@@ -26,9 +26,11 @@ test('a recurrent state input does not fix the batch; a scalar sample rate is 16
     assert.equal(maxBatchOf(specs), Infinity);
     const data = generateInputData(noProto, specs, 1);
     assert.deepEqual(data.arrays.get('input')?.shape, [1, 512]);
-    const sr = data.arrays.get('sr')!;
+    const sr = data.arrays.get('sr');
+    assert.ok(sr);
     assert.equal(new BigInt64Array(sr.data.buffer, sr.data.byteOffset, 1)[0], 16000n);
-    const state = data.arrays.get(specs === v4 ? 'h' : 'state')!;
+    const state = data.arrays.get(specs === v4 ? 'h' : 'state');
+    assert.ok(state);
     assert.deepEqual(state.shape, specs === v4 ? [2, 1, 64] : [2, 1, 128]);
     assert.ok(new Float32Array(state.data.buffer, state.data.byteOffset, state.data.byteLength / 4).every((x) => x === 0), 'initial state is zeros');
   }
