@@ -1,5 +1,6 @@
 // Graph view as a person uses it: open digits_cnn in the model editor, press its Graph button, walk the
-// graph with the keyboard to a Conv and open its details. Then the model quantized by the CLI
+// graph with the keyboard to a Conv and open its details; jump to nodes from a layer-table row and a
+// Problems entry (its code links to the graph). Then the model quantized by the CLI
 // (static QDQ) with its comparison report next to it: the per-layer error shows as a heat scale
 // with a legend, a quantized tensor found by search shows the scale and zero point `inspect`
 // reports, and Q/DQ units fold into one node. A Gemm excluded from the graph stays float after
@@ -69,6 +70,36 @@ describe('graph view (UI)', () => {
       assert.match(details, /Conv/);
       assert.match(details, /kernel_shape/);
       assert.match(details, /float32 \[\d+, 1, 3, 3\]/);
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('jumps to a node from a row of the layer table and from a Problems entry', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    try {
+      const selected = () => frame.getByTestId('graph-canvas').getAttribute('data-selected');
+      // The layer table: a row's Graph action selects its node in the (already open) graph.
+      await s.page.locator('.tabs-container .tab', { hasText: FLOAT }).first().click();
+      const editor = await findWebviewFrame(s.page, '[data-testid="layer-row"][data-node]', { timeout: 60000 });
+      const row = editor.locator('[data-testid="layer-row"][data-node]').nth(1);
+      const node = await row.getAttribute('data-node');
+      await row.hover();
+      await row.getByTestId('row-show-in-graph').click();
+      await waitUntil(`the graph to select ${node}`, async () => (await selected()) === node, { timeout: 20000 });
+      // The Problems panel: a node finding's code links to the graph.
+      await runCommand(s.page, 'Problems: Focus on Problems View');
+      const link = s.page.locator('.markers-panel a:has(.marker-code)').first();
+      await link.waitFor({ timeout: 30000 });
+      const href = await link.getAttribute('href');
+      const [model, target] = JSON.parse(decodeURIComponent(href.split('?')[1]));
+      assert.match(model, /digits_cnn\.onnx$/);
+      // Select another node first, so the jump has to move the selection.
+      await frame.getByTestId('graph-search').fill('Gemm');
+      await frame.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
+      if ((await selected()) === target) await frame.getByTestId('graph-canvas').press('ArrowUp');
+      assert.notEqual(await selected(), target);
+      await link.click();
+      await waitUntil(`the Problems entry to select ${target} in the graph`, async () => (await selected()) === target, { timeout: 20000 });
+      assert.ok((await testIdText(frame, 'graph-details')).includes(target), 'the details name the node');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
