@@ -70,6 +70,23 @@ export function staysInside(folder: string, file: string): boolean {
 }
 
 /**
+ * Why an output name typed for `model` is refused, or undefined: it must stay in the model's
+ * folder (staysInside), differ from the model, and not be another source model there (an
+ * existing `.onnx` that is not one of this model's outputs, `MODEL.*.onnx`).
+ */
+export function outputNameProblem(model: string, name: string): string | undefined {
+  const dir = path.dirname(path.resolve(model));
+  const trimmed = name.trim();
+  if (!staysInside(dir, trimmed) || path.dirname(path.resolve(dir, trimmed)) !== dir) return `'${trimmed}' is outside the model's folder: the output stays next to the model`;
+  const target = path.resolve(dir, trimmed);
+  if (target === path.resolve(model)) return 'the output must differ from the input model';
+  const stem = path.basename(model).replace(/\.onnx$/i, '');
+  const own = path.basename(target).startsWith(`${stem}.`);
+  if (!own && /\.onnx$/i.test(target) && fs.existsSync(target)) return `'${trimmed}' is another model in this folder, not an output of ${path.basename(model)}: choose a new name`;
+  return undefined;
+}
+
+/**
  * Temporaries this package writes next to outputs: `.NAME.tmp-PID-…` files and staging folders,
  * `.NAME.auto-PID-…` folders; and `.NAME.lock` files (outputLock.ts).
  */

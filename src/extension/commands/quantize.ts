@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError } from '../../core/errors';
+import { outputNameProblem } from '../../core/util/writeGuard';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
 import type { CompareJobResult } from '../../shared/protocol';
@@ -205,8 +206,9 @@ async function askPlan(model: string, s: QuantizeSettings, excludedLayers: numbe
     valueSelection: [0, path.basename(suggested).length - '.onnx'.length],
     validateInput: (v) => {
       if (!v.trim()) return vscode.l10n.t('Enter a file name');
-      if (path.resolve(path.dirname(model), v.trim()) === path.resolve(model)) return vscode.l10n.t('The output must differ from the input model');
       if (!/\.onnx$/i.test(v.trim())) return vscode.l10n.t('The output name should end in .onnx');
+      const problem = outputNameProblem(model, v);
+      if (problem) return vscode.l10n.t('Refused: {0}', problem);
       return undefined;
     },
   });

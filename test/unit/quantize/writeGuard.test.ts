@@ -7,9 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { quantizeFile } from '../../../src/core/quantize/index';
 import { InputError } from '../../../src/core/errors';
+import { outputNameProblem } from '../../../src/core/util/writeGuard';
 import { saveModel } from '../../../src/core/onnx/save';
 import { validateRecipe } from '../../../src/core/text/recipe';
 import { commands } from '../../../src/cli/commands';
@@ -147,4 +149,20 @@ test('temporaries left by killed runs are swept by the next run; those of live r
   const r = await quantizeFile(model, path.join(folder, 'q.onnx'), { mode: 'dynamic', speedCheck: false });
   assert.ok(r.warnings.some((w) => /removed 3 temporary/.test(w)), r.warnings.join('\n'));
   assert.deepEqual(fs.readdirSync(folder).sort(), ['.notes.tmp-x', live, 'mlp.onnx', 'q.onnx'].sort());
+});
+
+test('an output name typed for a model: another source model in the folder or a path out of it is refused, its own outputs are not', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-outname-'));
+  try {
+    for (const f of ['digits_cnn.onnx', 'digits_mlp.onnx', 'digits_cnn.int8.onnx']) fs.copyFileSync(path.join(__dirname, '../../fixtures', f.replace('.int8', '')), path.join(dir, f));
+    const model = path.join(dir, 'digits_cnn.onnx');
+    assert.match(outputNameProblem(model, 'digits_mlp.onnx') ?? '', /another model in this folder, not an output of digits_cnn\.onnx/);
+    assert.match(outputNameProblem(model, '../outside.onnx') ?? '', /outside the model's folder/);
+    assert.match(outputNameProblem(model, 'sub/x.onnx') ?? '', /outside the model's folder/);
+    assert.match(outputNameProblem(model, 'digits_cnn.onnx') ?? '', /differ from the input model/);
+    assert.equal(outputNameProblem(model, 'digits_cnn.int8.onnx'), undefined, 'its own earlier output may be replaced');
+    assert.equal(outputNameProblem(model, 'fresh.onnx'), undefined, 'a new name is fine');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
