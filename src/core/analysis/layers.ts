@@ -204,7 +204,9 @@ function layerOf(
 
   // Static: the data input must be float (or of unknown type: then flagged).
   // The static engine quantizes the main graph only; CPU-unfused ops only on request.
-  const staticRole = standard && entry.scope.depth === 0 ? rule?.static : undefined;
+  // Conv, ConvTranspose and Gemm need their weight constant (Gemm also without transA), as the planner does.
+  const staticWeightMissing = !!rule?.staticNeedsWeight && (!allWeightsFloat || (op === 'Gemm' && attrInt(node, 'transA', 0) !== 0));
+  const staticRole = standard && entry.scope.depth === 0 && !staticWeightMissing ? rule?.static : undefined;
   if (!nonFloat && staticRole === 'cpu-unfused' && allWeightsFloat && dataInput && !dataIsConst) info.onRequest = [...(info.onRequest ?? []), 'static'];
   if (!nonFloat && (staticRole === 'compute' || staticRole === 'pass-through' || staticRole === 'fold') && staticNeighbourhood(node, staticRole, index)) {
     if (dataInput && !dataIsConst) {
