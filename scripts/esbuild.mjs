@@ -15,6 +15,8 @@ const nodeEntries = {
   cli: 'src/cli/main.ts',
   // The checks after quantizing a large model run in a child process (src/core/quantize/check.ts).
   check: 'src/core/quantize/checkProcess.ts',
+  // Recipe reads and edits in the extension host, loaded on first need (src/extension/explorer/exclusions.ts).
+  recipeFiles: 'src/extension/explorer/recipeFiles.ts',
 };
 const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, p]) => existsSync(p)));
 

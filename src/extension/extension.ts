@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { JobRequest } from '../shared/protocol';
 import { registerEvaluateCommands } from './commands/evaluate';
+import { registerLayerCommands } from './commands/layers';
 import { registerQuantizeCommands } from './commands/quantize';
 import { registerWorkspaceCommands } from './commands/workspace';
 import type { Services } from './commands/targets';
@@ -27,9 +28,9 @@ export interface OnnxQuantizerApi {
   workerPids(): number[];
   /** Labels of user jobs in progress. */
   runningJobs(): string[];
-  /** Tick (false) or untick (true) a layer row, as a click on its checkbox does. */
+  /** Tick (false) or untick (true) a layer row, as a click on its checkbox does (edits the model's recipe). */
   setLayerExcluded(model: vscode.Uri, node: string, excluded: boolean): Promise<void>;
-  /** Layers excluded in the Models view for a model. */
+  /** Layers the model's recipe keeps float (what the Models view shows unticked). */
   excludedLayers(model: vscode.Uri): string[];
   /** How long activate() took, in ms (also logged as `activated in X ms`; read by bench/vscode.bench.ts). */
   readonly activationMs: number;
@@ -43,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
   const runner = new JobRunner({ script: context.asAbsolutePath('dist/worker.js'), log });
   const jobs = new JobUi(runner, log, () => evaluationSettings(undefined).timeoutMinutes * 60_000);
   const index = new ModelIndex();
-  const exclusions = new Exclusions(context.workspaceState);
+  const exclusions = new Exclusions(context.asAbsolutePath('dist/recipeFiles.js'), context.workspaceState, index.onDidChangeFile, log);
   const models = new ModelsProvider(index, runner, log, exclusions);
   context.subscriptions.push({ dispose: () => runner.dispose() }, jobs, index, exclusions, models);
   const services: Services = { context, log, runner, jobs, index, models, exclusions };
@@ -54,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
     view,
     view.onDidChangeCheckboxState((e) => void models.onCheckboxes(e.items)),
     ...registerQuantizeCommands(services),
+    ...registerLayerCommands(services),
     ...registerEvaluateCommands(services),
     ...registerWorkspaceCommands(services),
     vscode.commands.registerCommand('onnxQuantizer._test.getTree', () => models.toJson()),
@@ -69,7 +71,7 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
     runJob: (job, options) => runner.run(job, options),
     workerPids: () => runner.workerPids,
     runningJobs: () => jobs.runningJobs,
-    setLayerExcluded: (model, node, excluded) => exclusions.set(model, node, excluded),
+    setLayerExcluded: async (model, node, excluded) => void (await exclusions.set(model, node, excluded)),
     excludedLayers: (model) => exclusions.get(model),
   };
 }

@@ -7,16 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 // The ESM build: esbuild cannot follow the UMD build's dynamic requires.
 import * as jsonc from 'jsonc-parser/lib/esm/main.js';
-import { DiagnosticSeverity, CompletionItemKind, type CompletionItem, type Diagnostic, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver/node';
-import { TextDocument } from 'vscode-languageserver-textdocument';
+import { DiagnosticSeverity, CompletionItemKind, type CompletionItem, type Diagnostic } from 'vscode-languageserver/node';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { oneLine } from '../core/errors';
 import { readRegularText } from '../core/util/files';
 import { loadInputData, modelInputs } from '../core/evaluate/data';
 import type { QuantMode } from '../core/quantize/types';
-import { QUANT_MODES, recipePathFor, recipeToOptions, validateRecipe, type NodeOverride, type RecipeWarning } from '../core/text/recipe';
+import { QUANT_MODES, recipePathFor, recipeToOptions, validateRecipe, type NodeOverride, type QuantRecipe, type RecipeWarning } from '../core/text/recipe';
+import { parseRecipeText } from '../core/text/recipeEdit';
 import { SOURCE } from './diagnostics';
 import type { ModelState, ModelStore } from './models';
-import { fileUri } from './uris';
 
 export function isRecipeUri(uri: string): boolean {
   return /\.quant\.json$/i.test(uri);
@@ -165,31 +165,16 @@ export function recipeCompletions(doc: TextDocument, recipePath: string, offset:
   return state.layers.map(({ info, node }) => item(info.node, `${node.opType}${info.modes.length ? ` · ${info.modes.join(', ')}` : ''}`, CompletionItemKind.Field));
 }
 
-export type RecipeChange = { kind: 'exclude' } | { kind: 'perChannel' };
-
 /**
- * Edit setting one override in the model's recipe (`MODEL.quant.json`), creating the file when
- * missing. `openText` is the recipe's text when an editor has it open (edits apply to that).
+ * The model's recipe (`MODEL.quant.json`; the open editor's text when there is one), undefined
+ * when it has none or one that cannot be read (its own diagnostics say why).
  */
-export function recipeEdit(modelPath: string, node: string, change: RecipeChange, openText: string | undefined, defaultMode: QuantMode): WorkspaceEdit {
+export function modelRecipe(modelPath: string, openText: string | undefined): QuantRecipe | undefined {
   const recipePath = recipePathFor(modelPath);
-  const uri = fileUri(recipePath);
-  const key = change.kind === 'exclude' ? 'exclude' : 'perChannel';
-  let text = openText;
-  if (text === undefined && fs.existsSync(recipePath)) text = readRegularText(recipePath, 'recipe');
-  if (text === undefined || text.trim() === '') {
-    const recipe = { model: path.basename(modelPath), mode: defaultMode, nodes: { [node]: { [key]: true } } };
-    const content = JSON.stringify(recipe, null, 2) + '\n';
-    return {
-      documentChanges: [
-        { kind: 'create', uri, options: { ignoreIfExists: true } },
-        { textDocument: { uri, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: content }] },
-      ],
-    };
+  try {
+    const text = openText ?? (fs.existsSync(recipePath) ? readRegularText(recipePath, 'recipe') : undefined);
+    return text === undefined || text.trim() === '' ? undefined : parseRecipeText(text, path.basename(recipePath));
+  } catch {
+    return undefined;
   }
-  const doc = TextDocument.create(uri, 'json', 0, text);
-  const edits: TextEdit[] = jsonc
-    .modify(text, ['nodes', node, key], true, { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } })
-    .map((e) => ({ range: { start: doc.positionAt(e.offset), end: doc.positionAt(e.offset + e.length) }, newText: e.content }));
-  return { documentChanges: [{ textDocument: { uri, version: null }, edits }] };
 }

@@ -13,6 +13,7 @@
 import * as path from 'node:path';
 import {
   CodeActionKind,
+  CodeLensRefreshRequest,
   DidChangeConfigurationNotification,
   FileChangeType,
   ProposedFeatures,
@@ -31,10 +32,10 @@ import { isReportFile } from '../core/report/locate';
 import { codeLenses, definition, documentSymbols, hover, references } from './navigation';
 import { DEFAULT_DIAGNOSTICS_SETTINGS, OPEN_GRAPH_COMMAND, type DiagnosticsSettings, type NodeDiagnosticData } from '../shared/lsp/documents';
 import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification, type RenderTextResult } from '../shared/lsp/messages';
-import { isRecipeUri, recipeCompletions, recipeDiagnostics, recipeEdit, recipeModelPath } from './recipes';
+import { isRecipeUri, modelRecipe, recipeCompletions, recipeDiagnostics, recipeModelPath } from './recipes';
+import { layerActions, layerLenses } from './layerFixes';
 import { fileUri, filePathOf, modelPathOf } from './uris';
 import { recipePathFor } from '../core/text/recipe';
-import type { QuantMode } from '../core/quantize/types';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -224,6 +225,8 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
         for (const doc of recipesFor(modelPath)) publishRecipe(doc);
       } else if (/\.npy$/i.test(file) || isRecipeUri(change.uri)) {
         for (const doc of documents.all()) if (isRecipeUri(doc.uri)) publishRecipe(doc);
+        // Text views' "Keep float" lenses follow the recipe.
+        if (isRecipeUri(change.uri)) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
       }
     });
   }
@@ -259,7 +262,7 @@ connection.onDocumentSymbol((p) => guard('symbols', [], () => {
 
 connection.onCodeLens((p) => guard('code lens', [], () => {
   const v = viewState(p.textDocument.uri);
-  return v ? codeLenses(v.state) : [];
+  return v ? [...codeLenses(v.state), ...layerLenses(v.state, recipeOfModel(v.modelPath))] : [];
 }));
 
 connection.onCompletion((p) => guard('completion', [], () => {
@@ -271,33 +274,12 @@ connection.onCompletion((p) => guard('completion', [], () => {
 connection.onCodeAction((p) => guard('code action', [] as CodeAction[], () => {
   const v = viewState(p.textDocument.uri);
   if (!v) return [];
-  const actions: CodeAction[] = [];
+  const actions = layerActions(v.state, recipeOfModel(v.modelPath), p.context.diagnostics);
   const seen = new Set<string>();
-  const recipeUri = fileUri(recipePathFor(v.modelPath));
-  const openRecipe = documents.get(recipeUri)?.getText();
   for (const d of p.context.diagnostics) {
-    const data = d.data as NodeDiagnosticData | undefined;
-    if (!data?.node) continue;
-    const node = data.node;
-    if (seen.has(node)) continue;
+    const node = (d.data as NodeDiagnosticData | undefined)?.node;
+    if (!node || seen.has(node)) continue;
     seen.add(node);
-    const layer = v.state.layers.find((l) => l.info.node === node);
-    const mode: QuantMode = layer?.info.modes[0] ?? 'dynamic';
-    actions.push({
-      title: `Exclude ${node} from quantization`,
-      kind: CodeActionKind.QuickFix,
-      diagnostics: [d],
-      isPreferred: data.kind !== 'layer',
-      edit: recipeEdit(v.modelPath, node, { kind: 'exclude' }, openRecipe, mode),
-    });
-    if (layer && layer.info.weightBytes > 0) {
-      actions.push({
-        title: `Use per-channel for ${node}`,
-        kind: CodeActionKind.QuickFix,
-        diagnostics: [d],
-        edit: recipeEdit(v.modelPath, node, { kind: 'perChannel' }, openRecipe, mode),
-      });
-    }
     actions.push({
       title: `Show ${node} in Graph`,
       kind: CodeActionKind.QuickFix,
@@ -307,6 +289,11 @@ connection.onCodeAction((p) => guard('code action', [] as CodeAction[], () => {
   }
   return actions;
 }));
+
+/** The model's recipe as the editor has it (an open, unsaved recipe counts). */
+function recipeOfModel(modelPath: string) {
+  return modelRecipe(modelPath, documents.get(fileUri(recipePathFor(modelPath)))?.getText());
+}
 
 process.on('uncaughtException', (e) => connection.console.error(`uncaught: ${oneLine(e)}`));
 process.on('unhandledRejection', (e) => connection.console.error(`unhandled rejection: ${oneLine(e)}`));

@@ -9,8 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as jsonc from 'jsonc-parser';
-import type { CodeAction, CodeLens, CompletionItem, Diagnostic, DocumentSymbol, Hover, Location, TextDocumentEdit } from 'vscode-languageserver-protocol';
+import type { CodeAction, CodeLens, CompletionItem, Diagnostic, DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
 import { loadModel } from '../../src/core/onnx/model';
 import { readFloat32 } from '../../src/core/onnx/tensor';
 import { modelToBytes } from '../../src/core/onnx/save';
@@ -128,7 +127,8 @@ test('definition goes to the producer, references list every line using a tensor
 test('code lenses over the graph signature count quantizable layers and bytes saved', async () => {
   const model = path.join(dir, 'digits_mlp.onnx');
   const { uri, lines } = await openView(model);
-  const lenses = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
+  // The node lines' "Keep float" lenses are the quick-fix test's.
+  const lenses = (await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).filter((l) => l.command?.command !== 'onnxQuantizer.setLayerExcluded');
   assert.ok(lenses.every((l) => l.range.start.line === lineOf(lines, 'torch_jit (')));
   assert.equal(lenses[0]!.command!.title, '3 quantizable layers with weights');
   const before = (256 * 64 + 256 * 256 + 10 * 256) * 4;
@@ -165,29 +165,69 @@ test('a node finding carries a link to the graph (its code), in the text view an
   }
 });
 
-test('code actions write the recipe next to the model: created when missing, then edited', async () => {
+test('quick fixes and "Keep float" lenses run the recipe commands, only for nodes the recipe\'s mode quantizes', async () => {
   const model = path.join(dir, 'digits_mlp.onnx');
-  const { uri } = await openView(model);
+  const { uri, lines } = await openView(model);
   const diags = await client.diagnosticsFor(uri);
-  const fc2 = diags.find((d) => (d.data as { node: string }).node === '/fc2/Gemm')!;
+  const fc2 = diags.find((d) => (d.data as { node: string }).node === '/fc2/Gemm');
+  assert.ok(fc2, 'a diagnostic on /fc2/Gemm');
   const ask = () => client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: fc2.range, context: { diagnostics: [fc2] } });
+  const nodeLenses = async () =>
+    (await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } }))
+      .filter((l) => l.command?.command === 'onnxQuantizer.setLayerExcluded')
+      .map((l) => [l.range.start.line, l.command?.title, ...(l.command?.arguments ?? [])]);
+  // No recipe yet: offered in every mode that quantizes the node; the extension writes the recipe (the view is read-only).
   const actions = await ask();
-  assert.deepEqual(actions.map((a) => a.title), ['Exclude /fc2/Gemm from quantization', 'Use per-channel for /fc2/Gemm', 'Show /fc2/Gemm in Graph']);
+  assert.deepEqual(actions.map((a) => a.title), ['Exclude /fc2/Gemm from quantization (dynamic, static, weight-only)', 'Use per-channel for /fc2/Gemm', 'Show /fc2/Gemm in Graph']);
   assert.deepEqual(actions[2]?.command, { title: 'Show in Graph', command: 'onnxQuantizer.openGraph', arguments: [fileUri(model), '/fc2/Gemm'] });
-  const recipePath = path.join(dir, 'digits_mlp.quant.json');
-  const changes = actions[0]!.edit!.documentChanges!;
-  assert.deepEqual(changes[0], { kind: 'create', uri: fileUri(recipePath), options: { ignoreIfExists: true } });
-  const created = (changes[1] as TextDocumentEdit).edits[0]!.newText;
-  assert.deepEqual(JSON.parse(created), { model: 'digits_mlp.onnx', mode: 'dynamic', nodes: { '/fc2/Gemm': { exclude: true } } });
-  fs.writeFileSync(recipePath, created);
+  assert.equal(actions[0]?.edit, undefined);
+  assert.deepEqual(actions[0]?.command?.arguments, [fileUri(model), '/fc2/Gemm', true]);
+  assert.deepEqual(actions[1]?.command?.command, 'onnxQuantizer.setLayerPerChannel');
+  assert.deepEqual(
+    (await nodeLenses()).map((l) => l.slice(1, 2)),
+    [['Keep float (dynamic, static, weight-only)'], ['Keep float (dynamic, static, weight-only)'], ['Keep float (dynamic, static, weight-only)']],
+    'the three Gemms, not Flatten or Relu',
+  );
 
-  const perChannel = (await ask())[1]!;
-  const edits = (perChannel.edit!.documentChanges![0] as TextDocumentEdit).edits;
-  const lines = created.split('\n');
-  const offsetOf = (p: { line: number; character: number }) => lines.slice(0, p.line).reduce((s, l) => s + l.length + 1, 0) + p.character;
-  const applied = jsonc.applyEdits(created, edits.map((e) => ({ offset: offsetOf(e.range.start), length: offsetOf(e.range.end) - offsetOf(e.range.start), content: e.newText })));
-  assert.deepEqual(JSON.parse(applied).nodes, { '/fc2/Gemm': { exclude: true, perChannel: true } });
-  fs.rmSync(recipePath);
+  // A static recipe keeping /fc2/Gemm float: no fix for it, a lens to quantize it again.
+  const recipePath = path.join(dir, 'digits_mlp.quant.json');
+  fs.writeFileSync(recipePath, JSON.stringify({ model: 'digits_mlp.onnx', mode: 'static', options: { calibrationData: 'digits_calib_x.npy' }, nodes: { '/fc2/Gemm': { exclude: true } } }));
+  try {
+    assert.deepEqual((await ask()).map((a) => a.title), ['Show /fc2/Gemm in Graph']);
+    const titles = (await nodeLenses()).map((l) => [l[1], l[3], l[4]]);
+    assert.deepEqual((await nodeLenses()).map((l) => l[0]), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm'].map((n) => lineOf(lines, `"${n}"`)), 'each on its node\'s line');
+    assert.deepEqual(titles, [
+      ['Keep float (static)', '/fc1/Gemm', true],
+      ['Kept float by the recipe · Quantize again', '/fc2/Gemm', false],
+      ['Keep float (static)', '/fc3/Gemm', true],
+    ]);
+  } finally {
+    fs.rmSync(recipePath);
+  }
+  client.close(uri);
+});
+
+test('mode-aware offers on the CNN: dynamic leaves its Convs and pooling alone, static offers them but not Flatten or Relu', async () => {
+  const model = path.join(dir, 'digits_cnn.onnx');
+  const { uri } = await openView(model);
+  const recipePath = path.join(dir, 'digits_cnn.quant.json');
+  const offered = async () =>
+    (await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).filter((l) => l.command?.command === 'onnxQuantizer.setLayerExcluded').map((l) => l.command?.arguments?.[1] as string);
+  try {
+    fs.writeFileSync(recipePath, JSON.stringify({ model: 'digits_cnn.onnx', mode: 'dynamic' }));
+    assert.deepEqual(await offered(), ['/fc/Gemm']);
+    fs.writeFileSync(recipePath, JSON.stringify({ model: 'digits_cnn.onnx', mode: 'static', options: { calibrationData: 'digits_calib_x.npy' } }));
+    assert.deepEqual(await offered(), ['/stem/stem.0/Conv', '/res1/res1.0/Conv', '/res2/res2.0/Conv', '/Add', '/down/down.0/Conv', '/pool/GlobalAveragePool', '/fc/Gemm']);
+  } finally {
+    fs.rmSync(recipePath, { force: true });
+  }
+  client.close(uri);
+  // An already quantized model: its recipe would change nothing, so nothing is offered.
+  const quantized = path.join(dir, 'digits_cnn_static_qnnpack_torch.onnx');
+  const q = await openView(quantized);
+  const lenses = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri: q.uri } });
+  assert.equal(lenses.filter((l) => l.command?.command === 'onnxQuantizer.setLayerExcluded').length, 0);
+  client.close(q.uri);
 });
 
 test('recipe checks: unknown nodes, op types the mode cannot quantize, calibration data that does not fit', async () => {

@@ -204,7 +204,9 @@ function layerOf(
 
   // Static: the data input must be float (or of unknown type: then flagged).
   // The static engine quantizes the main graph only; CPU-unfused ops only on request.
-  const staticRole = standard && entry.scope.depth === 0 ? rule?.static : undefined;
+  // Conv, ConvTranspose and Gemm need their weight constant (Gemm also without transA), as the planner does.
+  const staticWeightMissing = !!rule?.staticNeedsWeight && (!allWeightsFloat || (op === 'Gemm' && attrInt(node, 'transA', 0) !== 0));
+  const staticRole = standard && entry.scope.depth === 0 && !staticWeightMissing ? rule?.static : undefined;
   if (!nonFloat && staticRole === 'cpu-unfused' && allWeightsFloat && dataInput && !dataIsConst) info.onRequest = [...(info.onRequest ?? []), 'static'];
   if (!nonFloat && (staticRole === 'compute' || staticRole === 'pass-through' || staticRole === 'fold') && staticNeighbourhood(node, staticRole, index)) {
     if (dataInput && !dataIsConst) {
@@ -354,6 +356,16 @@ function fmt(x: number): string {
 }
 function pct(x: number): string {
   return x === 0 ? '0%' : x < 0.0001 ? `${(x * 100).toExponential(1)}%` : `${(x * 100).toFixed(2)}%`;
+}
+
+/**
+ * Whether `mode`'s engine quantizes this layer by default, so that keeping it float changes the
+ * result: static QDQ wraps compute ops only (a Flatten or Reshape follows its neighbours' scales),
+ * Conv in dynamic mode only when asked for, and an already quantized node not at all.
+ */
+export function modeQuantizes(info: LayerInfo, mode: LayerMode): boolean {
+  if (info.quantized || !info.modes.includes(mode)) return false;
+  return mode !== 'static' || opRule({ opType: info.opType, domain: info.domain })?.static === 'compute';
 }
 
 /** The layers `inspect` reports: nodes some mode acts on, or with a risk note, or already quantized. */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { InputError } from '../errors';
 import { isInside } from '../onnx/paths';
 import { fileError } from '../util/files';
-import { DataType } from '../onnx/dtype';
+import { DataType, isFloatType } from '../onnx/dtype';
 import type { GraphProto } from '../onnx/schema';
 import { readNpy, type NpyArray, type NpyDtype } from './npy';
 
@@ -35,10 +35,18 @@ export function graphInputs(graph: GraphProto): InputSpec[] {
 export function fixedBatchOf(specs: InputSpec[]): number | undefined {
   let fixed: number | undefined;
   for (const s of specs) {
+    // A recurrent state's first dim counts layers × directions, not samples.
+    if (isRecurrentState(s)) continue;
     const d = s.dims?.[0];
     if (typeof d === 'number' && d > 0) fixed = fixed === undefined ? d : Math.min(fixed, d);
   }
   return fixed;
+}
+
+/** [layers × directions, batch, hidden] float named as a recurrent state (Silero's h, c, state): dim 1 is the batch. */
+export function isRecurrentState(spec: InputSpec): boolean {
+  const d = spec.dims;
+  return !!d && d.length === 3 && isFloatType(spec.elemType) && typeof d[0] === 'number' && d[0] > 0 && /^(state|states|h|c|h0|c0|hx|cx|hidden|cell)$/i.test(spec.name);
 }
 
 /**

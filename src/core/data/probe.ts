@@ -5,6 +5,11 @@
  * - the batch dim (first axis) is 1;
  * - image dims (height, width of a rank-4 float input) come from the model's metadata, else 224;
  *   a symbolic channel dim is 3;
+ * - audio: a scalar integer input named as a sample rate (`sr`, `sample_rate`…) is 16000; a
+ *   waveform (rank-2 float [batch, samples] in a model with a sample-rate input, or whose dim is
+ *   named samples/audio/wave) is 512 samples long (32 ms at 16 kHz: one STFT window or VAD chunk,
+ *   where 128 is shorter than the window); the batch dim of an RNN state input ([layers, batch,
+ *   hidden], named state/h/c…) is the batch;
  * - every other symbolic dim (sequence, length, frames…) is 128;
  * - dims sharing a symbolic name share a value (a stated `seq` applies to every input using it).
  */
@@ -14,7 +19,7 @@ import { DataType, isFloatType } from '../onnx/dtype';
 import type { ModelProto } from '../onnx/schema';
 import { float32ToFloat16Bits } from '../onnx/float16';
 import { readNpy, type NpyArray, type NpyDtype } from './npy';
-import type { InputSpec } from './inputs';
+import { isRecurrentState, type InputSpec } from './inputs';
 
 /** What the user stated about the inputs (CLI flags, recipe fields, remembered per model in the editor). */
 export interface InputOverrides {
@@ -26,6 +31,23 @@ export interface InputOverrides {
 
 export const DEFAULT_SEQUENCE = 128;
 export const DEFAULT_IMAGE = 224;
+export const DEFAULT_SAMPLE_RATE = 16000;
+export const DEFAULT_AUDIO_SAMPLES = 512;
+
+/** A scalar (or [1]) integer input named as a sample rate: audio models branch on its value. */
+export function isSampleRateInput(spec: InputSpec): boolean {
+  const d = spec.dims;
+  const scalar = d !== undefined && (d.length === 0 || (d.length === 1 && d[0] === 1));
+  return scalar && !isFloatType(spec.elemType) && /^(sr|fs|sample_?rate|sampling_?rate|samplerate)$/i.test(spec.name);
+}
+
+/** [batch, samples] float: a waveform when the model takes a sample rate or the dim says so. */
+function isWaveform(spec: InputSpec, specs: InputSpec[]): boolean {
+  const d = spec.dims;
+  if (!d || d.length !== 2 || !isFloatType(spec.elemType) || (typeof d[1] === 'number' && d[1] > 0)) return false;
+  return specs.some(isSampleRateInput) || (typeof d[1] === 'string' && /sample|audio|wave|signal|pcm/i.test(d[1]));
+}
+
 
 /** `NAME=1x128` (or `NAME=[1,128]`, `NAME=1,128`): the name is everything before the last '='. */
 export function parseInputShape(text: string): [string, number[]] {
@@ -116,6 +138,8 @@ export function probeShapes(proto: ModelProto, specs: InputSpec[], overrides: In
     const dims = spec.dims ?? [];
     const notes: string[] = [];
     const layout = imageLayout(spec);
+    const waveform = isWaveform(spec, specs);
+    const state = isRecurrentState(spec);
     const out = dims.map((d, i) => {
       if (typeof d === 'number' && d > 0) return d;
       const label = typeof d === 'string' && d ? d : `dim ${i}`;
@@ -125,7 +149,8 @@ export function probeShapes(proto: ModelProto, specs: InputSpec[], overrides: In
       }
       let v: number;
       let why: string;
-      if (i === 0) [v, why] = [batch, 'batch'];
+      if (i === 0 || (state && i === 1)) [v, why] = [batch, 'batch'];
+      else if (waveform && i === 1) [v, why] = [DEFAULT_AUDIO_SAMPLES, 'audio window default'];
       else if (layout && layout.channel === i) [v, why] = [3, 'image channels'];
       else if (layout && layout.spatial.includes(i)) [v, why] = image ? [image, 'image size from the model metadata'] : [DEFAULT_IMAGE, 'image default'];
       else [v, why] = [DEFAULT_SEQUENCE, isFloatType(spec.elemType) ? 'length default' : 'sequence default'];

@@ -11,10 +11,10 @@ import { tensorShape } from '../onnx/tensor';
 import { VALUE_PRESERVING_OPS } from '../onnx/op-rules';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, fixedBatchOf, generatedElementCount, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
+import { alignedCopy, fixedBatchOf, generatedElementCount, graphInputs, isRecurrentState, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
 import { ort, type OrtTensor } from '../runtime/ort';
 import { seededRandom } from '../util/random';
-import { describeProbeShapes, npyTypeOfInput, probeShapes, statedValue, type InputOverrides, type ProbeShape } from '../data/probe';
+import { DEFAULT_SAMPLE_RATE, describeProbeShapes, isSampleRateInput, npyTypeOfInput, probeShapes, statedValue, type InputOverrides, type ProbeShape } from '../data/probe';
 
 export type { InputSpec };
 
@@ -158,8 +158,15 @@ export function generateInputData(proto: ModelProto, specs: InputSpec[], samples
     }
     if (!spec.dims) throw new InputError(`input '${spec.name}' has no shape in the model; pass --data or --input-shape ${spec.name}=D1xD2…`);
     if (spec.dims.length === 0) {
-      const value = dtype === 'float32' || dtype === 'float64' || dtype === 'float16' ? 0.5 : 1;
+      const value = isSampleRateInput(spec) ? DEFAULT_SAMPLE_RATE : dtype === 'float32' || dtype === 'float64' || dtype === 'float16' ? 0.5 : 1;
       arrays.set(spec.name, statedValue(spec, String(value), []));
+      fixed.add(spec.name);
+      continue;
+    }
+    if (isRecurrentState(spec)) {
+      // The initial state a recurrent model starts from: zeros, [layers, batch, hidden], fed whole to every run.
+      const n = probe.dims.reduce((a, b) => a * b, 1);
+      arrays.set(spec.name, { dtype, shape: probe.dims, data: new Uint8Array(n * (dtype === 'float64' ? 8 : dtype === 'float16' ? 2 : 4)) });
       fixed.add(spec.name);
       continue;
     }

@@ -10,7 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { InputError } from '../../core/errors';
+import { InputError, oneLine } from '../../core/errors';
+import { recipeToOptions, type RecipePlan } from '../../core/text/recipe';
 import { outputNameProblem } from '../../core/util/writeGuard';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
@@ -72,13 +73,14 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
     if (!model) return undefined;
     requireLocal(model);
     const settings = quantizeSettings(model);
-    const plan = programmatic || useDefaults ? planFromSettings(model.fsPath, settings, given ?? {}) : await askPlan(model.fsPath, settings, services.exclusions.get(model).length);
+    const recipe = modelRecipe(services, model);
+    const plan = programmatic || useDefaults ? planFromSettings(model.fsPath, settings, given ?? {}, recipe) : await askPlan(model.fsPath, settings, recipe);
     if (!plan) return undefined;
-    // Layers unticked in the Models view stay float, unless the caller chose the nodes itself.
-    const excluded = services.exclusions.get(model);
-    if (excluded.length && plan.options.excludeNodes === undefined && plan.options.nodes === undefined) {
-      plan.options.excludeNodes = excluded;
-      services.log.info(`keeping ${excluded.length} layer(s) unticked in the Models view in float: ${excluded.join(', ')}`);
+    // The recipe's float layers stay float, unless the caller chose the nodes itself.
+    const kept = recipe && plan.options.excludeNodes === undefined && plan.options.nodes === undefined ? keptFloatBy(recipe, plan.options.mode) : undefined;
+    if (kept) {
+      plan.options.excludeNodes = kept.nodes;
+      services.log.info(`${kept.text}: ${kept.nodes.join(', ')}`);
     }
     if (!programmatic && !plan.options.force && fs.existsSync(plan.output)) {
       const replace = vscode.l10n.t('Replace');
@@ -93,7 +95,8 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
       if (given?.compare) result.compare = await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: true, quantize: result });
       return result;
     }
-    void offerNextSteps(services, model, result, plan);
+    await services.exclusions.recordChoice(model, { mode: plan.options.mode, ...(plan.options.calibrationData ? { calibrationData: plan.options.calibrationData } : {}) }).catch((e: unknown) => services.log.warn(`recipe not updated: ${oneLine(e)}`));
+    void offerNextSteps(services, model, result, plan, kept?.text);
     return result;
   } catch (e) {
     if (programmatic) throw e;
@@ -151,9 +154,45 @@ async function runWithInputs(services: Services, model: string, plan: Plan, prog
   }
 }
 
-function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCommandOptions): Plan {
+/** The model's recipe (`MODEL.quant.json`) as quantizer options; a recipe that cannot be read stops the run. */
+interface ModelRecipe {
+  file: string;
+  plan: RecipePlan;
+}
+
+function modelRecipe(services: Services, model: vscode.Uri): ModelRecipe | undefined {
+  const error = services.exclusions.recipeError(model);
+  if (error) throw new InputError(error);
+  const recipe = services.exclusions.recipe(model);
+  if (!recipe) return undefined;
+  const file = services.exclusions.recipePath(model);
+  const plan = recipeToOptions(recipe, path.dirname(file));
+  // Only the model's own recipe counts here: one naming another model is run with Quantize with Recipe.
+  return path.resolve(plan.model) === path.resolve(model.fsPath) ? { file, plan } : undefined;
+}
+
+/** The recipe's options that apply in `mode`: all of them in the recipe's own mode, else only its float layers. */
+function recipeOptionsFor(recipe: ModelRecipe | undefined, mode: QuantMode): Partial<QuantizeOptions> {
+  if (!recipe) return {};
+  const { mode: _mode, ...options } = recipe.plan.options;
+  if (recipe.plan.options.mode === mode) return options;
+  return options.excludeNodes ? { excludeNodes: options.excludeNodes } : {};
+}
+
+/** "3 nodes kept float by digits_cnn.quant.json" (undefined when the recipe keeps none float). */
+function keptFloatBy(recipe: ModelRecipe, mode: QuantMode): { nodes: string[]; text: string } | undefined {
+  const nodes = recipeOptionsFor(recipe, mode).excludeNodes ?? [];
+  if (nodes.length === 0) return undefined;
+  const name = path.basename(recipe.file);
+  return { nodes, text: nodes.length === 1 ? vscode.l10n.t('1 node kept float by {0}', name) : vscode.l10n.t('{0} nodes kept float by {1}', nodes.length, name) };
+}
+
+function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCommandOptions, recipe: ModelRecipe | undefined): Plan {
   const { output, compare: _compare, ...overrides } = given;
-  const options: QuantizeOptions = { mode: s.mode, preset: s.preset, ...overrides };
+  // The caller's options win, then the recipe's (its mode too), then the settings.
+  const mode = overrides.mode ?? recipe?.plan.options.mode ?? s.mode;
+  const { excludeNodes: _excluded, ...fromRecipe } = recipeOptionsFor(recipe, mode);
+  const options: QuantizeOptions = { preset: s.preset, ...fromRecipe, ...overrides, mode };
   if (options.mode === 'static') {
     options.format ??= s.format;
     options.calibrationMethod ??= s.calibrationMethod;
@@ -167,13 +206,18 @@ function planFromSettings(model: string, s: QuantizeSettings, given: QuantizeCom
     options.accuracyLevel ??= s.accuracyLevel;
   }
   options.perChannel ??= s.perChannel;
-  return { output: output ? path.resolve(path.dirname(model), output) : defaultOutputPath(model, options.mode, options.weightBits), options };
+  const out = output ? path.resolve(path.dirname(model), output) : mode === recipe?.plan.options.mode && recipe.plan.output ? recipe.plan.output : defaultOutputPath(model, options.mode, options.weightBits);
+  return { output: out, options };
 }
 
-async function askPlan(model: string, s: QuantizeSettings, excludedLayers: number): Promise<Plan | undefined> {
+async function askPlan(model: string, s: QuantizeSettings, recipe: ModelRecipe | undefined): Promise<Plan | undefined> {
   const title = vscode.l10n.t('Quantize {0}', path.basename(model));
+  const recipeName = recipe ? path.basename(recipe.file) : '';
+  const preferred = recipe?.plan.options.mode ?? s.mode;
   const mode = await vscode.window.showQuickPick(
-    MODES.map((m) => ({ ...m, description: m.mode === s.mode ? vscode.l10n.t('default') : '' })).sort((a, b) => Number(b.mode === s.mode) - Number(a.mode === s.mode)),
+    MODES.map((m) => ({ ...m, description: m.mode !== preferred ? '' : recipe ? vscode.l10n.t('from {0}', recipeName) : vscode.l10n.t('default') })).sort(
+      (a, b) => Number(b.mode === preferred) - Number(a.mode === preferred),
+    ),
     { title: `${title} (1/3)`, placeHolder: vscode.l10n.t('Quantization mode'), matchOnDetail: true },
   );
   if (!mode) return undefined;
@@ -182,26 +226,28 @@ async function askPlan(model: string, s: QuantizeSettings, excludedLayers: numbe
     { title: `${title} (2/3)`, placeHolder: vscode.l10n.t('Target hardware') },
   );
   if (!preset) return undefined;
-  const options: QuantizeOptions = { mode: mode.mode, preset: preset.preset, perChannel: s.perChannel };
+  // The recipe's settings for its own mode (its float layers in any mode) over the settings' defaults.
+  const { excludeNodes: _excluded, ...fromRecipe } = recipeOptionsFor(recipe, mode.mode);
+  const options: QuantizeOptions = { perChannel: s.perChannel, ...fromRecipe, mode: mode.mode, preset: preset.preset };
   if (mode.mode === 'static') {
-    const data = await pickCalibrationData(model, s.calibrationData, title);
+    const fromFile = fromRecipe.calibrationData ? { path: fromRecipe.calibrationData, source: recipeName } : undefined;
+    const data = await pickCalibrationData(model, s.calibrationData, title, fromFile);
     if (!data) return undefined;
     options.calibrationData = data;
-    options.format = s.format;
-    options.calibrationMethod = s.calibrationMethod;
-    options.calibrationBatch = s.calibrationBatch;
-    options.memoryBudget = s.memoryBudget;
+    options.format ??= s.format;
+    options.calibrationMethod ??= s.calibrationMethod;
+    options.calibrationBatch ??= s.calibrationBatch;
+    options.memoryBudget ??= s.memoryBudget;
   }
   if (mode.mode === 'weight-only') {
-    options.weightBits = s.weightBits;
-    options.accuracyLevel = s.accuracyLevel;
+    options.weightBits ??= s.weightBits;
+    options.accuracyLevel ??= s.accuracyLevel;
   }
-  const suggested = defaultOutputPath(model, mode.mode, options.weightBits);
+  const suggested = mode.mode === recipe?.plan.options.mode && recipe.plan.output ? recipe.plan.output : defaultOutputPath(model, mode.mode, options.weightBits);
+  const kept = recipe ? keptFloatBy(recipe, mode.mode) : undefined;
   const name = await vscode.window.showInputBox({
     title: `${title} (3/3)`,
-    prompt: excludedLayers
-      ? vscode.l10n.t('Output file, next to the model ({0} layer(s) unticked in the Models view stay float)', excludedLayers)
-      : vscode.l10n.t('Output file, next to the model'),
+    prompt: kept ? vscode.l10n.t('Output file, next to the model ({0})', kept.text) : vscode.l10n.t('Output file, next to the model'),
     value: path.basename(suggested),
     valueSelection: [0, path.basename(suggested).length - '.onnx'.length],
     validateInput: (v) => {
@@ -217,10 +263,11 @@ async function askPlan(model: string, s: QuantizeSettings, excludedLayers: numbe
 }
 
 /** Calibration data: the setting, `.npy` files next to the model, or a file/folder dialog. */
-async function pickCalibrationData(model: string, fromSettings: string | undefined, title: string): Promise<string | undefined> {
+async function pickCalibrationData(model: string, fromSettings: string | undefined, title: string, fromRecipe?: { path: string; source: string }): Promise<string | undefined> {
   type Item = vscode.QuickPickItem & { path?: string; browse?: 'file' | 'folder' };
   const items: Item[] = [];
-  if (fromSettings) items.push({ label: path.basename(fromSettings), description: vscode.l10n.t('from settings'), detail: fromSettings, path: fromSettings });
+  if (fromRecipe) items.push({ label: path.basename(fromRecipe.path), description: vscode.l10n.t('from {0}', fromRecipe.source), detail: fromRecipe.path, path: fromRecipe.path });
+  if (fromSettings && fromSettings !== fromRecipe?.path) items.push({ label: path.basename(fromSettings), description: vscode.l10n.t('from settings'), detail: fromSettings, path: fromSettings });
   const dir = path.dirname(model);
   let nearby: string[] = [];
   try {
@@ -228,7 +275,7 @@ async function pickCalibrationData(model: string, fromSettings: string | undefin
   } catch {
     /* folder not listable: only the dialog remains */
   }
-  for (const p of nearby) if (p !== fromSettings) items.push({ label: path.basename(p), description: vscode.l10n.t('next to the model'), path: p });
+  for (const p of nearby) if (p !== fromSettings && p !== fromRecipe?.path) items.push({ label: path.basename(p), description: vscode.l10n.t('next to the model'), path: p });
   items.push({ label: `$(file) ${vscode.l10n.t('Choose a .npy file…')}`, browse: 'file' }, { label: `$(folder) ${vscode.l10n.t('Choose a folder of INPUTNAME.npy files…')}`, browse: 'folder' });
   const pick = await vscode.window.showQuickPick(items, { title, placeHolder: vscode.l10n.t('Calibration data (first axis = samples)') });
   if (!pick) return undefined;
@@ -251,7 +298,7 @@ function speedText(s: QuantizeSpeed): string {
   return vscode.l10n.t('No faster than float on this CPU ({0}×, within the noise).', s.speedup.toFixed(2));
 }
 
-async function offerNextSteps(services: Services, model: vscode.Uri, result: QuantizeResult, plan: Plan): Promise<void> {
+async function offerNextSteps(services: Services, model: vscode.Uri, result: QuantizeResult, plan: Plan, keptFloat?: string): Promise<void> {
   const compare = vscode.l10n.t('Compare');
   const reveal = vscode.l10n.t('Reveal in Explorer');
   const keepFloat = vscode.l10n.t('Keep Worst Layers Float');
@@ -260,6 +307,7 @@ async function offerNextSteps(services: Services, model: vscode.Uri, result: Qua
   const fidelity = quantizeFidelityOf({ quantize: { fidelity: result.fidelity } });
   const message =
     vscode.l10n.t('Quantized {0} → {1}: {2}× smaller, {3} nodes quantized{4}.', path.basename(model.fsPath), path.basename(result.output), result.sizeRatio.toFixed(2), result.quantizedNodes, skipped) +
+    (keptFloat ? ' ' + vscode.l10n.t('{0}.', keptFloat) : '') +
     (fidelity ? ' ' + vscode.l10n.t('Fidelity vs float: {0}.', fidelity.text) : '') +
     (result.speed ? ' ' + speedText(result.speed) : '');
   const worst = result.fidelity?.worstLayers?.map((l) => l.node) ?? [];
@@ -268,10 +316,13 @@ async function offerNextSteps(services: Services, model: vscode.Uri, result: Qua
     : await vscode.window.showInformationMessage(message, compare, reveal);
   if (pick === keepFloat) {
     try {
+      // The model's recipe records them, so the Models view, the text view and the next run agree.
+      for (const node of worst) await services.exclusions.set(model, node, true);
       const options = { ...plan.options, force: true, excludeNodes: [...new Set([...(plan.options.excludeNodes ?? []), ...worst])] };
+      keptFloat = vscode.l10n.t('{0} nodes kept float by {1}', options.excludeNodes.length, path.basename(services.exclusions.recipePath(model)));
       services.log.info(`re-quantizing with ${worst.join(', ')} kept in float`);
       const again = await services.jobs.run({ kind: 'quantize', model: model.fsPath, output: result.output, options });
-      void offerNextSteps(services, model, again, { output: result.output, options });
+      void offerNextSteps(services, model, again, { output: result.output, options }, keptFloat);
     } catch (e) {
       reportError(e, services.log);
     }

@@ -1,47 +1,96 @@
 /**
- * Layers the user unticked in the Models view, per model, kept in workspace state. Quantize
- * commands pass them as `excludeNodes` unless the caller gives its own list.
+ * Which layers of a model stay float: read from and written to the model's recipe
+ * (`MODEL.quant.json` next to it), the one record the Models-view checkboxes, the text view's
+ * quick fixes and code lenses, the graph view and Quantize… share. A recipe edited by hand (or
+ * by git) reaches them through the file events of the model index.
+ *
+ * The work is done by ExclusionsStore (exclusionsStore.ts), loaded with the JSONC parser on the
+ * first recipe read from dist/recipeFiles.js, which keeps them out of the activation bundle.
  */
 import * as vscode from 'vscode';
+import type { QuantRecipe } from '../../core/text/recipe';
+import type { NewRecipe, OverridePatch } from '../../core/text/recipeEdit';
+import type { FileEvent } from '../languageServer';
+import type { ExclusionsStore, QuantizeChoice, RecipeWrite } from './exclusionsStore';
+import type * as RecipeFiles from './recipeFiles';
 
-const KEY = 'onnxQuantizer.excludedNodes';
+export type { QuantizeChoice, RecipeWrite } from './exclusionsStore';
 
-export class Exclusions {
+export class Exclusions implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  /** Fires with the model whose recipe changed (an edit here, or the file on disk). */
   readonly onDidChange = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+  private loaded: { files: typeof RecipeFiles; store: ExclusionsStore } | undefined;
 
-  constructor(private readonly state: vscode.Memento) {}
+  constructor(
+    /** dist/recipeFiles.js. */
+    private readonly bundle: string,
+    private readonly state: vscode.Memento,
+    fileEvents: vscode.Event<FileEvent>,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.subscription = fileEvents((e) => {
+      if (!/\.quant\.json$/i.test(e.uri.path) || e.uri.scheme !== 'file') return;
+      this.loaded?.store.forget(e.uri.fsPath);
+      this.changed.fire(vscode.Uri.file(e.uri.fsPath.replace(/\.quant\.json$/i, '.onnx')));
+    });
+  }
 
-  /** Node names excluded from quantization for this model (sorted). */
+  /** The recipe bundle's functions (the layer commands run from it too). */
+  files(): typeof RecipeFiles {
+    return this.load().files;
+  }
+
+  recipe(model: vscode.Uri): QuantRecipe | undefined {
+    return this.load().store.recipe(model);
+  }
+
+  recipeError(model: vscode.Uri): string | undefined {
+    return this.load().store.recipeError(model);
+  }
+
+  recipePath(model: vscode.Uri): string {
+    return this.load().store.recipePath(model);
+  }
+
+  /** Node names the recipe keeps float (sorted). */
   get(model: vscode.Uri): string[] {
-    return [...(this.all()[model.toString()] ?? [])].sort();
+    return this.load().store.get(model);
   }
 
   isExcluded(model: vscode.Uri, node: string): boolean {
-    return this.all()[model.toString()]?.includes(node) ?? false;
+    return this.load().store.isExcluded(model, node);
   }
 
-  async set(model: vscode.Uri, node: string, excluded: boolean): Promise<void> {
-    const all = this.all();
-    const key = model.toString();
-    const nodes = new Set(all[key] ?? []);
-    if (excluded) nodes.add(node);
-    else nodes.delete(node);
-    if (nodes.size) all[key] = [...nodes];
-    else delete all[key];
-    await this.state.update(KEY, all);
-    this.changed.fire(model);
+  /** Keep a node float (true) or quantize it again (false). */
+  set(model: vscode.Uri, node: string, excluded: boolean): Promise<RecipeWrite | undefined> {
+    return this.load().store.set(model, node, excluded);
+  }
+
+  setOverride(model: vscode.Uri, node: string, patch: OverridePatch): Promise<RecipeWrite | undefined> {
+    return this.load().store.setOverride(model, node, patch);
+  }
+
+  recordChoice(model: vscode.Uri, choice: QuantizeChoice): Promise<void> {
+    return this.load().store.recordChoice(model, choice);
+  }
+
+  newRecipe(model: vscode.Uri): NewRecipe {
+    return this.load().store.newRecipe(model);
   }
 
   dispose(): void {
+    this.subscription.dispose();
     this.changed.dispose();
   }
 
-  private all(): Record<string, string[]> {
-    const v = this.state.get<unknown>(KEY);
-    if (typeof v !== 'object' || v === null) return {};
-    const out: Record<string, string[]> = {};
-    for (const [k, nodes] of Object.entries(v)) if (Array.isArray(nodes)) out[k] = nodes.filter((n): n is string => typeof n === 'string');
-    return out;
+  private load(): { files: typeof RecipeFiles; store: ExclusionsStore } {
+    if (!this.loaded) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const files = require(this.bundle) as typeof RecipeFiles;
+      this.loaded = { files, store: new files.ExclusionsStore(this.state, this.log, (m) => this.changed.fire(m)) };
+    }
+    return this.loaded;
   }
 }

@@ -94,7 +94,15 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
   /** Ticking or unticking a layer row (TreeView.onDidChangeCheckboxState). */
   async onCheckboxes(items: ReadonlyArray<readonly [ExplorerNode, vscode.TreeItemCheckboxState]>): Promise<void> {
     for (const [node, state] of items) {
-      if (node.kind === 'row' && node.row.layer) await this.exclusions.set(node.model, node.row.layer, state === vscode.TreeItemCheckboxState.Unchecked);
+      if (node.kind !== 'row' || !node.row.layer) continue;
+      try {
+        await this.exclusions.set(node.model, node.row.layer, state === vscode.TreeItemCheckboxState.Unchecked);
+      } catch (e) {
+        // A recipe that cannot be read is never rewritten: the row goes back to what the recipe says.
+        this.log.error(oneLine(e));
+        void vscode.window.showErrorMessage(oneLine(e));
+        this.changed.fire(undefined);
+      }
     }
   }
 

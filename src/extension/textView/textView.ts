@@ -155,7 +155,8 @@ async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel): P
     for (const w of warnings) log.warn(`${path.basename(recipeUri.fsPath)}: ${w}`);
     if (warnings.length) void vscode.window.showWarningMessage(warnings.join(' · '));
     log.info(`quantize with recipe ${recipeUri.fsPath}: ${JSON.stringify(plan.options)}${plan.output ? ` → ${plan.output}` : ''}`);
-    const options = plan.output ? { ...plan.options, output: plan.output } : plan.options;
+    // The recipe's float layers, even none: the model's own recipe is not added to the one being run.
+    const options = { ...plan.options, excludeNodes: plan.options.excludeNodes ?? [], ...(plan.output ? { output: plan.output } : {}) };
     // Recipes cannot force: an existing output is replaced only when the user says so here.
     const output = plan.output ?? defaultOutputPath(plan.model, plan.options.mode, plan.options.weightBits);
     if (fs.existsSync(output)) {

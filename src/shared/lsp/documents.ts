@@ -31,6 +31,10 @@ export const DEFAULT_DIAGNOSTICS_SETTINGS: DiagnosticsSettings = {
   sqnrThresholdDb: 20,
 };
 
+/** Extension commands the server's lenses and quick fixes run: (model file URI, node key[, exclude = true]). */
+export const SET_LAYER_EXCLUDED_COMMAND = 'onnxQuantizer.setLayerExcluded';
+export const SET_LAYER_PER_CHANNEL_COMMAND = 'onnxQuantizer.setLayerPerChannel';
+
 /** The graph view's command: `(model, nodeKey?)`, the model a Uri or a URI string. */
 export const OPEN_GRAPH_COMMAND = 'onnxQuantizer.openGraph';
 

@@ -73,8 +73,7 @@ function calibrationFolder({ id, file, dataSets }: ProbeModel): string | undefin
 /**
  * Disagreements found by this probe and not fixed yet ("model mode node"), in classes: static inside If branches and
  * after an already-quantized input; static on a QAT model the engine refuses; pass-through ops the
- * planner does not keep 8-bit (LSTM's Transposes, index Gathers); Conv/Gemm whose weight is a
- * graph input; ops the planner quantizes through in expanded functions. The list only shrinks:
+ * planner does not keep 8-bit (LSTM's Transposes, index Gathers); ops the planner quantizes through in expanded functions. The list only shrinks:
  * an entry that now agrees fails the test until it is removed.
  */
 const KNOWN_DISAGREEMENTS = new Set([
@@ -93,8 +92,6 @@ const KNOWN_DISAGREEMENTS = new Set([
   'digits_cnn_static_qnnpack_torch static /Relu',
   'digits_cnn_static_qnnpack_torch static /down/0/Relu',
   'node/test_celu_expanded static Y',
-  'node/test_conv_with_autopad_same static y',
-  'node/test_gemm_default_zero_bias static y',
   'node/test_hardswish_expanded static HardSwish_test_hardswish_expanded_function_HS_X',
   'node/test_layer_normalization_4d_axis_negative_4_expanded static LayerNormalization_test_layer_normalization_4d_axis_negative_4_expanded_function_Mean2D',
   'node/test_nllloss_NCd1_weight_expanded static NegativeLogLikelihoodLoss_test_nllloss_NCd1_weight_expanded_function_loss_Ndd',

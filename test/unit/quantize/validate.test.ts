@@ -56,18 +56,18 @@ function divModel(file: string, zero = false): string {
   return file;
 }
 
-/** x [1, 16] → MatMul, scaled by sqrt(sample_rate − 8000): NaN unless the scalar int64 sample rate is realistic. */
+/** x [1, 16] → MatMul, scaled by sqrt(cutoff_hz − 8000): NaN unless the scalar int64 cutoff is realistic (not named as a sample rate, which the probe would default to 16000). */
 function sampleRateModel(file: string): string {
   const graph = makeGraph(
     [
       makeNode('MatMul', ['x', 'w'], ['h'], {}, { name: 'fc' }),
-      makeNode('Cast', ['sample_rate'], ['sr'], { to: DataType.FLOAT }, { name: 'cast' }),
+      makeNode('Cast', ['cutoff_hz'], ['sr'], { to: DataType.FLOAT }, { name: 'cast' }),
       makeNode('Sub', ['sr', 'base'], ['excess'], {}, { name: 'sub' }),
       makeNode('Sqrt', ['excess'], ['scale'], {}, { name: 'sqrt' }),
       makeNode('Mul', ['h', 'scale'], ['y'], {}, { name: 'scale_out' }),
     ],
-    'sample_rate',
-    [makeValueInfo('x', DataType.FLOAT, [1, 16]), makeValueInfo('sample_rate', DataType.INT64, [])],
+    'cutoff_hz',
+    [makeValueInfo('x', DataType.FLOAT, [1, 16]), makeValueInfo('cutoff_hz', DataType.INT64, [])],
     [makeValueInfo('y', DataType.FLOAT, [1, 8])],
     [floatTensor('w', [16, 8], randomWeights(16 * 8, 0.3, rand)), floatTensor('base', [], [8000])],
   );
@@ -109,15 +109,15 @@ test('a Div model quantizes by default; one that gives NaN on every input has no
   assert.ok(n.warnings.some((w) => /validation skipped: nothing was quantized/.test(w)), n.warnings.join('\n'));
 });
 
-test('a scalar int64 input: the default probe value is the probe\'s fault (named), --input sample_rate=16000 quantizes', async () => {
+test('a scalar int64 input: the default probe value is the probe\'s fault (named), --input cutoff_hz=16000 quantizes', async () => {
   const src = sampleRateModel(path.join(dir, 'sr.onnx'));
   const out = path.join(dir, 'sr.int8.onnx');
-  await assert.rejects(quantizeFile(src, out, { mode: 'dynamic' }), (e: unknown) => isProbeFault('sample_rate')(e) && !/'x'/.test((e as Error).message));
+  await assert.rejects(quantizeFile(src, out, { mode: 'dynamic' }), (e: unknown) => isProbeFault('cutoff_hz')(e) && !/'x'/.test((e as Error).message));
   assert.equal(fs.existsSync(out), false);
-  const r = await quantizeFile(src, out, { mode: 'dynamic', inputs: { values: { sample_rate: '16000' } } });
+  const r = await quantizeFile(src, out, { mode: 'dynamic', inputs: { values: { cutoff_hz: '16000' } } });
   assert.equal(r.quantizedNodes, 1);
   const x = Float32Array.from({ length: 16 }, (_, i) => i / 16);
-  const feeds = { x: { type: 'float32' as const, data: x, dims: [1, 16] }, sample_rate: { type: 'int64' as const, data: BigInt64Array.from([16000n]), dims: [] } };
+  const feeds = { x: { type: 'float32' as const, data: x, dims: [1, 16] }, cutoff_hz: { type: 'int64' as const, data: BigInt64Array.from([16000n]), dims: [] } };
   const f = await runModel(src, feeds);
   const q = await runModel(out, feeds);
   assert.ok(q.every((v, i) => Number.isFinite(v) && Math.abs(v - f[i]!) < 0.05 * Math.max(1, Math.abs(f[i]!))));
@@ -131,11 +131,11 @@ test('CLI: a bad probe exits 2 naming the input and writes nothing; --input / --
   const out = path.join(dir, 'sr_cli.int8.onnx');
   let r = cli(['quantize', src, '-o', out]);
   assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /^error: validation: .*input 'sample_rate' needs a real shape or value \(--input sample_rate=VALUE\)/m);
+  assert.match(r.stderr, /^error: validation: .*input 'cutoff_hz' needs a real shape or value \(--input cutoff_hz=VALUE\)/m);
   assert.equal(fs.existsSync(out), false);
-  r = cli(['quantize', src, '-o', out, '--input', 'sample_rate=16000', '--json']);
+  r = cli(['quantize', src, '-o', out, '--input', 'cutoff_hz=16000', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(JSON.parse(r.stdout).inputShapes, /sample_rate \[\]/);
+  assert.match(JSON.parse(r.stdout).inputShapes, /cutoff_hz \[\]/);
 
   const pad = padReflectModel(path.join(dir, 'pad_cli.onnx'));
   r = cli(['quantize', pad, '-o', path.join(dir, 'pad_cli.q.onnx'), '--input-shape', 'audio=1x1']);

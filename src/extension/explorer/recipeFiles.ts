@@ -1,0 +1,7 @@
+/**
+ * The lazily loaded bundle dist/recipeFiles.js (scripts/esbuild.mjs): recipe reads and edits with
+ * the JSONC parser and the write guards, and the layer commands that use them, loaded on the
+ * first recipe read so the activation bundle stays small (exclusions.ts loads it).
+ */
+export { ExclusionsStore } from './exclusionsStore';
+export { setLayerExcluded, setLayerPerChannel } from '../commands/layerEdits';

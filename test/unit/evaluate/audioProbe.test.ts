@@ -1,0 +1,44 @@
+/** Default probe inputs for audio models: sample rate by name, waveform window, recurrent state batch. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateInputData, maxBatchOf } from '../../../src/core/evaluate/data';
+import { DataType } from '../../../src/core/onnx/dtype';
+import type { ModelProto } from '../../../src/core/onnx/schema';
+
+const F = DataType.FLOAT;
+const I64 = DataType.INT64;
+// Silero VAD v4's and v5's inputs (v5 leaves its dims unnamed).
+const v4 = [
+  { name: 'input', elemType: F, dims: ['batch', 'sequence'] },
+  { name: 'sr', elemType: I64, dims: [] },
+  { name: 'h', elemType: F, dims: [2, 'batch', 64] },
+  { name: 'c', elemType: F, dims: [2, 'batch', 64] },
+];
+const v5 = [
+  { name: 'input', elemType: F, dims: [null, null] },
+  { name: 'state', elemType: F, dims: [2, null, 128] },
+  { name: 'sr', elemType: I64, dims: [] },
+];
+const noProto = { graph: { node: [], initializer: [], input: [], output: [] } } as unknown as ModelProto;
+
+test('a recurrent state input does not fix the batch; a scalar sample rate is 16000; a waveform is one 512-sample window', () => {
+  for (const specs of [v4, v5]) {
+    assert.equal(maxBatchOf(specs), Infinity);
+    const data = generateInputData(noProto, specs, 1);
+    assert.deepEqual(data.arrays.get('input')?.shape, [1, 512]);
+    const sr = data.arrays.get('sr');
+    assert.ok(sr);
+    assert.equal(new BigInt64Array(sr.data.buffer, sr.data.byteOffset, 1)[0], 16000n);
+    const state = data.arrays.get(specs === v4 ? 'h' : 'state');
+    assert.ok(state);
+    assert.deepEqual(state.shape, specs === v4 ? [2, 1, 64] : [2, 1, 128]);
+    assert.ok(new Float32Array(state.data.buffer, state.data.byteOffset, state.data.byteLength / 4).every((x) => x === 0), 'initial state is zeros');
+  }
+});
+
+test('a float [batch, N] input without a sample rate or an audio dim name keeps the length default', () => {
+  const data = generateInputData(noProto, [{ name: 'x', elemType: F, dims: ['batch', 'features'] }], 1);
+  assert.deepEqual(data.arrays.get('x')?.shape, [1, 128]);
+  const mel = generateInputData(noProto, [{ name: 'input', elemType: F, dims: ['batch_size', 'samples'] }], 1);
+  assert.deepEqual(mel.arrays.get('input')?.shape, [1, 512]);
+});
