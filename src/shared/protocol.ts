@@ -58,6 +58,8 @@ export interface CompareJob {
   labels?: string;
   runs?: number;
   perLayer?: boolean;
+  /** Without `data`: use the labelled test set beside the reference (core/data/testData), if any. */
+  testDataBeside?: boolean;
   /** Write the report (JSON + Markdown) next to this path stem, e.g. `MODEL.int8` → `MODEL.int8.quant-report.json`. */
   reportStem?: string;
   /** How the candidate was made, recorded in the report. */
@@ -148,7 +150,7 @@ export interface LayerInfo {
 }
 
 /** A comparison, plus the report files written when the job had a reportStem. */
-export type CompareJobResult = CompareResult & { reportFiles?: string[] };
+export type CompareJobResult = CompareResult & { reportFiles?: string[]; /** The test data found beside the reference, when used. */ dataBeside?: { data: string; labels?: string } };
 
 export interface JobResults {
   summarize: ModelOverview;
@@ -253,6 +255,7 @@ export function validateJob(job: unknown): string | undefined {
       if (!optional(job, 'data', isString) || !optional(job, 'labels', isString) || !optional(job, 'reportStem', isString)) return `${job.kind} paths must be strings`;
       if (!optional(job, 'runs', isCount)) return 'compare runs must be a count';
       if (!optional(job, 'quantize', isObject)) return 'compare quantize must be an object';
+      if (!optional(job, 'testDataBeside', (v) => typeof v === 'boolean')) return 'compare testDataBeside must be a boolean';
       return undefined;
     case 'crash':
       return optional(job, 'how', (h) => h === 'abort' || h === 'exit') ? undefined : 'crash how must be abort or exit';

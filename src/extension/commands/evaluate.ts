@@ -7,7 +7,6 @@ import * as vscode from 'vscode';
 import type { QuantizeResult } from '../../core/quantize/types';
 import type { BenchResult } from '../../core/evaluate/types';
 import type { BenchJob, CompareJob, CompareJobResult } from '../../shared/protocol';
-import { testDataBeside } from '../../core/data/testData';
 import { reportError } from '../jobs/jobUi';
 import { evaluationSettings } from '../settings';
 import { optionsOf, requireLocal, requireTrust, resolveModel, uriOf, type Services } from './targets';
@@ -101,11 +100,10 @@ export async function compareAndShow(
   requireLocal(candidate);
   const s = evaluationSettings(reference);
   const job: CompareJob = { kind: 'compare', reference: reference.fsPath, candidate: candidate.fsPath, runs: options.runs ?? s.compareRuns };
-  // Without data given or set, the labelled test set beside the float model (NAME_test_x/_y.npy).
-  const beside = options.data ?? s.compareData ? undefined : testDataBeside(reference.fsPath);
-  const data = options.data ?? s.compareData ?? beside?.data;
-  const labels = options.labels ?? s.compareLabels ?? beside?.labels;
-  if (beside) services.log.info(`compare: using the test data beside the model: ${path.basename(beside.data)}${beside.labels ? ` with labels ${path.basename(beside.labels)}` : ''}`);
+  const data = options.data ?? s.compareData;
+  const labels = options.labels ?? s.compareLabels;
+  // Without data given or set, the worker uses the labelled test set beside the float model (NAME_test_x/_y.npy).
+  if (!data) job.testDataBeside = true;
   if (data) job.data = data;
   if (labels) job.labels = labels;
   if (options.perLayer ?? !options.programmatic) job.perLayer = true;
@@ -113,6 +111,7 @@ export async function compareAndShow(
   if (options.quantize) job.quantize = options.quantize;
   const result = await services.jobs.run(job);
   const { size, latency, accuracy } = result;
+  if (result.dataBeside) services.log.info(`compare: used the test data beside the model: ${path.basename(result.dataBeside.data)}${result.dataBeside.labels ? ` with labels ${path.basename(result.dataBeside.labels)}` : ''}`);
   services.log.info(
     `compare ${path.basename(reference.fsPath)} vs ${path.basename(candidate.fsPath)}: ${size.ratio.toFixed(2)}× smaller, ` +
       `${latency.speedup.toFixed(2)}× speed, agreement ${(accuracy.agreement * 100).toFixed(2)} %`,

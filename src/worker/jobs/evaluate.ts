@@ -5,6 +5,7 @@ import { compareModels } from '../../core/evaluate/compare';
 import { evaluationInputs, modelInputs, checkSameInputs } from '../../core/evaluate/data';
 import { perLayerErrors } from '../../core/evaluate/perLayer';
 import { loadModel } from '../../core/onnx/model';
+import { testDataBeside } from '../../core/data/testData';
 import type { JobContext } from '../../core/progress';
 import type { BenchJob, CompareJob, CompareJobResult, PerLayerJob } from '../../shared/protocol';
 import type { BenchResult, LayerError } from '../../core/evaluate/types';
@@ -15,7 +16,11 @@ export function bench(job: BenchJob, ctx: JobContext): Promise<BenchResult> {
 }
 
 export async function compare(job: CompareJob, ctx: JobContext): Promise<CompareJobResult> {
-  const result: CompareJobResult = await compareModels(job.reference, job.candidate, { data: job.data, labels: job.labels, runs: job.runs, perLayer: job.perLayer }, ctx);
+  const beside = job.testDataBeside && !job.data ? testDataBeside(job.reference) : undefined;
+  const data = job.data ?? beside?.data;
+  const labels = job.labels ?? beside?.labels;
+  const result: CompareJobResult = await compareModels(job.reference, job.candidate, { data, labels, runs: job.runs, perLayer: job.perLayer }, ctx);
+  if (beside) result.dataBeside = beside;
   throwIfCancelled(ctx.signal);
   if (job.reportStem) result.reportFiles = writeCompareReport(result, job.reportStem, job.quantize);
   return result;

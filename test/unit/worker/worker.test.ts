@@ -171,6 +171,16 @@ describe('worker jobs', () => {
     assert.deepEqual(leftovers(tmp), []);
   });
 
+  test('compare without data, testDataBeside: the labelled test set beside the float model is used and named', async () => {
+    const candidate = path.join(tmp, 'digits_mlp.int8.onnx');
+    if (!fs.existsSync(candidate)) await runner.run({ kind: 'quantize', model: mlp, output: candidate, options: { mode: 'dynamic' } });
+    const r = await runner.run({ kind: 'compare', reference: mlp, candidate, runs: 2, testDataBeside: true });
+    assert.deepEqual(r.dataBeside, { data: path.join(fixtures, 'digits_test_x.npy'), labels: path.join(fixtures, 'digits_test_y.npy') });
+    assert.equal(r.accuracy.inputs, 'data');
+    assert.equal(r.accuracy.samples, 360);
+    assert.equal(typeof r.accuracy.candidateAccuracy, 'number');
+  });
+
   test('an unsafe external-data model is refused with a clear InputError', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'unsafe-'));
     fs.writeFileSync(path.join(tmp, 'secret.bin'), Buffer.alloc(64));
