@@ -29,7 +29,12 @@ async function applyAction(action: vscode.CodeAction): Promise<void> {
 
 suite('language server: code actions', () => {
   suiteSetup(async () => { await activate(); });
-  suiteTeardown(closeAllEditors);
+  // The recipe is the exclusion state every later quantize honours: leave none behind.
+  const recipeFile = (): string => workspaceUri('digits_mlp.quant.json').fsPath;
+  suiteTeardown(async () => {
+    await closeAllEditors();
+    fs.rmSync(recipeFile(), { force: true });
+  });
 
   test('"Exclude this node from quantization" writes MODEL.quant.json, and Quantize with Recipe honours it', async function () {
     this.timeout(120000);
