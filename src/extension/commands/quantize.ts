@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError, oneLine } from '../../core/errors';
-import { recipeToOptions, type RecipePlan } from '../../core/text/recipe';
+import type { RecipePlan } from '../../core/text/recipe';
 import { outputNameProblem } from '../../core/util/writeGuard';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
@@ -166,7 +166,7 @@ function modelRecipe(services: Services, model: vscode.Uri): ModelRecipe | undef
   const recipe = services.exclusions.recipe(model);
   if (!recipe) return undefined;
   const file = services.exclusions.recipePath(model);
-  const plan = recipeToOptions(recipe, path.dirname(file));
+  const plan = services.exclusions.files().recipeToOptions(recipe, path.dirname(file));
   // Only the model's own recipe counts here: one naming another model is run with Quantize with Recipe.
   return path.resolve(plan.model) === path.resolve(model.fsPath) ? { file, plan } : undefined;
 }
