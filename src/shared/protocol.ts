@@ -13,7 +13,7 @@
 import type { QuantizeOptions, QuantizeResult, SkippedNode } from '../core/quantize/types';
 import type { Progress } from '../core/progress';
 import type { GraphDto } from './graphMessages';
-import type { BenchResult, CompareResult, LatencyStats, LayerError, OutputFidelity, QuantizeFidelity, QuantizeSpeed } from '../core/evaluate/types';
+import type { BenchResult, CompareResult, LatencyStats, LayerError, OutputFidelity, QuantizeFidelity, QuantizeSpeed, SpeedRequirement } from '../core/evaluate/types';
 import { isGraphDto } from './graphMessages';
 import { isArrOf, isBool, isCount as isCountUpTo, isNum, isNumOrNull, isObj, isStr, oneOf } from './webviewMessages';
 
@@ -343,8 +343,8 @@ const listOf = (check: Check): Check => (x) => {
   }
   return true;
 };
-const isText: Check = (x) => isStr(x);
-const isStrings: Check = listOf(isText);
+const isText = (x: unknown): boolean => isStr(x);
+const isStrings = (x: unknown): boolean => isArrOf(x, isText, 1e7);
 /** Sizes and counts; measurements (which may be NaN, sent as null) use isNumOrNull. */
 const isSize: Check = (x) => isCountUpTo(x);
 
@@ -389,6 +389,14 @@ const QUANTIZE_SPEED: Shape<QuantizeSpeed> = {
   cpuFlags: isText,
   summary: isText,
   alternatives: opt(listOf((a) => isObj(a) && isStr(a.label) && isNumOrNull(a.speedup))),
+  requirement: opt(
+    matches<SpeedRequirement>({
+      speedup: isNumOrNull,
+      met: isBool,
+      keptFloat: listOf((g) => isObj(g) && isStr(g.group) && isStr(g.opType) && isStr(g.sizeClass) && isStrings(g.nodes)),
+      rounds: listOf((r) => isObj(r) && isStrings(r.keptFloat) && isCountUpTo(r.quantizedNodes) && isNumOrNull(r.speedup) && oneOf(r.verdict, ['faster', 'slower', 'same'] as const)),
+    }),
+  ),
 };
 const QUANTIZE_RESULT: Shape<QuantizeResult> = {
   output: isText,
