@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError, oneLine } from '../../core/errors';
-import { recipeToOptions, type RecipePlan } from '../../core/text/recipe';
+import type { RecipePlan } from '../../core/text/recipe';
 import { outputNameProblem } from '../../core/util/writeGuard';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
@@ -163,10 +163,9 @@ interface ModelRecipe {
 function modelRecipe(services: Services, model: vscode.Uri): ModelRecipe | undefined {
   const error = services.exclusions.recipeError(model);
   if (error) throw new InputError(error);
-  const recipe = services.exclusions.recipe(model);
-  if (!recipe) return undefined;
+  const plan = services.exclusions.plan(model);
+  if (!plan) return undefined;
   const file = services.exclusions.recipePath(model);
-  const plan = recipeToOptions(recipe, path.dirname(file));
   // Only the model's own recipe counts here: one naming another model is run with Quantize with Recipe.
   return path.resolve(plan.model) === path.resolve(model.fsPath) ? { file, plan } : undefined;
 }

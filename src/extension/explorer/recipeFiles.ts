@@ -5,3 +5,4 @@
  */
 export { ExclusionsStore } from './exclusionsStore';
 export { setLayerExcluded, setLayerPerChannel } from '../commands/layerEdits';
+export { recipePlan, recipeTextPlan } from '../textView/recipeRun';

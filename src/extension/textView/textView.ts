@@ -8,7 +8,8 @@
  * server), the commands
  * `onnxQuantizer.showAsText` (arg: model Uri or explorer node; default: active model) and
  * `onnxQuantizer.quantizeWithRecipe` (arg: Uri of a `*.quant.json`; default: active recipe, else
- * a pick), which maps the recipe with recipeToOptions and runs `onnxQuantizer.quantizeModel`.
+ * a pick), which checks the recipe and the paths it names (recipeRun.ts, in the recipe bundle) and
+ * runs `onnxQuantizer.quantizeModel`.
  * Views refresh when their model changes on disk (the model index's file events, which also cover
  * a model outside the workspace folders while a view shows it, plus the server's ModelChangedNotification). Everything is pushed to context.subscriptions and also returned.
  */
@@ -16,17 +17,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
-import { recipeToOptions, validateRecipe } from '../../core/text/recipe';
 import { TEXT_LANGUAGE, TEXT_SCHEME } from '../../shared/lsp/documents';
 import { defaultOutputPath } from '../commands/quantize';
 import { activeModel, uriOf } from '../commands/targets';
 import type { ModelIndex } from '../explorer/modelIndex';
 import type { LanguageServer } from '../languageServer';
+import type { Exclusions } from '../explorer/exclusions';
+import type * as RecipeFiles from '../explorer/recipeFiles';
 
 export interface TextViewDeps {
   server: LanguageServer;
   index: ModelIndex;
   log: vscode.LogOutputChannel;
+  /** The recipe bundle (dist/recipeFiles.js) is reached through it. */
+  exclusions: Exclusions;
 }
 
 /** `file:///x/model.onnx` → `onnx-text:/x/model.onnx.txt`. */
@@ -102,7 +106,7 @@ export function registerTextView(context: vscode.ExtensionContext, deps: TextVie
     provider,
     vscode.workspace.registerTextDocumentContentProvider(TEXT_SCHEME, provider),
     vscode.commands.registerCommand('onnxQuantizer.showAsText', (arg?: unknown) => showAsText(arg)),
-    vscode.commands.registerCommand('onnxQuantizer.quantizeWithRecipe', (arg?: unknown) => quantizeWithRecipe(arg, log)),
+    vscode.commands.registerCommand('onnxQuantizer.quantizeWithRecipe', (arg?: unknown) => quantizeWithRecipe(arg, log, () => deps.exclusions.files())),
   );
   context.subscriptions.push(disposable);
   return disposable;
@@ -137,20 +141,14 @@ async function pickRecipe(arg: unknown): Promise<vscode.Uri | undefined> {
   return pick?.uri;
 }
 
-async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel): Promise<unknown> {
+async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel, recipes: () => typeof RecipeFiles): Promise<unknown> {
   const recipeUri = await pickRecipe(arg);
   if (!recipeUri) return undefined;
   try {
     // An open editor's text wins over the file: the user runs what they see.
     const doc = await vscode.workspace.openTextDocument(recipeUri);
-    let json: unknown;
-    try {
-      json = JSON.parse(doc.getText());
-    } catch (e) {
-      throw new Error(`${path.basename(recipeUri.fsPath)} is not valid JSON: ${oneLine(e)}`);
-    }
-    const recipe = validateRecipe(json, path.basename(recipeUri.fsPath));
-    const plan = recipeToOptions(recipe, path.dirname(recipeUri.fsPath));
+    // Parsed, checked and mapped in the recipe bundle: every path it names must be a regular file inside the workspace.
+    const plan = recipes().recipeTextPlan(doc.getText(), recipeUri.fsPath);
     const warnings = plan.warnings.map((w) => `${w.node}: ${w.message}`);
     for (const w of warnings) log.warn(`${path.basename(recipeUri.fsPath)}: ${w}`);
     if (warnings.length) void vscode.window.showWarningMessage(warnings.join(' · '));
