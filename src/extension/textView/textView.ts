@@ -20,16 +20,15 @@ import { oneLine } from '../../core/errors';
 import { TEXT_LANGUAGE, TEXT_SCHEME } from '../../shared/lsp/documents';
 import { defaultOutputPath } from '../commands/quantize';
 import { activeModel, uriOf } from '../commands/targets';
+import type { Exclusions } from '../explorer/exclusions';
 import type { ModelIndex } from '../explorer/modelIndex';
 import type { LanguageServer } from '../languageServer';
-import type { Exclusions } from '../explorer/exclusions';
-import type * as RecipeFiles from '../explorer/recipeFiles';
 
 export interface TextViewDeps {
   server: LanguageServer;
   index: ModelIndex;
   log: vscode.LogOutputChannel;
-  /** The recipe bundle (dist/recipeFiles.js) is reached through it. */
+  /** Its recipe bundle (dist/recipeFiles.js) checks and maps the recipe being run. */
   exclusions: Exclusions;
 }
 
@@ -106,7 +105,7 @@ export function registerTextView(context: vscode.ExtensionContext, deps: TextVie
     provider,
     vscode.workspace.registerTextDocumentContentProvider(TEXT_SCHEME, provider),
     vscode.commands.registerCommand('onnxQuantizer.showAsText', (arg?: unknown) => showAsText(arg)),
-    vscode.commands.registerCommand('onnxQuantizer.quantizeWithRecipe', (arg?: unknown) => quantizeWithRecipe(arg, log, () => deps.exclusions.files())),
+    vscode.commands.registerCommand('onnxQuantizer.quantizeWithRecipe', (arg?: unknown) => quantizeWithRecipe(arg, deps)),
   );
   context.subscriptions.push(disposable);
   return disposable;
@@ -141,14 +140,14 @@ async function pickRecipe(arg: unknown): Promise<vscode.Uri | undefined> {
   return pick?.uri;
 }
 
-async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel, recipes: () => typeof RecipeFiles): Promise<unknown> {
+async function quantizeWithRecipe(arg: unknown, { log, exclusions }: TextViewDeps): Promise<unknown> {
   const recipeUri = await pickRecipe(arg);
   if (!recipeUri) return undefined;
   try {
     // An open editor's text wins over the file: the user runs what they see.
     const doc = await vscode.workspace.openTextDocument(recipeUri);
     // Parsed, checked and mapped in the recipe bundle: every path it names must be a regular file inside the workspace.
-    const plan = recipes().recipeTextPlan(doc.getText(), recipeUri.fsPath);
+    const plan = exclusions.files().recipeTextPlan(doc.getText(), recipeUri.fsPath);
     const warnings = plan.warnings.map((w) => `${w.node}: ${w.message}`);
     for (const w of warnings) log.warn(`${path.basename(recipeUri.fsPath)}: ${w}`);
     if (warnings.length) void vscode.window.showWarningMessage(warnings.join(' · '));
