@@ -292,6 +292,11 @@ async function pickCalibrationData(model: string, fromSettings: string | undefin
 
 /** The speed check in a few words (the full figures are in the log and the JSON). */
 function speedText(s: QuantizeSpeed): string {
+  const kept = s.requirement?.keptFloat ?? [];
+  if (kept.length) {
+    const groups = kept.map((g) => g.group).join('; ');
+    return vscode.l10n.t('Kept float for speed: {0}; now {1}× float at batch {2}.', groups, s.speedup.toFixed(2), s.batch);
+  }
   if (s.verdict === 'slower') return vscode.l10n.t('Slower than float on this CPU: {0}× ({1}).', s.speedup.toFixed(2), s.cpuFlags);
   if (s.verdict === 'faster') return vscode.l10n.t('{0}× faster than float at batch {1}.', s.speedup.toFixed(2), s.batch);
   return vscode.l10n.t('No faster than float on this CPU ({0}×, within the noise).', s.speedup.toFixed(2));
