@@ -16,8 +16,8 @@ test('the labelled test set beside digits_cnn is found by its NAME_test_x/_y.npy
   assert.equal(r.accuracy.inputs, 'data');
   assert.equal(r.accuracy.samples, 360);
   assert.ok(typeof r.accuracy.candidateAccuracy === 'number' && r.accuracy.candidateAccuracy > 0.9, JSON.stringify(r.accuracy));
-  assert.equal(r.accuracy.dataFile, found!.data);
-  assert.equal(r.accuracy.labelsFile, found!.labels);
+  assert.equal(r.accuracy.dataFile, found?.data);
+  assert.equal(r.accuracy.labelsFile, found?.labels);
   assert.equal(evaluationDataText(r.accuracy), 'digits_test_x.npy, 360 samples, labelled');
 });
 
