@@ -23,7 +23,9 @@ import { gaussian } from '../../fixtures/build/random';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'state-inputs-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 const model = writeModelFile(tmp, 'stream.onnx', streamingStateModel());
-const specs = modelInputs(loadModel(model).proto.graph!);
+const graph = loadModel(model).proto.graph;
+assert.ok(graph);
+const specs = modelInputs(graph);
 const N = 24;
 
 const f32 = (data: Float32Array, shape: number[]): NpyArray => ({ dtype: 'float32', shape, data: new Uint8Array(data.buffer) });
@@ -46,10 +48,12 @@ test('a scalar input is one value fed whole; a state input takes each sample on 
   assert.equal(data.fixedBatch, undefined, "the state's leading 2 is not a batch size");
   const [first] = [...batches(data, 4)];
   assert.ok(first);
-  const sr = first.feeds.find((f) => f.name === 'sr')!;
+  const sr = first.feeds.find((f) => f.name === 'sr');
+  assert.ok(sr);
   assert.deepEqual(sr.dims, []);
   assert.deepEqual(Array.from(sr.values as BigInt64Array), [16000n]);
-  const h = first.feeds.find((f) => f.name === 'h')!;
+  const h = first.feeds.find((f) => f.name === 'h');
+  assert.ok(h);
   assert.deepEqual(h.dims, [2, 4, 8]);
   // Sample s, layer l of the file ([N, 2, 8]) is h[l, s, :] of the batch.
   const file = gaussian(N * 16, 0.5, 6);
