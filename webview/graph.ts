@@ -64,6 +64,11 @@ let mode: Mode = 'static';
 let view = { scale: 1, tx: 0, ty: 0 };
 let firstPaint = true;
 let expanded: string[] = [];
+/** Unit heads folded one by one (when not all are), and every folded head of the graph shown. */
+let units: string[] = [];
+let foldedHeads = new Set<string>();
+/** The node to select once the next layout arrives (a folded member's head). */
+let reselect = '';
 
 /** Whether any node is quantized (set per graph: stateOf runs for every node of every frame). */
 let quantizedGraph = false;
@@ -228,12 +233,13 @@ function paintGraph(): void {
     ctx.strokeRect(left, top, n.width, n.height);
     if (detail === 'full') {
       ctx.fillStyle = colours.foreground ?? '#ddd';
-      const title = n.kind === 'op' && n.unit === i && graph?.collapsed ? n.label : n.opType;
+      const head = n.kind === 'op' && n.unit === i && foldedHeads.has(n.key);
+      const title = head ? n.label : n.opType;
       ctx.fillText(title, n.x + 3, n.y - (n.kind === 'op' ? 7 : 0), n.width - 12);
       if (n.kind === 'op') {
         ctx.fillStyle = colours.muted ?? '#999';
         ctx.font = '10px var(--vscode-font-family, sans-serif)';
-        ctx.fillText(graph?.collapsed && n.unit === i ? n.key : n.label, n.x + 3, n.y + 8, n.width - 12);
+        ctx.fillText(head ? n.key : n.label, n.x + 3, n.y + 8, n.width - 12);
         ctx.font = '12px var(--vscode-font-family, sans-serif)';
       }
     }
@@ -276,10 +282,16 @@ function select(i: number, tensor = ''): void {
   if (!graph || i < 0 || i >= graph.nodes.length) return;
   selected = i;
   selectedTensor = tensor;
-  canvas.setAttribute('data-selected', graph.nodes[i]?.key || graph.nodes[i]?.label || '');
+  markSelected();
   centreOn(i);
   renderDetails();
   requestDraw();
+}
+
+/** The selected node's key (or marker label) on the canvas, for tests and assistive tools. */
+function markSelected(): void {
+  const n = graph?.nodes[selected];
+  canvas.setAttribute('data-selected', n ? n.key || n.label : '');
 }
 
 function neighbourOnRank(i: number, direction: 1 | -1): number {
@@ -380,7 +392,10 @@ canvas.addEventListener('dblclick', () => {
   if (n?.expandable) toggleExpanded(n.key);
 });
 fitButton.addEventListener('click', fit);
-collapseBox.addEventListener('change', () => relayout());
+collapseBox.addEventListener('change', () => {
+  units = [];
+  relayout();
+});
 modeSelect.addEventListener('change', () => {
   mode = modeSelect.value as Mode;
   renderLegend();
@@ -389,7 +404,19 @@ modeSelect.addEventListener('change', () => {
 });
 
 function relayout(): void {
-  post({ v: 1, type: 'relayout', expanded, collapsed: collapseBox.checked });
+  post({ v: 1, type: 'relayout', expanded, collapsed: collapseBox.checked, units: collapseBox.checked ? [] : units });
+}
+
+/** Folds or unfolds one unit (by its head's key); unfolding one of all-folded keeps the others folded. */
+function toggleUnit(head: string): void {
+  reselect = head;
+  if (collapseBox.checked) {
+    units = [...foldedHeads].filter((k) => k !== head);
+    collapseBox.checked = false;
+  } else {
+    units = units.includes(head) ? units.filter((k) => k !== head) : [...units, head];
+  }
+  relayout();
 }
 
 function toggleExpanded(key: string): void {
@@ -450,6 +477,13 @@ function renderDetails(): void {
       action(t('Copy name'), 'copyName', n.key, 'graph-copy'),
       action(t('Show in text view'), 'showInText', n.key, 'graph-show-text'));
     if (n.modes.length && !n.quantized && !excluded.has(n.key)) buttons.append(action(t('Exclude from quantization'), 'exclude', n.key, 'graph-exclude'));
+    const head = n.unit >= 0 ? graph?.nodes[n.unit] : undefined;
+    if (head) {
+      const folded = foldedHeads.has(head.key);
+      const b = h('vscode-button', { secondary: true, 'data-testid': 'graph-fold-unit', title: t('Show the integer kernel ONNX Runtime runs as one node, or its parts') }, folded ? t('Unfold unit') : t('Fold unit'));
+      b.addEventListener('click', () => toggleUnit(head.key));
+      buttons.append(b);
+    }
     if (n.expandable) {
       const b = h('vscode-button', { secondary: true, 'data-testid': 'graph-expand' }, expanded.includes(n.key) ? t('Hide body') : t('Show body'));
       b.addEventListener('click', () => toggleExpanded(n.key));
@@ -531,7 +565,8 @@ function jumpToTensor(name: string): void {
 
 function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   performance.mark('graph-received');
-  const keep = graph && selected >= 0 ? graph.nodes[selected]?.key : undefined;
+  const keep = reselect || (graph && selected >= 0 ? graph.nodes[selected]?.key : undefined);
+  reselect = '';
   const firstGraph = !graph;
   graph = m.graph;
   quantizedGraph = m.graph.nodes.some((n) => n.quantized !== '');
@@ -541,6 +576,9 @@ function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   tensors = new Map(m.graph.tensors.map((x) => [x.name, x]));
   expanded = [...m.graph.expanded];
   collapseBox.checked = m.graph.collapsed;
+  units = [...m.graph.units];
+  const listed = new Set(m.graph.units);
+  foldedHeads = new Set(m.graph.nodes.filter((n, i) => n.unit === i && (m.graph.collapsed || listed.has(n.key))).map((n) => n.key));
   succ = m.graph.nodes.map(() => []);
   pred = m.graph.nodes.map(() => []);
   for (const e of m.graph.edges) {
@@ -550,6 +588,7 @@ function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   const ops = m.graph.nodes.filter((n) => n.kind === 'op').length;
   status.textContent = t('{0} nodes · laid out in {1} ms ({2})', ops, Math.round(m.graph.layoutMs), m.graph.layoutEngine);
   selected = keep ? m.graph.nodes.findIndex((n) => n.key === keep) : -1;
+  markSelected();
   firstPaint = true;
   renderLegend();
   renderDetails();

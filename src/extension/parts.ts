@@ -23,7 +23,7 @@ export function wireParts(context: vscode.ExtensionContext, services: Services):
   // Started on first need (a text view, a recipe, a model editor), not at activation.
   const server = new LanguageServer(context, log, services.index.onDidChangeFile);
   context.subscriptions.push(server);
-  part('text view', () => registerTextView(context, { server, index: services.index, log }));
+  part('text view', () => registerTextView(context, { server, index: services.index, log, exclusions: services.exclusions }));
   // The editor shares the explorer's cached summaries: one worker job per model version.
   part('model editor', () =>
     registerModelEditor(context, {

@@ -21,12 +21,13 @@ export interface GraphReadyMessage {
   v: 1;
   type: 'ready';
 }
-/** Lay the graph out again with these bodies expanded and Q/DQ units collapsed or not. */
+/** Lay the graph out again with these bodies expanded and units folded: all, or those listed (head keys). */
 export interface GraphRelayoutMessage {
   v: 1;
   type: 'relayout';
   expanded: string[];
   collapsed: boolean;
+  units: string[];
 }
 export type GraphAction = 'copyName' | 'showInText' | 'exclude';
 export const GRAPH_ACTIONS: readonly GraphAction[] = ['copyName', 'showInText', 'exclude'];
@@ -122,6 +123,7 @@ export function isGraphDto(x: unknown): x is GraphDto {
     isNum(x.height) &&
     isStrArr(x.expanded) &&
     isBool(x.collapsed) &&
+    isStrArr(x.units) &&
     isNum(x.layoutMs) &&
     isStr(x.layoutEngine) &&
     isArrOf(x.errors, (e) => isObj(e) && isStr(e.node) && isNum(e.sqnrDb)) &&
@@ -135,7 +137,7 @@ export function isGraphToHostMessage(x: unknown): x is GraphToHostMessage {
     case 'ready':
       return true;
     case 'relayout':
-      return isArrOf(x.expanded, (k) => isStr(k, 4096), 10_000) && isBool(x.collapsed);
+      return isArrOf(x.expanded, (k) => isStr(k, 4096), 10_000) && isBool(x.collapsed) && isArrOf(x.units, (k) => isStr(k, 4096), 100_000);
     case 'action':
       return oneOf(x.action, GRAPH_ACTIONS) && isNodeKey(x.target);
     default:

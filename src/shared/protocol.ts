@@ -29,8 +29,10 @@ export interface GraphJob {
   model: string;
   /** Keys of the nodes whose bodies are shown. */
   expanded?: string[];
-  /** Q/DQ units drawn as one node. */
+  /** Every unit (Q/DQ, QOperator or dynamic integer kernel) drawn as one node. */
   collapsed?: boolean;
+  /** Keys of the unit heads drawn as one node, one by one (when not `collapsed`). */
+  units?: string[];
 }
 
 export interface QuantizeJob {
@@ -239,6 +241,7 @@ export function validateJob(job: unknown): string | undefined {
       if (!isString(job.model)) return 'graph needs model';
       if (!optional(job, 'expanded', (x) => Array.isArray(x) && x.length <= 10_000 && x.every(isString))) return 'graph expanded must be node keys';
       if (!optional(job, 'collapsed', (x) => typeof x === 'boolean')) return 'graph collapsed must be a boolean';
+      if (!optional(job, 'units', (x) => Array.isArray(x) && x.length <= 100_000 && x.every(isString))) return 'graph units must be node keys';
       return undefined;
     case 'quantize':
       if (!isString(job.model) || !isString(job.output)) return 'quantize needs model and output';

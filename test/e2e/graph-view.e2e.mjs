@@ -37,7 +37,7 @@ async function openGraphOf(s, file, { fromEditor = false } = {}) {
 
 describe('graph view (UI)', () => {
   let broken = false;
-  let s, frame, report, inspect;
+  let s, frame, report, inspect, floatLayers;
 
   before(async () => {
     s = await startSession({
@@ -49,6 +49,7 @@ describe('graph view (UI)', () => {
         fs.writeFileSync(at('digits_cnn.int8.quant-report.json'), json);
         report = JSON.parse(json);
         inspect = JSON.parse(cli('inspect', '--json', at(INT8)));
+        floatLayers = JSON.parse(cli('inspect', '--json', at(FLOAT))).layers;
       },
     });
   });
@@ -122,10 +123,16 @@ describe('graph view (UI)', () => {
       assert.ok(Math.abs(Number(m[2]) - q.scale.value) <= 1e-5 * q.scale.value, `scale ${m[2]} vs ${q.scale.value}`);
       assert.equal(Number(m[3]), q.zeroPoint.value);
 
-      // Fold the Q/DQ units; the worst layer of the report shows its own added error in the details.
+      // Fold the Q/DQ units: fewer nodes, one "int8 Conv" per Conv of the float model; the worst layer of
+      // the report shows its own added error in the details.
+      const nodeCount = async () => Number(/^(\d+) nodes/.exec(await testIdText(frame, 'graph-status'))?.[1]);
+      const unfolded = await nodeCount();
       await frame.getByTestId('graph-collapse').check();
       const worst = report.layers.filter((l) => typeof l.localSqnrDb === 'number').sort((a, b) => a.localSqnrDb - b.localSqnrDb)[0];
-      await waitUntil('the folded graph', async () => (await frame.getByTestId('graph-search').count()) > 0 && /^\d+ nodes/.test(await testIdText(frame, 'graph-status')), { timeout: 30000 });
+      const folded = await waitUntil('the folded graph', async () => { const n = await nodeCount(); return n < unfolded ? n : 0; }, { timeout: 30000 });
+      const floatConvs = floatLayers.filter((l) => l.opType === 'Conv').length;
+      await frame.getByTestId('graph-search').fill('int8 Conv');
+      await waitUntil(`${floatConvs} "int8 Conv" nodes`, async () => (await frame.locator('[data-testid="graph-search-result"]', { hasText: /u?int8 Conv/ }).count()) === floatConvs, { timeout: 10000 });
       await frame.getByTestId('graph-search').fill(worst.node);
       await waitUntil('the folded graph to answer the search', async () => (await frame.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).count()) > 0, { timeout: 30000 });
       await frame.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
@@ -136,6 +143,13 @@ describe('graph view (UI)', () => {
       await setColorTheme(s.page, 'Light Modern');
       await waitUntil('the graph webview to switch to the light theme', async () => (await frame.locator('body.vscode-light').count()) > 0, { timeout: 15000 });
       await s.shot('graph-light');
+
+      // Unfold that one unit again from its details: its Q/DQ nodes come back, the other units stay folded.
+      await frame.getByTestId('graph-fold-unit').click();
+      const one = await waitUntil('the unit unfolded', async () => { const n = await nodeCount(); return n > folded ? n : 0; }, { timeout: 30000 });
+      assert.ok(one < unfolded, `only one unit unfolded (${folded} → ${one} of ${unfolded} nodes)`);
+      assert.equal(await frame.getByTestId('graph-canvas').getAttribute('data-selected'), worst.node);
+      assert.equal(await testIdText(frame, 'graph-fold-unit'), 'Fold unit');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 

@@ -208,6 +208,11 @@ export const quantizeCommand: Command = {
     ];
     if (result.inputShapes) rows.push(['probe inputs', result.inputShapes]);
     if (result.speed) rows.push(['speed vs float', result.speed.verdict === 'slower' ? `SLOWER: ${result.speed.summary}` : result.speed.summary]);
+    const requirement = result.speed?.requirement;
+    if (requirement) {
+      const kept = requirement.keptFloat.map((g) => `${g.group} (${g.nodes.length} nodes)`).join('; ');
+      rows.push(['speed required', `${requirement.speedup}× met in round ${requirement.rounds.length}${kept ? `, kept float: ${kept}` : ''}`]);
+    }
     if (result.fidelity) rows.push(['fidelity', `${result.fidelity.belowFloor ? 'BELOW THE FLOOR: ' : ''}${result.fidelity.samples} samples of ${result.fidelity.inputs}`]);
     let text = table(['result', 'value'], rows);
     if (result.fidelity) {

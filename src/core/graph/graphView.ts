@@ -5,13 +5,13 @@
  * come from the layer rules (`analyzeLayers`) and the stored-quantization analysis, never
  * recomputed here. Positions are filled in by `layoutGraph` (layout.ts).
  *
- * Q/DQ units: a float op whose data inputs come from DequantizeLinear nodes, with those DQ nodes
- * (when they feed only it) and the QuantizeLinear nodes reading its outputs (when they read only
- * them). ONNX Runtime runs such a unit as one integer kernel, so `collapsed: true` draws it as one
+ * Units (markUnits): the nodes ONNX Runtime runs as one integer kernel (Q/DQ around a float op, a
+ * QOperator op with the Q/DQ entering and leaving its chain, a dynamic MatMulInteger with its
+ * quantize and rescale nodes); `collapsed: true` (or `units`, one by one) draws each as one
  * "int8 Conv" node.
  */
 import { analyzeLayers, type LayerInfo } from '../analysis/layers';
-import { quantizedFamily, QDQ_OPS } from '../onnx/op-rules';
+import { OP_RULES, quantizedFamily, QDQ_OPS } from '../onnx/op-rules';
 import { analyzeQuantization, type QuantizedTensor } from '../analysis/quantization';
 import { elementTypes } from '../analysis/element-types';
 import { ioInfo } from '../analysis/summary';
@@ -27,8 +27,10 @@ import type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphTens
 export interface GraphViewOptions {
   /** Keys of the If/Loop/Scan nodes whose bodies are shown. */
   expanded?: readonly string[];
-  /** Draw each Q/DQ unit as one node. */
+  /** Draw every unit (Q/DQ, QOperator or dynamic integer kernel) as one node. */
   collapsed?: boolean;
+  /** Keys of the unit heads drawn as one node when not all are (`collapsed`). */
+  units?: readonly string[];
   /** Skip initializer statistics (the bench's synthetic graphs, huge models). */
   stats?: boolean;
 }
@@ -135,7 +137,7 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
   }
 
   let shown = nodes;
-  if (options.collapsed) ({ nodes: shown, edges } = collapseUnits(nodes, edges));
+  if (options.collapsed || options.units?.length) ({ nodes: shown, edges } = collapseUnits(nodes, edges, folds(options)));
 
   return {
     fileName: model.path.split(/[\\/]/).pop() ?? model.path,
@@ -146,6 +148,7 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
     height: 0,
     expanded: [...expanded].filter((k) => index.byKey(k)),
     collapsed: options.collapsed === true,
+    units: options.collapsed ? [] : foldedHeads(nodes, options.units ?? []),
     layoutMs: 0,
     layoutEngine: '',
     errors: [],
@@ -158,28 +161,77 @@ function box(label: string): { x: number; y: number; width: number; height: numb
   return { x: 0, y: 0, width: Math.min(260, Math.max(72, label.length * 7 + 24)), height: 34 };
 }
 
+/**
+ * Marks the units ONNX Runtime runs as one integer kernel, each under its head (the op that computes):
+ * - Q/DQ: a float op reading DequantizeLinear outputs, with those DQs (when they feed only it) and
+ *   the QuantizeLinear nodes reading its outputs;
+ * - QOperator: an integer operator (QLinearConv, QGemm, …) with the QuantizeLinear that enters the
+ *   integer chain and the DequantizeLinear that leaves it, when they serve only it;
+ * - dynamic: MatMulInteger/ConvInteger with the DynamicQuantizeLinear of its input and the Cast and
+ *   scale Muls that bring its int32 result back to float.
+ */
 function markUnits(index: ModelIndex, entries: readonly IndexedNode[], idOf: Map<IndexedNode, number>, nodes: GraphNodeDto[], types: ReturnType<typeof elementTypes>): void {
   const isOp = (n: IndexedNode | undefined, op: string): n is IndexedNode => !!n && n.node.opType === op && (n.node.domain === '' || n.node.domain === 'ai.onnx');
+  const dtypeOf = (tensor: string | undefined): string => {
+    const constant = tensor ? index.constant(tensor) : undefined;
+    const dtype = constant ? constant.tensor.dataType : types.get(tensor ?? '');
+    return dtype !== undefined ? dtypeName(dtype) : 'int';
+  };
   for (const entry of entries) {
     const { node } = entry;
-    if (QDQ_OPS.has(node.opType) || quantizedFamily(node.opType)) continue;
     const head = idOf.get(entry);
-    if (head === undefined) continue;
-    const dqs = node.input.map((i) => index.producer(i)).filter((p) => isOp(p, 'DequantizeLinear'));
-    if (dqs.length === 0) continue;
-    const own = (n: IndexedNode, reads: string): boolean => index.consumers(reads).every((c) => c === entry || c === n);
-    const members = dqs.filter((dq) => own(dq, dq.node.output[0] ?? ''));
-    for (const out of node.output) {
-      const readers = index.consumers(out);
-      for (const q of readers) if (isOp(q, 'QuantizeLinear') && q.node.input[0] === out) members.push(q);
+    const headDto = head === undefined ? undefined : nodes[head];
+    if (head === undefined || !headDto || QDQ_OPS.has(node.opType)) continue;
+    const family = quantizedFamily(node.opType);
+    const unit = new Set<IndexedNode>([entry]);
+    /** Adds n when every reader of every output of n is in the unit already (or `also`). */
+    const absorbIfOwned = (n: IndexedNode | undefined, also?: IndexedNode): void => {
+      if (!n || unit.has(n) || !idOf.has(n)) return;
+      if (n.node.output.every((o) => !index.graphOutputs.has(o) && index.consumers(o).every((c) => unit.has(c) || c === also))) unit.add(n);
+    };
+    let label: string;
+    if (!family) {
+      const dqs = node.input.map((i) => index.producer(i)).filter((p) => isOp(p, 'DequantizeLinear'));
+      if (dqs.length === 0) continue;
+      for (const dq of dqs) absorbIfOwned(dq);
+      for (const out of node.output) for (const q of index.consumers(out)) if (isOp(q, 'QuantizeLinear') && q.node.input[0] === out) unit.add(q);
+      headDto.quantized = 'qdq';
+      label = `${dtypeOf(dqs[0]?.node.input[0])} ${node.opType}`;
+    } else if (family === 'qoperator') {
+      const floatOp = FLOAT_OP_OF.get(node.opType);
+      if (!floatOp) continue;
+      const enter = index.producer(node.input[0] ?? '');
+      if (isOp(enter, 'QuantizeLinear')) absorbIfOwned(enter);
+      for (const out of node.output) {
+        const readers = index.consumers(out);
+        const leave = readers[0];
+        if (readers.length === 1 && isOp(leave, 'DequantizeLinear') && idOf.has(leave)) unit.add(leave);
+      }
+      // The activation's zero point (third input of every QLinear op) has its type when the graph's inference does not.
+      label = `${dtypeOf(node.input[2] || node.input[0])} ${floatOp}`;
+    } else if (node.opType === 'MatMulInteger' || node.opType === 'ConvInteger') {
+      // Forward along the single-reader chain Cast → Mul (output scale), taking the scales' Mul with it.
+      let tail: IndexedNode = entry;
+      for (;;) {
+        const out = tail.node.output[0] ?? '';
+        const readers = index.consumers(out);
+        const next = readers[0];
+        if (readers.length !== 1 || index.graphOutputs.has(out) || !next || !idOf.has(next) || !(isOp(next, 'Cast') || isOp(next, 'Mul'))) break;
+        unit.add(next);
+        if (isOp(next, 'Mul')) for (const other of next.node.input) if (other !== out) absorbIfOwned(index.producer(other), next);
+        tail = next;
+      }
+      for (const i of node.input) {
+        const p = index.producer(i);
+        if (isOp(p, 'DynamicQuantizeLinear')) absorbIfOwned(p);
+      }
+      label = `${dtypeOf(node.input[1])} ${node.opType === 'ConvInteger' ? 'Conv' : 'MatMul'}`;
+    } else {
+      continue;
     }
-    const dtype = types.get(dqs[0]?.node.input[0] ?? '');
-    const headDto = nodes[head];
-    if (!headDto) continue;
     headDto.unit = head;
-    headDto.quantized = 'qdq';
-    headDto.attributes.push({ name: '(unit)', value: `${dtype !== undefined ? dtypeName(dtype) : 'int'} ${node.opType}` });
-    for (const m of members) {
+    headDto.attributes.push({ name: '(unit)', value: label });
+    for (const m of unit) {
       const id = idOf.get(m);
       const dto = id === undefined ? undefined : nodes[id];
       if (dto && dto.unit === -1) dto.unit = head;
@@ -187,20 +239,53 @@ function markUnits(index: ModelIndex, entries: readonly IndexedNode[], idOf: Map
   }
 }
 
-/** Unit members folded into their head: edges re-attached to heads, edges inside a unit dropped. */
-function collapseUnits(nodes: GraphNodeDto[], edges: GraphEdgeDto[]): { nodes: GraphNodeDto[]; edges: GraphEdgeDto[] } {
+/** The float op each QOperator integer operator replaces (QLinearConv → Conv). */
+const FLOAT_OP_OF: ReadonlyMap<string, string> = new Map([
+  ...Object.entries(OP_RULES).flatMap(([op, r]) => (r.qoperator ? [[r.qoperator, op] as const] : [])),
+  ['QAttention', 'Attention'],
+  ['QLinearWhere', 'Where'],
+]);
+
+/** The listed keys that name unit heads (the ones actually folded). */
+function foldedHeads(nodes: readonly GraphNodeDto[], keys: readonly string[]): string[] {
+  const wanted = new Set(keys);
+  return nodes.filter((n, i) => n.unit === i && wanted.has(n.key)).map((n) => n.key);
+}
+
+/** Whether a unit is drawn folded: all of them, or those the user folded one by one (by head key). */
+function folds(options: GraphViewOptions): (head: GraphNodeDto) => boolean {
+  if (options.collapsed) return () => true;
+  const units = new Set(options.units ?? []);
+  return (head) => units.has(head.key);
+}
+
+/**
+ * Folded unit members go into their head: edges re-attached to heads, edges inside a unit dropped;
+ * the head lists the unit's outer tensors (read from, or read by, nodes outside the unit).
+ */
+function collapseUnits(nodes: GraphNodeDto[], edges: GraphEdgeDto[], fold: (head: GraphNodeDto) => boolean): { nodes: GraphNodeDto[]; edges: GraphEdgeDto[] } {
+  const folded = (i: number): boolean => {
+    const n = nodes[i];
+    const head = n && n.unit !== -1 ? nodes[n.unit] : undefined;
+    return !!head && fold(head);
+  };
   const newId: number[] = [];
   const kept: GraphNodeDto[] = [];
+  const keptFrom: number[] = [];
   nodes.forEach((n, i) => {
-    if (n.unit === -1 || n.unit === i) {
-      newId[i] = kept.length;
-      const unitLabel = n.unit === i ? n.attributes.find((a) => a.name === '(unit)')?.value : undefined;
-      // Unit heads point at their own new position.
-      kept.push(unitLabel ? { ...n, label: unitLabel, unit: kept.length, ...box(`${unitLabel} ${n.label}`), inputs: [...n.inputs], outputs: [...n.outputs] } : n);
-    }
+    if (n.unit !== -1 && n.unit !== i && folded(i)) return;
+    newId[i] = kept.length;
+    keptFrom.push(i);
+    const unitLabel = n.unit === i && folded(i) ? n.attributes.find((a) => a.name === '(unit)')?.value : undefined;
+    // Unit heads point at their own new position; an unfolded unit's members follow below.
+    kept.push(unitLabel ? { ...n, label: unitLabel, unit: kept.length, ...box(`${unitLabel} ${n.label}`), inputs: [...n.inputs], outputs: [...n.outputs] } : n);
   });
   nodes.forEach((n, i) => {
-    if (n.unit !== -1 && n.unit !== i) newId[i] = newId[n.unit] ?? -1;
+    if (n.unit !== -1 && n.unit !== i && folded(i)) newId[i] = newId[n.unit] ?? -1;
+  });
+  kept.forEach((n, k) => {
+    const i = keptFrom[k] ?? -1;
+    if (n.unit !== -1 && !folded(i)) kept[k] = { ...n, unit: newId[n.unit] ?? -1 };
   });
   const seen = new Set<string>();
   const out: GraphEdgeDto[] = [];
@@ -213,14 +298,37 @@ function collapseUnits(nodes: GraphNodeDto[], edges: GraphEdgeDto[]): { nodes: G
     seen.add(id);
     out.push({ from, to, tensor: e.tensor, points: [] });
   }
-  // The head shows the unit's outer tensors: the DQ inputs and the Q outputs.
+  // Tensors made inside each folded unit; the head's inputs and outputs become the unit's outer ones.
+  const madeIn = new Map<string, number>();
   nodes.forEach((n, i) => {
-    if (n.unit === -1 || n.unit === i) return;
-    const head = kept[newId[n.unit] ?? -1];
-    if (!head) return;
-    if (n.opType === 'DequantizeLinear') head.inputs.push(...n.inputs.filter((x) => x && !head.inputs.includes(x)));
-    if (n.opType === 'QuantizeLinear') head.outputs.push(...n.outputs.filter((x) => x && !head.outputs.includes(x)));
+    if (n.unit !== -1 && folded(i)) for (const o of n.outputs) if (o) madeIn.set(o, n.unit);
   });
+  const readOutside = new Set<string>();
+  nodes.forEach((n, i) => {
+    const unit = n.unit !== -1 && folded(i) ? n.unit : -1;
+    for (const x of n.inputs) if (x && madeIn.has(x) && madeIn.get(x) !== unit) readOutside.add(x);
+  });
+  const members = new Map<number, GraphNodeDto[]>();
+  nodes.forEach((n, i) => {
+    if (n.unit === -1 || !folded(i)) return;
+    const list = members.get(n.unit);
+    if (list) list.push(n);
+    else members.set(n.unit, [n]);
+  });
+  for (const [headId, list] of members) {
+    const head = kept[newId[headId] ?? -1];
+    if (!head) continue;
+    const inputs = new Set<string>();
+    const outputs = new Set<string>();
+    for (const m of list) {
+      for (const x of m.inputs) if (x && madeIn.get(x) !== headId) inputs.add(x);
+      for (const x of m.outputs) if (x && readOutside.has(x)) outputs.add(x);
+    }
+    // A unit whose result nobody reads (a graph output) keeps its last member's outputs.
+    if (outputs.size === 0) for (const x of list[list.length - 1]?.outputs ?? []) if (x) outputs.add(x);
+    head.inputs = [...inputs];
+    head.outputs = [...outputs];
+  }
   return { nodes: kept, edges: out };
 }
 

@@ -30,7 +30,11 @@ export interface GraphNodeDto {
   quantized: string;
   /** Risks of the layer rules, one line each. */
   notes: string[];
-  /** Index of the unit head when this node belongs to a Q/DQ unit (the head itself included), else -1. */
+  /**
+   * Index of the unit head when this node belongs to a unit ONNX Runtime runs as one integer kernel
+   * (Q/DQ around an op, a QOperator op with the Q/DQ entering and leaving its chain, a dynamic
+   * MatMulInteger with its quantize and rescale nodes; the head itself included), else -1.
+   */
   unit: number;
   /** Layout box: centre and size, in graph units. */
   x: number;
@@ -68,8 +72,10 @@ export interface GraphDto {
   height: number;
   /** Keys of the expanded nodes. */
   expanded: string[];
-  /** Q/DQ units drawn as one node. */
+  /** Every unit drawn as one node. */
   collapsed: boolean;
+  /** Keys of the unit heads drawn as one node one by one (when not `collapsed`). */
+  units: string[];
   /** Time spent laying out, in ms (shown in the status line and by the bench). */
   layoutMs: number;
   /** Which engine laid it out: 'dagre', or 'layered' for graphs too large for it. */

@@ -72,7 +72,7 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
       if (fidelity) outcome.fidelity = fidelity;
       if (speedProbe && req.quantizedNodes > 0) {
         const input = { floatModel: model.path, quantizedModel: req.output, probe: speedProbe, quantizedInputs: req.quantizedInputs ?? [], mode: req.resolved.mode, accuracyLevel: req.resolved.accuracyLevel };
-        const speed = await quantizeSpeedCheck(input, req.resolved.requireSpeedup, () => undefined, warnings, ctx);
+        const speed = await quantizeSpeedCheck(input, () => undefined, warnings, ctx);
         if (speed) outcome.speed = speed;
       }
       return outcome;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError, oneLine } from '../../core/errors';
-import { recipeToOptions, type RecipePlan } from '../../core/text/recipe';
+import type { RecipePlan } from '../../core/text/recipe';
 import { outputNameProblem } from '../../core/util/writeGuard';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
@@ -166,7 +166,7 @@ function modelRecipe(services: Services, model: vscode.Uri): ModelRecipe | undef
   const recipe = services.exclusions.recipe(model);
   if (!recipe) return undefined;
   const file = services.exclusions.recipePath(model);
-  const plan = recipeToOptions(recipe, path.dirname(file));
+  const plan = services.exclusions.files().recipeToOptions(recipe, path.dirname(file));
   // Only the model's own recipe counts here: one naming another model is run with Quantize with Recipe.
   return path.resolve(plan.model) === path.resolve(model.fsPath) ? { file, plan } : undefined;
 }
@@ -293,6 +293,11 @@ async function pickCalibrationData(model: string, fromSettings: string | undefin
 
 /** The speed check in a few words (the full figures are in the log and the JSON). */
 function speedText(s: QuantizeSpeed): string {
+  const kept = s.requirement?.keptFloat ?? [];
+  if (kept.length) {
+    const groups = kept.map((g) => g.group).join('; ');
+    return vscode.l10n.t('Kept float for speed: {0}; now {1}× float at batch {2}.', groups, s.speedup.toFixed(2), s.batch);
+  }
   if (s.verdict === 'slower') return vscode.l10n.t('Slower than float on this CPU: {0}× ({1}).', s.speedup.toFixed(2), s.cpuFlags);
   if (s.verdict === 'faster') return vscode.l10n.t('{0}× faster than float at batch {1}.', s.speedup.toFixed(2), s.batch);
   return vscode.l10n.t('No faster than float on this CPU ({0}×, within the noise).', s.speedup.toFixed(2));

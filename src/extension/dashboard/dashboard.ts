@@ -31,7 +31,8 @@ import {
   type HostToDashboardMessage,
 } from '../../shared/webviewMessages';
 import { baseName, mergeReports, reportForColumn, reportsOf, toDashboard } from './reportAdapter';
-import { EXPORT_EXTENSIONS, exportText } from './exportReport';
+import { EXPORT_EXTENSIONS } from './exportReport';
+import type * as ReportExport from './exportReport';
 import { renderShell, webviewRoots } from '../editor/modelEditor';
 import { OPEN_GRAPH_COMMAND } from '../../shared/lsp/documents';
 
@@ -158,6 +159,9 @@ class DashboardPanel {
     });
     if (!target) return;
     try {
+      // The report renderers are their own bundle (dist/reportExport.js), loaded on the first export.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { exportText } = require(this.context.asAbsolutePath('dist/reportExport.js')) as typeof ReportExport;
       await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exportText(format, toDashboard(this.reports), this.reports)));
       this.deps.log.info(`dashboard: exported ${format} to ${target.fsPath}`);
     } catch (err) {

@@ -55,7 +55,7 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
   const webview = panel.webview;
   webview.html = renderShell(webview, services.context.extensionUri, 'graph', fileName(model));
   const post = (m: HostToGraphMessage): void => void webview.postMessage(m);
-  let layout = { expanded: [] as string[], collapsed: false };
+  let layout: { expanded: string[]; collapsed: boolean; units: string[] } = { expanded: [], collapsed: false, units: [] };
   let cancel: AbortController | undefined;
 
   const send = async (): Promise<void> => {
@@ -64,7 +64,7 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
     post({ v: 1, type: 'loading', fileName: fileName(model) });
     const started = Date.now();
     try {
-      const graph = await runner.run({ kind: 'graph', model: model.fsPath, expanded: layout.expanded, collapsed: layout.collapsed }, { signal: controller.signal, timeoutMs: 300_000 });
+      const graph = await runner.run({ kind: 'graph', model: model.fsPath, ...layout }, { signal: controller.signal, timeoutMs: 300_000 });
       if (controller.signal.aborted) return;
       log.info(`graph: ${fileName(model)} ${graph.nodes.length} nodes laid out by ${graph.layoutEngine} in ${graph.layoutMs.toFixed(0)} ms (${Date.now() - started} ms with loading)`);
       post({ v: 1, type: 'graph', graph, excluded: exclusions.get(model) });
@@ -98,7 +98,7 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
         void send();
         return;
       case 'relayout':
-        layout = { expanded: m.expanded, collapsed: m.collapsed };
+        layout = { expanded: m.expanded, collapsed: m.collapsed, units: m.units };
         void send();
         return;
       case 'action':

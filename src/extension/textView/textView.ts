@@ -16,10 +16,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
-import { recipeToOptions, validateRecipe } from '../../core/text/recipe';
 import { TEXT_LANGUAGE, TEXT_SCHEME } from '../../shared/lsp/documents';
 import { defaultOutputPath } from '../commands/quantize';
 import { activeModel, uriOf } from '../commands/targets';
+import type { Exclusions } from '../explorer/exclusions';
 import type { ModelIndex } from '../explorer/modelIndex';
 import type { LanguageServer } from '../languageServer';
 
@@ -27,6 +27,8 @@ export interface TextViewDeps {
   server: LanguageServer;
   index: ModelIndex;
   log: vscode.LogOutputChannel;
+  /** Its recipe bundle validates and maps the recipe being run. */
+  exclusions: Exclusions;
 }
 
 /** `file:///x/model.onnx` → `onnx-text:/x/model.onnx.txt`. */
@@ -102,7 +104,7 @@ export function registerTextView(context: vscode.ExtensionContext, deps: TextVie
     provider,
     vscode.workspace.registerTextDocumentContentProvider(TEXT_SCHEME, provider),
     vscode.commands.registerCommand('onnxQuantizer.showAsText', (arg?: unknown) => showAsText(arg)),
-    vscode.commands.registerCommand('onnxQuantizer.quantizeWithRecipe', (arg?: unknown) => quantizeWithRecipe(arg, log)),
+    vscode.commands.registerCommand('onnxQuantizer.quantizeWithRecipe', (arg?: unknown) => quantizeWithRecipe(arg, deps)),
   );
   context.subscriptions.push(disposable);
   return disposable;
@@ -137,7 +139,7 @@ async function pickRecipe(arg: unknown): Promise<vscode.Uri | undefined> {
   return pick?.uri;
 }
 
-async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel): Promise<unknown> {
+async function quantizeWithRecipe(arg: unknown, { log, exclusions }: TextViewDeps): Promise<unknown> {
   const recipeUri = await pickRecipe(arg);
   if (!recipeUri) return undefined;
   try {
@@ -149,6 +151,7 @@ async function quantizeWithRecipe(arg: unknown, log: vscode.LogOutputChannel): P
     } catch (e) {
       throw new Error(`${path.basename(recipeUri.fsPath)} is not valid JSON: ${oneLine(e)}`);
     }
+    const { validateRecipe, recipeToOptions } = exclusions.files();
     const recipe = validateRecipe(json, path.basename(recipeUri.fsPath));
     const plan = recipeToOptions(recipe, path.dirname(recipeUri.fsPath));
     const warnings = plan.warnings.map((w) => `${w.node}: ${w.message}`);

@@ -13,7 +13,7 @@ export function graph(job: GraphJob, ctx: JobContext): GraphDto {
   const model = loadModel(job.model);
   throwIfCancelled(ctx.signal);
   ctx.onProgress?.({ stage: 'building graph' });
-  const view = buildGraphView(model, { expanded: job.expanded ?? [], collapsed: job.collapsed === true });
+  const view = buildGraphView(model, { expanded: job.expanded ?? [], collapsed: job.collapsed === true, units: job.units ?? [] });
   throwIfCancelled(ctx.signal);
   ctx.onProgress?.({ stage: 'laying out' });
   const laid = layoutGraph(view);

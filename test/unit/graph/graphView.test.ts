@@ -3,7 +3,10 @@
 // into one node, and a quantized model's tensors carry their scale and zero point.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { quantizeFile } from '../../../src/core/quantize';
 import { loadModel } from '../../../src/core/onnx/model';
 import { indexModel } from '../../../src/core/onnx/graph-index';
 import { buildGraphView } from '../../../src/core/graph/graphView';
@@ -141,4 +144,67 @@ test('a transformer encoder: every node shown and laid out; projections quantiza
   for (const n of withWeight) assert.ok(n.modes.includes('dynamic'), `${n.key} quantizable dynamically`);
   for (const n of betweenActivations) assert.ok(!n.modes.includes('dynamic'), `${n.key} has no constant weight`);
   assertLaidOut(g);
+});
+
+/** digits_cnn quantized to QOperator and digits_mlp quantized dynamically by the project's engines (ONNX Runtime checks both). */
+async function quantized(dir: string): Promise<{ qop: string; dyn: string }> {
+  const qop = path.join(dir, 'cnn.qop.onnx');
+  const dyn = path.join(dir, 'mlp.dyn.onnx');
+  await quantizeFile(CNN, qop, { mode: 'static', format: 'qoperator', speedCheck: false, calibrationData: path.join(FIXTURES, 'digits_calib_x.npy') });
+  await quantizeFile(path.join(FIXTURES, 'digits_mlp.onnx'), dyn, { mode: 'dynamic', speedCheck: false });
+  return { qop, dyn };
+}
+
+test('QOperator and dynamic chains fold into one integer node per float op; units fold one by one too', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-units-'));
+  try {
+    const { qop, dyn } = await quantized(dir);
+    const floatConvs = indexModel(loadModel(CNN).proto).nodes.filter((n) => n.node.opType === 'Conv').length;
+    const floatGemms = indexModel(loadModel(path.join(FIXTURES, 'digits_mlp.onnx')).proto).nodes.filter((n) => n.node.opType === 'Gemm').length;
+
+    // QOperator: each QLinearConv is an "int8 Conv"; the QuantizeLinear entering the chain folds into the first one.
+    const q = loadModel(qop);
+    const open = layoutGraph(buildGraphView(q));
+    const folded = layoutGraph(buildGraphView(q, { collapsed: true }));
+    assert.ok(isGraphDto(folded));
+    const heads = folded.nodes.filter((n, i) => n.unit === i);
+    assert.equal(heads.filter((n) => /^u?int8 Conv$/.test(n.label)).length, floatConvs);
+    assert.ok(heads.every((n) => n.quantized === 'qoperator'), 'every head is an integer operator');
+    assert.ok(!folded.nodes.some((n) => n.opType === 'QuantizeLinear'), 'the entering QuantizeLinear folded');
+    assert.equal(folded.nodes.length, open.nodes.length - open.nodes.filter((n, i) => n.unit !== -1 && n.unit !== i).length);
+    // The first unit reads the float image through its folded QuantizeLinear: the input marker feeds it.
+    const image = folded.nodes.findIndex((n) => n.kind === 'input');
+    const first = folded.nodes.findIndex((n) => n.opType === 'QLinearConv');
+    assert.ok(folded.edges.some((e) => e.from === image && e.to === first));
+    assert.ok(folded.nodes[first]?.inputs.includes('image'), 'the folded unit lists the float input it reads');
+    assertLaidOut(folded);
+
+    // Dynamic: DynamicQuantizeLinear → MatMulInteger → Cast → Mul (with the scales' Mul) is one "int8 MatMul".
+    const d = loadModel(dyn);
+    const dOpen = buildGraphView(d);
+    const dFolded = layoutGraph(buildGraphView(d, { collapsed: true }));
+    const dHeads = dFolded.nodes.filter((n, i) => n.unit === i);
+    assert.equal(dHeads.length, floatGemms);
+    assert.ok(dHeads.every((n) => n.label === 'int8 MatMul' && n.quantized === 'dynamic'), dHeads.map((n) => n.label).join(', '));
+    for (const op of ['DynamicQuantizeLinear', 'Cast', 'Mul']) assert.ok(!dFolded.nodes.some((n) => n.opType === op), `${op} folded`);
+    // The bias Add stays outside: it reads the unit's float result.
+    const add = dFolded.nodes.findIndex((n) => n.opType === 'Add');
+    const addFrom = dFolded.edges.filter((e) => e.to === add).map((e) => dFolded.nodes[e.from]?.opType);
+    assert.deepEqual(addFrom, ['MatMulInteger']);
+    assert.ok(dFolded.nodes[dFolded.edges.find((e) => e.to === add)?.from ?? -1]?.outputs.every((o) => dFolded.nodes[add]?.inputs.includes(o)));
+    assertLaidOut(dFolded);
+
+    // One unit folded by its head's key: only its members go.
+    const head = dOpen.nodes.find((n, i) => n.unit === i);
+    assert.ok(head);
+    const members = dOpen.nodes.filter((n) => n.unit !== -1 && dOpen.nodes[n.unit] === head).length;
+    const one = layoutGraph(buildGraphView(d, { units: [head.key, 'no such node'] }));
+    assert.equal(one.nodes.length, dOpen.nodes.length - (members - 1));
+    assert.deepEqual(one.units, [head.key]);
+    assert.equal(one.collapsed, false);
+    assert.ok(one.nodes.every((n) => n.unit === -1 || one.nodes[n.unit]?.unit === n.unit), 'members point at their head after the fold');
+    assertLaidOut(one);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

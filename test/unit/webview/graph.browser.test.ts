@@ -11,7 +11,7 @@ import { buildWebviews, launch, openWebview, postedMatching, type WebviewPage } 
 import { loadModel } from '../../../src/core/onnx/model';
 import { buildGraphView } from '../../../src/core/graph/graphView';
 import { layoutGraph } from '../../../src/core/graph/layout';
-import { isGraphToHostMessage, type GraphDto } from '../../../src/shared/graphMessages';
+import { isGraphToHostMessage, type GraphDto, type GraphToHostMessage } from '../../../src/shared/graphMessages';
 
 const FIXTURES = path.join(__dirname, '../../fixtures');
 let browser: Browser;
@@ -31,7 +31,7 @@ function graphHost(file: string, extra: { errors?: { node: string; sqnrDb: numbe
   return async (m, view) => {
     if (!isGraphToHostMessage(m)) throw new Error(`webview posted a malformed message: ${JSON.stringify(m)}`);
     if (m.type === 'ready' || m.type === 'relayout') {
-      const graph = layoutGraph(buildGraphView(model, m.type === 'relayout' ? { expanded: m.expanded, collapsed: m.collapsed } : {}));
+      const graph = layoutGraph(buildGraphView(model, m.type === 'relayout' ? { expanded: m.expanded, collapsed: m.collapsed, units: m.units } : {}));
       graph.errors = extra.errors ?? [];
       await view.send({ v: 1, type: 'graph', graph, excluded: [] });
     }
@@ -126,12 +126,36 @@ test('graph view of a QDQ model: search a tensor and land on it with its scale a
   // Fold the Q/DQ units: the host lays the graph out again and the Conv units read "uint8 Conv".
   await page.getByTestId('graph-collapse').check();
   const relayouts = await postedMatching(view, (m) => m.type === 'relayout', 1);
-  assert.deepEqual(relayouts, [{ v: 1, type: 'relayout', expanded: [], collapsed: true }]);
+  assert.deepEqual(relayouts, [{ v: 1, type: 'relayout', expanded: [], collapsed: true, units: [] }]);
   await page.getByTestId('graph-search').fill('uint8 Conv');
   await page.locator('[data-testid=graph-search-result]').first().waitFor();
   assert.ok((await page.locator('[data-testid=graph-search-result]').count()) >= 4);
   await page.locator('[data-testid=graph-search-result]').first().click();
   assert.equal(await page.getByTestId('graph-state').textContent(), 'quantized (integer kernel or Q/DQ unit)');
+
+  // Unfold that one unit (the others stay folded), then fold it again; the selection stays on its head.
+  const status = async (): Promise<number> => Number(/^(\d+) nodes/.exec((await page.getByTestId('graph-status').textContent()) ?? '')?.[1]);
+  const head = await selectedKey(page);
+  const all = layoutGraph(buildGraphView(model));
+  const headIndex = all.nodes.findIndex((n) => n.key === head);
+  const members = all.nodes.filter((n, i) => n.unit === headIndex && i !== headIndex).length;
+  assert.ok(members > 0);
+  const folded = await status();
+  await page.getByTestId('graph-fold-unit').click();
+  const unfold = ((await postedMatching(view, (m) => m.type === 'relayout', 2)) as GraphToHostMessage[])[1];
+  assert.ok(unfold && unfold.type === 'relayout' && !unfold.collapsed && !unfold.units.includes(head ?? '') && unfold.units.length > 0);
+  await page.waitForFunction((n) => document.querySelector('[data-testid=graph-status]')?.textContent?.startsWith(`${n} nodes`), folded + members);
+  assert.equal(await selectedKey(page), head);
+  assert.equal(await page.getByTestId('graph-fold-unit').textContent(), 'Fold unit');
+  // Fold it again from one of its members.
+  const member = all.nodes.find((n, i) => n.unit === headIndex && i !== headIndex);
+  assert.ok(member);
+  await page.getByTestId('graph-search').fill(member.key);
+  await page.locator('[data-testid=graph-search-result]', { hasText: 'node' }).first().click();
+  assert.equal(await selectedKey(page), member.key);
+  await page.getByTestId('graph-fold-unit').click();
+  await page.waitForFunction((n) => document.querySelector('[data-testid=graph-status]')?.textContent?.startsWith(`${n} nodes`), folded);
+  assert.equal(await selectedKey(page), head);
   assert.deepEqual(await view.problems(), []);
   await page.close();
 });
