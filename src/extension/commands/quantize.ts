@@ -20,6 +20,7 @@ import { formatInputOverrides, parseInputOverridesText } from '../../core/data/p
 import { quantizeFidelityOf } from '../dashboard/reportAdapter';
 import { reportError } from '../jobs/jobUi';
 import { quantizeSettings, type QuantizeSettings } from '../settings';
+import { confirmReplace } from './confirmReplace';
 import { compareAndShow } from './evaluate';
 import { optionsOf, requireLocal, requireTrust, resolveModel, type Services } from './targets';
 
@@ -83,9 +84,7 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
       services.log.info(`${kept.text}: ${kept.nodes.join(', ')}`);
     }
     if (!programmatic && !plan.options.force && fs.existsSync(plan.output)) {
-      const replace = vscode.l10n.t('Replace');
-      const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(plan.output)), { modal: true }, replace);
-      if (pick !== replace) return undefined;
+      if (!(await confirmReplace(plan.output))) return undefined;
       plan.options.force = true;
     }
     const result: QuantizeCommandResult = await runWithInputs(services, model.fsPath, plan, programmatic);

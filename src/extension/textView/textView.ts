@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
 import { TEXT_LANGUAGE, TEXT_SCHEME } from '../../shared/lsp/documents';
+import { confirmReplace } from '../commands/confirmReplace';
 import { defaultOutputPath } from '../commands/quantize';
 import { activeModel, uriOf } from '../commands/targets';
 import type { Exclusions } from '../explorer/exclusions';
@@ -157,9 +158,7 @@ async function quantizeWithRecipe(arg: unknown, { log, exclusions }: TextViewDep
     // Recipes cannot force: an existing output is replaced only when the user says so here.
     const output = plan.output ?? defaultOutputPath(plan.model, plan.options.mode, plan.options.weightBits);
     if (fs.existsSync(output)) {
-      const replace = vscode.l10n.t('Replace');
-      const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(output)), { modal: true }, replace);
-      if (pick !== replace) return undefined;
+      if (!(await confirmReplace(output))) return undefined;
       options.force = true;
     }
     return await vscode.commands.executeCommand('onnxQuantizer.quantizeModel', vscode.Uri.file(plan.model), options);
