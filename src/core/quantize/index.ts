@@ -16,7 +16,7 @@
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
 import { DataType } from '../onnx/dtype';
-import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
+import { isExternal, loadModel, withGraphFromFile, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
@@ -163,7 +163,10 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, stage.model, discard, options, resolved, warnings, ctx);
+    // The engine rewrote the loaded graph in place (unless it worked on a converted copy): the
+    // per-layer ranking below the floor compares the file's float graph with the output.
+    const floatModel = atOpset === model ? withGraphFromFile(model) : model;
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(floatModel, stage.model, discard, options, resolved, warnings, ctx);
     // Nothing quantized, nothing to time.
     if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
       const input = { floatModel: model.path, quantizedModel: stage.model, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };

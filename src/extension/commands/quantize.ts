@@ -20,6 +20,7 @@ import { formatInputOverrides, parseInputOverridesText } from '../../core/data/p
 import { quantizeFidelityOf } from '../dashboard/reportAdapter';
 import { reportError } from '../jobs/jobUi';
 import { quantizeSettings, type QuantizeSettings } from '../settings';
+import { confirmReplace } from './confirmReplace';
 import { compareAndShow } from './evaluate';
 import { optionsOf, requireLocal, requireTrust, resolveModel, type Services } from './targets';
 
@@ -83,9 +84,7 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
       services.log.info(`${kept.text}: ${kept.nodes.join(', ')}`);
     }
     if (!programmatic && !plan.options.force && fs.existsSync(plan.output)) {
-      const replace = vscode.l10n.t('Replace');
-      const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(plan.output)), { modal: true }, replace);
-      if (pick !== replace) return undefined;
+      if (!(await confirmReplace(plan.output))) return undefined;
       plan.options.force = true;
     }
     const result: QuantizeCommandResult = await runWithInputs(services, model.fsPath, plan, programmatic);
@@ -163,10 +162,9 @@ interface ModelRecipe {
 function modelRecipe(services: Services, model: vscode.Uri): ModelRecipe | undefined {
   const error = services.exclusions.recipeError(model);
   if (error) throw new InputError(error);
-  const recipe = services.exclusions.recipe(model);
-  if (!recipe) return undefined;
+  const plan = services.exclusions.plan(model);
+  if (!plan) return undefined;
   const file = services.exclusions.recipePath(model);
-  const plan = services.exclusions.files().recipeToOptions(recipe, path.dirname(file));
   // Only the model's own recipe counts here: one naming another model is run with Quantize with Recipe.
   return path.resolve(plan.model) === path.resolve(model.fsPath) ? { file, plan } : undefined;
 }
