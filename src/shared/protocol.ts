@@ -464,6 +464,8 @@ const COMPARE_RESULT: Shape<CompareJobResult> = {
     candidateAccuracy: opt(isNumOrNull),
     output: isText,
     inputs: (x) => oneOf(x, ['data', 'generated'] as const),
+    dataFile: opt(isText),
+    labelsFile: opt(isText),
   }),
   layers: opt(listOf(matches(LAYER_ERROR))),
   reportFiles: opt(isStrings),
