@@ -183,6 +183,8 @@ export interface FidelityDto {
   maxAbsError: number | null;
   /** Labelled accuracy (0..1) when labels were given. */
   accuracy: number | null;
+  /** What the comparison ran on: `digits_test_x.npy, 360 samples, labelled` (null: unknown). */
+  dataSource?: string | null;
 }
 
 export interface LayerErrorDto {
@@ -389,7 +391,7 @@ export function isDashboardToHostMessage(x: unknown): x is DashboardToHostMessag
 
 const isLatency = (x: unknown): boolean => isObj(x) && isNum(x.p50Ms) && isNum(x.p90Ms) && isNum(x.p99Ms);
 const isFidelity = (x: unknown): boolean =>
-  isObj(x) && isBool(x.identical) && ['samples', 'agreement', 'cosine', 'sqnrDb', 'maxAbsError', 'accuracy'].every((k) => isNumOrNull(x[k]));
+  isObj(x) && isBool(x.identical) && ['samples', 'agreement', 'cosine', 'sqnrDb', 'maxAbsError', 'accuracy'].every((k) => isNumOrNull(x[k])) && (x.dataSource === undefined || x.dataSource === null || isStr(x.dataSource));
 const isLayerError = (x: unknown): boolean =>
   isObj(x) && isStr(x.node) && isStr(x.opType) && isStr(x.tensor) && isNumOrNull(x.sqnrDb) && isBool(x.identical) && isNumOrNull(x.localSqnrDb) && isNumOrNull(x.cosine);
 const isLabelled = (x: unknown): boolean => isObj(x) && isStr(x.label) && isStr(x.value);

@@ -137,3 +137,27 @@ export function channelAxisOf(node: NodeProto, rank: number): number | undefined
       return undefined;
   }
 }
+
+/** What a run asked for beyond each mode's defaults (QuantizeOptions' fields of the same names). */
+export interface ModeRequest {
+  opTypes?: readonly string[];
+  quantizeConv?: boolean;
+  preset?: string;
+}
+
+/**
+ * Whether `mode`'s engine quantizes a node of this op type in a run with these options: static
+ * quantizes compute ops (CPU-unfused ones only on request or for the gpu preset; Flatten, Relu
+ * and the like follow their neighbours' scales), dynamic and weight-only their default ops plus
+ * those asked for; fp16 converts every float weight, whatever reads it, so any node may hold one.
+ * Keeping a node float changes the result only where this holds.
+ */
+export function modeQuantizesOp(node: Pick<NodeProto, 'opType' | 'domain'>, mode: OpMode | 'fp16', request: ModeRequest = {}): boolean {
+  if (mode === 'fp16') return true;
+  const rule = opRule(node);
+  if (!rule) return false;
+  const asked = request.opTypes?.includes(node.opType) ?? false;
+  if (mode === 'static') return rule.static === 'compute' || (rule.static === 'cpu-unfused' && (asked || request.preset === 'gpu'));
+  const treatment = mode === 'dynamic' ? rule.dynamic : rule.weightOnly;
+  return treatment === 'default' || (treatment === 'on-request' && (asked || (node.opType === 'Conv' && request.quantizeConv === true)));
+}
