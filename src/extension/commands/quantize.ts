@@ -162,10 +162,9 @@ interface ModelRecipe {
 function modelRecipe(services: Services, model: vscode.Uri): ModelRecipe | undefined {
   const error = services.exclusions.recipeError(model);
   if (error) throw new InputError(error);
-  const recipe = services.exclusions.recipe(model);
-  if (!recipe) return undefined;
+  const plan = services.exclusions.plan(model);
+  if (!plan) return undefined;
   const file = services.exclusions.recipePath(model);
-  const plan = services.exclusions.files().recipeToOptions(recipe, path.dirname(file));
   // Only the model's own recipe counts here: one naming another model is run with Quantize with Recipe.
   return path.resolve(plan.model) === path.resolve(model.fsPath) ? { file, plan } : undefined;
 }
