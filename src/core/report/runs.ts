@@ -189,22 +189,52 @@ export function buildRunHistory(model: string, runs: Omit<Run, 'number' | 'delta
   };
 }
 
-/** The run history of `floatModel` from the reports about it in its folder (unreadable ones are left out). */
-export function readRunHistory(floatModel: string): RunHistory {
-  const runs: Omit<Run, 'number' | 'delta'>[] = [];
-  for (const { file, createdMs } of reportsAbout(floatModel)) {
-    let json: unknown;
+/** A report as read (or as a comparison returned it, with `reportFile` ''). */
+export interface RunSource {
+  reportFile: string;
+  report: unknown;
+  createdMs: number;
+}
+
+/**
+ * The reports about `floatModel` in its folder (locate.ts; none for ''), plus `alsoFiles`
+ * (reports shown from elsewhere, e.g. an output folder); unreadable ones are left out.
+ */
+export function readRunSources(floatModel: string, alsoFiles: readonly string[] = []): RunSource[] {
+  const found = new Map(floatModel ? reportsAbout(floatModel).map((r) => [path.resolve(r.file), r.createdMs]) : []);
+  const out: RunSource[] = [];
+  for (const file of new Set([...found.keys(), ...alsoFiles.map((f) => path.resolve(f))])) {
+    let report: unknown;
+    let mtimeMs: number;
     try {
-      json = JSON.parse(readRegularText(file, 'report'));
+      report = JSON.parse(readRegularText(file, 'report'));
+      mtimeMs = fs.statSync(file).mtimeMs;
     } catch {
       continue;
     }
-    const candidate = obj(json).candidate;
-    // The candidate beside its report: reports name it by the path the comparison was given.
-    const beside = typeof candidate === 'string' && candidate ? besideReport(file, candidate) : undefined;
-    runs.push(runOfReport(json, file, createdMs, beside));
+    const stamped = Date.parse(String(obj(report).createdAt));
+    out.push({ reportFile: file, report, createdMs: found.get(file) ?? (Number.isFinite(stamped) ? stamped : mtimeMs) });
   }
-  return buildRunHistory(floatModel, runs);
+  return out;
+}
+
+/** The history these reports make: one run per quantized model (the newest report of it), oldest first. */
+export function runsOf(floatModel: string, sources: readonly RunSource[]): RunHistory {
+  const byModel = new Map<string, Omit<Run, 'number' | 'delta'>>();
+  for (const s of sources) {
+    const candidate = obj(s.report).candidate;
+    const model = typeof candidate === 'string' && candidate ? (s.reportFile ? besideReport(s.reportFile, candidate) : path.resolve(candidate)) : s.reportFile;
+    const run = runOfReport(s.report, s.reportFile, s.createdMs, model);
+    const key = model || s.reportFile;
+    const kept = byModel.get(key);
+    if (!kept || kept.createdMs < run.createdMs || (kept.createdMs === run.createdMs && !kept.reportFile)) byModel.set(key, run);
+  }
+  return buildRunHistory(floatModel, [...byModel.values()]);
+}
+
+/** The run history of `floatModel` from the reports about it in its folder. */
+export function readRunHistory(floatModel: string): RunHistory {
+  return runsOf(floatModel, readRunSources(floatModel));
 }
 
 /** A relative candidate path against the report's folder; one written by a command run elsewhere falls back to the file of that name beside the report. */
