@@ -15,6 +15,7 @@ import { saveModel } from '../src/core/onnx/save';
 import { quantizeFile } from '../src/core/quantize/index';
 import type { QuantizeOptions } from '../src/core/quantize/types';
 import { cpuFlagsText } from '../src/core/report/environment';
+import { mlpModel } from '../test/fixtures/build/models';
 import { buildTransformer } from '../test/unit/quantize/models';
 import { buildResidualCnn, randomInputs, writeNpy } from '../test/unit/quantize/static/residualCnn';
 
@@ -69,6 +70,7 @@ export async function run(): Promise<void> {
       console.log(`  quantize's speed check: ${q.speed?.summary ?? 'not measured'}`);
     }
     await weightOnly(dir);
+    await requireSpeedup(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -96,4 +98,33 @@ async function weightOnly(dir: string): Promise<void> {
   }
   const gain = (sqnr['mse'] ?? NaN) - (sqnr['none'] ?? NaN);
   console.log(`  MSE-optimal over round-to-nearest: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} dB (target ≥ 1 dB: ${gain >= 1 ? 'OK' : 'BELOW'})`);
+}
+
+/**
+ * `--require-speedup 1` on the digits MLP (dynamic, batch 1) and on an MLP of two 512×512 layers
+ * and 80 tiny ones: the speed check without it, then which groups it keeps float and the figure
+ * it ends with (or why nothing is written).
+ */
+async function requireSpeedup(dir: string): Promise<void> {
+  const mixed = path.join(dir, 'mixed.onnx');
+  saveModel(mlpModel({ widths: [512, 512, 512, ...Array<number>(80).fill(8)] }), mixed);
+  const models = [
+    ['digits MLP', path.join(__dirname, '../test/fixtures/digits_mlp.onnx')],
+    ['MLP 2×512² + 80 tiny', mixed],
+  ] as const;
+  console.log('\n--require-speedup 1 (dynamic, batch 1):');
+  for (const [name, float] of models) {
+    const out = path.join(dir, `${path.basename(float, '.onnx')}.speed.onnx`);
+    const plain = await quantizeFile(float, out, { mode: 'dynamic', force: true, fidelity: false });
+    console.log(`  ${name}, without: ${plain.speed?.speedup.toFixed(2) ?? '?'}× float (${plain.speed?.verdict ?? 'not measured'}), ${plain.quantizedNodes} nodes quantized`);
+    const started = performance.now();
+    try {
+      const r = await quantizeFile(float, out, { mode: 'dynamic', force: true, fidelity: false, requireSpeedup: 1 });
+      const req = r.speed?.requirement;
+      const kept = req?.keptFloat.map((g) => `${g.group} ×${g.nodes.length}`).join('; ') || 'nothing';
+      console.log(`  ${name}, with:    ${r.speed?.speedup.toFixed(2) ?? '?'}× float after ${req?.rounds.length ?? 1} round(s), kept float: ${kept}; ${r.quantizedNodes} nodes quantized, ${r.sizeRatio.toFixed(2)}× smaller (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      console.log(`  ${name}, with:    exit 1, nothing written (${((performance.now() - started) / 1000).toFixed(1)} s): ${(e as Error).message.split('. Nothing')[0]}`);
+    }
+  }
 }

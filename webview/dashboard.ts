@@ -67,6 +67,7 @@ const METRICS: Metric[] = [
   { label: t('SQNR'), testId: 'sqnr', value: (m) => (m.fidelity ? sqnrText(m.fidelity.sqnrDb, m.fidelity.identical) : '—'), candidateOnly: true, delta: { of: (d) => d.sqnrDb, text: (v) => signed(v, 1, ' dB'), dimension: 'fidelity', epsilon: 0.05 } },
   { label: t('Max abs error'), testId: 'max-abs-error', value: (m) => formatFixed(m.fidelity?.maxAbsError ?? null, 5), candidateOnly: true },
   { label: t('Labelled accuracy'), testId: 'accuracy', value: (m) => formatPercent(m.fidelity?.accuracy ?? null), delta: { of: (d) => d.accuracy, text: (v) => signed(v * 100, 2, ' pp'), dimension: 'fidelity', epsilon: 0.00005 } },
+  { label: t('Evaluation data'), testId: 'data-source', value: (m) => m.fidelity?.dataSource ?? '—', candidateOnly: true },
   { label: t('Fidelity at quantize'), testId: 'quantize-fidelity', value: (m) => m.quantizeFidelity?.text ?? '—', candidateOnly: true },
 ];
 

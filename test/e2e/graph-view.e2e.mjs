@@ -37,7 +37,7 @@ async function openGraphOf(s, file, { fromEditor = false } = {}) {
 
 describe('graph view (UI)', () => {
   let broken = false;
-  let s, frame, report, inspect, floatLayers;
+  let s, frame, report, inspect, floatLayers, worst;
 
   before(async () => {
     s = await startSession({
@@ -128,7 +128,7 @@ describe('graph view (UI)', () => {
       const nodeCount = async () => Number(/^(\d+) nodes/.exec(await testIdText(frame, 'graph-status'))?.[1]);
       const unfolded = await nodeCount();
       await frame.getByTestId('graph-collapse').check();
-      const worst = report.layers.filter((l) => typeof l.localSqnrDb === 'number').sort((a, b) => a.localSqnrDb - b.localSqnrDb)[0];
+      worst = report.layers.filter((l) => typeof l.localSqnrDb === 'number').sort((a, b) => a.localSqnrDb - b.localSqnrDb)[0];
       const folded = await waitUntil('the folded graph', async () => { const n = await nodeCount(); return n < unfolded ? n : 0; }, { timeout: 30000 });
       const floatConvs = floatLayers.filter((l) => l.opType === 'Conv').length;
       await frame.getByTestId('graph-search').fill('int8 Conv');
@@ -150,6 +150,35 @@ describe('graph view (UI)', () => {
       assert.ok(one < unfolded, `only one unit unfolded (${folded} → ${one} of ${unfolded} nodes)`);
       assert.equal(await frame.getByTestId('graph-canvas').getAttribute('data-selected'), worst.node);
       assert.equal(await testIdText(frame, 'graph-fold-unit'), 'Fold unit');
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('the float model beside the quantized one: selections follow each other, each float node says what it became, with its error', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    try {
+      const quantized = frame;
+      assert.equal(await testIdText(quantized, 'graph-open-peer'), `Float model beside: ${FLOAT}`);
+      await quantized.getByTestId('graph-open-peer').click();
+      const float = await findWebviewFrame(s.page, `[data-testid="graph-canvas"][data-model="${FLOAT}"]`, { timeout: 60000 });
+      const selectedIn = (f) => f.getByTestId('graph-canvas').getAttribute('data-selected');
+      const pick = async (f, text) => {
+        await f.getByTestId('graph-search').fill(text);
+        await f.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
+      };
+      // Selecting a Conv unit in the quantized graph selects that Conv in the float graph.
+      await pick(quantized, '/res1/res1.0/Conv');
+      await waitUntil('the float graph to follow', async () => (await selectedIn(float)) === '/res1/res1.0/Conv', { timeout: 20000 });
+      // The other way: the float Relu was fused into its Conv's unit; selecting it selects that unit.
+      await pick(float, '/stem/stem.2/Relu');
+      await waitUntil('the quantized graph to follow', async () => (await selectedIn(quantized)) === '/stem/stem.0/Conv', { timeout: 20000 });
+      assert.match(await testIdText(float, 'graph-outcome'), /^fused into Conv \/stem\/stem\.0\/Conv$/);
+      assert.equal(await testIdText(float, 'graph-state'), 'quantized (integer kernel or Q/DQ unit)');
+      // The worst layer of the comparison: an integer kernel now, with the error it adds.
+      await pick(float, worst.node);
+      assert.match(await testIdText(float, 'graph-outcome'), /^quantized: a Q\/DQ unit ONNX Runtime runs on integers$/);
+      assert.match(await testIdText(float, 'graph-details'), new RegExp(`added error: ${worst.localSqnrDb.toFixed(1)} dB SQNR`));
+      assert.equal(await testIdText(float, 'graph-pair'), `in ${INT8}: ${worst.node}`);
+      await waitUntil('the quantized graph to select the worst layer', async () => (await selectedIn(quantized)) === worst.node, { timeout: 20000 });
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 

@@ -97,6 +97,9 @@ export interface FidelityResult {
   output: string;
   /** 'data' when inputs came from a file, 'generated' otherwise. */
   inputs: 'data' | 'generated';
+  /** The `.npy` file or folder the inputs came from, and the labels file, as given (compare only). */
+  dataFile?: string;
+  labelsFile?: string;
 }
 
 /** Fidelity of one output of a quantized model against the float model's. */
@@ -155,6 +158,19 @@ export interface QuantizeSpeed {
   summary: string;
   /** Weight-only output not faster: the other accuracy levels and dynamic int8, each float p50 / its p50. */
   alternatives?: { label: string; speedup: number }[];
+  /** `--require-speedup`: the groups kept float to reach it and each round's figure. */
+  requirement?: SpeedRequirement;
+}
+
+/** How `--require-speedup X` was met: op groups kept float, one more per round, each round timed. */
+export interface SpeedRequirement {
+  /** X. */
+  speedup: number;
+  met: boolean;
+  /** In the order they were kept float. */
+  keptFloat: { group: string; opType: string; sizeClass: string; nodes: string[] }[];
+  /** The first round is fully quantized; each later one keeps one more group float. */
+  rounds: { keptFloat: string[]; quantizedNodes: number; speedup: number; verdict: 'faster' | 'slower' | 'same' }[];
 }
 
 /** Error of one intermediate float tensor both models share. */

@@ -112,6 +112,8 @@ export type Handlers = Readonly<Record<string, OpHandler>>;
 export interface DriverResult {
   proto: ModelProto;
   quantizedNodes: number;
+  /** Keys (graph index) of the nodes rewritten, in graph order. */
+  quantizedKeys: string[];
   skippedNodes: SkippedNode[];
   warnings: string[];
   tallies: ReadonlyMap<string, number>;
@@ -143,6 +145,7 @@ export class RewriteDriver {
   private readonly pacer: NodePacer;
   private step = 0;
   quantized = 0;
+  private readonly quantizedKeys: string[] = [];
 
   constructor(
     readonly model: OnnxModel,
@@ -215,6 +218,7 @@ export class RewriteDriver {
         scope.out.push(...r.nodes);
         scope.changed = true;
         this.quantized++;
+        this.quantizedKeys.push(this.index.keyOf(node));
       }
     }
     scope.graph.node = scope.out;
@@ -308,7 +312,7 @@ export class RewriteDriver {
     removeUnusedInitializers(this.main.graph);
     for (const scope of this.scopes) if (scope.isMain || scope.changed) pruneValueInfo(scope.graph);
     for (const [domain, version] of this.domains) ensureOpset(this.proto, domain, version);
-    return { proto: this.proto, quantizedNodes: this.quantized, skippedNodes: [...this.skips.values()], warnings: this.warnings, tallies: this.talliesMap };
+    return { proto: this.proto, quantizedNodes: this.quantized, quantizedKeys: this.quantizedKeys, skippedNodes: [...this.skips.values()], warnings: this.warnings, tallies: this.talliesMap };
   }
 
   private dropUnreadWeights(): void {

@@ -300,5 +300,5 @@ export async function quantizeDynamic(
   const clipped = r.tallies.get('clipped') ?? 0;
   if (clipped > 0) r.warnings.push(`${clipped} weight values were clipped`);
   ctx.onProgress?.({ stage: 'quantizing', fraction: 1 });
-  return { proto: r.proto, quantizedNodes: r.quantizedNodes, skippedNodes: r.skippedNodes, warnings: r.warnings };
+  return { proto: r.proto, quantizedNodes: r.quantizedNodes, quantizedKeys: r.quantizedKeys, skippedNodes: r.skippedNodes, warnings: r.warnings };
 }

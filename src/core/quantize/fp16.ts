@@ -82,7 +82,7 @@ export async function convertFp16(
   driver.quantized = touched.size;
   const r = driver.finish();
   if (converted === 0) r.warnings.push('no float32 initializer to convert');
-  return { proto: r.proto, quantizedNodes: r.quantizedNodes, skippedNodes: r.skippedNodes, warnings: r.warnings };
+  return { proto: r.proto, quantizedNodes: r.quantizedNodes, quantizedKeys: r.quantizedKeys, skippedNodes: r.skippedNodes, warnings: r.warnings };
 }
 
 function withinFp16(values: Float32Array): boolean {

@@ -16,7 +16,7 @@
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
 import { DataType } from '../onnx/dtype';
-import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
+import { isExternal, loadModel, withGraphFromFile, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
@@ -37,6 +37,7 @@ import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic, type RangeCache } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
 import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
+import { quantizeWithSpeedRequirement, type OnceRun } from './speedRequirement';
 import { modelInputs } from '../evaluate/data';
 import { formatBytes } from '../report/format';
 import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
@@ -53,6 +54,12 @@ export interface RunInputs {
 }
 
 export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}, run: RunInputs = {}): Promise<QuantizeResult> {
+  if (options.requireSpeedup !== undefined) return quantizeWithSpeedRequirement(input, output, options, ctx, run, quantizeOnce);
+  return quantizeOnce(input, output, options, ctx, run);
+}
+
+/** One run: the engine once, checks, publish (`--require-speedup` runs it in rounds, speedRequirement.ts). */
+async function quantizeOnce(input: string, output: string, options: QuantizeOptions, ctx: JobContext, run: OnceRun): Promise<QuantizeResult> {
   const started = performance.now();
   const progress = (stage: string, fraction?: number, message?: string) =>
     ctx.onProgress?.({ stage, ...(fraction !== undefined ? { fraction } : {}), ...(message ? { message } : {}) });
@@ -108,6 +115,7 @@ export async function quantizeFile(input: string, output: string, options: Quant
     let engine: EngineResult;
     try {
       engine = await runEngine(atOpset, resolved, selection, ctx, writer, warnings, run.ranges);
+      run.onQuantized?.(engine.quantizedKeys ?? []);
       throwIfCancelled(ctx.signal);
       if (probe && floatRun?.problem) {
         if (engine.quantizedNodes > 0) throw probeFault(floatRun.problem, probe, options.inputs);
@@ -155,11 +163,14 @@ export async function quantizeFile(input: string, output: string, options: Quant
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, stage.model, discard, options, resolved, warnings, ctx);
+    // The engine rewrote the loaded graph in place (unless it worked on a converted copy): the
+    // per-layer ranking below the floor compares the file's float graph with the output.
+    const floatModel = atOpset === model ? withGraphFromFile(model) : model;
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(floatModel, stage.model, discard, options, resolved, warnings, ctx);
     // Nothing quantized, nothing to time.
     if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
       const input = { floatModel: model.path, quantizedModel: stage.model, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };
-      speed = await quantizeSpeedCheck(input, resolved.requireSpeedup, discard, warnings, ctx);
+      speed = await quantizeSpeedCheck(input, discard, warnings, ctx);
     }
     throwIfCancelled(ctx.signal);
     stage.publish({ model: model.path, inputs: protect, force: resolved.force });

@@ -59,6 +59,8 @@ export interface ResolvedOptions {
 export interface EngineResult {
   proto: ModelProto;
   quantizedNodes: number;
+  /** Keys of the float model's nodes that were quantized (when the engine tracks them). */
+  quantizedKeys?: string[];
   skippedNodes: SkippedNode[];
   warnings: string[];
 }

@@ -91,7 +91,10 @@ export interface QuantizeOptions {
    * when the output is slower; default true (`--no-speed-check` turns it off).
    */
   speedCheck?: boolean;
-  /** Fail (WorkError, nothing written) when the measured speedup is below this (`--require-speedup`). */
+  /**
+   * `--require-speedup`: below this measured speedup, op groups are kept float and the output
+   * re-quantized and timed (at most 3 more rounds); fails (WorkError, nothing written) when none reaches it.
+   */
   requireSpeedup?: number;
   /** Load and run the output once in ONNX Runtime before reporting success; default true. */
   validate?: boolean;

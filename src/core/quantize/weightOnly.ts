@@ -378,5 +378,5 @@ export async function quantizeWeightOnly(
   const driver = new RewriteDriver(model, options, selection, ctx, writer);
   await driver.rewriteNodes(weightOnlyHandlers(extra), WEIGHT_ONLY_OP_TYPES);
   const r = driver.finish();
-  return { proto: r.proto, quantizedNodes: r.quantizedNodes, skippedNodes: r.skippedNodes, warnings: r.warnings };
+  return { proto: r.proto, quantizedNodes: r.quantizedNodes, quantizedKeys: r.quantizedKeys, skippedNodes: r.skippedNodes, warnings: r.warnings };
 }

@@ -32,6 +32,18 @@ export function baseName(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
 }
 
+/**
+ * What a comparison ran on, in one line: `digits_test_x.npy, 360 samples, labelled`,
+ * `x.npy, 64 samples, no labels: accuracy needs labels` or `random inputs, 64 samples: accuracy
+ * needs labels`. The dashboard, the reports and the CLI say it the same way.
+ */
+export function evaluationDataText(a: { inputs: string; samples: number; dataFile?: string | undefined; labelsFile?: string | undefined; candidateAccuracy?: number | undefined }): string {
+  const labelled = a.labelsFile !== undefined || a.candidateAccuracy !== undefined;
+  if (a.inputs !== 'data') return `random inputs, ${a.samples} samples: accuracy needs labels`;
+  const source = a.dataFile ? baseName(a.dataFile.replace(/[\\/]+$/, '')) : 'the data given';
+  return `${source}, ${a.samples} samples, ${labelled ? 'labelled' : 'no labels: accuracy needs labels'}`;
+}
+
 /** Format an SQNR for people: "∞ (identical)" or "31.2 dB". */
 export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
   if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';

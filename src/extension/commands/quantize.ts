@@ -20,6 +20,7 @@ import { formatInputOverrides, parseInputOverridesText } from '../../core/data/p
 import { quantizeFidelityOf } from '../dashboard/reportAdapter';
 import { reportError } from '../jobs/jobUi';
 import { quantizeSettings, type QuantizeSettings } from '../settings';
+import { confirmReplace } from './confirmReplace';
 import { compareAndShow } from './evaluate';
 import { optionsOf, requireLocal, requireTrust, resolveModel, type Services } from './targets';
 
@@ -83,9 +84,7 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
       services.log.info(`${kept.text}: ${kept.nodes.join(', ')}`);
     }
     if (!programmatic && !plan.options.force && fs.existsSync(plan.output)) {
-      const replace = vscode.l10n.t('Replace');
-      const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(plan.output)), { modal: true }, replace);
-      if (pick !== replace) return undefined;
+      if (!(await confirmReplace(plan.output))) return undefined;
       plan.options.force = true;
     }
     const result: QuantizeCommandResult = await runWithInputs(services, model.fsPath, plan, programmatic);
@@ -163,10 +162,9 @@ interface ModelRecipe {
 function modelRecipe(services: Services, model: vscode.Uri): ModelRecipe | undefined {
   const error = services.exclusions.recipeError(model);
   if (error) throw new InputError(error);
-  const recipe = services.exclusions.recipe(model);
-  if (!recipe) return undefined;
+  const plan = services.exclusions.plan(model);
+  if (!plan) return undefined;
   const file = services.exclusions.recipePath(model);
-  const plan = services.exclusions.files().recipeToOptions(recipe, path.dirname(file));
   // Only the model's own recipe counts here: one naming another model is run with Quantize with Recipe.
   return path.resolve(plan.model) === path.resolve(model.fsPath) ? { file, plan } : undefined;
 }
@@ -293,6 +291,11 @@ async function pickCalibrationData(model: string, fromSettings: string | undefin
 
 /** The speed check in a few words (the full figures are in the log and the JSON). */
 function speedText(s: QuantizeSpeed): string {
+  const kept = s.requirement?.keptFloat ?? [];
+  if (kept.length) {
+    const groups = kept.map((g) => g.group).join('; ');
+    return vscode.l10n.t('Kept float for speed: {0}; now {1}× float at batch {2}.', groups, s.speedup.toFixed(2), s.batch);
+  }
   if (s.verdict === 'slower') return vscode.l10n.t('Slower than float on this CPU: {0}× ({1}).', s.speedup.toFixed(2), s.cpuFlags);
   if (s.verdict === 'faster') return vscode.l10n.t('{0}× faster than float at batch {1}.', s.speedup.toFixed(2), s.batch);
   return vscode.l10n.t('No faster than float on this CPU ({0}×, within the noise).', s.speedup.toFixed(2));

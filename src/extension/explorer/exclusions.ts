@@ -8,7 +8,7 @@
  * first recipe read from dist/recipeFiles.js, which keeps them out of the activation bundle.
  */
 import * as vscode from 'vscode';
-import type { QuantRecipe } from '../../core/text/recipe';
+import type { QuantRecipe, RecipePlan } from '../../core/text/recipe';
 import type { NewRecipe, OverridePatch } from '../../core/text/recipeEdit';
 import type { FileEvent } from '../languageServer';
 import type { ExclusionsStore, QuantizeChoice, RecipeWrite } from './exclusionsStore';
@@ -48,6 +48,11 @@ export class Exclusions implements vscode.Disposable {
 
   recipeError(model: vscode.Uri): string | undefined {
     return this.load().store.recipeError(model);
+  }
+
+  /** The recipe's plan for the quantizer; throws an InputError when a path it names is refused. */
+  plan(model: vscode.Uri): RecipePlan | undefined {
+    return this.load().store.plan(model);
   }
 
   recipePath(model: vscode.Uri): string {

@@ -5,6 +5,10 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { quantizeFile } from '../../../src/core/quantize/index';
 import { speedFigures } from '../../../src/core/quantize/speedCheck';
+import { speedGroups } from '../../../src/core/quantize/speedGroups';
+import { indexModel } from '../../../src/core/onnx/graph-index';
+import { loadModel } from '../../../src/core/onnx/model';
+import { createSession, ort } from '../../../src/core/runtime/ort';
 import { InputError, WorkError } from '../../../src/core/errors';
 import { saveModel } from '../../../src/core/onnx/save';
 import { mlpModel } from '../../fixtures/build/models';
@@ -33,11 +37,13 @@ test('a chain of tiny MatMuls quantized dynamic is measured slower than float, w
   assert.ok(warning.includes(s.cpuFlags) && /MatMul/.test(warning), warning);
 });
 
-test('--require-speedup: below the factor the run fails and writes nothing; --no-speed-check leaves no figure', async () => {
+test('--require-speedup: when no grouping reaches the factor the run fails and writes nothing; --no-speed-check leaves no figure', async () => {
   const strict = path.join(dir, 'tiny.strict.onnx');
+  // One group only (every MatMul is 8×8): keeping it float would leave nothing quantized.
   await assert.rejects(
     quantizeFile(tinyChain, strict, { mode: 'dynamic', fidelity: false, requireSpeedup: 1 }),
-    (e: unknown) => e instanceof WorkError && /below --require-speedup 1/.test(e.message) && /Nothing was written/.test(e.message),
+    (e: unknown) =>
+      e instanceof WorkError && /stays below --require-speedup 1 /.test(e.message) && /all quantized: 0\.\d\d×/.test(e.message) && /would leave nothing quantized/.test(e.message) && /Nothing was written/.test(e.message),
   );
   assert.equal(fs.existsSync(strict), false);
   assert.ok(!fs.readdirSync(dir).some((n) => n.includes('.tmp-')));
@@ -45,6 +51,53 @@ test('--require-speedup: below the factor the run fails and writes nothing; --no
   assert.equal(off.speed, undefined);
   await assert.rejects(quantizeFile(tinyChain, path.join(dir, 'x.onnx'), { mode: 'dynamic', speedCheck: false, requireSpeedup: 1 }), InputError);
   await assert.rejects(quantizeFile(tinyChain, path.join(dir, 'x.onnx'), { mode: 'dynamic', requireSpeedup: 0 }), InputError);
+});
+
+// Two big 512×512 MatMuls (int8 pays) followed by 80 tiny ones (each costs more quantized):
+// fully quantized it is slower than float, with the tiny group (the 512×8 one and 79 of 8×8) float it is faster.
+const mixed = path.join(dir, 'mixed.onnx');
+saveModel(mlpModel({ widths: [512, 512, 512, ...Array<number>(80).fill(8)] }), mixed);
+
+test('speed groups: the quantized nodes by op type and size class, smallest work per node first', () => {
+  const index = indexModel(loadModel(mixed).proto);
+  const keys = index.nodes.filter((n) => n.node.opType === 'MatMul').map((n) => n.key);
+  const groups = speedGroups(index, keys, 'dynamic');
+  assert.deepEqual(
+    groups.map((g) => [g.opType, g.sizeClass, g.nodes.length]),
+    [
+      ['MatMul', 'tiny', 80],
+      ['MatMul', 'medium', 2],
+    ],
+  );
+  assert.match(groups[0]?.label ?? '', /^MatMul, tiny weights \(< 16 Ki elements\)$/);
+  assert.deepEqual(groups[1]?.nodes, ['matmul_0', 'matmul_1']);
+});
+
+test('--require-speedup 1 keeps the tiny MatMul group float, re-measures, and the written model is faster than float', async () => {
+  const plain = await quantizeFile(mixed, path.join(dir, 'mixed.all.onnx'), { mode: 'dynamic', fidelity: false });
+  assert.equal(plain.speed?.verdict, 'slower', plain.speed?.summary);
+  const out = path.join(dir, 'mixed.int8.onnx');
+  const r = await quantizeFile(mixed, out, { mode: 'dynamic', fidelity: false, requireSpeedup: 1 });
+  const s = r.speed;
+  const req = s?.requirement;
+  assert.ok(s && req, 'the speed result says how the requirement was met');
+  assert.ok(s.speedup >= 1, s.summary);
+  assert.equal(req.met, true);
+  assert.deepEqual(req.keptFloat.map((g) => [g.opType, g.sizeClass, g.nodes.length]), [['MatMul', 'tiny', 80]]);
+  assert.equal(req.rounds.length, 2);
+  assert.ok((req.rounds[0]?.speedup ?? 1) < 1 && req.rounds[0]?.quantizedNodes === 82, JSON.stringify(req.rounds));
+  assert.equal(r.quantizedNodes, 2);
+  assert.ok(r.effectiveOptions.excludeNodes?.includes('matmul_40') && r.effectiveOptions.requireSpeedup === 1);
+  assert.ok(r.warnings.some((w) => w.startsWith('kept float for speed (--require-speedup 1): MatMul, tiny weights')), r.warnings.join('\n'));
+  // The file written is the measured one: the big MatMuls quantized, the tiny ones float, and it runs.
+  const written = loadModel(out).proto.graph?.node ?? [];
+  assert.equal(written.filter((n) => n.opType === 'MatMul').length, 80);
+  assert.equal(written.filter((n) => n.opType === 'DynamicQuantizeLinear').length > 0, true);
+  const session = await createSession(out);
+  const y = await session.run({ x: new (ort().Tensor)('float32', new Float32Array(512).fill(0.1), [1, 512]) });
+  assert.deepEqual(y['y']?.dims, [1, 8]);
+  await session.release();
+  assert.ok(!fs.readdirSync(dir).some((n) => n.includes('.tmp-')), 'the rounds leave no work folder');
 });
 
 test('speed figures: the verdict needs a difference beyond the noise (A/A control and the interval of the median)', () => {
@@ -80,7 +133,7 @@ test('CLI: speed in the table and JSON; --require-speedup exits 1 with a clear m
   const strict = path.join(dir, 'tiny_cli.strict.onnx');
   r = cli(['quantize', tinyChain, '-o', strict, '--no-fidelity', '--require-speedup', '1.2']);
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /^error: speed check: the quantized model runs at 0\.\d\d× float's speed, below --require-speedup 1\.2/m);
+  assert.match(r.stderr, /^error: speed check: the quantized model stays below --require-speedup 1\.2 with every grouping tried \(all quantized: 0\.\d\d×\)/m);
   assert.equal(fs.existsSync(strict), false);
 
   r = cli(['quantize', tinyChain, '-o', strict, '--no-speed-check', '--require-speedup', '1']);

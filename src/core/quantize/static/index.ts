@@ -145,6 +145,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   return {
     proto: out,
     quantizedNodes: emitted.quantizedNodes,
+    quantizedKeys: [...plan.nodes.keys()].filter((n) => !plan.folded.has(n)).map((n) => nodeName(n)),
     skippedNodes: [...plan.skipped.toArray(), ...[...excluded].map(([node, reason]) => ({ node, reason }))].filter(
       (s, i, all) => all.findIndex((o) => o.node === s.node) === i,
     ),
