@@ -40,6 +40,8 @@ export interface RunMetrics {
 export interface RunData {
   inputs: 'data' | 'generated' | null;
   samples: number | null;
+  /** The evaluation data file, when the report names it. */
+  file: string | null;
 }
 
 export interface RunDelta {
@@ -117,7 +119,7 @@ export function runOfReport(report: unknown, reportFile: string, createdMs: numb
     excluded: [...new Set(strings(options.excludeNodes))].sort(),
     skipped: Array.isArray(obj(r.quantize).skippedNodes) ? (obj(r.quantize).skippedNodes as unknown[]).map((n) => obj(n).node).filter((n): n is string => typeof n === 'string') : [],
     options,
-    data: { inputs, samples: num(accuracy.samples) },
+    data: { inputs, samples: num(accuracy.samples), file: typeof accuracy.dataFile === 'string' && accuracy.dataFile ? accuracy.dataFile : null },
     metrics: {
       candidateBytes: num(size.candidateBytes),
       sizeRatio: num(size.ratio),
@@ -143,7 +145,8 @@ const sqnrOf = (m: RunMetrics): number | null => (m.sqnrDb === null && m.identic
 export function runDelta(earlier: Omit<Run, 'number' | 'delta'>, later: Omit<Run, 'number' | 'delta'>): RunDelta {
   const a = earlier.metrics;
   const b = later.metrics;
-  const sameData = earlier.data.inputs === later.data.inputs && earlier.data.samples === later.data.samples && earlier.data.inputs !== null;
+  const [da, db] = [earlier.data, later.data];
+  const sameData = da.inputs !== null && da.inputs === db.inputs && da.samples === db.samples && (da.file === null || db.file === null || da.file === db.file);
   const worse: RunDimension[] = [];
   if (a.candidateBytes !== null && b.candidateBytes !== null ? b.candidateBytes > a.candidateBytes * (1 + WORSE_TOLERANCE.sizeFraction) : a.sizeRatio !== null && b.sizeRatio !== null && b.sizeRatio < a.sizeRatio * (1 - WORSE_TOLERANCE.sizeFraction)) worse.push('size');
   if (sameData) {

@@ -78,7 +78,7 @@ test('a removed report leaves the history; a missing model is marked', () => {
   assert.deepEqual(history.runs.map((r) => r.modelExists), [true, true, false]);
 });
 
-const base = (over: Partial<Run['metrics']>, data: Run['data'] = { inputs: 'data', samples: 100 }, excluded: string[] = []): Omit<Run, 'number' | 'delta'> => ({
+const base = (over: Partial<Run['metrics']>, data: Run['data'] = { inputs: 'data', samples: 100, file: 'test_x.npy' }, excluded: string[] = []): Omit<Run, 'number' | 'delta'> => ({
   reportFile: 'r.json',
   model: 'm.onnx',
   modelExists: true,
@@ -101,7 +101,8 @@ test('worse flags: each dimension past its tolerance, and only then', () => {
   assert.deepEqual(runDelta(a, base({ speedup: 1.5, latencyNoise: 0.3 })).worse, [], 'within the timing noise');
   assert.deepEqual(runDelta(a, base({ sqnrDb: null, identical: true })).worse, [], 'identical outputs are no loss');
   assert.deepEqual(runDelta(base({ sqnrDb: null, identical: true }), a).worse, ['fidelity']);
-  assert.deepEqual(runDelta(a, base({ sqnrDb: 30 }, { inputs: 'generated', samples: 64 })).worse, [], 'other data');
+  assert.deepEqual(runDelta(a, base({ sqnrDb: 30 }, { inputs: 'generated', samples: 64, file: null })).worse, [], 'other data');
+  assert.deepEqual(runDelta(a, base({ sqnrDb: 30 }, { inputs: 'data', samples: 100, file: 'other_x.npy' })).worse, [], 'another file of as many samples');
   const h = buildRunHistory('m.onnx', [{ ...base({}), createdMs: 5, reportFile: 'b' }, { ...base({ sqnrDb: 30 }), createdMs: 1, reportFile: 'a' }]);
   assert.deepEqual(h.runs.map((r) => r.reportFile), ['a', 'b'], 'oldest first');
   assert.equal(h.runs[1]?.delta?.sqnrDb, 10);
