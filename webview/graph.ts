@@ -225,9 +225,11 @@ function paintGraph(): void {
   ctx.font = '12px var(--vscode-font-family, sans-serif)';
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'center';
+  let drawn = 0;
   graph.nodes.forEach((n, i) => {
     const left = n.x - n.width / 2, top = n.y - n.height / 2;
     if (left > x1 || left + n.width < x0 || top > y1 || top + n.height < y0) return;
+    drawn++;
     if (detail === 'dots') {
       paint(ctx, n, left, top, n.width, n.height);
       return;
@@ -263,6 +265,8 @@ function paintGraph(): void {
       }
     }
   });
+  // How many boxes the frame drew (the rest were off screen), for tests.
+  canvas.setAttribute('data-drawn', String(drawn));
   if (firstPaint) {
     firstPaint = false;
     performance.mark('graph-first-paint');

@@ -16,6 +16,8 @@ import { setColorTheme, startSession } from '../../scripts/e2e/session.mjs';
 const FLOAT = 'digits_cnn.onnx';
 const INT8 = 'digits_cnn.int8.onnx';
 const MLP = 'digits_mlp.onnx';
+const BERT = 'tiny_bert.onnx';
+const BERT_LAYERS = 12;
 const cli = (...args) => execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
 
 /** Opens the model in its editor, then its graph: from the editor's Graph button, or the palette. */
@@ -44,6 +46,7 @@ describe('graph view (UI)', () => {
       name: 'graph-view',
       prepare: (ws) => {
         const at = (f) => path.join(ws, f);
+        execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'e2e', 'transformer-model.ts'), at(BERT), String(BERT_LAYERS)], { cwd: ROOT });
         cli('quantize', at(FLOAT), '-o', at(INT8), '--mode', 'static', '--calibration-data', at('digits_calib_x.npy'));
         const json = cli('compare', at(FLOAT), at(INT8), '--data', at('digits_test_x.npy'), '--per-layer', '--json');
         fs.writeFileSync(at('digits_cnn.int8.quant-report.json'), json);
@@ -204,6 +207,35 @@ describe('graph view (UI)', () => {
       // The other two Gemms became integer kernels.
       assert.deepEqual(layers.filter((l) => l.opType === 'Gemm').map((l) => l.node), ['/fc2/Gemm']);
       assert.equal(layers.filter((l) => l.opType === 'MatMulInteger').length, 2);
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('opens the graph of a transformer: every node drawn when fitted, a tensor search lands on its producer', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    try {
+      const bert = JSON.parse(cli('inspect', '--json', path.join(s.workspace, BERT)));
+      frame = await openGraphOf(s, BERT);
+      const status = await testIdText(frame, 'graph-status');
+      assert.match(status, new RegExp(`^${bert.nodeCount} nodes · laid out in \\d+ ms \\(layered\\)$`), 'above dagre\'s limit: the layered layout');
+      const canvas = frame.getByTestId('graph-canvas');
+      await frame.getByTestId('graph-fit').click();
+      const markers = bert.inputs.length + bert.outputs.length;
+      await waitUntil('every node drawn', async () => Number(await canvas.getAttribute('data-drawn')) === bert.nodeCount + markers, { timeout: 10000 });
+      // The attention weights of the last layer: the Softmax output, found by name, selected on its producer.
+      const last = BERT_LAYERS - 1;
+      await frame.getByTestId('graph-search').fill(`l${last}_attn`);
+      await frame.locator('[data-testid="graph-search-result"]', { hasText: 'tensor' }).first().click();
+      assert.equal(await canvas.getAttribute('data-selected'), `l${last}/softmax`);
+      assert.equal(await frame.locator('[data-testid="graph-tensor"].selected').getAttribute('data-name'), `l${last}_attn`);
+      assert.match(await testIdText(frame, 'graph-details'), /Softmax/);
+      // The projections are quantizable dynamically, the attention MatMuls between activations are not.
+      await frame.getByTestId('graph-mode').selectOption('dynamic');
+      await frame.getByTestId('graph-search').fill(`l${last}/q_proj`);
+      await frame.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
+      assert.equal(await testIdText(frame, 'graph-state'), 'quantizable in this mode');
+      await frame.getByTestId('graph-search').fill(`l${last}/scores`);
+      await frame.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
+      assert.equal(await testIdText(frame, 'graph-state'), 'not quantizable in this mode');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 });

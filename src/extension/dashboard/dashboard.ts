@@ -1,23 +1,21 @@
 /**
- * Comparison dashboard: editor-area WebviewPanels (viewType `onnxQuantizer.dashboard`), one per
- * float model, each showing every run of the model side by side; restored after a restart by a
- * WebviewPanelSerializer. The panels themselves (panels.ts) load on first need from
- * dist/dashboard.js, keeping them out of the activation bundle.
+ * The comparison dashboard bundle (dist/dashboard.js), loaded the first time a dashboard is shown
+ * or restored; dashboardGate.ts is what activation registers. The dashboards themselves are in
+ * panels.ts: one WebviewPanel (viewType `onnxQuantizer.dashboard`) per float model, opened beside
+ * the active editor, showing every run of the model side by side.
  *
- *   registerDashboard(context, deps): DashboardController
- *     Call once in activate(): registers the serializer (package.json lists the
- *     `onWebviewPanel:onnxQuantizer.dashboard` activation event) and pushes its disposables.
+ *   createDashboard(context, deps): DashboardController & DashboardRestore
  *   controller.show(report, options?): Promise<vscode.WebviewPanel>
  *     `report` is a QuantReport / CompareResult / CompareJobResult object (an array for several
  *     variants), a vscode.Uri or path string of a `*.quant-report.json`. The panel of the report's
- *     float model opens beside the active editor (or is revealed) and shows its run history.
- *   showDashboard(context, report, deps, options?): the same for callers without the controller.
+ *     float model opens beside the active editor (or is revealed) and shows its run history,
+ *     rebuilt from the report files beside the model. Wire `onnxQuantizer.openDashboard` and
+ *     Services.showDashboard to it.
+ *   controller.restore(panel, state): a panel the serializer restores after a restart.
  */
 import * as vscode from 'vscode';
 import { renderShell, webviewRoots } from '../editor/modelEditor';
-import type * as Panels from './panels';
-
-export const DASHBOARD_VIEW_TYPE = 'onnxQuantizer.dashboard';
+import { Dashboards } from './panels';
 
 export interface DashboardDeps {
   log: vscode.LogOutputChannel;
@@ -31,42 +29,18 @@ export interface DashboardController {
   show(report: unknown, options?: ShowDashboardOptions): Promise<vscode.WebviewPanel>;
 }
 
-let firstController: DashboardController | undefined;
-
-export function registerDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): DashboardController {
-  let dashboards: Panels.Dashboards | undefined;
-  const load = (): Panels.Dashboards => {
-    if (!dashboards) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const panels = require(context.asAbsolutePath('dist/dashboard.js')) as typeof Panels;
-      dashboards = new panels.Dashboards({
-        log: deps.log,
-        shell: (webview, title) => renderShell(webview, context.extensionUri, 'dashboard', title),
-        roots: webviewRoots(context.extensionUri),
-        icon: vscode.Uri.joinPath(context.extensionUri, 'media', 'dashboard.svg'),
-      });
-    }
-    return dashboards;
-  };
-  context.subscriptions.push(
-    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
-      deserializeWebviewPanel(panel, state) {
-        load().restore(panel, state);
-        return Promise.resolve();
-      },
-    }),
-  );
-  const controller: DashboardController = { show: (report, options) => load().show(report, options) };
-  firstController ??= controller;
-  return controller;
+/** A panel VS Code restores after a restart, with the state its webview saved. */
+export interface DashboardRestore {
+  restore(panel: vscode.WebviewPanel, state: unknown): void;
 }
 
-export async function showDashboard(
-  context: vscode.ExtensionContext,
-  report: unknown,
-  deps: DashboardDeps,
-  options?: ShowDashboardOptions,
-): Promise<vscode.WebviewPanel> {
-  const controller = firstController ?? registerDashboard(context, deps);
-  return controller.show(report, options);
+/** The controller and the restore of a saved panel; dashboardGate.ts registers them at activation. */
+export function createDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): DashboardController & DashboardRestore {
+  const dashboards = new Dashboards({
+    log: deps.log,
+    shell: (webview, title) => renderShell(webview, context.extensionUri, 'dashboard', title),
+    roots: webviewRoots(context.extensionUri),
+    icon: vscode.Uri.joinPath(context.extensionUri, 'media', 'dashboard.svg'),
+  });
+  return { show: (report, options) => dashboards.show(report, options), restore: (panel, state) => dashboards.restore(panel, state) };
 }

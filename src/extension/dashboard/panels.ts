@@ -1,5 +1,5 @@
 /**
- * The comparison dashboards, loaded on first need as dist/dashboard.js (scripts/esbuild.mjs):
+ * The comparison dashboards, loaded on first need with dist/dashboard.js (dashboard.ts):
  * one panel per float model, opened beside it, showing every run of it (core/report/runs.ts) as
  * a column with its delta against the run before. The history is rebuilt from the report files
  * whenever the panel is shown, restored or a report beside the model changes, so it survives
@@ -20,8 +20,7 @@ import { nextRunOutput } from '../../core/report/runOutput';
 import { baseName, reportsOf } from './reportAdapter';
 import { runsView, type RunsView } from './runColumns';
 import { EXPORT_EXTENSIONS, exportText } from './exportReport';
-
-export const DASHBOARD_VIEW_TYPE = 'onnxQuantizer.dashboard';
+import { DASHBOARD_VIEW_TYPE } from './dashboardGate';
 
 export interface PanelDeps {
   log: vscode.LogOutputChannel;
