@@ -244,8 +244,13 @@ function layerRow(l: LayerErrorDto, model: number, selected: Set<string>, onSele
   );
 }
 
+/** Layers ticked per run (by its model path): kept when the host sends the history again. */
+const selections = new Map<string, Set<string>>();
+
 function layerSection(m: ModelColumnDto, model: number, open: boolean): HTMLElement {
-  const selected = new Set<string>();
+  const selected = selections.get(m.path) ?? new Set<string>();
+  selections.set(m.path, selected);
+  for (const node of selected) if (!m.layers.some((l) => l.node === node && canExclude(l))) selected.delete(node);
   const list = h('div', { class: 'layer-errors', role: 'table', 'aria-label': t('Per-layer error of {0}', m.label) });
   const header = h('div', { class: 'layer-error-row header', role: 'row' }, ...['', t('Node'), t('Op'), t('Added error'), t('Added'), t('SQNR'), t('Cosine'), ''].map((label) => h('span', { role: 'columnheader' }, label)));
   const excludeSelected = h('vscode-button', { 'data-testid': 'btn-exclude-selected', disabled: true, title: t('Keep the selected nodes in float and quantize again as a new run') }, t('Exclude selected and re-quantize'));
@@ -254,7 +259,10 @@ function layerSection(m: ModelColumnDto, model: number, open: boolean): HTMLElem
     excludeSelected.toggleAttribute('disabled', selected.size === 0);
   };
   excludeSelected.addEventListener('click', () => {
-    if (selected.size) post({ v: 1, type: 'excludeNodes', model, nodes: [...selected] });
+    if (!selected.size) return;
+    post({ v: 1, type: 'excludeNodes', model, nodes: [...selected] });
+    selected.clear();
+    updateSelection();
   });
   const fill = (n: number): void => {
     list.replaceChildren(header, ...m.layers.slice(0, n).map((l) => layerRow(l, model, selected, updateSelection)));
@@ -265,6 +273,7 @@ function layerSection(m: ModelColumnDto, model: number, open: boolean): HTMLElem
     }
   };
   fill(LAYERS_SHOWN);
+  updateSelection();
   const anyExcludable = m.layers.some(canExclude);
   return h(
     'details',

@@ -107,6 +107,7 @@ class RunsPanel {
   private busy = false;
   private readonly disposables: vscode.Disposable[] = [];
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private posted = '';
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -154,14 +155,18 @@ class RunsPanel {
     this.refresh();
   }
 
-  /** The history again from the report files (and the reports without one). */
-  refresh(): void {
+  /** The history again from the report files (and the reports without one); posted when it changed, or when `force`d (a reloaded webview). */
+  refresh(force = false): void {
     const memory: RunSource[] = this.memory.map((report) => ({ reportFile: '', report, createdMs: Date.parse(str(report.createdAt)) || 0 }));
     const sources = [...readRunSources(this.floatModel, [...this.pinned]), ...memory];
     this.view = runsView(this.floatModel, sources);
     this.panel.title = this.view.dto.title;
     const persist: SavedState = { floatModel: this.floatModel, pinned: [...this.pinned], memory: this.memory };
     const message: HostToDashboardMessage = { v: 1, type: 'report', report: this.view.dto, persist };
+    // Unchanged history (a refocus, a report rewritten as it was): nothing to draw again.
+    const text = JSON.stringify(message);
+    if (text === this.posted && !force) return;
+    this.posted = text;
     void this.panel.webview.postMessage(message);
   }
 
@@ -173,7 +178,7 @@ class RunsPanel {
   private async onMessage(m: DashboardToHostMessage): Promise<void> {
     switch (m.type) {
       case 'ready':
-        this.refresh();
+        this.refresh(true);
         return;
       case 'export':
         await this.exportAs(m.format);

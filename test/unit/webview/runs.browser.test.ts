@@ -94,6 +94,10 @@ test('webview: runs as columns with deltas, a warning on the worse run, multi-se
   assert.equal(await section.getByTestId('btn-exclude-selected').getAttribute('disabled'), '');
   for (const node of picked) await row(node).getByTestId('layer-select').check();
   assert.equal(await section.getByTestId('btn-exclude-selected').textContent(), 'Exclude 2 selected and re-quantize');
+  // The host sends the history again (a report changed beside the model): the ticks stay.
+  await view.send({ v: 1, type: 'report', report: dto, persist: {} });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=layer-select]:checked').length === 2);
+  assert.equal(await section.getByTestId('btn-exclude-selected').textContent(), 'Exclude 2 selected and re-quantize');
   await section.getByTestId('btn-exclude-selected').click();
   await page.locator('[data-testid=run-header][data-model="2"]').getByTestId('btn-remove-run').click();
   const sent = await postedMatching(view, (m) => m.type !== 'ready', 2);
