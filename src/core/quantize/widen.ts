@@ -33,7 +33,8 @@ export function widenFloat16(original: ModelProto, source?: TensorSource): Widen
   // Types of the main graph before widening: which Casts read a float tensor (and so become no-ops).
   const types = inferElemTypes(original.graph);
   const proto = clone(ModelProtoSchema, original);
-  const main = proto.graph!;
+  const main = proto.graph;
+  if (!main) return undefined;
   let tensors = 0;
   for (const { tensor } of walkTensors(main)) {
     if (tensor.dataType !== DataType.FLOAT16) continue;

@@ -51,11 +51,11 @@ function sqnr(a: Float32Array, b: Float32Array): number {
 test('widening stores every float16 tensor as float32, drops the casts that became no-ops, keeps the float16 output; ORT agrees with the float16 model', async () => {
   const proto = loadModel(model).proto;
   const wide = widenFloat16(proto);
-  assert.ok(wide);
+  assert.ok(wide && wide.proto.graph && proto.graph);
   assert.equal(wide.tensors, 5, 'four initializers and the Constant bias');
-  assert.ok(![...walkTensors(wide.proto.graph!)].some((v) => v.tensor.dataType === DataType.FLOAT16));
+  assert.ok(![...walkTensors(wide.proto.graph)].some((v) => v.tensor.dataType === DataType.FLOAT16));
   assert.deepEqual(wide.castsRemoved.sort(), ['relu1_f32', 'soft16', 'x16'], 'the border and island casts, all now no-ops');
-  assert.ok(walkTensors(proto.graph!).next().value?.tensor.dataType === DataType.FLOAT16, 'the loaded model is left as it was');
+  assert.ok(walkTensors(proto.graph).next().value?.tensor.dataType === DataType.FLOAT16, 'the loaded model is left as it was');
   const [half, widened] = [await run(model), await run(modelToBytes(wide.proto))];
   assert.equal(widened.type, 'float16', 'the output keeps its type');
   // The widened model computes in float32: it differs from the float16 model only by float16 rounding.
