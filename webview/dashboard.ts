@@ -61,6 +61,7 @@ const METRICS: Metric[] = [
   { label: t('SQNR'), testId: 'sqnr', value: (m) => (m.fidelity ? sqnrText(m.fidelity.sqnrDb, m.fidelity.identical) : '—'), candidateOnly: true },
   { label: t('Max abs error'), testId: 'max-abs-error', value: (m) => formatFixed(m.fidelity?.maxAbsError ?? null, 5), candidateOnly: true },
   { label: t('Labelled accuracy'), testId: 'accuracy', value: (m) => formatPercent(m.fidelity?.accuracy ?? null) },
+  { label: t('Evaluation data'), testId: 'data-source', value: (m) => m.fidelity?.dataSource ?? '—', candidateOnly: true },
   { label: t('Fidelity at quantize'), testId: 'quantize-fidelity', value: (m) => m.quantizeFidelity?.text ?? '—', candidateOnly: true },
 ];
 

@@ -183,6 +183,8 @@ export interface FidelityDto {
   maxAbsError: number | null;
   /** Labelled accuracy (0..1) when labels were given. */
   accuracy: number | null;
+  /** What the comparison ran on: `digits_test_x.npy, 360 samples, labelled` (null: unknown). */
+  dataSource?: string | null;
 }
 
 export interface LayerErrorDto {
@@ -269,7 +271,7 @@ export type HostToDashboardMessage = ShowReportMessage;
 // ---------------------------------------------------------------------------------------------
 // Validators
 
-// The shape checks every webview protocol uses (the graph view's too).
+// The shape checks every protocol uses: the webviews' (the graph view's too) and the job results (protocol.ts).
 export type Obj = Record<string, unknown>;
 const MAX_STRING = 100_000;
 const MAX_ITEMS = 100_000;
@@ -277,8 +279,9 @@ const MAX_ITEMS = 100_000;
 export const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
 export const isStr = (x: unknown, max = MAX_STRING): x is string => typeof x === 'string' && x.length <= max;
 export const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const isNumOrNull = (x: unknown): boolean => x === null || isNum(x);
-const isCount = (x: unknown, max = Number.MAX_SAFE_INTEGER): x is number =>
+/** A measurement: JSON carries NaN and ±Infinity as null. */
+export const isNumOrNull = (x: unknown): x is number | null => x === null || isNum(x);
+export const isCount = (x: unknown, max = Number.MAX_SAFE_INTEGER): x is number =>
   typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= max;
 export const isBool = (x: unknown): x is boolean => typeof x === 'boolean';
 export const isArrOf = (x: unknown, item: (y: unknown) => boolean, max = MAX_ITEMS): boolean =>
@@ -389,7 +392,7 @@ export function isDashboardToHostMessage(x: unknown): x is DashboardToHostMessag
 
 const isLatency = (x: unknown): boolean => isObj(x) && isNum(x.p50Ms) && isNum(x.p90Ms) && isNum(x.p99Ms);
 const isFidelity = (x: unknown): boolean =>
-  isObj(x) && isBool(x.identical) && ['samples', 'agreement', 'cosine', 'sqnrDb', 'maxAbsError', 'accuracy'].every((k) => isNumOrNull(x[k]));
+  isObj(x) && isBool(x.identical) && ['samples', 'agreement', 'cosine', 'sqnrDb', 'maxAbsError', 'accuracy'].every((k) => isNumOrNull(x[k])) && (x.dataSource === undefined || x.dataSource === null || isStr(x.dataSource));
 const isLayerError = (x: unknown): boolean =>
   isObj(x) && isStr(x.node) && isStr(x.opType) && isStr(x.tensor) && isNumOrNull(x.sqnrDb) && isBool(x.identical) && isNumOrNull(x.localSqnrDb) && isNumOrNull(x.cosine);
 const isLabelled = (x: unknown): boolean => isObj(x) && isStr(x.label) && isStr(x.value);

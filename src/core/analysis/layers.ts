@@ -156,8 +156,11 @@ function layerOf(
     return info;
   }
   if (node.input.some((name) => name && index.producer(name)?.node.opType === 'DequantizeLinear')) {
-    info.quantized = dequantizedWeightFamily(node, index);
-    return info;
+    const dequantized = dequantizedWeightFamily(node, index);
+    if (dequantized) {
+      info.quantized = dequantized;
+      return info;
+    }
   }
 
   const rule = opRule(node);
@@ -304,8 +307,17 @@ function staticNeighbourhood(node: NodeProto, role: 'compute' | 'pass-through' |
   return producerRole === 'compute' || producerRole === 'fold' || producerRole === 'pass-through' || index.consumers(input).some((c) => opRule(c.node)?.static === 'compute');
 }
 
-/** A node fed by DequantizeLinear: QDQ if its float inputs come from Q→DQ, weight-only if only constant int4 weights are dequantized. */
+/**
+ * A node fed by DequantizeLinear: QDQ if its float inputs come from Q→DQ, weight-only if only
+ * constant int4 weights are dequantized. Undefined when it still reads a float weight itself (a
+ * Conv kept float between quantized neighbours gets their DQ'd activation): ONNX Runtime runs it in float.
+ */
 function dequantizedWeightFamily(node: NodeProto, index: ModelIndex): LayerInfo['quantized'] {
+  const readsFloatWeight = (opRule(node)?.weights ?? []).some((pos) => {
+    const weight = node.input[pos] ? index.constant(node.input[pos])?.tensor : undefined;
+    return weight !== undefined && isQuantizableFloat(weight.dataType);
+  });
+  if (readsFloatWeight) return undefined;
   let activationDq = false;
   let fourBit = false;
   for (const name of node.input) {

@@ -3,19 +3,17 @@
  * the float model and each quantized variant side by side, restored after a restart by a
  * WebviewPanelSerializer.
  *
- * For the extension-host engineer:
+ * This file is its own bundle (dist/dashboard.js), loaded the first time a dashboard is shown or
+ * restored; dashboardGate.ts is what activation registers.
  *
- *   registerDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): DashboardController
- *     Call once in activate(): registers the serializer (package.json lists the
- *     `onWebviewPanel:onnxQuantizer.dashboard` activation event) and pushes its disposables.
+ *   createDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): DashboardController & DashboardRestore
  *   controller.show(report: unknown, options?: ShowDashboardOptions): Promise<vscode.WebviewPanel>
  *     `report` is a QuantReport / CompareResult / CompareJobResult object (an array for several
  *     variants), a vscode.Uri or path string of a `*.quant-report.json`. A CompareJobResult whose
  *     `reportFiles` lists a JSON report is replaced by that file (it adds environment and options).
  *     A report with the same reference as the one shown is added as a column; another reference
  *     starts a new view. Wire `onnxQuantizer.openDashboard` and Services.showDashboard to it.
- *   showDashboard(context, report, deps, options?): same as registerDashboard(...).show(...) for
- *     callers without the controller (uses the controller registered first).
+ *   controller.restore(panel, state): a panel the serializer restores after a restart.
  *
  * "Exclude and re-quantize" runs `onnxQuantizer.quantizeModel(referenceUri, {...report.options,
  * excludeNodes, output: candidate, force: true})` after a modal confirmation, then
@@ -31,12 +29,11 @@ import {
   type HostToDashboardMessage,
 } from '../../shared/webviewMessages';
 import { baseName, mergeReports, reportForColumn, reportsOf, toDashboard } from './reportAdapter';
-import { EXPORT_EXTENSIONS } from './exportReport';
-import type * as ReportExport from './exportReport';
+import { EXPORT_EXTENSIONS, exportText } from './exportReport';
 import { renderShell, webviewRoots } from '../editor/modelEditor';
 import { OPEN_GRAPH_COMMAND } from '../../shared/lsp/documents';
+import { DASHBOARD_VIEW_TYPE } from './dashboardGate';
 
-export const DASHBOARD_VIEW_TYPE = 'onnxQuantizer.dashboard';
 
 export interface DashboardDeps {
   log: vscode.LogOutputChannel;
@@ -50,6 +47,11 @@ export interface ShowDashboardOptions {
 
 export interface DashboardController {
   show(report: unknown, options?: ShowDashboardOptions): Promise<vscode.WebviewPanel>;
+}
+
+/** A panel VS Code restores after a restart, with the state its webview saved. */
+export interface DashboardRestore {
+  restore(panel: vscode.WebviewPanel, state: unknown): void;
 }
 
 type Obj = Record<string, unknown>;
@@ -159,9 +161,6 @@ class DashboardPanel {
     });
     if (!target) return;
     try {
-      // The report renderers are their own bundle (dist/reportExport.js), loaded on the first export.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { exportText } = require(this.context.asAbsolutePath('dist/reportExport.js')) as typeof ReportExport;
       await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exportText(format, toDashboard(this.reports), this.reports)));
       this.deps.log.info(`dashboard: exported ${format} to ${target.fsPath}`);
     } catch (err) {
@@ -223,9 +222,8 @@ class DashboardPanel {
   }
 }
 
-let firstController: DashboardController | undefined;
-
-export function registerDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): DashboardController {
+/** The controller and the restore of a saved panel; dashboardGate.ts registers them at activation. */
+export function createDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): DashboardController & DashboardRestore {
   let current: DashboardPanel | undefined;
   const adopt = (panel: vscode.WebviewPanel): DashboardPanel => {
     const p = new DashboardPanel(panel, context, deps, (gone) => {
@@ -235,16 +233,12 @@ export function registerDashboard(context: vscode.ExtensionContext, deps: Dashbo
     return p;
   };
 
-  const serializer: vscode.WebviewPanelSerializer<unknown> = {
-    async deserializeWebviewPanel(panel, state) {
+  const controller: DashboardController & DashboardRestore = {
+    restore(panel, state) {
       const p = adopt(panel);
       const saved = typeof state === 'object' && state !== null ? (state as Obj).reports : undefined;
       p.setReports(reportsOf(saved ?? []));
     },
-  };
-  context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, serializer));
-
-  const controller: DashboardController = {
     async show(report, options = {}) {
       const reports = await resolveReports(report, deps.log);
       if (reports.length === 0) throw new Error('nothing to show: not a comparison report');
@@ -261,16 +255,5 @@ export function registerDashboard(context: vscode.ExtensionContext, deps: Dashbo
       return panel;
     },
   };
-  firstController ??= controller;
   return controller;
-}
-
-export async function showDashboard(
-  context: vscode.ExtensionContext,
-  report: unknown,
-  deps: DashboardDeps,
-  options?: ShowDashboardOptions,
-): Promise<vscode.WebviewPanel> {
-  const controller = firstController ?? registerDashboard(context, deps);
-  return controller.show(report, options);
 }

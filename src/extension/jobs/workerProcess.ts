@@ -7,6 +7,7 @@ import type { Progress } from '../../core/progress';
 import {
   PROTOCOL_VERSION,
   parseWorkerMessage,
+  resultMismatch,
   type HostMessage,
   type JobRequest,
   type LogLevel,
@@ -148,10 +149,19 @@ export class WorkerProcess {
       case 'log':
         p.handlers.onLog?.(m.level, m.message);
         break;
-      case 'result':
+      case 'result': {
         this.pending.delete(m.id);
-        p.settle({ kind: 'result', result: m.result });
+        // Data from another process: a result that is not its kind's shape fails the job here,
+        // rather than as an odd TypeError wherever a field is first read.
+        const mismatch = resultMismatch(p.job.kind, m.result);
+        if (mismatch === undefined) {
+          p.settle({ kind: 'result', result: m.result });
+        } else {
+          this.options.log.error(`worker ${this.pid}: job ${m.id}: ${mismatch}`);
+          p.settle({ kind: 'error', name: 'WorkError', message: `the worker sent a malformed result (${mismatch})` });
+        }
         break;
+      }
       case 'error':
         this.pending.delete(m.id);
         p.settle({ kind: 'error', name: m.error.name, message: m.error.message });
