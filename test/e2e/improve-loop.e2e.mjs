@@ -152,7 +152,9 @@ describe('improve loop (UI)', () => {
       for (const other of ['/stem/stem.0/Conv', '/res1/res1.0/Conv', '/res2/res2.0/Conv']) {
         const w = weightOf(float.layers, other);
         assert.ok(quantizedWeights.includes(`${w}_quantized`), `${other} (${w}) quantized: ${quantizedWeights.join(', ')}`);
+        assert.equal(q.layers.find((l) => l.node === other)?.quantized, 'qdq', `inspect calls ${other} quantized`);
       }
+      assert.equal(q.layers.find((l) => l.node === NODE)?.quantized, undefined, `inspect calls ${NODE} float`);
       await done.locator('.monaco-button', { hasText: 'Compare' }).click();
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });

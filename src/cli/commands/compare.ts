@@ -79,7 +79,7 @@ function printComparison(r: CompareResult, io: CliIO, reportFiles: string[] | un
     `\noutput '${inertText(a.output)}' on ${inertText(evaluationDataText(a))}: agreement ${pct(a.agreement)}, cosine ${a.cosine.toFixed(6)}, SQNR ${formatSqnr(a.sqnrDb, a.identical)}, max abs error ${a.maxAbsError.toPrecision(4)}`,
   );
   io.out(`latency: ${r.latency.runs} runs each, alternating, batch ${r.latency.batch}, ${r.latency.threads} threads; CPU: ${cpuLine()}`);
-  if (r.latency.inputShapes) io.out(`inputs per run: ${r.latency.inputShapes}`);
+  if (r.latency.inputShapes) io.out(`inputs per run: ${inertText(r.latency.inputShapes)}`);
   if (r.latency.control) io.out(controlLine(r.latency.control));
   if (r.layers) {
     io.out(`\nper-layer error, worst first (${Math.min(15, r.layers.length)} of ${r.layers.length}; ranked by the error each node adds):`);
