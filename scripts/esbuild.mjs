@@ -17,8 +17,9 @@ const nodeEntries = {
   check: 'src/core/quantize/checkProcess.ts',
   // Recipe reads and edits in the extension host, loaded on first need (src/extension/explorer/exclusions.ts).
   recipeFiles: 'src/extension/explorer/recipeFiles.ts',
-  // The dashboard's Markdown/HTML/JSON export, loaded on the first export (src/extension/dashboard/dashboard.ts).
-  reportExport: 'src/extension/dashboard/exportReport.ts',
+  // The comparison dashboards with their report export, loaded the first time one is shown or restored
+  // (src/extension/dashboard/dashboardGate.ts).
+  dashboard: 'src/extension/dashboard/dashboard.ts',
 };
 const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, p]) => existsSync(p)));
 

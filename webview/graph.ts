@@ -24,7 +24,7 @@ const host = connect<GraphToHostMessage, HostToGraphMessage>(isHostToGraphMessag
 const post = (m: GraphToHostMessage): void => host.post(m);
 
 type Mode = 'static' | 'dynamic' | 'weight-only';
-type State = 'quantized' | 'excluded' | 'keptFloat' | 'quantizable' | 'otherMode' | 'none' | 'io';
+type State = 'quantized' | 'excluded' | 'keptFloat' | 'removed' | 'quantizable' | 'otherMode' | 'none' | 'io';
 
 // ---------------------------------------------------------------------------------------------
 // Skeleton
@@ -33,6 +33,7 @@ const app = document.getElementById('app') ?? document.body;
 const status = h('span', { class: 'graph-status', 'data-testid': 'graph-status', role: 'status' }, t('Loading…'));
 const fitButton = h('vscode-button', { secondary: true, 'data-testid': 'graph-fit', title: t('Fit the graph to the view (F)') }, t('Fit'));
 const collapseBox = h('input', { type: 'checkbox', 'data-testid': 'graph-collapse' });
+const peerButton = h('vscode-button', { secondary: true, hidden: true, 'data-testid': 'graph-open-peer' }, '');
 const modeSelect = h('select', { 'data-testid': 'graph-mode', title: t('Colour nodes for this quantization mode') },
   h('option', { value: 'static' }, t('static')), h('option', { value: 'dynamic' }, t('dynamic')), h('option', { value: 'weight-only' }, t('weight-only')));
 const searchInput = h('input', { type: 'search', placeholder: t('Search nodes and tensors'), 'data-testid': 'graph-search', 'aria-label': t('Search nodes and tensors') });
@@ -42,6 +43,7 @@ const details = h('aside', { class: 'graph-details', 'data-testid': 'graph-detai
 const legend = h('div', { class: 'graph-legend', 'data-testid': 'graph-legend' });
 const toolbar = h('div', { class: 'graph-toolbar' },
   fitButton,
+  peerButton,
   h('label', { class: 'graph-check' }, collapseBox, t('Collapse Q/DQ units')),
   h('label', { class: 'graph-check' }, t('Mode'), modeSelect),
   h('div', { class: 'graph-search' }, searchInput, results),
@@ -76,8 +78,11 @@ const quantizedModel = (): boolean => quantizedGraph;
 
 function stateOf(n: GraphNodeDto): State {
   if (n.kind !== 'op') return 'io';
-  if (n.quantized) return 'quantized';
+  if (n.quantized || n.outcome?.kind === 'integer' || n.outcome?.kind === 'fused') return 'quantized';
   if (excluded.has(n.key)) return 'excluded';
+  // Beside its quantized variant, a float model's node shows what became of it.
+  if (n.outcome?.kind === 'float') return 'keptFloat';
+  if (n.outcome?.kind === 'removed') return 'removed';
   if (n.modes.includes(mode)) return quantizedModel() ? 'keptFloat' : 'quantizable';
   return n.modes.length ? 'otherMode' : 'none';
 }
@@ -86,6 +91,7 @@ const STATE_LABEL: Record<State, string> = {
   quantized: t('quantized (integer kernel or Q/DQ unit)'),
   excluded: t('kept float: excluded'),
   keptFloat: t('kept float'),
+  removed: t('removed by the quantizer'),
   quantizable: t('quantizable in this mode'),
   otherMode: t('not quantizable in this mode'),
   none: t('not quantizable'),
@@ -110,6 +116,9 @@ function readColours(): void {
     quantized: v('--vscode-charts-green', '#89d185'),
     excluded: v('--vscode-charts-orange', '#d18616'),
     keptFloat: v('--vscode-charts-yellow', '#cca700'),
+    removed: v('--vscode-disabledForeground', '#6f6f6f'),
+    badge: v('--vscode-editorWarning-foreground', '#cca700'),
+    fused: v('--vscode-charts-foreground', '#cccccc'),
     quantizable: v('--vscode-charts-blue', '#3794ff'),
     otherMode: v('--vscode-charts-purple', '#b180d7'),
     none: v('--vscode-disabledForeground', '#6f6f6f'),
@@ -217,9 +226,11 @@ function paintGraph(): void {
   ctx.font = '12px var(--vscode-font-family, sans-serif)';
   ctx.textBaseline = 'middle';
   ctx.textAlign = 'center';
+  let drawn = 0;
   graph.nodes.forEach((n, i) => {
     const left = n.x - n.width / 2, top = n.y - n.height / 2;
     if (left > x1 || left + n.width < x0 || top > y1 || top + n.height < y0) return;
+    drawn++;
     if (detail === 'dots') {
       paint(ctx, n, left, top, n.width, n.height);
       return;
@@ -231,6 +242,24 @@ function paintGraph(): void {
     ctx.strokeStyle = i === selected ? (colours.focus ?? '#08f') : (colours.border ?? '#555');
     ctx.lineWidth = (i === selected ? 3 : 1) / scale;
     ctx.strokeRect(left, top, n.width, n.height);
+    // A risk of the layer rules: a triangle in the top right corner (its lines are in the details).
+    if (n.notes.length) {
+      const r = left + n.width, s = Math.min(12, n.height / 2);
+      ctx.fillStyle = colours.badge ?? '#cc0';
+      ctx.beginPath();
+      ctx.moveTo(r - s, top);
+      ctx.lineTo(r, top);
+      ctx.lineTo(r, top + s);
+      ctx.closePath();
+      ctx.fill();
+    }
+    // Fused by ONNX Runtime into another kernel: a dot in the bottom right corner.
+    if (n.runtime?.fused) {
+      ctx.fillStyle = colours.fused ?? '#888';
+      ctx.beginPath();
+      ctx.arc(left + n.width - 6, top + n.height - 6, 3, 0, 2 * Math.PI);
+      ctx.fill();
+    }
     if (detail === 'full') {
       ctx.fillStyle = colours.foreground ?? '#ddd';
       const head = n.kind === 'op' && n.unit === i && foldedHeads.has(n.key);
@@ -244,6 +273,8 @@ function paintGraph(): void {
       }
     }
   });
+  // How many boxes the frame drew (the rest were off screen), for tests.
+  canvas.setAttribute('data-drawn', String(drawn));
   if (firstPaint) {
     firstPaint = false;
     performance.mark('graph-first-paint');
@@ -278,11 +309,14 @@ function zoomAt(factor: number, sx: number, sy: number): void {
 // ---------------------------------------------------------------------------------------------
 // Selection, keyboard, pointer
 
-function select(i: number, tensor = ''): void {
+/** Selects a node; a user's selection (not one revealed from elsewhere) selects its pair in the graph beside. */
+function select(i: number, tensor = '', fromUser = true): void {
   if (!graph || i < 0 || i >= graph.nodes.length) return;
   selected = i;
   selectedTensor = tensor;
   markSelected();
+  const pair = graph.nodes[i]?.pair;
+  if (fromUser && pair) post({ v: 1, type: 'selected', pair });
   centreOn(i);
   renderDetails();
   requestDraw();
@@ -392,6 +426,7 @@ canvas.addEventListener('dblclick', () => {
   if (n?.expandable) toggleExpanded(n.key);
 });
 fitButton.addEventListener('click', fit);
+peerButton.addEventListener('click', () => post({ v: 1, type: 'openPeer' }));
 collapseBox.addEventListener('change', () => {
   units = [];
   relayout();
@@ -471,8 +506,11 @@ function renderDetails(): void {
     const e = errors.get(n.key);
     if (e !== undefined) details.append(h('div', {}, t('added error: {0} dB SQNR', e.toFixed(1))));
     if (n.modes.length) details.append(h('div', {}, `${t('modes')}: ${n.modes.join(', ')}`));
-    if (state === 'keptFloat' && n.notes.length === 0) details.append(h('div', { class: 'muted' }, t('not quantized in this model')));
-    for (const note of n.notes) details.append(h('div', { class: 'note' }, note));
+    if (n.outcome) details.append(h('div', { class: `outcome outcome-${n.outcome.kind}`, 'data-testid': 'graph-outcome' }, n.outcome.text));
+    else if (state === 'keptFloat' && n.notes.length === 0) details.append(h('div', { class: 'muted' }, t('not quantized in this model')));
+    if (n.runtime) details.append(h('div', { class: 'muted', 'data-testid': 'graph-runtime' }, n.runtime.text));
+    if (n.pair && graph?.peer) details.append(h('div', { class: 'muted', 'data-testid': 'graph-pair' }, t('in {0}: ', graph.peer.fileName), h('code', {}, n.pair)));
+    for (const note of n.notes) details.append(h('div', { class: 'note', 'data-testid': 'graph-risk' }, note));
     const buttons = h('div', { class: 'graph-actions' },
       action(t('Copy name'), 'copyName', n.key, 'graph-copy'),
       action(t('Show in text view'), 'showInText', n.key, 'graph-show-text'));
@@ -503,12 +541,20 @@ function renderDetails(): void {
 
 function renderLegend(): void {
   clear(legend);
-  const states: State[] = quantizedModel() ? ['quantized', 'keptFloat', 'excluded', 'otherMode', 'none'] : ['quantizable', 'excluded', 'otherMode', 'none'];
+  const paired = graph?.peer?.role === 'quantized';
+  const states: State[] = quantizedModel() || paired ? ['quantized', 'keptFloat', 'excluded', ...(paired ? (['removed'] as const) : []), 'otherMode', 'none'] : ['quantizable', 'excluded', 'otherMode', 'none'];
   for (const s of states) {
     const swatch = h('span', { class: 'swatch' });
     swatch.style.background = colours[s] ?? '';
     legend.append(h('div', { class: 'legend-item' }, swatch, STATE_LABEL[s]));
   }
+  if (graph?.nodes.some((n) => n.notes.length)) {
+    const badge = h('span', { class: 'swatch risk' });
+    badge.style.background = colours.badge ?? '';
+    legend.append(h('div', { class: 'legend-item' }, badge, t('risk from the layer rules (see details)')));
+  }
+  if (graph?.nodes.some((n) => n.runtime?.fused)) legend.append(h('div', { class: 'legend-item' }, '● ', t('fused by ONNX Runtime into another kernel (as it loads the model here)')));
+  if (paired && graph?.peer) legend.append(h('div', { class: 'muted' }, t('what became of each node in {0}', graph.peer.fileName)));
   if (errors.size) {
     const bar = h('span', { class: 'heat-bar' });
     bar.style.background = `linear-gradient(to right, ${colours.heatLow}, ${colours.heatHigh})`;
@@ -576,6 +622,10 @@ function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   tensors = new Map(m.graph.tensors.map((x) => [x.name, x]));
   expanded = [...m.graph.expanded];
   collapseBox.checked = m.graph.collapsed;
+  const peer = m.graph.peer;
+  peerButton.hidden = !peer;
+  peerButton.textContent = peer ? (peer.role === 'float' ? t('Float model beside: {0}', peer.fileName) : t('Quantized model beside: {0}', peer.fileName)) : '';
+  if (peer) peerButton.setAttribute('title', t('Open the graph of {0} beside this one; selecting a node selects it there too', peer.fileName));
   units = [...m.graph.units];
   const listed = new Set(m.graph.units);
   foldedHeads = new Set(m.graph.nodes.filter((n, i) => n.unit === i && (m.graph.collapsed || listed.has(n.key))).map((n) => n.key));
@@ -610,7 +660,7 @@ host.onMessage((m) => {
       return;
     case 'reveal': {
       const i = graph?.nodes.findIndex((n) => n.key === m.node) ?? -1;
-      if (i >= 0) select(i);
+      if (i >= 0) select(i, '', false);
       return;
     }
   }

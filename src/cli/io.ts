@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../core/errors';
-import { inertText } from '../core/report/format';
+import { inertOutput, inertText } from '../core/report/format';
 
 /** Every line made inert, the line breaks kept. */
 export function inertLines(text: string): string {
@@ -16,7 +16,8 @@ export interface CliIO {
 }
 
 export const processIO: CliIO = {
-  out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
+  // stdout: the commands make model strings inert where they print them; this catches the rest.
+  out: (t) => process.stdout.write(inertOutput(t.endsWith('\n') ? t : t + '\n')),
   // stderr carries warnings and errors that quote model names: each line made inert.
   err: (t) => process.stderr.write(inertLines(t.endsWith('\n') ? t : t + '\n')),
   interactive: !!process.stderr.isTTY,

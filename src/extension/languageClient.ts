@@ -11,6 +11,8 @@
  * - Models open in the custom editor (or any tab showing a `.onnx`) are tracked, so their
  *   diagnostics stay in the Problems panel and reach the model editor's rows; closing the last
  *   tab untracks them.
+ * - The server is told whether the workspace is trusted (initializationOptions, then
+ *   WorkspaceTrustedNotification when the user grants it): until then it reads no recipe paths.
  * - Traces go to `log` per `onnxQuantizer.trace.server` (off | messages | verbose); the channel is
  *   never revealed automatically. The client stops with the extension (context.subscriptions).
  */
@@ -18,7 +20,7 @@ import * as vscode from 'vscode';
 import { LanguageClient, RevealOutputChannelOn, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { DidChangeWatchedFilesNotification, FileChangeType } from 'vscode-languageserver-protocol';
 import { TEXT_SCHEME } from '../shared/lsp/documents';
-import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification } from '../shared/lsp/messages';
+import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification, WorkspaceTrustedNotification, type ServerInitOptions } from '../shared/lsp/messages';
 import type { FileEvent, LanguageServerApi } from './languageServer';
 
 export const CLIENT_ID = 'onnxQuantizer';
@@ -44,11 +46,14 @@ export async function startLanguageClient(
     outputChannel: log,
     traceOutputChannel: log,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
+    // The server reads no path a recipe names until the workspace is trusted.
+    initializationOptions: { trusted: vscode.workspace.isTrusted } satisfies ServerInitOptions,
   };
   const client = new LanguageClient(CLIENT_ID, 'ONNX Quantizer Language Server', serverOptions, clientOptions);
   context.subscriptions.push({ dispose: () => void client.stop().catch(() => undefined) });
   await client.start();
   context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => client.sendNotification(WorkspaceTrustedNotification, {}).catch((e: Error) => log.warn(`workspace trust: ${e.message}`))),
     trackOpenModels(client, log),
     fileEvents((e) => {
       const changes = [{ uri: e.uri.toString(), type: CHANGE_TYPE[e.type] }];

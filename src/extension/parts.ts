@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { Services } from './commands/targets';
-import { registerDashboard } from './dashboard/dashboard';
+import { registerDashboard } from './dashboard/dashboardGate';
 import { registerModelEditor } from './editor/modelEditor';
 import { registerGraphView } from './graph/graphPanel';
 import { LanguageServer } from './languageServer';

@@ -15,6 +15,7 @@ import { loadInputData, modelInputs } from '../core/evaluate/data';
 import type { QuantMode } from '../core/quantize/types';
 import { QUANT_MODES, recipePathFor, recipeToOptions, validateRecipe, type NodeOverride, type QuantRecipe, type RecipeWarning } from '../core/text/recipe';
 import { parseRecipeText } from '../core/text/recipeEdit';
+import { recipePathProblems } from '../core/text/recipePaths';
 import { SOURCE } from './diagnostics';
 import type { ModelState, ModelStore } from './models';
 
@@ -26,6 +27,22 @@ export function isRecipeUri(uri: string): boolean {
 export function recipeModelPath(text: string, recipePath: string): string | undefined {
   const value = jsonc.parse(text, [], { allowTrailingComma: true }) as { model?: unknown } | undefined;
   return typeof value?.model === 'string' && value.model ? path.resolve(path.dirname(recipePath), value.model) : undefined;
+}
+
+/**
+ * What the server may read for a recipe: nothing a recipe names unless the workspace is trusted,
+ * and then only inside `roots` (the workspace folders; the recipe's folder when there are none).
+ */
+export interface RecipeAccess {
+  trusted: boolean;
+  roots: readonly string[];
+}
+
+/** The paths of a recipe the server may not read, keyed by their place in the JSON ("model", "options/calibrationData"). */
+function refusedPaths(value: unknown, recipePath: string, access: RecipeAccess): Map<string, { at: (string | number)[]; problem: string }> {
+  const out = new Map<string, { at: (string | number)[]; problem: string }>();
+  for (const { path: p, problem } of recipePathProblems(value, path.dirname(recipePath), access.roots)) out.set(p.at.join('/'), { at: p.at, problem });
+  return out;
 }
 
 /** The node keys a recipe may use (the quantizer, the analysis and the editor name nodes by them). */
@@ -60,7 +77,7 @@ function calibrationProblem(dataPath: string, state: ModelState): string | null 
   return cached;
 }
 
-export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: ModelStore): Diagnostic[] {
+export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: ModelStore, access: RecipeAccess): Diagnostic[] {
   const text = doc.getText();
   const root = jsonc.parseTree(text, [], { allowTrailingComma: true });
   if (!root || root.type !== 'object') return []; // syntax errors are the JSON language's job
@@ -70,6 +87,17 @@ export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: 
   };
   const modelNode = jsonc.findNodeAtLocation(root, ['model']);
   if (!modelNode || typeof modelNode.value !== 'string') return out;
+  if (!access.trusted) {
+    at(modelNode, DiagnosticSeverity.Information, 'Restricted Mode: the files this recipe names are not read until the workspace is trusted');
+    return out;
+  }
+  // A recipe may name only regular files inside the workspace: others are flagged, never read.
+  const refused = refusedPaths(jsonc.getNodeValue(root), recipePath, access);
+  for (const { at: where, problem } of refused.values()) {
+    const node = jsonc.findNodeAtLocation(root, where);
+    if (node) at(node, DiagnosticSeverity.Error, problem);
+  }
+  if (refused.has('model')) return out;
   const modelPath = path.resolve(path.dirname(recipePath), modelNode.value);
   const state = store.get(modelPath);
   if (state.error || !state.model) {
@@ -130,6 +158,7 @@ export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: 
   }
   const calib = jsonc.findNodeAtLocation(root, ['options', 'calibrationData']);
   if (calib && typeof calib.value === 'string') {
+    if (refused.has('options/calibrationData')) return out;
     const problem = calibrationProblem(path.resolve(path.dirname(recipePath), calib.value), state);
     if (problem) at(calib, DiagnosticSeverity.Error, problem);
   } else if (mode === 'static' && modeNode) {
@@ -139,7 +168,8 @@ export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: 
 }
 
 /** Node names inside `nodes` keys and the node lists; op types inside `options.opTypes`. */
-export function recipeCompletions(doc: TextDocument, recipePath: string, offset: number, store: ModelStore): CompletionItem[] {
+export function recipeCompletions(doc: TextDocument, recipePath: string, offset: number, store: ModelStore, access: RecipeAccess): CompletionItem[] {
+  if (!access.trusted) return [];
   const text = doc.getText();
   const loc = jsonc.getLocation(text, offset);
   const p = loc.path;
@@ -147,7 +177,7 @@ export function recipeCompletions(doc: TextDocument, recipePath: string, offset:
   const wantsOp = p[0] === 'options' && p[1] === 'opTypes' && p.length === 3;
   if (!wantsNode && !wantsOp) return [];
   const modelPath = recipeModelPath(text, recipePath);
-  if (!modelPath) return [];
+  if (!modelPath || refusedPaths(jsonc.parse(text, [], { allowTrailingComma: true }), recipePath, access).has('model')) return [];
   const state = store.get(modelPath);
   if (!state.model) return [];
   // Replace the string being typed (quotes included), or insert a quoted one.

@@ -7,7 +7,10 @@
  *   from the rendering's line map, and code actions that edit the model's recipe.
  * - Diagnostics per model (layer rules, risks, per-layer report), published for the text view
  *   and for the `.onnx` file itself; a model that cannot be read gets exactly one Error.
- * - Recipes (`*.quant.json`, language json): semantic checks and completion.
+ * - Recipes (`*.quant.json`, language json): semantic checks and completion. The paths a recipe
+ *   names are read only when the client said the workspace is trusted (initializationOptions
+ *   `trusted`, then WorkspaceTrustedNotification), and only regular files inside the workspace
+ *   folders (core/text/recipePaths): others get an Error on that path and are never opened.
  * Every handler catches its own failures: a bad file never takes the server down.
  */
 import * as path from 'node:path';
@@ -23,6 +26,7 @@ import {
   type CodeAction,
   type Diagnostic,
   type InitializeResult,
+  type WorkspaceFolder,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { oneLine } from '../core/errors';
@@ -31,8 +35,16 @@ import { ModelStore } from './models';
 import { isReportFile } from '../core/report/locate';
 import { codeLenses, definition, documentSymbols, hover, references } from './navigation';
 import { DEFAULT_DIAGNOSTICS_SETTINGS, OPEN_GRAPH_COMMAND, type DiagnosticsSettings, type NodeDiagnosticData } from '../shared/lsp/documents';
-import { ModelChangedNotification, RenderTextRequest, TrackModelNotification, UntrackModelNotification, type RenderTextResult } from '../shared/lsp/messages';
-import { isRecipeUri, modelRecipe, recipeCompletions, recipeDiagnostics, recipeModelPath } from './recipes';
+import {
+  ModelChangedNotification,
+  RenderTextRequest,
+  TrackModelNotification,
+  UntrackModelNotification,
+  WorkspaceTrustedNotification,
+  type RenderTextResult,
+  type ServerInitOptions,
+} from '../shared/lsp/messages';
+import { isRecipeUri, modelRecipe, recipeCompletions, recipeDiagnostics, recipeModelPath, type RecipeAccess } from './recipes';
 import { layerActions, layerLenses } from './layerFixes';
 import { fileUri, filePathOf, modelPathOf } from './uris';
 import { recipePathFor } from '../core/text/recipe';
@@ -42,6 +54,13 @@ const documents = new TextDocuments(TextDocument);
 const store = new ModelStore();
 let settings: DiagnosticsSettings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
 let canReadConfiguration = false;
+let hearsFolderChanges = false;
+/** Paths named in recipes are read only once the client says the workspace is trusted, and only inside its folders. */
+const access: RecipeAccess = { trusted: false, roots: [] };
+
+function folderPaths(folders: readonly WorkspaceFolder[] | null | undefined): string[] {
+  return (folders ?? []).map((f) => filePathOf(f.uri)).filter((p): p is string => p !== undefined);
+}
 
 /** Why each model is of interest: open text views, custom editors (tracked), open recipes naming it. */
 const interest = new Map<string, Set<string>>();
@@ -62,8 +81,12 @@ function guard<T>(what: string, fallback: T, fn: () => T): T {
 
 connection.onInitialize((params): InitializeResult => {
   canReadConfiguration = !!params.capabilities.workspace?.configuration;
+  hearsFolderChanges = !!params.capabilities.workspace?.workspaceFolders;
+  access.trusted = (params.initializationOptions as ServerInitOptions | undefined)?.trusted === true;
+  access.roots = params.workspaceFolders ? folderPaths(params.workspaceFolders) : params.rootUri ? folderPaths([{ uri: params.rootUri, name: '' }]) : [];
   return {
     capabilities: {
+      workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
       textDocumentSync: TextDocumentSyncKind.Incremental,
       hoverProvider: true,
       definitionProvider: true,
@@ -78,6 +101,13 @@ connection.onInitialize((params): InitializeResult => {
 });
 
 connection.onInitialized(() => {
+  if (hearsFolderChanges) {
+    connection.workspace.onDidChangeWorkspaceFolders((event) => {
+      const removed = new Set(folderPaths(event.removed));
+      access.roots = [...access.roots.filter((r) => !removed.has(r)), ...folderPaths(event.added)];
+      publishRecipes();
+    });
+  }
   if (canReadConfiguration) {
     void connection.client.register(DidChangeConfigurationNotification.type, { section: 'onnxQuantizer' }).catch(() => undefined);
     void refreshSettings();
@@ -93,10 +123,19 @@ async function refreshSettings(): Promise<void> {
     settings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
   }
   for (const p of interest.keys()) publishModel(p);
-  for (const doc of documents.all()) if (isRecipeUri(doc.uri)) publishRecipe(doc);
+  publishRecipes();
 }
 
 connection.onDidChangeConfiguration(() => void refreshSettings());
+
+function publishRecipes(): void {
+  for (const doc of documents.all()) if (isRecipeUri(doc.uri)) publishRecipe(doc);
+}
+
+connection.onNotification(WorkspaceTrustedNotification, () => {
+  access.trusted = true;
+  publishRecipes();
+});
 
 function addInterest(modelPath: string, reason: string): void {
   let set = interest.get(modelPath);
@@ -133,7 +172,7 @@ function publishModel(modelPath: string): void {
 function publishRecipe(doc: TextDocument): void {
   const recipePath = filePathOf(doc.uri);
   if (!recipePath) return;
-  const diagnostics = guard(`recipe ${doc.uri}`, [] as Diagnostic[], () => recipeDiagnostics(doc, recipePath, store));
+  const diagnostics = guard(`recipe ${doc.uri}`, [] as Diagnostic[], () => recipeDiagnostics(doc, recipePath, store, access));
   void connection.sendDiagnostics({ uri: doc.uri, diagnostics });
 }
 
@@ -224,7 +263,7 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
         if (interested) void connection.sendNotification(ModelChangedNotification, { uri: fileUri(modelPath) });
         for (const doc of recipesFor(modelPath)) publishRecipe(doc);
       } else if (/\.npy$/i.test(file) || isRecipeUri(change.uri)) {
-        for (const doc of documents.all()) if (isRecipeUri(doc.uri)) publishRecipe(doc);
+        publishRecipes();
         // Text views' "Keep float" lenses follow the recipe.
         if (isRecipeUri(change.uri)) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
       }
@@ -268,7 +307,7 @@ connection.onCodeLens((p) => guard('code lens', [], () => {
 connection.onCompletion((p) => guard('completion', [], () => {
   const doc = documents.get(p.textDocument.uri);
   const recipePath = doc && isRecipeUri(doc.uri) ? filePathOf(doc.uri) : undefined;
-  return doc && recipePath ? recipeCompletions(doc, recipePath, doc.offsetAt(p.position), store) : [];
+  return doc && recipePath ? recipeCompletions(doc, recipePath, doc.offsetAt(p.position), store, access) : [];
 }));
 
 connection.onCodeAction((p) => guard('code action', [] as CodeAction[], () => {

@@ -12,7 +12,7 @@ export const GRAPH_PROTOCOL_VERSION = 1;
 
 import type { GraphDto } from '../core/graph/types';
 import { isArrOf as isItems, isBool, isNodeKey, isNum, isObj, isStr, oneOf, type Obj } from './webviewMessages';
-export type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphTensorDto, NodeQuantState } from '../core/graph/types';
+export type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphPeerDto, GraphTensorDto, NodeOutcome, NodeQuantState, RuntimeFate } from '../core/graph/types';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -39,7 +39,19 @@ export interface GraphActionMessage {
   /** Node key or tensor name. */
   target: string;
 }
-export type GraphToHostMessage = GraphReadyMessage | GraphRelayoutMessage | GraphActionMessage;
+/** The user selected a node: the host selects its pair in the peer's graph when that is open. */
+export interface GraphSelectedMessage {
+  v: 1;
+  type: 'selected';
+  /** Key of the same node in the model beside (GraphNodeDto.pair). */
+  pair: string;
+}
+/** Open the graph of the model beside (GraphDto.peer) next to this one. */
+export interface GraphOpenPeerMessage {
+  v: 1;
+  type: 'openPeer';
+}
+export type GraphToHostMessage = GraphReadyMessage | GraphRelayoutMessage | GraphActionMessage | GraphSelectedMessage | GraphOpenPeerMessage;
 
 export interface GraphLoadingMessage {
   v: 1;
@@ -78,6 +90,8 @@ const versioned = (x: unknown): x is Obj & { type: unknown } => isObj(x) && x.v 
 
 const NODE_KINDS = ['op', 'input', 'output'] as const;
 const TENSOR_KINDS = ['initializer', 'constant', 'activation', 'input', 'output'] as const;
+const OUTCOME_KINDS = ['integer', 'fused', 'float', 'removed'] as const;
+const ROLES = ['float', 'quantized'] as const;
 
 const isNode = (x: unknown): boolean =>
   isObj(x) &&
@@ -95,6 +109,9 @@ const isNode = (x: unknown): boolean =>
   isStr(x.quantized) &&
   isStrArr(x.notes, 100) &&
   isIndex(x.unit) &&
+  isStr(x.pair) &&
+  (x.runtime === null || (isObj(x.runtime) && isBool(x.runtime.fused) && isStr(x.runtime.text))) &&
+  (x.outcome === null || (isObj(x.outcome) && oneOf(x.outcome.kind, OUTCOME_KINDS) && isStr(x.outcome.text))) &&
   [x.x, x.y, x.width, x.height].every(isNum);
 
 const isStats = (x: unknown): boolean => x === null || (isObj(x) && [x.min, x.max, x.mean, x.std].every(isNum));
@@ -127,7 +144,8 @@ export function isGraphDto(x: unknown): x is GraphDto {
     isNum(x.layoutMs) &&
     isStr(x.layoutEngine) &&
     isArrOf(x.errors, (e) => isObj(e) && isStr(e.node) && isNum(e.sqnrDb)) &&
-    isStr(x.errorReport)
+    isStr(x.errorReport) &&
+    (x.peer === null || (isObj(x.peer) && isStr(x.peer.file, 4096) && isStr(x.peer.fileName) && oneOf(x.peer.role, ROLES)))
   );
 }
 
@@ -140,6 +158,10 @@ export function isGraphToHostMessage(x: unknown): x is GraphToHostMessage {
       return isArrOf(x.expanded, (k) => isStr(k, 4096), 10_000) && isBool(x.collapsed) && isArrOf(x.units, (k) => isStr(k, 4096), 100_000);
     case 'action':
       return oneOf(x.action, GRAPH_ACTIONS) && isNodeKey(x.target);
+    case 'selected':
+      return isStr(x.pair, 4096);
+    case 'openPeer':
+      return true;
     default:
       return false;
   }

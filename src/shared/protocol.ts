@@ -4,14 +4,18 @@
  * Every message is `{v: 1, id, kind, ...}`. The host sends `start` (with a job) and `cancel`;
  * the worker answers with any number of `progress`/`log` messages and exactly one `result` or
  * `error`. Both sides validate what they receive with the parse functions below and drop (and
- * log) anything malformed: a message is data from another process, not trusted structure.
+ * log) anything malformed: a message is data from another process, not trusted structure. A
+ * `result` is also checked against its job kind's result shape (resultMismatch); one that does
+ * not match fails the job with a WorkError naming the field.
  *
  * No `vscode` import here and no engine import (types only): both sides bundle this file.
  */
-import type { QuantizeOptions, QuantizeResult } from '../core/quantize/types';
+import type { QuantizeOptions, QuantizeResult, SkippedNode } from '../core/quantize/types';
 import type { Progress } from '../core/progress';
 import type { GraphDto } from './graphMessages';
-import type { BenchResult, CompareResult, LayerError } from '../core/evaluate/types';
+import type { BenchResult, CompareResult, LatencyStats, LayerError, OutputFidelity, QuantizeFidelity, QuantizeSpeed, SpeedRequirement } from '../core/evaluate/types';
+import { isGraphDto } from './graphMessages';
+import { isArrOf, isBool, isCount as isCountUpTo, isNum, isNumOrNull, isObj, isStr, oneOf } from './webviewMessages';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -75,22 +79,9 @@ export interface PerLayerJob {
   data?: string;
 }
 
-/** Test-only jobs, accepted by the worker only when ONNX_QUANTIZER_TEST_HOOKS=1. */
-export interface CrashJob {
-  /** 'abort': process.abort() as native code would; 'exit': process.exit(3). */
-  kind: 'crash';
-  how?: 'abort' | 'exit';
-}
-export interface StallJob {
-  /** Busy-loops for `ms` ignoring cancellation: checks the host's kill-after-timeout path. */
-  kind: 'stall';
-  ms: number;
-}
-
-export type JobRequest = SummarizeJob | GraphJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob | CrashJob | StallJob;
+export type JobRequest = SummarizeJob | GraphJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob;
 export type JobKind = JobRequest['kind'];
-export const JOB_KINDS: readonly JobKind[] = ['summarize', 'graph', 'quantize', 'bench', 'compare', 'perLayer', 'crash', 'stall'];
-export const TEST_JOB_KINDS: readonly JobKind[] = ['crash', 'stall'];
+export const JOB_KINDS: readonly JobKind[] = ['summarize', 'graph', 'quantize', 'bench', 'compare', 'perLayer'];
 
 // ---------------------------------------------------------------------------------------------
 // Results (plain JSON DTOs; the worker maps engine results onto them where shapes differ)
@@ -161,8 +152,6 @@ export interface JobResults {
   bench: BenchResult;
   compare: CompareJobResult;
   perLayer: LayerError[];
-  crash: never;
-  stall: { ms: number };
 }
 export type JobResult<K extends JobKind> = JobResults[K];
 
@@ -217,14 +206,14 @@ export type WorkerMessage = ProgressMessage | LogMessage | ResultMessage | Error
 
 type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isString = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length < 4096;
+// The checks are the shared kit's (webviewMessages.ts); these name what the job protocol allows.
+const isString = (x: unknown): x is string => isStr(x, 4095) && x.length > 0;
 const optional = (o: Record<string, unknown>, key: string, test: (x: unknown) => boolean): boolean => o[key] === undefined || test(o[key]);
-const isCount = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= 1e7;
+const isCount = (x: unknown): boolean => isCountUpTo(x, 1e7);
 const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error'];
 
 function envelope(x: unknown): Parsed<Record<string, unknown> & { id: number; kind: string }> {
-  if (!isObject(x)) return { ok: false, reason: 'not an object' };
+  if (!isObj(x)) return { ok: false, reason: 'not an object' };
   if (x.v !== PROTOCOL_VERSION) return { ok: false, reason: `unsupported protocol version ${JSON.stringify(x.v)}` };
   if (typeof x.id !== 'number' || !Number.isSafeInteger(x.id) || x.id < 0) return { ok: false, reason: 'missing or invalid id' };
   if (typeof x.kind !== 'string') return { ok: false, reason: 'missing kind' };
@@ -233,7 +222,7 @@ function envelope(x: unknown): Parsed<Record<string, unknown> & { id: number; ki
 
 /** Validate a job request's shape (paths are strings, counts are sane integers). */
 export function validateJob(job: unknown): string | undefined {
-  if (!isObject(job)) return 'job is not an object';
+  if (!isObj(job)) return 'job is not an object';
   switch (job.kind) {
     case 'summarize':
       return isString(job.model) ? undefined : 'summarize needs model';
@@ -245,7 +234,7 @@ export function validateJob(job: unknown): string | undefined {
       return undefined;
     case 'quantize':
       if (!isString(job.model) || !isString(job.output)) return 'quantize needs model and output';
-      if (!isObject(job.options) || typeof job.options.mode !== 'string') return 'quantize needs options.mode';
+      if (!isObj(job.options) || typeof job.options.mode !== 'string') return 'quantize needs options.mode';
       return undefined;
     case 'bench':
       if (!isString(job.model)) return 'bench needs model';
@@ -257,13 +246,9 @@ export function validateJob(job: unknown): string | undefined {
       if (!isString(job.reference) || !isString(job.candidate)) return `${job.kind} needs reference and candidate`;
       if (!optional(job, 'data', isString) || !optional(job, 'labels', isString) || !optional(job, 'reportStem', isString)) return `${job.kind} paths must be strings`;
       if (!optional(job, 'runs', isCount)) return 'compare runs must be a count';
-      if (!optional(job, 'quantize', isObject)) return 'compare quantize must be an object';
+      if (!optional(job, 'quantize', isObj)) return 'compare quantize must be an object';
       if (!optional(job, 'testDataBeside', (v) => typeof v === 'boolean')) return 'compare testDataBeside must be a boolean';
       return undefined;
-    case 'crash':
-      return optional(job, 'how', (h) => h === 'abort' || h === 'exit') ? undefined : 'crash how must be abort or exit';
-    case 'stall':
-      return isCount(job.ms) ? undefined : 'stall needs ms';
     default:
       return `unknown job kind ${JSON.stringify(job.kind)}`;
   }
@@ -282,6 +267,12 @@ export function parseHostMessage(x: unknown): Parsed<HostMessage> {
   return { ok: false, reason: `unknown message kind ${JSON.stringify(m.kind)}` };
 }
 
+/** The id of a `start` message, valid or not: the worker answers a job it refuses with an error. */
+export function startId(x: unknown): number | undefined {
+  const e = envelope(x);
+  return e.ok && e.message.kind === 'start' ? e.message.id : undefined;
+}
+
 export function parseWorkerMessage(x: unknown): Parsed<WorkerMessage> {
   const e = envelope(x);
   if (!e.ok) return e;
@@ -289,7 +280,7 @@ export function parseWorkerMessage(x: unknown): Parsed<WorkerMessage> {
   switch (m.kind) {
     case 'progress': {
       const p = m.progress;
-      if (!isObject(p) || typeof p.stage !== 'string') return { ok: false, reason: 'progress needs a stage' };
+      if (!isObj(p) || typeof p.stage !== 'string') return { ok: false, reason: 'progress needs a stage' };
       if (p.fraction !== undefined && (typeof p.fraction !== 'number' || !(p.fraction >= 0 && p.fraction <= 1))) return { ok: false, reason: 'progress fraction out of 0..1' };
       if (p.message !== undefined && typeof p.message !== 'string') return { ok: false, reason: 'progress message must be a string' };
       return { ok: true, message: m as unknown as ProgressMessage };
@@ -301,12 +292,190 @@ export function parseWorkerMessage(x: unknown): Parsed<WorkerMessage> {
       return 'result' in m ? { ok: true, message: m as unknown as ResultMessage } : { ok: false, reason: 'result missing' };
     case 'error': {
       const err = m.error;
-      if (!isObject(err) || typeof err.name !== 'string' || typeof err.message !== 'string') return { ok: false, reason: 'error needs name and message' };
+      if (!isObj(err) || typeof err.name !== 'string' || typeof err.message !== 'string') return { ok: false, reason: 'error needs name and message' };
       return { ok: true, message: m as unknown as ErrorMessage };
     }
     default:
       return { ok: false, reason: `unknown message kind ${JSON.stringify(m.kind)}` };
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results: each job kind's result is checked on arrival against its shape. A shape names every
+// field of the result type (the compiler rejects one that misses a field), so a field added to a
+// result type must be given a check here.
+
+/** true: passes; false: fails; a string: fails at that path inside the value (`.reason`, `[2].node`). */
+type Check = (x: unknown) => boolean | string;
+type Shape<T> = { readonly [K in keyof T]-?: Check };
+
+const failure = (r: boolean | string): string | undefined => (r === true ? undefined : r === false ? '' : r);
+
+/** Where `x` first departs from `shape` ('' for `x` itself), or undefined when it matches. */
+function mismatchOf<T>(x: unknown, shape: Shape<T>): string | undefined {
+  if (!isObj(x)) return '';
+  for (const [key, check] of Object.entries<Check>(shape)) {
+    const at = failure(check(x[key]));
+    if (at !== undefined) return `.${key}${at}`;
+  }
+  return undefined;
+}
+const matches = <T>(shape: Shape<T>): Check => (x) => mismatchOf(x, shape) ?? true;
+const opt = (check: Check): Check => (x) => x === undefined || check(x);
+const listOf = (check: Check): Check => (x) => {
+  if (!isArrOf(x, () => true, 1e7)) return false;
+  for (const [i, item] of (x as unknown[]).entries()) {
+    const at = failure(check(item));
+    if (at !== undefined) return `[${i}]${at}`;
+  }
+  return true;
+};
+const isText = (x: unknown): boolean => isStr(x);
+const isStrings = (x: unknown): boolean => isArrOf(x, isText, 1e7);
+/** Sizes and counts; measurements (which may be NaN, sent as null) use isNumOrNull. */
+const isSize: Check = (x) => isCountUpTo(x);
+
+const TENSOR_INFO: Shape<TensorInfo> = { name: isText, dtype: isText, shape: (x) => isArrOf(x, (d) => isNum(d) || isStr(d), 64) };
+const MODEL_OVERVIEW: Shape<ModelOverview> = {
+  path: isText,
+  fileBytes: isSize,
+  irVersion: isSize,
+  producer: matches<ModelOverview['producer']>({ name: isText, version: isText }),
+  opsets: (x) => isObj(x) && Object.values(x).every((v) => isSize(v)),
+  inputs: listOf(matches(TENSOR_INFO)),
+  outputs: listOf(matches(TENSOR_INFO)),
+  nodeCount: isSize,
+  parameterCount: isSize,
+  operators: listOf(matches<OperatorGroup>({ opType: isText, count: isSize, quantizable: isSize, modes: isStrings })),
+  largestInitializers: listOf(matches<InitializerInfo>({ name: isText, dtype: isText, shape: (x) => isArrOf(x, (d) => isCountUpTo(d), 64), bytes: isSize })),
+  quantization: matches<ModelOverview['quantization']>({ format: isText, quantizedNodeCount: isSize, details: isStrings }),
+  layers: listOf(matches<LayerInfo>({ node: isText, label: isText, opType: isText, modes: isStrings, weightBytes: isSize, notes: isStrings })),
+};
+
+const OUTPUT_FIDELITY: Shape<OutputFidelity> = { output: isText, sqnrDb: isNumOrNull, identical: isBool, cosine: isNumOrNull, agreement: isNumOrNull, maxAbsError: isNumOrNull };
+const QUANTIZE_FIDELITY: Shape<QuantizeFidelity> = {
+  samples: isSize,
+  inputs: (x) => oneOf(x, ['calibration data', 'data', 'generated inputs'] as const),
+  inputShapes: opt(isText),
+  outputs: listOf(matches(OUTPUT_FIDELITY)),
+  floor: matches<QuantizeFidelity['floor']>({ sqnrDb: isNum, cosine: isNum }),
+  belowFloor: isBool,
+  worstLayers: opt(listOf((l) => isObj(l) && isStr(l.node) && isStr(l.opType) && isNumOrNull(l.localSqnrDb) && isNumOrNull(l.sqnrDb))),
+};
+const QUANTIZE_SPEED: Shape<QuantizeSpeed> = {
+  floatP50Ms: isNumOrNull,
+  quantizedP50Ms: isNumOrNull,
+  speedup: isNumOrNull,
+  noise: isNumOrNull,
+  controlRatio: isNumOrNull,
+  verdict: (x) => oneOf(x, ['faster', 'slower', 'same'] as const),
+  runs: isSize,
+  batch: isSize,
+  threads: isSize,
+  inputShapes: isText,
+  cpuFlags: isText,
+  summary: isText,
+  alternatives: opt(listOf((a) => isObj(a) && isStr(a.label) && isNumOrNull(a.speedup))),
+  requirement: opt(
+    matches<SpeedRequirement>({
+      speedup: isNumOrNull,
+      met: isBool,
+      keptFloat: listOf((g) => isObj(g) && isStr(g.group) && isStr(g.opType) && isStr(g.sizeClass) && isStrings(g.nodes)),
+      rounds: listOf((r) => isObj(r) && isStrings(r.keptFloat) && isCountUpTo(r.quantizedNodes) && isNumOrNull(r.speedup) && oneOf(r.verdict, ['faster', 'slower', 'same'] as const)),
+    }),
+  ),
+};
+const QUANTIZE_RESULT: Shape<QuantizeResult> = {
+  output: isText,
+  inputBytes: isSize,
+  outputBytes: isSize,
+  sizeRatio: isNumOrNull,
+  quantizedNodes: isSize,
+  skippedNodes: listOf(matches<SkippedNode>({ node: isText, reason: isText, subgraph: opt(isText) })),
+  seconds: isNumOrNull,
+  mode: isText,
+  effectiveOptions: (x) => isObj(x) && isStr(x.mode),
+  warnings: isStrings,
+  inputShapes: opt(isText),
+  conversion: opt(isText),
+  fidelity: opt(matches(QUANTIZE_FIDELITY)),
+  speed: opt(matches(QUANTIZE_SPEED)),
+};
+
+const LATENCY: Shape<LatencyStats> = { p50Ms: isNumOrNull, p90Ms: isNumOrNull, p99Ms: isNumOrNull, meanMs: isNumOrNull, minMs: isNumOrNull, maxMs: isNumOrNull };
+const LATENCY_CONTROL: Check = (x) => isObj(x) && isNumOrNull(x.p50Ms) && isNumOrNull(x.ratio) && isBool(x.withinTolerance);
+const BENCH_RESULT: Shape<BenchResult> = {
+  ...LATENCY,
+  runs: isSize,
+  warmup: isSize,
+  batch: isSize,
+  threads: isSize,
+  inputs: (x) => oneOf(x, ['data', 'generated'] as const),
+  inputShapes: opt(isText),
+  control: opt(LATENCY_CONTROL),
+};
+const LAYER_ERROR: Shape<LayerError> = {
+  tensor: isText,
+  node: isText,
+  opType: isText,
+  candidateTensor: isText,
+  sqnrDb: isNumOrNull,
+  identical: isBool,
+  cosine: isNumOrNull,
+  maxAbsError: isNumOrNull,
+  localSqnrDb: isNumOrNull,
+};
+const SAMPLED_LATENCY: Check = matches({ ...LATENCY, samplesMs: opt(listOf(isNumOrNull)) });
+const COMPARE_RESULT: Shape<CompareJobResult> = {
+  reference: isText,
+  candidate: isText,
+  size: matches<CompareResult['size']>({ referenceBytes: isSize, candidateBytes: isSize, ratio: isNumOrNull }),
+  latency: matches<CompareResult['latency']>({
+    reference: SAMPLED_LATENCY,
+    candidate: SAMPLED_LATENCY,
+    speedup: isNumOrNull,
+    runs: isSize,
+    batch: isSize,
+    threads: isSize,
+    control: opt(LATENCY_CONTROL),
+    inputShapes: opt(isText),
+  }),
+  accuracy: matches<CompareResult['accuracy']>({
+    samples: isSize,
+    agreement: isNumOrNull,
+    cosine: isNumOrNull,
+    sqnrDb: isNumOrNull,
+    identical: isBool,
+    maxAbsError: isNumOrNull,
+    referenceAccuracy: opt(isNumOrNull),
+    candidateAccuracy: opt(isNumOrNull),
+    output: isText,
+    inputs: (x) => oneOf(x, ['data', 'generated'] as const),
+    dataFile: opt(isText),
+    labelsFile: opt(isText),
+  }),
+  layers: opt(listOf(matches(LAYER_ERROR))),
+  reportFiles: opt(isStrings),
+  dataBeside: opt(matches<NonNullable<CompareJobResult['dataBeside']>>({ data: isText, labels: opt(isText) })),
+};
+
+const RESULT_MISMATCH: { readonly [K in JobKind]: (x: unknown) => string | undefined } = {
+  summarize: (x) => mismatchOf(x, MODEL_OVERVIEW),
+  graph: (x) => failure(isGraphDto(x)),
+  quantize: (x) => mismatchOf(x, QUANTIZE_RESULT),
+  bench: (x) => mismatchOf(x, BENCH_RESULT),
+  compare: (x) => mismatchOf(x, COMPARE_RESULT),
+  perLayer: (x) => failure(listOf(matches(LAYER_ERROR))(x)),
+};
+
+/**
+ * Why a worker's result does not have the shape of its job kind's result (`quantize result:
+ * .skippedNodes[2].reason is not as expected`), or undefined when it does.
+ */
+export function resultMismatch(kind: JobKind, result: unknown): string | undefined {
+  const at = RESULT_MISMATCH[kind](result);
+  if (at === undefined) return undefined;
+  return at === '' ? `${kind} result is not what a ${kind} job returns` : `${kind} result: ${at.replace(/^\./, '')} is not as expected`;
 }
 
 /** Short, human label of a job for logs and the status bar. */
@@ -325,9 +494,19 @@ export function describeJob(job: JobRequest): string {
       return `Comparing ${base(job.reference)} with ${base(job.candidate)}`;
     case 'perLayer':
       return `Per-layer comparison of ${base(job.candidate)}`;
-    case 'crash':
-      return 'Crash (test)';
-    case 'stall':
-      return 'Stall (test)';
   }
 }
+
+/**
+ * What a host needs to know of the jobs it sends: a label for logs and the check of their result.
+ * JOB_PROTOCOL knows JobRequest; testJobs.ts extends it with the test-only jobs.
+ */
+export interface JobProtocol {
+  describe(job: { kind: string }): string;
+  resultMismatch(kind: string, result: unknown): string | undefined;
+}
+const isJobRequest = (job: { kind: string }): job is JobRequest => (JOB_KINDS as readonly string[]).includes(job.kind);
+export const JOB_PROTOCOL: JobProtocol = {
+  describe: (job) => (isJobRequest(job) ? describeJob(job) : job.kind),
+  resultMismatch: (kind, result) => (isJobRequest({ kind }) ? resultMismatch(kind as JobKind, result) : `${kind} result: ${kind} is not a job kind`),
+};

@@ -16,6 +16,8 @@ import { setColorTheme, startSession } from '../../scripts/e2e/session.mjs';
 const FLOAT = 'digits_cnn.onnx';
 const INT8 = 'digits_cnn.int8.onnx';
 const MLP = 'digits_mlp.onnx';
+const BERT = 'tiny_bert.onnx';
+const BERT_LAYERS = 12;
 const cli = (...args) => execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
 
 /** Opens the model in its editor, then its graph: from the editor's Graph button, or the palette. */
@@ -37,13 +39,14 @@ async function openGraphOf(s, file, { fromEditor = false } = {}) {
 
 describe('graph view (UI)', () => {
   let broken = false;
-  let s, frame, report, inspect, floatLayers;
+  let s, frame, report, inspect, floatLayers, worst;
 
   before(async () => {
     s = await startSession({
       name: 'graph-view',
       prepare: (ws) => {
         const at = (f) => path.join(ws, f);
+        execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'e2e', 'transformer-model.ts'), at(BERT), String(BERT_LAYERS)], { cwd: ROOT });
         cli('quantize', at(FLOAT), '-o', at(INT8), '--mode', 'static', '--calibration-data', at('digits_calib_x.npy'));
         const json = cli('compare', at(FLOAT), at(INT8), '--data', at('digits_test_x.npy'), '--per-layer', '--json');
         fs.writeFileSync(at('digits_cnn.int8.quant-report.json'), json);
@@ -128,7 +131,7 @@ describe('graph view (UI)', () => {
       const nodeCount = async () => Number(/^(\d+) nodes/.exec(await testIdText(frame, 'graph-status'))?.[1]);
       const unfolded = await nodeCount();
       await frame.getByTestId('graph-collapse').check();
-      const worst = report.layers.filter((l) => typeof l.localSqnrDb === 'number').sort((a, b) => a.localSqnrDb - b.localSqnrDb)[0];
+      worst = report.layers.filter((l) => typeof l.localSqnrDb === 'number').sort((a, b) => a.localSqnrDb - b.localSqnrDb)[0];
       const folded = await waitUntil('the folded graph', async () => { const n = await nodeCount(); return n < unfolded ? n : 0; }, { timeout: 30000 });
       const floatConvs = floatLayers.filter((l) => l.opType === 'Conv').length;
       await frame.getByTestId('graph-search').fill('int8 Conv');
@@ -139,6 +142,8 @@ describe('graph view (UI)', () => {
       assert.equal(await frame.getByTestId('graph-canvas').getAttribute('data-selected'), worst.node);
       assert.equal(await testIdText(frame, 'graph-state'), 'quantized (integer kernel or Q/DQ unit)');
       assert.match(await testIdText(frame, 'graph-details'), new RegExp(`added error: ${worst.localSqnrDb.toFixed(1)} dB SQNR`));
+      // What ONNX Runtime made of the unit as it loaded the model: one integer kernel.
+      assert.match(await testIdText(frame, 'graph-runtime'), /^fused by ONNX Runtime into (QLinear\w+|QGemm)$/);
       await s.shot('graph-dark');
       await setColorTheme(s.page, 'Light Modern');
       await waitUntil('the graph webview to switch to the light theme', async () => (await frame.locator('body.vscode-light').count()) > 0, { timeout: 15000 });
@@ -150,6 +155,35 @@ describe('graph view (UI)', () => {
       assert.ok(one < unfolded, `only one unit unfolded (${folded} → ${one} of ${unfolded} nodes)`);
       assert.equal(await frame.getByTestId('graph-canvas').getAttribute('data-selected'), worst.node);
       assert.equal(await testIdText(frame, 'graph-fold-unit'), 'Fold unit');
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('the float model beside the quantized one: selections follow each other, each float node says what it became, with its error', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    try {
+      const quantized = frame;
+      assert.equal(await testIdText(quantized, 'graph-open-peer'), `Float model beside: ${FLOAT}`);
+      await quantized.getByTestId('graph-open-peer').click();
+      const float = await findWebviewFrame(s.page, `[data-testid="graph-canvas"][data-model="${FLOAT}"]`, { timeout: 60000 });
+      const selectedIn = (f) => f.getByTestId('graph-canvas').getAttribute('data-selected');
+      const pick = async (f, text) => {
+        await f.getByTestId('graph-search').fill(text);
+        await f.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
+      };
+      // Selecting a Conv unit in the quantized graph selects that Conv in the float graph.
+      await pick(quantized, '/res1/res1.0/Conv');
+      await waitUntil('the float graph to follow', async () => (await selectedIn(float)) === '/res1/res1.0/Conv', { timeout: 20000 });
+      // The other way: the float Relu was fused into its Conv's unit; selecting it selects that unit.
+      await pick(float, '/stem/stem.2/Relu');
+      await waitUntil('the quantized graph to follow', async () => (await selectedIn(quantized)) === '/stem/stem.0/Conv', { timeout: 20000 });
+      assert.match(await testIdText(float, 'graph-outcome'), /^fused into Conv \/stem\/stem\.0\/Conv$/);
+      assert.equal(await testIdText(float, 'graph-state'), 'quantized (integer kernel or Q/DQ unit)');
+      // The worst layer of the comparison: an integer kernel now, with the error it adds.
+      await pick(float, worst.node);
+      assert.match(await testIdText(float, 'graph-outcome'), /^quantized: a Q\/DQ unit ONNX Runtime runs on integers$/);
+      assert.match(await testIdText(float, 'graph-details'), new RegExp(`added error: ${worst.localSqnrDb.toFixed(1)} dB SQNR`));
+      assert.equal(await testIdText(float, 'graph-pair'), `in ${INT8}: ${worst.node}`);
+      await waitUntil('the quantized graph to select the worst layer', async () => (await selectedIn(quantized)) === worst.node, { timeout: 20000 });
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
@@ -175,6 +209,35 @@ describe('graph view (UI)', () => {
       // The other two Gemms became integer kernels.
       assert.deepEqual(layers.filter((l) => l.opType === 'Gemm').map((l) => l.node), ['/fc2/Gemm']);
       assert.equal(layers.filter((l) => l.opType === 'MatMulInteger').length, 2);
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('opens the graph of a transformer: every node drawn when fitted, a tensor search lands on its producer', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    try {
+      const bert = JSON.parse(cli('inspect', '--json', path.join(s.workspace, BERT)));
+      frame = await openGraphOf(s, BERT);
+      const status = await testIdText(frame, 'graph-status');
+      assert.match(status, new RegExp(`^${bert.nodeCount} nodes · laid out in \\d+ ms \\(layered\\)$`), 'above dagre\'s limit: the layered layout');
+      const canvas = frame.getByTestId('graph-canvas');
+      await frame.getByTestId('graph-fit').click();
+      const markers = bert.inputs.length + bert.outputs.length;
+      await waitUntil('every node drawn', async () => Number(await canvas.getAttribute('data-drawn')) === bert.nodeCount + markers, { timeout: 10000 });
+      // The attention weights of the last layer: the Softmax output, found by name, selected on its producer.
+      const last = BERT_LAYERS - 1;
+      await frame.getByTestId('graph-search').fill(`l${last}_attn`);
+      await frame.locator('[data-testid="graph-search-result"]', { hasText: 'tensor' }).first().click();
+      assert.equal(await canvas.getAttribute('data-selected'), `l${last}/softmax`);
+      assert.equal(await frame.locator('[data-testid="graph-tensor"].selected').getAttribute('data-name'), `l${last}_attn`);
+      assert.match(await testIdText(frame, 'graph-details'), /Softmax/);
+      // The projections are quantizable dynamically, the attention MatMuls between activations are not.
+      await frame.getByTestId('graph-mode').selectOption('dynamic');
+      await frame.getByTestId('graph-search').fill(`l${last}/q_proj`);
+      await frame.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
+      assert.equal(await testIdText(frame, 'graph-state'), 'quantizable in this mode');
+      await frame.getByTestId('graph-search').fill(`l${last}/scores`);
+      await frame.locator('[data-testid="graph-search-result"]', { hasText: 'node' }).first().click();
+      assert.equal(await testIdText(frame, 'graph-state'), 'not quantizable in this mode');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 });

@@ -3,7 +3,9 @@
 // layer unticked → Quantize… (through its pickers) keeps it float in the written model, and
 // refuses another source model or a path outside the folder as the output name → Compare picks
 // up the labelled test set beside the model and the dashboard shows accuracy and where the data
-// came from → the model editor's layer filter leaves no ghost rows.
+// came from; a model with no test set gets a data pick (random inputs only when chosen) → an
+// existing output is kept unless Replace is chosen (Cancel first) → the model editor's layer
+// filter leaves no ghost rows.
 // Screenshots: text-view-keep-float.png, improve-loop-dashboard.png.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -45,6 +47,12 @@ describe('improve loop (UI)', () => {
   before(async () => {
     s = await startSession({
       name: 'improve-loop',
+      // A model with no test set beside it, and a quantized variant of it.
+      prepare: (ws) => {
+        fs.mkdirSync(path.join(ws, 'sub'));
+        fs.copyFileSync(path.join(ws, 'digits_mlp.onnx'), path.join(ws, 'sub', 'net.onnx'));
+        cli('quantize', path.join(ws, 'sub', 'net.onnx'), '-o', path.join(ws, 'sub', 'net.int8.onnx'), '--no-speed-check');
+      },
       // Static is the mode for a CNN; its calibration set is named in the settings, so the first
       // exclusion creates a static recipe. No compare data is set: Compare must find the test set.
       settings: {
@@ -144,7 +152,9 @@ describe('improve loop (UI)', () => {
       for (const other of ['/stem/stem.0/Conv', '/res1/res1.0/Conv', '/res2/res2.0/Conv']) {
         const w = weightOf(float.layers, other);
         assert.ok(quantizedWeights.includes(`${w}_quantized`), `${other} (${w}) quantized: ${quantizedWeights.join(', ')}`);
+        assert.equal(q.layers.find((l) => l.node === other)?.quantized, 'qdq', `inspect calls ${other} quantized`);
       }
+      assert.equal(q.layers.find((l) => l.node === NODE)?.quantized, undefined, `inspect calls ${NODE} float`);
       await done.locator('.monaco-button', { hasText: 'Compare' }).click();
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
@@ -159,7 +169,54 @@ describe('improve loop (UI)', () => {
       assert.equal(report.accuracy.samples, 360);
       assert.equal(await testIdText(dashboard, 'accuracy'), `${(report.accuracy.candidateAccuracy * 100).toFixed(2)} %`);
       assert.ok(report.accuracy.candidateAccuracy > 0.9, `accuracy ${report.accuracy.candidateAccuracy}`);
+      assert.equal(await testIdText(dashboard, 'data-source'), 'digits_test_x.npy, 360 samples, labelled');
       await s.shot('improve-loop-dashboard');
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('Compare of a model with no test set beside it asks for data; random inputs only when chosen, and the dashboard says so', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    const { page } = s;
+    try {
+      await runCommand(page, 'ONNX Quantizer: Compare With…');
+      await pickQuickItem(page, 'sub/net.onnx');
+      await pickQuickItem(page, 'net.int8.onnx');
+      const input = page.locator('.quick-input-widget input');
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Compare net.onnx: evaluation data' }).waitFor({ timeout: 15000 });
+      assert.match(await input.getAttribute('placeholder'), /No test set beside the model \(net_test_x\.npy/);
+      await pickQuickItem(page, 'Random inputs');
+      const dashboard = await findWebviewFrame(page, '[data-testid="data-source"]:has-text("random inputs")', { timeout: 180000 });
+      assert.equal(await testIdText(dashboard, 'data-source'), 'random inputs, 64 samples: accuracy needs labels');
+      assert.equal(await testIdText(dashboard, 'accuracy'), '—');
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('Quantize… onto an existing output asks with Cancel first and preselected; Enter keeps the file', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    const { page } = s;
+    try {
+      const before = fs.statSync(at(OUTPUT)).mtimeMs;
+      const toastsBefore = (await seenToasts()).length;
+      await runCommand(page, 'ONNX Quantizer: Quantize…');
+      await pickQuickItem(page, MODEL);
+      await pickQuickItem(page, 'Static (int8, calibrated)');
+      await pickQuickItem(page, 'x86 CPU');
+      await pickQuickItem(page, 'digits_calib_x.npy');
+      const box = page.locator('.quick-input-widget input');
+      await box.waitFor({ timeout: 10000 });
+      await box.fill(OUTPUT);
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: `${OUTPUT} already exists` }).waitFor({ timeout: 15000 });
+      const rows = page.locator('.quick-input-widget .monaco-list-row');
+      assert.match(await rows.first().innerText(), /^Cancel/);
+      assert.match(await rows.nth(1).innerText(), new RegExp(`^Replace ${OUTPUT.replace(/\./g, '\\.')}`));
+      assert.match(await page.locator('.quick-input-widget .monaco-list-row.focused').innerText(), /^Cancel/, 'Cancel is preselected');
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10000 });
+      await page.waitForTimeout(1000);
+      assert.equal(fs.statSync(at(OUTPUT)).mtimeMs, before, `${OUTPUT} was rewritten`);
+      const toasts = (await seenToasts()).slice(toastsBefore);
+      assert.ok(!toasts.some((x) => /Quantizing/.test(x)), `a quantize job started: ${JSON.stringify(toasts)}`);
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 

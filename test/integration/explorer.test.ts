@@ -35,6 +35,19 @@ suite('explorer: the Models view', () => {
     assert.equal(ops.find((o) => o.label === 'Gemm')?.contextValue, 'operator.quantizable', 'Gemm should be marked quantizable');
   });
 
+  test('layer checkboxes follow the chosen mode: in dynamic mode (the default) digits_cnn\'s Convs have none and say why, its Gemm has one', () => {
+    const model = tree.find((n) => n.label === 'digits_cnn.onnx');
+    const ops = child(model, 'Operators')?.children ?? [];
+    const convs = child({ label: '', children: ops }, 'Conv')?.children ?? [];
+    assert.equal(convs.length, 4, JSON.stringify(ops));
+    for (const c of convs) {
+      assert.equal(c.checked, undefined, `${c.label} has a checkbox in dynamic mode`);
+      assert.match(c.description ?? '', /dynamic mode does not quantize it$/);
+    }
+    const gemm = child({ label: '', children: ops }, 'Gemm')?.children?.[0];
+    assert.equal(gemm?.checked, true, JSON.stringify(gemm));
+  });
+
   test('every fixture model is summarized (no "Cannot read this model" row)', () => {
     const broken = tree.filter((n) => !n.children || n.children.some((c) => c.contextValue === 'error')).map((n) => n.label);
     assert.deepEqual(broken, []);

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver-protocol';
 
@@ -36,13 +37,16 @@ export class TestClient {
     this.connection.listen();
   }
 
-  static async start(): Promise<TestClient> {
+  /** Starts the server; the workspace is trusted unless `trusted: false`; `folders` are its workspace folders. */
+  static async start(init: { trusted?: boolean; folders?: string[] } = {}): Promise<TestClient> {
     if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} is missing: run npm run build first`);
     const child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new TestClient(child);
     await client.connection.sendRequest('initialize', {
       processId: process.pid,
       rootUri: null,
+      initializationOptions: { trusted: init.trusted ?? true },
+      ...(init.folders ? { workspaceFolders: init.folders.map((f) => ({ uri: pathToFileURL(f).href, name: path.basename(f) })) } : {}),
       capabilities: { workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: true }, workspaceEdit: { documentChanges: true, resourceOperations: ['create'] } } },
     });
     await client.connection.sendNotification('initialized', {});

@@ -2,6 +2,7 @@ import { InputError } from '../../core/errors';
 import { benchModel } from '../../core/evaluate/bench';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { cpuFlagsText, environmentInfo } from '../../core/report/environment';
+import { inertText } from '../../core/report/format';
 import { numberOption, parseCommandArgs, table, type Command } from '../io';
 
 export const benchCommand: Command = {
@@ -42,7 +43,7 @@ export const benchCommand: Command = {
       return 0;
     }
     io.out(`${file}: ${r.runs} runs after ${r.warmup} warm-up, batch ${r.batch}, ${r.threads} threads, ${r.inputs} inputs`);
-    if (r.inputShapes) io.out(`inputs: ${r.inputShapes}`);
+    if (r.inputShapes) io.out(`inputs: ${inertText(r.inputShapes)}`);
     io.out(`CPU: ${cpuLine()}`);
     io.out(table(['mean', 'p50', 'p90', 'p99', 'min', 'max'], [[r.meanMs, r.p50Ms, r.p90Ms, r.p99Ms, r.minMs, r.maxMs].map((v) => `${v.toFixed(3)} ms`)]));
     if (r.control) io.out(controlLine(r.control));

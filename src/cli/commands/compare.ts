@@ -1,9 +1,8 @@
 import { InputError } from '../../core/errors';
 import { compareModels } from '../../core/evaluate/compare';
 import { buildReport, checkReportPaths, writeReports } from '../../core/report';
-import { formatSqnr } from '../../core/report/format';
 import type { CompareResult } from '../../core/evaluate/types';
-import { formatBytes, inertText } from '../../core/report/format';
+import { evaluationDataText, formatBytes, formatSqnr, inertText } from '../../core/report/format';
 import { parseCommandArgs, table, type CliIO, type Command } from '../io';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { controlLine, cpuLine, wholeNumber } from './bench';
@@ -77,10 +76,10 @@ function printComparison(r: CompareResult, io: CliIO, reportFiles: string[] | un
   }
   io.out(table(['', 'reference', 'candidate', 'change'], rows));
   io.out(
-    `\noutput '${inertText(a.output)}' over ${a.samples} samples (${a.inputs}): agreement ${pct(a.agreement)}, cosine ${a.cosine.toFixed(6)}, SQNR ${formatSqnr(a.sqnrDb, a.identical)}, max abs error ${a.maxAbsError.toPrecision(4)}`,
+    `\noutput '${inertText(a.output)}' on ${inertText(evaluationDataText(a))}: agreement ${pct(a.agreement)}, cosine ${a.cosine.toFixed(6)}, SQNR ${formatSqnr(a.sqnrDb, a.identical)}, max abs error ${a.maxAbsError.toPrecision(4)}`,
   );
   io.out(`latency: ${r.latency.runs} runs each, alternating, batch ${r.latency.batch}, ${r.latency.threads} threads; CPU: ${cpuLine()}`);
-  if (r.latency.inputShapes) io.out(`inputs per run: ${r.latency.inputShapes}`);
+  if (r.latency.inputShapes) io.out(`inputs per run: ${inertText(r.latency.inputShapes)}`);
   if (r.latency.control) io.out(controlLine(r.latency.control));
   if (r.layers) {
     io.out(`\nper-layer error, worst first (${Math.min(15, r.layers.length)} of ${r.layers.length}; ranked by the error each node adds):`);

@@ -5,7 +5,7 @@ import { summarizeModel, type ModelSummary } from '../../core/analysis/summary';
 import type { IOInfo } from '../../core/analysis/summary';
 import type { LayerInfo } from '../../core/analysis/layers';
 import type { QuantizedTensor } from '../../core/analysis/quantization';
-import { formatBytes } from '../../core/report/format';
+import { formatBytes, inertText } from '../../core/report/format';
 import { parseCommandArgs, table, type Command } from '../io';
 
 /** Layers and quantized tensors shown in the table view (the JSON has them all). */
@@ -122,8 +122,5 @@ function indent(text: string): string {
     .join('\n');
 }
 
-/** Names come from the file: keep terminal control characters (escape sequences) out of the output. */
-function clean(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
+/** Names come from the file: inert for the terminal (the one sanitizer, core/report/format). */
+const clean = inertText;

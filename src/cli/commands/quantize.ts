@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { InputError } from '../../core/errors';
 import type { Progress } from '../../core/progress';
 import { quantizeFile } from '../../core/quantize/index';
@@ -6,9 +7,10 @@ import { QUANT_MODES, type QuantizeOptions, type QuantizeResult } from '../../co
 import { formatBytes, formatSqnr, inertText } from '../../core/report/format';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
+import { readRecipePlan } from '../recipe';
 
 const USAGE =
-  'onnx-quantizer quantize MODEL -o OUT [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +
+  'onnx-quantizer quantize MODEL -o OUT | --recipe FILE.quant.json [MODEL] [-o OUT] [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +
   '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--calibration-batch N] [--memory-budget MB] [--percentile P] [--per-channel] ' +
   '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--accuracy-level 0|1|2|4] [--weight-clipping none|mse] [--preset x86|arm|gpu] ' +
   '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… ' +
@@ -19,6 +21,8 @@ const USAGE =
 /** Every flag of `quantize`, in one place (other modules may extend it, e.g. --auto-exclude). */
 export const QUANTIZE_FLAGS = {
   output: { type: 'string', short: 'o' },
+  // A recipe (src/cli/recipe.ts): its model, output and options; flags given here win.
+  recipe: { type: 'string' },
   mode: { type: 'string' },
   format: { type: 'string' },
   'calibration-data': { type: 'string' },
@@ -61,6 +65,8 @@ export interface QuantizeArgs {
   output: string;
   options: QuantizeOptions;
   json: boolean;
+  /** What the recipe asks that has no effect (per-node settings outside their mode). */
+  recipeWarnings: string[];
   /** Raw parsed values, for flags added by other modules. */
   values: Record<string, string | boolean | string[] | undefined>;
 }
@@ -74,10 +80,13 @@ function oneOf<T extends string>(value: string | undefined, name: string, allowe
 /** Parse `quantize` arguments into QuantizeOptions (unset flags stay unset so the preset can fill them). */
 export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   const { positionals, values } = parseCommandArgs(argv, QUANTIZE_FLAGS, USAGE);
-  const input = positionals[0];
+  const recipe = values.recipe ? readRecipePlan(values.recipe) : undefined;
+  const input = positionals[0] ?? recipe?.model;
   if (!input || positionals.length > 1) throw new InputError(`expected one MODEL\nusage: ${USAGE}`);
-  if (!values.output) throw new InputError(`missing -o OUT\nusage: ${USAGE}`);
-  const options: QuantizeOptions = { mode: oneOf(values.mode, 'mode', QUANT_MODES) ?? 'dynamic' };
+  const output = values.output ?? recipe?.output;
+  if (!output) throw new InputError(`missing -o OUT\nusage: ${USAGE}`);
+  // The recipe's options, then every flag given here over them.
+  const options: QuantizeOptions = { ...recipe?.options, mode: oneOf(values.mode, 'mode', QUANT_MODES) ?? recipe?.options.mode ?? 'dynamic' };
   const format = oneOf(values.format, 'format', ['qdq', 'qoperator'] as const);
   if (format) options.format = format;
   if (values['calibration-data']) options.calibrationData = values['calibration-data'];
@@ -114,7 +123,8 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   if (values['no-speed-check']) options.speedCheck = false;
   if (values['require-speedup'] !== undefined) options.requireSpeedup = numberOption(values['require-speedup'], 'require-speedup', 1, 0);
   if (values.force) options.force = true;
-  return { input, output: values.output, options, json: !!values.json, values };
+  const recipeWarnings = (recipe?.warnings ?? []).map((w) => `${path.basename(values.recipe ?? '')}: ${w.node}: ${w.message}`);
+  return { input, output, options, json: !!values.json, recipeWarnings, values };
 }
 
 /** `25` or `25,0.995`: the SQNR (dB) and optionally the cosine under which the run warns. */
@@ -174,6 +184,7 @@ export const quantizeCommand: Command = {
   usage: USAGE,
   async run(argv, io, signal) {
     const args = parseQuantizeArgs(argv);
+    for (const w of args.recipeWarnings) io.err(`warning: ${inertText(w)}`);
     const progress = progressPrinter(io);
     let result: QuantizeResult;
     let auto: AutoExcludeReportResult | undefined;

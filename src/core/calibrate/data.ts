@@ -9,7 +9,7 @@ import { InputError } from '../errors';
 import { DataType, dtypeName } from '../onnx/dtype';
 import type { GraphProto } from '../onnx/schema';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, checkFinite, fixedBatchOf, graphInputs, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
+import { alignedCopy, batchAxisOf, batchLayout, checkFinite, fixedBatchOf, graphInputs, npyElements, readInputArrays, sampleDims, scalarValue, stateSamples, type InputSpec } from '../data/inputs';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 
 export const HOW_TO_PROVIDE =
@@ -29,6 +29,10 @@ export interface CalibrationInput {
   sampleShape: number[];
   /** All samples, C order, in the element type the model expects. */
   values: SampleArray;
+  /** The model's axis that samples go on (1 for a recurrent state); 0 when absent. */
+  batchAxis?: number;
+  /** A scalar input: `values` is its one value, fed whole to every run. */
+  fixed?: boolean;
 }
 
 export interface CalibrationData {
@@ -63,12 +67,18 @@ export function loadCalibrationData(location: string | undefined, inputs: ModelI
   for (const input of inputs) {
     const { file, arr } = arrays.get(input.name)!;
     const checked = checkArray(input, arr, file);
+    if (checked.input.fixed) {
+      out.push(checked.input);
+      continue;
+    }
     if (samples === undefined) samples = checked.samples;
     else if (samples !== checked.samples) {
       throw new InputError(`calibration arrays disagree on the number of samples: '${input.name}' has ${checked.samples}, others ${samples}`);
     }
     out.push(checked.input);
   }
+  // Only scalars: each run feeds the same values, one sample.
+  if (samples === undefined && out.length > 0) samples = 1;
   if (!samples) throw new InputError(`calibration data '${location}' holds no samples (first axis is 0)`);
   if (fixedBatch !== undefined && samples < fixedBatch) {
     throw new InputError(`the model's batch size is fixed at ${fixedBatch}, but the calibration data has only ${samples} samples`);
@@ -95,27 +105,36 @@ function checkArray(input: ModelInput, arr: NpyArray, file: string): { samples: 
   if (!accepted.from.includes(arr.dtype)) {
     throw new InputError(`calibration data for input '${input.name}' (${path.basename(file)}) is ${arr.dtype}, but the model expects ${accepted.type}`);
   }
+  const label = `calibration data for input '${input.name}' (${path.basename(file)})`;
+  const axis = batchAxisOf(input);
+  if (axis === undefined) {
+    // A scalar (a sample rate, a flag): one value fed whole to every run.
+    const value = scalarValue(input.name, arr, label);
+    checkFinite(value, label);
+    return { samples: 1, input: { name: input.name, type: accepted.type, sampleShape: [], values: convert(value, accepted.type), fixed: true } };
+  }
+  if (axis !== 0) arr = stateSamples(input, arr, label);
   const dims = input.dims;
-  if (dims) {
-    if (arr.shape.length !== dims.length) {
+  const per = sampleDims(input);
+  if (dims && per) {
+    if (arr.shape.length !== per.length + 1) {
       throw new InputError(
         `calibration data for input '${input.name}' has shape [${arr.shape.join(', ')}] (rank ${arr.shape.length}), but the model expects rank ${dims.length} [${dims.map((d) => d ?? '?').join(', ')}] with samples on the first axis`,
       );
     }
-    for (let i = 1; i < dims.length; i++) {
-      const want = dims[i];
-      if (typeof want === 'number' && want > 0 && arr.shape[i] !== want) {
+    per.forEach((want, i) => {
+      if (typeof want === 'number' && want > 0 && arr.shape[i + 1] !== want) {
         throw new InputError(
-          `calibration data for input '${input.name}' has shape [${arr.shape.join(', ')}], but the model expects [${dims.map((d) => d ?? '?').join(', ')}] (dim ${i} must be ${want})`,
+          `calibration data for input '${input.name}' has shape [${arr.shape.join(', ')}], but the model expects [${dims.map((d) => d ?? '?').join(', ')}] (dim ${i + 1} must be ${want})`,
         );
       }
-    }
+    });
   }
   if (arr.shape.length === 0) throw new InputError(`calibration data for input '${input.name}' is a scalar; the first axis must be the sample axis`);
-  checkFinite(arr, `calibration data for input '${input.name}' (${path.basename(file)})`);
+  checkFinite(arr, label);
   return {
     samples: arr.shape[0]!,
-    input: { name: input.name, type: accepted.type, sampleShape: arr.shape.slice(1), values: convert(arr, accepted.type) },
+    input: { name: input.name, type: accepted.type, sampleShape: arr.shape.slice(1), values: convert(arr, accepted.type), ...(axis ? { batchAxis: axis } : {}) },
   };
 }
 
@@ -160,11 +179,21 @@ export function* batches(data: CalibrationData, batchSize: number, from = 0): Ge
       start,
       count,
       feeds: data.inputs.map((input) => {
+        if (input.fixed) return { name: input.name, type: input.type, values: input.values, dims: [] };
         const per = input.sampleShape.reduce((a, b) => a * b, 1);
-        return { name: input.name, type: input.type, values: input.values.subarray(start * per, (start + count) * per), dims: [count, ...input.sampleShape] };
+        if (!input.batchAxis) return { name: input.name, type: input.type, values: input.values.subarray(start * per, (start + count) * per), dims: [count, ...input.sampleShape] };
+        return { name: input.name, type: input.type, ...onBatchAxis(input, start, count) };
       }),
     };
   }
+}
+
+/** Samples of a state input moved onto its batch axis (a copy of the same element type). */
+function onBatchAxis(input: CalibrationInput, start: number, count: number): { values: SampleArray; dims: number[] } {
+  const v = input.values;
+  const moved = batchLayout(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), v.BYTES_PER_ELEMENT, input.sampleShape, start, count, input.batchAxis ?? 0);
+  const Ctor = v.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => SampleArray;
+  return { values: new Ctor(moved.bytes.buffer, moved.bytes.byteOffset, moved.bytes.byteLength / v.BYTES_PER_ELEMENT), dims: moved.dims };
 }
 
 /** How many batches `batches()` yields. */

@@ -50,6 +50,85 @@ export function isRecurrentState(spec: InputSpec): boolean {
 }
 
 /**
+ * The axis of the model's input that samples go on when runs are batched: 0, or 1 for a
+ * recurrent state ([layers × directions, batch, hidden]); undefined for a scalar, which takes
+ * one value fed whole to every run.
+ */
+export function batchAxisOf(spec: InputSpec): 0 | 1 | undefined {
+  if (spec.dims?.length === 0) return undefined;
+  return isRecurrentState(spec) ? 1 : 0;
+}
+
+/** The shape of one sample of a batched input: the model's dims without its batch axis. */
+export function sampleDims(spec: InputSpec): (number | string | null)[] | undefined {
+  const axis = batchAxisOf(spec);
+  return axis === undefined ? [] : spec.dims?.filter((_, i) => i !== axis);
+}
+
+/**
+ * Data for a recurrent state, samples on the first axis: [N, layers, hidden] (each sample's
+ * state with its batch axis dropped), or [N, layers, 1, hidden] (each sample's state as the
+ * model takes it at batch 1), which is read as the former.
+ */
+export function stateSamples(spec: InputSpec, arr: NpyArray, label: string): NpyArray {
+  const want = sampleDims(spec) ?? [];
+  const fits = (shape: number[]) => shape.length === want.length && want.every((d, i) => typeof d !== 'number' || d <= 0 || shape[i] === d);
+  if (fits(arr.shape.slice(1))) return arr;
+  const [n = 0, layers = 0, one, ...rest] = arr.shape;
+  if (one === 1 && fits([layers, ...rest])) return { ...arr, shape: [n, layers, ...rest] };
+  const dims = spec.dims ?? [];
+  throw new InputError(
+    `${label} has shape [${arr.shape.join(', ')}], but '${spec.name}' is a recurrent state [${dims.map((d) => d ?? '?').join(', ')}] whose dim 1 is the batch: ` +
+      `give its samples on the first axis, [N, ${want.map((d) => d ?? '?').join(', ')}] (each sample's state without the batch axis)`,
+  );
+}
+
+/**
+ * The one value a scalar input is fed on every run, from the data given for it: a 0-d array, or
+ * one value per sample ([N]) that is the same for all samples (a sample rate, a flag). Different
+ * values cannot share a run, so they are refused with the input named.
+ */
+export function scalarValue(name: string, arr: NpyArray, label: string): NpyArray {
+  const count = arr.shape.reduce((a, b) => a * b, 1);
+  if (arr.shape.length > 1 || count === 0) {
+    throw new InputError(`${label} has shape [${arr.shape.join(', ')}], but '${name}' is a scalar input: give a 0-d array or one value per sample (shape [N])`);
+  }
+  const size = arr.data.length / count;
+  const first = arr.data.subarray(0, size);
+  for (let i = 1; i < count; i++) {
+    const at = i * size;
+    if (first.some((b, k) => arr.data[at + k] !== b)) {
+      const values = npyElements(arr.dtype, alignedCopy(arr.data));
+      throw new InputError(
+        `${label} holds different values for the scalar input '${name}' (${String(values[0])} at sample 0, ${String(values[i])} at sample ${i}); ` +
+          `a scalar takes one value for a whole run: give one value (a 0-d array, or --input ${name}=VALUE)`,
+      );
+    }
+  }
+  return { dtype: arr.dtype, shape: [], data: alignedCopy(first) };
+}
+
+/**
+ * Samples [start, start + count) of sample-first bytes (`perSample` elements of `elementBytes`
+ * each, one sample shaped `sampleShape`) laid out with the sample axis at `axis`, as the model
+ * takes them: a view for axis 0, a moved copy otherwise.
+ */
+export function batchLayout(bytes: Uint8Array, elementBytes: number, sampleShape: number[], start: number, count: number, axis: number): { bytes: Uint8Array; dims: number[] } {
+  const per = sampleShape.reduce((a, b) => a * b, 1) * elementBytes;
+  const slice = bytes.subarray(start * per, (start + count) * per);
+  const dims = [...sampleShape.slice(0, axis), count, ...sampleShape.slice(axis)];
+  if (axis === 0) return { bytes: slice, dims };
+  // outer × [count] × inner, from count × outer × inner.
+  const outer = sampleShape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = per / outer;
+  const out = new Uint8Array(slice.length);
+  for (let s = 0; s < count; s++) {
+    for (let o = 0; o < outer; o++) out.set(slice.subarray(s * per + o * inner, s * per + (o + 1) * inner), (o * count + s) * inner);
+  }
+  return { bytes: out, dims };
+}
+
+/**
  * Most elements generated for one input when no data is given (128 MB as float32): a tiny model
  * may declare a billion-element input, and then the user has to give real data instead.
  */

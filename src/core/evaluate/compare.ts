@@ -68,6 +68,9 @@ export async function compareModels(referencePath: string, candidatePath: string
   try {
     ctx.onProgress?.({ stage: 'evaluating', fraction: 0.05 });
     const accuracy = await measureFidelity(refSession, candSession, data, labels, ctx, candidateData);
+    // Where the samples came from, for reports and the dashboard ("digits_test_x.npy, 360 samples, labelled").
+    if (options.data) accuracy.dataFile = options.data;
+    if (options.labels) accuracy.labelsFile = options.labels;
     const runs = options.runs ?? 50;
     const warmup = options.warmup ?? 5;
     if (!Number.isSafeInteger(runs) || runs < 1) throw new InputError(`--runs expects a whole number ≥ 1, got ${runs}`);

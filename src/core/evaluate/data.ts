@@ -11,7 +11,7 @@ import { tensorShape } from '../onnx/tensor';
 import { VALUE_PRESERVING_OPS } from '../onnx/op-rules';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, fixedBatchOf, generatedElementCount, graphInputs, isRecurrentState, npyElements, readInputArrays, type InputSpec } from '../data/inputs';
+import { alignedCopy, batchAxisOf, batchLayout, fixedBatchOf, generatedElementCount, graphInputs, isRecurrentState, npyElements, readInputArrays, sampleDims, scalarValue, stateSamples, type InputSpec } from '../data/inputs';
 import { ort, type OrtTensor } from '../runtime/ort';
 import { seededRandom } from '../util/random';
 import { DEFAULT_SAMPLE_RATE, describeProbeShapes, isSampleRateInput, npyTypeOfInput, probeShapes, statedValue, type InputOverrides, type ProbeShape } from '../data/probe';
@@ -25,6 +25,11 @@ export interface InputData {
   source: 'data' | 'generated';
   /** Inputs fed whole on every run, with no sample axis: scalars and values the user stated. */
   fixed?: Set<string>;
+  /**
+   * Inputs whose samples go on another axis of the model's input than the first (a recurrent
+   * state's batch is dim 1): stored samples-first all the same, moved when fed.
+   */
+  batchAxes?: Map<string, number>;
   /** The shapes a run uses and where their symbolic dims came from (generated inputs). */
   shapes?: ProbeShape[];
 }
@@ -81,14 +86,29 @@ export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides
   const arrays = new Map<string, NpyArray>();
   for (const [name, { arr }] of files) arrays.set(name, arr);
   let samples = -1;
+  const fixed = new Set<string>();
+  const batchAxes = new Map<string, number>();
   for (const spec of specs) {
-    const arr = convertTo(arrays.get(spec.name)!, npyTypeFor(spec), spec.name);
+    let arr = convertTo(arrays.get(spec.name)!, npyTypeFor(spec), spec.name);
+    const axis = batchAxisOf(spec);
+    const label = `data for input '${spec.name}'`;
+    if (axis === undefined) {
+      // A scalar (a sample rate, a flag): its one value is fed whole to every run.
+      arrays.set(spec.name, scalarValue(spec.name, arr, label));
+      fixed.add(spec.name);
+      continue;
+    }
+    if (axis !== 0) {
+      arr = stateSamples(spec, arr, label);
+      batchAxes.set(spec.name, axis);
+    }
     arrays.set(spec.name, arr);
-    if (spec.dims && arr.shape.length !== spec.dims.length) {
+    const per = sampleDims(spec);
+    if (spec.dims && per && arr.shape.length !== per.length + 1) {
       throw new InputError(`data for input '${spec.name}' has shape [${arr.shape.join(', ')}], the model expects rank ${spec.dims.length} ([${spec.dims.map((d) => d ?? '?').join(', ')}]) with samples on the first axis`);
     }
-    spec.dims?.forEach((d, i) => {
-      if (i > 0 && typeof d === 'number' && arr.shape[i] !== d) {
+    per?.forEach((d, i) => {
+      if (typeof d === 'number' && arr.shape[i + 1] !== d) {
         throw new InputError(`data for input '${spec.name}' has shape [${arr.shape.join(', ')}], the model expects [${spec.dims!.map((x) => x ?? '?').join(', ')}]`);
       }
     });
@@ -96,8 +116,9 @@ export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides
     if (samples >= 0 && n !== samples) throw new InputError(`data files disagree on the number of samples (${samples} and ${n} for '${spec.name}')`);
     samples = n;
   }
+  // Only scalars: every run feeds the same values, one sample.
+  if (samples < 0 && fixed.size > 0) samples = 1;
   if (samples <= 0) throw new InputError(`data '${dataPath}' holds no samples`);
-  const fixed = new Set<string>();
   if (specs.length < allSpecs.length) {
     const shapes = probeShapes({} as ModelProto, allSpecs, { shapes: overrides?.shapes ?? {} });
     for (const spec of allSpecs) {
@@ -106,7 +127,7 @@ export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides
       fixed.add(spec.name);
     }
   }
-  return { samples, arrays, source: 'data', ...(fixed.size ? { fixed } : {}) };
+  return { samples, arrays, source: 'data', ...(fixed.size ? { fixed } : {}), ...(batchAxes.size ? { batchAxes } : {}) };
 }
 
 /** Convert where the meaning is kept (float64 → float32, narrower ints → int64); refuse the rest. */
@@ -146,6 +167,7 @@ export function generateInputData(proto: ModelProto, specs: InputSpec[], samples
   const rand = seededRandom(seed);
   const arrays = new Map<string, NpyArray>();
   const fixed = new Set<string>();
+  const batchAxes = new Map<string, number>();
   const shapes = probeShapes(proto, specs, overrides);
   for (const spec of specs) {
     const dtype = npyTypeFor(spec);
@@ -164,10 +186,11 @@ export function generateInputData(proto: ModelProto, specs: InputSpec[], samples
       continue;
     }
     if (isRecurrentState(spec)) {
-      // The initial state a recurrent model starts from: zeros, [layers, batch, hidden], fed whole to every run.
-      const n = probe.dims.reduce((a, b) => a * b, 1);
-      arrays.set(spec.name, { dtype, shape: probe.dims, data: new Uint8Array(n * (dtype === 'float64' ? 8 : dtype === 'float16' ? 2 : 4)) });
-      fixed.add(spec.name);
+      // The initial state a recurrent model starts from: zeros for every sample, [layers, batch, hidden] when fed.
+      const shape = [samples, ...probe.dims.filter((_, i) => i !== 1)];
+      const n = shape.reduce((a, b) => a * b, 1);
+      arrays.set(spec.name, { dtype, shape, data: new Uint8Array(n * (dtype === 'float64' ? 8 : dtype === 'float16' ? 2 : 4)) });
+      batchAxes.set(spec.name, 1);
       continue;
     }
     const shape = [samples, ...probe.dims.slice(1)];
@@ -191,12 +214,17 @@ export function generateInputData(proto: ModelProto, specs: InputSpec[], samples
     }
     arrays.set(spec.name, { dtype, shape, data });
   }
-  return { samples, arrays, source: 'generated', shapes, ...(fixed.size ? { fixed } : {}) };
+  return { samples, arrays, source: 'generated', shapes, ...(fixed.size ? { fixed } : {}), ...(batchAxes.size ? { batchAxes } : {}) };
 }
 
 /** What one run of `batch` samples feeds, for reports: `ids [1, 128] (seq=128 (sequence default))`. */
 export function describeInputs(data: InputData, batch: number): string {
-  const shapeOf = (name: string, arr: NpyArray) => (data.fixed?.has(name) ? arr.shape : [batch, ...arr.shape.slice(1)]);
+  const shapeOf = (name: string, arr: NpyArray) => {
+    if (data.fixed?.has(name)) return arr.shape;
+    const axis = data.batchAxes?.get(name) ?? 0;
+    const sample = arr.shape.slice(1);
+    return [...sample.slice(0, axis), batch, ...sample.slice(axis)];
+  };
   if (data.shapes) {
     return describeProbeShapes(data.shapes.map((s) => ({ ...s, dims: shapeOf(s.name, data.arrays.get(s.name)!), notes: data.fixed?.has(s.name) && !s.dims.length ? ['scalar'] : s.notes })));
   }
@@ -259,14 +287,12 @@ export function feedsFor(data: InputData, start: number, count: number): Record<
       feeds[name] = new o.Tensor((ORT_TYPE[arr.dtype] ?? arr.dtype) as 'float32', npyElements(arr.dtype, alignedCopy(arr.data)) as unknown as Float32Array, arr.shape);
       continue;
     }
-    const perSample = arr.shape.slice(1).reduce((a, b) => a * b, 1);
     const elementBytes = arr.data.length / Math.max(1, arr.shape.reduce((a, b) => a * b, 1));
+    const batch = batchLayout(arr.data, elementBytes, arr.shape.slice(1), start, count, data.batchAxes?.get(name) ?? 0);
     // A fresh, aligned copy (Buffer#slice would be a view into the file buffer).
-    const bytes = new Uint8Array(count * perSample * elementBytes);
-    bytes.set(arr.data.subarray(start * perSample * elementBytes, (start + count) * perSample * elementBytes));
-    const values = npyElements(arr.dtype, bytes);
+    const values = npyElements(arr.dtype, alignedCopy(batch.bytes));
     const type = ORT_TYPE[arr.dtype] ?? arr.dtype;
-    feeds[name] = new o.Tensor(type as 'float32', values as unknown as Float32Array, [count, ...arr.shape.slice(1)]);
+    feeds[name] = new o.Tensor(type as 'float32', values as unknown as Float32Array, batch.dims);
   }
   return feeds;
 }

@@ -7,6 +7,8 @@ import { modelToBytes, tempPathFor } from '../onnx/save';
 import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto } from '../onnx/schema';
 import { walkTensors } from '../onnx/walk';
 import { float16BitsToFloat32 } from '../onnx/float16';
+import { DataType } from '../onnx/dtype';
+import { isRecurrentState } from '../data/inputs';
 import { createSession, type InferenceSession, type SessionOptions } from '../runtime/ort';
 
 /**
@@ -61,6 +63,8 @@ export function asFloat32(value: { data: unknown; type: string }): Float32Array 
 export function maxBatchOfSession(session: Pick<InferenceSession, 'inputMetadata'>): number {
   let max = Infinity;
   for (const m of session.inputMetadata) {
+    // A recurrent state's first dim counts layers × directions, not samples.
+    if (m.isTensor && isRecurrentState({ name: m.name, elemType: m.type.startsWith('float') ? DataType.FLOAT : DataType.UNDEFINED, dims: [...m.shape] })) continue;
     const d = m.isTensor ? m.shape[0] : undefined;
     if (typeof d === 'number' && d > 0) max = Math.min(max, d);
   }

@@ -97,6 +97,9 @@ export interface FidelityResult {
   output: string;
   /** 'data' when inputs came from a file, 'generated' otherwise. */
   inputs: 'data' | 'generated';
+  /** The `.npy` file or folder the inputs came from, and the labels file, as given (compare only). */
+  dataFile?: string;
+  labelsFile?: string;
 }
 
 /** Fidelity of one output of a quantized model against the float model's. */

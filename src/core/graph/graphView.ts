@@ -33,6 +33,8 @@ export interface GraphViewOptions {
   units?: readonly string[];
   /** Skip initializer statistics (the bench's synthetic graphs, huge models). */
   stats?: boolean;
+  /** The model's index when the caller has it already. */
+  index?: ModelIndex;
 }
 
 const MAX_ATTR_TEXT = 200;
@@ -42,7 +44,7 @@ const STATS_ELEMENT_LIMIT = 1 << 24;
 
 /** The graph without positions (layoutGraph sets x, y, points). */
 export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { external?: OnnxModel['external'] }, options: GraphViewOptions = {}): GraphDto {
-  const index = indexModel(model.proto);
+  const index = options.index ?? indexModel(model.proto);
   const expanded = new Set(options.expanded ?? []);
   const layers = new Map<string, LayerInfo>();
   for (const l of analyzeLayers(model, { index, stats: options.stats !== false })) layers.set(l.node, l);
@@ -73,6 +75,9 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
     quantized: '',
     notes: [],
     unit: -1,
+    pair: '',
+    outcome: null,
+    runtime: null,
     ...box(name),
   });
 
@@ -101,6 +106,9 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
       quantized: quantizedFamily(node.opType) ?? '',
       notes: layer ? [...layer.notes] : [],
       unit: -1,
+      pair: '',
+      outcome: null,
+      runtime: null,
       ...box(`${node.opType} ${entry.label}`),
     });
   }
@@ -153,6 +161,7 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
     layoutEngine: '',
     errors: [],
     errorReport: '',
+    peer: null,
   };
 }
 

@@ -13,6 +13,8 @@ import { latestReportAbout } from '../report/locate';
 export interface LayerErrorFile {
   file: string;
   errors: { node: string; sqnrDb: number }[];
+  /** Why the quantizer left nodes float (`quantize.skippedNodes`, when the report was written after quantizing), by node key. */
+  skipped: Map<string, string>;
 }
 
 /** A float model's newest comparison (core/report/locate), else the report beside a quantized model. */
@@ -20,7 +22,7 @@ export function reportFileFor(modelPath: string): string {
   return latestReportAbout(modelPath) ?? reportPaths(modelPath).json;
 }
 
-/** The report's per-layer errors; undefined when there is no readable report with a `layers` list. */
+/** The report's per-layer errors and skip reasons; undefined when there is no readable report with either. */
 export function readLayerErrors(modelPath: string): LayerErrorFile | undefined {
   const file = reportFileFor(modelPath);
   let json: unknown;
@@ -30,11 +32,18 @@ export function readLayerErrors(modelPath: string): LayerErrorFile | undefined {
   } catch {
     return undefined;
   }
-  const layers = typeof json === 'object' && json !== null ? (json as { layers?: unknown }).layers : undefined;
-  if (!Array.isArray(layers)) return undefined;
+  const report = typeof json === 'object' && json !== null ? (json as { layers?: unknown; quantize?: { skippedNodes?: unknown } }) : undefined;
+  const layers = report?.layers;
+  const skipped = new Map<string, string>();
+  const skips = report?.quantize?.skippedNodes;
+  for (const s of Array.isArray(skips) ? (skips as unknown[]) : []) {
+    const { node, reason } = (typeof s === 'object' && s !== null ? s : {}) as { node?: unknown; reason?: unknown };
+    if (typeof node === 'string' && typeof reason === 'string' && !skipped.has(node)) skipped.set(node, reason);
+  }
+  if (!Array.isArray(layers) && skipped.size === 0) return undefined;
   const errors: LayerErrorFile['errors'] = [];
   const seen = new Set<string>();
-  for (const l of layers as unknown[]) {
+  for (const l of Array.isArray(layers) ? (layers as unknown[]) : []) {
     if (typeof l !== 'object' || l === null) continue;
     const { node, localSqnrDb, sqnrDb } = l as { node?: unknown; localSqnrDb?: unknown; sqnrDb?: unknown };
     const value = typeof localSqnrDb === 'number' && Number.isFinite(localSqnrDb) ? localSqnrDb : typeof sqnrDb === 'number' && Number.isFinite(sqnrDb) ? sqnrDb : undefined;
@@ -42,5 +51,5 @@ export function readLayerErrors(modelPath: string): LayerErrorFile | undefined {
     seen.add(node);
     errors.push({ node, sqnrDb: value });
   }
-  return { file: path.basename(file), errors };
+  return { file: path.basename(file), errors, skipped };
 }

@@ -36,11 +36,37 @@ export interface GraphNodeDto {
    * MatMulInteger with its quantize and rescale nodes; the head itself included), else -1.
    */
   unit: number;
+  /** Key of the same node in the model shown beside (float ↔ quantized, core/graph/pairing.ts), '' when none. */
+  pair: string;
+  /** What quantization did to the node, when the graph has a peer: integer kernel, fused, kept float (why), removed. */
+  outcome: NodeOutcome | null;
+  /** What ONNX Runtime makes of the node when it loads the model (core/graph/fusion.ts), null when not looked at. */
+  runtime: RuntimeFate | null;
   /** Layout box: centre and size, in graph units. */
   x: number;
   y: number;
   width: number;
   height: number;
+}
+
+export interface RuntimeFate {
+  /** Fused into another op (or folded away) rather than run as its own kernel. */
+  fused: boolean;
+  /** One line: "runs as is in ONNX Runtime", "fused by ONNX Runtime into FusedConv". */
+  text: string;
+}
+
+export interface NodeOutcome {
+  kind: 'integer' | 'fused' | 'float' | 'removed';
+  /** One line: "became QLinearConv", "not quantizable in dynamic mode", the quantizer's reason. */
+  text: string;
+}
+
+/** The model shown beside: the float model of a quantized one, or the quantized variant of a float one. */
+export interface GraphPeerDto {
+  file: string;
+  fileName: string;
+  role: 'float' | 'quantized';
 }
 
 export interface GraphEdgeDto {
@@ -87,4 +113,6 @@ export interface GraphDto {
   errors: { node: string; sqnrDb: number }[];
   /** File name of that report, '' when there is none. */
   errorReport: string;
+  /** The model to show beside this one, when found (core/report/locate.ts: floatModelOf, variantsOf). */
+  peer: GraphPeerDto | null;
 }

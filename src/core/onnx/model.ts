@@ -63,6 +63,24 @@ function readLazily(abs: string, label: string): ModelProto | undefined {
   }
 }
 
+/**
+ * The same model, its graph read again from its file on first use: for a loaded graph that was
+ * rewritten in place (the quantizer's engines do) or let go, when the file's graph is needed.
+ */
+export function withGraphFromFile(model: OnnxModel): OnnxModel {
+  const { path: file, dir, modelFileBytes, external } = model;
+  let proto: ModelProto | undefined;
+  return {
+    path: file,
+    dir,
+    modelFileBytes,
+    external,
+    get proto() {
+      return (proto ??= loadModel(file).proto);
+    },
+  };
+}
+
 /** Parse bytes as a ModelProto, with the checks that tell a model from other protobuf or junk. */
 export function parseModel(bytes: Uint8Array, label = 'model'): ModelProto {
   let proto: ModelProto;

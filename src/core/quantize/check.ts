@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, WorkError } from '../errors';
-import { loadModel, type OnnxModel } from '../onnx/model';
+import { loadModel, withGraphFromFile, type OnnxModel } from '../onnx/model';
 import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 import type { InputSpec } from '../evaluate/data';
 import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
@@ -110,18 +110,7 @@ function prepare(req: CheckRequest, warnings: string[]): Prepared | { error: Non
       warnings.push(`fidelity not measured: ${(e as Error).message.split('\n')[0]}`);
     }
   }
-  const { path: file, dir, modelFileBytes, external } = loaded;
-  let proto: OnnxModel['proto'] | undefined;
-  const model: OnnxModel = {
-    path: file,
-    dir,
-    modelFileBytes,
-    external,
-    get proto() {
-      return (proto ??= loadModel(file).proto);
-    },
-  };
-  return { probe, speedProbe, inputs, model };
+  return { probe, speedProbe, inputs, model: withGraphFromFile(loaded) };
 }
 
 function errorOf(e: unknown, workPrefix: string): NonNullable<CheckOutcome['error']> {

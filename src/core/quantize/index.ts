@@ -16,7 +16,7 @@
 import * as path from 'node:path';
 import { CancelledError, InputError, throwIfCancelled, WorkError } from '../errors';
 import { DataType } from '../onnx/dtype';
-import { isExternal, loadModel, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
+import { isExternal, loadModel, withGraphFromFile, modelDiskBytes, modelFilePaths, type OnnxModel } from '../onnx/model';
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
@@ -36,6 +36,7 @@ import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRu
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic, type RangeCache } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
+import { widenFloat16 } from './widen';
 import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
 import { quantizeWithSpeedRequirement, type OnceRun } from './speedRequirement';
 import { modelInputs } from '../evaluate/data';
@@ -163,7 +164,10 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
         throw new WorkError(`the quantized model failed validation, nothing was written: ${(e as Error).message}`);
       }
     }
-    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(model, stage.model, discard, options, resolved, warnings, ctx);
+    // The engine rewrote the loaded graph in place (unless it worked on a converted copy): the
+    // per-layer ranking below the floor compares the file's float graph with the output.
+    const floatModel = atOpset === model ? withGraphFromFile(model) : model;
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(floatModel, stage.model, discard, options, resolved, warnings, ctx);
     // Nothing quantized, nothing to time.
     if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
       const input = { floatModel: model.path, quantizedModel: stage.model, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };
@@ -212,6 +216,16 @@ async function runEngine(
     return finishQat(model, ctx, writer);
   }
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
+  // The int8/int4 engines quantize float32 weights: a float16 model is widened first (exact).
+  if (options.mode !== 'fp16') {
+    const wide = widenFloat16(model.proto, model);
+    if (wide) {
+      model = { ...model, proto: wide.proto };
+      warnings.push(
+        `float16 model: its ${wide.tensors} float16 tensor(s) were widened to float32 (exact) to quantize from${wide.castsRemoved.length ? `, and ${wide.castsRemoved.length} float16/float32 Cast(s) that no longer change anything removed` : ''}; inputs and outputs keep their types`,
+      );
+    }
+  }
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {

@@ -32,11 +32,31 @@ export function baseName(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
 }
 
+/**
+ * What a comparison ran on, in one line: `digits_test_x.npy, 360 samples, labelled`,
+ * `x.npy, 64 samples, no labels: accuracy needs labels` or `random inputs, 64 samples: accuracy
+ * needs labels`. The dashboard, the reports and the CLI say it the same way.
+ */
+export function evaluationDataText(a: { inputs: string; samples: number; dataFile?: string | undefined; labelsFile?: string | undefined; candidateAccuracy?: number | undefined }): string {
+  const labelled = a.labelsFile !== undefined || a.candidateAccuracy !== undefined;
+  if (a.inputs !== 'data') return `random inputs, ${a.samples} samples: accuracy needs labels`;
+  const source = a.dataFile ? baseName(a.dataFile.replace(/[\\/]+$/, '')) : 'the data given';
+  return `${source}, ${a.samples} samples, ${labelled ? 'labelled' : 'no labels: accuracy needs labels'}`;
+}
+
 /** Format an SQNR for people: "∞ (identical)" or "31.2 dB". */
 export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
   if (sqnrDb === null) return identical === false ? 'n/a' : '∞ (identical)';
   return `${sqnrDb.toFixed(1)} dB`;
 }
+
+/** Characters that act on a terminal or a document instead of showing: controls, bidi, zero-width. */
+// eslint-disable-next-line no-control-regex
+const ACTIVE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+// eslint-disable-next-line no-control-regex
+const ACTIVE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+const hex = (c: string): string => c.codePointAt(0)?.toString(16) ?? '';
 
 /**
  * Text from a model (names, op types, file names) made inert for terminals and documents:
@@ -44,6 +64,14 @@ export function formatSqnr(sqnrDb: number | null, identical?: boolean): string {
  * overrides and zero-width characters are shown as `\u{…}` escapes instead of acting.
  */
 export function inertText(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u{${c.codePointAt(0)?.toString(16) ?? ''}}`);
+  return text.replace(ACTIVE_CHARS, (c) => `\\u{${hex(c)}}`);
+}
+
+/**
+ * A whole printed result (tables, lines, or one JSON object) made inert, line breaks kept: the
+ * last guard for anything that reached it without inertText. Escapes are spelled `\uXXXX`, which
+ * JSON reads back as the same character, so a JSON result keeps its meaning.
+ */
+export function inertOutput(text: string): string {
+  return text.replace(ACTIVE_BUT_NEWLINE, (c) => `\\u${hex(c).padStart(4, '0')}`);
 }

@@ -3,7 +3,7 @@
  * resources (a Content-Security-Policy forbids them). Every model-derived string is escaped.
  */
 import type { QuantReport } from './types';
-import { baseName, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
+import { baseName, evaluationDataText, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -131,7 +131,7 @@ export function renderHtml(report: QuantReport, maxLayers = 30): string {
   ];
   if (a.referenceAccuracy !== undefined) fid.push({ label: 'accuracy reference', value: a.referenceAccuracy, text: formatPct(a.referenceAccuracy), color: REF });
   if (a.candidateAccuracy !== undefined) fid.push({ label: 'accuracy candidate', value: a.candidateAccuracy, text: formatPct(a.candidateAccuracy), color: CAND });
-  parts.push(barChart(`Output '${a.output}', ${a.samples} samples (${a.inputs === 'data' ? 'data given' : 'generated inputs'})`, fid, 1));
+  parts.push(barChart(`Output '${a.output}' (${evaluationDataText(a)})`, fid, 1));
   parts.push(table(['SQNR', 'max abs error'], [[formatSqnr(a.sqnrDb, a.identical), a.maxAbsError.toPrecision(4)]]));
 
   if (report.autoExclude) {

@@ -103,3 +103,70 @@ export function reportsAbout(modelPath: string): ReportAbout[] {
 export function latestReportAbout(modelPath: string): string | undefined {
   return reportsAbout(modelPath)[0]?.file;
 }
+
+/**
+ * The float model a quantized variant was made from: the `reference` of the report beside it,
+ * else `NAME.onnx` for a variant `NAME.<anything>.onnx` in the same folder (the longest NAME).
+ */
+export function floatModelOf(variantPath: string): string | undefined {
+  const variant = path.resolve(variantPath);
+  const subject = reportSubject(variant.replace(/\.onnx$/i, '') + '.quant-report.json');
+  if (subject && !sameFile(subject, variant) && fs.existsSync(subject)) return subject;
+  const dir = path.dirname(variant);
+  const base = path.basename(variant);
+  let best: string | undefined;
+  for (const name of safeReaddir(dir)) {
+    if (!/\.onnx$/i.test(name) || name === base) continue;
+    const stem = name.slice(0, -'.onnx'.length);
+    if (base.startsWith(`${stem}.`) && (!best || stem.length > best.length - '.onnx'.length)) best = name;
+  }
+  return best ? path.join(dir, best) : undefined;
+}
+
+/**
+ * The quantized variants of a float model, newest first: the candidates of the reports about it,
+ * then the other `NAME.<anything>.onnx` files beside it (by modification time). The caller checks
+ * that a variant is quantized.
+ */
+export function variantsOf(modelPath: string): string[] {
+  const model = path.resolve(modelPath);
+  const out: string[] = [];
+  const add = (file: string): void => {
+    if (!sameFile(file, model) && fs.existsSync(file) && !out.some((f) => sameFile(f, file))) out.push(file);
+  };
+  for (const r of reportsAbout(model)) {
+    let candidate: unknown;
+    try {
+      candidate = (JSON.parse(readRegularText(r.file, 'report')) as { candidate?: unknown }).candidate;
+    } catch {
+      candidate = undefined;
+    }
+    if (typeof candidate === 'string' && candidate) add(path.resolve(path.dirname(r.file), candidate));
+    else add(r.file.replace(REPORT_SUFFIX, '.onnx'));
+  }
+  const dir = path.dirname(model);
+  const stem = path.basename(model).replace(/\.onnx$/i, '');
+  const beside = safeReaddir(dir)
+    .filter((name) => /\.onnx$/i.test(name) && name.startsWith(`${stem}.`))
+    .map((name) => path.join(dir, name))
+    .map((file) => ({ file, mtime: mtimeOf(file) }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const v of beside) add(v.file);
+  return out;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}

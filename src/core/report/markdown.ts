@@ -1,6 +1,6 @@
 /** The report as Markdown (for pull requests, wikis, terminals). */
 import type { QuantReport } from './types';
-import { baseName, inertText, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
+import { baseName, evaluationDataText, inertText, formatBytes, formatMs, formatPct, formatRatio, formatSqnr } from './format';
 
 /** Model-derived text inside a table cell: no pipes, backticks or line breaks can break out. */
 export function mdCell(text: string): string {
@@ -34,7 +34,7 @@ export function renderMarkdown(report: QuantReport, maxLayers = 20): string {
   }
   out.push('', `Latency: ${latency.runs} runs per model, alternating, batch ${latency.batch}, ${latency.threads} threads.`, '');
   out.push('## Fidelity of the output', '');
-  out.push(`On output \`${mdCell(a.output)}\`, ${a.samples} samples (${a.inputs === 'data' ? 'from the data given' : 'generated inputs'}):`, '');
+  out.push(`On output \`${mdCell(a.output)}\` (${mdCell(evaluationDataText(a))}):`, '');
   out.push(header(['arg-max agreement', 'cosine', 'SQNR', 'max abs error']));
   out.push(row([formatPct(a.agreement), a.cosine.toFixed(6), formatSqnr(a.sqnrDb, a.identical), a.maxAbsError.toPrecision(4)]));
   out.push('');

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { staysInside } from '../util/writeGuard';
+import { recipePaths, spelledPathProblem } from './recipePaths';
 import { QUANT_MODES, type QuantizeOptions, type QuantMode, type QuantNodeOverride } from '../quantize/types';
 
 export interface NodeOverride {
@@ -89,16 +89,14 @@ export function validateRecipe(value: unknown, label = 'recipe'): QuantRecipe {
   if (value.output !== undefined && typeof value.output !== 'string') fail('"output" must be a path');
   // A recipe is a file anyone can commit: it may only name files in its own folder (or below),
   // and it may not decide to replace an existing output (the user confirms that).
-  const inside = (p: unknown, what: string): void => {
-    if (typeof p === 'string' && !staysInside('/recipe', p)) fail(`${what} '${p}' leaves the recipe's folder: a recipe may only name files in its folder or below`);
-  };
-  inside(value.model, '"model"');
-  inside(value.output, '"output"');
+  for (const p of recipePaths(value)) {
+    const problem = spelledPathProblem(p);
+    if (problem) fail(problem);
+  }
   if (value.options !== undefined) {
     if (!isObject(value.options)) fail('"options" must be an object');
     const options = value.options as Record<string, unknown>;
     if ('force' in options) fail('"force" is not allowed in a recipe: replacing an existing output is confirmed when the recipe runs');
-    inside(options.calibrationData, '"calibrationData"');
     for (const [k, v] of Object.entries(value.options as object)) {
       const type = OPTION_TYPES[k as keyof RecipeOptions];
       if (!type) fail(`unknown option "${k}"`);

@@ -7,7 +7,9 @@ import * as vscode from 'vscode';
 import type { QuantizeResult } from '../../core/quantize/types';
 import type { BenchResult } from '../../core/evaluate/types';
 import type { BenchJob, CompareJob, CompareJobResult } from '../../shared/protocol';
+import { CancelledError } from '../../core/errors';
 import { reportError } from '../jobs/jobUi';
+import { chooseEvaluationData } from './evaluationData';
 import { evaluationSettings } from '../settings';
 import { optionsOf, requireLocal, requireTrust, resolveModel, uriOf, type Services } from './targets';
 
@@ -100,10 +102,18 @@ export async function compareAndShow(
   requireLocal(candidate);
   const s = evaluationSettings(reference);
   const job: CompareJob = { kind: 'compare', reference: reference.fsPath, candidate: candidate.fsPath, runs: options.runs ?? s.compareRuns };
-  const data = options.data ?? s.compareData;
-  const labels = options.labels ?? s.compareLabels;
-  // Without data given or set, the worker uses the labelled test set beside the float model (NAME_test_x/_y.npy).
-  if (!data) job.testDataBeside = true;
+  let data = options.data ?? s.compareData;
+  let labels = options.labels ?? s.compareLabels;
+  if (!data && !options.programmatic) {
+    // Asked for: the labelled test set beside the float model, else a pick (random inputs only when chosen).
+    const chosen = await chooseEvaluationData(reference.fsPath);
+    if (!chosen) throw new CancelledError('no evaluation data chosen');
+    services.log.info(`compare: ${chosen.source === 'random' ? 'random inputs, as chosen' : `${chosen.source === 'beside' ? 'the test data beside the model' : 'chosen data'}: ${chosen.data}${chosen.labels ? ` with labels ${chosen.labels}` : ''}`}`);
+    data = chosen.data;
+    labels ??= chosen.labels;
+  }
+  // From code without data given or set, the worker uses the labelled test set beside the float model (NAME_test_x/_y.npy).
+  if (!data && options.programmatic) job.testDataBeside = true;
   if (data) job.data = data;
   if (labels) job.labels = labels;
   if (options.perLayer ?? !options.programmatic) job.perLayer = true;

@@ -6,6 +6,7 @@
  * Reports are JSON read from disk or from the worker, so every field is read defensively: a
  * missing or mistyped value shows as "—", never as an exception. No `vscode` import.
  */
+import { evaluationDataText } from '../../core/report/format';
 import type { DashboardDto, FidelityDto, LatencyDto, LayerErrorDto, ModelColumnDto } from '../../shared/webviewMessages';
 
 type Obj = Record<string, unknown>;
@@ -56,11 +57,22 @@ function layerErrors(x: unknown): LayerErrorDto[] {
     }));
 }
 
+/** The data line of a report's accuracy (evaluationDataText), null when the report does not say. */
+function dataSourceOf(accuracy: Obj): string | null {
+  const samples = num(accuracy.samples);
+  const inputs = str(accuracy.inputs);
+  if (samples === null || !inputs) return null;
+  const optional = (x: unknown): string | undefined => str(x) || undefined;
+  return evaluationDataText({ inputs, samples, dataFile: optional(accuracy.dataFile), labelsFile: optional(accuracy.labelsFile), candidateAccuracy: num(accuracy.candidateAccuracy) ?? undefined });
+}
+
 function fidelityOf(accuracy: Obj, side: 'reference' | 'candidate'): FidelityDto | null {
   if (Object.keys(accuracy).length === 0) return null;
   const labelled = num(side === 'reference' ? accuracy.referenceAccuracy : accuracy.candidateAccuracy);
-  if (side === 'reference') return { samples: num(accuracy.samples), agreement: null, cosine: null, sqnrDb: null, identical: false, maxAbsError: null, accuracy: labelled };
+  const dataSource = dataSourceOf(accuracy);
+  if (side === 'reference') return { samples: num(accuracy.samples), agreement: null, cosine: null, sqnrDb: null, identical: false, maxAbsError: null, accuracy: labelled, dataSource };
   return {
+    dataSource,
     samples: num(accuracy.samples),
     agreement: num(accuracy.agreement),
     cosine: num(accuracy.cosine),

@@ -8,7 +8,8 @@
  * first recipe read from dist/recipeFiles.js, which keeps them out of the activation bundle.
  */
 import * as vscode from 'vscode';
-import type { QuantRecipe } from '../../core/text/recipe';
+import type { QuantMode } from '../../core/quantize/types';
+import type { QuantRecipe, RecipePlan } from '../../core/text/recipe';
 import type { NewRecipe, OverridePatch } from '../../core/text/recipeEdit';
 import type { FileEvent } from '../languageServer';
 import type { ExclusionsStore, QuantizeChoice, RecipeWrite } from './exclusionsStore';
@@ -50,6 +51,11 @@ export class Exclusions implements vscode.Disposable {
     return this.load().store.recipeError(model);
   }
 
+  /** The recipe's plan for the quantizer; throws an InputError when a path it names is refused. */
+  plan(model: vscode.Uri): RecipePlan | undefined {
+    return this.load().store.plan(model);
+  }
+
   recipePath(model: vscode.Uri): string {
     return this.load().store.recipePath(model);
   }
@@ -72,12 +78,19 @@ export class Exclusions implements vscode.Disposable {
     return this.load().store.setOverride(model, node, patch);
   }
 
-  recordChoice(model: vscode.Uri, choice: QuantizeChoice): Promise<void> {
-    return this.load().store.recordChoice(model, choice);
+  async recordChoice(model: vscode.Uri, choice: QuantizeChoice): Promise<void> {
+    await this.load().store.recordChoice(model, choice);
+    // A model without a recipe follows the last choice too (its rows' checkboxes are mode-aware).
+    this.changed.fire(model);
   }
 
   newRecipe(model: vscode.Uri): NewRecipe {
     return this.load().store.newRecipe(model);
+  }
+
+  /** The mode the model's layers are set for: its recipe's, else the one a first exclusion would record. */
+  chosenMode(model: vscode.Uri): QuantMode {
+    return this.recipe(model)?.mode ?? this.newRecipe(model).mode;
   }
 
   dispose(): void {

@@ -16,7 +16,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError, oneLine } from '../../core/errors';
 import type { QuantMode } from '../../core/quantize/types';
-import { recipePathFor, type QuantRecipe } from '../../core/text/recipe';
+import { recipePathFor, type QuantRecipe, type RecipePlan } from '../../core/text/recipe';
+import { recipePlan } from '../textView/recipeRun';
 import { editNodeOverride, excludedNodesOf, parseRecipeText, relativeInside, setRecipeMode, type NewRecipe, type OverridePatch } from '../../core/text/recipeEdit';
 import { readRegularText } from '../../core/util/files';
 import { writeFileAtomic } from '../../core/onnx/save';
@@ -62,6 +63,12 @@ export class ExclusionsStore {
   /** The model's recipe, when it has a valid one. */
   recipe(model: vscode.Uri): QuantRecipe | undefined {
     return this.read(model).recipe;
+  }
+
+  /** The model's recipe as the quantizer's plan (its paths checked now: core/text/recipePaths), when it has a valid one. */
+  plan(model: vscode.Uri): RecipePlan | undefined {
+    const recipe = this.recipe(model);
+    return recipe ? recipePlan(recipe, this.recipePath(model)) : undefined;
   }
 
   /** Why the model's recipe cannot be used (not JSON, not a recipe), when it has a broken one. */

@@ -154,15 +154,23 @@ export class ModelsProvider implements vscode.TreeDataProvider<ExplorerNode>, vs
       case 'row': {
         const item = new vscode.TreeItem(node.row.label, node.row.children?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
-        if (node.row.layer) {
-          const excluded = this.exclusions.isExcluded(node.model, node.row.layer);
-          item.checkboxState = {
-            state: excluded ? vscode.TreeItemCheckboxState.Unchecked : vscode.TreeItemCheckboxState.Checked,
-            tooltip: excluded ? vscode.l10n.t('Kept in float when quantizing; tick to quantize it') : vscode.l10n.t('Quantized; untick to keep it in float'),
-          };
-        }
         item.description = node.row.description;
         item.tooltip = node.row.tooltip ?? [node.row.label, node.row.description].filter(Boolean).join(' — ');
+        if (node.row.layer) {
+          const excluded = this.exclusions.isExcluded(node.model, node.row.layer);
+          const mode = this.exclusions.chosenMode(node.model);
+          if (excluded || !node.row.layerModes || node.row.layerModes.includes(mode)) {
+            item.checkboxState = {
+              state: excluded ? vscode.TreeItemCheckboxState.Unchecked : vscode.TreeItemCheckboxState.Checked,
+              tooltip: excluded ? vscode.l10n.t('Kept in float when quantizing; tick to quantize it') : vscode.l10n.t('Quantized; untick to keep it in float'),
+            };
+          } else {
+            // Nothing to untick: the chosen mode leaves this layer float anyway.
+            const why = vscode.l10n.t('{0} mode does not quantize it', mode);
+            item.description = [node.row.description, why].filter(Boolean).join(' · ');
+            item.tooltip = `${node.row.label}\n${vscode.l10n.t('{0} mode (the recipe\'s, else the last Quantize…) leaves this layer float, so it has no checkbox. Modes that quantize it: {1}.', mode, node.row.layerModes.join(', ') || '—')}`;
+          }
+        }
         item.contextValue = node.row.contextValue;
         if (node.row.icon) item.iconPath = new vscode.ThemeIcon(node.row.icon);
         return item;

@@ -19,6 +19,8 @@ export interface Row {
   children?: Row[];
   /** A quantizable layer: the row gets an include/exclude checkbox for this node name. */
   layer?: string;
+  /** The modes that quantize that layer (a mode outside them leaves it float: no checkbox then). */
+  layerModes?: string[];
 }
 
 export interface GroupSpec {
@@ -106,6 +108,7 @@ function layerRows(o: ModelOverview, opKey: string): Row[] {
         description: [l.weightBytes ? formatBytes(l.weightBytes) : '', l.modes.join(', ')].filter(Boolean).join(' · '),
         contextValue: 'layer',
         layer: l.node,
+        layerModes: l.modes,
       };
       if (l.notes.length) {
         row.icon = 'warning';

@@ -4,7 +4,9 @@
  * one webview panel per model. The worker builds and lays out the graph
  * (`graph` job); the host only passes the result on, with the model's exclusions, and runs the
  * webview's actions: copy a name, show the model as text, exclude a node from quantization
- * (the one exclusion state the Models view and Quantize… use).
+ * (the one exclusion state the Models view and Quantize… use). A quantized model's float model (or a
+ * float model's quantized variant), found by the worker, opens beside it; selecting a node in one
+ * selects its pair in the other.
  */
 import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
@@ -19,7 +21,7 @@ const fileName = (uri: vscode.Uri): string => uri.path.split('/').pop() ?? uri.p
 
 export function registerGraphView(services: Services): vscode.Disposable {
   const panels = new Map<string, vscode.WebviewPanel>();
-  const open = (arg?: unknown, node?: unknown): vscode.WebviewPanel | undefined => {
+  const open = (arg?: unknown, node?: unknown, column = vscode.ViewColumn.Active): vscode.WebviewPanel | undefined => {
     // A string is a URI (command links from diagnostics carry their arguments as JSON).
     const model = (typeof arg === 'string' && arg ? vscode.Uri.parse(arg) : uriOf(arg)) ?? activeModel();
     if (!model) {
@@ -29,17 +31,24 @@ export function registerGraphView(services: Services): vscode.Disposable {
     const reveal = typeof node === 'string' && node ? node : undefined;
     const existing = panels.get(model.toString());
     if (existing) {
-      existing.reveal();
+      // Beside: moved next to the active one (both stay visible), keeping the focus where it is.
+      if (column === vscode.ViewColumn.Beside) existing.reveal(column, true);
+      else existing.reveal();
       if (reveal) void existing.webview.postMessage({ v: 1, type: 'reveal', node: reveal } satisfies HostToGraphMessage);
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Graph: {0}', fileName(model)), vscode.ViewColumn.Active, {
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Graph: {0}', fileName(model)), column, {
       enableScripts: true,
       retainContextWhenHidden: true,
       localResourceRoots: webviewRoots(services.context.extensionUri),
     });
     panels.set(model.toString(), panel);
-    attach(panel, model, services, reveal);
+    // The model beside: opened next to this one; a selection here selects the same node there.
+    const peer = {
+      open: (file: string) => open(vscode.Uri.file(file), undefined, vscode.ViewColumn.Beside),
+      select: (file: string, key: string) => void panels.get(vscode.Uri.file(file).toString())?.webview.postMessage({ v: 1, type: 'reveal', node: key } satisfies HostToGraphMessage),
+    };
+    attach(panel, model, services, reveal, peer);
     panel.onDidDispose(() => panels.delete(model.toString()));
     return panel;
   };
@@ -50,13 +59,20 @@ export function registerGraphView(services: Services): vscode.Disposable {
   return disposable;
 }
 
-function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Services, reveal: string | undefined): void {
+interface PeerPanels {
+  open(file: string): void;
+  select(file: string, key: string): void;
+}
+
+function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Services, reveal: string | undefined, peers: PeerPanels): void {
   const { log, runner, exclusions } = services;
   const webview = panel.webview;
   webview.html = renderShell(webview, services.context.extensionUri, 'graph', fileName(model));
   const post = (m: HostToGraphMessage): void => void webview.postMessage(m);
   let layout: { expanded: string[]; collapsed: boolean; units: string[] } = { expanded: [], collapsed: false, units: [] };
   let cancel: AbortController | undefined;
+  /** The model beside, as the worker found it (never a path from the webview). */
+  let peer = '';
 
   const send = async (): Promise<void> => {
     cancel?.abort();
@@ -67,6 +83,7 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
       const graph = await runner.run({ kind: 'graph', model: model.fsPath, ...layout }, { signal: controller.signal, timeoutMs: 300_000 });
       if (controller.signal.aborted) return;
       log.info(`graph: ${fileName(model)} ${graph.nodes.length} nodes laid out by ${graph.layoutEngine} in ${graph.layoutMs.toFixed(0)} ms (${Date.now() - started} ms with loading)`);
+      peer = graph.peer?.file ?? '';
       post({ v: 1, type: 'graph', graph, excluded: exclusions.get(model) });
       if (reveal) post({ v: 1, type: 'reveal', node: reveal });
       reveal = undefined;
@@ -103,6 +120,12 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
         return;
       case 'action':
         act(m.action, m.target).then(undefined, (err: unknown) => log.error(`graph: ${m.action} failed: ${oneLine(err)}`));
+        return;
+      case 'selected':
+        if (peer && m.pair) peers.select(peer, m.pair);
+        return;
+      case 'openPeer':
+        if (peer) peers.open(peer);
         return;
     }
   };

@@ -6,9 +6,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Progress } from '../../core/progress';
 import {
   PROTOCOL_VERSION,
+  JOB_PROTOCOL,
   parseWorkerMessage,
   type HostMessage,
-  type JobRequest,
+  type JobProtocol,
   type LogLevel,
 } from '../../shared/protocol';
 
@@ -32,8 +33,16 @@ export type JobOutcome =
   | { kind: 'error'; name: string; message: string }
   | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null };
 
+/** A job as the runner sends it: a JobRequest, or a kind its protocol extension adds. */
+export interface Job {
+  kind: string;
+}
+
+/** What the host sends: the protocol's messages, with a start of any job its protocol knows. */
+type Outgoing = HostMessage | { v: 1; id: number; kind: 'start'; job: Job };
+
 interface Pending {
-  job: JobRequest;
+  job: Job;
   handlers: JobHandlers;
   settle: (o: JobOutcome) => void;
 }
@@ -44,6 +53,8 @@ export interface WorkerSpawnOptions {
   log: Log;
   /** Extra environment (e.g. ONNX_QUANTIZER_TEST_HOOKS). */
   env?: Record<string, string> | undefined;
+  /** The jobs' result checks; default JOB_PROTOCOL. */
+  protocol?: JobProtocol | undefined;
 }
 
 export class WorkerProcess {
@@ -89,7 +100,7 @@ export class WorkerProcess {
   }
 
   /** Start a job; the promise settles once with how it ended (never rejects). */
-  start(job: JobRequest, handlers: JobHandlers): { id: number; outcome: Promise<JobOutcome> } {
+  start<T extends Job>(job: T, handlers: JobHandlers): { id: number; outcome: Promise<JobOutcome> } {
     const id = this.nextId++;
     const outcome = new Promise<JobOutcome>((settle) => {
       if (this.exited) {
@@ -122,7 +133,7 @@ export class WorkerProcess {
     if (!this.exited && this.child.connected) this.child.send(message as object);
   }
 
-  private send(message: HostMessage): void {
+  private send(message: Outgoing): void {
     if (this.exited || !this.child.connected) return;
     this.child.send(message, (err) => {
       if (err) this.options.log.warn(`worker ${this.pid}: could not send ${message.kind}: ${err.message}`);
@@ -148,10 +159,19 @@ export class WorkerProcess {
       case 'log':
         p.handlers.onLog?.(m.level, m.message);
         break;
-      case 'result':
+      case 'result': {
         this.pending.delete(m.id);
-        p.settle({ kind: 'result', result: m.result });
+        // Data from another process: a result that is not its kind's shape fails the job here,
+        // rather than as an odd TypeError wherever a field is first read.
+        const mismatch = (this.options.protocol ?? JOB_PROTOCOL).resultMismatch(p.job.kind, m.result);
+        if (mismatch === undefined) {
+          p.settle({ kind: 'result', result: m.result });
+        } else {
+          this.options.log.error(`worker ${this.pid}: job ${m.id}: ${mismatch}`);
+          p.settle({ kind: 'error', name: 'WorkError', message: `the worker sent a malformed result (${mismatch})` });
+        }
         break;
+      }
       case 'error':
         this.pending.delete(m.id);
         p.settle({ kind: 'error', name: m.error.name, message: m.error.message });

@@ -8,7 +8,8 @@
  * server), the commands
  * `onnxQuantizer.showAsText` (arg: model Uri or explorer node; default: active model) and
  * `onnxQuantizer.quantizeWithRecipe` (arg: Uri of a `*.quant.json`; default: active recipe, else
- * a pick), which maps the recipe with recipeToOptions and runs `onnxQuantizer.quantizeModel`.
+ * a pick), which checks the recipe and the paths it names (recipeRun.ts, in the recipe bundle) and
+ * runs `onnxQuantizer.quantizeModel`.
  * Views refresh when their model changes on disk (the model index's file events, which also cover
  * a model outside the workspace folders while a view shows it, plus the server's ModelChangedNotification). Everything is pushed to context.subscriptions and also returned.
  */
@@ -17,6 +18,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
 import { TEXT_LANGUAGE, TEXT_SCHEME } from '../../shared/lsp/documents';
+import { confirmReplace } from '../commands/confirmReplace';
 import { defaultOutputPath } from '../commands/quantize';
 import { activeModel, uriOf } from '../commands/targets';
 import type { Exclusions } from '../explorer/exclusions';
@@ -27,7 +29,7 @@ export interface TextViewDeps {
   server: LanguageServer;
   index: ModelIndex;
   log: vscode.LogOutputChannel;
-  /** Its recipe bundle validates and maps the recipe being run. */
+  /** Its recipe bundle (dist/recipeFiles.js) checks and maps the recipe being run. */
   exclusions: Exclusions;
 }
 
@@ -145,15 +147,8 @@ async function quantizeWithRecipe(arg: unknown, { log, exclusions }: TextViewDep
   try {
     // An open editor's text wins over the file: the user runs what they see.
     const doc = await vscode.workspace.openTextDocument(recipeUri);
-    let json: unknown;
-    try {
-      json = JSON.parse(doc.getText());
-    } catch (e) {
-      throw new Error(`${path.basename(recipeUri.fsPath)} is not valid JSON: ${oneLine(e)}`);
-    }
-    const { validateRecipe, recipeToOptions } = exclusions.files();
-    const recipe = validateRecipe(json, path.basename(recipeUri.fsPath));
-    const plan = recipeToOptions(recipe, path.dirname(recipeUri.fsPath));
+    // Parsed, checked and mapped in the recipe bundle: every path it names must be a regular file inside the workspace.
+    const plan = exclusions.files().recipeTextPlan(doc.getText(), recipeUri.fsPath);
     const warnings = plan.warnings.map((w) => `${w.node}: ${w.message}`);
     for (const w of warnings) log.warn(`${path.basename(recipeUri.fsPath)}: ${w}`);
     if (warnings.length) void vscode.window.showWarningMessage(warnings.join(' · '));
@@ -163,9 +158,7 @@ async function quantizeWithRecipe(arg: unknown, { log, exclusions }: TextViewDep
     // Recipes cannot force: an existing output is replaced only when the user says so here.
     const output = plan.output ?? defaultOutputPath(plan.model, plan.options.mode, plan.options.weightBits);
     if (fs.existsSync(output)) {
-      const replace = vscode.l10n.t('Replace');
-      const pick = await vscode.window.showWarningMessage(vscode.l10n.t('{0} already exists. Replace it?', path.basename(output)), { modal: true }, replace);
-      if (pick !== replace) return undefined;
+      if (!(await confirmReplace(output))) return undefined;
       options.force = true;
     }
     return await vscode.commands.executeCommand('onnxQuantizer.quantizeModel', vscode.Uri.file(plan.model), options);

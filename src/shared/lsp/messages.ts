@@ -33,3 +33,13 @@ export interface ModelChangedParams {
 }
 /** Notification (server → client): a model's rendering changed (file changed on disk). */
 export const ModelChangedNotification = new NotificationType<ModelChangedParams>('onnxQuantizer/modelChanged');
+
+/**
+ * What the client says at initialize (`initializationOptions`). Without `trusted: true` the
+ * server reads no path a recipe names (Restricted Mode, or a client that does not say).
+ */
+export interface ServerInitOptions {
+  trusted?: boolean;
+}
+/** Notification (client → server): the user trusted the workspace; recipes' paths may be read now. */
+export const WorkspaceTrustedNotification = new NotificationType<Record<string, never>>('onnxQuantizer/workspaceTrusted');

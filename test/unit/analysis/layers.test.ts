@@ -117,7 +117,7 @@ test('ops ORT cannot fuse when QDQ-wrapped get the "slower quantized" risk and n
 test('a non-float weight is left float with the reason; a missing element type is reported', () => {
   const int64 = byNode(layersOf(int64WeightModel()), 'matmul_int64');
   assert.deepEqual(int64.modes, []);
-  assert.equal(int64.risk.nonFloatWeight, "weight 'W_int' is INT64: left float (only float32 weights are quantized)");
+  assert.equal(int64.risk.nonFloatWeight, "weight 'W_int' is INT64: left float (only float32 and float16 weights are quantized)");
   assert.equal(int64.weightBytes, 0);
   const custom = byNode(layersOf(customOpModel()), 'matmul_after_custom');
   assert.match(custom.risk.missingType ?? '', /no element type known for input 'm' \(output of example\.custom\.Mystery\)/);
@@ -184,6 +184,28 @@ test('Gemm layers offer weight-only exactly where the quantizer turns them into 
   try {
     const r = await quantizeFile(model.path, path.join(dir, 'int4.onnx'), { mode: 'weight-only', validate: false, speedCheck: false });
     assert.equal(r.quantizedNodes, gemms.length, 'every Gemm the rules mark weight-only is quantized');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a Conv kept float in a static QDQ model is not reported quantized, though its activation comes through a DequantizeLinear', async () => {
+  const { quantizeFile } = await import('../../../src/core/quantize/index');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-layers-'));
+  try {
+    const out = path.join(dir, 'cnn.int8.onnx');
+    const kept = '/down/down.0/Conv';
+    await quantizeFile(path.join(FIXTURES, 'digits_cnn.onnx'), out, { mode: 'static', calibrationData: path.join(FIXTURES, 'digits_calib_x.npy'), excludeNodes: [kept], validate: false, speedCheck: false, fidelity: false });
+    const model = loadModel(out);
+    const layers = analyzeLayers(model);
+    const index = indexModel(model.proto);
+    const keptNode = index.nodes.find((n) => n.key === kept);
+    assert.equal(index.producer(keptNode?.node.input[0] ?? '')?.node.opType, 'DequantizeLinear', 'its activation input is dequantized');
+    assert.equal(byNode(layers, kept).quantized, undefined);
+    assert.ok(byNode(layers, kept).weightBytes > 0, 'its float weight is counted');
+    for (const conv of ['/stem/stem.0/Conv', '/res1/res1.0/Conv', '/res2/res2.0/Conv']) assert.equal(byNode(layers, conv).quantized, 'qdq', conv);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

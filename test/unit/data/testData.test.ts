@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { testDataBeside } from '../../../src/core/data/testData';
 import { compareModels } from '../../../src/core/evaluate/compare';
+import { evaluationDataText } from '../../../src/core/report/format';
 
 const FIXTURES = path.join(__dirname, '../../fixtures');
 
@@ -15,6 +16,9 @@ test('the labelled test set beside digits_cnn is found by its NAME_test_x/_y.npy
   assert.equal(r.accuracy.inputs, 'data');
   assert.equal(r.accuracy.samples, 360);
   assert.ok(typeof r.accuracy.candidateAccuracy === 'number' && r.accuracy.candidateAccuracy > 0.9, JSON.stringify(r.accuracy));
+  assert.equal(r.accuracy.dataFile, found?.data);
+  assert.equal(r.accuracy.labelsFile, found?.labels);
+  assert.equal(evaluationDataText(r.accuracy), 'digits_test_x.npy, 360 samples, labelled');
 });
 
 test('test data: the longest matching name wins, labels only with their inputs, other models get none', () => {

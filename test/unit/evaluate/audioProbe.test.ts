@@ -1,7 +1,7 @@
 /** Default probe inputs for audio models: sample rate by name, waveform window, recurrent state batch. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateInputData, maxBatchOf } from '../../../src/core/evaluate/data';
+import { feedsFor, generateInputData, maxBatchOf } from '../../../src/core/evaluate/data';
 import { DataType } from '../../../src/core/onnx/dtype';
 import type { ModelProto } from '../../../src/core/onnx/schema';
 
@@ -29,10 +29,13 @@ test('a recurrent state input does not fix the batch; a scalar sample rate is 16
     const sr = data.arrays.get('sr');
     assert.ok(sr);
     assert.equal(new BigInt64Array(sr.data.buffer, sr.data.byteOffset, 1)[0], 16000n);
-    const state = data.arrays.get(specs === v4 ? 'h' : 'state');
+    const name = specs === v4 ? 'h' : 'state';
+    const state = feedsFor(data, 0, 1)[name];
     assert.ok(state);
-    assert.deepEqual(state.shape, specs === v4 ? [2, 1, 64] : [2, 1, 128]);
-    assert.ok(new Float32Array(state.data.buffer, state.data.byteOffset, state.data.byteLength / 4).every((x) => x === 0), 'initial state is zeros');
+    assert.deepEqual(state.dims, specs === v4 ? [2, 1, 64] : [2, 1, 128]);
+    assert.ok((state.data as Float32Array).every((x) => x === 0), 'initial state is zeros');
+    // Sixteen generated samples take sixteen zero states on the state's batch axis.
+    assert.deepEqual(feedsFor(generateInputData(noProto, specs, 16), 0, 16)[name]?.dims, specs === v4 ? [2, 16, 64] : [2, 16, 128]);
   }
 });
 

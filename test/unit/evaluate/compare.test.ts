@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareModels } from '../../../src/core/evaluate/compare';
+import { evaluationDataText } from '../../../src/core/report/format';
 import { CancelledError, InputError } from '../../../src/core/errors';
 import { loadModel } from '../../../src/core/onnx/model';
 import { saveModel } from '../../../src/core/onnx/save';
@@ -38,6 +39,7 @@ test('a model against itself is identical: SQNR null (infinite), cosine 1, no er
   const r = await compareModels(MLP, MLP, { data: TEST_X, runs: 3, warmup: 1 });
   assert.equal(r.accuracy.identical, true);
   assert.equal(r.accuracy.sqnrDb, null);
+  assert.equal(evaluationDataText(r.accuracy), 'digits_test_x.npy, 360 samples, no labels: accuracy needs labels');
   assert.equal(r.accuracy.agreement, 1);
   assert.equal(r.accuracy.cosine, 1);
   assert.equal(r.accuracy.maxAbsError, 0);
@@ -53,6 +55,8 @@ test('size counts the files on disk; latency percentiles are ordered; speedup is
   assert.ok(Math.abs(r.latency.speedup - r.latency.reference.p50Ms / r.latency.candidate.p50Ms) < 0.01);
   assert.equal(r.accuracy.inputs, 'generated');
   assert.equal(r.accuracy.samples, 64);
+  assert.equal(r.accuracy.dataFile, undefined);
+  assert.equal(evaluationDataText(r.accuracy), 'random inputs, 64 samples: accuracy needs labels');
   // A constant shift of every logit leaves every arg-max in place.
   assert.equal(r.accuracy.agreement, 1);
   assert.ok(Math.abs(r.accuracy.maxAbsError - 1) < 1e-4);

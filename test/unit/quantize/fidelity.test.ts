@@ -17,6 +17,7 @@ import { floatTensor } from '../../../src/core/onnx/tensor';
 import { modelToBytes } from '../../../src/core/onnx/save';
 import { encodeNpy } from '../../../src/core/data/npy';
 import { seededRandom } from '../../../src/core/util/random';
+import { writePlantedMlp } from '../../fixtures/build/planted';
 
 const dir = tempDir('fidelity');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -81,6 +82,18 @@ test('a CNN calibrated on data unlike its test data: accuracy collapses, fidelit
   );
   assert.equal(fs.existsSync(strict), false);
   assert.ok(!fs.readdirSync(dir).some((n) => n.includes('.tmp-')));
+});
+
+test('dynamic and weight-only below the floor name the worst layers of the float graph (the engine rewrote the loaded one in place)', async () => {
+  // One planted layer: huge weights that only ever meet zeros stretch its scales until its ordinary weights round to 0.
+  const model = writePlantedMlp(path.join(dir, 'planted.onnx'), { width: 32, layers: 4, planted: [2] });
+  for (const mode of ['dynamic', 'weight-only'] as const) {
+    const r = await quantizeFile(model, path.join(dir, `planted.${mode}.onnx`), { mode, speedCheck: false, ...(mode === 'weight-only' ? { blockSize: 32 } : {}) });
+    const { f } = firstOutput(r);
+    assert.equal(f.belowFloor, true, `${mode}: ${JSON.stringify(f.outputs)}`);
+    assert.equal(f.worstLayers?.[0]?.node, 'planted_2', `${mode}: ${JSON.stringify(f.worstLayers)}`);
+    assert.ok(r.warnings.some((w) => /^fidelity below the floor/.test(w) && w.includes('--exclude-nodes planted_2')), r.warnings.join('\n'));
+  }
 });
 
 const ROOT = path.join(__dirname, '../../..');

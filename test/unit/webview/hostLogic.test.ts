@@ -146,6 +146,9 @@ test('dashboard from a real comparison: columns carry the report numbers; export
   assert.equal(cand.fidelity!.sqnrDb, compare.accuracy.sqnrDb);
   assert.equal(cand.fidelity!.accuracy, compare.accuracy.candidateAccuracy);
   assert.equal(ref.fidelity!.accuracy, compare.accuracy.referenceAccuracy);
+  // Where the samples came from, said once for both columns.
+  assert.equal(cand.fidelity?.dataSource, 'digits_test_x.npy, 360 samples, labelled');
+  assert.equal(ref.fidelity?.dataSource, cand.fidelity?.dataSource);
   assert.deepEqual(cand.layers.map((l) => l.node), compare.layers!.map((l) => l.node), 'worst-first order kept');
   assert.ok(d.environment.some((e) => e.label === 'VNNI'));
   assert.ok(d.options.some((o) => o.label === 'excludeNodes'));

@@ -175,7 +175,7 @@ test('dashboard: metrics side by side, per-layer rows with exclude, exports, sta
       candidate: { p50Ms: 0.084, p90Ms: 0.142, p99Ms: 0.172, samplesMs: [0.08, 0.09, 0.084, 0.17] },
       speedup: 1.246, runs: 4, batch: 1, threads: 2,
     },
-    accuracy: { samples: 360, agreement: 0.9972, cosine: 0.999928, sqnrDb: 37.766, identical: false, maxAbsError: 0.459, referenceAccuracy: 1, candidateAccuracy: 0.9972 },
+    accuracy: { samples: 360, agreement: 0.9972, cosine: 0.999928, sqnrDb: 37.766, identical: false, maxAbsError: 0.459, referenceAccuracy: 1, candidateAccuracy: 0.9972, inputs: 'data', dataFile: '/models/net_test_x.npy', labelsFile: '/models/net_test_y.npy' },
     layers: [
       { tensor: 't1', node: EVIL, opType: 'Add', sqnrDb: 32.2, identical: false, cosine: 0.9997, localSqnrDb: 32.2 },
       ...Array.from({ length: 40 }, (_, i) => ({ tensor: `t${i + 2}`, node: `/conv${i}`, opType: 'Conv', sqnrDb: 40 + i, identical: false, cosine: 0.9999, localSqnrDb: 41 + i })),
@@ -195,6 +195,7 @@ test('dashboard: metrics side by side, per-layer rows with exclude, exports, sta
   assert.equal(await page.getByTestId('sqnr').textContent(), '37.8 dB');
   assert.equal(await page.getByTestId('accuracy').textContent(), '99.72 %');
   assert.equal(await page.getByTestId('reference-accuracy').textContent(), '100.00 %');
+  assert.equal(await page.getByTestId('data-source').textContent(), 'net_test_x.npy, 360 samples, labelled');
   assert.equal(await page.locator('[data-testid=latency-chart] rect.bar').count(), 6 + 3, 'p50/p90/p99 for two models plus the legend');
   assert.equal(await page.locator('[data-testid=latency-distribution] line.tick').count(), 8);
   assert.equal(await page.locator('[data-testid=environment] dd[data-label=VNNI]').textContent(), 'yes');

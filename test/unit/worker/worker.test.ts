@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import * as esbuild from 'esbuild';
-import { CancelledError, InputError } from '../../../src/core/errors';
+import { CancelledError, InputError, WorkError } from '../../../src/core/errors';
 import { readNpy, npyToFloat32 } from '../../../src/core/data/npy';
 import { DataType } from '../../../src/core/onnx/dtype';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../../src/core/onnx/builder';
@@ -18,6 +18,8 @@ import { createSession, ort } from '../../../src/core/runtime/ort';
 import { JobRunner, WorkerCrashedError, removeTempFiles } from '../../../src/extension/jobs/jobRunner';
 import { WorkerProcess, type Log } from '../../../src/extension/jobs/workerProcess';
 import type { JobOutcome } from '../../../src/extension/jobs/workerProcess';
+import { resultMismatch, type ModelOverview } from '../../../src/shared/protocol';
+import { TEST_JOB_PROTOCOL, type AnyJobRequest, type AnyJobResults } from '../../../src/shared/testJobs';
 
 const repo = path.resolve(__dirname, '../../..');
 const fixtures = path.join(repo, 'test/fixtures');
@@ -38,7 +40,8 @@ class MemoryLog implements Log {
 
 let tmp: string;
 let log: MemoryLog;
-let runner: JobRunner;
+// Sends the test-only jobs too (shared/testJobs.ts); its workers accept them under the test switch.
+let runner: JobRunner<AnyJobRequest, AnyJobResults>;
 
 const alive = (pid: number): boolean => {
   try {
@@ -86,7 +89,7 @@ before(async () => {
   });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-worker-'));
   log = new MemoryLog();
-  runner = new JobRunner({ script, log, env: { ONNX_QUANTIZER_TEST_HOOKS: '1' }, killAfterMs: 1500 });
+  runner = new JobRunner<AnyJobRequest, AnyJobResults>({ script, log, env: { ONNX_QUANTIZER_TEST_HOOKS: '1' }, killAfterMs: 1500, protocol: TEST_JOB_PROTOCOL });
 });
 
 after(() => {
@@ -169,6 +172,18 @@ describe('worker jobs', () => {
     assert.equal(report.kind, 'onnx-quantizer-report');
     assert.equal(report.size.ratio, r.size.ratio);
     assert.deepEqual(leftovers(tmp), []);
+  });
+
+  test('bench, per-layer and graph results of real runs pass their kinds\' result checks', async () => {
+    const candidate = path.join(tmp, 'digits_mlp.int8.onnx');
+    if (!fs.existsSync(candidate)) await runner.run({ kind: 'quantize', model: mlp, output: candidate, options: { mode: 'dynamic' } });
+    // Each run() rejects with a WorkError if its result does not match its kind's shape.
+    const bench = await runner.run({ kind: 'bench', model: mlp, runs: 3, warmup: 1 });
+    assert.equal(bench.runs, 3);
+    const layers = await runner.run({ kind: 'perLayer', reference: mlp, candidate, data: path.join(fixtures, 'digits_test_x.npy') });
+    assert.ok(layers.length > 0 && layers.every((l) => typeof l.node === 'string'));
+    const graph = await runner.run({ kind: 'graph', model: mlp });
+    assert.ok(graph.nodes.length > 0);
   });
 
   test('compare without data, testDataBeside: the labelled test set beside the float model is used and named', async () => {
@@ -345,12 +360,67 @@ describe('protocol hygiene', () => {
     }
   });
 
-  test('test-only jobs are refused without ONNX_QUANTIZER_TEST_HOOKS', async () => {
+  test('a result that is not its job kind\'s shape fails the job with a WorkError naming the field', async () => {
+    // A worker that answers every job with a quantize result whose first skipped node has no reason.
+    const liar = path.join(tmp, 'liar-worker.js');
+    const result = { output: '/m.int8.onnx', inputBytes: 10, outputBytes: 4, sizeRatio: 2.5, quantizedNodes: 1, skippedNodes: [{ node: 'a', why: 'x' }], seconds: 0.1, mode: 'dynamic', effectiveOptions: { mode: 'dynamic' }, warnings: [] };
+    fs.writeFileSync(liar, `process.on('message', (m) => m.kind === 'start' && process.send({ v: 1, id: m.id, kind: 'result', result: ${JSON.stringify(result)} }));\nprocess.on('disconnect', () => process.exit(0));\n`);
+    const memory = new MemoryLog();
+    const liarRunner = new JobRunner({ script: liar, log: memory });
+    try {
+      await assert.rejects(
+        liarRunner.run({ kind: 'quantize', model: mlp, output: path.join(tmp, 'liar.int8.onnx'), options: { mode: 'dynamic' } }),
+        (e: unknown) => e instanceof WorkError && /malformed result \(quantize result: skippedNodes\[0\]\.reason is not as expected\)/.test(e.message),
+      );
+      assert.ok(memory.lines.some((l) => /^error .*skippedNodes\[0\]\.reason/.test(l)), 'the host logs the mismatch');
+      // The same result with the reason passes the check.
+      assert.equal(resultMismatch('quantize', { ...result, skippedNodes: [{ node: 'a', reason: 'x' }] }), undefined);
+    } finally {
+      liarRunner.dispose();
+    }
+  });
+
+  test('a real summarize result matches its shape; one field off is named with its path', async () => {
+    const overview: ModelOverview = await runner.run({ kind: 'summarize', model: mlp });
+    assert.equal(resultMismatch('summarize', overview), undefined);
+    const layer = overview.layers[0];
+    assert.ok(layer, 'digits_mlp has layers');
+    assert.equal(resultMismatch('summarize', { ...overview, layers: [{ ...layer, weightBytes: String(layer.weightBytes) }] }), 'summarize result: layers[0].weightBytes is not as expected');
+    assert.equal(resultMismatch('summarize', { ...overview, producer: undefined }), 'summarize result: producer is not as expected');
+    assert.equal(resultMismatch('summarize', [overview]), 'summarize result is not what a summarize job returns');
+    assert.equal(resultMismatch('perLayer', [{ tensor: 't', node: 'n', opType: 'MatMul', candidateTensor: 't', sqnrDb: null, identical: true, cosine: 1, maxAbsError: 0 }]), 'perLayer result: [0].localSqnrDb is not as expected');
+  });
+
+  test('test-only jobs are refused without ONNX_QUANTIZER_TEST_HOOKS, and the worker keeps serving', async () => {
     const w = new WorkerProcess({ script, log: new MemoryLog(), env: { ONNX_QUANTIZER_TEST_HOOKS: '0' } });
     try {
       const end = await w.start({ kind: 'crash', how: 'abort' }, {}).outcome;
-      assert.equal(end.kind, 'error');
+      assert.deepEqual(end, { kind: 'error', name: 'InputError', message: 'job refused: unknown job kind "crash"' });
+      const next = await w.start({ kind: 'summarize', model: mlp }, {}).outcome;
+      assert.equal(next.kind, 'result');
       assert.ok(w.alive);
+    } finally {
+      w.kill();
+    }
+  });
+
+  test('with the switch, a malformed test job is refused with its reason', async () => {
+    const w = new WorkerProcess({ script, log: new MemoryLog(), env: { ONNX_QUANTIZER_TEST_HOOKS: '1' }, protocol: TEST_JOB_PROTOCOL });
+    try {
+      const end = await w.start({ kind: 'crash', how: 'segv' }, {}).outcome;
+      assert.deepEqual(end, { kind: 'error', name: 'InputError', message: 'job refused: crash how must be abort or exit' });
+      const stalled = await w.start({ kind: 'stall', ms: 10 }, {}).outcome;
+      assert.deepEqual(stalled, { kind: 'result', result: { ms: 10 } });
+    } finally {
+      w.kill();
+    }
+  });
+
+  test('a production job the worker rejects is answered with an InputError, not left waiting', async () => {
+    const w = new WorkerProcess({ script, log: new MemoryLog() });
+    try {
+      const end = await w.start({ kind: 'bench', model: mlp, runs: -1 }, {}).outcome;
+      assert.deepEqual(end, { kind: 'error', name: 'InputError', message: 'job refused: bench runs must be a count' });
     } finally {
       w.kill();
     }
