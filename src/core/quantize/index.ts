@@ -36,6 +36,7 @@ import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRu
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic, type RangeCache } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
+import { widenFloat16 } from './widen';
 import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
 import { quantizeWithSpeedRequirement, type OnceRun } from './speedRequirement';
 import { modelInputs } from '../evaluate/data';
@@ -215,6 +216,16 @@ async function runEngine(
     return finishQat(model, ctx, writer);
   }
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
+  // The int8/int4 engines quantize float32 weights: a float16 model is widened first (exact).
+  if (options.mode !== 'fp16') {
+    const wide = widenFloat16(model.proto, model);
+    if (wide) {
+      model = { ...model, proto: wide.proto };
+      warnings.push(
+        `float16 model: its ${wide.tensors} float16 tensor(s) were widened to float32 (exact) to quantize from${wide.castsRemoved.length ? `, and ${wide.castsRemoved.length} float16/float32 Cast(s) that no longer change anything removed` : ''}; inputs and outputs keep their types`,
+      );
+    }
+  }
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {
