@@ -118,6 +118,7 @@ function readColours(): void {
     keptFloat: v('--vscode-charts-yellow', '#cca700'),
     removed: v('--vscode-disabledForeground', '#6f6f6f'),
     badge: v('--vscode-editorWarning-foreground', '#cca700'),
+    fused: v('--vscode-charts-foreground', '#cccccc'),
     quantizable: v('--vscode-charts-blue', '#3794ff'),
     otherMode: v('--vscode-charts-purple', '#b180d7'),
     none: v('--vscode-disabledForeground', '#6f6f6f'),
@@ -250,6 +251,13 @@ function paintGraph(): void {
       ctx.lineTo(r, top);
       ctx.lineTo(r, top + s);
       ctx.closePath();
+      ctx.fill();
+    }
+    // Fused by ONNX Runtime into another kernel: a dot in the bottom right corner.
+    if (n.runtime?.fused) {
+      ctx.fillStyle = colours.fused ?? '#888';
+      ctx.beginPath();
+      ctx.arc(left + n.width - 6, top + n.height - 6, 3, 0, 2 * Math.PI);
       ctx.fill();
     }
     if (detail === 'full') {
@@ -500,6 +508,7 @@ function renderDetails(): void {
     if (n.modes.length) details.append(h('div', {}, `${t('modes')}: ${n.modes.join(', ')}`));
     if (n.outcome) details.append(h('div', { class: `outcome outcome-${n.outcome.kind}`, 'data-testid': 'graph-outcome' }, n.outcome.text));
     else if (state === 'keptFloat' && n.notes.length === 0) details.append(h('div', { class: 'muted' }, t('not quantized in this model')));
+    if (n.runtime) details.append(h('div', { class: 'muted', 'data-testid': 'graph-runtime' }, n.runtime.text));
     if (n.pair && graph?.peer) details.append(h('div', { class: 'muted', 'data-testid': 'graph-pair' }, t('in {0}: ', graph.peer.fileName), h('code', {}, n.pair)));
     for (const note of n.notes) details.append(h('div', { class: 'note', 'data-testid': 'graph-risk' }, note));
     const buttons = h('div', { class: 'graph-actions' },
@@ -544,6 +553,7 @@ function renderLegend(): void {
     badge.style.background = colours.badge ?? '';
     legend.append(h('div', { class: 'legend-item' }, badge, t('risk from the layer rules (see details)')));
   }
+  if (graph?.nodes.some((n) => n.runtime?.fused)) legend.append(h('div', { class: 'legend-item' }, '● ', t('fused by ONNX Runtime into another kernel (as it loads the model here)')));
   if (paired && graph?.peer) legend.append(h('div', { class: 'muted' }, t('what became of each node in {0}', graph.peer.fileName)));
   if (errors.size) {
     const bar = h('span', { class: 'heat-bar' });

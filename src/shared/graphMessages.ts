@@ -12,7 +12,7 @@ export const GRAPH_PROTOCOL_VERSION = 1;
 
 import type { GraphDto } from '../core/graph/types';
 import { isArrOf as isItems, isBool, isNodeKey, isNum, isObj, isStr, oneOf, type Obj } from './webviewMessages';
-export type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphPeerDto, GraphTensorDto, NodeOutcome, NodeQuantState } from '../core/graph/types';
+export type { GraphAttributeDto, GraphDto, GraphEdgeDto, GraphNodeDto, GraphPeerDto, GraphTensorDto, NodeOutcome, NodeQuantState, RuntimeFate } from '../core/graph/types';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -110,6 +110,7 @@ const isNode = (x: unknown): boolean =>
   isStrArr(x.notes, 100) &&
   isIndex(x.unit) &&
   isStr(x.pair) &&
+  (x.runtime === null || (isObj(x.runtime) && isBool(x.runtime.fused) && isStr(x.runtime.text))) &&
   (x.outcome === null || (isObj(x.outcome) && oneOf(x.outcome.kind, OUTCOME_KINDS) && isStr(x.outcome.text))) &&
   [x.x, x.y, x.width, x.height].every(isNum);
 

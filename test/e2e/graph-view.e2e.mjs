@@ -142,6 +142,8 @@ describe('graph view (UI)', () => {
       assert.equal(await frame.getByTestId('graph-canvas').getAttribute('data-selected'), worst.node);
       assert.equal(await testIdText(frame, 'graph-state'), 'quantized (integer kernel or Q/DQ unit)');
       assert.match(await testIdText(frame, 'graph-details'), new RegExp(`added error: ${worst.localSqnrDb.toFixed(1)} dB SQNR`));
+      // What ONNX Runtime made of the unit as it loaded the model: one integer kernel.
+      assert.match(await testIdText(frame, 'graph-runtime'), /^fused by ONNX Runtime into (QLinear\w+|QGemm)$/);
       await s.shot('graph-dark');
       await setColorTheme(s.page, 'Light Modern');
       await waitUntil('the graph webview to switch to the light theme', async () => (await frame.locator('body.vscode-light').count()) > 0, { timeout: 15000 });

@@ -174,8 +174,8 @@ function layerOf(
     const t = name ? index.constant(name)?.tensor : undefined;
     if (t) constWeights.push({ t, input: pos });
   }
-  // The engines quantize float32 weights only (a float16 weight stays as it is, as they report).
-  const nonFloat = constWeights.find(({ t }) => t.dataType !== DataType.FLOAT);
+  // The engines quantize float32 weights, and float16 ones after widening the model (quantize/widen.ts).
+  const nonFloat = constWeights.find(({ t }) => !isQuantizableFloat(t.dataType));
   const floatWeights = nonFloat ? [] : constWeights;
   for (const { t, input } of floatWeights) {
     const bytes = safeBytes(t);
@@ -183,7 +183,7 @@ function layerOf(
     info.weightBytes += bytes;
   }
   if (nonFloat) {
-    const msg = `weight '${nonFloat.t.name}' is ${dtypeName(nonFloat.t.dataType).toUpperCase()}: left float (only float32 weights are quantized)`;
+    const msg = `weight '${nonFloat.t.name}' is ${dtypeName(nonFloat.t.dataType).toUpperCase()}: left float (only float32 and float16 weights are quantized)`;
     info.risk.nonFloatWeight = msg;
     info.notes.push(msg);
   }
@@ -233,7 +233,7 @@ function layerOf(
   // Embedding tables → GatherBlockQuantized: a 2-D float32 table read on axis 0, rows a whole number of blocks.
   const table = op === 'Gather' && floatWeights.length === 1 ? floatWeights[0]?.t : undefined;
   const tableShape = table ? safeShape(table) : [];
-  const gatherBlocks = table?.dataType === DataType.FLOAT && tableShape.length === 2 && attrInt(node, 'axis', 0) === 0 && !indicesConst && (tableShape[1] ?? 0) % 32 === 0;
+  const gatherBlocks = table !== undefined && isQuantizableFloat(table.dataType) && tableShape.length === 2 && attrInt(node, 'axis', 0) === 0 && !indicesConst && (tableShape[1] ?? 0) % 32 === 0;
   if (rule?.weightOnly === 'default' && gatherBlocks) info.modes.push('weight-only');
 
   // Unfusable ops: ORT's tool would QDQ-wrap them; the CPU provider then runs them in float with extra work.

@@ -77,6 +77,7 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
     unit: -1,
     pair: '',
     outcome: null,
+    runtime: null,
     ...box(name),
   });
 
@@ -107,6 +108,7 @@ export function buildGraphView(model: Pick<OnnxModel, 'proto' | 'path'> & { exte
       unit: -1,
       pair: '',
       outcome: null,
+      runtime: null,
       ...box(`${node.opType} ${entry.label}`),
     });
   }

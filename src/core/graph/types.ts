@@ -40,11 +40,20 @@ export interface GraphNodeDto {
   pair: string;
   /** What quantization did to the node, when the graph has a peer: integer kernel, fused, kept float (why), removed. */
   outcome: NodeOutcome | null;
+  /** What ONNX Runtime makes of the node when it loads the model (core/graph/fusion.ts), null when not looked at. */
+  runtime: RuntimeFate | null;
   /** Layout box: centre and size, in graph units. */
   x: number;
   y: number;
   width: number;
   height: number;
+}
+
+export interface RuntimeFate {
+  /** Fused into another op (or folded away) rather than run as its own kernel. */
+  fused: boolean;
+  /** One line: "runs as is in ONNX Runtime", "fused by ONNX Runtime into FusedConv". */
+  text: string;
 }
 
 export interface NodeOutcome {

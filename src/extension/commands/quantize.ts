@@ -13,6 +13,7 @@ import * as vscode from 'vscode';
 import { InputError, oneLine } from '../../core/errors';
 import type { RecipePlan } from '../../core/text/recipe';
 import { outputNameProblem } from '../../core/util/writeGuard';
+import { skippedText } from '../../core/quantize/skipped';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
 import type { CompareJobResult } from '../../shared/protocol';
@@ -89,6 +90,7 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
     }
     const result: QuantizeCommandResult = await runWithInputs(services, model.fsPath, plan, programmatic);
     services.log.info(`quantized ${model.fsPath} → ${result.output}: ${result.sizeRatio.toFixed(2)}× smaller, ${result.quantizedNodes} nodes, ${result.skippedNodes.length} skipped`);
+    for (const n of result.skippedNodes) services.log.info(`  skipped ${n.node}${n.subgraph ? ` (in ${n.subgraph})` : ''}: ${n.reason}`);
     for (const w of result.warnings) services.log.warn(`  ${w}`);
     if (programmatic) {
       if (given?.compare) result.compare = await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: true, quantize: result });
@@ -305,7 +307,10 @@ async function offerNextSteps(services: Services, model: vscode.Uri, result: Qua
   const compare = vscode.l10n.t('Compare');
   const reveal = vscode.l10n.t('Reveal in Explorer');
   const keepFloat = vscode.l10n.t('Keep Worst Layers Float');
-  const skipped = result.skippedNodes.length ? vscode.l10n.t(', {0} skipped', result.skippedNodes.length) : '';
+  // Why nodes stayed float, beyond the ones the recipe keeps float (keptFloat says those).
+  const kept = new Set(plan.options.excludeNodes ?? []);
+  const why = skippedText(result.skippedNodes.filter((n) => !kept.has(n.node)));
+  const skipped = result.skippedNodes.length ? vscode.l10n.t(', {0} skipped', result.skippedNodes.length) + (why ? ` (${why})` : '') : '';
   // The same fidelity line as the dashboard's.
   const fidelity = quantizeFidelityOf({ quantize: { fidelity: result.fidelity } });
   const message =

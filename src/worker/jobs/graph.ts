@@ -5,9 +5,11 @@ import { throwIfCancelled } from '../../core/errors';
 import { buildGraphView } from '../../core/graph/graphView';
 import { readLayerErrors } from '../../core/graph/layerErrors';
 import { layoutGraph } from '../../core/graph/layout';
+import { applyFates, runtimeFates } from '../../core/graph/fusion';
 import { errorsOnPairs, isQuantizedModel, pairGraph, type ModelRole } from '../../core/graph/pairing';
 import { indexModel, type ModelIndex } from '../../core/onnx/graph-index';
-import { loadModel } from '../../core/onnx/model';
+import { loadModel, modelDiskBytes } from '../../core/onnx/model';
+import { formatBytes } from '../../core/report/format';
 import { floatModelOf, variantsOf } from '../../core/report/locate';
 import type { JobContext } from '../../core/progress';
 import { recipePathFor } from '../../core/text/recipe';
@@ -18,7 +20,11 @@ import type { GraphJob } from '../../shared/protocol';
 /** Variants of a float model looked at for a quantized one (each is loaded). */
 const MAX_VARIANTS = 3;
 
-export function graph(job: GraphJob, ctx: JobContext): GraphDto {
+/** Models ONNX Runtime loads for the fusion view (a session of its own, and the optimized graph written once). */
+const FUSION_NODE_LIMIT = 5_000;
+const FUSION_BYTES_LIMIT = 64 * 2 ** 20;
+
+export async function graph(job: GraphJob, ctx: JobContext): Promise<GraphDto> {
   ctx.onProgress?.({ stage: 'loading' });
   const model = loadModel(job.model);
   throwIfCancelled(ctx.signal);
@@ -46,6 +52,19 @@ export function graph(job: GraphJob, ctx: JobContext): GraphDto {
   } catch (e) {
     ctx.log?.(`graph: no model beside ${path.basename(job.model)}: ${(e as Error).message}`);
   }
+  const bytes = modelDiskBytes(model);
+  if (index.nodes.length <= FUSION_NODE_LIMIT && bytes <= FUSION_BYTES_LIMIT) {
+    ctx.onProgress?.({ stage: 'asking ONNX Runtime what it fuses' });
+    try {
+      applyFates(laid, await runtimeFates(job.model, index));
+    } catch (e) {
+      // A model ONNX Runtime cannot load still gets its graph (the Problems panel says why it cannot run).
+      ctx.log?.(`graph: no fusion view for ${path.basename(job.model)}: ${(e as Error).message}`);
+    }
+  } else {
+    ctx.log?.(`graph: no fusion view for ${path.basename(job.model)} (${index.nodes.length} nodes, ${formatBytes(bytes)}; the limits are ${FUSION_NODE_LIMIT} nodes and ${formatBytes(FUSION_BYTES_LIMIT)})`);
+  }
+  throwIfCancelled(ctx.signal);
   ctx.log?.(`graph: ${laid.nodes.length} nodes, ${laid.edges.length} edges laid out by ${laid.layoutEngine} in ${laid.layoutMs.toFixed(0)} ms${laid.peer ? `, paired with ${laid.peer.fileName}` : ''}`);
   return laid;
 }

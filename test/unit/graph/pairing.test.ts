@@ -27,10 +27,10 @@ test('a float CNN beside its QOperator variant: Convs became QLinearConv, Relus 
     const variant = path.join(dir, 'digits_cnn.qop.onnx');
     await quantizeFile(float, variant, { mode: 'static', format: 'qoperator', speedCheck: false, calibrationData: CALIB });
 
-    const f = graph({ kind: 'graph', model: float }, {});
+    const f = await graph({ kind: 'graph', model: float }, {});
     assert.ok(isGraphDto(f));
     assert.deepEqual(f.peer, { file: variant, fileName: 'digits_cnn.qop.onnx', role: 'quantized' });
-    const q = graph({ kind: 'graph', model: variant }, {});
+    const q = await graph({ kind: 'graph', model: variant }, {});
     assert.ok(isGraphDto(q));
     assert.equal(q.peer?.file, float);
     assert.equal(q.peer?.role, 'float');
@@ -63,7 +63,7 @@ test('a dynamic MLP with a Gemm excluded in its recipe: the Gemm is kept float w
     const variant = path.join(dir, 'digits_mlp.int8.onnx');
     await quantizeFile(float, variant, { mode: 'dynamic', speedCheck: false, excludeNodes: ['/fc2/Gemm'] });
 
-    const f = graph({ kind: 'graph', model: float }, {});
+    const f = await graph({ kind: 'graph', model: float }, {});
     assert.equal(f.peer?.fileName, 'digits_mlp.int8.onnx');
     const kept = node(f, '/fc2/Gemm');
     assert.deepEqual(kept.outcome, { kind: 'float', text: 'excluded in digits_mlp.quant.json' });
@@ -71,7 +71,7 @@ test('a dynamic MLP with a Gemm excluded in its recipe: the Gemm is kept float w
     for (const key of ['/fc1/Gemm', '/fc3/Gemm']) assert.equal(node(f, key).outcome?.text, 'became MatMulInteger');
 
     // The quantized side: the kept Gemm says why; folded, the integer units pair with their float Gemm.
-    const q = graph({ kind: 'graph', model: variant, collapsed: true }, {});
+    const q = await graph({ kind: 'graph', model: variant, collapsed: true }, {});
     assert.deepEqual(node(q, '/fc2/Gemm').outcome, { kind: 'float', text: 'excluded in digits_mlp.quant.json' });
     const unit = node(q, node(f, '/fc1/Gemm').pair);
     assert.equal(unit.label, 'int8 MatMul');

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { parseModel } from '../../onnx/model';
 import { modelToBytes } from '../../onnx/save';
 import type { ModelProto, NodeProto } from '../../onnx/schema';
-import { createSession } from '../../runtime/ort';
+import { createSession, type SessionOptions } from '../../runtime/ort';
 
 /** Float op types ORT may produce for an op it did not turn into an integer kernel. */
 const FLOAT_FORMS: Record<string, string[]> = {
@@ -18,19 +18,27 @@ const FLOAT_FORMS: Record<string, string[]> = {
   MatMul: ['MatMul', 'FusedMatMul'],
 };
 
-/** Op types (with counts) in the graph ONNX Runtime runs after its optimizations. */
-export async function optimizedOpTypes(proto: ModelProto): Promise<Map<string, number>> {
+/**
+ * The graph ONNX Runtime runs after its optimizations at `level`, from model bytes or a model file
+ * (a file keeps its external data reachable).
+ */
+export async function optimizedModel(model: ModelProto | string, level: SessionOptions['optimization'] = 'all'): Promise<ModelProto> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnxq-fusion-'));
   try {
     const file = path.join(dir, 'optimized.onnx');
-    const session = await createSession(modelToBytes(proto), { optimizedModelFilePath: file, threads: 1 });
+    const session = await createSession(typeof model === 'string' ? model : modelToBytes(model), { optimizedModelFilePath: file, threads: 1, optimization: level });
     await session.release();
-    const counts = new Map<string, number>();
-    for (const n of parseModel(fs.readFileSync(file)).graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
-    return counts;
+    return parseModel(fs.readFileSync(file));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Op types (with counts) in the graph ONNX Runtime runs after its optimizations. */
+export async function optimizedOpTypes(proto: ModelProto): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const n of (await optimizedModel(proto)).graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+  return counts;
 }
 
 /**
