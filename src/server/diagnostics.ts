@@ -1,6 +1,6 @@
 /**
- * Diagnostics for a model, the same list for its text view and for the `.onnx` file itself
- * (Problems panel). Ranges point at node lines of the text view.
+ * Diagnostics for a model, published on its text view only (server.ts publishModel): ranges
+ * point at node lines of the text view, which a binary `.onnx` does not have.
  */
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver/node';
 import { formatBytes } from '../core/report/format';

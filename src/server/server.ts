@@ -46,7 +46,7 @@ import {
 } from '../shared/lsp/messages';
 import { isRecipeUri, modelRecipe, recipeCompletions, recipeDiagnostics, recipeModelPath, type RecipeAccess } from './recipes';
 import { layerActions, layerLenses } from './layerFixes';
-import { fileUri, filePathOf, modelPathOf } from './uris';
+import { fileUri, filePathOf, modelPathOf, textViewUri } from './uris';
 import { recipePathFor } from '../core/text/recipe';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -149,7 +149,7 @@ function dropInterest(modelPath: string, reason: string): void {
   set.delete(reason);
   if (set.size === 0) {
     interest.delete(modelPath);
-    void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics: [] });
+    clearModel(modelPath);
     store.forget(modelPath);
   }
 }
@@ -159,14 +159,30 @@ function openViews(modelPath: string): string[] {
   return [...(interest.get(modelPath) ?? [])].filter((r) => r.startsWith('text:')).map((r) => r.slice('text:'.length));
 }
 
-/** Publish a model's diagnostics to its file URI and to its open text views. */
+/** The URIs each model's diagnostics went to last (cleared when they move or the model goes). */
+const published = new Map<string, Set<string>>();
+
+/**
+ * Publish a model's diagnostics once: on its open text view, else on the text view it would open
+ * (a Problems entry then opens the view at its line). Never on the binary `.onnx` as well, which
+ * listed every finding twice, at lines a binary has not. The model editor reads them from there too.
+ */
 function publishModel(modelPath: string): void {
   guard(`diagnostics for ${modelPath}`, undefined, () => {
     const state = store.get(modelPath);
     const diagnostics: Diagnostic[] = modelDiagnostics(state, settings);
-    void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics });
-    for (const uri of openViews(modelPath)) void connection.sendDiagnostics({ uri, diagnostics });
+    const views = openViews(modelPath);
+    const targets = new Set(views.length ? views : [textViewUri(modelPath)]);
+    // Stale places first: a view's spelling may name the same document as the computed URI.
+    for (const uri of published.get(modelPath) ?? []) if (!targets.has(uri)) void connection.sendDiagnostics({ uri, diagnostics: [] });
+    for (const uri of targets) void connection.sendDiagnostics({ uri, diagnostics });
+    published.set(modelPath, targets);
   });
+}
+
+function clearModel(modelPath: string): void {
+  for (const uri of published.get(modelPath) ?? []) void connection.sendDiagnostics({ uri, diagnostics: [] });
+  published.delete(modelPath);
 }
 
 function publishRecipe(doc: TextDocument): void {
@@ -204,8 +220,9 @@ documents.onDidChangeContent(({ document }) => {
 documents.onDidClose(({ document }) => {
   const modelPath = modelPathOf(document.uri);
   if (modelPath && !document.uri.startsWith('file:')) {
-    void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
     dropInterest(modelPath, `text:${document.uri}`);
+    // Still of interest (a model editor): the findings stay, on the text view it would reopen.
+    if (interest.has(modelPath)) publishModel(modelPath);
   } else if (isRecipeUri(document.uri)) {
     void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
   }
@@ -256,7 +273,7 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
         const interested = interest.has(modelPath);
         if (change.type === FileChangeType.Deleted && modelPath === file) {
           store.forget(modelPath);
-          void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics: [] });
+          clearModel(modelPath);
         } else if (interested) {
           publishModel(modelPath);
         }

@@ -84,6 +84,14 @@ describe('improve loop (UI)', () => {
       assert.equal(recipe.nodes?.[NODE]?.exclude, true, `recipe: ${JSON.stringify(recipe)}`);
       await waitUntil(`the lens of ${NODE} to say it is kept float`, async () => /^Kept float by the recipe/.test(await (await lensAbove(page, NODE)).innerText()), { timeout: 20000 });
       await s.shot('text-view-keep-float');
+      // Each finding is listed once in Problems, under the text view (not again under the binary .onnx).
+      await runCommand(page, 'Problems: Focus on Problems View');
+      const finding = page.locator('.markers-panel .monaco-list-row', { hasText: 'Conv → int8 static: 288.0 KiB' });
+      await finding.first().waitFor({ timeout: 20000 });
+      assert.equal(await finding.count(), 1, 'the finding of /down/down.0/Conv is listed once');
+      const files = await page.locator('.markers-panel .monaco-list-row .file-icon, .markers-panel .monaco-list-row .label-name').allInnerTexts();
+      assert.ok(!files.some((f) => f.trim() === MODEL), `Problems lists ${MODEL} itself: ${JSON.stringify(files)}`);
+      await runCommand(page, 'View: Toggle Panel Visibility');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
