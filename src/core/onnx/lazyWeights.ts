@@ -25,11 +25,16 @@ const WIRE_FIXED32 = 5;
 
 class Unexpected extends Error {}
 
+/** First read after a jump; doubled while the reads follow each other. */
+const READ_CHUNK = 16 * 1024;
+
 /** Sequential reads over a file descriptor through a buffer; large spans are skipped, not read. */
 class FileCursor {
   private buf = Buffer.allocUnsafe(1 << 20);
   private start = 0;
   private filled = 0;
+  private chunk = READ_CHUNK;
+  private lastEnd = -1;
   pos = 0;
 
   constructor(
@@ -42,7 +47,10 @@ class FileCursor {
     if (this.pos >= this.start && this.pos + n <= this.start + this.filled) return;
     if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
     this.start = this.pos;
-    this.filled = fs.readSync(this.fd, this.buf, 0, Math.min(this.buf.length, this.size - this.pos), this.pos);
+    // Small reads after a skip (the next field is often just a tensor header), larger ones when sequential.
+    this.chunk = this.pos === this.lastEnd ? Math.min(this.buf.length, this.chunk * 2) : READ_CHUNK;
+    this.filled = fs.readSync(this.fd, this.buf, 0, Math.min(Math.max(n, this.chunk), this.size - this.pos), this.pos);
+    this.lastEnd = this.start + this.filled;
     if (this.filled < n) throw new Unexpected('short read');
   }
 

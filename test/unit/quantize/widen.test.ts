@@ -76,3 +76,14 @@ for (const mode of ['dynamic', 'static', 'weight-only'] as const) {
     assert.ok(sqnr(half.values, quant.values) > 20, `${mode}: SQNR ${sqnr(half.values, quant.values)} dB against the float16 model`);
   });
 }
+
+test('nothing quantized (dynamic keeps Conv float, both MatMuls excluded): the float16 model is written as it was, not widened', async () => {
+  const out = path.join(tmp, 'fp16.none.onnx');
+  const r = await quantizeFile(model, out, { mode: 'dynamic', force: true, speedCheck: false, excludeNodes: ['matmul1', 'matmul2'] });
+  assert.equal(r.quantizedNodes, 0);
+  assert.ok(!r.warnings.some((w) => /widened/.test(w)), r.warnings.join('\n'));
+  const written = loadModel(out).proto.graph;
+  assert.ok(written);
+  assert.ok([...walkTensors(written)].every((v) => v.tensor.dataType === DataType.FLOAT16), 'weights stay float16');
+  assert.ok(r.sizeRatio > 0.95, `size ratio ${r.sizeRatio}`);
+});
