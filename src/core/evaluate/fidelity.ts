@@ -154,7 +154,8 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
       await refSession.release();
       refSession = undefined;
     }
-    candidateModel = loadModel(candidate);
+    // Its inputs now, its weights only if the per-layer ranking needs them (lazyWeights).
+    candidateModel = loadModel(candidate, { lazyWeights: true });
     const candSession = await createSession(candidate, { threads: run.threads });
     try {
       outputs = await outputFidelity(referenceRuns, candSession, data, adaptInputData(data, modelInputs(candidateModel.proto)), ctx);

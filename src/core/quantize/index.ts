@@ -67,7 +67,8 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
   throwIfCancelled(ctx.signal);
   const { options: resolved, warnings } = resolveOptions(options);
   progress('loading', 0);
-  const model = loadModel(input);
+  // Large weights are read one at a time as the engine reaches them (aligned, and let go once rewritten).
+  const model = loadModel(input, { lazyWeights: true });
   const outAbs = path.resolve(output);
   // Everything this run reads; sizes measured before the engine rewrites the loaded graph.
   const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...(run.inputs ?? [])])];
