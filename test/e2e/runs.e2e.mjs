@@ -130,8 +130,15 @@ describe('runs side by side (UI)', () => {
       assert.equal(await dashboard.locator('[data-testid="delta-size-ratio"]').count(), 2, 'runs 2 and 3 carry deltas');
       const added = await dashboard.locator('[data-testid="run-change"][data-model="3"] .added').allInnerTexts();
       assert.deepEqual(added.map((x) => x.trim()).sort(), MORE.map((n) => `+ ${n}`).sort());
-      await dashboard.locator('[data-testid="summary-table"]').scrollIntoViewIfNeeded();
+      // The dashboard alone on screen for its screenshot, then the layout as it was.
+      await runCommand(s.page, 'View: Toggle Maximize Editor Group');
+      await runCommand(s.page, 'View: Toggle Primary Side Bar Visibility');
+      await dashboard.evaluate(() => window.scrollTo(0, 0));
+      await s.page.waitForTimeout(800);
       await s.shot('dashboard-runs');
+      await runCommand(s.page, 'View: Toggle Primary Side Bar Visibility');
+      await runCommand(s.page, 'View: Toggle Maximize Editor Group');
+      await s.page.waitForTimeout(500);
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
@@ -148,6 +155,20 @@ describe('runs side by side (UI)', () => {
       await runCommand(page, 'Developer: Reload Window');
       await runsShown(2, 120000);
       assert.equal((await dashboard.locator('[data-testid="run-excluded"][data-model="2"]').innerText()).trim(), '3 layers');
+    } catch (e) { s.markFailed(); broken = true; throw e; }
+  });
+
+  it('Quantize… once the usual output exists proposes the next run\'s name, not a replacement', async (t) => {
+    if (broken) return t.skip('an earlier step failed');
+    const { page } = s;
+    try {
+      await runCommand(page, 'ONNX Quantizer: Quantize…');
+      for (const item of [MODEL, 'Static (int8, calibrated)', 'x86 CPU', 'digits_calib_x.npy']) await pickQuickItem(page, item);
+      const box = page.locator('.quick-input-widget input');
+      // int8-2's model is still there (only its report was removed) and int8-3 exists: the first free number is 4.
+      await waitUntil('the output name box to propose digits_cnn.int8-4.onnx', async () => (await box.inputValue()) === 'digits_cnn.int8-4.onnx', { timeout: 10000 });
+      assert.match(await page.locator('.quick-input-widget .quick-input-message').innerText(), /a new run beside digits_cnn\.int8\.onnx/);
+      await page.keyboard.press('Escape');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 });
