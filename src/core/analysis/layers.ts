@@ -28,7 +28,7 @@ import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-ind
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
-import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
+import { channelAxisOf, opRule, qdqGroupReason, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
@@ -295,16 +295,20 @@ function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined 
  * quantized anyway (written by a quantized op, or read by a compute op).
  */
 function staticNeighbourhood(node: NodeProto, role: 'compute' | 'pass-through' | 'fold', index: ModelIndex): boolean {
-  if (role === 'compute') return true;
+  // A compute op already inside a QDQ group is left as it is (the planner's rule), and nothing folds into it.
+  const inQdqGroup = (n: NodeProto): boolean => qdqGroupReason(n, (t) => index.producer(t)?.node, (t) => index.consumers(t).map((c) => c.node)) !== undefined;
+  if (role === 'compute') return !inQdqGroup(node);
   const input = node.input[0];
   if (!input) return false;
   const producerRole = (() => {
     const p = index.producer(input)?.node;
-    return p && (p.domain === '' || p.domain === 'ai.onnx') ? opRule(p)?.static : undefined;
+    if (!p || !(p.domain === '' || p.domain === 'ai.onnx')) return undefined;
+    const r = opRule(p)?.static;
+    return r === 'compute' && inQdqGroup(p) ? undefined : r;
   })();
   if (role === 'fold') return producerRole === 'compute' && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
   if (index.constant(input)) return false;
-  return producerRole === 'compute' || producerRole === 'fold' || producerRole === 'pass-through' || index.consumers(input).some((c) => opRule(c.node)?.static === 'compute');
+  return producerRole === 'compute' || producerRole === 'fold' || producerRole === 'pass-through' || index.consumers(input).some((c) => opRule(c.node)?.static === 'compute' && !inQdqGroup(c.node));
 }
 
 /**

@@ -72,20 +72,14 @@ function calibrationFolder({ id, file, dataSets }: ProbeModel): string | undefin
 }
 
 /**
- * Disagreements found by this probe and not fixed yet ("model mode node"), in classes: static
- * after an already-quantized input; static on a QAT model the engine refuses; pass-through ops the
+ * Disagreements found by this probe and not fixed yet ("model mode node"), in classes: pass-through ops the
  * planner does not keep 8-bit (LSTM's Transposes, index Gathers); ops the planner quantizes through in expanded functions. The list only shrinks:
  * an entry that now agrees fails the test until it is removed.
  */
 const KNOWN_DISAGREEMENTS = new Set([
-  'dynamic.onnx static matmul_quant_scales_mul',
   'digits_lstm static /lstm/Transpose',
   'digits_lstm static /lstm/Transpose_1',
   'digits_lstm static /Gather',
-  'digits_cnn_static_qnnpack_torch static /stem/0/Relu',
-  'digits_cnn_static_qnnpack_torch static /res1/0/Relu',
-  'digits_cnn_static_qnnpack_torch static /Relu',
-  'digits_cnn_static_qnnpack_torch static /down/0/Relu',
   'node/test_celu_expanded static Y',
   'node/test_hardswish_expanded static HardSwish_test_hardswish_expanded_function_HS_X',
   'node/test_layer_normalization_4d_axis_negative_4_expanded static LayerNormalization_test_layer_normalization_4d_axis_negative_4_expanded_function_Mean2D',
