@@ -235,7 +235,8 @@ describe('improve loop (UI)', () => {
       await runCommand(page, 'View: Show Explorer');
       const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: MODEL }).first();
       await row.click();
-      await page.locator('.tabs-container .tab.active', { hasText: MODEL }).waitFor({ timeout: 20000 });
+      // The dashboards opened beside it have active tabs of their own: the model's is the active group's.
+      await page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: MODEL }).waitFor({ timeout: 20000 });
       const editor = await findWebviewFrame(page, '[data-testid="layer-row"][data-node]', { timeout: 60000 });
       const filter = editor.getByTestId('layer-filter');
       const visibleRows = () => editor.locator('[data-testid="layer-row"]').evaluateAll((rows) =>
