@@ -46,6 +46,7 @@ import {
 } from '../shared/lsp/messages';
 import { isRecipeUri, modelRecipe, recipeCompletions, recipeDiagnostics, recipeModelPath, type RecipeAccess } from './recipes';
 import { layerActions, layerLenses } from './layerFixes';
+import { QUANT_MODES, type QuantMode } from '../core/quantize/types';
 import { fileUri, filePathOf, modelPathOf, textViewUri } from './uris';
 import { recipePathFor } from '../core/text/recipe';
 
@@ -53,6 +54,8 @@ const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 const store = new ModelStore();
 let settings: DiagnosticsSettings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
+/** `onnxQuantizer.quantize.mode`: the mode of a model without a recipe (diagnostics fit it). */
+let settingsMode: QuantMode = 'dynamic';
 let canReadConfiguration = false;
 let hearsFolderChanges = false;
 /** Paths named in recipes are read only once the client says the workspace is trusted, and only inside its folders. */
@@ -122,6 +125,12 @@ async function refreshSettings(): Promise<void> {
   } catch {
     settings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
   }
+  try {
+    const mode = ((await connection.workspace.getConfiguration('onnxQuantizer.quantize')) as { mode?: unknown } | null)?.mode;
+    settingsMode = QUANT_MODES.find((m) => m === mode) ?? 'dynamic';
+  } catch {
+    settingsMode = 'dynamic';
+  }
   for (const p of interest.keys()) publishModel(p);
   publishRecipes();
 }
@@ -170,7 +179,7 @@ const published = new Map<string, Set<string>>();
 function publishModel(modelPath: string): void {
   guard(`diagnostics for ${modelPath}`, undefined, () => {
     const state = store.get(modelPath);
-    const diagnostics: Diagnostic[] = modelDiagnostics(state, settings);
+    const diagnostics: Diagnostic[] = modelDiagnostics(state, settings, recipeOfModel(modelPath)?.mode ?? settingsMode);
     const views = openViews(modelPath);
     const targets = new Set(views.length ? views : [textViewUri(modelPath)]);
     // Stale places first: a view's spelling may name the same document as the computed URI.
@@ -210,8 +219,18 @@ documents.onDidOpen(({ document }) => {
   }
 });
 
+/** A recipe changed: its model's diagnostics follow the recipe's mode. */
+function publishModelOfRecipe(recipeUri: string): void {
+  const recipePath = filePathOf(recipeUri);
+  const modelPath = recipePath?.replace(/\.quant\.json$/i, '.onnx');
+  if (modelPath && modelPath !== recipePath && interest.has(modelPath)) publishModel(modelPath);
+}
+
 documents.onDidChangeContent(({ document }) => {
-  if (isRecipeUri(document.uri)) return publishRecipe(document);
+  if (isRecipeUri(document.uri)) {
+    publishModelOfRecipe(document.uri);
+    return publishRecipe(document);
+  }
   // A text view whose content the client refreshed: its model changed on disk (maybe outside the workspace watchers).
   const modelPath = modelPathOf(document.uri);
   if (modelPath && !document.uri.startsWith('file:') && document.version > 1) publishModel(modelPath);
@@ -282,7 +301,10 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
       } else if (/\.npy$/i.test(file) || isRecipeUri(change.uri)) {
         publishRecipes();
         // Text views' "Keep float" lenses follow the recipe.
-        if (isRecipeUri(change.uri)) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+        if (isRecipeUri(change.uri)) {
+          void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+          publishModelOfRecipe(change.uri);
+        }
       }
     });
   }

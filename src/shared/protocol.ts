@@ -360,6 +360,7 @@ const QUANTIZE_FIDELITY: Shape<QuantizeFidelity> = {
   outputs: listOf(matches(OUTPUT_FIDELITY)),
   floor: matches<QuantizeFidelity['floor']>({ sqnrDb: isNum, cosine: isNum }),
   belowFloor: isBool,
+  layersNotRanked: opt(isText),
   worstLayers: opt(listOf((l) => isObj(l) && isStr(l.node) && isStr(l.opType) && isNumOrNull(l.localSqnrDb) && isNumOrNull(l.sqnrDb))),
 };
 const QUANTIZE_SPEED: Shape<QuantizeSpeed> = {

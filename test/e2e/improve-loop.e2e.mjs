@@ -21,6 +21,8 @@ const MODEL = 'digits_cnn.onnx';
 const OUTPUT = 'digits_cnn.int8.onnx';
 const RECIPE = 'digits_cnn.quant.json';
 const NODE = '/down/down.0/Conv';
+// The model editor's tab (not the text view's or the report's, which also name the model).
+const MODEL_TAB = new RegExp(`^\\s*${MODEL.replace('.', '\\.')}\\s*$`);
 const cli = (...args) => execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
 
 /** The code lens shown above the text-view line that defines `node` (lenses are view zones above their line). */
@@ -72,7 +74,7 @@ describe('improve loop (UI)', () => {
       const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: MODEL }).first();
       await row.waitFor({ timeout: 30000 });
       await row.click();
-      await page.locator('.tabs-container .tab.active', { hasText: MODEL }).waitFor({ timeout: 20000 });
+      await page.locator('.tabs-container .tab.active', { hasText: MODEL_TAB }).first().waitFor({ timeout: 20000 });
       await runCommand(page, 'ONNX Quantizer: Show as Text');
       await page.locator('.tabs-container .tab.active', { hasText: `${MODEL}.txt` }).waitFor({ timeout: 30000 });
       const lens = await lensAbove(page, NODE);
@@ -235,8 +237,7 @@ describe('improve loop (UI)', () => {
       await runCommand(page, 'View: Show Explorer');
       const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: MODEL }).first();
       await row.click();
-      // The dashboards opened beside it have active tabs of their own: the model's is the active group's.
-      await page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: MODEL }).waitFor({ timeout: 20000 });
+      await page.locator('.tabs-container .tab.active', { hasText: MODEL_TAB }).first().waitFor({ timeout: 20000 });
       const editor = await findWebviewFrame(page, '[data-testid="layer-row"][data-node]', { timeout: 60000 });
       const filter = editor.getByTestId('layer-filter');
       const visibleRows = () => editor.locator('[data-testid="layer-row"]').evaluateAll((rows) =>

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CodeAction, CodeLens, CompletionItem, Diagnostic, DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
 import { loadModel } from '../../src/core/onnx/model';
+import { analyzeLayers } from '../../src/core/analysis/layers';
 import { readFloat32 } from '../../src/core/onnx/tensor';
 import { modelToBytes } from '../../src/core/onnx/save';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/core/onnx/builder';
@@ -443,4 +444,47 @@ test('external data outside the model folder is refused with one Error', async (
   assert.equal(diags.length, 1);
   assert.equal(diags[0]!.severity, 1);
   assert.match(diags[0]!.message, /external data for tensor 'w' points outside the model's folder \('\.\.\/outside\.bin'\); refused/);
+});
+
+test('diagnostics fit the chosen mode: a static-only risk is a hint in dynamic mode, a CNN in dynamic mode gets a top-level hint for static', async () => {
+  // A LayerNormalization (QDQ around it is pure overhead, in static mode only) after a MatMul.
+  const d = 32;
+  const g = makeGraph(
+    [makeNode('MatMul', ['x', 'w'], ['h'], {}, { name: 'mm' }), makeNode('LayerNormalization', ['h', 'gamma', 'beta'], ['y'], { axis: -1 }, { name: 'ln' })],
+    'g',
+    [makeValueInfo('x', DataType.FLOAT, [1, d])],
+    [makeValueInfo('y', DataType.FLOAT, [1, d])],
+    [floatTensor('w', [d, d], Array.from({ length: d * d }, (_, i) => Math.sin(i))), floatTensor('gamma', [d], new Array(d).fill(1)), floatTensor('beta', [d], new Array(d).fill(0))],
+  );
+  const model = path.join(dir, 'layernorm.onnx');
+  fs.writeFileSync(model, modelToBytes(makeModel(g)));
+  const { uri } = await openView(model);
+  const risk = (list: Diagnostic[]) => list.find((x) => /LayerNormalization has no fused int8 kernel/.test(x.message));
+  const dynamic = risk(await client.diagnosticsFor(uri, (l) => risk(l) !== undefined));
+  assert.equal(dynamic?.severity, 4, 'a hint while the mode is dynamic');
+  assert.match(dynamic?.message ?? '', /\(static mode only; the chosen mode is dynamic\)$/);
+  // Static in the settings: the same risk is a warning again.
+  client.config = { mode: 'static' };
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  const staticRisk = risk(await client.diagnosticsFor(uri, (l) => risk(l)?.severity === 2));
+  assert.doesNotMatch(staticRisk?.message ?? '', /static mode only/);
+  client.config = {};
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  client.close(uri);
+
+  // digits_cnn: dynamic quantizes only the Gemm (5 KiB of 584.5 KiB): the view's first line says static is the mode for it.
+  const cnn = await openView(path.join(dir, 'digits_cnn.onnx'));
+  const fit = (list: Diagnostic[]) => list.find((x) => x.range.start.line === 0 && /mode leaves/.test(x.message));
+  const hint = fit(await client.diagnosticsFor(cnn.uri, (l) => fit(l) !== undefined));
+  assert.equal(hint?.severity, 3);
+  const layers = analyzeLayers(loadModel(path.join(dir, 'digits_cnn.onnx')));
+  const convBytes = layers.filter((l) => l.opType === 'Conv').reduce((n, l) => n + l.weightBytes, 0);
+  const allBytes = layers.reduce((n, l) => n + l.weightBytes, 0);
+  assert.equal(hint?.message, `dynamic mode leaves ${formatBytes(convBytes)} of the ${formatBytes(allBytes)} of weights float (4 Conv): static mode quantizes ${formatBytes(convBytes)} of them`);
+  // The MLP fits dynamic mode: no such line.
+  const mlp = await openView(path.join(dir, 'digits_mlp.onnx'));
+  assert.equal(fit(await client.diagnosticsFor(mlp.uri, (l) => l.length > 0)), undefined);
+  client.close(cnn.uri);
+  client.close(mlp.uri);
+  fs.rmSync(model);
 });
