@@ -17,7 +17,8 @@ const nodeEntries = {
   check: 'src/core/quantize/checkProcess.ts',
   // Recipe reads and edits in the extension host, loaded on first need (src/extension/explorer/exclusions.ts).
   recipeFiles: 'src/extension/explorer/recipeFiles.ts',
-  // The comparison dashboard, loaded the first time one is shown or restored (src/extension/dashboard/dashboardGate.ts).
+  // The comparison dashboards with their report export, loaded the first time one is shown or restored
+  // (src/extension/dashboard/dashboardGate.ts).
   dashboard: 'src/extension/dashboard/dashboard.ts',
 };
 const present = Object.fromEntries(Object.entries(nodeEntries).filter(([, p]) => existsSync(p)));

@@ -13,6 +13,8 @@ import {
   type HostToDashboardMessage,
   type LayerErrorDto,
   type ModelColumnDto,
+  type RunDeltaDto,
+  type RunDimension,
 } from '../src/shared/webviewMessages';
 import { connect } from './lib/vscodeApi';
 import { t } from './lib/l10n';
@@ -47,26 +49,95 @@ interface Metric {
   value(m: ModelColumnDto): string;
   /** Only candidates have it (the reference shows "—"). */
   candidateOnly?: boolean;
+  /** The change against the previous run (higher is better for every one of them). */
+  delta?: { of: (d: RunDeltaDto) => number | null; text: (v: number) => string; dimension: RunDimension; epsilon: number };
 }
+
+const signed = (v: number, digits: number, suffix = ''): string => `${v > 0 ? '+' : v < 0 ? '−' : '±'}${Math.abs(v).toFixed(digits)}${suffix}`;
 
 const METRICS: Metric[] = [
   { label: t('Size'), testId: 'size', value: (m) => formatBytes(m.bytes) },
-  { label: t('Size ratio'), testId: 'size-ratio', value: (m) => formatFixed(m.sizeRatio, 2, '×') },
+  { label: t('Size ratio'), testId: 'size-ratio', value: (m) => formatFixed(m.sizeRatio, 2, '×'), delta: { of: (d) => d.sizeRatio, text: (v) => signed(v, 2, '×'), dimension: 'size', epsilon: 0.005 } },
   { label: t('Latency p50'), testId: 'latency-p50', value: (m) => formatFixed(m.latency?.p50Ms ?? null, 3, ' ms') },
   { label: t('Latency p90'), testId: 'latency-p90', value: (m) => formatFixed(m.latency?.p90Ms ?? null, 3, ' ms') },
   { label: t('Latency p99'), testId: 'latency-p99', value: (m) => formatFixed(m.latency?.p99Ms ?? null, 3, ' ms') },
-  { label: t('Speedup (p50)'), testId: 'speedup', value: (m) => formatFixed(m.speedup, 2, '×') },
+  { label: t('Speedup (p50)'), testId: 'speedup', value: (m) => formatFixed(m.speedup, 2, '×'), delta: { of: (d) => d.speedup, text: (v) => signed(v, 2, '×'), dimension: 'speed', epsilon: 0.005 } },
   { label: t('Agreement (arg-max)'), testId: 'agreement', value: (m) => formatPercent(m.fidelity?.agreement ?? null), candidateOnly: true },
-  { label: t('Cosine'), testId: 'cosine', value: (m) => formatFixed(m.fidelity?.cosine ?? null, 5), candidateOnly: true },
-  { label: t('SQNR'), testId: 'sqnr', value: (m) => (m.fidelity ? sqnrText(m.fidelity.sqnrDb, m.fidelity.identical) : '—'), candidateOnly: true },
+  { label: t('Cosine'), testId: 'cosine', value: (m) => formatFixed(m.fidelity?.cosine ?? null, 5), candidateOnly: true, delta: { of: (d) => d.cosine, text: (v) => signed(v, 5), dimension: 'fidelity', epsilon: 0.000005 } },
+  { label: t('SQNR'), testId: 'sqnr', value: (m) => (m.fidelity ? sqnrText(m.fidelity.sqnrDb, m.fidelity.identical) : '—'), candidateOnly: true, delta: { of: (d) => d.sqnrDb, text: (v) => signed(v, 1, ' dB'), dimension: 'fidelity', epsilon: 0.05 } },
   { label: t('Max abs error'), testId: 'max-abs-error', value: (m) => formatFixed(m.fidelity?.maxAbsError ?? null, 5), candidateOnly: true },
-  { label: t('Labelled accuracy'), testId: 'accuracy', value: (m) => formatPercent(m.fidelity?.accuracy ?? null) },
+  { label: t('Labelled accuracy'), testId: 'accuracy', value: (m) => formatPercent(m.fidelity?.accuracy ?? null), delta: { of: (d) => d.accuracy, text: (v) => signed(v * 100, 2, ' pp'), dimension: 'fidelity', epsilon: 0.00005 } },
   { label: t('Evaluation data'), testId: 'data-source', value: (m) => m.fidelity?.dataSource ?? '—', candidateOnly: true },
   { label: t('Fidelity at quantize'), testId: 'quantize-fidelity', value: (m) => m.quantizeFidelity?.text ?? '—', candidateOnly: true },
 ];
 
+/** "+0.12 dB" after a run's value: green when better, red when worse, muted within the noise or on other data. */
+function deltaBadge(metric: Metric, m: ModelColumnDto): HTMLElement | null {
+  const d = m.run?.delta;
+  if (!metric.delta || !d) return null;
+  const v = metric.delta.of(d);
+  if (v === null) return null;
+  const otherData = metric.delta.dimension === 'fidelity' && !d.sameData;
+  const tone = otherData || Math.abs(v) < metric.delta.epsilon ? 'same' : v > 0 ? 'better' : 'worse';
+  return h(
+    'span',
+    { class: `delta ${tone}`, 'data-testid': `delta-${metric.testId}`, title: otherData ? t('Against run {0}, measured on other data: not comparable', d.against) : t('Against run {0}', d.against) },
+    metric.delta.text(v),
+  );
+}
+
+const DIMENSION_TEXT: Record<RunDimension, string> = { size: t('larger'), fidelity: t('less accurate'), speed: t('slower') };
+
+/** The run rows above the metrics: which layers it keeps float, what changed, and a warning when it got worse. */
+function runRows(d: DashboardDto): HTMLElement[] {
+  if (!d.models.some((m) => m.run)) return [];
+  const cell = (m: ModelColumnDto, i: number, testId: string, make: (run: NonNullable<ModelColumnDto['run']>) => (Node | string)[], cls = ''): HTMLElement =>
+    h('td', { 'data-testid': testId, 'data-model': i, ...(cls ? { class: cls } : {}) }, ...(m.run ? make(m.run) : ['—']));
+  const kept = h(
+    'tr',
+    {},
+    h('th', { scope: 'row' }, t('Kept float')),
+    ...d.models.map((m, i) =>
+      cell(m, i, 'run-excluded', (run) => [run.excluded.length ? h('span', { title: run.excluded.join('\n') }, run.excluded.length === 1 ? (run.excluded[0] ?? '') : t('{0} layers', run.excluded.length)) : t('none')]),
+    ),
+  );
+  const change = h(
+    'tr',
+    {},
+    h('th', { scope: 'row' }, t('Change')),
+    ...d.models.map((m, i) =>
+      cell(m, i, 'run-change', (run) => {
+        const delta = run.delta;
+        if (!delta) return [t('first run')];
+        const parts: (Node | string)[] = [
+          ...delta.newlyExcluded.map((n) => h('div', { class: 'added', title: t('Kept float from this run on') }, `+ ${n}`)),
+          ...delta.noLongerExcluded.map((n) => h('div', { class: 'removed', title: t('Quantized again in this run') }, `− ${n}`)),
+        ];
+        if (!parts.length) parts.push(h('div', {}, t('same layers as run {0}', delta.against)));
+        if (delta.worse.length) {
+          const what = delta.worse.map((w) => DIMENSION_TEXT[w]).join(', ');
+          parts.push(h('div', { class: 'run-warning', 'data-testid': 'run-warning', role: 'alert' }, `⚠ ${t('{0} than run {1}', what, delta.against)}`));
+        }
+        if (!delta.sameData) parts.push(h('div', { class: 'muted', 'data-testid': 'run-other-data' }, t('measured on other data than run {0}: fidelity not compared', delta.against)));
+        return parts;
+      }, m.run?.delta?.worse.length ? 'worse-run' : ''),
+    ),
+  );
+  return [kept, change];
+}
+
+function columnHeader(m: ModelColumnDto, i: number): HTMLElement {
+  const th = h('th', { scope: 'col', title: m.path, 'data-testid': m.run ? 'run-header' : undefined, 'data-model': i }, m.label);
+  if (m.run) {
+    const remove = h('button', { type: 'button', class: 'icon-button', 'data-testid': 'btn-remove-run', title: t('Remove run {0}', m.run.number), 'aria-label': t('Remove run {0}', m.run.number) }, '×');
+    remove.addEventListener('click', () => post({ v: 1, type: 'removeRun', model: i }));
+    th.append(' ', remove);
+  }
+  return th;
+}
+
 function summaryTable(d: DashboardDto): HTMLElement {
-  const head = h('tr', {}, h('th', { scope: 'col' }, t('Metric')), ...d.models.map((m) => h('th', { scope: 'col', title: m.path }, m.label)));
+  const head = h('tr', {}, h('th', { scope: 'col' }, t('Metric')), ...d.models.map((m, i) => columnHeader(m, i)));
   const rows = METRICS.map((metric) =>
     h(
       'tr',
@@ -82,11 +153,12 @@ function summaryTable(d: DashboardDto): HTMLElement {
             ...(metric.testId === 'quantize-fidelity' && m.quantizeFidelity?.belowFloor ? { class: 'below-floor' } : {}),
           },
           metric.candidateOnly && m.role === 'reference' ? '—' : metric.value(m),
+          deltaBadge(metric, m),
         ),
       ),
     ),
   );
-  return h('table', { class: 'summary', 'data-testid': 'summary-table' }, h('thead', {}, head), h('tbody', {}, ...rows));
+  return h('table', { class: 'summary', 'data-testid': 'summary-table' }, h('thead', {}, head), h('tbody', {}, ...runRows(d), ...rows));
 }
 
 function charts(d: DashboardDto): HTMLElement {
@@ -123,38 +195,77 @@ function charts(d: DashboardDto): HTMLElement {
   return section;
 }
 
-/** How bad a layer is, 0..1: the error it adds itself (else its tensor's), on a dB scale. */
-function badness(l: LayerErrorDto): number {
-  const v = l.localSqnrDb ?? l.sqnrDb;
-  if (v === null) return l.identical ? 0 : 1;
-  return Math.max(0, Math.min(1, (SQNR_CEILING_DB - v) / SQNR_CEILING_DB));
+/** How much error a layer adds itself, 0..1 on a dB scale: the figure the list is ranked by (none when not measured). */
+function badness(l: LayerErrorDto): number | null {
+  if (l.localSqnrDb === null) return null;
+  return Math.max(0, Math.min(1, (SQNR_CEILING_DB - l.localSqnrDb) / SQNR_CEILING_DB));
 }
 
-function layerRow(l: LayerErrorDto, model: number): HTMLElement {
+/** A row can be kept float when its run quantized it and still can (unknown: offered). */
+const canExclude = (l: LayerErrorDto): boolean => !!l.node && l.excludable !== false && l.excluded !== true;
+
+function layerRow(l: LayerErrorDto, model: number, selected: Set<string>, onSelect: () => void): HTMLElement {
   const width = 160;
-  const bar = s('svg', { class: 'mini', width, height: 12, viewBox: `0 0 ${width} 12`, 'aria-hidden': 'true' }, s('rect', { class: 'bar', x: 0, y: 1, height: 10, width: (badness(l) * width).toFixed(1) }));
-  const exclude = h('vscode-button', { secondary: true, 'data-testid': 'btn-exclude', title: t('Keep this node in float and quantize again') }, t('Exclude and re-quantize'));
-  exclude.addEventListener('click', () => post({ v: 1, type: 'excludeNodes', model, nodes: [l.node] }));
-  const graph = h('vscode-button', { secondary: true, 'data-testid': 'btn-show-in-graph', title: t('Show this node in the graph of the quantized model') }, t('Graph'));
-  graph.addEventListener('click', () => post({ v: 1, type: 'showInGraph', model, node: l.node }));
+  const amount = badness(l);
+  const bar = s('svg', { class: 'mini', width, height: 12, viewBox: `0 0 ${width} 12`, 'aria-hidden': 'true' }, amount === null ? null : s('rect', { class: 'bar', x: 0, y: 1, height: 10, width: (amount * width).toFixed(1) }));
+  const actions: HTMLElement[] = [];
+  let pick: HTMLElement | null = null;
+  if (l.node) {
+    const graph = h('vscode-button', { secondary: true, 'data-testid': 'btn-show-in-graph', title: t('Show this node in the graph of the quantized model') }, t('Graph'));
+    graph.addEventListener('click', () => post({ v: 1, type: 'showInGraph', model, node: l.node }));
+    actions.push(graph);
+  }
+  if (canExclude(l)) {
+    const exclude = h('vscode-button', { secondary: true, 'data-testid': 'btn-exclude', title: t('Keep this node in float and quantize again as a new run') }, t('Exclude and re-quantize'));
+    exclude.addEventListener('click', () => post({ v: 1, type: 'excludeNodes', model, nodes: [l.node] }));
+    actions.push(exclude);
+    const box = h('input', { type: 'checkbox', class: 'pick', 'data-testid': 'layer-select', 'aria-label': t('Select {0} to keep float', l.node) });
+    box.checked = selected.has(l.node);
+    box.addEventListener('change', () => {
+      if (box.checked) selected.add(l.node);
+      else selected.delete(l.node);
+      onSelect();
+    });
+    pick = box;
+  } else if (l.excluded) {
+    actions.push(h('span', { class: 'tag', 'data-testid': 'layer-kept-float', title: t('This run keeps the node in float') }, t('kept float')));
+  }
   return h(
     'div',
     { class: 'layer-error-row series-bad', 'data-testid': 'layer-error-row', 'data-node': l.node, role: 'row' },
+    h('span', { class: 'pick-cell', role: 'cell' }, pick),
     h('span', { class: 'name', role: 'cell', title: `${l.node}\n${l.tensor}` }, l.node || l.tensor),
     h('span', { class: 'op', role: 'cell' }, l.opType),
-    h('span', { class: 'bar-cell', role: 'cell' }, bar),
+    h('span', { class: 'bar-cell', role: 'cell', title: t('Error this node adds itself') }, bar),
     h('span', { class: 'num', role: 'cell', 'data-testid': 'layer-local-sqnr', title: t('Error this node adds itself') }, l.localSqnrDb === null ? '—' : `${l.localSqnrDb.toFixed(1)} dB`),
     h('span', { class: 'num', role: 'cell', 'data-testid': 'layer-sqnr', title: t('SQNR of its output') }, sqnrText(l.sqnrDb, l.identical)),
     h('span', { class: 'num', role: 'cell', title: t('Cosine similarity') }, formatFixed(l.cosine, 4)),
-    h('span', { role: 'cell', class: 'actions' }, ...(l.node ? [graph, exclude] : [])),
+    h('span', { role: 'cell', class: 'actions' }, ...actions),
   );
 }
 
-function layerSection(m: ModelColumnDto, model: number): HTMLElement {
+/** Layers ticked per run (by its model path): kept when the host sends the history again. */
+const selections = new Map<string, Set<string>>();
+
+function layerSection(m: ModelColumnDto, model: number, open: boolean): HTMLElement {
+  const selected = selections.get(m.path) ?? new Set<string>();
+  selections.set(m.path, selected);
+  for (const node of selected) if (!m.layers.some((l) => l.node === node && canExclude(l))) selected.delete(node);
   const list = h('div', { class: 'layer-errors', role: 'table', 'aria-label': t('Per-layer error of {0}', m.label) });
-  const header = h('div', { class: 'layer-error-row header', role: 'row' }, ...[t('Node'), t('Op'), t('Error'), t('Added'), t('SQNR'), t('Cosine'), ''].map((label) => h('span', { role: 'columnheader' }, label)));
+  const header = h('div', { class: 'layer-error-row header', role: 'row' }, ...['', t('Node'), t('Op'), t('Added error'), t('Added'), t('SQNR'), t('Cosine'), ''].map((label) => h('span', { role: 'columnheader' }, label)));
+  const excludeSelected = h('vscode-button', { 'data-testid': 'btn-exclude-selected', disabled: true, title: t('Keep the selected nodes in float and quantize again as a new run') }, t('Exclude selected and re-quantize'));
+  const updateSelection = (): void => {
+    excludeSelected.textContent = selected.size ? t('Exclude {0} selected and re-quantize', selected.size) : t('Exclude selected and re-quantize');
+    excludeSelected.toggleAttribute('disabled', selected.size === 0);
+  };
+  excludeSelected.addEventListener('click', () => {
+    if (!selected.size) return;
+    post({ v: 1, type: 'excludeNodes', model, nodes: [...selected] });
+    selected.clear();
+    updateSelection();
+  });
   const fill = (n: number): void => {
-    list.replaceChildren(header, ...m.layers.slice(0, n).map((l) => layerRow(l, model)));
+    list.replaceChildren(header, ...m.layers.slice(0, n).map((l) => layerRow(l, model, selected, updateSelection)));
     if (m.layers.length > n) {
       const more = h('button', { type: 'button', class: 'link', 'data-testid': 'btn-more-layers' }, t('Show all {0} layers', m.layers.length));
       more.addEventListener('click', () => fill(m.layers.length));
@@ -162,7 +273,15 @@ function layerSection(m: ModelColumnDto, model: number): HTMLElement {
     }
   };
   fill(LAYERS_SHOWN);
-  return h('section', { class: 'per-layer', 'data-testid': 'per-layer' }, h('h2', {}, t('Per-layer error: {0} (worst first)', m.label)), list);
+  updateSelection();
+  const anyExcludable = m.layers.some(canExclude);
+  return h(
+    'details',
+    { class: 'per-layer', 'data-testid': 'per-layer', 'data-model': model, open },
+    h('summary', {}, h('h2', {}, t('Per-layer error: {0} (worst first)', m.label))),
+    anyExcludable ? h('div', { class: 'toolbar' }, excludeSelected) : null,
+    list,
+  );
 }
 
 function labelled(items: { label: string; value: string }[], testId: string, heading: string): HTMLElement | null {
@@ -173,8 +292,10 @@ function labelled(items: { label: string; value: string }[], testId: string, hea
 function render(d: DashboardDto): void {
   title.textContent = d.title;
   const parts: (HTMLElement | null)[] = [summaryTable(d), charts(d)];
+  // The newest run's layers open, the others folded.
+  const lastWithLayers = d.models.map((m, i) => (m.role === 'candidate' && m.layers.length ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
   d.models.forEach((m, i) => {
-    if (m.role === 'candidate' && m.layers.length) parts.push(layerSection(m, i));
+    if (m.role === 'candidate' && m.layers.length) parts.push(layerSection(m, i, i === lastWithLayers));
   });
   if (!d.models.some((m) => m.layers.length)) parts.push(h('p', { class: 'muted' }, t('No per-layer comparison in this report (run Compare with per-layer error to rank the layers).')));
   parts.push(labelled(d.environment, 'environment', t('Environment')), labelled(d.options, 'options', t('Quantization options')));

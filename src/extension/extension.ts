@@ -22,7 +22,7 @@ import { evaluationSettings } from './settings';
 export interface OnnxQuantizerApi {
   /** The Models tree as JSON, every model expanded. */
   getTree(): Promise<TreeJson[]>;
-  /** Run a worker job without UI (tests: summarize, crash, stall...). */
+  /** Run a worker job without UI (the integration tests' summarize, quantize...). */
   runJob(job: JobRequest, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<unknown>;
   /** Live worker process ids. */
   workerPids(): number[];
@@ -58,8 +58,9 @@ export function activate(context: vscode.ExtensionContext): OnnxQuantizerApi {
     ...registerLayerCommands(services),
     ...registerEvaluateCommands(services),
     ...registerWorkspaceCommands(services),
-    vscode.commands.registerCommand('onnxQuantizer._test.getTree', () => models.toJson()),
   );
+  // A test hook (the integration tests read the tree through it): registered only under the test switch.
+  if (process.env.ONNX_QUANTIZER_TEST_HOOKS === '1') context.subscriptions.push(vscode.commands.registerCommand('onnxQuantizer._test.getTree', () => models.toJson()));
 
   wireParts(context, services);
 

@@ -1,10 +1,11 @@
 /**
- * Diagnostics for a model, the same list for its text view and for the `.onnx` file itself
- * (Problems panel). Ranges point at node lines of the text view.
+ * Diagnostics for a model, published on its text view only (server.ts publishModel): ranges
+ * point at node lines of the text view, which a binary `.onnx` does not have.
  */
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver/node';
 import { formatBytes } from '../core/report/format';
-import type { LayerInfo, LayerMode } from '../core/analysis/layers';
+import { modeQuantizes, type LayerInfo, type LayerMode } from '../core/analysis/layers';
+import type { QuantMode } from '../core/quantize/types';
 import type { ModelState } from './models';
 import { showInGraphLink, type DiagnosticsSettings, type NodeDiagnosticData, type SeveritySetting } from '../shared/lsp/documents';
 import { fileUri } from './uris';
@@ -40,15 +41,43 @@ export function layerMessage(info: LayerInfo): string | undefined {
 /** The code of node diagnostics: a link that opens the model's graph on the node (Problems panel). */
 export const GRAPH_CODE = 'show in graph';
 
-export function modelDiagnostics(state: ModelState, settings: DiagnosticsSettings): Diagnostic[] {
+/**
+ * `mode` is the model's chosen mode (its recipe's, else the settings'): a risk that matters only
+ * in another mode is a hint, and a top-level finding says when the mode leaves most weights float.
+ */
+export function modelDiagnostics(state: ModelState, settings: DiagnosticsSettings, mode?: QuantMode): Diagnostic[] {
   const modelUri = fileUri(state.path);
-  return findings(state, settings).map((d) => {
+  return findings(state, settings, mode).map((d) => {
     const node = (d.data as NodeDiagnosticData | undefined)?.node;
     return node ? { ...d, code: GRAPH_CODE, codeDescription: { href: showInGraphLink(modelUri, node) } } : d;
   });
 }
 
-function findings(state: ModelState, settings: DiagnosticsSettings): Diagnostic[] {
+/** Layer modes, for the hint on which mode fits the model. */
+const LAYER_MODES: LayerMode[] = ['dynamic', 'static', 'weight-only'];
+
+/**
+ * "dynamic mode leaves 579.5 KiB of the 584.5 KiB of weights float (4 Conv): static mode quantizes
+ * them" when the chosen mode leaves most (over half) of the weights another mode would quantize.
+ */
+export function modeFitMessage(layers: readonly LayerInfo[], mode: QuantMode): string | undefined {
+  if (mode === 'fp16') return undefined;
+  const candidates = layers.filter((l) => !l.quantized && l.weightBytes > 0 && (l.modes.length > 0 || l.onRequest));
+  const total = candidates.reduce((n, l) => n + l.weightBytes, 0);
+  const left = candidates.filter((l) => !modeQuantizes(l, mode));
+  const leftBytes = left.reduce((n, l) => n + l.weightBytes, 0);
+  if (total === 0 || leftBytes * 2 <= total) return undefined;
+  const better = LAYER_MODES.filter((m) => m !== mode)
+    .map((m) => ({ m, bytes: left.filter((l) => modeQuantizes(l, m)).reduce((n, l) => n + l.weightBytes, 0) }))
+    .sort((a, b) => b.bytes - a.bytes)[0];
+  if (!better || better.bytes === 0) return undefined;
+  const ops = new Map<string, number>();
+  for (const l of left) ops.set(l.opType, (ops.get(l.opType) ?? 0) + 1);
+  const opText = [...ops].sort((a, b) => b[1] - a[1]).map(([op, n]) => `${n} ${op}`).join(', ');
+  return `${mode} mode leaves ${formatBytes(leftBytes)} of the ${formatBytes(total)} of weights float (${opText}): ${better.m} mode quantizes ${formatBytes(better.bytes)} of them`;
+}
+
+function findings(state: ModelState, settings: DiagnosticsSettings, mode?: QuantMode): Diagnostic[] {
   if (state.error || !state.rendered) {
     return [{ range: lineRange(0, 0, 1), severity: DiagnosticSeverity.Error, source: SOURCE, message: state.error ?? 'model could not be read' }];
   }
@@ -63,9 +92,16 @@ function findings(state: ModelState, settings: DiagnosticsSettings): Diagnostic[
     const message = layerSeverity !== undefined ? layerMessage(info) : undefined;
     if (message) out.push({ range, severity: layerSeverity, source: SOURCE, message, data: data('layer') });
     if (riskSeverity !== undefined) {
-      for (const note of info.notes) out.push({ range, severity: riskSeverity, source: SOURCE, message: note, data: data('risk') });
+      for (const note of info.notes) {
+        // QDQ overhead around an unfusable op only exists in static mode.
+        const otherMode = note === info.risk.unfusable && mode !== undefined && mode !== 'static';
+        const message = otherMode ? `${note} (static mode only; the chosen mode is ${mode})` : note;
+        out.push({ range, severity: otherMode ? DiagnosticSeverity.Hint : riskSeverity, source: SOURCE, message, data: data('risk') });
+      }
     }
   }
+  const fit = mode !== undefined && layerSeverity !== undefined ? modeFitMessage(state.layers.map((l) => l.info), mode) : undefined;
+  if (fit) out.unshift({ range: lineRange(0, 0, 1), severity: DiagnosticSeverity.Information, source: SOURCE, message: fit });
   if (state.report && accuracySeverity !== undefined) {
     const label = state.report.label ? `after ${state.report.label}` : 'after quantization';
     for (const row of state.report.layers) {

@@ -46,13 +46,16 @@ import {
 } from '../shared/lsp/messages';
 import { isRecipeUri, modelRecipe, recipeCompletions, recipeDiagnostics, recipeModelPath, type RecipeAccess } from './recipes';
 import { layerActions, layerLenses } from './layerFixes';
-import { fileUri, filePathOf, modelPathOf } from './uris';
+import { QUANT_MODES, type QuantMode } from '../core/quantize/types';
+import { fileUri, filePathOf, modelPathOf, textViewUri } from './uris';
 import { recipePathFor } from '../core/text/recipe';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 const store = new ModelStore();
 let settings: DiagnosticsSettings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
+/** `onnxQuantizer.quantize.mode`: the mode of a model without a recipe (diagnostics fit it). */
+let settingsMode: QuantMode = 'dynamic';
 let canReadConfiguration = false;
 let hearsFolderChanges = false;
 /** Paths named in recipes are read only once the client says the workspace is trusted, and only inside its folders. */
@@ -122,6 +125,12 @@ async function refreshSettings(): Promise<void> {
   } catch {
     settings = { ...DEFAULT_DIAGNOSTICS_SETTINGS };
   }
+  try {
+    const mode = ((await connection.workspace.getConfiguration('onnxQuantizer.quantize')) as { mode?: unknown } | null)?.mode;
+    settingsMode = QUANT_MODES.find((m) => m === mode) ?? 'dynamic';
+  } catch {
+    settingsMode = 'dynamic';
+  }
   for (const p of interest.keys()) publishModel(p);
   publishRecipes();
 }
@@ -149,7 +158,7 @@ function dropInterest(modelPath: string, reason: string): void {
   set.delete(reason);
   if (set.size === 0) {
     interest.delete(modelPath);
-    void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics: [] });
+    clearModel(modelPath);
     store.forget(modelPath);
   }
 }
@@ -159,14 +168,30 @@ function openViews(modelPath: string): string[] {
   return [...(interest.get(modelPath) ?? [])].filter((r) => r.startsWith('text:')).map((r) => r.slice('text:'.length));
 }
 
-/** Publish a model's diagnostics to its file URI and to its open text views. */
+/** The URIs each model's diagnostics went to last (cleared when they move or the model goes). */
+const published = new Map<string, Set<string>>();
+
+/**
+ * Publish a model's diagnostics once: on its open text view, else on the text view it would open
+ * (a Problems entry then opens the view at its line). Never on the binary `.onnx` as well, which
+ * listed every finding twice, at lines a binary has not. The model editor reads them from there too.
+ */
 function publishModel(modelPath: string): void {
   guard(`diagnostics for ${modelPath}`, undefined, () => {
     const state = store.get(modelPath);
-    const diagnostics: Diagnostic[] = modelDiagnostics(state, settings);
-    void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics });
-    for (const uri of openViews(modelPath)) void connection.sendDiagnostics({ uri, diagnostics });
+    const diagnostics: Diagnostic[] = modelDiagnostics(state, settings, recipeOfModel(modelPath)?.mode ?? settingsMode);
+    const views = openViews(modelPath);
+    const targets = new Set(views.length ? views : [textViewUri(modelPath)]);
+    // Stale places first: a view's spelling may name the same document as the computed URI.
+    for (const uri of published.get(modelPath) ?? []) if (!targets.has(uri)) void connection.sendDiagnostics({ uri, diagnostics: [] });
+    for (const uri of targets) void connection.sendDiagnostics({ uri, diagnostics });
+    published.set(modelPath, targets);
   });
+}
+
+function clearModel(modelPath: string): void {
+  for (const uri of published.get(modelPath) ?? []) void connection.sendDiagnostics({ uri, diagnostics: [] });
+  published.delete(modelPath);
 }
 
 function publishRecipe(doc: TextDocument): void {
@@ -194,8 +219,18 @@ documents.onDidOpen(({ document }) => {
   }
 });
 
+/** A recipe changed: its model's diagnostics follow the recipe's mode. */
+function publishModelOfRecipe(recipeUri: string): void {
+  const recipePath = filePathOf(recipeUri);
+  const modelPath = recipePath?.replace(/\.quant\.json$/i, '.onnx');
+  if (modelPath && modelPath !== recipePath && interest.has(modelPath)) publishModel(modelPath);
+}
+
 documents.onDidChangeContent(({ document }) => {
-  if (isRecipeUri(document.uri)) return publishRecipe(document);
+  if (isRecipeUri(document.uri)) {
+    publishModelOfRecipe(document.uri);
+    return publishRecipe(document);
+  }
   // A text view whose content the client refreshed: its model changed on disk (maybe outside the workspace watchers).
   const modelPath = modelPathOf(document.uri);
   if (modelPath && !document.uri.startsWith('file:') && document.version > 1) publishModel(modelPath);
@@ -204,8 +239,9 @@ documents.onDidChangeContent(({ document }) => {
 documents.onDidClose(({ document }) => {
   const modelPath = modelPathOf(document.uri);
   if (modelPath && !document.uri.startsWith('file:')) {
-    void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
     dropInterest(modelPath, `text:${document.uri}`);
+    // Still of interest (a model editor): the findings stay, on the text view it would reopen.
+    if (interest.has(modelPath)) publishModel(modelPath);
   } else if (isRecipeUri(document.uri)) {
     void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
   }
@@ -256,7 +292,7 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
         const interested = interest.has(modelPath);
         if (change.type === FileChangeType.Deleted && modelPath === file) {
           store.forget(modelPath);
-          void connection.sendDiagnostics({ uri: fileUri(modelPath), diagnostics: [] });
+          clearModel(modelPath);
         } else if (interested) {
           publishModel(modelPath);
         }
@@ -265,7 +301,10 @@ connection.onDidChangeWatchedFiles(({ changes }) => {
       } else if (/\.npy$/i.test(file) || isRecipeUri(change.uri)) {
         publishRecipes();
         // Text views' "Keep float" lenses follow the recipe.
-        if (isRecipeUri(change.uri)) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+        if (isRecipeUri(change.uri)) {
+          void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+          publishModelOfRecipe(change.uri);
+        }
       }
     });
   }

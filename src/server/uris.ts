@@ -6,6 +6,11 @@ export function fileUri(p: string): string {
   return pathToFileURL(p).href;
 }
 
+/** The text view of a model, `onnx-text:/x/model.onnx.txt`, spelled as the client's textViewUri parses back to. */
+export function textViewUri(p: string): string {
+  return `${TEXT_SCHEME}:${pathToFileURL(p).pathname}.txt`;
+}
+
 /** Model path of a `file:` URI ending in .onnx or an `onnx-text:` URI; undefined for anything else. */
 export function modelPathOf(uri: string): string | undefined {
   try {

@@ -79,22 +79,9 @@ export interface PerLayerJob {
   data?: string;
 }
 
-/** Test-only jobs, accepted by the worker only when ONNX_QUANTIZER_TEST_HOOKS=1. */
-export interface CrashJob {
-  /** 'abort': process.abort() as native code would; 'exit': process.exit(3). */
-  kind: 'crash';
-  how?: 'abort' | 'exit';
-}
-export interface StallJob {
-  /** Busy-loops for `ms` ignoring cancellation: checks the host's kill-after-timeout path. */
-  kind: 'stall';
-  ms: number;
-}
-
-export type JobRequest = SummarizeJob | GraphJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob | CrashJob | StallJob;
+export type JobRequest = SummarizeJob | GraphJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob;
 export type JobKind = JobRequest['kind'];
-export const JOB_KINDS: readonly JobKind[] = ['summarize', 'graph', 'quantize', 'bench', 'compare', 'perLayer', 'crash', 'stall'];
-export const TEST_JOB_KINDS: readonly JobKind[] = ['crash', 'stall'];
+export const JOB_KINDS: readonly JobKind[] = ['summarize', 'graph', 'quantize', 'bench', 'compare', 'perLayer'];
 
 // ---------------------------------------------------------------------------------------------
 // Results (plain JSON DTOs; the worker maps engine results onto them where shapes differ)
@@ -165,8 +152,6 @@ export interface JobResults {
   bench: BenchResult;
   compare: CompareJobResult;
   perLayer: LayerError[];
-  crash: never;
-  stall: { ms: number };
 }
 export type JobResult<K extends JobKind> = JobResults[K];
 
@@ -264,10 +249,6 @@ export function validateJob(job: unknown): string | undefined {
       if (!optional(job, 'quantize', isObj)) return 'compare quantize must be an object';
       if (!optional(job, 'testDataBeside', (v) => typeof v === 'boolean')) return 'compare testDataBeside must be a boolean';
       return undefined;
-    case 'crash':
-      return optional(job, 'how', (h) => h === 'abort' || h === 'exit') ? undefined : 'crash how must be abort or exit';
-    case 'stall':
-      return isCount(job.ms) ? undefined : 'stall needs ms';
     default:
       return `unknown job kind ${JSON.stringify(job.kind)}`;
   }
@@ -284,6 +265,12 @@ export function parseHostMessage(x: unknown): Parsed<HostMessage> {
     return { ok: true, message: { v: 1, id: m.id, kind: 'start', job: m.job as JobRequest } };
   }
   return { ok: false, reason: `unknown message kind ${JSON.stringify(m.kind)}` };
+}
+
+/** The id of a `start` message, valid or not: the worker answers a job it refuses with an error. */
+export function startId(x: unknown): number | undefined {
+  const e = envelope(x);
+  return e.ok && e.message.kind === 'start' ? e.message.id : undefined;
 }
 
 export function parseWorkerMessage(x: unknown): Parsed<WorkerMessage> {
@@ -373,6 +360,7 @@ const QUANTIZE_FIDELITY: Shape<QuantizeFidelity> = {
   outputs: listOf(matches(OUTPUT_FIDELITY)),
   floor: matches<QuantizeFidelity['floor']>({ sqnrDb: isNum, cosine: isNum }),
   belowFloor: isBool,
+  layersNotRanked: opt(isText),
   worstLayers: opt(listOf((l) => isObj(l) && isStr(l.node) && isStr(l.opType) && isNumOrNull(l.localSqnrDb) && isNumOrNull(l.sqnrDb))),
 };
 const QUANTIZE_SPEED: Shape<QuantizeSpeed> = {
@@ -479,8 +467,6 @@ const RESULT_MISMATCH: { readonly [K in JobKind]: (x: unknown) => string | undef
   bench: (x) => mismatchOf(x, BENCH_RESULT),
   compare: (x) => mismatchOf(x, COMPARE_RESULT),
   perLayer: (x) => failure(listOf(matches(LAYER_ERROR))(x)),
-  crash: () => '',
-  stall: (x) => mismatchOf<JobResults['stall']>(x, { ms: isSize }),
 };
 
 /**
@@ -509,9 +495,19 @@ export function describeJob(job: JobRequest): string {
       return `Comparing ${base(job.reference)} with ${base(job.candidate)}`;
     case 'perLayer':
       return `Per-layer comparison of ${base(job.candidate)}`;
-    case 'crash':
-      return 'Crash (test)';
-    case 'stall':
-      return 'Stall (test)';
   }
 }
+
+/**
+ * What a host needs to know of the jobs it sends: a label for logs and the check of their result.
+ * JOB_PROTOCOL knows JobRequest; testJobs.ts extends it with the test-only jobs.
+ */
+export interface JobProtocol {
+  describe(job: { kind: string }): string;
+  resultMismatch(kind: string, result: unknown): string | undefined;
+}
+const isJobRequest = (job: { kind: string }): job is JobRequest => (JOB_KINDS as readonly string[]).includes(job.kind);
+export const JOB_PROTOCOL: JobProtocol = {
+  describe: (job) => (isJobRequest(job) ? describeJob(job) : job.kind),
+  resultMismatch: (kind, result) => (isJobRequest({ kind }) ? resultMismatch(kind as JobKind, result) : `${kind} result: ${kind} is not a job kind`),
+};

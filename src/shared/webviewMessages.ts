@@ -16,6 +16,7 @@ export const WEBVIEW_PROTOCOL_VERSION = 1;
 
 /** The webviews show byte counts as the CLI, hovers and tree do (one formatter, one unit spelling). */
 export { formatBytes } from '../core/report/format';
+import type { RunDelta, RunDimension } from '../core/report/runs';
 
 // ---------------------------------------------------------------------------------------------
 // Editor DTOs
@@ -197,6 +198,26 @@ export interface LayerErrorDto {
   /** Error this node adds itself (the ranking key; lower is worse). */
   localSqnrDb: number | null;
   cosine: number | null;
+  /** Keeping the node float would change this run (its mode quantized it); absent: not known, offered. */
+  excludable?: boolean;
+  /** The run kept this node float. */
+  excluded?: boolean;
+}
+
+export type { RunDimension } from '../core/report/runs';
+export const RUN_DIMENSIONS: readonly RunDimension[] = ['size', 'fidelity', 'speed'];
+
+/** A run against the one before it (core/report/runs.ts RunDelta), and which run that was. */
+export type RunDeltaDto = RunDelta & { against: number };
+
+/** A candidate column as one run of the float model (core/report/runs.ts). */
+export interface RunColumnDto {
+  number: number;
+  /** Nodes the run kept float. */
+  excluded: string[];
+  delta: RunDeltaDto | null;
+  /** The quantized model is still on disk (re-quantize and the graph need it). */
+  modelExists: boolean;
 }
 
 export interface ModelColumnDto {
@@ -219,6 +240,8 @@ export interface ModelColumnDto {
    * worst output's figures, and whether that is below the floor (then the worst layers).
    */
   quantizeFidelity?: { text: string; belowFloor: boolean } | null;
+  /** Set when the dashboard shows the float model's run history. */
+  run?: RunColumnDto | null;
 }
 
 export interface DashboardDto {
@@ -257,7 +280,13 @@ export interface DashboardShowInGraphMessage {
   model: number;
   node: string;
 }
-export type DashboardToHostMessage = DashboardReadyMessage | ExcludeNodesMessage | ExportMessage | DashboardShowInGraphMessage;
+/** Remove the run in column `model` (asks first; its report files go, the model only if the user says so). */
+export interface RemoveRunMessage {
+  v: 1;
+  type: 'removeRun';
+  model: number;
+}
+export type DashboardToHostMessage = DashboardReadyMessage | ExcludeNodesMessage | ExportMessage | DashboardShowInGraphMessage | RemoveRunMessage;
 
 export interface ShowReportMessage {
   v: 1;
@@ -385,6 +414,8 @@ export function isDashboardToHostMessage(x: unknown): x is DashboardToHostMessag
       return oneOf(x.format, EXPORT_FORMATS);
     case 'showInGraph':
       return isCount(x.model, 1000) && isNodeKey(x.node);
+    case 'removeRun':
+      return isCount(x.model, 1000) && x.model > 0;
     default:
       return false;
   }
@@ -393,8 +424,16 @@ export function isDashboardToHostMessage(x: unknown): x is DashboardToHostMessag
 const isLatency = (x: unknown): boolean => isObj(x) && isNum(x.p50Ms) && isNum(x.p90Ms) && isNum(x.p99Ms);
 const isFidelity = (x: unknown): boolean =>
   isObj(x) && isBool(x.identical) && ['samples', 'agreement', 'cosine', 'sqnrDb', 'maxAbsError', 'accuracy'].every((k) => isNumOrNull(x[k])) && (x.dataSource === undefined || x.dataSource === null || isStr(x.dataSource));
+const isOptionalBool = (x: unknown): boolean => x === undefined || isBool(x);
 const isLayerError = (x: unknown): boolean =>
-  isObj(x) && isStr(x.node) && isStr(x.opType) && isStr(x.tensor) && isNumOrNull(x.sqnrDb) && isBool(x.identical) && isNumOrNull(x.localSqnrDb) && isNumOrNull(x.cosine);
+  isObj(x) && isStr(x.node) && isStr(x.opType) && isStr(x.tensor) && isNumOrNull(x.sqnrDb) && isBool(x.identical) && isNumOrNull(x.localSqnrDb) && isNumOrNull(x.cosine) &&
+  isOptionalBool(x.excludable) && isOptionalBool(x.excluded);
+const isNodeList = (x: unknown): boolean => isArrOf(x, (n) => isStr(n, 4096), 10_000);
+const isRunDelta = (x: unknown): boolean =>
+  isObj(x) && isCount(x.against) && ['sizeRatio', 'sqnrDb', 'cosine', 'accuracy', 'speedup'].every((k) => isNumOrNull(x[k])) &&
+  isNodeList(x.newlyExcluded) && isNodeList(x.noLongerExcluded) && isBool(x.sameData) && isArrOf(x.worse, (w) => oneOf(w, RUN_DIMENSIONS), 3);
+const isRunColumn = (x: unknown): boolean =>
+  isObj(x) && isCount(x.number) && isNodeList(x.excluded) && (x.delta === null || isRunDelta(x.delta)) && isBool(x.modelExists);
 const isLabelled = (x: unknown): boolean => isObj(x) && isStr(x.label) && isStr(x.value);
 
 export function isModelColumn(x: unknown): x is ModelColumnDto {
@@ -410,7 +449,8 @@ export function isModelColumn(x: unknown): x is ModelColumnDto {
     isArrOf(x.samplesMs, isNum) &&
     (x.fidelity === null || isFidelity(x.fidelity)) &&
     isArrOf(x.layers, isLayerError) &&
-    (x.quantizeFidelity === undefined || x.quantizeFidelity === null || (isObj(x.quantizeFidelity) && isStr(x.quantizeFidelity.text, 2000) && isBool(x.quantizeFidelity.belowFloor)))
+    (x.quantizeFidelity === undefined || x.quantizeFidelity === null || (isObj(x.quantizeFidelity) && isStr(x.quantizeFidelity.text, 2000) && isBool(x.quantizeFidelity.belowFloor))) &&
+    (x.run === undefined || x.run === null || isRunColumn(x.run))
   );
 }
 

@@ -5,21 +5,37 @@
  * src/shared/protocol.ts; malformed ones are dropped with a note on stderr (the host logs it).
  */
 import { oneLine, asEngineError } from '../core/errors';
-import type { Progress } from '../core/progress';
-import { PROTOCOL_VERSION, TEST_JOB_KINDS, parseHostMessage, type LogLevel, type WorkerMessage } from '../shared/protocol';
+import type { JobContext, Progress } from '../core/progress';
+import { PROTOCOL_VERSION, parseHostMessage, startId, type LogLevel, type WorkerMessage } from '../shared/protocol';
+import { parseTestStart } from '../shared/testJobs';
 import { runJob } from './jobs';
+import { runTestJob } from './jobs/testHooks';
 
 const running = new Map<number, AbortController>();
+// The test-only jobs (shared/testJobs.ts) are accepted only under this switch.
 const testHooks = process.env.ONNX_QUANTIZER_TEST_HOOKS === '1';
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
+/** A start whose job is refused is answered, so the host's job does not wait for nothing. */
+function refuse(id: number, reason: string): void {
+  send({ v: PROTOCOL_VERSION, id, kind: 'error', error: { name: 'InputError', message: `job refused: ${reason}` } });
+}
+
 function handle(raw: unknown): void {
+  const test = testHooks ? parseTestStart(raw) : undefined;
+  if (test) {
+    if (test.ok) start(test.id, () => runTestJob(test.job));
+    else refuse(test.id, test.reason);
+    return;
+  }
   const parsed = parseHostMessage(raw);
   if (!parsed.ok) {
     process.stderr.write(`ignored malformed message: ${parsed.reason}\n`);
+    const id = startId(raw);
+    if (id !== undefined && !running.has(id)) refuse(id, parsed.reason);
     return;
   }
   const m = parsed.message;
@@ -27,13 +43,14 @@ function handle(raw: unknown): void {
     running.get(m.id)?.abort();
     return;
   }
-  const { id, job } = m;
+  const { job } = m;
+  start(m.id, (ctx) => runJob(job, ctx));
+}
+
+/** Runs one job with its own AbortController and reports its progress, logs and end. */
+function start(id: number, run: (ctx: JobContext) => Promise<unknown>): void {
   if (running.has(id)) {
     process.stderr.write(`ignored duplicate start for job ${id}\n`);
-    return;
-  }
-  if (TEST_JOB_KINDS.includes(job.kind) && !testHooks) {
-    send({ v: PROTOCOL_VERSION, id, kind: 'error', error: { name: 'InputError', message: `job kind '${job.kind}' is only available with ONNX_QUANTIZER_TEST_HOOKS=1` } });
     return;
   }
   const controller = new AbortController();
@@ -45,7 +62,7 @@ function handle(raw: unknown): void {
     if (typeof progress.message === 'string') p.message = progress.message;
     send({ v: PROTOCOL_VERSION, id, kind: 'progress', progress: p });
   };
-  runJob(job, { signal: controller.signal, onProgress, log: (line) => log('debug', line) })
+  run({ signal: controller.signal, onProgress, log: (line) => log('debug', line) })
     .then(
       (result) => send({ v: PROTOCOL_VERSION, id, kind: 'result', result }),
       (thrown: unknown) => {

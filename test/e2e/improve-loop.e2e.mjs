@@ -21,6 +21,8 @@ const MODEL = 'digits_cnn.onnx';
 const OUTPUT = 'digits_cnn.int8.onnx';
 const RECIPE = 'digits_cnn.quant.json';
 const NODE = '/down/down.0/Conv';
+// The model editor's tab (not the text view's or the report's, which also name the model).
+const MODEL_TAB = new RegExp(`^\\s*${MODEL.replace('.', '\\.')}\\s*$`);
 const cli = (...args) => execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
 
 /** The code lens shown above the text-view line that defines `node` (lenses are view zones above their line). */
@@ -72,7 +74,7 @@ describe('improve loop (UI)', () => {
       const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: MODEL }).first();
       await row.waitFor({ timeout: 30000 });
       await row.click();
-      await page.locator('.tabs-container .tab.active', { hasText: MODEL }).waitFor({ timeout: 20000 });
+      await page.locator('.tabs-container .tab.active', { hasText: MODEL_TAB }).first().waitFor({ timeout: 20000 });
       await runCommand(page, 'ONNX Quantizer: Show as Text');
       await page.locator('.tabs-container .tab.active', { hasText: `${MODEL}.txt` }).waitFor({ timeout: 30000 });
       const lens = await lensAbove(page, NODE);
@@ -84,6 +86,14 @@ describe('improve loop (UI)', () => {
       assert.equal(recipe.nodes?.[NODE]?.exclude, true, `recipe: ${JSON.stringify(recipe)}`);
       await waitUntil(`the lens of ${NODE} to say it is kept float`, async () => /^Kept float by the recipe/.test(await (await lensAbove(page, NODE)).innerText()), { timeout: 20000 });
       await s.shot('text-view-keep-float');
+      // Each finding is listed once in Problems, under the text view (not again under the binary .onnx).
+      await runCommand(page, 'Problems: Focus on Problems View');
+      const finding = page.locator('.markers-panel .monaco-list-row', { hasText: 'Conv → int8 static: 288.0 KiB' });
+      await finding.first().waitFor({ timeout: 20000 });
+      assert.equal(await finding.count(), 1, 'the finding of /down/down.0/Conv is listed once');
+      const files = await page.locator('.markers-panel .monaco-list-row .file-icon, .markers-panel .monaco-list-row .label-name').allInnerTexts();
+      assert.ok(!files.some((f) => f.trim() === MODEL), `Problems lists ${MODEL} itself: ${JSON.stringify(files)}`);
+      await runCommand(page, 'View: Toggle Panel Visibility');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
@@ -227,7 +237,7 @@ describe('improve loop (UI)', () => {
       await runCommand(page, 'View: Show Explorer');
       const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: MODEL }).first();
       await row.click();
-      await page.locator('.tabs-container .tab.active', { hasText: MODEL }).waitFor({ timeout: 20000 });
+      await page.locator('.tabs-container .tab.active', { hasText: MODEL_TAB }).first().waitFor({ timeout: 20000 });
       const editor = await findWebviewFrame(page, '[data-testid="layer-row"][data-node]', { timeout: 60000 });
       const filter = editor.getByTestId('layer-filter');
       const visibleRows = () => editor.locator('[data-testid="layer-row"]').evaluateAll((rows) =>

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CodeAction, CodeLens, CompletionItem, Diagnostic, DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
 import { loadModel } from '../../src/core/onnx/model';
+import { analyzeLayers } from '../../src/core/analysis/layers';
 import { readFloat32 } from '../../src/core/onnx/tensor';
 import { modelToBytes } from '../../src/core/onnx/save';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/core/onnx/builder';
@@ -23,6 +24,7 @@ import { quantizeFile } from '../../src/core/quantize';
 import { compareModels } from '../../src/core/evaluate/compare';
 import { buildReport, writeReports } from '../../src/core/report';
 import { latestReportAbout } from '../../src/core/report/locate';
+import { textViewUri } from '../../src/server/uris';
 import { TestClient } from './client';
 
 const FIXTURES = path.join(__dirname, '../fixtures');
@@ -30,7 +32,7 @@ let dir: string;
 let client: TestClient;
 
 const fileUri = (p: string) => pathToFileURL(p).href;
-const textUri = (p: string) => `onnx-text:${pathToFileURL(p).pathname}.txt`;
+const textUri = textViewUri;
 const pos = (line: number, character: number) => ({ line, character });
 
 before(async () => {
@@ -58,7 +60,7 @@ const lineOf = (lines: string[], needle: string) => {
   return i;
 };
 
-test('text view of the MLP: one Information per weighted layer, also on the .onnx file, with the node in data', async () => {
+test('text view of the MLP: one Information per weighted layer, with the node in data, published once (not on the .onnx file)', async () => {
   const model = path.join(dir, 'digits_mlp.onnx');
   const { uri, lines } = await openView(model);
   const diags = await client.diagnosticsFor(uri);
@@ -69,8 +71,23 @@ test('text view of the MLP: one Information per weighted layer, also on the .onn
   assert.match(fc1.message, new RegExp(`^Gemm → int8 dynamic: ${formatBytes(256 * 64 * 4)} → ${formatBytes(256 * 64 + 5)}`));
   assert.equal(fc1.range.start.line, lineOf(lines, '["/fc1/Gemm"]'));
   assert.equal(lines[fc1.range.start.line]!.slice(fc1.range.start.character, fc1.range.end.character), 'Gemm');
-  const onFile = await client.diagnosticsFor(fileUri(model), (d) => d.length === diags.length);
-  assert.deepEqual(onFile.map((d) => d.message), diags.map((d) => d.message));
+  assert.equal(client.diagnostics.get(fileUri(model)), undefined, 'nothing is published on the binary .onnx');
+});
+
+test('a tracked model without a view (the model editor) gets its findings on the text view it would open; they stay there when a view opens and closes, and clear when untracked', async () => {
+  const model = path.join(dir, 'tracked.onnx');
+  fs.copyFileSync(path.join(dir, 'digits_mlp.onnx'), model);
+  client.notify('onnxQuantizer/trackModel', { uri: fileUri(model) });
+  const tracked = await client.diagnosticsFor(textUri(model), (d) => d.some((x) => x.message.startsWith('Gemm')));
+  const { uri } = await openView(model);
+  assert.equal(uri, textUri(model));
+  client.close(uri);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(client.diagnostics.get(uri)?.map((d) => d.message), tracked.map((d) => d.message), 'still shown for the model editor');
+  client.notify('onnxQuantizer/untrackModel', { uri: fileUri(model) });
+  await client.diagnosticsFor(uri, (d) => d.length === 0);
+  assert.equal(client.diagnostics.get(fileUri(model)), undefined);
+  fs.rmSync(model);
 });
 
 test('hover on a weight shows its statistics and the scale quantization would choose', async () => {
@@ -148,12 +165,11 @@ test('an already quantized (QDQ) model: no size notes, a lens counting its quant
   client.close(uri);
 });
 
-test('a node finding carries a link to the graph (its code), in the text view and on the .onnx file', async () => {
+test('a node finding carries a link to the graph (its code)', async () => {
   const model = path.join(dir, 'digits_mlp.onnx');
   const { uri } = await openView(model);
   const diags = await client.diagnosticsFor(uri);
-  const onFile = await client.diagnosticsFor(fileUri(model), (d) => d.length === diags.length);
-  for (const list of [diags, onFile]) {
+  for (const list of [diags]) {
     const nodes = list.filter((d) => (d.data as { node?: string } | undefined)?.node);
     assert.ok(nodes.length >= 3, JSON.stringify(list));
     for (const d of nodes) {
@@ -370,15 +386,15 @@ test('a model changed on disk gets new diagnostics and a modelChanged notificati
   const model = path.join(dir, 'changing.onnx');
   fs.copyFileSync(path.join(dir, 'digits_mlp.onnx'), model);
   client.notify('onnxQuantizer/trackModel', { uri: fileUri(model) });
-  await client.diagnosticsFor(fileUri(model), (d) => d.some((x) => x.message.startsWith('Gemm')));
+  await client.diagnosticsFor(textUri(model), (d) => d.some((x) => x.message.startsWith('Gemm')));
   fs.copyFileSync(path.join(dir, 'digits_cnn.onnx'), model);
   client.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: fileUri(model), type: 2 }] });
-  const cnn = await client.diagnosticsFor(fileUri(model), (d) => d.some((x) => x.message.startsWith('Conv')));
+  const cnn = await client.diagnosticsFor(textUri(model), (d) => d.some((x) => x.message.startsWith('Conv')));
   assert.ok(cnn.some((d) => /^Conv → int8 static/.test(d.message)));
   await client.until('modelChanged', () => client.notifications.some((n) => n.method === 'onnxQuantizer/modelChanged' && (n.params as { uri: string }).uri === fileUri(model)));
   fs.rmSync(model);
   client.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: fileUri(model), type: 3 }] });
-  await client.diagnosticsFor(fileUri(model), (d) => d.length === 0);
+  await client.diagnosticsFor(textUri(model), (d) => d.length === 0);
 });
 
 test('a corrupted model gives exactly one Error and the server keeps answering', async () => {
@@ -424,8 +440,51 @@ test('external data outside the model folder is refused with one Error', async (
   const model = path.join(sub, 'unsafe.onnx');
   fs.writeFileSync(model, modelToBytes(makeModel(g)));
   client.notify('onnxQuantizer/trackModel', { uri: fileUri(model) });
-  const diags = await client.diagnosticsFor(fileUri(model));
+  const diags = await client.diagnosticsFor(textUri(model));
   assert.equal(diags.length, 1);
   assert.equal(diags[0]!.severity, 1);
   assert.match(diags[0]!.message, /external data for tensor 'w' points outside the model's folder \('\.\.\/outside\.bin'\); refused/);
+});
+
+test('diagnostics fit the chosen mode: a static-only risk is a hint in dynamic mode, a CNN in dynamic mode gets a top-level hint for static', async () => {
+  // A LayerNormalization (QDQ around it is pure overhead, in static mode only) after a MatMul.
+  const d = 32;
+  const g = makeGraph(
+    [makeNode('MatMul', ['x', 'w'], ['h'], {}, { name: 'mm' }), makeNode('LayerNormalization', ['h', 'gamma', 'beta'], ['y'], { axis: -1 }, { name: 'ln' })],
+    'g',
+    [makeValueInfo('x', DataType.FLOAT, [1, d])],
+    [makeValueInfo('y', DataType.FLOAT, [1, d])],
+    [floatTensor('w', [d, d], Array.from({ length: d * d }, (_, i) => Math.sin(i))), floatTensor('gamma', [d], new Array(d).fill(1)), floatTensor('beta', [d], new Array(d).fill(0))],
+  );
+  const model = path.join(dir, 'layernorm.onnx');
+  fs.writeFileSync(model, modelToBytes(makeModel(g)));
+  const { uri } = await openView(model);
+  const risk = (list: Diagnostic[]) => list.find((x) => /LayerNormalization has no fused int8 kernel/.test(x.message));
+  const dynamic = risk(await client.diagnosticsFor(uri, (l) => risk(l) !== undefined));
+  assert.equal(dynamic?.severity, 4, 'a hint while the mode is dynamic');
+  assert.match(dynamic?.message ?? '', /\(static mode only; the chosen mode is dynamic\)$/);
+  // Static in the settings: the same risk is a warning again.
+  client.config = { mode: 'static' };
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  const staticRisk = risk(await client.diagnosticsFor(uri, (l) => risk(l)?.severity === 2));
+  assert.doesNotMatch(staticRisk?.message ?? '', /static mode only/);
+  client.config = {};
+  client.notify('workspace/didChangeConfiguration', { settings: null });
+  client.close(uri);
+
+  // digits_cnn: dynamic quantizes only the Gemm (5 KiB of 584.5 KiB): the view's first line says static is the mode for it.
+  const cnn = await openView(path.join(dir, 'digits_cnn.onnx'));
+  const fit = (list: Diagnostic[]) => list.find((x) => x.range.start.line === 0 && /mode leaves/.test(x.message));
+  const hint = fit(await client.diagnosticsFor(cnn.uri, (l) => fit(l) !== undefined));
+  assert.equal(hint?.severity, 3);
+  const layers = analyzeLayers(loadModel(path.join(dir, 'digits_cnn.onnx')));
+  const convBytes = layers.filter((l) => l.opType === 'Conv').reduce((n, l) => n + l.weightBytes, 0);
+  const allBytes = layers.reduce((n, l) => n + l.weightBytes, 0);
+  assert.equal(hint?.message, `dynamic mode leaves ${formatBytes(convBytes)} of the ${formatBytes(allBytes)} of weights float (4 Conv): static mode quantizes ${formatBytes(convBytes)} of them`);
+  // The MLP fits dynamic mode: no such line.
+  const mlp = await openView(path.join(dir, 'digits_mlp.onnx'));
+  assert.equal(fit(await client.diagnosticsFor(mlp.uri, (l) => l.length > 0)), undefined);
+  client.close(cnn.uri);
+  client.close(mlp.uri);
+  fs.rmSync(model);
 });

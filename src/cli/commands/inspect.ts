@@ -20,7 +20,8 @@ export const inspectCommand: Command = {
     const { positionals, values } = parseCommandArgs(argv, { json: { type: 'boolean' }, stats: { type: 'boolean' }, 'no-stats': { type: 'boolean' } }, this.usage);
     const file = positionals[0];
     if (!file || positionals.length > 1) throw new InputError(`expected one MODEL\nusage: ${this.usage}`);
-    const model = loadModel(file);
+    // Large weights are read only if the statistics need them.
+    const model = loadModel(file, { lazyWeights: true });
     try {
       // Weight statistics read every weight: the table shows their risks, JSON has them when asked (--stats).
       const stats = values.json ? !!values.stats && !values['no-stats'] : !values['no-stats'];

@@ -28,7 +28,7 @@ import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-ind
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
-import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
+import { channelAxisOf, opRule, qdqGroupReason, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
@@ -174,8 +174,8 @@ function layerOf(
     const t = name ? index.constant(name)?.tensor : undefined;
     if (t) constWeights.push({ t, input: pos });
   }
-  // The engines quantize float32 weights only (a float16 weight stays as it is, as they report).
-  const nonFloat = constWeights.find(({ t }) => t.dataType !== DataType.FLOAT);
+  // The engines quantize float32 weights, and float16 ones after widening the model (quantize/widen.ts).
+  const nonFloat = constWeights.find(({ t }) => !isQuantizableFloat(t.dataType));
   const floatWeights = nonFloat ? [] : constWeights;
   for (const { t, input } of floatWeights) {
     const bytes = safeBytes(t);
@@ -183,7 +183,7 @@ function layerOf(
     info.weightBytes += bytes;
   }
   if (nonFloat) {
-    const msg = `weight '${nonFloat.t.name}' is ${dtypeName(nonFloat.t.dataType).toUpperCase()}: left float (only float32 weights are quantized)`;
+    const msg = `weight '${nonFloat.t.name}' is ${dtypeName(nonFloat.t.dataType).toUpperCase()}: left float (only float32 and float16 weights are quantized)`;
     info.risk.nonFloatWeight = msg;
     info.notes.push(msg);
   }
@@ -233,7 +233,7 @@ function layerOf(
   // Embedding tables → GatherBlockQuantized: a 2-D float32 table read on axis 0, rows a whole number of blocks.
   const table = op === 'Gather' && floatWeights.length === 1 ? floatWeights[0]?.t : undefined;
   const tableShape = table ? safeShape(table) : [];
-  const gatherBlocks = table?.dataType === DataType.FLOAT && tableShape.length === 2 && attrInt(node, 'axis', 0) === 0 && !indicesConst && (tableShape[1] ?? 0) % 32 === 0;
+  const gatherBlocks = table !== undefined && isQuantizableFloat(table.dataType) && tableShape.length === 2 && attrInt(node, 'axis', 0) === 0 && !indicesConst && (tableShape[1] ?? 0) % 32 === 0;
   if (rule?.weightOnly === 'default' && gatherBlocks) info.modes.push('weight-only');
 
   // Unfusable ops: ORT's tool would QDQ-wrap them; the CPU provider then runs them in float with extra work.
@@ -295,16 +295,50 @@ function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined 
  * quantized anyway (written by a quantized op, or read by a compute op).
  */
 function staticNeighbourhood(node: NodeProto, role: 'compute' | 'pass-through' | 'fold', index: ModelIndex): boolean {
-  if (role === 'compute') return true;
+  if (role === 'compute') return !inQdqGroup(node, index);
   const input = node.input[0];
   if (!input) return false;
-  const producerRole = (() => {
-    const p = index.producer(input)?.node;
-    return p && (p.domain === '' || p.domain === 'ai.onnx') ? opRule(p)?.static : undefined;
-  })();
-  if (role === 'fold') return producerRole === 'compute' && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
-  if (index.constant(input)) return false;
-  return producerRole === 'compute' || producerRole === 'fold' || producerRole === 'pass-through' || index.consumers(input).some((c) => opRule(c.node)?.static === 'compute');
+  return role === 'fold' ? foldsIntoProducer(input, index) : quantizedAnyway(input, index);
+}
+
+/** A compute op already inside a QDQ group is left as it is (the planner's rule), and nothing folds into it. */
+const inQdqGroup = (n: NodeProto, index: ModelIndex): boolean => qdqGroupReason(n, (t) => index.producer(t)?.node, (t) => index.consumers(t).map((c) => c.node)) !== undefined;
+
+/** A main-graph compute op of the standard domain the planner would wrap in Q/DQ. */
+const plannedCompute = (e: IndexedNode | undefined, index: ModelIndex): e is IndexedNode =>
+  !!e && e.scope.depth === 0 && (e.node.domain === '' || e.node.domain === 'ai.onnx') && opRule(e.node)?.static === 'compute' && !inQdqGroup(e.node, index);
+
+/** A Relu/Clip reading `input` folds into its producer: a planned compute op whose output only it reads. */
+function foldsIntoProducer(input: string, index: ModelIndex): boolean {
+  return plannedCompute(index.producer(input), index) && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
+}
+
+const quantizedTensorMemo = new WeakMap<ModelIndex, Map<string, boolean>>();
+
+/**
+ * Whether the static planner gives tensor `t` quantization parameters anyway, so a pass-through op
+ * reading it keeps 8-bit: `t` is written by a planned compute op, by a Relu/Clip folded into one,
+ * or by a pass-through op on such a tensor, or it is read by a planned compute op.
+ */
+function quantizedAnyway(t: string, index: ModelIndex): boolean {
+  let memo = quantizedTensorMemo.get(index);
+  if (!memo) quantizedTensorMemo.set(index, (memo = new Map()));
+  const known = memo.get(t);
+  if (known !== undefined) return known;
+  memo.set(t, false); // a cycle (no valid graph has one) ends here
+  let quantized = false;
+  if (!index.constant(t)) {
+    const producer = index.producer(t);
+    const p = producer?.node;
+    const role = p && producer.scope.depth === 0 && (p.domain === '' || p.domain === 'ai.onnx') ? opRule(p)?.static : undefined;
+    quantized =
+      (role === 'compute' && plannedCompute(producer, index)) ||
+      (role === 'fold' && !!p?.input[0] && foldsIntoProducer(p.input[0], index)) ||
+      (role === 'pass-through' && !!p?.input[0] && quantizedAnyway(p.input[0], index)) ||
+      index.consumers(t).some((c) => plannedCompute(c, index));
+  }
+  memo.set(t, quantized);
+  return quantized;
 }
 
 /**

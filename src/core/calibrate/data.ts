@@ -9,7 +9,9 @@ import { InputError } from '../errors';
 import { DataType, dtypeName } from '../onnx/dtype';
 import type { GraphProto } from '../onnx/schema';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, batchAxisOf, batchLayout, checkFinite, fixedBatchOf, graphInputs, npyElements, readInputArrays, sampleDims, scalarValue, stateSamples, type InputSpec } from '../data/inputs';
+import { alignedCopy, batchAxisOf, batchLayout, checkFinite, fileNameForInput, fixedBatchOf, graphInputs, inputFileNames, npyElements, readInputArrays, sampleDims, scalarValue, stateSamples, type InputSpec } from '../data/inputs';
+
+export { fileNameForInput } from '../data/inputs';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 
 export const HOW_TO_PROVIDE =
@@ -48,15 +50,11 @@ export function modelInputs(graph: GraphProto): ModelInput[] {
 }
 
 /** File name for an input inside a calibration folder (characters unsafe in file names become '_'). */
-export function fileNameForInput(name: string): string {
-  return `${name.replace(/[/\\:*?"<>|]/g, '_')}.npy`;
-}
-
 export function loadCalibrationData(location: string | undefined, inputs: ModelInput[]): CalibrationData {
   if (!location) throw new InputError(`static quantization needs calibration data: ${HOW_TO_PROVIDE}`);
   if (!fs.existsSync(location)) throw new InputError(`calibration data '${location}' does not exist; ${HOW_TO_PROVIDE}`);
   const arrays = readInputArrays(location, inputs, {
-    fileNames: (name) => [fileNameForInput(name)],
+    fileNames: inputFileNames,
     missingInFolder: (folder, name) => new InputError(`calibration folder '${folder}' has no ${fileNameForInput(name)} for model input '${name}'`),
     notSingleInput: (specs) =>
       new InputError(`the model has ${specs.length} inputs (${specs.map((i) => i.name).join(', ')}); give a folder with one INPUTNAME.npy per input, not a single file`),

@@ -144,6 +144,20 @@ export function generatedElementCount(name: string, shape: number[], ask: string
   return count;
 }
 
+/** The file a data folder holds for an input (what calibration folders are written with): the name, characters file systems refuse replaced. */
+export function fileNameForInput(name: string): string {
+  return `${name.replace(/[/\\:*?"<>|]/g, '_')}.npy`;
+}
+
+/**
+ * The files a data folder may hold for an input, in the order they are tried: the name itself,
+ * fileNameForInput's, and every character outside [A-Za-z0-9_.-] replaced. Calibration and
+ * evaluation read the same folders (quantize checks fidelity on its calibration data), so both use these.
+ */
+export function inputFileNames(name: string): string[] {
+  return [...new Set([`${name}.npy`, fileNameForInput(name), `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.npy`])];
+}
+
 /** How a caller names input files in a folder and words the two ways the files can be wrong. */
 export interface InputFileRules {
   /** File names to try, in order, for an input inside a data folder. */

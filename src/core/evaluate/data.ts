@@ -11,7 +11,7 @@ import { tensorShape } from '../onnx/tensor';
 import { VALUE_PRESERVING_OPS } from '../onnx/op-rules';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../onnx/float16';
 import type { NpyArray, NpyDtype } from '../data/npy';
-import { alignedCopy, batchAxisOf, batchLayout, fixedBatchOf, generatedElementCount, graphInputs, isRecurrentState, npyElements, readInputArrays, sampleDims, scalarValue, stateSamples, type InputSpec } from '../data/inputs';
+import { alignedCopy, batchAxisOf, batchLayout, fixedBatchOf, generatedElementCount, graphInputs, inputFileNames, isRecurrentState, npyElements, readInputArrays, sampleDims, scalarValue, stateSamples, type InputSpec } from '../data/inputs';
 import { ort, type OrtTensor } from '../runtime/ort';
 import { seededRandom } from '../util/random';
 import { DEFAULT_SAMPLE_RATE, describeProbeShapes, isSampleRateInput, npyTypeOfInput, probeShapes, statedValue, type InputOverrides, type ProbeShape } from '../data/probe';
@@ -79,7 +79,7 @@ export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides
   const stated = overrides?.values ?? {};
   const specs = allSpecs.filter((s) => stated[s.name] === undefined);
   const files = readInputArrays(dataPath, specs, {
-    fileNames: (name) => [name, name.replace(/[^A-Za-z0-9_.-]/g, '_')].map((n) => `${n}.npy`),
+    fileNames: inputFileNames,
     missingInFolder: (folder, name) => new InputError(`data folder '${folder}' has no '${name}.npy' for input '${name}'`),
     notSingleInput: (all) => new InputError(`the model has ${all.length} inputs (${all.map((s) => s.name).join(', ')}): give a folder with one INPUTNAME.npy per input`),
   });

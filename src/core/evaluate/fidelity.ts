@@ -5,7 +5,7 @@
  * (20 dB or cosine 0.99 by default) the result says so and names the worst layers, ranked by the
  * per-layer error (perLayer.ts), so that they can be kept in float.
  */
-import { throwIfCancelled } from '../errors';
+import { throwIfCancelled, WorkError } from '../errors';
 import { indexModel } from '../onnx/graph-index';
 import { loadModel, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
@@ -154,7 +154,8 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
       await refSession.release();
       refSession = undefined;
     }
-    candidateModel = loadModel(candidate);
+    // Its inputs now, its weights only if the per-layer ranking needs them (lazyWeights).
+    candidateModel = loadModel(candidate, { lazyWeights: true });
     const candSession = await createSession(candidate, { threads: run.threads });
     try {
       outputs = await outputFidelity(referenceRuns, candSession, data, adaptInputData(data, modelInputs(candidateModel.proto)), ctx);
@@ -172,7 +173,14 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
     if (result.belowFloor) {
       ctx.onProgress?.({ stage: 'per-layer', message: 'fidelity below the floor: ranking the layers' });
       const index = indexModel(reference.proto);
-      const layers = await perLayerErrors(reference, candidateModel, firstSamples(data, PER_LAYER_SAMPLES), { threads: run.threads }, ctx);
+      let layers: Awaited<ReturnType<typeof perLayerErrors>>;
+      try {
+        layers = await perLayerErrors(reference, candidateModel, firstSamples(data, PER_LAYER_SAMPLES), { threads: run.threads }, ctx);
+      } catch (e) {
+        if (!(e instanceof WorkError)) throw e;
+        result.layersNotRanked = e.message;
+        return result;
+      }
       result.worstLayers = layers
         .filter((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined)
         .slice(0, WORST_SHOWN)
@@ -197,6 +205,8 @@ export function fidelityWarning(f: QuantizeFidelity): string {
   const worst = f.worstLayers ?? [];
   const layers = worst.length
     ? ` Worst layers (error each adds itself): ${worst.map((l) => `${l.node} (${l.opType}, ${formatSqnr(l.localSqnrDb)})`).join(', ')}; keep them in float with --exclude-nodes ${worst.map((l) => l.node).join(',')}, or let --auto-exclude sqnr:${f.floor.sqnrDb} choose.`
-    : ` Try --auto-exclude sqnr:${f.floor.sqnrDb} to keep the layers that add the most error in float.`;
+    : f.layersNotRanked
+      ? ` Worst layers not ranked (${f.layersNotRanked}); keep layers in float with --exclude-nodes.`
+      : ` Try --auto-exclude sqnr:${f.floor.sqnrDb} to keep the layers that add the most error in float.`;
   return `fidelity below the floor (${f.floor.sqnrDb} dB or cosine ${f.floor.cosine}) on ${f.samples} samples of ${f.inputs}: ${fidelityFigures(f)}.${layers}`;
 }

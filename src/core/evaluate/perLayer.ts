@@ -12,11 +12,12 @@
  * (fed as extra graph inputs). What comes out of a node there is the candidate's computation on
  * exact inputs, so error inherited from upstream layers (and amplified by them) is not blamed on it.
  */
-import { throwIfCancelled } from '../errors';
+import { throwIfCancelled, WorkError } from '../errors';
+import { formatBytes } from '../report/format';
+import { makeNode, makeValueInfo } from '../onnx/builder';
 import { indexModel, nodeKey } from '../onnx/graph-index';
 import type { OnnxModel } from '../onnx/model';
 import { create } from '@bufbuild/protobuf';
-import { makeValueInfo } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
 import { float32ToFloat16Bits } from '../onnx/float16';
 import { NodeProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../onnx/schema';
@@ -34,12 +35,50 @@ export interface PerLayerOptions {
   batch?: number | undefined;
   /** Bytes of intermediate tensors one run may hold (both models, the cut copy); default 256 MiB. */
   memoryBudget?: number | undefined;
+  /** Most bytes of measured tensors one sample may need (all three copies); above it, a WorkError before anything is held. Default 4 GiB. */
+  sampleLimit?: number | undefined;
 }
 
 const FLOAT_TYPES = new Set(['float32', 'float16', 'float64']);
 
 /** Bytes of intermediate values held per run (reference, candidate and cut copy together). */
 const MEMORY_BUDGET = 256 * 2 ** 20;
+/** One sample's measured tensors (the three copies) must fit this: every run holds them all at once. */
+const SAMPLE_LIMIT = 4 * 2 ** 30;
+
+/**
+ * The ranking holds every measured tensor of a sample at once, three times over: a
+ * high-resolution CNN (a 1024² segmentation net) needs tens of GiB for one sample. Their sizes
+ * are counted first by a run whose extra outputs are Size nodes (scalars, nothing big is kept),
+ * and a sample over the limit stops the ranking with the figure.
+ */
+async function checkOneSampleFits(reference: OnnxModel, wanted: string[], data: InputData, limit: number, options: { threads: number | undefined; optimization: 'disabled' }): Promise<void> {
+  const graph = reference.proto.graph;
+  if (!graph) return;
+  const sizeOf = (i: number) => `per_layer_size_${i}`;
+  const at = new Map(wanted.map((t, i) => [t, i]));
+  const sizeNode = (tensor: string, i: number | undefined) => (i === undefined ? [] : [makeNode('Size', [tensor], [sizeOf(i)], {}, { name: sizeOf(i) })]);
+  const counted = withGraph(reference.proto, {
+    ...graph,
+    // Each Size right after its tensor's producer, so that the tensor is freed as it would be.
+    node: graph.node.flatMap((n) => [n, ...n.output.flatMap((o) => sizeNode(o, at.get(o)))]),
+    output: [...graph.output, ...wanted.map((_, i) => makeValueInfo(sizeOf(i), DataType.INT64, []))],
+  });
+  const session = await sessionForVariant(reference, counted, options);
+  let elements = 0;
+  try {
+    // A fixed first dim is the one run size the model takes: counted for that many samples, divided.
+    const count = Math.min(fixedBatchOf(modelInputs(reference.proto)) ?? 1, data.samples);
+    const r = await session.run(feedsFor(data, 0, count), wanted.map((_, i) => sizeOf(i)));
+    for (const t of Object.values(r)) elements += Number((t.data as BigInt64Array)[0] ?? 0n) / count;
+  } finally {
+    await session.release();
+  }
+  const bytes = elements * 4 * 3;
+  if (bytes > limit) {
+    throw new WorkError(`per-layer ranking needs ${formatBytes(bytes)} for one sample (${wanted.length} tensors, three copies), over its ${formatBytes(limit)} limit`);
+  }
+}
 
 interface Tracked {
   tensor: string;
@@ -68,6 +107,7 @@ export async function perLayerErrors(
   const candidateName = candidateTensorMap(candGraph);
   const wanted = [...producers.keys()].filter((t) => candidateName(t) !== undefined);
   const sessionOptions = { threads: options.threads, optimization: 'disabled' as const };
+  await checkOneSampleFits(reference, wanted, data, options.sampleLimit ?? SAMPLE_LIMIT, sessionOptions);
   const sessions: InferenceSession[] = [];
   try {
     const refSession = await sessionWithOutputs(reference, wanted, sessionOptions);

@@ -126,6 +126,8 @@ export interface QuantizeFidelity {
   /** Below it (any output under sqnrDb or cosine), the run warns. */
   floor: { sqnrDb: number; cosine: number };
   belowFloor: boolean;
+  /** When below the floor and the layers could not be ranked: why (a sample too large to rank). */
+  layersNotRanked?: string;
   /** When below the floor: the layers adding the most error themselves, worst first. */
   worstLayers?: { node: string; opType: string; localSqnrDb: number | null; sqnrDb: number | null }[];
 }

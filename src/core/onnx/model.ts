@@ -8,6 +8,7 @@ import { walkTensors } from './walk';
 import { tensorByteSize } from './tensor';
 import { DataType, isKnownDataType } from './dtype';
 import { openRegularFile, readExactly, readRegularFile, statRegularFile } from '../util/files';
+import { readModelLazily } from './lazyWeights';
 
 /** A loaded model: the parsed message, where it came from, and lazy access to its external data. */
 export interface OnnxModel {
@@ -26,6 +27,11 @@ export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 export interface LoadOptions {
   /** Skip the check that every external-data file exists and is safe (not recommended). */
   skipExternalCheck?: boolean;
+  /**
+   * Leave large initializers' raw_data in the file until something reads `tensor.rawData`
+   * (lazyWeights.ts): for commands that need the graph, shapes and sizes but not the weights.
+   */
+  lazyWeights?: boolean;
 }
 
 /** Load a model from disk. Tensor bytes stay views into the file buffer. */
@@ -35,8 +41,7 @@ export function loadModel(file: string, options: LoadOptions = {}): OnnxModel {
   if (stat.size > PROTOBUF_LIMIT) {
     throw new InputError(`'${file}' is ${stat.size} bytes, over the 2 GiB protobuf limit: not a valid ONNX file (large weights belong in external data)`);
   }
-  const buf = readRegularFile(abs, 'model', PROTOBUF_LIMIT);
-  const proto = parseModel(buf, file);
+  const proto = (options.lazyWeights ? readLazily(abs, file) : undefined) ?? parseModel(readRegularFile(abs, 'model', PROTOBUF_LIMIT), file);
   const model: OnnxModel = {
     path: abs,
     dir: path.dirname(abs),
@@ -46,6 +51,16 @@ export function loadModel(file: string, options: LoadOptions = {}): OnnxModel {
   };
   if (!options.skipExternalCheck) model.external.checkAll(proto);
   return model;
+}
+
+function readLazily(abs: string, label: string): ModelProto | undefined {
+  const { fd, size } = openRegularFile(abs, 'model');
+  try {
+    const proto = readModelLazily(abs, fd, size);
+    return proto && checkModel(proto, label);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -76,6 +91,10 @@ export function parseModel(bytes: Uint8Array, label = 'model'): ModelProto {
     const why = /call stack|recursion depth/i.test(msg) ? 'subgraphs or messages nested too deeply' : msg;
     throw new InputError(`'${label}' is not a valid ONNX model (corrupted or truncated protobuf: ${why})`);
   }
+  return checkModel(proto, label);
+}
+
+function checkModel(proto: ModelProto, label: string): ModelProto {
   if (!proto.graph || proto.irVersion <= 0n) {
     throw new InputError(`'${label}' is not an ONNX model (no graph or no ir_version)`);
   }

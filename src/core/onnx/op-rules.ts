@@ -161,3 +161,21 @@ export function modeQuantizesOp(node: Pick<NodeProto, 'opType' | 'domain'>, mode
   const treatment = mode === 'dynamic' ? rule.dynamic : rule.weightOnly;
   return treatment === 'default' || (treatment === 'on-request' && (asked || (node.opType === 'Conv' && request.quantizeConv === true)));
 }
+
+type OpOf = Pick<NodeProto, 'opType'>;
+
+/**
+ * Why a node already sits inside a QDQ group (an input from a DequantizeLinear or
+ * DynamicQuantizeLinear, or an output into a QuantizeLinear), or undefined: static quantization
+ * leaves such a node as it is, and so what folds into it or passes its scale on.
+ */
+export function qdqGroupReason(node: Pick<NodeProto, 'input' | 'output'>, producerOf: (tensor: string) => OpOf | undefined, consumersOf: (tensor: string) => readonly OpOf[]): string | undefined {
+  for (const i of node.input) {
+    const p = i ? producerOf(i) : undefined;
+    if (p && (p.opType === 'DequantizeLinear' || p.opType === 'DynamicQuantizeLinear')) return 'already quantized (its input comes from a DequantizeLinear)';
+  }
+  for (const o of node.output) {
+    if (o && consumersOf(o).some((c) => c.opType === 'QuantizeLinear')) return 'already quantized (its output goes to a QuantizeLinear)';
+  }
+  return undefined;
+}

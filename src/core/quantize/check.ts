@@ -98,7 +98,8 @@ interface Prepared {
  * needs them: `model.proto` loads on first use.
  */
 function prepare(req: CheckRequest, warnings: string[]): Prepared | { error: NonNullable<CheckOutcome['error']> } {
-  const loaded = loadModel(req.input);
+  // The graph alone: large weights stay in the file (lazyWeights), this process never holds them.
+  const loaded = loadModel(req.input, { lazyWeights: true });
   const probe = req.resolved.validate ? makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs) : undefined;
   const speedProbe = req.resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs)) : undefined;
   let inputs: FidelityInputs | undefined;

@@ -36,6 +36,7 @@ import { makeProbe, probeFault, runFloatOnProbe, validateQuantized, type FloatRu
 import { quantizeWeightOnly } from './weightOnly';
 import { quantizeStatic, type RangeCache } from './static/index';
 import { measureQuantizeFidelity } from './fidelity';
+import { widenFloat16 } from './widen';
 import { quantizeSpeedCheck, speedProbeOf } from './speedCheck';
 import { quantizeWithSpeedRequirement, type OnceRun } from './speedRequirement';
 import { modelInputs } from '../evaluate/data';
@@ -66,7 +67,8 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
   throwIfCancelled(ctx.signal);
   const { options: resolved, warnings } = resolveOptions(options);
   progress('loading', 0);
-  const model = loadModel(input);
+  // Large weights are read one at a time as the engine reaches them (aligned, and let go once rewritten).
+  const model = loadModel(input, { lazyWeights: true });
   const outAbs = path.resolve(output);
   // Everything this run reads; sizes measured before the engine rewrites the loaded graph.
   const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...(run.inputs ?? [])])];
@@ -215,6 +217,10 @@ async function runEngine(
     return finishQat(model, ctx, writer);
   }
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
+  // The int8/int4 engines quantize float32 weights: a float16 model is widened first (exact).
+  const original = model;
+  const wide = options.mode === 'fp16' ? undefined : widenFloat16(model.proto, model);
+  if (wide) model = { ...model, proto: wide.proto };
   let result: EngineResult;
   switch (options.mode) {
     case 'dynamic': {
@@ -239,6 +245,14 @@ async function runEngine(
     case 'static':
       result = await quantizeStatic(model, options, selection, ctx, ranges);
       break;
+  }
+  if (wide && result.quantizedNodes === 0) {
+    // Nothing quantized: the model is written as it was, not twice its size in float32.
+    result = { ...result, proto: original.proto };
+  } else if (wide) {
+    warnings.push(
+      `float16 model: its ${wide.tensors} float16 tensor(s) were widened to float32 (exact) to quantize from${wide.castsRemoved.length ? `, and ${wide.castsRemoved.length} float16/float32 Cast(s) that no longer change anything removed` : ''}; inputs and outputs keep their types`,
+    );
   }
   if (result.quantizedNodes === 0 && options.mode === 'fp16' && graph.initializer.some((t) => t.dataType === DataType.FLOAT16)) {
     throw new InputError('model weights are already float16; nothing left to convert');

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { reportPaths } from './write';
+import { reportPaths } from './paths';
 
 /** `digits_cnn.int8-3.onnx` → `digits_cnn.int8` (the run number and extension dropped). */
 const runRoot = (fileName: string): string => fileName.replace(/\.onnx$/i, '').replace(/-\d+$/, '');

@@ -40,6 +40,8 @@ export interface RunMetrics {
 export interface RunData {
   inputs: 'data' | 'generated' | null;
   samples: number | null;
+  /** The evaluation data file, when the report names it. */
+  file: string | null;
 }
 
 export interface RunDelta {
@@ -117,7 +119,7 @@ export function runOfReport(report: unknown, reportFile: string, createdMs: numb
     excluded: [...new Set(strings(options.excludeNodes))].sort(),
     skipped: Array.isArray(obj(r.quantize).skippedNodes) ? (obj(r.quantize).skippedNodes as unknown[]).map((n) => obj(n).node).filter((n): n is string => typeof n === 'string') : [],
     options,
-    data: { inputs, samples: num(accuracy.samples) },
+    data: { inputs, samples: num(accuracy.samples), file: typeof accuracy.dataFile === 'string' && accuracy.dataFile ? accuracy.dataFile : null },
     metrics: {
       candidateBytes: num(size.candidateBytes),
       sizeRatio: num(size.ratio),
@@ -143,7 +145,8 @@ const sqnrOf = (m: RunMetrics): number | null => (m.sqnrDb === null && m.identic
 export function runDelta(earlier: Omit<Run, 'number' | 'delta'>, later: Omit<Run, 'number' | 'delta'>): RunDelta {
   const a = earlier.metrics;
   const b = later.metrics;
-  const sameData = earlier.data.inputs === later.data.inputs && earlier.data.samples === later.data.samples && earlier.data.inputs !== null;
+  const [da, db] = [earlier.data, later.data];
+  const sameData = da.inputs !== null && da.inputs === db.inputs && da.samples === db.samples && (da.file === null || db.file === null || da.file === db.file);
   const worse: RunDimension[] = [];
   if (a.candidateBytes !== null && b.candidateBytes !== null ? b.candidateBytes > a.candidateBytes * (1 + WORSE_TOLERANCE.sizeFraction) : a.sizeRatio !== null && b.sizeRatio !== null && b.sizeRatio < a.sizeRatio * (1 - WORSE_TOLERANCE.sizeFraction)) worse.push('size');
   if (sameData) {
@@ -189,22 +192,52 @@ export function buildRunHistory(model: string, runs: Omit<Run, 'number' | 'delta
   };
 }
 
-/** The run history of `floatModel` from the reports about it in its folder (unreadable ones are left out). */
-export function readRunHistory(floatModel: string): RunHistory {
-  const runs: Omit<Run, 'number' | 'delta'>[] = [];
-  for (const { file, createdMs } of reportsAbout(floatModel)) {
-    let json: unknown;
+/** A report as read (or as a comparison returned it, with `reportFile` ''). */
+export interface RunSource {
+  reportFile: string;
+  report: unknown;
+  createdMs: number;
+}
+
+/**
+ * The reports about `floatModel` in its folder (locate.ts; none for ''), plus `alsoFiles`
+ * (reports shown from elsewhere, e.g. an output folder); unreadable ones are left out.
+ */
+export function readRunSources(floatModel: string, alsoFiles: readonly string[] = []): RunSource[] {
+  const found = new Map(floatModel ? reportsAbout(floatModel).map((r) => [path.resolve(r.file), r.createdMs]) : []);
+  const out: RunSource[] = [];
+  for (const file of new Set([...found.keys(), ...alsoFiles.map((f) => path.resolve(f))])) {
+    let report: unknown;
+    let mtimeMs: number;
     try {
-      json = JSON.parse(readRegularText(file, 'report'));
+      report = JSON.parse(readRegularText(file, 'report'));
+      mtimeMs = fs.statSync(file).mtimeMs;
     } catch {
       continue;
     }
-    const candidate = obj(json).candidate;
-    // The candidate beside its report: reports name it by the path the comparison was given.
-    const beside = typeof candidate === 'string' && candidate ? besideReport(file, candidate) : undefined;
-    runs.push(runOfReport(json, file, createdMs, beside));
+    const stamped = Date.parse(String(obj(report).createdAt));
+    out.push({ reportFile: file, report, createdMs: found.get(file) ?? (Number.isFinite(stamped) ? stamped : mtimeMs) });
   }
-  return buildRunHistory(floatModel, runs);
+  return out;
+}
+
+/** The history these reports make: one run per quantized model (the newest report of it), oldest first. */
+export function runsOf(floatModel: string, sources: readonly RunSource[]): RunHistory {
+  const byModel = new Map<string, Omit<Run, 'number' | 'delta'>>();
+  for (const s of sources) {
+    const candidate = obj(s.report).candidate;
+    const model = typeof candidate === 'string' && candidate ? (s.reportFile ? besideReport(s.reportFile, candidate) : path.resolve(candidate)) : s.reportFile;
+    const run = runOfReport(s.report, s.reportFile, s.createdMs, model);
+    const key = model || s.reportFile;
+    const kept = byModel.get(key);
+    if (!kept || kept.createdMs < run.createdMs || (kept.createdMs === run.createdMs && !kept.reportFile)) byModel.set(key, run);
+  }
+  return buildRunHistory(floatModel, [...byModel.values()]);
+}
+
+/** The run history of `floatModel` from the reports about it in its folder. */
+export function readRunHistory(floatModel: string): RunHistory {
+  return runsOf(floatModel, readRunSources(floatModel));
 }
 
 /** A relative candidate path against the report's folder; one written by a command run elsewhere falls back to the file of that name beside the report. */

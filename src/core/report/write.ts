@@ -4,22 +4,9 @@ import { guardWrite, type WriteRules } from '../util/writeGuard';
 import type { QuantReport } from './types';
 import { renderHtml } from './html';
 import { renderMarkdown } from './markdown';
+import { reportPaths, type ReportFiles } from './paths';
 
-export interface ReportFiles {
-  json: string;
-  markdown: string;
-  html: string;
-}
-
-/** `dir/model.int8.onnx` → `dir/model.int8` (the stem the report files share). */
-export function reportStem(modelPath: string): string {
-  return modelPath.replace(/\.onnx$/i, '');
-}
-
-export function reportPaths(modelPathOrStem: string): ReportFiles {
-  const stem = reportStem(modelPathOrStem);
-  return { json: `${stem}.quant-report.json`, markdown: `${stem}.quant-report.md`, html: `${stem}.quant-report.html` };
-}
+export { reportPaths, reportStem, type ReportFiles } from './paths';
 
 /** JSON without Infinity/NaN (they have no JSON form): both become null. */
 export function reportJson(report: QuantReport): string {

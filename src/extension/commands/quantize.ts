@@ -13,6 +13,8 @@ import * as vscode from 'vscode';
 import { InputError, oneLine } from '../../core/errors';
 import type { RecipePlan } from '../../core/text/recipe';
 import { outputNameProblem } from '../../core/util/writeGuard';
+import { nextRunOutput } from '../../core/report/runOutput';
+import { skippedText } from '../../core/quantize/skipped';
 import { QUANT_MODES, type Preset, type QuantMode, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import type { QuantizeSpeed } from '../../core/evaluate/types';
 import type { CompareJobResult } from '../../shared/protocol';
@@ -89,6 +91,7 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
     }
     const result: QuantizeCommandResult = await runWithInputs(services, model.fsPath, plan, programmatic);
     services.log.info(`quantized ${model.fsPath} → ${result.output}: ${result.sizeRatio.toFixed(2)}× smaller, ${result.quantizedNodes} nodes, ${result.skippedNodes.length} skipped`);
+    for (const n of result.skippedNodes) services.log.info(`  skipped ${n.node}${n.subgraph ? ` (in ${n.subgraph})` : ''}: ${n.reason}`);
     for (const w of result.warnings) services.log.warn(`  ${w}`);
     if (programmatic) {
       if (given?.compare) result.compare = await compareAndShow(services, model, vscode.Uri.file(result.output), { programmatic: true, quantize: result });
@@ -241,11 +244,14 @@ async function askPlan(model: string, s: QuantizeSettings, recipe: ModelRecipe |
     options.weightBits ??= s.weightBits;
     options.accuracyLevel ??= s.accuracyLevel;
   }
-  const suggested = mode.mode === recipe?.plan.options.mode && recipe.plan.output ? recipe.plan.output : defaultOutputPath(model, mode.mode, options.weightBits);
+  const usual = mode.mode === recipe?.plan.options.mode && recipe.plan.output ? recipe.plan.output : defaultOutputPath(model, mode.mode, options.weightBits);
+  // Quantizing again adds a run (NAME.int8-2.onnx …) beside the earlier ones rather than replacing one.
+  const suggested = fs.existsSync(usual) ? nextRunOutput(model, usual, usual) : usual;
   const kept = recipe ? keptFloatBy(recipe, mode.mode) : undefined;
+  const place = suggested === usual ? vscode.l10n.t('Output file, next to the model') : vscode.l10n.t('Output file, next to the model: a new run beside {0}', path.basename(usual));
   const name = await vscode.window.showInputBox({
     title: `${title} (3/3)`,
-    prompt: kept ? vscode.l10n.t('Output file, next to the model ({0})', kept.text) : vscode.l10n.t('Output file, next to the model'),
+    prompt: kept ? `${place} (${kept.text})` : place,
     value: path.basename(suggested),
     valueSelection: [0, path.basename(suggested).length - '.onnx'.length],
     validateInput: (v) => {
@@ -305,7 +311,10 @@ async function offerNextSteps(services: Services, model: vscode.Uri, result: Qua
   const compare = vscode.l10n.t('Compare');
   const reveal = vscode.l10n.t('Reveal in Explorer');
   const keepFloat = vscode.l10n.t('Keep Worst Layers Float');
-  const skipped = result.skippedNodes.length ? vscode.l10n.t(', {0} skipped', result.skippedNodes.length) : '';
+  // Why nodes stayed float, beyond the ones the recipe keeps float (keptFloat says those).
+  const kept = new Set(plan.options.excludeNodes ?? []);
+  const why = skippedText(result.skippedNodes.filter((n) => !kept.has(n.node)));
+  const skipped = result.skippedNodes.length ? vscode.l10n.t(', {0} skipped', result.skippedNodes.length) + (why ? ` (${why})` : '') : '';
   // The same fidelity line as the dashboard's.
   const fidelity = quantizeFidelityOf({ quantize: { fidelity: result.fidelity } });
   const message =
@@ -321,11 +330,14 @@ async function offerNextSteps(services: Services, model: vscode.Uri, result: Qua
     try {
       // The model's recipe records them, so the Models view, the text view and the next run agree.
       for (const node of worst) await services.exclusions.set(model, node, true);
-      const options = { ...plan.options, force: true, excludeNodes: [...new Set([...(plan.options.excludeNodes ?? []), ...worst])] };
+      const { force: _force, ...earlier } = plan.options;
+      const options = { ...earlier, excludeNodes: [...new Set([...(plan.options.excludeNodes ?? []), ...worst])] };
       keptFloat = vscode.l10n.t('{0} nodes kept float by {1}', options.excludeNodes.length, path.basename(services.exclusions.recipePath(model)));
-      services.log.info(`re-quantizing with ${worst.join(', ')} kept in float`);
-      const again = await services.jobs.run({ kind: 'quantize', model: model.fsPath, output: result.output, options });
-      void offerNextSteps(services, model, again, { output: result.output, options }, keptFloat);
+      // A new run beside the one it improves on, so the two can be compared side by side.
+      const output = nextRunOutput(model.fsPath, result.output, result.output);
+      services.log.info(`re-quantizing into ${output} with ${worst.join(', ')} kept in float`);
+      const again = await services.jobs.run({ kind: 'quantize', model: model.fsPath, output, options });
+      void offerNextSteps(services, model, again, { output, options }, keptFloat);
     } catch (e) {
       reportError(e, services.log);
     }

@@ -1,7 +1,7 @@
 /**
- * What activation registers for the comparison dashboard: the panel serializer (package.json's
+ * What activation registers for the comparison dashboards: the panel serializer (package.json's
  * `onWebviewPanel:onnxQuantizer.dashboard`) and a controller. The dashboard itself (panel,
- * report adapter, exports) is the bundle dist/dashboard.js, loaded on the first show or restore.
+ * run history, exports) is the bundle dist/dashboard.js, loaded on the first show or restore.
  */
 import * as vscode from 'vscode';
 import type * as DashboardBundle from './dashboard';

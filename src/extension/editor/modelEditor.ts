@@ -31,6 +31,7 @@ import { diagnosticsByNode, type DiagnosticLike } from './diagnosticMatch';
 import { makeNonce, webviewHtml } from './webviewHtml';
 import type { FileEvent } from '../languageServer';
 import { OPEN_GRAPH_COMMAND } from '../../shared/lsp/documents';
+import { textViewUri } from '../textView/textView';
 
 export const MODEL_EDITOR_VIEW_TYPE = 'onnxQuantizer.modelEditor';
 
@@ -87,14 +88,17 @@ class ModelDocument implements vscode.CustomDocument {
   private readonly changed = new vscode.EventEmitter<'summary' | 'rows'>();
   readonly onDidChange = this.changed.event;
   private readonly disposables: vscode.Disposable[] = [this.changed];
+  /** The language server publishes a model's findings once, on its text view. */
+  private readonly diagnosticsUri: vscode.Uri;
 
   constructor(
     readonly uri: vscode.Uri,
     private readonly deps: ModelEditorDeps,
   ) {
+    this.diagnosticsUri = textViewUri(uri);
     this.disposables.push(
       vscode.languages.onDidChangeDiagnostics((e) => {
-        if (this.table && e.uris.some((u) => u.toString() === this.uri.toString())) this.applyDiagnostics();
+        if (this.table && e.uris.some((u) => u.toString() === this.diagnosticsUri.toString())) this.applyDiagnostics();
       }),
     );
     if (uri.scheme === 'file') {
@@ -142,7 +146,7 @@ class ModelDocument implements vscode.CustomDocument {
   }
 
   private applyDiagnostics(): void {
-    const diagnostics: DiagnosticLike[] = vscode.languages.getDiagnostics(this.uri).map((d) => ({
+    const diagnostics: DiagnosticLike[] = vscode.languages.getDiagnostics(this.diagnosticsUri).map((d) => ({
       message: d.message,
       severity: SEVERITY[d.severity] ?? 'info',
       data: (d as { data?: unknown }).data,

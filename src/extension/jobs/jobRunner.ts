@@ -14,8 +14,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, InputError, WorkError } from '../../core/errors';
 import { isStaleLock, lockPathFor } from '../../core/util/outputLock';
-import { describeJob, type JobRequest, type JobResult } from '../../shared/protocol';
-import { WorkerProcess, type JobHandlers, type JobOutcome, type Log } from './workerProcess';
+import { JOB_PROTOCOL, type JobProtocol, type JobRequest, type JobResults, type QuantizeJob } from '../../shared/protocol';
+import { WorkerProcess, type Job, type JobHandlers, type JobOutcome, type Log } from './workerProcess';
+
+type ResultOf<Results, Kind extends string> = Kind extends keyof Results ? Results[Kind] : never;
 
 /** The worker died under a job (native crash, out of memory, killed from outside). */
 export class WorkerCrashedError extends Error {
@@ -36,9 +38,12 @@ export interface JobRunnerOptions {
   killAfterMs?: number;
   /** The shared summarize worker exits after this long without work. Default 60 s. */
   idleMs?: number;
+  /** Labels and result checks of the jobs sent; default JOB_PROTOCOL (testJobs.ts adds the test jobs). */
+  protocol?: JobProtocol;
 }
 
-export class JobRunner {
+/** Runs JobRequests by default; a runner given another protocol (the tests') names its jobs and results. */
+export class JobRunner<J extends Job = JobRequest, Results = JobResults> {
   private shared: WorkerProcess | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly live = new Set<WorkerProcess>();
@@ -51,11 +56,12 @@ export class JobRunner {
     return [...this.live].map((w) => w.pid);
   }
 
-  async run<J extends JobRequest>(job: J, options: RunOptions = {}): Promise<JobResult<J['kind']>> {
+  async run<K extends J>(job: K, options: RunOptions = {}): Promise<ResultOf<Results, K['kind']>> {
     if (this.disposed) throw new CancelledError('the extension is shutting down');
     if (options.signal?.aborted) throw new CancelledError();
     const { log } = this.options;
-    const label = describeJob(job);
+    const protocol = this.options.protocol ?? JOB_PROTOCOL;
+    const label = protocol.describe(job);
     const outputsBefore = snapshotOutputs(job);
     const worker = this.workerFor(job);
     const started = Date.now();
@@ -102,7 +108,7 @@ export class JobRunner {
 
     if (end.kind === 'result') {
       log.info(`${label}: done in ${seconds} s`);
-      return end.result as JobResult<J['kind']>;
+      return end.result as ResultOf<Results, K['kind']>;
     }
     if (cancelled || end.kind === 'error' && end.name === 'CancelledError') {
       log.info(`${label}: cancelled after ${seconds} s`);
@@ -136,7 +142,7 @@ export class JobRunner {
     return this.options.killAfterMs ?? 2000;
   }
 
-  private workerFor(job: JobRequest): WorkerProcess {
+  private workerFor(job: Job): WorkerProcess {
     if (job.kind === 'summarize') {
       clearTimeout(this.idleTimer);
       if (!this.shared?.alive) this.shared = this.spawn();
@@ -146,7 +152,7 @@ export class JobRunner {
   }
 
   private spawn(): WorkerProcess {
-    const w = new WorkerProcess({ script: this.options.script, log: this.options.log, env: this.options.env });
+    const w = new WorkerProcess({ script: this.options.script, log: this.options.log, env: this.options.env, protocol: this.options.protocol });
     this.live.add(w);
     w.onDidExit(() => {
       this.live.delete(w);
@@ -174,11 +180,13 @@ export class JobRunner {
 /** Files a job writes, with their identity before it started (undefined: absent). */
 type OutputSnapshot = { file: string; before: { ino: number; mtimeMs: number } | undefined }[];
 
-function outputsOf(job: JobRequest): string[] {
-  return job.kind === 'quantize' ? [job.output, `${job.output}.data`].map((f) => path.resolve(f)) : [];
+const isQuantizeJob = (job: Job): job is QuantizeJob => job.kind === 'quantize';
+
+function outputsOf(job: Job): string[] {
+  return isQuantizeJob(job) ? [job.output, `${job.output}.data`].map((f) => path.resolve(f)) : [];
 }
 
-function snapshotOutputs(job: JobRequest): OutputSnapshot {
+function snapshotOutputs(job: Job): OutputSnapshot {
   return outputsOf(job).map((file) => {
     const st = fs.statSync(file, { throwIfNoEntry: false });
     return { file, before: st ? { ino: st.ino, mtimeMs: st.mtimeMs } : undefined };
@@ -208,8 +216,8 @@ function removeUnfinishedOutputs(snapshot: OutputSnapshot, log: Log): void {
  * Remove what a failed job was writing: `.NAME.tmp-PID-*` siblings of its outputs (files and
  * staging folders) and the output's lock when the dead worker held it.
  */
-export function removeTempFiles(job: JobRequest, pid: number, log: Log): void {
-  const targets = job.kind === 'quantize' ? [job.output, `${job.output}.data`] : [];
+export function removeTempFiles<T extends Job>(job: T, pid: number, log: Log): void {
+  const targets = isQuantizeJob(job) ? [job.output, `${job.output}.data`] : [];
   for (const target of targets) {
     const dir = path.dirname(path.resolve(target));
     const prefix = `.${path.basename(target)}.tmp-${pid}-`;
@@ -229,7 +237,7 @@ export function removeTempFiles(job: JobRequest, pid: number, log: Log): void {
       }
     }
   }
-  if (job.kind === 'quantize') {
+  if (isQuantizeJob(job)) {
     const lock = lockPathFor(path.resolve(job.output));
     if (isStaleLock(lock)) fs.rmSync(lock, { force: true });
   }

@@ -6,10 +6,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Progress } from '../../core/progress';
 import {
   PROTOCOL_VERSION,
+  JOB_PROTOCOL,
   parseWorkerMessage,
-  resultMismatch,
   type HostMessage,
-  type JobRequest,
+  type JobProtocol,
   type LogLevel,
 } from '../../shared/protocol';
 
@@ -33,8 +33,16 @@ export type JobOutcome =
   | { kind: 'error'; name: string; message: string }
   | { kind: 'exit'; code: number | null; signal: NodeJS.Signals | null };
 
+/** A job as the runner sends it: a JobRequest, or a kind its protocol extension adds. */
+export interface Job {
+  kind: string;
+}
+
+/** What the host sends: the protocol's messages, with a start of any job its protocol knows. */
+type Outgoing = HostMessage | { v: 1; id: number; kind: 'start'; job: Job };
+
 interface Pending {
-  job: JobRequest;
+  job: Job;
   handlers: JobHandlers;
   settle: (o: JobOutcome) => void;
 }
@@ -45,6 +53,8 @@ export interface WorkerSpawnOptions {
   log: Log;
   /** Extra environment (e.g. ONNX_QUANTIZER_TEST_HOOKS). */
   env?: Record<string, string> | undefined;
+  /** The jobs' result checks; default JOB_PROTOCOL. */
+  protocol?: JobProtocol | undefined;
 }
 
 export class WorkerProcess {
@@ -90,7 +100,7 @@ export class WorkerProcess {
   }
 
   /** Start a job; the promise settles once with how it ended (never rejects). */
-  start(job: JobRequest, handlers: JobHandlers): { id: number; outcome: Promise<JobOutcome> } {
+  start<T extends Job>(job: T, handlers: JobHandlers): { id: number; outcome: Promise<JobOutcome> } {
     const id = this.nextId++;
     const outcome = new Promise<JobOutcome>((settle) => {
       if (this.exited) {
@@ -123,7 +133,7 @@ export class WorkerProcess {
     if (!this.exited && this.child.connected) this.child.send(message as object);
   }
 
-  private send(message: HostMessage): void {
+  private send(message: Outgoing): void {
     if (this.exited || !this.child.connected) return;
     this.child.send(message, (err) => {
       if (err) this.options.log.warn(`worker ${this.pid}: could not send ${message.kind}: ${err.message}`);
@@ -153,7 +163,7 @@ export class WorkerProcess {
         this.pending.delete(m.id);
         // Data from another process: a result that is not its kind's shape fails the job here,
         // rather than as an odd TypeError wherever a field is first read.
-        const mismatch = resultMismatch(p.job.kind, m.result);
+        const mismatch = (this.options.protocol ?? JOB_PROTOCOL).resultMismatch(p.job.kind, m.result);
         if (mismatch === undefined) {
           p.settle({ kind: 'result', result: m.result });
         } else {

@@ -5,7 +5,6 @@ import { bench, compare, perLayer } from './evaluate';
 import { graph } from './graph';
 import { quantize } from './quantize';
 import { summarize } from './summarize';
-import { crash, stall } from './testHooks';
 
 export async function runJob(job: JobRequest, ctx: JobContext): Promise<unknown> {
   switch (job.kind) {
@@ -21,9 +20,5 @@ export async function runJob(job: JobRequest, ctx: JobContext): Promise<unknown>
       return compare(job, ctx);
     case 'perLayer':
       return perLayer(job, ctx);
-    case 'crash':
-      return crash(job);
-    case 'stall':
-      return stall(job);
   }
 }

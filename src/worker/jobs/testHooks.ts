@@ -1,8 +1,12 @@
 /**
- * Jobs that exist only for tests (the worker refuses them unless ONNX_QUANTIZER_TEST_HOOKS=1):
- * a native-style crash and a job that ignores cancellation, to exercise the host's recovery.
+ * The test-only jobs (src/shared/testJobs.ts), run only when ONNX_QUANTIZER_TEST_HOOKS=1: a
+ * native-style crash and a job that ignores cancellation, to exercise the host's recovery.
  */
-import type { CrashJob, StallJob } from '../../shared/protocol';
+import type { CrashJob, StallJob, TestJobRequest } from '../../shared/testJobs';
+
+export function runTestJob(job: TestJobRequest): Promise<unknown> {
+  return job.kind === 'crash' ? crash(job) : stall(job);
+}
 
 export function crash(job: CrashJob): Promise<never> {
   // Let the 'log'/'progress' messages already queued reach the host first.

@@ -117,7 +117,7 @@ test('ops ORT cannot fuse when QDQ-wrapped get the "slower quantized" risk and n
 test('a non-float weight is left float with the reason; a missing element type is reported', () => {
   const int64 = byNode(layersOf(int64WeightModel()), 'matmul_int64');
   assert.deepEqual(int64.modes, []);
-  assert.equal(int64.risk.nonFloatWeight, "weight 'W_int' is INT64: left float (only float32 weights are quantized)");
+  assert.equal(int64.risk.nonFloatWeight, "weight 'W_int' is INT64: left float (only float32 and float16 weights are quantized)");
   assert.equal(int64.weightBytes, 0);
   const custom = byNode(layersOf(customOpModel()), 'matmul_after_custom');
   assert.match(custom.risk.missingType ?? '', /no element type known for input 'm' \(output of example\.custom\.Mystery\)/);

@@ -56,9 +56,14 @@ test('shared (the protocols) imports nothing above core', () => {
   assert.deepEqual(offending('src/shared', (t) => within(t, 'src/worker', 'src/server', 'src/extension', 'src/cli', 'webview')), []);
 });
 
-test('shared holds exactly the protocols: job, webview, graph webview, LSP', () => {
+test('shared holds exactly the protocols: job (and its test-only extension), webview, graph webview, LSP', () => {
   const entries = fs.readdirSync(path.join(ROOT, 'src/shared')).sort();
-  assert.deepEqual(entries, ['graphMessages.ts', 'lsp', 'protocol.ts', 'webviewMessages.ts']);
+  assert.deepEqual(entries, ['graphMessages.ts', 'lsp', 'protocol.ts', 'testJobs.ts', 'webviewMessages.ts']);
+});
+
+test('the test-only jobs are known only to the worker entry (under its switch) and its test hooks', () => {
+  const users = LAYERS.flatMap((area) => importsOf(area).filter((i) => within(i.target, 'src/shared/testJobs')).map((i) => i.file));
+  assert.deepEqual([...new Set(users)].sort(), ['src/worker/jobs/testHooks.ts', 'src/worker/worker.ts']);
 });
 
 test('webview imports only its own files and the webview protocols', () => {

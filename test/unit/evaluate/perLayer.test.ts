@@ -111,3 +111,13 @@ test('unnamed nodes: every per-layer row names its node by the key the analysis 
   assert.ok(matmuls.length >= 1);
   for (const l of matmuls) assert.ok(shown.has(l.node), `'${l.node}' is an analysis row`);
 });
+
+test("a sample whose measured tensors would pass the ranking's limit: a WorkError with the figure, before any of them is held", async () => {
+  const out = path.join(dir, 'cnn.limit.int8.onnx');
+  await quantizeFile(CNN, out, { mode: 'static', calibrationData: TEST_X, validate: false, fidelity: false, speedCheck: false, force: true });
+  const data = firstSamples(loadInputData(TEST_X, modelInputs(loadModel(CNN).proto)), 4);
+  const [ref, cand] = [loadModel(CNN), loadModel(out)];
+  // The digits CNN's intermediates take some hundred KiB per sample, three copies: far over 64 KiB.
+  await assert.rejects(perLayerErrors(ref, cand, data, { sampleLimit: 64 * 1024 }), (e: unknown) => e instanceof Error && e.name === 'WorkError' && /per-layer ranking needs \d+(\.\d+)? KiB for one sample/.test(e.message) && /over its 64\.0 KiB limit/.test(e.message));
+  assert.ok((await perLayerErrors(ref, cand, data)).length > 0, 'under the default limit it ranks');
+});

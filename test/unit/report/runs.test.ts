@@ -3,34 +3,19 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { quantizeFile, type QuantizeOptions } from '../../../src/core/quantize';
-import { compareModels } from '../../../src/core/evaluate/compare';
-import { buildReport, writeReports } from '../../../src/core/report';
+import type { QuantizeOptions } from '../../../src/core/quantize';
 import { buildRunHistory, excludable, readRunHistory, runDelta, runOfReport, WORSE_TOLERANCE, type Run } from '../../../src/core/report/runs';
 import { nextRunOutput } from '../../../src/core/report/runOutput';
 import type { QuantReport } from '../../../src/core/report/types';
 import { defined } from '../../defined';
+import { FIXTURES, quantizeAndReport, STATIC } from './runReports';
 
-const FIXTURES = path.join(__dirname, '../../fixtures');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-runs-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 for (const f of ['digits_cnn.onnx', 'digits_mlp.onnx']) fs.copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
 const CNN = path.join(dir, 'digits_cnn.onnx');
 const MLP = path.join(dir, 'digits_mlp.onnx');
-const TEST_X = path.join(FIXTURES, 'digits_test_x.npy');
-const TEST_Y = path.join(FIXTURES, 'digits_test_y.npy');
-
-/** Quantize, compare on the labelled test set (or generated inputs) and write the report, as the extension's re-quantize does. */
-async function run(model: string, output: string, options: QuantizeOptions, withData = true): Promise<QuantReport> {
-  const out = path.join(dir, output);
-  const q = await quantizeFile(model, out, { ...options, speedCheck: false, force: true });
-  const compare = await compareModels(model, out, withData ? { data: TEST_X, labels: TEST_Y, runs: 20, warmup: 2, perLayer: true } : { runs: 20, warmup: 2 });
-  const report = buildReport(compare, { quantize: q });
-  writeReports(report, out);
-  return report;
-}
-
-const STATIC: QuantizeOptions = { mode: 'static', calibrationData: path.join(FIXTURES, 'digits_calib_x.npy') };
+const run = (model: string, output: string, options: QuantizeOptions, withData = true): Promise<QuantReport> => quantizeAndReport(model, path.join(dir, output), options, withData);
 const reports: QuantReport[] = [];
 
 test('three runs of digits_cnn (none, one, two layers kept float) read back as a history with deltas', async () => {
@@ -93,7 +78,7 @@ test('a removed report leaves the history; a missing model is marked', () => {
   assert.deepEqual(history.runs.map((r) => r.modelExists), [true, true, false]);
 });
 
-const base = (over: Partial<Run['metrics']>, data: Run['data'] = { inputs: 'data', samples: 100 }, excluded: string[] = []): Omit<Run, 'number' | 'delta'> => ({
+const base = (over: Partial<Run['metrics']>, data: Run['data'] = { inputs: 'data', samples: 100, file: 'test_x.npy' }, excluded: string[] = []): Omit<Run, 'number' | 'delta'> => ({
   reportFile: 'r.json',
   model: 'm.onnx',
   modelExists: true,
@@ -116,7 +101,8 @@ test('worse flags: each dimension past its tolerance, and only then', () => {
   assert.deepEqual(runDelta(a, base({ speedup: 1.5, latencyNoise: 0.3 })).worse, [], 'within the timing noise');
   assert.deepEqual(runDelta(a, base({ sqnrDb: null, identical: true })).worse, [], 'identical outputs are no loss');
   assert.deepEqual(runDelta(base({ sqnrDb: null, identical: true }), a).worse, ['fidelity']);
-  assert.deepEqual(runDelta(a, base({ sqnrDb: 30 }, { inputs: 'generated', samples: 64 })).worse, [], 'other data');
+  assert.deepEqual(runDelta(a, base({ sqnrDb: 30 }, { inputs: 'generated', samples: 64, file: null })).worse, [], 'other data');
+  assert.deepEqual(runDelta(a, base({ sqnrDb: 30 }, { inputs: 'data', samples: 100, file: 'other_x.npy' })).worse, [], 'another file of as many samples');
   const h = buildRunHistory('m.onnx', [{ ...base({}), createdMs: 5, reportFile: 'b' }, { ...base({ sqnrDb: 30 }), createdMs: 1, reportFile: 'a' }]);
   assert.deepEqual(h.runs.map((r) => r.reportFile), ['a', 'b'], 'oldest first');
   assert.equal(h.runs[1]?.delta?.sqnrDb, 10);

@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { describeJob, parseHostMessage, parseWorkerMessage, validateJob } from '../../../src/shared/protocol';
+import { TEST_JOB_PROTOCOL, parseTestStart, validateTestJob } from '../../../src/shared/testJobs';
 
 describe('host → worker messages', () => {
   test('accepts a valid start and cancel', () => {
@@ -53,13 +54,17 @@ describe('worker → host messages', () => {
   });
 });
 
-test('test-only jobs validate like the others', () => {
-  assert.equal(validateJob({ kind: 'crash', how: 'abort' }), undefined);
-  assert.match(validateJob({ kind: 'crash', how: 'segv' }) ?? '', /abort or exit/);
-  assert.match(validateJob({ kind: 'stall' }) ?? '', /ms/);
-});
-
-test('job labels name the model without folder or extension', () => {
-  assert.equal(describeJob({ kind: 'quantize', model: '/w/digits_mlp.onnx', output: '/w/o.onnx', options: { mode: 'dynamic' } }), 'Quantizing digits_mlp');
-  assert.equal(describeJob({ kind: 'compare', reference: 'C:\\m\\a.onnx', candidate: 'b.int8.onnx' }), 'Comparing a with b.int8');
+test('the production protocol knows no test-only job; the test extension validates them', () => {
+  assert.match(validateJob({ kind: 'crash', how: 'abort' }) ?? '', /unknown job kind "crash"/);
+  assert.match(validateJob({ kind: 'stall', ms: 10 }) ?? '', /unknown job kind "stall"/);
+  assert.equal(validateTestJob({ kind: 'crash', how: 'abort' }), undefined);
+  assert.match(validateTestJob({ kind: 'crash', how: 'segv' }) ?? '', /abort or exit/);
+  assert.match(validateTestJob({ kind: 'stall' }) ?? '', /ms/);
+  assert.deepEqual(parseTestStart({ v: 1, id: 4, kind: 'start', job: { kind: 'stall', ms: 5 } }), { ok: true, id: 4, job: { kind: 'stall', ms: 5 } });
+  assert.equal(parseTestStart({ v: 1, id: 4, kind: 'start', job: { kind: 'summarize', model: '/m.onnx' } }), undefined, 'production jobs are left to parseHostMessage');
+  assert.equal(parseTestStart({ v: 1, id: 4, kind: 'cancel' }), undefined);
+  assert.equal(TEST_JOB_PROTOCOL.describe({ kind: 'stall' }), 'Stall (test)');
+  assert.equal(TEST_JOB_PROTOCOL.describe({ kind: 'summarize', model: '/x/m.onnx' } as { kind: string }), 'Reading m');
+  assert.equal(TEST_JOB_PROTOCOL.resultMismatch('stall', { ms: 5 }), undefined);
+  assert.match(TEST_JOB_PROTOCOL.resultMismatch('stall', { ms: 'x' }) ?? '', /ms/);
 });

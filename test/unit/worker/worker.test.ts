@@ -19,6 +19,7 @@ import { JobRunner, WorkerCrashedError, removeTempFiles } from '../../../src/ext
 import { WorkerProcess, type Log } from '../../../src/extension/jobs/workerProcess';
 import type { JobOutcome } from '../../../src/extension/jobs/workerProcess';
 import { resultMismatch, type ModelOverview } from '../../../src/shared/protocol';
+import { TEST_JOB_PROTOCOL, type AnyJobRequest, type AnyJobResults } from '../../../src/shared/testJobs';
 
 const repo = path.resolve(__dirname, '../../..');
 const fixtures = path.join(repo, 'test/fixtures');
@@ -39,7 +40,8 @@ class MemoryLog implements Log {
 
 let tmp: string;
 let log: MemoryLog;
-let runner: JobRunner;
+// Sends the test-only jobs too (shared/testJobs.ts); its workers accept them under the test switch.
+let runner: JobRunner<AnyJobRequest, AnyJobResults>;
 
 const alive = (pid: number): boolean => {
   try {
@@ -87,7 +89,7 @@ before(async () => {
   });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oq-worker-'));
   log = new MemoryLog();
-  runner = new JobRunner({ script, log, env: { ONNX_QUANTIZER_TEST_HOOKS: '1' }, killAfterMs: 1500 });
+  runner = new JobRunner<AnyJobRequest, AnyJobResults>({ script, log, env: { ONNX_QUANTIZER_TEST_HOOKS: '1' }, killAfterMs: 1500, protocol: TEST_JOB_PROTOCOL });
 });
 
 after(() => {
@@ -389,12 +391,36 @@ describe('protocol hygiene', () => {
     assert.equal(resultMismatch('perLayer', [{ tensor: 't', node: 'n', opType: 'MatMul', candidateTensor: 't', sqnrDb: null, identical: true, cosine: 1, maxAbsError: 0 }]), 'perLayer result: [0].localSqnrDb is not as expected');
   });
 
-  test('test-only jobs are refused without ONNX_QUANTIZER_TEST_HOOKS', async () => {
+  test('test-only jobs are refused without ONNX_QUANTIZER_TEST_HOOKS, and the worker keeps serving', async () => {
     const w = new WorkerProcess({ script, log: new MemoryLog(), env: { ONNX_QUANTIZER_TEST_HOOKS: '0' } });
     try {
       const end = await w.start({ kind: 'crash', how: 'abort' }, {}).outcome;
-      assert.equal(end.kind, 'error');
+      assert.deepEqual(end, { kind: 'error', name: 'InputError', message: 'job refused: unknown job kind "crash"' });
+      const next = await w.start({ kind: 'summarize', model: mlp }, {}).outcome;
+      assert.equal(next.kind, 'result');
       assert.ok(w.alive);
+    } finally {
+      w.kill();
+    }
+  });
+
+  test('with the switch, a malformed test job is refused with its reason', async () => {
+    const w = new WorkerProcess({ script, log: new MemoryLog(), env: { ONNX_QUANTIZER_TEST_HOOKS: '1' }, protocol: TEST_JOB_PROTOCOL });
+    try {
+      const end = await w.start({ kind: 'crash', how: 'segv' }, {}).outcome;
+      assert.deepEqual(end, { kind: 'error', name: 'InputError', message: 'job refused: crash how must be abort or exit' });
+      const stalled = await w.start({ kind: 'stall', ms: 10 }, {}).outcome;
+      assert.deepEqual(stalled, { kind: 'result', result: { ms: 10 } });
+    } finally {
+      w.kill();
+    }
+  });
+
+  test('a production job the worker rejects is answered with an InputError, not left waiting', async () => {
+    const w = new WorkerProcess({ script, log: new MemoryLog() });
+    try {
+      const end = await w.start({ kind: 'bench', model: mlp, runs: -1 }, {}).outcome;
+      assert.deepEqual(end, { kind: 'error', name: 'InputError', message: 'job refused: bench runs must be a count' });
     } finally {
       w.kill();
     }

@@ -12,7 +12,7 @@ import { DataType } from '../../onnx/dtype';
 import type { GraphProto, NodeProto, TensorProto } from '../../onnx/schema';
 import { readFloat32 } from '../../onnx/tensor';
 import { attributeGraphs, walkGraphs } from '../../onnx/walk';
-import { staticOps } from '../../onnx/op-rules';
+import { qdqGroupReason, staticOps } from '../../onnx/op-rules';
 import { nodeName, type NodeSelection, SkipList } from '../selection';
 
 /** Ops quantized as whole DQ → op → Q units (CPU-unfused ones only on request), and ops that pass 8-bit tensors through (op-rules table). */
@@ -203,14 +203,7 @@ const NOT_FLOAT = 'output is not float32';
 
 /** A node already inside a QDQ group (input from a DequantizeLinear, output into a QuantizeLinear): leave it. */
 function alreadyQuantized(node: NodeProto, ctx: Context): string | undefined {
-  for (const i of node.input) {
-    const p = i ? ctx.producers.get(i) : undefined;
-    if (p && (p.opType === 'DequantizeLinear' || p.opType === 'DynamicQuantizeLinear')) return 'already quantized (its input comes from a DequantizeLinear)';
-  }
-  for (const o of node.output) {
-    if ((ctx.consumers.get(o) ?? []).some((c) => c.opType === 'QuantizeLinear')) return 'already quantized (its output goes to a QuantizeLinear)';
-  }
-  return undefined;
+  return qdqGroupReason(node, (t) => ctx.producers.get(t), (t) => ctx.consumers.get(t) ?? []);
 }
 
 /** The planned node, or the reason it is left float. */
