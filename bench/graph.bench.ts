@@ -9,10 +9,8 @@
 import * as fs from 'node:fs';
 import { buildGraphView } from '../src/core/graph/graphView';
 import { layoutGraph } from '../src/core/graph/layout';
-import { makeGraph, makeModel, makeNode, makeValueInfo } from '../src/core/onnx/builder';
-import { floatTensor } from '../src/core/onnx/tensor';
-import { seededRandom } from '../src/core/util/random';
 import type { GraphDto } from '../src/shared/graphMessages';
+import { residualChainModel } from '../test/fixtures/build/models';
 import { buildWebviews, launch, openWebview } from '../test/unit/webview/browser';
 
 const SIZES: { nodes: number; targetMs: number }[] = [
@@ -21,25 +19,6 @@ const SIZES: { nodes: number; targetMs: number }[] = [
   { nodes: 20_000, targetMs: 6_000 },
 ];
 const FRAME_TARGET_MS = 20;
-const WIDTH = 16;
-
-/** Blocks of MatMul → Add → Relu → residual Add (4 nodes each), one shared 16×16 weight. */
-export function residualMlp(nodes: number): { proto: ReturnType<typeof makeModel>; path: string } {
-  const rand = seededRandom(7);
-  const w = floatTensor('w', [WIDTH, WIDTH], Array.from({ length: WIDTH * WIDTH }, () => rand() - 0.5));
-  const b = floatTensor('b', [WIDTH], Array.from({ length: WIDTH }, () => rand() - 0.5));
-  const list = [];
-  let x = 'x';
-  for (let i = 0; list.length < nodes; i++) {
-    list.push(makeNode('MatMul', [x, 'w'], [`mm${i}`], {}, { name: `block${i}/MatMul` }));
-    list.push(makeNode('Add', [`mm${i}`, 'b'], [`bias${i}`], {}, { name: `block${i}/Add` }));
-    list.push(makeNode('Relu', [`bias${i}`], [`relu${i}`], {}, { name: `block${i}/Relu` }));
-    list.push(makeNode('Add', [`relu${i}`, x], [`res${i}`], {}, { name: `block${i}/Residual` }));
-    x = `res${i}`;
-  }
-  const graph = makeGraph(list, 'mlp', [makeValueInfo('x', 1, ['N', WIDTH])], [makeValueInfo(x, 1, ['N', WIDTH])], [w, b]);
-  return { proto: makeModel(graph), path: `residual_${nodes}.onnx` };
-}
 
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 
@@ -55,7 +34,7 @@ export async function run(): Promise<void> {
     console.log('nodes   edges   build+layout     engine   JSON      IPC    webview→paint  first paint  target');
     let fiveK: GraphDto | undefined;
     for (const { nodes, targetMs } of SIZES) {
-      const model = residualMlp(nodes);
+      const model = { proto: residualChainModel(nodes), path: `residual_${nodes}.onnx` };
       let t = performance.now();
       const graph = layoutGraph(buildGraphView(model));
       const workerMs = performance.now() - t;
