@@ -11,6 +11,8 @@ export function inertLines(text: string): string {
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
+  /** Like err, in bold on a terminal (the text made inert, the styling ours). */
+  errBold?(text: string): void;
   /** True when stderr is a terminal (progress may redraw a line). */
   interactive: boolean;
 }
@@ -20,6 +22,7 @@ export const processIO: CliIO = {
   out: (t) => process.stdout.write(inertOutput(t.endsWith('\n') ? t : t + '\n')),
   // stderr carries warnings and errors that quote model names: each line made inert.
   err: (t) => process.stderr.write(inertLines(t.endsWith('\n') ? t : t + '\n')),
+  errBold: (t) => process.stderr.write(`\x1b[1m${inertLines(t.replace(/\n$/, ''))}\x1b[0m\n`),
   interactive: !!process.stderr.isTTY,
 };
 

@@ -35,7 +35,12 @@ export function wireParts(context: vscode.ExtensionContext, services: Services):
   );
   part('graph view', () => registerGraphView(services));
   part('dashboard', () => {
-    const dashboard = registerDashboard(context, { log });
+    const dashboard = registerDashboard(context, {
+      log,
+      keepFloat: async (model, nodes) => {
+        for (const node of nodes) await services.exclusions.set(model, node, true);
+      },
+    });
     services.showDashboard = (report) => dashboard.show(report);
     context.subscriptions.push(
       vscode.commands.registerCommand('onnxQuantizer.openDashboard', async (arg?: unknown) => {

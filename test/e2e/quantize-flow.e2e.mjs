@@ -89,7 +89,7 @@ describe('quantize flow (UI)', () => {
       assert.notDeepEqual(light, dark, 'dashboard colours did not change with the theme');
       await s.shot('explorer-light');
       // Bring the dashboard to the front for its own light screenshot.
-      await page.locator('.tabs-container .tab', { hasText: /Report|Quantization report/ }).first().click();
+      await page.locator('.tabs-container .tab', { hasText: /^Runs: |Report|Quantization report/ }).first().click();
       await s.shot('dashboard-light');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });

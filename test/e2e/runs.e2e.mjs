@@ -1,9 +1,10 @@
 // Runs kept side by side, as a person improves digits_cnn: Quantize… (static) → Compare from the
 // notification opens the model's dashboard beside the editor → "Exclude and re-quantize" on one
 // layer adds run 2 (digits_cnn.int8-2.onnx; run 1's file untouched) with before→after deltas and
-// a warning that it got larger → two more layers ticked in run 2's list and excluded together add
-// run 3 → three columns, each delta what the reports say → Remove run drops a column and its
-// report files → after a window reload the history is rebuilt from the report files.
+// a warning that it got larger, and the layer kept float in digits_cnn.quant.json too → two more
+// layers ticked in run 2's list and excluded together add run 3 (the recipe keeps all three) →
+// three columns, each delta what the reports say → Remove run drops a column and its report
+// files → after a window reload the history is rebuilt from the report files.
 // Screenshot: dashboard-runs.png.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -16,6 +17,7 @@ const MODEL = 'digits_cnn.onnx';
 const RUNS = ['digits_cnn.int8.onnx', 'digits_cnn.int8-2.onnx', 'digits_cnn.int8-3.onnx'];
 const FIRST = '/res2/res2.0/Conv';
 const MORE = ['/down/down.0/Conv', '/res1/res1.0/Conv'];
+const RECIPE = 'digits_cnn.quant.json';
 const reportOf = (model) => model.replace(/\.onnx$/, '.quant-report.json');
 const signed = (v, digits, suffix) => `${v > 0 ? '+' : v < 0 ? '−' : '±'}${Math.abs(v).toFixed(digits)}${suffix}`;
 
@@ -24,6 +26,11 @@ describe('runs side by side (UI)', () => {
   let s, dashboard;
   const at = (f) => path.join(s.workspace, f);
   const read = (f) => JSON.parse(fs.readFileSync(at(f), 'utf8'));
+  /** The layers the model's recipe keeps float (the one exclusion state; written as the recipe is saved). */
+  const recipeKeeps = async (nodes) => waitUntil(`${RECIPE} to keep ${nodes.join(', ')} float`, async () => {
+    if (!fs.existsSync(at(RECIPE))) return false;
+    try { const r = read(RECIPE); return nodes.every((n) => r.nodes?.[n]?.exclude === true); } catch { return false; }
+  }, { timeout: 15000, interval: 250 });
   const headers = () => dashboard.locator('[data-testid="run-header"]');
 
   /** Confirm the modal the dashboard asks before it writes a run. */
@@ -100,6 +107,7 @@ describe('runs side by side (UI)', () => {
       assert.ok(fs.existsSync(at(RUNS[1])) && fs.existsSync(at(reportOf(RUNS[1]))), `${RUNS[1]} and its report written`);
       assert.ok(fs.readFileSync(at(RUNS[0])).equals(firstBytes), `${RUNS[0]} was left as it was`);
       assert.deepEqual(read(reportOf(RUNS[1])).options.excludeNodes, [FIRST]);
+      await recipeKeeps([FIRST]);
       const d = expectedDeltas(2);
       const column = (id) => dashboard.locator(`[data-testid="${id}"][data-model="2"]`);
       assert.equal((await column('size-ratio').locator('[data-testid="delta-size-ratio"]').innerText()).trim(), d.ratio);
@@ -123,6 +131,7 @@ describe('runs side by side (UI)', () => {
       await confirm('Re-quantize');
       await runsShown(3);
       assert.deepEqual(read(reportOf(RUNS[2])).options.excludeNodes.slice().sort(), [FIRST, ...MORE].sort());
+      await recipeKeeps([FIRST, ...MORE]);
       assert.deepEqual((await headers().allInnerTexts()).map((h) => h.replace(/\s*×$/, '').trim()), RUNS.map((r, i) => `Run ${i + 1}: ${r} (static)`));
       const d = expectedDeltas(3);
       assert.equal((await dashboard.locator('[data-testid="size-ratio"][data-model="3"] [data-testid="delta-size-ratio"]').innerText()).trim(), d.ratio);

@@ -146,7 +146,7 @@ function progressPrinter(io: CliIO): { onProgress: (p: Progress) => void; done: 
     onProgress(p) {
       const pct = p.fraction !== undefined ? ` ${Math.round(p.fraction * 100)}%` : '';
       if (io.interactive) {
-        process.stderr.write(`\r\x1b[K${p.stage}${pct}${p.message ? ` ${p.message}` : ''}`);
+        process.stderr.write(`\r\x1b[K${inertText(`${p.stage}${pct}${p.message ? ` ${p.message}` : ''}`)}`);
         drawn = true;
       } else if (p.stage !== lastStage && p.stage !== 'done') {
         io.err(`${p.stage}...`);
@@ -200,8 +200,12 @@ export const quantizeCommand: Command = {
       progress.done();
     }
     // A result below the fidelity floor is said in bold: it may be useless even though it runs.
-    const loud = (w: string) => (io.interactive ? `\x1b[1mwarning: ${w}\x1b[0m` : `warning: ${w.replace(/^fidelity below the floor/, 'FIDELITY BELOW THE FLOOR')}`);
-    for (const w of result.warnings) io.err(/^fidelity below the floor/.test(w) ? loud(w) : `warning: ${w}`);
+    // (err makes every line inert, so the bold goes through errBold, which styles only its own text.)
+    for (const w of result.warnings) {
+      if (!/^fidelity below the floor/.test(w)) io.err(`warning: ${w}`);
+      else if (io.interactive && io.errBold) io.errBold(`warning: ${w}`);
+      else io.err(`warning: ${w.replace(/^fidelity below the floor/, 'FIDELITY BELOW THE FLOOR')}`);
+    }
     if (args.json) {
       io.out(JSON.stringify(auto ? { ...resultJson(result), autoExclude: auto.summary, reportFiles: auto.reportFiles } : resultJson(result)));
       return 0;

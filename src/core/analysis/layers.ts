@@ -295,20 +295,50 @@ function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined 
  * quantized anyway (written by a quantized op, or read by a compute op).
  */
 function staticNeighbourhood(node: NodeProto, role: 'compute' | 'pass-through' | 'fold', index: ModelIndex): boolean {
-  // A compute op already inside a QDQ group is left as it is (the planner's rule), and nothing folds into it.
-  const inQdqGroup = (n: NodeProto): boolean => qdqGroupReason(n, (t) => index.producer(t)?.node, (t) => index.consumers(t).map((c) => c.node)) !== undefined;
-  if (role === 'compute') return !inQdqGroup(node);
+  if (role === 'compute') return !inQdqGroup(node, index);
   const input = node.input[0];
   if (!input) return false;
-  const producerRole = (() => {
-    const p = index.producer(input)?.node;
-    if (!p || !(p.domain === '' || p.domain === 'ai.onnx')) return undefined;
-    const r = opRule(p)?.static;
-    return r === 'compute' && inQdqGroup(p) ? undefined : r;
-  })();
-  if (role === 'fold') return producerRole === 'compute' && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
-  if (index.constant(input)) return false;
-  return producerRole === 'compute' || producerRole === 'fold' || producerRole === 'pass-through' || index.consumers(input).some((c) => opRule(c.node)?.static === 'compute' && !inQdqGroup(c.node));
+  return role === 'fold' ? foldsIntoProducer(input, index) : quantizedAnyway(input, index);
+}
+
+/** A compute op already inside a QDQ group is left as it is (the planner's rule), and nothing folds into it. */
+const inQdqGroup = (n: NodeProto, index: ModelIndex): boolean => qdqGroupReason(n, (t) => index.producer(t)?.node, (t) => index.consumers(t).map((c) => c.node)) !== undefined;
+
+/** A main-graph compute op of the standard domain the planner would wrap in Q/DQ. */
+const plannedCompute = (e: IndexedNode | undefined, index: ModelIndex): e is IndexedNode =>
+  !!e && e.scope.depth === 0 && (e.node.domain === '' || e.node.domain === 'ai.onnx') && opRule(e.node)?.static === 'compute' && !inQdqGroup(e.node, index);
+
+/** A Relu/Clip reading `input` folds into its producer: a planned compute op whose output only it reads. */
+function foldsIntoProducer(input: string, index: ModelIndex): boolean {
+  return plannedCompute(index.producer(input), index) && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
+}
+
+const quantizedTensorMemo = new WeakMap<ModelIndex, Map<string, boolean>>();
+
+/**
+ * Whether the static planner gives tensor `t` quantization parameters anyway, so a pass-through op
+ * reading it keeps 8-bit: `t` is written by a planned compute op, by a Relu/Clip folded into one,
+ * or by a pass-through op on such a tensor, or it is read by a planned compute op.
+ */
+function quantizedAnyway(t: string, index: ModelIndex): boolean {
+  let memo = quantizedTensorMemo.get(index);
+  if (!memo) quantizedTensorMemo.set(index, (memo = new Map()));
+  const known = memo.get(t);
+  if (known !== undefined) return known;
+  memo.set(t, false); // a cycle (no valid graph has one) ends here
+  let quantized = false;
+  if (!index.constant(t)) {
+    const producer = index.producer(t);
+    const p = producer?.node;
+    const role = p && producer.scope.depth === 0 && (p.domain === '' || p.domain === 'ai.onnx') ? opRule(p)?.static : undefined;
+    quantized =
+      (role === 'compute' && plannedCompute(producer, index)) ||
+      (role === 'fold' && !!p?.input[0] && foldsIntoProducer(p.input[0], index)) ||
+      (role === 'pass-through' && !!p?.input[0] && quantizedAnyway(p.input[0], index)) ||
+      index.consumers(t).some((c) => plannedCompute(c, index));
+  }
+  memo.set(t, quantized);
+  return quantized;
 }
 
 /**

@@ -19,6 +19,8 @@ import { Dashboards } from './panels';
 
 export interface DashboardDeps {
   log: vscode.LogOutputChannel;
+  /** Records layers kept float in the model's recipe, the one exclusion state the other views read. */
+  keepFloat?(model: vscode.Uri, nodes: readonly string[]): Promise<void>;
 }
 
 export interface ShowDashboardOptions {
@@ -38,6 +40,7 @@ export interface DashboardRestore {
 export function createDashboard(context: vscode.ExtensionContext, deps: DashboardDeps): DashboardController & DashboardRestore {
   const dashboards = new Dashboards({
     log: deps.log,
+    ...(deps.keepFloat ? { keepFloat: deps.keepFloat } : {}),
     shell: (webview, title) => renderShell(webview, context.extensionUri, 'dashboard', title),
     roots: webviewRoots(context.extensionUri),
     icon: vscode.Uri.joinPath(context.extensionUri, 'media', 'dashboard.svg'),

@@ -24,6 +24,7 @@ import { DASHBOARD_VIEW_TYPE } from './dashboardGate';
 
 export interface PanelDeps {
   log: vscode.LogOutputChannel;
+  keepFloat?(model: vscode.Uri, nodes: readonly string[]): Promise<void>;
   /** The webview's HTML (strict CSP with a nonce: editor/modelEditor.ts renderShell). */
   shell(webview: vscode.Webview, title: string): string;
   roots: vscode.Uri[];
@@ -262,6 +263,8 @@ class RunsPanel {
       this.deps.log.info(`dashboard: run ${next} of ${this.floatModel} → ${output}, keeping float: ${excludeNodes.join(', ')}`);
       const quantized = await vscode.commands.executeCommand<Obj | undefined>('onnxQuantizer.quantizeModel', floatUri, { ...options, excludeNodes, output });
       if (!quantized) return; // cancelled
+      // The recipe follows, so the Models view, the text view and the next Quantize… keep these layers float too.
+      await this.deps.keepFloat?.(floatUri, nodes).catch((e: unknown) => this.deps.log.warn(`dashboard: recipe not updated: ${firstLine(e)}`));
       const compared = await vscode.commands.executeCommand<unknown>('onnxQuantizer.compareModels', floatUri, { candidate: output, perLayer: true, show: false, quantize: quantized });
       if (!compared) return;
       this.add(await resolveGiven(compared, this.deps.log));
