@@ -647,6 +647,19 @@ function show(m: Extract<HostToGraphMessage, { type: 'graph' }>): void {
   requestDraw();
 }
 
+/** A graph the worker wrote to a file (the host only names it): fetched, checked like a message, shown. */
+async function fetchGraph(uri: string, excluded: string[]): Promise<void> {
+  try {
+    const response = await fetch(uri);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const message = { v: 1, type: 'graph', graph: (await response.json()) as unknown, excluded };
+    if (!isHostToGraphMessage(message) || message.type !== 'graph') throw new Error(t('the graph file is not a graph'));
+    show(message);
+  } catch (e) {
+    status.textContent = t('Cannot show the graph of this model: {0}', e instanceof Error ? e.message : String(e));
+  }
+}
+
 host.onMessage((m) => {
   switch (m.type) {
     case 'loading':
@@ -654,6 +667,9 @@ host.onMessage((m) => {
       return;
     case 'graph':
       show(m);
+      return;
+    case 'graphFile':
+      void fetchGraph(m.uri, m.excluded);
       return;
     case 'error':
       status.textContent = m.message;

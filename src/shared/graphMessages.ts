@@ -65,6 +65,13 @@ export interface GraphDataMessage {
   /** Nodes excluded from quantization (the Models view's and Quantize…'s exclusion state). */
   excluded: string[];
 }
+/** The graph as a file the webview fetches (a webview resource URI): large graphs never cross the host. */
+export interface GraphFileMessage {
+  v: 1;
+  type: 'graphFile';
+  uri: string;
+  excluded: string[];
+}
 export interface GraphErrorMessage {
   v: 1;
   type: 'error';
@@ -76,7 +83,7 @@ export interface GraphRevealMessage {
   type: 'reveal';
   node: string;
 }
-export type HostToGraphMessage = GraphLoadingMessage | GraphDataMessage | GraphErrorMessage | GraphRevealMessage;
+export type HostToGraphMessage = GraphLoadingMessage | GraphDataMessage | GraphFileMessage | GraphErrorMessage | GraphRevealMessage;
 
 // ---------------------------------------------------------------------------------------------
 // Validators
@@ -174,6 +181,8 @@ export function isHostToGraphMessage(x: unknown): x is HostToGraphMessage {
       return isStr(x.fileName);
     case 'graph':
       return isGraphDto(x.graph) && isStrArr(x.excluded);
+    case 'graphFile':
+      return isStr(x.uri, 4096) && isStrArr(x.excluded);
     case 'error':
       return isStr(x.message);
     case 'reveal':

@@ -37,6 +37,21 @@ export interface GraphJob {
   collapsed?: boolean;
   /** Keys of the unit heads drawn as one node, one by one (when not `collapsed`). */
   units?: string[];
+  /**
+   * Write the graph there as JSON and return a GraphFile: a large graph then never crosses the
+   * extension host, which only hands the webview the file's URI (the host stays responsive).
+   */
+  writeTo?: string;
+}
+
+/** A graph the worker wrote to `file` (GraphJob.writeTo), with what the host logs and needs. */
+export interface GraphFile {
+  file: string;
+  nodes: number;
+  layoutEngine: string;
+  layoutMs: number;
+  /** The model beside (the float model of a quantized one, or its variant), as the worker found it. */
+  peerFile: string;
 }
 
 export interface QuantizeJob {
@@ -147,7 +162,7 @@ export type CompareJobResult = CompareResult & { reportFiles?: string[]; /** The
 
 export interface JobResults {
   summarize: ModelOverview;
-  graph: GraphDto;
+  graph: GraphDto | GraphFile;
   quantize: QuantizeResult;
   bench: BenchResult;
   compare: CompareJobResult;
@@ -231,6 +246,7 @@ export function validateJob(job: unknown): string | undefined {
       if (!optional(job, 'expanded', (x) => Array.isArray(x) && x.length <= 10_000 && x.every(isString))) return 'graph expanded must be node keys';
       if (!optional(job, 'collapsed', (x) => typeof x === 'boolean')) return 'graph collapsed must be a boolean';
       if (!optional(job, 'units', (x) => Array.isArray(x) && x.length <= 100_000 && x.every(isString))) return 'graph units must be node keys';
+      if (!optional(job, 'writeTo', isString)) return 'graph writeTo must be a path';
       return undefined;
     case 'quantize':
       if (!isString(job.model) || !isString(job.output)) return 'quantize needs model and output';
@@ -460,9 +476,11 @@ const COMPARE_RESULT: Shape<CompareJobResult> = {
   dataBeside: opt(matches<NonNullable<CompareJobResult['dataBeside']>>({ data: isText, labels: opt(isText) })),
 };
 
+const GRAPH_FILE: Shape<GraphFile> = { file: isText, nodes: isSize, layoutEngine: isText, layoutMs: isNum, peerFile: (x) => typeof x === 'string' };
+
 const RESULT_MISMATCH: { readonly [K in JobKind]: (x: unknown) => string | undefined } = {
   summarize: (x) => mismatchOf(x, MODEL_OVERVIEW),
-  graph: (x) => failure(isGraphDto(x)),
+  graph: (x) => (isGraphDto(x) ? undefined : mismatchOf(x, GRAPH_FILE)),
   quantize: (x) => mismatchOf(x, QUANTIZE_RESULT),
   bench: (x) => mismatchOf(x, BENCH_RESULT),
   compare: (x) => mismatchOf(x, COMPARE_RESULT),

@@ -28,6 +28,8 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
     `img-src ${cspSource} data:`,
     `style-src ${cspSource}`,
     `font-src ${cspSource}`,
+    // The webview's own resources only: the graph view fetches the graph file the worker wrote.
+    `connect-src ${cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
 }

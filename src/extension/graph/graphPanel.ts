@@ -8,8 +8,11 @@
  * float model's quantized variant), found by the worker, opens beside it; selecting a node in one
  * selects its pair in the other.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { oneLine } from '../../core/errors';
+import { processAlive } from '../../core/util/outputLock';
 import { isGraphToHostMessage, type GraphAction, type GraphToHostMessage, type HostToGraphMessage } from '../../shared/graphMessages';
 import { activeModel, uriOf, type Services } from '../commands/targets';
 import { renderShell, webviewRoots } from '../editor/modelEditor';
@@ -40,7 +43,7 @@ export function registerGraphView(services: Services): vscode.Disposable {
     const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Graph: {0}', fileName(model)), column, {
       enableScripts: true,
       retainContextWhenHidden: true,
-      localResourceRoots: webviewRoots(services.context.extensionUri),
+      localResourceRoots: [...webviewRoots(services.context.extensionUri), graphFilesDir(services)],
     });
     panels.set(model.toString(), panel);
     // The model beside: opened next to this one; a selection here selects the same node there.
@@ -74,17 +77,31 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
   /** The model beside, as the worker found it (never a path from the webview). */
   let peer = '';
 
+  // One graph file per panel at a time: the one before is deleted when the next is written.
+  const files: string[] = [];
+  const nextGraphFile = (): string => {
+    const dir = graphFilesDir(services).fsPath;
+    fs.mkdirSync(dir, { recursive: true });
+    sweepDeadGraphFiles(dir);
+    for (const f of files.splice(0)) fs.rmSync(f, { force: true });
+    const file = path.join(dir, `graph-${process.pid}-${++graphFileCount}.json`);
+    files.push(file);
+    return file;
+  };
+
   const send = async (): Promise<void> => {
     cancel?.abort();
     const controller = (cancel = new AbortController());
     post({ v: 1, type: 'loading', fileName: fileName(model) });
     const started = Date.now();
     try {
-      const graph = await runner.run({ kind: 'graph', model: model.fsPath, ...layout }, { signal: controller.signal, timeoutMs: 300_000 });
-      if (controller.signal.aborted) return;
-      log.info(`graph: ${fileName(model)} ${graph.nodes.length} nodes laid out by ${graph.layoutEngine} in ${graph.layoutMs.toFixed(0)} ms (${Date.now() - started} ms with loading)`);
-      peer = graph.peer?.file ?? '';
-      post({ v: 1, type: 'graph', graph, excluded: exclusions.get(model) });
+      // The worker writes the graph to a file the webview fetches: the host never parses or re-sends it.
+      const writeTo = nextGraphFile();
+      const result = await runner.run({ kind: 'graph', model: model.fsPath, ...layout, writeTo }, { signal: controller.signal, timeoutMs: 300_000 });
+      if (controller.signal.aborted || !('file' in result)) return;
+      log.info(`graph: ${fileName(model)} ${result.nodes} nodes laid out by ${result.layoutEngine} in ${result.layoutMs.toFixed(0)} ms (${Date.now() - started} ms with loading)`);
+      peer = result.peerFile;
+      post({ v: 1, type: 'graphFile', uri: webview.asWebviewUri(vscode.Uri.file(result.file)).toString(), excluded: exclusions.get(model) });
       if (reveal) post({ v: 1, type: 'reveal', node: reveal });
       reveal = undefined;
     } catch (err) {
@@ -137,6 +154,25 @@ function attach(panel: vscode.WebviewPanel, model: vscode.Uri, services: Service
   ];
   panel.onDidDispose(() => {
     cancel?.abort();
+    for (const f of files.splice(0)) fs.rmSync(f, { force: true });
     subscriptions.forEach((s) => s.dispose());
   });
+}
+
+let graphFileCount = 0;
+let swept = false;
+
+/** Once a session: graph files left by extension hosts that died before closing their panels. */
+function sweepDeadGraphFiles(dir: string): void {
+  if (swept) return;
+  swept = true;
+  for (const name of fs.readdirSync(dir)) {
+    const pid = Number(/^graph-(\d+)-\d+\.json$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !processAlive(pid)) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/** Where the worker writes graphs for the webviews to fetch (a local resource root of every graph panel). */
+function graphFilesDir(services: Services): vscode.Uri {
+  return vscode.Uri.joinPath(services.context.globalStorageUri, 'graphs');
 }

@@ -9,13 +9,14 @@ import { applyFates, runtimeFates } from '../../core/graph/fusion';
 import { errorsOnPairs, isQuantizedModel, pairGraph, type ModelRole } from '../../core/graph/pairing';
 import { indexModel, type ModelIndex } from '../../core/onnx/graph-index';
 import { loadModel, modelDiskBytes } from '../../core/onnx/model';
+import { writeFileAtomic } from '../../core/onnx/save';
 import { formatBytes } from '../../core/report/format';
 import { floatModelOf, variantsOf } from '../../core/report/locate';
 import type { JobContext } from '../../core/progress';
 import { recipePathFor } from '../../core/text/recipe';
 import { parseRecipeText } from '../../core/text/recipeEdit';
 import type { GraphDto } from '../../shared/graphMessages';
-import type { GraphJob } from '../../shared/protocol';
+import type { GraphFile, GraphJob } from '../../shared/protocol';
 
 /** Variants of a float model looked at for a quantized one (each is loaded). */
 const MAX_VARIANTS = 3;
@@ -93,4 +94,11 @@ function findPeer(model: string, role: ModelRole): { file: string; index: ModelI
     return { file, index };
   }
   return undefined;
+}
+
+/** The graph written as JSON to the job's `writeTo` (the webview reads it; the host only names it). */
+export async function graphToFile(job: GraphJob & { writeTo: string }, ctx: JobContext): Promise<GraphFile> {
+  const laid = await graph(job, ctx);
+  writeFileAtomic(job.writeTo, JSON.stringify(laid));
+  return { file: job.writeTo, nodes: laid.nodes.length, layoutEngine: laid.layoutEngine, layoutMs: laid.layoutMs, peerFile: laid.peer?.file ?? '' };
 }

@@ -2,7 +2,7 @@
 import type { JobContext } from '../../core/progress';
 import type { JobRequest } from '../../shared/protocol';
 import { bench, compare, perLayer } from './evaluate';
-import { graph } from './graph';
+import { graph, graphToFile } from './graph';
 import { quantize } from './quantize';
 import { summarize } from './summarize';
 
@@ -11,7 +11,7 @@ export async function runJob(job: JobRequest, ctx: JobContext): Promise<unknown>
     case 'summarize':
       return summarize(job, ctx);
     case 'graph':
-      return graph(job, ctx);
+      return job.writeTo !== undefined ? graphToFile({ ...job, writeTo: job.writeTo }, ctx) : graph(job, ctx);
     case 'quantize':
       return quantize(job, ctx);
     case 'bench':

@@ -113,7 +113,7 @@ test('webview shell: strict CSP with a fresh nonce, no inline style or remote so
   const decoded = attr.replace(/&(#39|quot|lt|gt|amp);/g, (_, e: string) => ({ '#39': "'", quot: '"', lt: '<', gt: '>', amp: '&' })[e] ?? '');
   assert.equal(decoded, contentSecurityPolicy('https://x.vscode-cdn.net', a));
   assert.match(decoded, new RegExp(`script-src 'nonce-${a.replace(/[+/]/g, '\\$&')}'`));
-  assert.equal(contentSecurityPolicy('S', 'N'), "default-src 'none'; img-src S data:; style-src S; font-src S; script-src 'nonce-N'");
+  assert.equal(contentSecurityPolicy('S', 'N'), "default-src 'none'; img-src S data:; style-src S; font-src S; connect-src S; script-src 'nonce-N'");
   assert.doesNotMatch(html, /unsafe-inline|unsafe-eval|<style|style=|http:/);
   assert.doesNotMatch(html, /<b>/);
 });

@@ -183,7 +183,12 @@ describe('worker jobs', () => {
     const layers = await runner.run({ kind: 'perLayer', reference: mlp, candidate, data: path.join(fixtures, 'digits_test_x.npy') });
     assert.ok(layers.length > 0 && layers.every((l) => typeof l.node === 'string'));
     const graph = await runner.run({ kind: 'graph', model: mlp });
-    assert.ok(graph.nodes.length > 0);
+    assert.ok('nodes' in graph && Array.isArray(graph.nodes) && graph.nodes.length > 0);
+    // With writeTo the graph goes to a file (what the webview fetches) and only its name comes back.
+    const writeTo = path.join(tmp, 'graph.json');
+    const file = await runner.run({ kind: 'graph', model: mlp, writeTo });
+    assert.ok('file' in file && file.file === writeTo && file.nodes === graph.nodes.length, JSON.stringify(file));
+    assert.deepEqual(JSON.parse(fs.readFileSync(writeTo, 'utf8')).nodes, graph.nodes);
   });
 
   test('compare without data, testDataBeside: the labelled test set beside the float model is used and named', async () => {
