@@ -161,9 +161,15 @@ describe('runs side by side (UI)', () => {
       assert.ok(!fs.existsSync(at(reportOf(RUNS[1]))), 'run 2\'s report removed');
       assert.ok(fs.existsSync(at(RUNS[1])), 'its model kept (Remove Run, not Remove Run and Model)');
       assert.deepEqual((await headers().allInnerTexts()).map((h) => h.replace(/\s*×$/, '').trim()), [`Run 1: ${RUNS[0]} (static)`, `Run 2: ${RUNS[2]} (static)`]);
+      // Mark the window so the wait below cannot be met by the old dashboard before the reload starts.
+      await page.evaluate(() => { window.__beforeReload = true; });
       await runCommand(page, 'Developer: Reload Window');
+      await waitUntil('the window to reload', async () => !(await page.evaluate(() => window.__beforeReload === true).catch(() => true)), { timeout: 60000, interval: 250 });
       await runsShown(2, 120000);
-      assert.equal((await dashboard.locator('[data-testid="run-excluded"][data-model="2"]').innerText()).trim(), '3 layers');
+      const excluded = async () => (await dashboard.locator('[data-testid="run-excluded"][data-model="2"]').innerText({ timeout: 5000 })).trim();
+      await waitUntil('run 2 of the rebuilt history to keep 3 layers float', async () => {
+        try { return (await excluded()) === '3 layers'; } catch { await runsShown(2, 30000); return false; }
+      }, { timeout: 60000, interval: 500 });
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 
