@@ -44,7 +44,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   throwIfCancelled(ctx.signal);
   const warnings: string[] = [];
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
-  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!));
+  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!), options.dataRoots);
 
   const bn = foldBatchNormalization(model.proto, model);
   if (bn.folded > 0) warnings.push(`folded ${bn.folded} BatchNormalization node(s) into the preceding Conv`);
