@@ -7,7 +7,8 @@ import { create } from '@bufbuild/protobuf';
 import { collectRanges, loadCalibrationData, modelInputs, type CalibrationTarget, type TensorRange } from '../../calibrate';
 import { InputError, throwIfCancelled, WorkError } from '../../errors';
 import { opsetVersion } from '../../onnx/builder';
-import type { OnnxModel } from '../../onnx/model';
+import { isExternal, type OnnxModel } from '../../onnx/model';
+import type { ExternalDataWriter } from '../../onnx/save';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../../onnx/schema';
 import type { JobContext } from '../../progress';
 import { formatBytes } from '../../report/format';
@@ -40,7 +41,14 @@ export function newRangeCache(): RangeCache {
   return { ranges: new Map(), unavailable: new Set(), calibrations: 0 };
 }
 
-export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}, cache?: RangeCache): Promise<EngineResult> {
+export async function quantizeStatic(
+  model: OnnxModel,
+  options: ResolvedOptions,
+  selection: NodeSelection,
+  ctx: JobContext = {},
+  cache?: RangeCache,
+  writer?: ExternalDataWriter,
+): Promise<EngineResult> {
   throwIfCancelled(ctx.signal);
   const warnings: string[] = [];
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
@@ -125,7 +133,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
     reduceRange: options.reduceRange,
     addQdqPairToWeight: options.addQdqPairToWeight && options.format === 'qdq',
   };
-  const builder = new StaticBuilder(graph, plan, params, emitOptions, model);
+  const builder = new StaticBuilder(graph, plan, params, emitOptions, model, writer);
   const emitted = options.format === 'qoperator' ? emitQOperator(builder, opsetVersion(proto, '') ?? 13) : emitQdq(builder);
   warnings.push(...builder.warnings);
   if (calibrationSeconds > 0) ctx.log?.(`calibration took ${calibrationSeconds.toFixed(2)} s`);
@@ -139,7 +147,9 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   if (emitted.usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
   }
-  if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
+  // The check loads the model from bytes: weights in data files (the input's, the output's) are out of its reach.
+  if (writer || graph.initializer.some(isExternal)) ctx.log?.('fusion check skipped: the weights are in external data');
+  else if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
     warnings.push(...(await fusionWarnings(out, plan, graph, options, ctx)));
   }
   return {
