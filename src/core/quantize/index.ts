@@ -83,7 +83,7 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
     if (swept.length) warnings.push(`removed ${swept.length} temporary file(s) left by interrupted runs: ${swept.join(', ')}`);
     const dataPath = `${outAbs}.data`;
     const inputHadExternal = hasExternalData(model);
-    const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
+    const streamWeights = (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
     if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, protect, resolved.force);
 
     // Indexing gives every node its key, which the selection and the engines name it by.
@@ -243,7 +243,7 @@ async function runEngine(
       result = await convertFp16(model, options, selection, ctx, writer);
       break;
     case 'static':
-      result = await quantizeStatic(model, options, selection, ctx, ranges);
+      result = await quantizeStatic(model, options, selection, ctx, ranges, writer);
       break;
   }
   if (wide && result.quantizedNodes === 0) {
