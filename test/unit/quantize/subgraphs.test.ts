@@ -16,6 +16,11 @@ import { DataType } from '../../../src/core/onnx/dtype';
 import { analyzeLayers } from '../../../src/core/analysis/layers';
 import { constantWeightsModel, gaussian, ifConvLstmModel, ifMatMulModel, loopMatMulModel, scanMatMulModel } from '../../fixtures/build';
 import { bodyOpCounts, maxAbsDiff, optimizedModel, runModel, sqnrDb, tempDir, type Feed } from './helpers';
+import { encodeNpy } from '../../../src/core/data/npy';
+import { fileNameForInput } from '../../../src/core/calibrate/data';
+import { generateInputData, modelInputs } from '../../../src/core/evaluate/data';
+import { indexModel } from '../../../src/core/onnx/graph-index';
+import { opRule } from '../../../src/core/onnx/op-rules';
 
 const dir = tempDir('subgraphs');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -218,4 +223,57 @@ test('a body node the user filters out gets its reason with its subgraph path', 
     ['branch/then_branch/t2', 'branch/then_branch'],
   ]);
   assert.ok(bodySkips.every((s) => /not in --op-types/.test(s.reason)));
+});
+
+/** Generated inputs (8 samples) as a calibration folder, float inputs drawn like the test's feeds (unit Gaussian). */
+function calibration(name: string, proto: ModelProto): string {
+  const folder = path.join(dir, `${name}.calib`);
+  fs.mkdirSync(folder, { recursive: true });
+  for (const [input, arr] of generateInputData(proto, modelInputs(proto), 8).arrays) {
+    const data = arr.dtype === 'float32' ? new Uint8Array(gaussian(arr.data.length / 4, 1, 7).buffer) : arr.data;
+    fs.writeFileSync(path.join(folder, fileNameForInput(input)), encodeNpy({ ...arr, data }));
+  }
+  return folder;
+}
+
+test('static mode: every compute op inside an If or Loop body stays float with its reason and subgraph path; the main graph is quantized', async () => {
+  for (const [name, build, mainQuantized] of [
+    ['if_conv_lstm', ifConvLstmModel, 0],
+    ['loop_matmul', loopMatMulModel, 1],
+  ] as const) {
+    const proto = build();
+    const src = save(name, proto);
+    const out = path.join(dir, `${name}-static.onnx`);
+    const r = await quantizeFile(src, out, { mode: 'static', calibrationData: calibration(name, proto), force: true, speedCheck: false });
+    assert.equal(r.quantizedNodes, mainQuantized, name);
+    // The body compute ops, from the op-rules table (Conv in both branches; the Loop's MatMul and Add).
+    const index = indexModel(proto);
+    const inBodies = index.nodes.filter((e) => e.scope.depth > 0 && opRule(e.node)?.static === 'compute');
+    assert.ok(inBodies.length >= 2, name);
+    const skips = new Map(r.skippedNodes.map((s) => [s.node, s]));
+    for (const e of inBodies) {
+      const s = skips.get(e.key);
+      assert.ok(s, `${name}: ${e.key} (${e.node.opType}) has no skip reason: ${JSON.stringify(r.skippedNodes)}`);
+      assert.equal(s.subgraph, `${e.scope.owner?.key}/${e.scope.owner?.attribute}`);
+      assert.match(s.reason, /static calibration cannot observe a body's tensors/);
+      assert.ok(e.key.startsWith(`${s.subgraph}/`), e.key);
+    }
+    if (name === 'if_conv_lstm') assert.match(skips.get('y/then_branch/then_c')?.reason ?? '', /with --op-types Conv/);
+    // The written model runs and matches the float model (the main graph's MatMul quantized in the Loop model).
+    const feeds = name === 'loop_matmul' ? [{ x: float(16, 3, [1, 16]) }] : convLstmFeeds;
+    for (const f of feeds) {
+      const q = sqnrDb(await runModel(src, f), await runModel(out, f));
+      assert.ok(q > (mainQuantized ? 25 : 200), `${name}: SQNR ${q.toFixed(1)} dB`);
+    }
+  }
+});
+
+test('static mode: a body node the user excludes keeps the user\'s reason, with its path', async () => {
+  const proto = loopMatMulModel();
+  const src = save('loop_matmul', proto);
+  const out = path.join(dir, 'loop_matmul-static-excluded.onnx');
+  const key = indexModel(proto).nodes.find((e) => e.scope.depth > 0 && e.node.opType === 'MatMul')?.key ?? 'no body MatMul';
+  const r = await quantizeFile(src, out, { mode: 'static', calibrationData: calibration('loop_matmul', proto), excludeNodes: [key], force: true, speedCheck: false });
+  const s = r.skippedNodes.find((x) => x.node === key);
+  assert.deepEqual(s, { node: key, reason: 'excluded by --exclude-nodes', subgraph: key.slice(0, key.lastIndexOf('/')) });
 });

@@ -7,7 +7,13 @@ import { create } from '@bufbuild/protobuf';
 import { collectRanges, loadCalibrationData, modelInputs, type CalibrationTarget, type TensorRange } from '../../calibrate';
 import { InputError, throwIfCancelled, WorkError } from '../../errors';
 import { opsetVersion } from '../../onnx/builder';
-import type { OnnxModel } from '../../onnx/model';
+import { DataType } from '../../onnx/dtype';
+import { indexModel, SCOPE_SEPARATOR } from '../../onnx/graph-index';
+import { opRule } from '../../onnx/op-rules';
+import { elementTypes } from '../../analysis/element-types';
+import type { SkippedNode } from '../types';
+import { isExternal, type OnnxModel } from '../../onnx/model';
+import type { ExternalDataWriter } from '../../onnx/save';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../../onnx/schema';
 import type { JobContext } from '../../progress';
 import { formatBytes } from '../../report/format';
@@ -40,11 +46,20 @@ export function newRangeCache(): RangeCache {
   return { ranges: new Map(), unavailable: new Set(), calibrations: 0 };
 }
 
-export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}, cache?: RangeCache): Promise<EngineResult> {
+export async function quantizeStatic(
+  model: OnnxModel,
+  options: ResolvedOptions,
+  selection: NodeSelection,
+  ctx: JobContext = {},
+  cache?: RangeCache,
+  writer?: ExternalDataWriter,
+): Promise<EngineResult> {
   throwIfCancelled(ctx.signal);
   const warnings: string[] = [];
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
-  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!));
+  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!), options.dataRoots);
+  // Indexed before any rewrite: body nodes are reported by the keys every other part of the tool uses.
+  const inBodies = bodySkips(model.proto, selection);
 
   const bn = foldBatchNormalization(model.proto, model);
   if (bn.folded > 0) warnings.push(`folded ${bn.folded} BatchNormalization node(s) into the preceding Conv`);
@@ -125,7 +140,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
     reduceRange: options.reduceRange,
     addQdqPairToWeight: options.addQdqPairToWeight && options.format === 'qdq',
   };
-  const builder = new StaticBuilder(graph, plan, params, emitOptions, model);
+  const builder = new StaticBuilder(graph, plan, params, emitOptions, model, writer);
   const emitted = options.format === 'qoperator' ? emitQOperator(builder, opsetVersion(proto, '') ?? 13) : emitQdq(builder);
   warnings.push(...builder.warnings);
   if (calibrationSeconds > 0) ctx.log?.(`calibration took ${calibrationSeconds.toFixed(2)} s`);
@@ -139,18 +154,55 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   if (emitted.usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
   }
-  if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
+  // The check loads the model from bytes: weights in data files (the input's, the output's) are out of its reach.
+  if (writer || graph.initializer.some(isExternal)) ctx.log?.('fusion check skipped: the weights are in external data');
+  else if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
     warnings.push(...(await fusionWarnings(out, plan, graph, options, ctx)));
   }
   return {
     proto: out,
     quantizedNodes: emitted.quantizedNodes,
     quantizedKeys: [...plan.nodes.keys()].filter((n) => !plan.folded.has(n)).map((n) => nodeName(n)),
-    skippedNodes: [...plan.skipped.toArray(), ...[...excluded].map(([node, reason]) => ({ node, reason }))].filter(
+    skippedNodes: [...plan.skipped.toArray(), ...[...excluded].map(([node, reason]) => ({ node, reason })), ...inBodies].filter(
       (s, i, all) => all.findIndex((o) => o.node === s.node) === i,
     ),
     warnings,
   };
+}
+
+/**
+ * Compute ops inside If/Loop/Scan bodies stay float in static mode, each with its reason and body
+ * path. Calibration reads ranges from tensors ONNX Runtime returns as model outputs, and a body's
+ * tensors cannot be model outputs; a body's branch or iteration count is also chosen at run
+ * time, so the calibration data may never reach it. Quantizing body weights with activation
+ * ranges left unknown would not run in integer kernels either. Integer-typed arithmetic (shape
+ * computations) is not a candidate, as in the main graph.
+ */
+function bodySkips(proto: ModelProto, selection: NodeSelection): SkippedNode[] {
+  const index = indexModel(proto);
+  const types = elementTypes(index);
+  const out: SkippedNode[] = [];
+  for (const { node, key, scope } of index.nodes) {
+    if (scope.depth === 0 || !scope.owner) continue;
+    const rule = opRule(node);
+    if (rule?.static !== 'compute' && rule?.static !== 'cpu-unfused') continue;
+    const y = node.output[0];
+    const t = y ? types.get(y) : undefined;
+    if (t !== undefined && t !== DataType.FLOAT && t !== DataType.FLOAT16) continue;
+    const verdict = selection.check(node, STATIC_OP_TYPES);
+    const owner = scope.owner.node.opType;
+    const elsewhere =
+      rule.dynamic === 'default' && rule.weightOnly === 'default'
+        ? '; dynamic and weight-only modes quantize it there'
+        : rule.dynamic === 'on-request'
+          ? `; dynamic mode quantizes it there with --op-types ${node.opType}`
+          : '';
+    const reason = verdict.selected
+      ? `inside a${owner === 'If' ? 'n' : ''} ${owner} body: static calibration cannot observe a body's tensors (ONNX Runtime returns none as a model output), so static mode keeps body nodes float${elsewhere}`
+      : verdict.reason;
+    out.push({ node: key, reason, subgraph: scope.path.slice(0, -SCOPE_SEPARATOR.length) });
+  }
+  return out;
 }
 
 /** A warning per op type ORT did not fuse on this machine (those groups run in float plus Q/DQ work). */
