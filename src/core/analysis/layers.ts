@@ -25,6 +25,7 @@ import type { OnnxModel } from '../onnx/model';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { tensorByteSize, tensorElementCount, tensorShape, type TensorSource } from '../onnx/tensor';
 import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-index';
+import { ConstantFolder, overridableInitializers } from '../onnx/constantFold';
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
@@ -136,13 +137,30 @@ export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; ex
     }
     return s;
   };
-  return index.nodes.map((entry) => layerOf(entry, index, types, options.stats === false ? undefined : statsFor));
+  // Weights computed from constants by layout ops are weights too: every engine folds them first (onnx/constantFold.ts).
+  const folder = new ConstantFolder(index, source, overridableInitializers(model.proto));
+  const withStats = options.stats !== false;
+  const constantOf = (name: string | undefined): TensorProto | undefined => {
+    if (!name) return undefined;
+    const c = index.constant(name)?.tensor;
+    if (c || !folder.folded(name)) return c;
+    // Shape and type are enough without statistics; the bytes are computed only for them.
+    return withStats ? folder.tensor(name) : folder.shapeOnly(name);
+  };
+  return index.nodes.map((entry) => (folder.folds(entry.node) ? foldedLayer(entry) : layerOf(entry, index, types, constantOf, withStats ? statsFor : undefined)));
+}
+
+/** A node that only computes a constant: the engines fold it into one before quantizing, so no mode acts on it. */
+function foldedLayer(entry: IndexedNode): LayerInfo {
+  const { node } = entry;
+  return { node: entry.key, label: entry.label, opType: node.opType, domain: node.domain, index: entry.index, depth: entry.scope.depth, modes: [], weights: [], weightBytes: 0, savings: {}, notes: [], risk: {} };
 }
 
 function layerOf(
   entry: IndexedNode,
   index: ModelIndex,
   types: ElementTypes,
+  constantOf: (name: string | undefined) => TensorProto | undefined,
   statsFor: ((t: TensorProto, channelAxis: number | undefined) => WeightStats | Error) | undefined,
 ): LayerInfo {
   const { node } = entry;
@@ -171,7 +189,7 @@ function layerOf(
   const constWeights: { t: TensorProto; input: number }[] = [];
   for (const pos of weightPositions) {
     const name = node.input[pos];
-    const t = name ? index.constant(name)?.tensor : undefined;
+    const t = constantOf(name);
     if (t) constWeights.push({ t, input: pos });
   }
   // The engines quantize float32 weights, and float16 ones after widening the model (quantize/widen.ts).
@@ -190,12 +208,12 @@ function layerOf(
 
   const dataInput = op === 'Gather' ? node.input[0] : dataInputOf(node);
   const dataType = dataInput ? types.get(dataInput) : undefined;
-  const dataIsConst = dataInput ? index.constant(dataInput) !== undefined : false;
+  const dataIsConst = constantOf(dataInput) !== undefined;
 
   // Dynamic.
   const allWeightsFloat = floatWeights.length > 0 && floatWeights.length === weightPositions.length;
   // Dynamic (op types and treatment from the op-rules table; the conditions are the engine's).
-  const indicesConst = op === 'Gather' && node.input[1] ? index.constant(node.input[1]) !== undefined : false;
+  const indicesConst = op === 'Gather' && constantOf(node.input[1]) !== undefined;
   if (!nonFloat && rule?.dynamic && rule.dynamic !== 'reported') {
     const fits =
       op === 'Gather' ? floatWeights.length === 1 && safeShape(floatWeights[0]!.t).length >= 2 && !indicesConst : allWeightsFloat;
