@@ -9,7 +9,7 @@ import { throwIfCancelled, WorkError } from '../errors';
 import { indexModel } from '../onnx/graph-index';
 import { loadModel, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
-import { createSession, type InferenceSession, type OrtTensor } from '../runtime/ort';
+import { CHECK_OPTIMIZATION, createSession, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { OutputFidelity, QuantizeFidelity } from './types';
 import { formatSqnr } from '../report/format';
 import { adaptInputData, describeInputs, feedsFor, firstSamples, modelInputs, type InputData } from './data';
@@ -142,7 +142,7 @@ export interface FidelityRun {
 /** Measure every output; below the floor, also rank the layers and keep the worst. */
 export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {}): Promise<QuantizeFidelity> {
   const { reference, candidate, data, floor } = run;
-  let refSession: InferenceSession | undefined = await createSession(reference.path, { threads: run.threads });
+  let refSession: InferenceSession | undefined = await createSession(reference.path, { threads: run.threads, optimization: CHECK_OPTIMIZATION });
   let outputs: OutputFidelity[];
   let candidateModel: OnnxModel | undefined;
   try {
@@ -156,7 +156,7 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
     }
     // Its inputs now, its weights only if the per-layer ranking needs them (lazyWeights).
     candidateModel = loadModel(candidate, { lazyWeights: true });
-    const candSession = await createSession(candidate, { threads: run.threads });
+    const candSession = await createSession(candidate, { threads: run.threads, optimization: CHECK_OPTIMIZATION });
     try {
       outputs = await outputFidelity(referenceRuns, candSession, data, adaptInputData(data, modelInputs(candidateModel.proto)), ctx);
     } finally {

@@ -12,7 +12,7 @@ import { InputError, WorkError } from '../errors';
 import { formatInputOverrides, type InputOverrides } from '../data/probe';
 import { describeInputs, feedsFor, firstSamples, generateInputData, loadInputData, maxBatchOf, modelInputs, type InputData } from '../evaluate/data';
 import type { ModelProto } from '../onnx/schema';
-import { createSession, type OrtTensor } from '../runtime/ort';
+import { CHECK_OPTIMIZATION, createSession, type OrtTensor } from '../runtime/ort';
 
 export interface Probe {
   data: InputData;
@@ -24,11 +24,11 @@ export interface Probe {
   batch: number;
 }
 
-export function makeProbe(proto: ModelProto, calibrationData: string | undefined, inputs: InputOverrides | undefined): Probe {
+export function makeProbe(proto: ModelProto, calibrationData: string | undefined, inputs: InputOverrides | undefined, dataRoots: readonly string[] = []): Probe {
   const specs = modelInputs(proto);
   const fixed = maxBatchOf(specs);
   const wanted = Number.isFinite(fixed) ? fixed : 1;
-  const data = calibrationData ? firstSamples(loadInputData(calibrationData, specs, inputs), wanted) : generateInputData(proto, specs, wanted, inputs);
+  const data = calibrationData ? firstSamples(loadInputData(calibrationData, specs, inputs, dataRoots), wanted) : generateInputData(proto, specs, wanted, inputs);
   const batch = Math.min(wanted, data.samples);
   return { data, origin: calibrationData ? 'calibration data' : 'generated inputs', shapes: describeInputs(data, batch), batch };
 }
@@ -40,7 +40,7 @@ export interface FloatRun {
 }
 
 export async function runFloatOnProbe(floatModel: string | Uint8Array, probe: Probe): Promise<FloatRun> {
-  const session = await createSession(floatModel);
+  const session = await createSession(floatModel, { optimization: CHECK_OPTIMIZATION });
   try {
     let outputs: Record<string, OrtTensor>;
     try {
@@ -81,7 +81,7 @@ export function probeFault(problem: string, probe: Probe, overrides: InputOverri
 
 /** Run the quantized model on the probe: a WorkError when it fails or turns non-finite where the float model did not. */
 export async function validateQuantized(file: string, probe: Probe, floatRun: FloatRun): Promise<void> {
-  const session = await createSession(file);
+  const session = await createSession(file, { optimization: CHECK_OPTIMIZATION });
   try {
     let outputs: Record<string, OrtTensor>;
     try {
