@@ -7,9 +7,9 @@
  *
  * - dynamic: MatMul/Gemm with a constant float weight, Gather of a float table (embedding) with
  *   computed indices, LSTM (constant float W and R). Conv only on request (`onRequest`).
- * - static (main graph only, the static engine's scope): compute ops, Relu/Clip (folded into the
- *   producer) and pass-through ops, each only when its data input is a float tensor;
- *   ConvTranspose only on request (no CPU integer kernel).
+ * - static: the static planner's own verdict for a default run (quantize/static/plan.ts
+ *   staticVerdicts): compute ops, Relu/Clip folded into them and pass-through ops on tensors
+ *   quantized anyway, main graph only; ConvTranspose only on request (no CPU integer kernel).
  * - weight-only: MatMul (or Gemm without transA) with a constant 2-D float weight whose K ≥ 16
  *   (MatMulNBits); a 2-D float32 embedding table whose rows are whole blocks (GatherBlockQuantized).
  *
@@ -28,7 +28,8 @@ import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-ind
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
-import { channelAxisOf, opRule, qdqGroupReason, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
+import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
+import { staticVerdicts, type StaticVerdicts } from '../quantize/static/plan';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
@@ -136,13 +137,17 @@ export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; ex
     }
     return s;
   };
-  return index.nodes.map((entry) => layerOf(entry, index, types, options.stats === false ? undefined : statsFor));
+  // Static mode's verdicts come from the static planner itself, run once on the main graph.
+  const main = model.proto.graph;
+  const staticPlan = main ? staticVerdicts(main) : undefined;
+  return index.nodes.map((entry) => layerOf(entry, index, types, staticPlan, options.stats === false ? undefined : statsFor));
 }
 
 function layerOf(
   entry: IndexedNode,
   index: ModelIndex,
   types: ElementTypes,
+  staticPlan: StaticVerdicts | undefined,
   statsFor: ((t: TensorProto, channelAxis: number | undefined) => WeightStats | Error) | undefined,
 ): LayerInfo {
   const { node } = entry;
@@ -190,7 +195,6 @@ function layerOf(
 
   const dataInput = op === 'Gather' ? node.input[0] : dataInputOf(node);
   const dataType = dataInput ? types.get(dataInput) : undefined;
-  const dataIsConst = dataInput ? index.constant(dataInput) !== undefined : false;
 
   // Dynamic.
   const allWeightsFloat = floatWeights.length > 0 && floatWeights.length === weightPositions.length;
@@ -205,24 +209,16 @@ function layerOf(
     }
   }
 
-  // Static: the data input must be float (or of unknown type: then flagged).
-  // The static engine quantizes the main graph only; CPU-unfused ops only on request.
-  // Conv, ConvTranspose and Gemm need their weight constant (Gemm also without transA), as the planner does.
-  const staticWeightMissing = !!rule?.staticNeedsWeight && (!allWeightsFloat || (op === 'Gemm' && attrInt(node, 'transA', 0) !== 0));
-  const staticRole = standard && entry.scope.depth === 0 && !staticWeightMissing ? rule?.static : undefined;
-  if (!nonFloat && staticRole === 'cpu-unfused' && allWeightsFloat && dataInput && !dataIsConst) info.onRequest = [...(info.onRequest ?? []), 'static'];
-  if (!nonFloat && (staticRole === 'compute' || staticRole === 'pass-through' || staticRole === 'fold') && staticNeighbourhood(node, staticRole, index)) {
-    if (dataInput && !dataIsConst) {
-      if (dataType === undefined) {
-        info.modes.push('static');
-        const producer = index.producer(dataInput)?.node;
-        const from = producer ? ` (output of ${producer.domain ? producer.domain + '.' : ''}${producer.opType})` : '';
-        const msg = `no element type known for input '${dataInput}'${from}: static calibration needs it (run shape inference)`;
-        info.risk.missingType = msg;
-        info.notes.push(msg);
-      } else if (isQuantizableFloat(dataType)) {
-        info.modes.push('static');
-      }
+  // Static: the planner's own verdict with the default options (quantize/static/plan.ts), main graph only.
+  if (staticPlan?.onRequest.has(node)) info.onRequest = [...(info.onRequest ?? []), 'static'];
+  if (staticPlan && (staticPlan.quantized.has(node) || staticPlan.folded.has(node))) {
+    info.modes.push('static');
+    if (dataInput && dataType === undefined) {
+      const producer = index.producer(dataInput)?.node;
+      const from = producer ? ` (output of ${producer.domain ? producer.domain + '.' : ''}${producer.opType})` : '';
+      const msg = `no element type known for input '${dataInput}'${from}: static calibration needs it (run shape inference)`;
+      info.risk.missingType = msg;
+      info.notes.push(msg);
     }
   }
 
@@ -287,58 +283,6 @@ function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined 
   if (shape.length !== 2) return undefined;
   const transB = node.opType === 'Gemm' && attrInt(node, 'transB', 0) !== 0;
   return transB ? [shape[1]!, shape[0]!] : [shape[0]!, shape[1]!];
-}
-
-/**
- * Whether the static engine's context lets it act on the node: a Relu/Clip is folded only as the
- * sole reader of a compute op's output; a pass-through op keeps 8-bit only when its input is
- * quantized anyway (written by a quantized op, or read by a compute op).
- */
-function staticNeighbourhood(node: NodeProto, role: 'compute' | 'pass-through' | 'fold', index: ModelIndex): boolean {
-  if (role === 'compute') return !inQdqGroup(node, index);
-  const input = node.input[0];
-  if (!input) return false;
-  return role === 'fold' ? foldsIntoProducer(input, index) : quantizedAnyway(input, index);
-}
-
-/** A compute op already inside a QDQ group is left as it is (the planner's rule), and nothing folds into it. */
-const inQdqGroup = (n: NodeProto, index: ModelIndex): boolean => qdqGroupReason(n, (t) => index.producer(t)?.node, (t) => index.consumers(t).map((c) => c.node)) !== undefined;
-
-/** A main-graph compute op of the standard domain the planner would wrap in Q/DQ. */
-const plannedCompute = (e: IndexedNode | undefined, index: ModelIndex): e is IndexedNode =>
-  !!e && e.scope.depth === 0 && (e.node.domain === '' || e.node.domain === 'ai.onnx') && opRule(e.node)?.static === 'compute' && !inQdqGroup(e.node, index);
-
-/** A Relu/Clip reading `input` folds into its producer: a planned compute op whose output only it reads. */
-function foldsIntoProducer(input: string, index: ModelIndex): boolean {
-  return plannedCompute(index.producer(input), index) && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
-}
-
-const quantizedTensorMemo = new WeakMap<ModelIndex, Map<string, boolean>>();
-
-/**
- * Whether the static planner gives tensor `t` quantization parameters anyway, so a pass-through op
- * reading it keeps 8-bit: `t` is written by a planned compute op, by a Relu/Clip folded into one,
- * or by a pass-through op on such a tensor, or it is read by a planned compute op.
- */
-function quantizedAnyway(t: string, index: ModelIndex): boolean {
-  let memo = quantizedTensorMemo.get(index);
-  if (!memo) quantizedTensorMemo.set(index, (memo = new Map()));
-  const known = memo.get(t);
-  if (known !== undefined) return known;
-  memo.set(t, false); // a cycle (no valid graph has one) ends here
-  let quantized = false;
-  if (!index.constant(t)) {
-    const producer = index.producer(t);
-    const p = producer?.node;
-    const role = p && producer.scope.depth === 0 && (p.domain === '' || p.domain === 'ai.onnx') ? opRule(p)?.static : undefined;
-    quantized =
-      (role === 'compute' && plannedCompute(producer, index)) ||
-      (role === 'fold' && !!p?.input[0] && foldsIntoProducer(p.input[0], index)) ||
-      (role === 'pass-through' && !!p?.input[0] && quantizedAnyway(p.input[0], index)) ||
-      index.consumers(t).some((c) => plannedCompute(c, index));
-  }
-  memo.set(t, quantized);
-  return quantized;
 }
 
 /**

@@ -15,16 +15,16 @@ import { create } from '@bufbuild/protobuf';
 import { throwIfCancelled, WorkError } from '../errors';
 import { isExternal, type OnnxModel } from '../onnx/model';
 import { modelToBytes } from '../onnx/save';
-import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_DataLocation, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/schema';
+import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from '../onnx/schema';
 import { makeNode, makeValueInfo } from '../onnx/builder';
 import { DataType, storageBytes } from '../onnx/dtype';
-import { tensorByteSize, tensorBytes } from '../onnx/tensor';
-import { createSession, ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
+import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import { formatBytes } from '../report/format';
 import { RssSampler, rssBytes } from '../util/memory';
 import type { JobContext } from '../progress';
 import { batches, type Batch, type CalibrationData } from './data';
 import { Calibrator, type RangeOptions, type TensorRange } from './methods';
+import { planStages, sessionOf, stageModel, weightBytesOf } from './stages';
 
 export interface CalibrationTarget {
   name: string;
@@ -61,12 +61,18 @@ export interface CollectOptions extends RangeOptions {
    * buffers plus the exposed tensors. Default 512 MiB; Infinity runs every tensor in one pass.
    */
   memoryBudget?: number;
+  /**
+   * Most weight bytes one calibration session loads: a model with more is run in stages of
+   * consecutive nodes (stages.ts). Default: half the budget, never below STAGE_MIN_BYTES; none
+   * when the budget is unbounded.
+   */
+  stageWeightBytes?: number;
 }
 
-export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
+/** Stages are for models whose weights dominate memory; smaller ones run in one session. */
+export const STAGE_MIN_BYTES = 64 * 2 ** 20;
 
-/** Inlined external data must leave room for the graph under the 2 GiB protobuf limit. */
-const INLINE_LIMIT = 1.8 * 2 ** 30;
+export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
 
 /** Samples in a slice's first run under a budget; later runs at most double, each sized by what the runs before measured. */
 const FIRST_BATCH = 1;
@@ -123,17 +129,10 @@ function graphOf(proto: ModelProto): GraphProto {
   return proto.graph;
 }
 
-function withGraph(proto: ModelProto, source: Pick<OnnxModel, 'external'> | undefined, nodes: NodeProto[], outputs: ValueInfoProto[]): ModelProto {
+function withGraph(proto: ModelProto, _source: Pick<OnnxModel, 'external'> | undefined, nodes: NodeProto[], outputs: ValueInfoProto[]): ModelProto {
   const graph = graphOf(proto);
-  // ORT sessions built from bytes cannot resolve external data: inline it in the copy.
-  const externalBytes = graph.initializer.filter(isExternal).reduce((sum, t) => sum + tensorByteSize(t), 0);
-  if (externalBytes > INLINE_LIMIT) {
-    throw new WorkError(
-      `calibration needs the model in memory with its ${(externalBytes / 2 ** 30).toFixed(1)} GiB of external weights, over the 2 GiB protobuf limit; static quantization of models this large is not supported yet (use dynamic or weight-only mode)`,
-    );
-  }
-  const initializer = graph.initializer.map((t) => (isExternal(t) ? inlineTensor(t, source) : t));
-  const newGraph = create(GraphProtoSchema, { ...graph, initializer, node: afterProducers(graph.node, nodes), output: [...graph.output, ...outputs] });
+  // External weights stay external: the session reads them from the model's folder (sessionOf).
+  const newGraph = create(GraphProtoSchema, { ...graph, node: afterProducers(graph.node, nodes), output: [...graph.output, ...outputs] });
   return create(ModelProtoSchema, { ...proto, graph: newGraph });
 }
 
@@ -159,16 +158,6 @@ function afterProducers(graph: NodeProto[], extra: NodeProto[]): NodeProto[] {
     for (const o of n.output) out.push(...(readers.get(o) ?? []));
   }
   return out;
-}
-
-function inlineTensor(t: TensorProto, source?: Pick<OnnxModel, 'external'>): TensorProto {
-  const bytes = tensorBytes(t, source);
-  return create(TensorProtoSchema, {
-    ...t,
-    rawData: bytes as Uint8Array<ArrayBuffer>,
-    externalData: [],
-    dataLocation: TensorProto_DataLocation.DEFAULT,
-  });
 }
 
 /** What the sizing run measured. */
@@ -228,7 +217,7 @@ async function measureFootprint(
   sampler: RssSampler,
   source?: Pick<OnnxModel, 'external'>,
 ): Promise<Footprint> {
-  const session = await createSession(modelToBytes(countElements(model, targets, source)), { optimization: 'disabled', threads, memoryArena: false });
+  const session = await sessionOf(countElements(model, targets, source), source, threads);
   const sessionBytes = Math.max(0, rssBytes() - baseline);
   try {
     const first = batches(data, 1).next();
@@ -277,9 +266,11 @@ async function collect(
   source: Pick<OnnxModel, 'external'> | undefined,
   sampler: RssSampler,
 ): Promise<CalibrationResult> {
+  const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  const cap = options.stageWeightBytes ?? (Number.isFinite(budget) ? Math.max(budget / 2, STAGE_MIN_BYTES) : Infinity);
+  if (weightBytesOf(graphOf(model)) > cap) return collectStaged(model, targets, data, options, ctx, source, sampler, cap);
   const started = Date.now();
   const baseline = rssBytes();
-  const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const threads = options.threads ?? 0;
   const requested = data.fixedBatch ?? Math.max(1, Math.floor(options.batchSize));
   const names = targets.map((t) => t.name);
@@ -334,7 +325,7 @@ async function collect(
     const exposedModel = exposeTensors(model, slice, source);
     const sessionModel = reduce.nodes.length ? withGraph(exposedModel, source, reduce.nodes, reduce.outputs) : exposedModel;
     const fetch = [...sliceNames, ...reduce.names.flatMap((r) => [r.min, r.max])];
-    const session = await createSession(modelToBytes(sessionModel), { optimization: 'disabled', threads, memoryArena: false });
+    const session = await sessionOf(sessionModel, source, threads);
     try {
       const planned = batchFor(slice);
       // Bounded: the first run is one sample, and what the runs measure sizes the next ones (doubling at most, up to the plan's batch).
@@ -396,6 +387,145 @@ async function collect(
     reducedInGraph: reduced.length,
     batchSize: largestBatch,
     peakBytes,
+    seconds: (Date.now() - started) / 1000,
+    stateBytes: calibrator.stateBytes(),
+  };
+}
+
+/**
+ * Calibration of a model whose weights pass `cap`: the graph runs in stages (stages.ts), each in
+ * its own session over all the data, in batches of a fixed partition; the tensors a stage passes
+ * on are kept per batch (all samples' worth of the stage boundary) until the last stage reading
+ * them is done. Each target is exposed (or reduced in the graph) by the stage that computes it,
+ * so every tensor sees exactly the batches the one-session path would give it.
+ */
+async function collectStaged(
+  model: ModelProto,
+  targets: CalibrationTarget[],
+  data: CalibrationData,
+  options: CollectOptions,
+  ctx: JobContext,
+  source: Pick<OnnxModel, 'external'> | undefined,
+  sampler: RssSampler,
+  cap: number,
+): Promise<CalibrationResult> {
+  const started = Date.now();
+  const baseline = rssBytes();
+  const graph = graphOf(model);
+  const stages = planStages(graph, cap);
+  const threads = options.threads ?? 0;
+  const size = data.fixedBatch ?? Math.max(1, Math.floor(options.batchSize));
+  const names = targets.map((t) => t.name);
+  const calibrator = new Calibrator(names, options);
+  const observedTypes = new Map<string, string>();
+  const wanted = new Map(targets.map((t) => [t.name, t]));
+  const stageOf = new Map<string, number>();
+  stages.forEach((st, s) => st.nodes.forEach((n) => n.output.forEach((o) => wanted.has(o) && stageOf.set(o, s))));
+  const graphOutputs = new Set(graph.output.map((o) => o.name));
+  const all = [...batches(data, size)];
+  if (all.length === 0) throw new WorkError('calibration data holds no batch for this model');
+  const carried = all.map(() => new Map<string, OrtTensor>());
+  const carriedTypes = new Map<string, string>();
+  const dataInputs = new Set(data.inputs.map((i) => i.name));
+  let peakBytes = 0;
+  let reducedCount = 0;
+  let done = 0;
+  let boundaryBytes = 0;
+  ctx.log?.(
+    `calibration in ${stages.length} stage(s) of at most ${formatBytes(Math.max(...stages.map((s) => s.weightBytes)))} of weights (${formatBytes(weightBytesOf(graph))} in all, cap ${formatBytes(cap)}), batch ${size}`,
+  );
+
+  // Targets the data itself holds (graph inputs): reduced from the feeds, batch by batch.
+  for (const batch of all) {
+    for (const f of batch.feeds) {
+      if (!wanted.has(f.name) || f.type !== 'float32') continue;
+      observedTypes.set(f.name, 'float32');
+      calibrator.update(f.name, f.values as Float32Array);
+    }
+  }
+
+  const O = ort();
+  for (const [s, stage] of stages.entries()) {
+    throwIfCancelled(ctx.signal);
+    const own = targets.filter((t) => stageOf.get(t.name) === s);
+    const reduced = options.method === 'minmax' ? own.filter((t) => t.elemType === DataType.FLOAT) : [];
+    reducedCount += reduced.length;
+    const exposed = own.filter((t) => !reduced.includes(t)).map((t) => t.name);
+    const reduce = reductions(reduced);
+    const outputs = [...new Set([...stage.carried, ...exposed, ...stage.nodes.flatMap((n) => n.output).filter((o) => graphOutputs.has(o))])];
+    // A stage nothing downstream reads and that computes no target need not run.
+    if (outputs.length === 0 && reduce.outputs.length === 0) continue;
+    const sessionModel = withGraph(stageModel(model, stage, carriedTypes, outputs), source, reduce.nodes, reduce.outputs);
+    const fetch = [...new Set([...stage.carried, ...exposed]), ...reduce.names.flatMap((r) => [r.min, r.max])];
+    const session = await sessionOf(sessionModel, source, threads);
+    try {
+      for (const [b, batch] of all.entries()) {
+        throwIfCancelled(ctx.signal);
+        const feeds: Record<string, OrtTensor> = {};
+        for (const name of stage.inputs) {
+          const t = dataInputs.has(name) ? undefined : carried[b]?.get(name);
+          if (t) feeds[name] = t;
+        }
+        for (const f of batch.feeds) if (stage.inputs.includes(f.name)) feeds[f.name] = new O.Tensor(f.type, f.values as Float32Array, f.dims);
+        const missing = stage.inputs.find((i) => !feeds[i]);
+        if (missing) throw new WorkError(`staged calibration: nothing provides '${missing}' to stage ${s + 1}`);
+        const peak = sampler.window();
+        let results: Record<string, OrtTensor>;
+        try {
+          results = (await session.run(feeds, fetch)) as Record<string, OrtTensor>;
+        } catch (e) {
+          throw new WorkError(`calibration run failed on samples ${batch.start}..${batch.start + batch.count - 1} (stage ${s + 1} of ${stages.length}): ${(e as Error).message.split('\n')[0]}`);
+        }
+        peakBytes = Math.max(peakBytes, peak() - baseline);
+        for (const name of stage.carried) {
+          const t = results[name];
+          if (!t) continue;
+          carried[b]?.set(name, t);
+          carriedTypes.set(name, t.type);
+        }
+        for (const name of exposed) {
+          const t = results[name];
+          if (!t) continue;
+          observedTypes.set(name, t.type);
+          if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
+        }
+        for (const r of reduce.names) {
+          const min = (results[r.min]?.data as Float32Array | undefined)?.[0];
+          const max = (results[r.max]?.data as Float32Array | undefined)?.[0];
+          if (min === undefined || max === undefined) continue;
+          observedTypes.set(r.target, 'float32');
+          calibrator.update(r.target, Float32Array.of(min, max));
+        }
+        done++;
+        ctx.onProgress?.({ stage: 'calibrating', fraction: Math.min(1, (s * all.length + b + 1) / (stages.length * all.length)), message: `calibrating: stage ${s + 1}/${stages.length}, ${batch.start + batch.count}/${data.samples} samples` });
+      }
+    } finally {
+      await session.release();
+    }
+    // What no later stage reads goes.
+    const later = new Set(stages.slice(s + 1).flatMap((st) => st.inputs));
+    let held = 0;
+    for (const m of carried) {
+      for (const [name, t] of m) {
+        if (!later.has(name)) m.delete(name);
+        else held += (t.data as ArrayBufferView).byteLength ?? 0;
+      }
+    }
+    boundaryBytes = Math.max(boundaryBytes, held);
+  }
+  if (boundaryBytes > 0) ctx.log?.(`staged calibration held at most ${formatBytes(boundaryBytes)} of tensors between stages`);
+  const ranges = calibrator.ranges();
+  for (const [name, type] of observedTypes) if (type !== 'float32') ranges.delete(name);
+  for (const name of names) if (!observedTypes.has(name)) ranges.delete(name);
+  return {
+    ranges,
+    observedTypes,
+    samples: data.samples,
+    batches: done,
+    slices: stages.length,
+    reducedInGraph: reducedCount,
+    batchSize: Math.max(...all.map((b) => b.count)),
+    peakBytes: Math.max(0, peakBytes),
     seconds: (Date.now() - started) / 1000,
     stateBytes: calibrator.stateBytes(),
   };

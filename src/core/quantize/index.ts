@@ -65,6 +65,8 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
   const progress = (stage: string, fraction?: number, message?: string) =>
     ctx.onProgress?.({ stage, ...(fraction !== undefined ? { fraction } : {}), ...(message ? { message } : {}) });
   throwIfCancelled(ctx.signal);
+  // A data folder's links may lead into the model's folder unless the caller says where (the workspace).
+  options = { ...options, dataRoots: options.dataRoots ?? [path.dirname(path.resolve(input))] };
   const { options: resolved, warnings } = resolveOptions(options);
   progress('loading', 0);
   // Large weights are read one at a time as the engine reaches them (aligned, and let go once rewritten).
@@ -83,7 +85,7 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
     if (swept.length) warnings.push(`removed ${swept.length} temporary file(s) left by interrupted runs: ${swept.join(', ')}`);
     const dataPath = `${outAbs}.data`;
     const inputHadExternal = hasExternalData(model);
-    const streamWeights = resolved.mode !== 'static' && (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
+    const streamWeights = (resolved.externalData === 'always' || (resolved.externalData === 'auto' && inputHadExternal));
     if (streamWeights || resolved.externalData === 'always') checkDataPath(dataPath, protect, resolved.force);
 
     // Indexing gives every node its key, which the selection and the engines name it by.
@@ -95,9 +97,9 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
     let probe: Probe | undefined;
     let floatRun: FloatRun | undefined;
-    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs, resolved.dataRoots);
     // The speed check times the probe's inputs; without validation it gets its own (a failure to make one is only a warning then).
-    const speedProbe = resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(model.proto, resolved.calibrationData, options.inputs)) : undefined;
+    const speedProbe = resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(model.proto, resolved.calibrationData, options.inputs, resolved.dataRoots)) : undefined;
     // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
     const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
     // A large model is checked in a child process after saving (check.ts): this process never holds
@@ -243,7 +245,7 @@ async function runEngine(
       result = await convertFp16(model, options, selection, ctx, writer);
       break;
     case 'static':
-      result = await quantizeStatic(model, options, selection, ctx, ranges);
+      result = await quantizeStatic(model, options, selection, ctx, ranges, writer);
       break;
   }
   if (wide && result.quantizedNodes === 0) {

@@ -21,7 +21,7 @@ import type { CompareJobResult } from '../../shared/protocol';
 import { formatInputOverrides, parseInputOverridesText } from '../../core/data/probe';
 import { quantizeFidelityOf } from '../dashboard/reportAdapter';
 import { reportError } from '../jobs/jobUi';
-import { quantizeSettings, type QuantizeSettings } from '../settings';
+import { dataRoots, quantizeSettings, type QuantizeSettings } from '../settings';
 import { confirmReplace } from './confirmReplace';
 import { compareAndShow } from './evaluate';
 import { optionsOf, requireLocal, requireTrust, resolveModel, type Services } from './targets';
@@ -125,6 +125,8 @@ async function runWithInputs(services: Services, model: string, plan: Plan, prog
     plan.options.inputs = parseInputOverridesText(remembered);
     services.log.info(`validation probe inputs remembered for this model: ${remembered}`);
   }
+  const roots = dataRoots();
+  if (roots) plan.options.dataRoots = roots;
   for (;;) {
     try {
       const result = await services.jobs.run({ kind: 'quantize', model, output: plan.output, options: plan.options });

@@ -10,6 +10,11 @@ export type OpMode = 'dynamic' | 'static' | 'weight-only';
 
 const isFold = (n: Pick<NodeProto, 'opType' | 'domain'>): boolean => opRule(n)?.static === 'fold';
 const isPassThrough = (n: Pick<NodeProto, 'opType' | 'domain'>): boolean => opRule(n)?.static === 'pass-through';
+/** DQ → op → Q runs as an integer kernel (or passes 8-bit through) only for these static roles. */
+const runsQuantizedInQdq = (n: Pick<NodeProto, 'opType' | 'domain'>): boolean => {
+  const role = opRule(n)?.static;
+  return role === 'compute' || role === 'pass-through' || role === 'cpu-unfused';
+};
 
 /**
  * Whether the output quantized the input node `orig` (found by its first output, which the
@@ -24,6 +29,9 @@ export function quantizedInOutput(out: ModelIndex, orig: NodeProto, mode: OpMode
   if (p.opType !== orig.opType) return true;
   if (mode !== 'static') return !orig.input.every((i, k) => p.input[k] === i);
   if (isFold(p)) return false; // still there: not folded, runs in float
+  // An op with no integer kernel (HardSigmoid, ReduceMean, …) runs in float in ONNX Runtime even when
+  // its neighbours' Q/DQ surround it (its input and output are quantized for the ops beside it).
+  if (!runsQuantizedInQdq(p)) return false;
   const dqs = p.input.filter(Boolean).map((i) => out.producer(i)?.node);
   if (!dqs.every((d) => d?.opType === 'DequantizeLinear')) return false;
   const y = p.output[0] ?? '';

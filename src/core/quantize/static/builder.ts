@@ -6,6 +6,8 @@ import { create } from '@bufbuild/protobuf';
 import { makeAttribute, type AttrValue } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
 import type { OnnxModel } from '../../onnx/model';
+import type { ExternalDataWriter } from '../../onnx/save';
+import { EXTERNAL_THRESHOLD } from '../emit';
 import { NodeProtoSchema, type GraphProto, type NodeProto, type TensorProto } from '../../onnx/schema';
 import { floatTensor, int32Tensor, int8Tensor, readFloat32, tensorShape, uint8Tensor } from '../../onnx/tensor';
 import { computeQuantParams, fullRange, quantizeValue, quantRange, type QuantParams } from '../math';
@@ -77,6 +79,8 @@ export class StaticBuilder {
     readonly params: Map<string, QuantParams>,
     readonly options: EmitOptions,
     readonly source: Pick<OnnxModel, 'external'> | undefined,
+    /** The output's data file: quantized weights go there as they are made, not held until saving. */
+    private readonly writer?: ExternalDataWriter,
   ) {
     this.names = new Names(graph);
     this.inits = new Map(graph.initializer.map((t) => [t.name, t]));
@@ -85,6 +89,12 @@ export class StaticBuilder {
       if (v && n.output[0]) this.inits.set(n.output[0], v);
     }
     this.qType = options.activationType === 'uint8' ? DataType.UINT8 : DataType.INT8;
+  }
+
+  /** A new initializer; a large one is written to the data file at once (its bytes let go). */
+  private add(t: TensorProto): void {
+    if (this.writer && t.rawData.length >= EXTERNAL_THRESHOLD) this.writer.externalize(t, t.rawData);
+    this.initializers.push(t);
   }
 
   node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, domain = ''): NodeProto {
@@ -113,8 +123,8 @@ export class StaticBuilder {
       if (!params) throw new Error(`no quantization parameters for '${root}'`);
       const scale = this.names.unique(`${root}_scale`);
       const zeroPoint = this.names.unique(`${root}_zero_point`);
-      this.initializers.push(floatTensor(scale, [], [params.scale]));
-      this.initializers.push(this.zpTensor(zeroPoint, [], [params.zeroPoint]));
+      this.add(floatTensor(scale, [], [params.scale]));
+      this.add(this.zpTensor(zeroPoint, [], [params.zeroPoint]));
       tp = { scale, zeroPoint, params };
       this.tensorParamCache.set(root, tp);
     }
@@ -158,19 +168,19 @@ export class StaticBuilder {
     const scaleDims = axis === undefined ? [] : [channels];
     const wScale = this.names.unique(`${wName}_scale`);
     const wZp = this.names.unique(`${wName}_zero_point`);
-    this.initializers.push(floatTensor(wScale, scaleDims, q.weight.scales));
-    this.initializers.push(int8Tensor(wZp, scaleDims, new Array(channels).fill(0)));
+    this.add(floatTensor(wScale, scaleDims, q.weight.scales));
+    this.add(int8Tensor(wZp, scaleDims, new Array(channels).fill(0)));
     if (this.options.addQdqPairToWeight) {
       // Float weight (alpha folded if needed) behind Q → DQ: what TensorRT wants.
       let floatName = wName;
       if (p.alpha !== 1) {
         floatName = this.names.unique(`${wName}_scaled`);
-        this.initializers.push(floatTensor(floatName, shape, values));
+        this.add(floatTensor(floatName, shape, values));
       }
       return { floatWeight: { name: floatName, scale: wScale, zeroPoint: wZp, axis } };
     }
     const wq = this.names.unique(`${wName}_quantized`);
-    this.initializers.push(int8Tensor(wq, shape, q.weight.data));
+    this.add(int8Tensor(wq, shape, q.weight.data));
     const weight: QuantizedInitializer = { name: wq, scale: wScale, zeroPoint: wZp, axis, scales: q.weight.scales };
     let bias: QuantizedInitializer | undefined;
     if (q.bias && p.bias !== undefined) {
@@ -180,9 +190,9 @@ export class StaticBuilder {
       const bq = this.names.unique(`${bName}_quantized`);
       const bScale = this.names.unique(`${bName}_scale`);
       const bZp = this.names.unique(`${bName}_zero_point`);
-      this.initializers.push(int32Tensor(bq, [n], q.bias.data));
-      this.initializers.push(floatTensor(bScale, perChannel ? [n] : [], q.bias.scales));
-      this.initializers.push(int32Tensor(bZp, perChannel ? [n] : [], new Array(perChannel ? n : 1).fill(0)));
+      this.add(int32Tensor(bq, [n], q.bias.data));
+      this.add(floatTensor(bScale, perChannel ? [n] : [], q.bias.scales));
+      this.add(int32Tensor(bZp, perChannel ? [n] : [], new Array(perChannel ? n : 1).fill(0)));
       bias = { name: bq, scale: bScale, zeroPoint: bZp, axis: perChannel ? 0 : undefined, scales: q.bias.scales };
     }
     return { weight, bias };
@@ -207,9 +217,9 @@ export class StaticBuilder {
     const scale = this.names.unique(`${name}_scale`);
     const zp = this.names.unique(`${name}_zero_point`);
     const dims = tensorShape(t);
-    this.initializers.push(this.qType === DataType.UINT8 ? uint8Tensor(qName, dims, q) : int8Tensor(qName, dims, q));
-    this.initializers.push(floatTensor(scale, [], [params.scale]));
-    this.initializers.push(this.zpTensor(zp, [], [params.zeroPoint]));
+    this.add(this.qType === DataType.UINT8 ? uint8Tensor(qName, dims, q) : int8Tensor(qName, dims, q));
+    this.add(floatTensor(scale, [], [params.scale]));
+    this.add(this.zpTensor(zp, [], [params.zeroPoint]));
     return { name: qName, scale, zeroPoint: zp, axis: undefined, scales: Float32Array.of(params.scale) };
   }
 }

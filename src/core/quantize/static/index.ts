@@ -12,7 +12,8 @@ import { indexModel, SCOPE_SEPARATOR } from '../../onnx/graph-index';
 import { opRule } from '../../onnx/op-rules';
 import { elementTypes } from '../../analysis/element-types';
 import type { SkippedNode } from '../types';
-import type { OnnxModel } from '../../onnx/model';
+import { isExternal, type OnnxModel } from '../../onnx/model';
+import type { ExternalDataWriter } from '../../onnx/save';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../../onnx/schema';
 import type { JobContext } from '../../progress';
 import { formatBytes } from '../../report/format';
@@ -45,11 +46,18 @@ export function newRangeCache(): RangeCache {
   return { ranges: new Map(), unavailable: new Set(), calibrations: 0 };
 }
 
-export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext = {}, cache?: RangeCache): Promise<EngineResult> {
+export async function quantizeStatic(
+  model: OnnxModel,
+  options: ResolvedOptions,
+  selection: NodeSelection,
+  ctx: JobContext = {},
+  cache?: RangeCache,
+  writer?: ExternalDataWriter,
+): Promise<EngineResult> {
   throwIfCancelled(ctx.signal);
   const warnings: string[] = [];
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
-  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!));
+  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!), options.dataRoots);
   // Indexed before any rewrite: body nodes are reported by the keys every other part of the tool uses.
   const inBodies = bodySkips(model.proto, selection);
 
@@ -132,7 +140,7 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
     reduceRange: options.reduceRange,
     addQdqPairToWeight: options.addQdqPairToWeight && options.format === 'qdq',
   };
-  const builder = new StaticBuilder(graph, plan, params, emitOptions, model);
+  const builder = new StaticBuilder(graph, plan, params, emitOptions, model, writer);
   const emitted = options.format === 'qoperator' ? emitQOperator(builder, opsetVersion(proto, '') ?? 13) : emitQdq(builder);
   warnings.push(...builder.warnings);
   if (calibrationSeconds > 0) ctx.log?.(`calibration took ${calibrationSeconds.toFixed(2)} s`);
@@ -146,7 +154,9 @@ export async function quantizeStatic(model: OnnxModel, options: ResolvedOptions,
   if (emitted.usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
   }
-  if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
+  // The check loads the model from bytes: weights in data files (the input's, the output's) are out of its reach.
+  if (writer || graph.initializer.some(isExternal)) ctx.log?.('fusion check skipped: the weights are in external data');
+  else if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
     warnings.push(...(await fusionWarnings(out, plan, graph, options, ctx)));
   }
   return {
