@@ -50,17 +50,17 @@ function absMaxLoop(values: Float32Array, channels: number, inner: number, outer
     // Channel = last axis (MatMul [K, N] per column): one sequential pass, row by row.
     for (let row = 0; row < n; row += channels) {
       for (let c = 0; c < channels; c++) {
-        const v = Math.abs(values[row + c]!);
-        if (v > absmax[c]!) absmax[c] = v;
+        const v = Math.abs(values[row + c] ?? 0);
+        if (v > (absmax[c] ?? 0)) absmax[c] = v;
       }
     }
   } else {
     for (let o = 0; o < outer; o++) {
       for (let c = 0; c < channels; c++) {
         const base = (o * channels + c) * inner;
-        let m = absmax[c]!;
+        let m = absmax[c] ?? 0;
         for (let i = 0; i < inner; i++) {
-          const v = Math.abs(values[base + i]!);
+          const v = Math.abs(values[base + i] ?? 0);
           if (v > m) m = v;
         }
         absmax[c] = m;
@@ -93,7 +93,7 @@ function quantizeLoop(values: Float32Array, data: Int8Array, channels: number, i
     for (let row = 0; row < n; row += channels) {
       for (let c = 0; c < channels; c++) {
         const e = row + c;
-        const q = Math.fround(values[e]! / scales[c]!) + ROUND_MAGIC - ROUND_MAGIC;
+        const q = Math.fround((values[e] ?? 0) / (scales[c] ?? 0)) + ROUND_MAGIC - ROUND_MAGIC;
         if (q > 127) {
           data[e] = 127;
           clipped++;
@@ -107,9 +107,9 @@ function quantizeLoop(values: Float32Array, data: Int8Array, channels: number, i
   }
   for (let e = 0; e < n; ) {
     for (let c = 0; c < channels; c++) {
-      const scale = scales[c]!;
+      const scale = scales[c] ?? 0;
       for (const end = e + inner; e < end; e++) {
-        const q = Math.fround(values[e]! / scale) + ROUND_MAGIC - ROUND_MAGIC;
+        const q = Math.fround((values[e] ?? 0) / scale) + ROUND_MAGIC - ROUND_MAGIC;
         if (q > 127) {
           data[e] = 127;
           clipped++;
