@@ -42,6 +42,15 @@ function resolvePath(value: string | undefined, resource: vscode.Uri | undefined
   return folder ? path.join(folder.uri.fsPath, v) : undefined;
 }
 
+/**
+ * Where a data folder's entries may lead through links in jobs run from the editor: the
+ * workspace's folders (undefined without one: the worker then keeps them in the model's folder).
+ */
+export function dataRoots(): string[] | undefined {
+  const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+  return roots.length ? roots : undefined;
+}
+
 export function quantizeSettings(resource: vscode.Uri | undefined): QuantizeSettings {
   const c = config(resource);
   return {

@@ -54,19 +54,22 @@ function knownNodes(state: ModelState): Map<string, { opType: string; modes: Qua
 
 const calibrationCache = new Map<string, string | null>();
 
-/** One line why the data cannot calibrate this model, or null when it fits. Cached by file stamps. */
-function calibrationProblem(dataPath: string, state: ModelState): string | null {
+/**
+ * One line why the data cannot calibrate this model, or null when it fits. Cached by file stamps.
+ * A data folder's entries are read only inside `roots` (links leading elsewhere are refused).
+ */
+function calibrationProblem(dataPath: string, state: ModelState, roots: readonly string[]): string | null {
   let stamp: string;
   try {
     const s = fs.statSync(dataPath);
-    stamp = `${dataPath}|${s.size}|${s.mtimeMs}|${state.path}|${state.stamp}`;
+    stamp = `${dataPath}|${s.size}|${s.mtimeMs}|${state.path}|${state.stamp}|${roots.join('|')}`;
   } catch {
     return `calibration data '${dataPath}' does not exist`;
   }
   let cached = calibrationCache.get(stamp);
   if (cached === undefined) {
     try {
-      loadInputData(dataPath, modelInputs(state.model!.proto));
+      loadInputData(dataPath, modelInputs(state.model!.proto), undefined, roots);
       cached = null;
     } catch (e) {
       cached = oneLine(e);
@@ -159,7 +162,8 @@ export function recipeDiagnostics(doc: TextDocument, recipePath: string, store: 
   const calib = jsonc.findNodeAtLocation(root, ['options', 'calibrationData']);
   if (calib && typeof calib.value === 'string') {
     if (refused.has('options/calibrationData')) return out;
-    const problem = calibrationProblem(path.resolve(path.dirname(recipePath), calib.value), state);
+    const roots = access.roots.length ? access.roots : [path.dirname(recipePath)];
+    const problem = calibrationProblem(path.resolve(path.dirname(recipePath), calib.value), state, roots);
     if (problem) at(calib, DiagnosticSeverity.Error, problem);
   } else if (mode === 'static' && modeNode) {
     at(modeNode, DiagnosticSeverity.Error, 'static mode needs calibration data: set "options.calibrationData" to a .npy file or a folder of INPUTNAME.npy files');

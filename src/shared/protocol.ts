@@ -69,6 +69,8 @@ export interface BenchJob {
   runs?: number;
   warmup?: number;
   threads?: number;
+  /** Where a data folder's links may lead besides the folder (the workspace); default: the model's folder. */
+  dataRoots?: string[];
 }
 
 export interface CompareJob {
@@ -85,6 +87,8 @@ export interface CompareJob {
   reportStem?: string;
   /** How the candidate was made, recorded in the report. */
   quantize?: QuantizeResult;
+  /** Where a data folder's links may lead besides the folder (the workspace); default: the reference's folder. */
+  dataRoots?: string[];
 }
 
 export interface PerLayerJob {
@@ -92,6 +96,7 @@ export interface PerLayerJob {
   reference: string;
   candidate: string;
   data?: string;
+  dataRoots?: string[];
 }
 
 export type JobRequest = SummarizeJob | GraphJob | QuantizeJob | BenchJob | CompareJob | PerLayerJob;
@@ -225,6 +230,7 @@ type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
 const isString = (x: unknown): x is string => isStr(x, 4095) && x.length > 0;
 const optional = (o: Record<string, unknown>, key: string, test: (x: unknown) => boolean): boolean => o[key] === undefined || test(o[key]);
 const isCount = (x: unknown): boolean => isCountUpTo(x, 1e7);
+const isPaths = (x: unknown): boolean => isArrOf(x, isString, 256);
 const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error'];
 
 function envelope(x: unknown): Parsed<Record<string, unknown> & { id: number; kind: string }> {
@@ -251,10 +257,12 @@ export function validateJob(job: unknown): string | undefined {
     case 'quantize':
       if (!isString(job.model) || !isString(job.output)) return 'quantize needs model and output';
       if (!isObj(job.options) || typeof job.options.mode !== 'string') return 'quantize needs options.mode';
+      if (!optional(job.options, 'dataRoots', isPaths)) return 'quantize options.dataRoots must be paths';
       return undefined;
     case 'bench':
       if (!isString(job.model)) return 'bench needs model';
       if (!optional(job, 'data', isString)) return 'bench data must be a path';
+      if (!optional(job, 'dataRoots', isPaths)) return 'bench dataRoots must be paths';
       for (const k of ['batch', 'runs', 'warmup', 'threads']) if (!optional(job, k, isCount)) return `bench ${k} must be a count`;
       return undefined;
     case 'compare':
@@ -262,6 +270,7 @@ export function validateJob(job: unknown): string | undefined {
       if (!isString(job.reference) || !isString(job.candidate)) return `${job.kind} needs reference and candidate`;
       if (!optional(job, 'data', isString) || !optional(job, 'labels', isString) || !optional(job, 'reportStem', isString)) return `${job.kind} paths must be strings`;
       if (!optional(job, 'runs', isCount)) return 'compare runs must be a count';
+      if (!optional(job, 'dataRoots', isPaths)) return `${job.kind} dataRoots must be paths`;
       if (!optional(job, 'quantize', isObj)) return 'compare quantize must be an object';
       if (!optional(job, 'testDataBeside', (v) => typeof v === 'boolean')) return 'compare testDataBeside must be a boolean';
       return undefined;

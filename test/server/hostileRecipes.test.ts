@@ -38,6 +38,11 @@ before(async () => {
   fs.symlinkSync('/dev/zero', path.join(ws, 'zero.npy'));
   fs.mkdirSync(path.join(ws, 'sub'));
   fs.symlinkSync(path.join(ws, 'digits_mlp.onnx'), path.join(ws, 'sub', 'inner.onnx'));
+  // Calibration folders: one whose entry links out of the workspace, one whose entry links inside it.
+  fs.mkdirSync(path.join(ws, 'calib_out'));
+  fs.symlinkSync(path.join(outside, 'digits_calib_x.npy'), path.join(ws, 'calib_out', 'image.npy'));
+  fs.mkdirSync(path.join(ws, 'calib_in'));
+  fs.symlinkSync(path.join(ws, 'digits_calib_x.npy'), path.join(ws, 'calib_in', 'image.npy'));
   client = await TestClient.start({ folders: [ws] });
 });
 
@@ -102,6 +107,19 @@ test('calibration data that is a device, a FIFO or outside is refused on its lin
     assert.equal(error.range.start.line, lineOf(text, '"calibrationData"'));
     assert.ok(diags.some((d) => d.message === READ_MODEL), 'the model itself is still checked');
   }
+});
+
+test('a calibration folder whose entry links out of the workspace is refused on its line, unread; a link inside is read', async () => {
+  const text = recipeText({ options: { calibrationData: 'calib_out', excludeNodes: ['/nope'] } });
+  const diags = await diagnose(text);
+  const [error, ...more] = diags.filter((d) => d.severity === 1);
+  assert.ok(error && more.length === 0, diags.map((d) => d.message).join('\n'));
+  assert.match(error.message, /'image\.npy' in data folder '.*calib_out' is a link leading out of the folder and '.*ws'; refused/);
+  assert.ok(!error.message.includes(outside), 'the link target is not revealed');
+  assert.equal(error.range.start.line, lineOf(text, '"calibrationData"'));
+  // The same data through a link that stays in the workspace fits the model: no Error.
+  const inside = await diagnose(recipeText({ options: { calibrationData: 'calib_in', excludeNodes: ['/nope'] } }));
+  assert.deepEqual(inside.map((d) => d.message), [READ_MODEL]);
 });
 
 test('an output outside the folder is an Error on "output"; a link inside the workspace is fine', async () => {

@@ -7,9 +7,9 @@
  *
  * - dynamic: MatMul/Gemm with a constant float weight, Gather of a float table (embedding) with
  *   computed indices, LSTM (constant float W and R). Conv only on request (`onRequest`).
- * - static (main graph only, the static engine's scope): compute ops, Relu/Clip (folded into the
- *   producer) and pass-through ops, each only when its data input is a float tensor;
- *   ConvTranspose only on request (no CPU integer kernel).
+ * - static: the static planner's own verdict for a default run (quantize/static/plan.ts
+ *   staticVerdicts): compute ops, Relu/Clip folded into them and pass-through ops on tensors
+ *   quantized anyway, main graph only; ConvTranspose only on request (no CPU integer kernel).
  * - weight-only: MatMul (or Gemm without transA) with a constant 2-D float weight whose K ≥ 16
  *   (MatMulNBits); a 2-D float32 embedding table whose rows are whole blocks (GatherBlockQuantized).
  *
@@ -25,10 +25,15 @@ import type { OnnxModel } from '../onnx/model';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { tensorByteSize, tensorElementCount, tensorShape, type TensorSource } from '../onnx/tensor';
 import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-index';
+import { ConstantFolder, overridableInitializers } from '../onnx/constantFold';
+import { makeNode } from '../onnx/builder';
+import { create } from '@bufbuild/protobuf';
+import { GraphProtoSchema, type GraphProto } from '../onnx/schema';
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
-import { channelAxisOf, opRule, qdqGroupReason, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
+import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
+import { staticVerdicts, type StaticVerdicts } from '../quantize/static/plan';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
@@ -136,13 +141,53 @@ export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; ex
     }
     return s;
   };
-  return index.nodes.map((entry) => layerOf(entry, index, types, options.stats === false ? undefined : statsFor));
+  // Weights computed from constants by layout ops are weights too: every engine folds them first (onnx/constantFold.ts).
+  const folder = new ConstantFolder(index, source, overridableInitializers(model.proto));
+  const withStats = options.stats !== false;
+  const constantOf = (name: string | undefined): TensorProto | undefined => {
+    if (!name) return undefined;
+    const c = index.constant(name)?.tensor;
+    if (c || !folder.folded(name)) return c;
+    // Shape and type are enough without statistics; the bytes are computed only for them.
+    return withStats ? folder.tensor(name) : folder.shapeOnly(name);
+  };
+  // Static mode's verdicts come from the static planner itself, run once on the main graph as the engine sees it (folded).
+  const main = model.proto.graph;
+  const staticPlan = main ? staticVerdicts(folder.foldedCount ? foldedView(main, folder) : main) : undefined;
+  return index.nodes.map((entry) => (folder.folds(entry.node) ? foldedLayer(entry) : layerOf(entry, index, types, staticPlan, constantOf, withStats ? statsFor : undefined)));
+}
+
+/**
+ * The main graph with each folded node replaced by a Constant of its value (type and shape only
+ * for large ones: the planner reads the values of small constants, Clip bounds, alone); the other
+ * nodes are the same objects, so the planner's verdicts apply to them.
+ */
+function foldedView(main: GraphProto, folder: ConstantFolder): GraphProto {
+  const node = main.node.flatMap((n) =>
+    folder.folds(n)
+      ? n.output.map((o) => {
+          const v = folder.folded(o);
+          const small = v !== undefined && v.dims.reduce((a, b) => a * b, 1) <= 1024;
+          const value = (small ? folder.tensor(o) : folder.shapeOnly(o)) ?? folder.shapeOnly(o);
+          return makeNode('Constant', [], [o], value ? { value } : {}, { name: '' });
+        })
+      : [n],
+  );
+  return create(GraphProtoSchema, { ...main, node });
+}
+
+/** A node that only computes a constant: the engines fold it into one before quantizing, so no mode acts on it. */
+function foldedLayer(entry: IndexedNode): LayerInfo {
+  const { node } = entry;
+  return { node: entry.key, label: entry.label, opType: node.opType, domain: node.domain, index: entry.index, depth: entry.scope.depth, modes: [], weights: [], weightBytes: 0, savings: {}, notes: [], risk: {} };
 }
 
 function layerOf(
   entry: IndexedNode,
   index: ModelIndex,
   types: ElementTypes,
+  staticPlan: StaticVerdicts | undefined,
+  constantOf: (name: string | undefined) => TensorProto | undefined,
   statsFor: ((t: TensorProto, channelAxis: number | undefined) => WeightStats | Error) | undefined,
 ): LayerInfo {
   const { node } = entry;
@@ -171,7 +216,7 @@ function layerOf(
   const constWeights: { t: TensorProto; input: number }[] = [];
   for (const pos of weightPositions) {
     const name = node.input[pos];
-    const t = name ? index.constant(name)?.tensor : undefined;
+    const t = constantOf(name);
     if (t) constWeights.push({ t, input: pos });
   }
   // The engines quantize float32 weights, and float16 ones after widening the model (quantize/widen.ts).
@@ -190,12 +235,11 @@ function layerOf(
 
   const dataInput = op === 'Gather' ? node.input[0] : dataInputOf(node);
   const dataType = dataInput ? types.get(dataInput) : undefined;
-  const dataIsConst = dataInput ? index.constant(dataInput) !== undefined : false;
 
   // Dynamic.
   const allWeightsFloat = floatWeights.length > 0 && floatWeights.length === weightPositions.length;
   // Dynamic (op types and treatment from the op-rules table; the conditions are the engine's).
-  const indicesConst = op === 'Gather' && node.input[1] ? index.constant(node.input[1]) !== undefined : false;
+  const indicesConst = op === 'Gather' && constantOf(node.input[1]) !== undefined;
   if (!nonFloat && rule?.dynamic && rule.dynamic !== 'reported') {
     const fits =
       op === 'Gather' ? floatWeights.length === 1 && safeShape(floatWeights[0]!.t).length >= 2 && !indicesConst : allWeightsFloat;
@@ -205,24 +249,16 @@ function layerOf(
     }
   }
 
-  // Static: the data input must be float (or of unknown type: then flagged).
-  // The static engine quantizes the main graph only; CPU-unfused ops only on request.
-  // Conv, ConvTranspose and Gemm need their weight constant (Gemm also without transA), as the planner does.
-  const staticWeightMissing = !!rule?.staticNeedsWeight && (!allWeightsFloat || (op === 'Gemm' && attrInt(node, 'transA', 0) !== 0));
-  const staticRole = standard && entry.scope.depth === 0 && !staticWeightMissing ? rule?.static : undefined;
-  if (!nonFloat && staticRole === 'cpu-unfused' && allWeightsFloat && dataInput && !dataIsConst) info.onRequest = [...(info.onRequest ?? []), 'static'];
-  if (!nonFloat && (staticRole === 'compute' || staticRole === 'pass-through' || staticRole === 'fold') && staticNeighbourhood(node, staticRole, index)) {
-    if (dataInput && !dataIsConst) {
-      if (dataType === undefined) {
-        info.modes.push('static');
-        const producer = index.producer(dataInput)?.node;
-        const from = producer ? ` (output of ${producer.domain ? producer.domain + '.' : ''}${producer.opType})` : '';
-        const msg = `no element type known for input '${dataInput}'${from}: static calibration needs it (run shape inference)`;
-        info.risk.missingType = msg;
-        info.notes.push(msg);
-      } else if (isQuantizableFloat(dataType)) {
-        info.modes.push('static');
-      }
+  // Static: the planner's own verdict with the default options (quantize/static/plan.ts), main graph only.
+  if (staticPlan?.onRequest.has(node)) info.onRequest = [...(info.onRequest ?? []), 'static'];
+  if (staticPlan && (staticPlan.quantized.has(node) || staticPlan.folded.has(node))) {
+    info.modes.push('static');
+    if (dataInput && dataType === undefined) {
+      const producer = index.producer(dataInput)?.node;
+      const from = producer ? ` (output of ${producer.domain ? producer.domain + '.' : ''}${producer.opType})` : '';
+      const msg = `no element type known for input '${dataInput}'${from}: static calibration needs it (run shape inference)`;
+      info.risk.missingType = msg;
+      info.notes.push(msg);
     }
   }
 
@@ -287,58 +323,6 @@ function gemmKN(node: NodeProto, shape: number[]): [number, number] | undefined 
   if (shape.length !== 2) return undefined;
   const transB = node.opType === 'Gemm' && attrInt(node, 'transB', 0) !== 0;
   return transB ? [shape[1]!, shape[0]!] : [shape[0]!, shape[1]!];
-}
-
-/**
- * Whether the static engine's context lets it act on the node: a Relu/Clip is folded only as the
- * sole reader of a compute op's output; a pass-through op keeps 8-bit only when its input is
- * quantized anyway (written by a quantized op, or read by a compute op).
- */
-function staticNeighbourhood(node: NodeProto, role: 'compute' | 'pass-through' | 'fold', index: ModelIndex): boolean {
-  if (role === 'compute') return !inQdqGroup(node, index);
-  const input = node.input[0];
-  if (!input) return false;
-  return role === 'fold' ? foldsIntoProducer(input, index) : quantizedAnyway(input, index);
-}
-
-/** A compute op already inside a QDQ group is left as it is (the planner's rule), and nothing folds into it. */
-const inQdqGroup = (n: NodeProto, index: ModelIndex): boolean => qdqGroupReason(n, (t) => index.producer(t)?.node, (t) => index.consumers(t).map((c) => c.node)) !== undefined;
-
-/** A main-graph compute op of the standard domain the planner would wrap in Q/DQ. */
-const plannedCompute = (e: IndexedNode | undefined, index: ModelIndex): e is IndexedNode =>
-  !!e && e.scope.depth === 0 && (e.node.domain === '' || e.node.domain === 'ai.onnx') && opRule(e.node)?.static === 'compute' && !inQdqGroup(e.node, index);
-
-/** A Relu/Clip reading `input` folds into its producer: a planned compute op whose output only it reads. */
-function foldsIntoProducer(input: string, index: ModelIndex): boolean {
-  return plannedCompute(index.producer(input), index) && index.consumers(input).length === 1 && !index.graphOutputs.has(input);
-}
-
-const quantizedTensorMemo = new WeakMap<ModelIndex, Map<string, boolean>>();
-
-/**
- * Whether the static planner gives tensor `t` quantization parameters anyway, so a pass-through op
- * reading it keeps 8-bit: `t` is written by a planned compute op, by a Relu/Clip folded into one,
- * or by a pass-through op on such a tensor, or it is read by a planned compute op.
- */
-function quantizedAnyway(t: string, index: ModelIndex): boolean {
-  let memo = quantizedTensorMemo.get(index);
-  if (!memo) quantizedTensorMemo.set(index, (memo = new Map()));
-  const known = memo.get(t);
-  if (known !== undefined) return known;
-  memo.set(t, false); // a cycle (no valid graph has one) ends here
-  let quantized = false;
-  if (!index.constant(t)) {
-    const producer = index.producer(t);
-    const p = producer?.node;
-    const role = p && producer.scope.depth === 0 && (p.domain === '' || p.domain === 'ai.onnx') ? opRule(p)?.static : undefined;
-    quantized =
-      (role === 'compute' && plannedCompute(producer, index)) ||
-      (role === 'fold' && !!p?.input[0] && foldsIntoProducer(p.input[0], index)) ||
-      (role === 'pass-through' && !!p?.input[0] && quantizedAnyway(p.input[0], index)) ||
-      index.consumers(t).some((c) => plannedCompute(c, index));
-  }
-  memo.set(t, quantized);
-  return quantized;
 }
 
 /**

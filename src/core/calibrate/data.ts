@@ -50,7 +50,7 @@ export function modelInputs(graph: GraphProto): ModelInput[] {
 }
 
 /** File name for an input inside a calibration folder (characters unsafe in file names become '_'). */
-export function loadCalibrationData(location: string | undefined, inputs: ModelInput[]): CalibrationData {
+export function loadCalibrationData(location: string | undefined, inputs: ModelInput[], roots: readonly string[] = []): CalibrationData {
   if (!location) throw new InputError(`static quantization needs calibration data: ${HOW_TO_PROVIDE}`);
   if (!fs.existsSync(location)) throw new InputError(`calibration data '${location}' does not exist; ${HOW_TO_PROVIDE}`);
   const arrays = readInputArrays(location, inputs, {
@@ -58,7 +58,7 @@ export function loadCalibrationData(location: string | undefined, inputs: ModelI
     missingInFolder: (folder, name) => new InputError(`calibration folder '${folder}' has no ${fileNameForInput(name)} for model input '${name}'`),
     notSingleInput: (specs) =>
       new InputError(`the model has ${specs.length} inputs (${specs.map((i) => i.name).join(', ')}); give a folder with one INPUTNAME.npy per input, not a single file`),
-  });
+  }, roots);
   let samples: number | undefined;
   const fixedBatch = fixedBatchOf(inputs);
   const out: CalibrationInput[] = [];

@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { isInside } from '../onnx/paths';
-import { fileError } from '../util/files';
+import { isInside, realpathOrSelf } from '../onnx/paths';
+import { fileError, statRegularFile } from '../util/files';
 import { DataType, isFloatType } from '../onnx/dtype';
 import type { GraphProto } from '../onnx/schema';
 import { readNpy, type NpyArray, type NpyDtype } from './npy';
@@ -166,16 +166,33 @@ export interface InputFileRules {
   notSingleInput(specs: InputSpec[]): InputError;
 }
 
-/** Read the array of every input from `location` (an existing file or folder), with the file it came from. */
-export function readInputArrays(location: string, specs: InputSpec[], rules: InputFileRules): Map<string, { file: string; arr: NpyArray }> {
+/**
+ * Read the array of every input from `location` (an existing file or folder), with the file it came from.
+ * A folder's entries are read only when, links followed, they lie inside the folder itself or one
+ * of `roots` (the model's folder on the command line, the workspace folders in the editor): a
+ * committed link in a data folder does not lead the reader elsewhere. A file given directly is the
+ * caller's choice and is not confined here.
+ */
+export function readInputArrays(location: string, specs: InputSpec[], rules: InputFileRules, roots: readonly string[] = []): Map<string, { file: string; arr: NpyArray }> {
   const arrays = new Map<string, { file: string; arr: NpyArray }>();
   if (isFolder(location)) {
+    let within: string[] | undefined;
     for (const spec of specs) {
       // A name like '../x' must not lead out of the folder.
       const candidates = rules.fileNames(spec.name).filter((n) => isInside(path.resolve(location), path.resolve(location, n)));
       const file = candidates.map((n) => path.join(location, n)).find((f) => fs.existsSync(f));
       if (!file) throw rules.missingInFolder(location, spec.name);
-      arrays.set(spec.name, { file, arr: readNpy(file, `data for input '${spec.name}'`) });
+      const what = `data for input '${spec.name}'`;
+      // A device or FIFO is named as such (before where it leads).
+      statRegularFile(file, what);
+      within ??= [location, ...roots].map(realpathOrSelf);
+      const real = realpathOrSelf(file);
+      if (!within.some((dir) => isInside(dir, real))) {
+        throw new InputError(
+          `${what}: '${path.basename(file)}' in data folder '${location}' is a link leading out of ${roots.length ? `the folder and ${roots.map((r) => `'${r}'`).join(', ')}` : 'the folder'}; refused (copy the file into the folder, or give the file itself)`,
+        );
+      }
+      arrays.set(spec.name, { file, arr: readNpy(file, what) });
     }
   } else {
     const [only] = specs;

@@ -85,7 +85,7 @@ export async function quantizeWithAutoExclude(
   checkOutputPath(outAbs, protect, options.force ?? false);
   guardWrite(`${outAbs}.data`, 'external data file', { inputs: protect, force: options.force ?? false });
   const index = indexModel(reference.proto);
-  const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, options.inputs);
+  const data = evaluationInputs(reference.proto, modelInputs(reference.proto), dataPath, 64, options.inputs, options.dataRoots ?? [path.dirname(path.resolve(input))]);
   const labels = evalOptions.labels ? readLabels(evalOptions.labels) : undefined;
   const maxSteps = evalOptions.maxSteps ?? 20;
   const maxPasses = evalOptions.maxPasses ?? 8;
@@ -297,7 +297,7 @@ export async function autoExcludeWithReport(
   checkReportPaths(path.resolve(output), reportRules);
   const result = await quantizeWithAutoExclude(input, output, options, target, ctx, evalOptions);
   ctx.onProgress?.({ stage: 'comparing', message: 'timing float vs quantized' });
-  const comparison = await compareModels(input, result.quantize.output, { data: evalOptions.data ?? options.calibrationData, labels: evalOptions.labels, threads: evalOptions.threads }, { signal: ctx.signal });
+  const comparison = await compareModels(input, result.quantize.output, { data: evalOptions.data ?? options.calibrationData, labels: evalOptions.labels, threads: evalOptions.threads, dataRoots: options.dataRoots }, { signal: ctx.signal });
   if (result.layers) comparison.layers = result.layers;
   const report = buildReport(comparison, { options, quantize: result.quantize, autoExclude: result.summary });
   const files = writeReports(report, result.quantize.output, reportRules);

@@ -5,6 +5,7 @@
  * without spinning threads, so that neither takes CPU from the other.
  */
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { InputError, throwIfCancelled } from '../errors';
 import { loadModel } from '../onnx/model';
 import type { JobContext } from '../progress';
@@ -27,6 +28,11 @@ export interface BenchOptions {
   threads?: number | undefined;
   /** Shapes for symbolic dims and stated input values (generated inputs). */
   inputs?: InputOverrides | undefined;
+  /**
+   * Folders, besides a data folder itself, that its entries may lead into through links (the
+   * workspace folders in the editor); default: the model's folder. A file given directly is not confined.
+   */
+  dataRoots?: string[] | undefined;
 }
 
 /** Two sessions on one model must time within this share of each other (the A/A control). */
@@ -47,7 +53,7 @@ export async function benchModel(modelPath: string, options: BenchOptions = {}, 
   const specs = modelInputs(model.proto);
   const limit = maxBatchOf(specs);
   if (batch > limit) throw new InputError(`--batch ${batch}: the model's inputs have a fixed batch dimension of ${limit}`);
-  const data = evaluationInputs(model.proto, specs, options.data, batch, options.inputs);
+  const data = evaluationInputs(model.proto, specs, options.data, batch, options.inputs, options.dataRoots ?? [path.dirname(path.resolve(modelPath))]);
   batch = Math.min(batch, data.samples);
   const feeds = feedsFor(data, 0, batch);
   const session = await createSession(model.path, { threads, spinning: false });

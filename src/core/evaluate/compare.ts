@@ -3,6 +3,7 @@
  * fidelity of the first output (arg-max agreement, cosine, SQNR, max error), labelled accuracy,
  * and optionally the per-layer error ranking.
  */
+import * as path from 'node:path';
 import { InputError, throwIfCancelled } from '../errors';
 import { loadModel, modelDiskBytes, type OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
@@ -34,6 +35,11 @@ export interface CompareOptions {
   perLayerSamples?: number | undefined;
   /** Shapes for symbolic dims and stated input values (generated inputs; stated values also with data). */
   inputs?: InputOverrides | undefined;
+  /**
+   * Folders, besides a data folder itself, that its entries may lead into through links (the
+   * workspace folders in the editor); default: the reference model's folder. A file given directly is not confined.
+   */
+  dataRoots?: string[] | undefined;
 }
 
 /** Samples per run when measuring fidelity (bounded memory, few runs). */
@@ -46,7 +52,7 @@ export async function compareModels(referencePath: string, candidatePath: string
   const candidateSpecs = modelInputs(candidate.proto);
   checkSameInputs(specs, candidateSpecs);
   if (options.labels && !options.data) throw new InputError('--labels needs --data (the samples the labels belong to)');
-  const data = evaluationInputs(reference.proto, specs, options.data, options.generatedSamples ?? 64, options.inputs);
+  const data = evaluationInputs(reference.proto, specs, options.data, options.generatedSamples ?? 64, options.inputs, options.dataRoots ?? [path.dirname(path.resolve(referencePath))]);
   const candidateData = adaptInputData(data, candidateSpecs);
   const labels = options.labels ? readLabels(options.labels) : undefined;
   const threads = options.threads ?? defaultThreads();

@@ -72,8 +72,11 @@ function npyTypeFor(spec: InputSpec): NpyDtype {
   return t;
 }
 
-/** Read evaluation data for these inputs (a `.npy` file for one input, or a folder of `NAME.npy`). */
-export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides?: InputOverrides): InputData {
+/**
+ * Read evaluation data for these inputs (a `.npy` file for one input, or a folder of `NAME.npy`
+ * whose entries stay, links followed, inside the folder or `roots`: readInputArrays).
+ */
+export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides?: InputOverrides, roots: readonly string[] = []): InputData {
   if (!fs.existsSync(dataPath)) throw new InputError(`data '${dataPath}' does not exist`);
   // Inputs the user gave a value for (--input NAME=...) are fed that value; the data feeds the rest.
   const stated = overrides?.values ?? {};
@@ -82,7 +85,7 @@ export function loadInputData(dataPath: string, allSpecs: InputSpec[], overrides
     fileNames: inputFileNames,
     missingInFolder: (folder, name) => new InputError(`data folder '${folder}' has no '${name}.npy' for input '${name}'`),
     notSingleInput: (all) => new InputError(`the model has ${all.length} inputs (${all.map((s) => s.name).join(', ')}): give a folder with one INPUTNAME.npy per input`),
-  });
+  }, roots);
   const arrays = new Map<string, NpyArray>();
   for (const [name, { arr }] of files) arrays.set(name, arr);
   let samples = -1;
@@ -314,6 +317,6 @@ export function firstSamples(data: InputData, count: number): InputData {
 }
 
 /** Resolve the evaluation inputs: data when given, else `generated` samples. */
-export function evaluationInputs(proto: ModelProto, specs: InputSpec[], dataPath: string | undefined, generated: number, overrides?: InputOverrides): InputData {
-  return dataPath ? loadInputData(dataPath, specs, overrides) : generateInputData(proto, specs, generated, overrides);
+export function evaluationInputs(proto: ModelProto, specs: InputSpec[], dataPath: string | undefined, generated: number, overrides?: InputOverrides, roots: readonly string[] = []): InputData {
+  return dataPath ? loadInputData(dataPath, specs, overrides, roots) : generateInputData(proto, specs, generated, overrides);
 }

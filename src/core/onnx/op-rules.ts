@@ -35,8 +35,6 @@ export interface OpRule {
   static?: StaticRole;
   dynamic?: ModeTreatment;
   weightOnly?: ModeTreatment;
-  /** Static quantizes the op only with a constant float32 weight (no activation × activation form). */
-  staticNeedsWeight?: true;
   /** The integer operator static QOperator format writes for a compute op (else DQ → op → Q). */
   qoperator?: string;
 }
@@ -47,9 +45,9 @@ const unfusable: OpRule = { domain: '', static: 'unfusable' };
 
 export const OP_RULES: Readonly<Record<string, OpRule>> = {
   MatMul: compute({ weights: [1], channelAxis: 'last', dynamic: 'default', weightOnly: 'default', qoperator: 'QLinearMatMul' }),
-  Gemm: compute({ weights: [1], channelAxis: 'gemm', dynamic: 'default', weightOnly: 'default', qoperator: 'QGemm', staticNeedsWeight: true }),
-  Conv: compute({ weights: [1], channelAxis: 'first', dynamic: 'on-request', qoperator: 'QLinearConv', staticNeedsWeight: true }),
-  ConvTranspose: { domain: '', weights: [1], channelAxis: 'second', static: 'cpu-unfused', staticNeedsWeight: true },
+  Gemm: compute({ weights: [1], channelAxis: 'gemm', dynamic: 'default', weightOnly: 'default', qoperator: 'QGemm' }),
+  Conv: compute({ weights: [1], channelAxis: 'first', dynamic: 'on-request', qoperator: 'QLinearConv' }),
+  ConvTranspose: { domain: '', weights: [1], channelAxis: 'second', static: 'cpu-unfused' },
   Gather: { domain: '', weights: [0], static: 'pass-through', dynamic: 'default', weightOnly: 'default' },
   LSTM: { domain: '', weights: [1, 2], dynamic: 'default' },
   Attention: { domain: 'com.microsoft', weights: [1], dynamic: 'reported' },

@@ -113,8 +113,8 @@ interface Prepared {
 function prepare(req: CheckRequest, warnings: string[]): Prepared | { error: NonNullable<CheckOutcome['error']> } {
   // The graph alone: large weights stay in the file (lazyWeights), this process never holds them.
   const loaded = loadModel(req.input, { lazyWeights: true });
-  const probe = req.resolved.validate ? makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs) : undefined;
-  const speedProbe = req.resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs)) : undefined;
+  const probe = req.resolved.validate ? makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs, req.resolved.dataRoots) : undefined;
+  const speedProbe = req.resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(loaded.proto, req.resolved.calibrationData, req.options.inputs, req.resolved.dataRoots)) : undefined;
   let inputs: FidelityInputs | undefined;
   if (req.resolved.fidelity) {
     try {

@@ -67,9 +67,9 @@ export interface FidelityInputs {
 /** The samples fidelity runs on: --data, else the calibration data (static), else generated inputs. */
 export function fidelityInputs(model: Pick<OnnxModel, 'proto'>, options: QuantizeOptions, resolved: ResolvedOptions): FidelityInputs {
   const specs = modelInputs(model.proto);
-  if (options.fidelityData) return { data: firstSamples(loadInputData(options.fidelityData, specs, options.inputs), MAX_SAMPLES), origin: 'data' };
+  if (options.fidelityData) return { data: firstSamples(loadInputData(options.fidelityData, specs, options.inputs, resolved.dataRoots), MAX_SAMPLES), origin: 'data' };
   if (resolved.mode === 'static' && resolved.calibrationData) {
-    return { data: firstSamples(loadInputData(resolved.calibrationData, specs, options.inputs), MAX_SAMPLES), origin: 'calibration data' };
+    return { data: firstSamples(loadInputData(resolved.calibrationData, specs, options.inputs, resolved.dataRoots), MAX_SAMPLES), origin: 'calibration data' };
   }
   return { data: generateInputData(model.proto, specs, GENERATED_SAMPLES, options.inputs, 4321), origin: 'generated inputs' };
 }

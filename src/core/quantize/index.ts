@@ -44,6 +44,7 @@ import { formatBytes } from '../report/format';
 import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
 import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 import { foldBatchNormalization } from './static/foldBatchNorm';
+import { foldConstants, foldedText } from '../onnx/constantFold';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
 
@@ -65,6 +66,8 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
   const progress = (stage: string, fraction?: number, message?: string) =>
     ctx.onProgress?.({ stage, ...(fraction !== undefined ? { fraction } : {}), ...(message ? { message } : {}) });
   throwIfCancelled(ctx.signal);
+  // A data folder's links may lead into the model's folder unless the caller says where (the workspace).
+  options = { ...options, dataRoots: options.dataRoots ?? [path.dirname(path.resolve(input))] };
   const { options: resolved, warnings } = resolveOptions(options);
   progress('loading', 0);
   // Large weights are read one at a time as the engine reaches them (aligned, and let go once rewritten).
@@ -95,9 +98,9 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
     // The float model runs first on the probe: a probe it fails on says nothing about the quantization.
     let probe: Probe | undefined;
     let floatRun: FloatRun | undefined;
-    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs);
+    if (resolved.validate) probe = makeProbe(model.proto, resolved.calibrationData, options.inputs, resolved.dataRoots);
     // The speed check times the probe's inputs; without validation it gets its own (a failure to make one is only a warning then).
-    const speedProbe = resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(model.proto, resolved.calibrationData, options.inputs)) : undefined;
+    const speedProbe = resolved.speedCheck ? speedProbeOf(probe, () => makeProbe(model.proto, resolved.calibrationData, options.inputs, resolved.dataRoots)) : undefined;
     // Below the opset the mode needs, the model is converted (and checked against the original on the probe).
     const { model: atOpset, conversion } = await modelForMode(model, resolved, selection, warnings, probe);
     // A large model is checked in a child process after saving (check.ts): this process never holds
@@ -217,8 +220,11 @@ async function runEngine(
     return finishQat(model, ctx, writer);
   }
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
-  // The int8/int4 engines quantize float32 weights: a float16 model is widened first (exact).
   const original = model;
+  // Weights computed from constants by layout ops (Slice/Concat/Transpose… of a Constant) become constants first, bit for bit.
+  const fold = foldConstants(model.proto, model);
+  if (fold.total > 0) model = { ...model, proto: fold.proto };
+  // The int8/int4 engines quantize float32 weights: a float16 model is widened first (exact).
   const wide = options.mode === 'fp16' ? undefined : widenFloat16(model.proto, model);
   if (wide) model = { ...model, proto: wide.proto };
   let result: EngineResult;
@@ -246,10 +252,13 @@ async function runEngine(
       result = await quantizeStatic(model, options, selection, ctx, ranges, writer);
       break;
   }
-  if (wide && result.quantizedNodes === 0) {
-    // Nothing quantized: the model is written as it was, not twice its size in float32.
+  if ((wide || fold.total > 0) && result.quantizedNodes === 0) {
+    // Nothing quantized: the model is written as it was (not twice its size in float32, nothing folded).
     result = { ...result, proto: original.proto };
-  } else if (wide) {
+  } else if (fold.total > 0) {
+    warnings.push(`folded ${fold.total} node(s) computed from constants only into constants (${foldedText(fold.folded)}), exactly`);
+  }
+  if (wide && result.quantizedNodes > 0) {
     warnings.push(
       `float16 model: its ${wide.tensors} float16 tensor(s) were widened to float32 (exact) to quantize from${wide.castsRemoved.length ? `, and ${wide.castsRemoved.length} float16/float32 Cast(s) that no longer change anything removed` : ''}; inputs and outputs keep their types`,
     );

@@ -99,6 +99,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     requireSpeedup: o.requireSpeedup,
     force: o.force === true,
     externalData: o.externalData ?? 'auto',
+    dataRoots: o.dataRoots ?? [],
     addQdqPairToWeight: preset.addQdqPairToWeight ?? false,
   };
   if (options.mode === 'dynamic' && o.activationType === 'int8') {

@@ -47,6 +47,8 @@ export interface ResolvedOptions {
   requireSpeedup: number | undefined;
   force: boolean;
   externalData: 'auto' | 'always' | 'never';
+  /** Where a data folder's entries may lead through links, besides the folder (QuantizeOptions.dataRoots). */
+  dataRoots: readonly string[];
   /** gpu preset (TensorRT): keep float weights with a Q→DQ pair instead of pre-quantized weights. */
   addQdqPairToWeight: boolean;
 }

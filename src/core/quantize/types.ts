@@ -98,6 +98,11 @@ export interface QuantizeOptions {
   requireSpeedup?: number;
   /** Load and run the output once in ONNX Runtime before reporting success; default true. */
   validate?: boolean;
+  /**
+   * Folders, besides a data folder itself, that its entries may lead into through links (the
+   * workspace folders in the editor); default: the model's folder. A file given directly is not confined.
+   */
+  dataRoots?: string[];
   /** Replace an existing output. */
   force?: boolean;
   /** 'auto' (default) externalises only past 2 GiB or when the input used external data. */

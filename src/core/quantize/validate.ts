@@ -26,11 +26,11 @@ export interface Probe {
   batch: number;
 }
 
-export function makeProbe(proto: ModelProto, calibrationData: string | undefined, inputs: InputOverrides | undefined): Probe {
+export function makeProbe(proto: ModelProto, calibrationData: string | undefined, inputs: InputOverrides | undefined, dataRoots: readonly string[] = []): Probe {
   const specs = modelInputs(proto);
   const fixed = maxBatchOf(specs);
   const wanted = Number.isFinite(fixed) ? fixed : 1;
-  const data = calibrationData ? firstSamples(loadInputData(calibrationData, specs, inputs), wanted) : generateInputData(proto, specs, wanted, inputs);
+  const data = calibrationData ? firstSamples(loadInputData(calibrationData, specs, inputs, dataRoots), wanted) : generateInputData(proto, specs, wanted, inputs);
   const batch = Math.min(wanted, data.samples);
   return { data, origin: calibrationData ? 'calibration data' : 'generated inputs', shapes: describeInputs(data, batch), batch };
 }

@@ -18,7 +18,11 @@ export function buildReport(compare: CompareResult, context: ReportContext = {})
     ...compare,
     environment: environmentInfo(compare.latency.threads),
   };
-  if (context.options) report.options = { ...(context.options as Record<string, unknown>) };
+  if (context.options) {
+    // Where data links may lead is this machine's business, not the report's.
+    const { dataRoots: _local, ...options } = context.options as Record<string, unknown>;
+    report.options = options;
+  }
   if (context.quantize) {
     const q = context.quantize;
     report.quantize = { mode: q.mode, quantizedNodes: q.quantizedNodes, skippedNodes: q.skippedNodes, seconds: q.seconds, warnings: q.warnings };

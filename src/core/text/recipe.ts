@@ -19,9 +19,10 @@ export interface NodeOverride {
 
 /**
  * Every QuantizeOptions field except the mode (a top-level recipe field), the per-node settings
- * (recipe `nodes`) and force (replacing an output is the user's call when the recipe runs).
+ * (recipe `nodes`), force (replacing an output is the user's call when the recipe runs) and
+ * dataRoots (where data links may lead is the caller's confinement, not the recipe's to widen).
  */
-export type RecipeOptions = Omit<QuantizeOptions, 'mode' | 'nodeOverrides' | 'force'>;
+export type RecipeOptions = Omit<QuantizeOptions, 'mode' | 'nodeOverrides' | 'force' | 'dataRoots'>;
 
 export interface QuantRecipe {
   $schema?: string;

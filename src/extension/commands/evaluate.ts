@@ -10,7 +10,7 @@ import type { BenchJob, CompareJob, CompareJobResult } from '../../shared/protoc
 import { CancelledError } from '../../core/errors';
 import { reportError } from '../jobs/jobUi';
 import { chooseEvaluationData } from './evaluationData';
-import { evaluationSettings } from '../settings';
+import { dataRoots, evaluationSettings } from '../settings';
 import { optionsOf, requireLocal, requireTrust, resolveModel, uriOf, type Services } from './targets';
 
 export interface BenchCommandOptions {
@@ -51,6 +51,8 @@ async function benchCommand(services: Services, arg: unknown, rawOptions: unknow
     requireLocal(model);
     const s = evaluationSettings(model);
     const job: BenchJob = { kind: 'bench', model: model.fsPath, runs: s.benchRuns, warmup: s.benchWarmup, ...given };
+    const roots = dataRoots();
+    if (roots) job.dataRoots = roots;
     if (s.benchThreads > 0 && job.threads === undefined) job.threads = s.benchThreads;
     if (s.compareData && job.data === undefined) job.data = s.compareData;
     const r = await services.jobs.run(job);
@@ -119,6 +121,8 @@ export async function compareAndShow(
   if (options.perLayer ?? !options.programmatic) job.perLayer = true;
   if (options.report !== false) job.reportStem = candidate.fsPath.replace(/\.onnx$/i, '');
   if (options.quantize) job.quantize = options.quantize;
+  const roots = dataRoots();
+  if (roots) job.dataRoots = roots;
   const result = await services.jobs.run(job);
   const { size, latency, accuracy } = result;
   if (result.dataBeside) services.log.info(`compare: used the test data beside the model: ${path.basename(result.dataBeside.data)}${result.dataBeside.labels ? ` with labels ${path.basename(result.dataBeside.labels)}` : ''}`);

@@ -57,7 +57,7 @@ export async function quantizeStatic(
   throwIfCancelled(ctx.signal);
   const warnings: string[] = [];
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
-  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!));
+  const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!), options.dataRoots);
   // Indexed before any rewrite: body nodes are reported by the keys every other part of the tool uses.
   const inBodies = bodySkips(model.proto, selection);
 

@@ -13,7 +13,8 @@ import type { GraphProto, NodeProto, TensorProto } from '../../onnx/schema';
 import { readFloat32 } from '../../onnx/tensor';
 import { attributeGraphs, walkGraphs } from '../../onnx/walk';
 import { qdqGroupReason, staticOps } from '../../onnx/op-rules';
-import { nodeName, type NodeSelection, SkipList } from '../selection';
+import { makeSelection, nodeName, type NodeSelection, SkipList } from '../selection';
+import { inferElemTypes } from './inferTypes';
 
 /** Ops quantized as whole DQ → op → Q units (CPU-unfused ones only on request), and ops that pass 8-bit tensors through (op-rules table). */
 export const COMPUTE_OPS = staticOps('compute', 'cpu-unfused');
@@ -75,6 +76,11 @@ export interface PlanOptions {
    * it only adds Q/DQ work (doc §0.1).
    */
   includeCpuUnfused: ReadonlySet<string> | 'all';
+  /**
+   * Float16 tensors count as float too: the layer analysis plans the model as it is, while the
+   * engine plans it after widening it to float32 (quantize/widen.ts).
+   */
+  float16?: boolean;
 }
 
 /** Op types with a QDQ form but no integer kernel in ORT's CPU provider ([probe] ORT-node 1.30: DQ → ConvTranspose → Q stays float). */
@@ -90,6 +96,8 @@ interface Context {
   outputs: Set<string>;
   /** Names read from inside subgraphs (If/Loop/Scan bodies): they must keep existing as float tensors. */
   subgraphReads: Set<string>;
+  /** The element types quantized as float (float32, and float16 with PlanOptions.float16). */
+  floatType: (dataType: number) => boolean;
 }
 
 export function planStatic(graph: GraphProto, types: Map<string, number>, selection: NodeSelection, options: PlanOptions): StaticPlan {
@@ -102,6 +110,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     consumers: new Map(),
     outputs: new Set(graph.output.map((o) => o.name)),
     subgraphReads: subgraphReads(graph),
+    floatType: options.float16 ? (t) => t === DataType.FLOAT || t === DataType.FLOAT16 : (t) => t === DataType.FLOAT,
   };
   for (const n of graph.node) {
     for (const o of n.output) if (o) ctx.producers.set(o, n);
@@ -157,7 +166,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     if (!data || !plan.tensors.has(data) || ctx.inits.has(data)) continue;
     if (!selection.check(node, STATIC_OP_TYPES).selected) continue;
     if (node.opType === 'MaxPool' && node.output.length > 1 && node.output[1]) continue; // indices output: not 8-bit
-    if (node.output.some((o) => o && types.get(o) !== undefined && types.get(o) !== DataType.FLOAT)) continue;
+    if (node.output.some((o) => { const t = o ? types.get(o) : undefined; return t !== undefined && !ctx.floatType(t); })) continue;
     const root = plan.tensors.get(data)!;
     const rootName = root.aliasOf ?? root.name;
     plan.nodes.set(node, {
@@ -185,6 +194,35 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
   return plan;
 }
 
+/** What static quantization with the default options does to a graph's nodes (`staticVerdicts`). */
+export interface StaticVerdicts {
+  /** Compute and pass-through ops quantized. */
+  quantized: ReadonlySet<NodeProto>;
+  /** Relu/Clip folded into the quantized op before them. */
+  folded: ReadonlySet<NodeProto>;
+  /** CPU-unfused ops (ConvTranspose) quantized when asked for by op type or the gpu preset. */
+  onRequest: ReadonlySet<NodeProto>;
+}
+
+/**
+ * The planner's verdict on every main-graph node for a run with the default options (no
+ * filters, asymmetric activations), read by the layer analysis so that what it says static mode
+ * does is what the engine decides, from the same code. Float16 tensors count as float (the
+ * engine widens a float16 model first). Calibration can still exclude a node (no float range at
+ * run time), and the engine folds BatchNormalization and converts old opsets before it plans.
+ */
+export function staticVerdicts(graph: GraphProto, types: Map<string, number> = inferElemTypes(graph)): StaticVerdicts {
+  const selection = makeSelection({ opTypes: undefined, nodes: undefined, excludeNodes: [] });
+  const plan = planStatic(graph, types, selection, { foldActivations: true, includeCpuUnfused: new Set(), float16: true });
+  const quantized = new Set([...plan.nodes.keys()].filter((n) => !plan.folded.has(n)));
+  const onRequest = new Set<NodeProto>();
+  if (graph.node.some((n) => n.domain === '' && CPU_UNFUSED_OPS.has(n.opType))) {
+    const all = planStatic(graph, types, selection, { foldActivations: true, includeCpuUnfused: 'all', float16: true });
+    for (const n of all.nodes.keys()) if (CPU_UNFUSED_OPS.has(n.opType) && !quantized.has(n)) onRequest.add(n);
+  }
+  return { quantized, folded: plan.folded, onRequest };
+}
+
 function addTensor(plan: StaticPlan, name: string, source = name, fixedRange?: { min: number; max: number }): void {
   if (plan.tensors.has(name)) return;
   plan.tensors.set(name, { name, source, aliasOf: undefined, fixedRange });
@@ -192,7 +230,7 @@ function addTensor(plan: StaticPlan, name: string, source = name, fixedRange?: {
 
 const isFloat = (ctx: Context, name: string): boolean => {
   const t = ctx.types.get(name);
-  return t === undefined || t === DataType.FLOAT;
+  return t === undefined || ctx.floatType(t);
 };
 
 function constantOf(ctx: Context, name: string): TensorProto | undefined {
@@ -225,13 +263,13 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
     case 'Conv':
     case 'ConvTranspose': {
       const w = node.input[1] ? constantOf(ctx, node.input[1]) : undefined;
-      if (!w || w.dataType !== DataType.FLOAT) return 'weight is not a float32 constant';
+      if (!w || !ctx.floatType(w.dataType)) return 'weight is not a float32 constant';
       if (constantOf(ctx, node.input[0] ?? '') || activation(0)) return 'input is not a float32 activation';
       const group = attrInt(node, 'group', 1);
       p.weight = { index: 1, axis: op === 'Conv' ? 0 : group === 1 ? 1 : undefined };
       if (node.input[2]) {
         const b = constantOf(ctx, node.input[2]);
-        if (!b || b.dataType !== DataType.FLOAT || b.dims.length !== 1) return 'bias is not a 1-D float32 constant';
+        if (!b || !ctx.floatType(b.dataType) || b.dims.length !== 1) return 'bias is not a 1-D float32 constant';
         p.bias = 2;
       }
       break;
@@ -239,7 +277,7 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
     case 'Gemm': {
       if (attrInt(node, 'transA', 0) !== 0) return 'Gemm with transA is not quantized';
       const w = node.input[1] ? constantOf(ctx, node.input[1]) : undefined;
-      if (!w || w.dataType !== DataType.FLOAT || w.dims.length !== 2) return 'B is not a 2-D float32 constant';
+      if (!w || !ctx.floatType(w.dataType) || w.dims.length !== 2) return 'B is not a 2-D float32 constant';
       if (constantOf(ctx, node.input[0] ?? '') || activation(0)) return 'A is not a float32 activation';
       p.weight = { index: 1, axis: attrInt(node, 'transB', 0) ? 0 : 1 };
       p.alpha = attrFloat(node, 'alpha', 1);
@@ -247,7 +285,7 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
       if (node.input[2]) {
         const c = constantOf(ctx, node.input[2]);
         const n = Number(w.dims[attrInt(node, 'transB', 0) ? 0 : 1]);
-        if (!c || c.dataType !== DataType.FLOAT || c.dims.length !== 1 || Number(c.dims[0]) !== n) return 'C is not a 1-D float32 constant of length N';
+        if (!c || !ctx.floatType(c.dataType) || c.dims.length !== 1 || Number(c.dims[0]) !== n) return 'C is not a 1-D float32 constant of length N';
         p.bias = 2;
       }
       p.floatOutput = ctx.outputs.has(out);
@@ -259,7 +297,7 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
       if (err) return err;
       const w = node.input[1] ? constantOf(ctx, node.input[1]) : undefined;
       if (w) {
-        if (w.dataType !== DataType.FLOAT) return 'B is not float32';
+        if (!ctx.floatType(w.dataType)) return 'B is not float32';
         p.weight = { index: 1, axis: w.dims.length === 2 ? 1 : undefined };
       } else {
         const e = activation(1);
@@ -277,7 +315,7 @@ function planCompute(node: NodeProto, ctx: Context): PlannedNode | string {
         const name = node.input[i]!;
         const c = constantOf(ctx, name);
         if (c) {
-          if (c.dataType !== DataType.FLOAT) return `input '${name}' is not float32`;
+          if (!ctx.floatType(c.dataType)) return `input '${name}' is not float32`;
           p.constants.push(i);
         } else {
           const e = activation(i);
@@ -327,8 +365,13 @@ function clipRange(node: NodeProto, ctx: Context): { min: number; max: number } 
     const name = node.input[i];
     if (!name) continue;
     const t = constantOf(ctx, name);
-    if (!t || t.dataType !== DataType.FLOAT) return undefined;
-    const v = readFloat32(t)[0];
+    if (!t || !ctx.floatType(t.dataType)) return undefined;
+    let v: number | undefined;
+    try {
+      v = readFloat32(t)[0];
+    } catch {
+      return undefined; // a bound stored where this pass cannot read it (external data): not folded
+    }
     if (v === undefined) return undefined;
     set(v);
   }

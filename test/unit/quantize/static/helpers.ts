@@ -41,6 +41,7 @@ export function staticOptions(overrides: Partial<ResolvedOptions> = {}): Resolve
     force: false,
     externalData: 'auto',
     addQdqPairToWeight: false,
+    dataRoots: [],
     ...overrides,
   };
 }
