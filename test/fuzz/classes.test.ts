@@ -4,9 +4,10 @@
  * (else a crash), within the hang
  * bound (else a hang), leave every file of its folder and of the `outside` folder next to it as
  * it was except the outputs it may write (files left or changed), and print nothing that acts
- * on a terminal (escapes). Prints per class: cases, crashes, hangs, files left or changed,
- * escapes; all but cases must be 0. `npm test` runs a sample (FUZZ_CLASS_CASES, default 6 per
- * class); `npm run fuzz` runs 60 per class.
+ * on a terminal (escapes); a hostile recipe that runs (exit 0) is an escape too. Prints per
+ * class: cases, crashes, hangs, files left or changed, escapes; all but cases must be 0. `npm
+ * test` runs a sample (FUZZ_CLASS_CASES, default 6 per class); `npm run fuzz` runs 60 per class.
+ * A class with a weight runs that many times more (hostile recipes: 5, quick refusals).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,11 +68,11 @@ test(`hostile CLI runs by class, ${PER_CLASS} per class (seed ${SEED})`, () => {
     for (const cls of CLASSES) {
       const t: Tally = { cases: 0, crashes: 0, hangs: 0, filesLeftOrChanged: 0, escapes: 0 };
       tallies.set(cls.name, t);
-      for (let i = 0; i < PER_CLASS; i++) {
+      for (let i = 0; i < PER_CLASS * (cls.weight ?? 1); i++) {
         const root = path.join(tmp.dir, `case${n++}`);
         const dir = path.join(root, 'ws');
         fs.mkdirSync(dir, { recursive: true });
-        const run = cls.make(dir, rng);
+        const run = cls.make(dir, rng, i);
         const before = snapshot([root]);
         const r = runCli(run.args, { timeoutMs: HANG_MS, cwd: dir });
         const what = `${cls.name} #${i}: onnx-quantizer ${JSON.stringify(run.args.map((a) => a.replace(root, '…')))}`;
@@ -79,6 +80,9 @@ test(`hostile CLI runs by class, ${PER_CLASS} per class (seed ${SEED})`, () => {
         if (r.signal === 'SIGKILL') {
           t.hangs++;
           problems.push(`${what}: hung (killed after ${HANG_MS} ms)`);
+        } else if (run.recipe && r.code === 0) {
+          t.escapes++;
+          problems.push(`${what}: the hostile recipe ran (exit 0)\n${r.stderr.slice(0, 300)}`);
         } else if (r.code === null || !run.exits.includes(r.code) || /^\s+at .+:\d+:\d+\)?$/m.test(r.stderr) || (run.says && !run.says.test(r.stderr))) {
           t.crashes++;
           problems.push(`${what}: exit ${r.code ?? r.signal}, expected ${run.exits.join('|')}${run.says ? ` saying ${run.says}` : ''}\n${r.stderr.slice(0, 600)}`);

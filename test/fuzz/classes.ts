@@ -25,11 +25,16 @@ export interface FuzzRun {
   mayWrite: string[];
   /** Where the case's files are; a sibling `outside` folder holds what a recipe must never reach. */
   dir: string;
+  /** A hostile recipe: a run that succeeds used something it may not, counted as an escape. */
+  recipe?: boolean;
 }
 
 export interface FuzzClass {
   name: string;
-  make(dir: string, rng: Rng): FuzzRun;
+  /** `index` counts the class's cases from 0 (for classes that enumerate their inputs). */
+  make(dir: string, rng: Rng, index: number): FuzzRun;
+  /** Cases per run relative to the other classes (cheap refusals run more). */
+  weight?: number;
 }
 
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;
@@ -94,23 +99,72 @@ export const CLASSES: FuzzClass[] = [
   },
   {
     name: 'hostile recipes',
-    make(dir, rng) {
+    weight: 5,
+    make(dir, rng, index) {
       mlpCase(dir);
+      // What a leak would reach is real (a model and samples that fit it), so a recipe that got
+      // through would run and exit 0, and one that wrote there would change or add a file.
       const outside = path.join(path.dirname(dir), 'outside');
       fs.mkdirSync(outside, { recursive: true });
-      fs.writeFileSync(path.join(outside, 'victim.onnx'), 'precious');
-      fs.symlinkSync(path.join(outside, 'victim.onnx'), path.join(dir, 'link.onnx'));
+      const victim = path.join(outside, 'victim.onnx');
+      const victimData = path.join(outside, 'victim.npy');
+      fs.copyFileSync(path.join(dir, 'm.onnx'), victim);
+      fs.copyFileSync(path.join(dir, 'calib.npy'), victimData);
+      fs.symlinkSync(victim, path.join(dir, 'link.onnx'));
+      fs.symlinkSync(victimData, path.join(dir, 'link.npy'));
+      // A data folder inside whose entry for input 'x' links out.
+      fs.mkdirSync(path.join(dir, 'linked'));
+      fs.symlinkSync(victimData, path.join(dir, 'linked', 'x.npy'));
       special(dir, rng, 'dev.onnx');
-      const field = pick(rng, ['model', 'output', 'calibrationData', 'force', 'histogramBins'] as const);
-      const value = pick(rng, ['/dev/zero', path.join(outside, 'victim.onnx'), '../outside/victim.onnx', 'link.onnx', 'dev.onnx', 'sub/../../outside/victim.onnx']);
-      const recipe: Record<string, unknown> = { model: 'm.onnx', mode: 'static', output: 'q.onnx', options: { calibrationData: 'calib.npy' } };
-      if (field === 'model' || field === 'output') recipe[field] = value;
-      else if (field === 'calibrationData') recipe.options = { calibrationData: value };
-      else if (field === 'force') recipe.options = { calibrationData: 'calib.npy', force: true };
-      else recipe.options = { calibrationData: 'calib.npy', histogramBins: pick(rng, [1e9, -1, 0.5, 2 ** 40]), calibrationMethod: 'entropy' };
+      special(dir, rng, 'dev.npy');
+      // Every case of the class takes the next (field, value) pair, so each hostile spelling is
+      // tried in turn (the ones behind earlier leaks first) rather than when the dice allow; 30 cases reach every field.
+      const at = <T>(v: number, list: readonly T[]): T => list[v % list.length] as T;
+      const away = (file: string) => [`../outside/${file}`, path.join(outside, file), `sub/../../outside/${file}`, `./../outside/${file}`];
+      const recipe: Record<string, unknown> = { model: 'm.onnx', mode: 'static', output: 'q.onnx', options: { calibrationData: 'calib.npy', excludeNodes: ['/nope'] } };
+      const options = recipe.options as Record<string, unknown>;
+      let cliForce = ['--force'];
+      const data = ['linked', 'link.npy', 'dev.npy', '/dev/zero', ...away('victim.npy'), path.join(dir, 'calib.npy')];
+      const numbers: [string, number, Record<string, string>][] = [
+        ['histogramBins', 1e9, { calibrationMethod: 'entropy' }],
+        ['calibrationBatch', 1e12, {}],
+        ['memoryBudget', 1e15, {}],
+        ['blockSize', 2 ** 40, {}],
+        ['percentile', 1e9, { calibrationMethod: 'percentile' }],
+        ['weightBits', 1e9, {}],
+        ['accuracyLevel', 3, {}],
+        ['histogramBins', 1, { calibrationMethod: 'percentile' }],
+        ['calibrationBatch', 2.5, {}],
+        ['memoryBudget', -1, {}],
+      ];
+      const FIELDS = [
+        (v: number) => (recipe.model = at(v, ['link.onnx', 'dev.onnx', '/dev/zero', ...away('victim.onnx'), path.join(dir, 'm.onnx')])),
+        (v: number) => (recipe.output = at(v, [...away('victim.onnx'), ...away('new.onnx'), 'link.onnx', 'dev.onnx', '/dev/null', path.join(dir, 'q.onnx')])),
+        (v: number) => (options.calibrationData = at(v, data)),
+        (v: number) => (options.fidelityData = at(v, data)),
+        (v: number) => (options.inputs = { values: { x: at(v, ['link.npy', 'dev.npy', ...away('victim.npy')]) } }),
+        () => {
+          // The recipe alone asks to replace an existing output (the command line does not).
+          options.force = true;
+          fs.writeFileSync(path.join(dir, 'q.onnx'), 'keep');
+          cliForce = [];
+        },
+        (v: number) => {
+          const [name, value, extra] = at(v, numbers);
+          Object.assign(options, extra, { [name]: value });
+        },
+      ];
+      at(index, FIELDS)(Math.floor(index / FIELDS.length));
       const file = path.join(dir, 'r.quant.json');
       fs.writeFileSync(file, JSON.stringify(recipe));
-      return { args: ['quantize', '--recipe', file, '--force', ...QUIET], exits: [2], says: /^error: r\.quant\.json: |histogram bins/m, mayWrite: [], dir };
+      return {
+        args: ['quantize', '--recipe', file, ...cliForce, ...QUIET],
+        exits: [2],
+        says: /^error: (r\.quant\.json: |data for input 'x': 'x\.npy' in data folder .* is a link leading out of the folder|histogram bins|--percentile|calibration batch|memory budget|--block-size|--weight-bits|--accuracy-level)/m,
+        mayWrite: [],
+        dir,
+        recipe: true,
+      };
     },
   },
   {
