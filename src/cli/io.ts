@@ -23,7 +23,10 @@ export const processIO: CliIO = {
   // stderr carries warnings and errors that quote model names: each line made inert.
   err: (t) => process.stderr.write(inertLines(t.endsWith('\n') ? t : t + '\n')),
   errBold: (t) => process.stderr.write(`\x1b[1m${inertLines(t.replace(/\n$/, ''))}\x1b[0m\n`),
-  interactive: !!process.stderr.isTTY,
+  // Read when asked: opening stderr (its stream module) cost inspect 3 ms at startup.
+  get interactive() {
+    return !!process.stderr.isTTY;
+  },
 };
 
 export interface Command {
