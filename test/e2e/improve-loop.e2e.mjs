@@ -4,7 +4,8 @@
 // refuses another source model or a path outside the folder as the output name → Compare picks
 // up the labelled test set beside the model and the dashboard shows accuracy and where the data
 // came from; a model with no test set gets a data pick (random inputs only when chosen) → an
-// existing output is kept unless Replace is chosen (Cancel first) → the model editor's layer
+// existing output is kept unless Replace is chosen (Cancel first; the calibration file chosen
+// through the file dialog) → the model editor's layer
 // filter leaves no ghost rows.
 // Screenshots: text-view-keep-float.png, improve-loop-dashboard.png.
 import assert from 'node:assert/strict';
@@ -211,9 +212,17 @@ describe('improve loop (UI)', () => {
       await pickQuickItem(page, MODEL);
       await pickQuickItem(page, 'Static (int8, calibrated)');
       await pickQuickItem(page, 'x86 CPU');
-      await pickQuickItem(page, 'digits_calib_x.npy');
+      // Through the file dialog this time (the first Quantize… picked the file from the list): it opens in the model's folder.
+      await pickQuickItem(page, 'Choose a .npy file…');
+      const dialogTitle = page.locator('.quick-input-widget .quick-input-title', { hasText: 'Calibration data' });
+      await dialogTitle.waitFor({ timeout: 15000 });
       const box = page.locator('.quick-input-widget input');
-      await box.waitFor({ timeout: 10000 });
+      const start = await box.inputValue();
+      assert.ok(start.replace(/\/+$/, '').endsWith(path.basename(s.workspace)), `the dialog opens at ${start}, not the model's folder`);
+      await box.fill(at('digits_calib_x.npy'));
+      await page.keyboard.press('Enter');
+      await dialogTitle.waitFor({ state: 'hidden', timeout: 10000 });
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: '(3/3)' }).waitFor({ timeout: 10000 });
       await box.fill(OUTPUT);
       await page.keyboard.press('Enter');
       await page.locator('.quick-input-widget .quick-input-title', { hasText: `${OUTPUT} already exists` }).waitFor({ timeout: 15000 });

@@ -25,6 +25,10 @@ import type { OnnxModel } from '../onnx/model';
 import type { NodeProto, TensorProto } from '../onnx/schema';
 import { tensorByteSize, tensorElementCount, tensorShape, type TensorSource } from '../onnx/tensor';
 import { indexModel, type IndexedNode, type ModelIndex } from '../onnx/graph-index';
+import { ConstantFolder, overridableInitializers } from '../onnx/constantFold';
+import { makeNode } from '../onnx/builder';
+import { create } from '@bufbuild/protobuf';
+import { GraphProtoSchema, type GraphProto } from '../onnx/schema';
 import { elementTypes, type ElementTypes } from './element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
@@ -137,10 +141,45 @@ export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; ex
     }
     return s;
   };
-  // Static mode's verdicts come from the static planner itself, run once on the main graph.
+  // Weights computed from constants by layout ops are weights too: every engine folds them first (onnx/constantFold.ts).
+  const folder = new ConstantFolder(index, source, overridableInitializers(model.proto));
+  const withStats = options.stats !== false;
+  const constantOf = (name: string | undefined): TensorProto | undefined => {
+    if (!name) return undefined;
+    const c = index.constant(name)?.tensor;
+    if (c || !folder.folded(name)) return c;
+    // Shape and type are enough without statistics; the bytes are computed only for them.
+    return withStats ? folder.tensor(name) : folder.shapeOnly(name);
+  };
+  // Static mode's verdicts come from the static planner itself, run once on the main graph as the engine sees it (folded).
   const main = model.proto.graph;
-  const staticPlan = main ? staticVerdicts(main) : undefined;
-  return index.nodes.map((entry) => layerOf(entry, index, types, staticPlan, options.stats === false ? undefined : statsFor));
+  const staticPlan = main ? staticVerdicts(folder.foldedCount ? foldedView(main, folder) : main) : undefined;
+  return index.nodes.map((entry) => (folder.folds(entry.node) ? foldedLayer(entry) : layerOf(entry, index, types, staticPlan, constantOf, withStats ? statsFor : undefined)));
+}
+
+/**
+ * The main graph with each folded node replaced by a Constant of its value (type and shape only
+ * for large ones: the planner reads the values of small constants, Clip bounds, alone); the other
+ * nodes are the same objects, so the planner's verdicts apply to them.
+ */
+function foldedView(main: GraphProto, folder: ConstantFolder): GraphProto {
+  const node = main.node.flatMap((n) =>
+    folder.folds(n)
+      ? n.output.map((o) => {
+          const v = folder.folded(o);
+          const small = v !== undefined && v.dims.reduce((a, b) => a * b, 1) <= 1024;
+          const value = (small ? folder.tensor(o) : folder.shapeOnly(o)) ?? folder.shapeOnly(o);
+          return makeNode('Constant', [], [o], value ? { value } : {}, { name: '' });
+        })
+      : [n],
+  );
+  return create(GraphProtoSchema, { ...main, node });
+}
+
+/** A node that only computes a constant: the engines fold it into one before quantizing, so no mode acts on it. */
+function foldedLayer(entry: IndexedNode): LayerInfo {
+  const { node } = entry;
+  return { node: entry.key, label: entry.label, opType: node.opType, domain: node.domain, index: entry.index, depth: entry.scope.depth, modes: [], weights: [], weightBytes: 0, savings: {}, notes: [], risk: {} };
 }
 
 function layerOf(
@@ -148,6 +187,7 @@ function layerOf(
   index: ModelIndex,
   types: ElementTypes,
   staticPlan: StaticVerdicts | undefined,
+  constantOf: (name: string | undefined) => TensorProto | undefined,
   statsFor: ((t: TensorProto, channelAxis: number | undefined) => WeightStats | Error) | undefined,
 ): LayerInfo {
   const { node } = entry;
@@ -176,7 +216,7 @@ function layerOf(
   const constWeights: { t: TensorProto; input: number }[] = [];
   for (const pos of weightPositions) {
     const name = node.input[pos];
-    const t = name ? index.constant(name)?.tensor : undefined;
+    const t = constantOf(name);
     if (t) constWeights.push({ t, input: pos });
   }
   // The engines quantize float32 weights, and float16 ones after widening the model (quantize/widen.ts).
@@ -199,7 +239,7 @@ function layerOf(
   // Dynamic.
   const allWeightsFloat = floatWeights.length > 0 && floatWeights.length === weightPositions.length;
   // Dynamic (op types and treatment from the op-rules table; the conditions are the engine's).
-  const indicesConst = op === 'Gather' && node.input[1] ? index.constant(node.input[1]) !== undefined : false;
+  const indicesConst = op === 'Gather' && constantOf(node.input[1]) !== undefined;
   if (!nonFloat && rule?.dynamic && rule.dynamic !== 'reported') {
     const fits =
       op === 'Gather' ? floatWeights.length === 1 && safeShape(floatWeights[0]!.t).length >= 2 && !indicesConst : allWeightsFloat;

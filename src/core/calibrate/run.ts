@@ -24,7 +24,7 @@ import { RssSampler, rssBytes } from '../util/memory';
 import type { JobContext } from '../progress';
 import { batches, type Batch, type CalibrationData } from './data';
 import { Calibrator, type RangeOptions, type TensorRange } from './methods';
-import { planStages, sessionOf, stageModel, weightBytesOf } from './stages';
+import { planStages, sessionOf, stageModel, stageWeightCap, weightBytesOf } from './stages';
 
 export interface CalibrationTarget {
   name: string;
@@ -68,9 +68,6 @@ export interface CollectOptions extends RangeOptions {
    */
   stageWeightBytes?: number;
 }
-
-/** Stages are for models whose weights dominate memory; smaller ones run in one session. */
-export const STAGE_MIN_BYTES = 64 * 2 ** 20;
 
 export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
 
@@ -240,6 +237,31 @@ async function measureFootprint(
   }
 }
 
+/** One fetched tensor: its type at run time is recorded, and its values calibrated when it is float32. */
+function observe(calibrator: Calibrator, types: Map<string, string>, name: string, t: OrtTensor): void {
+  types.set(name, t.type);
+  if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
+}
+
+/** Targets reduced in the graph: their min and max outputs, calibrated as a two-value tensor. */
+function observeReduced(calibrator: Calibrator, types: Map<string, string>, results: Record<string, OrtTensor>, pairs: readonly { target: string; min: string; max: string }[]): void {
+  for (const r of pairs) {
+    const min = (results[r.min]?.data as Float32Array | undefined)?.[0];
+    const max = (results[r.max]?.data as Float32Array | undefined)?.[0];
+    if (min === undefined || max === undefined) continue;
+    types.set(r.target, 'float32');
+    calibrator.update(r.target, Float32Array.of(min, max));
+  }
+}
+
+/** The ranges of the targets seen, and seen as float32 (others have no range to quantize with). */
+function floatRanges(calibrator: Calibrator, types: Map<string, string>, names: readonly string[]): Map<string, TensorRange> {
+  const ranges = calibrator.ranges();
+  for (const [name, type] of types) if (type !== 'float32') ranges.delete(name);
+  for (const name of names) if (!types.has(name)) ranges.delete(name);
+  return ranges;
+}
+
 /** Run calibration and return one range per target tensor (float tensors only). */
 export async function collectRanges(
   model: ModelProto,
@@ -267,7 +289,7 @@ async function collect(
   sampler: RssSampler,
 ): Promise<CalibrationResult> {
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-  const cap = options.stageWeightBytes ?? (Number.isFinite(budget) ? Math.max(budget / 2, STAGE_MIN_BYTES) : Infinity);
+  const cap = options.stageWeightBytes ?? stageWeightCap(budget);
   if (weightBytesOf(graphOf(model)) > cap) return collectStaged(model, targets, data, options, ctx, source, sampler, cap);
   const started = Date.now();
   const baseline = rssBytes();
@@ -346,18 +368,11 @@ async function collect(
         for (const name of sliceNames) {
           const t = results[name];
           if (!t) continue;
-          observedTypes.set(name, t.type);
-          if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
+          observe(calibrator, observedTypes, name, t);
           // Reduced: let this tensor go before the next is read.
           delete results[name];
         }
-        for (const r of reduce.names) {
-          const min = (results[r.min]?.data as Float32Array | undefined)?.[0];
-          const max = (results[r.max]?.data as Float32Array | undefined)?.[0];
-          if (min === undefined || max === undefined) continue;
-          observedTypes.set(r.target, 'float32');
-          calibrator.update(r.target, Float32Array.of(min, max));
-        }
+        observeReduced(calibrator, observedTypes, results, reduce.names);
         from = batch.start + batch.count;
         done++;
         // The measured cost per sample of this session's runs (the truth; the plan was an estimate) sizes the next batch.
@@ -375,11 +390,8 @@ async function collect(
       await session.release();
     }
   }
-  const ranges = calibrator.ranges();
-  for (const [name, type] of observedTypes) if (type !== 'float32') ranges.delete(name);
-  for (const name of names) if (!observedTypes.has(name)) ranges.delete(name);
   return {
-    ranges,
+    ranges: floatRanges(calibrator, observedTypes, names),
     observedTypes,
     samples: data.samples,
     batches: done,
@@ -486,16 +498,9 @@ async function collectStaged(
         for (const name of exposed) {
           const t = results[name];
           if (!t) continue;
-          observedTypes.set(name, t.type);
-          if (t.type === 'float32') calibrator.update(name, t.data as Float32Array);
+          observe(calibrator, observedTypes, name, t);
         }
-        for (const r of reduce.names) {
-          const min = (results[r.min]?.data as Float32Array | undefined)?.[0];
-          const max = (results[r.max]?.data as Float32Array | undefined)?.[0];
-          if (min === undefined || max === undefined) continue;
-          observedTypes.set(r.target, 'float32');
-          calibrator.update(r.target, Float32Array.of(min, max));
-        }
+        observeReduced(calibrator, observedTypes, results, reduce.names);
         done++;
         ctx.onProgress?.({ stage: 'calibrating', fraction: Math.min(1, (s * all.length + b + 1) / (stages.length * all.length)), message: `calibrating: stage ${s + 1}/${stages.length}, ${batch.start + batch.count}/${data.samples} samples` });
       }
@@ -514,11 +519,8 @@ async function collectStaged(
     boundaryBytes = Math.max(boundaryBytes, held);
   }
   if (boundaryBytes > 0) ctx.log?.(`staged calibration held at most ${formatBytes(boundaryBytes)} of tensors between stages`);
-  const ranges = calibrator.ranges();
-  for (const [name, type] of observedTypes) if (type !== 'float32') ranges.delete(name);
-  for (const name of names) if (!observedTypes.has(name)) ranges.delete(name);
   return {
-    ranges,
+    ranges: floatRanges(calibrator, observedTypes, names),
     observedTypes,
     samples: data.samples,
     batches: done,

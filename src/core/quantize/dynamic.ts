@@ -155,7 +155,7 @@ export const dynamicGather: OpHandler = {
     const t = table.tensor;
     if (t.dataType !== DataType.FLOAT) return { skip: `table is ${dtypeName(t.dataType)}` };
     if (t.dims.length < 2) return { skip: 'table has rank < 2 (not an embedding)' };
-    if (!indices || rc.weight(indices)) return { skip: 'constant indices (fold it instead)' };
+    if (!indices || rc.weight(indices)) return { skip: 'constant indices: the Gather computes a constant (not an embedding lookup) and is left as it is' };
     // uint8 asymmetric per tensor, as ORT's own tool does: the Gather runs on bytes and one
     // DequantizeLinear restores float on the gathered rows only.
     const values = rc.values(t);

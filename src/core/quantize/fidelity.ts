@@ -29,6 +29,8 @@ export async function measureQuantizeFidelity(
   ctx: JobContext,
   /** The inputs, when the caller took them from the model already (see fidelityInputs). */
   inputs?: FidelityInputs,
+  /** Run the float model in stages of at most this many weight bytes (too large for one session in the budget). */
+  stageWeightBytes?: number,
   /** Keys of the nodes quantized: below the floor, the warning names the nodes to keep float. */
   quantized?: readonly string[],
 ): Promise<QuantizeFidelity | undefined> {
@@ -37,7 +39,7 @@ export async function measureQuantizeFidelity(
   let fidelity: QuantizeFidelity;
   try {
     const { data, origin } = inputs ?? fidelityInputs(model, options, resolved);
-    fidelity = await quantizationFidelity({ reference: model, candidate: output, data, origin, floor, quantized }, ctx);
+    fidelity = await quantizationFidelity({ reference: model, candidate: output, data, origin, floor, stageWeightBytes, quantized }, ctx);
   } catch (e) {
     if (e instanceof CancelledError || e instanceof InputError || options.minSqnrDb !== undefined) {
       discard();

@@ -44,6 +44,7 @@ import { formatBytes } from '../report/format';
 import { canCheckInChild, CHECK_IN_CHILD_BYTES, outcomeError, runChecksInChild } from './check';
 import type { QuantizeFidelity, QuantizeSpeed } from '../evaluate/types';
 import { foldBatchNormalization } from './static/foldBatchNorm';
+import { foldConstants, foldedText } from '../onnx/constantFold';
 
 export type { QuantizeOptions, QuantizeResult } from './types';
 
@@ -172,7 +173,7 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
     // The engine rewrote the loaded graph in place (unless it worked on a converted copy): the
     // per-layer ranking below the floor compares the file's float graph with the output.
     const floatModel = atOpset === model ? withGraphFromFile(model) : model;
-    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(floatModel, stage.model, discard, options, resolved, warnings, ctx, undefined, engine.quantizedKeys);
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(floatModel, stage.model, discard, options, resolved, warnings, ctx, undefined, undefined, engine.quantizedKeys);
     // Nothing quantized, nothing to time.
     if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
       const input = { floatModel: model.path, quantizedModel: stage.model, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };
@@ -221,8 +222,11 @@ async function runEngine(
     return finishQat(model, ctx, writer);
   }
   ctx.onProgress?.({ stage: 'quantizing', fraction: 0 });
-  // The int8/int4 engines quantize float32 weights: a float16 model is widened first (exact).
   const original = model;
+  // Weights computed from constants by layout ops (Slice/Concat/Transpose… of a Constant) become constants first, bit for bit.
+  const fold = foldConstants(model.proto, model);
+  if (fold.total > 0) model = { ...model, proto: fold.proto };
+  // The int8/int4 engines quantize float32 weights: a float16 model is widened first (exact).
   const wide = options.mode === 'fp16' ? undefined : widenFloat16(model.proto, model);
   if (wide) model = { ...model, proto: wide.proto };
   let result: EngineResult;
@@ -250,10 +254,13 @@ async function runEngine(
       result = await quantizeStatic(model, options, selection, ctx, ranges, writer);
       break;
   }
-  if (wide && result.quantizedNodes === 0) {
-    // Nothing quantized: the model is written as it was, not twice its size in float32.
+  if ((wide || fold.total > 0) && result.quantizedNodes === 0) {
+    // Nothing quantized: the model is written as it was (not twice its size in float32, nothing folded).
     result = { ...result, proto: original.proto };
-  } else if (wide) {
+  } else if (fold.total > 0) {
+    warnings.push(`folded ${fold.total} node(s) computed from constants only into constants (${foldedText(fold.folded)}), exactly`);
+  }
+  if (wide && result.quantizedNodes > 0) {
     warnings.push(
       `float16 model: its ${wide.tensors} float16 tensor(s) were widened to float32 (exact) to quantize from${wide.castsRemoved.length ? `, and ${wide.castsRemoved.length} float16/float32 Cast(s) that no longer change anything removed` : ''}; inputs and outputs keep their types`,
     );

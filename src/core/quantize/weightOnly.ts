@@ -335,7 +335,7 @@ export function weightOnlyGather(extra: WeightOnlyExtra = {}): OpHandler {
       if (t.dataType !== DataType.FLOAT) return { skip: `table is ${dtypeName(t.dataType)}` };
       if (t.dims.length !== 2) return { skip: `table has rank ${t.dims.length}, expected 2` };
       if (attrInt(node, 'axis', 0) !== 0) return { skip: 'Gather axis ≠ 0' };
-      if (rc.weight(indices)) return { skip: 'constant indices (fold it instead)' };
+      if (rc.weight(indices)) return { skip: 'constant indices: the Gather computes a constant (not an embedding lookup) and is left as it is' };
       const [V, D] = tensorShape(t) as [number, number];
       const bits = bitsFor(node, rc);
       if (D % blockSize !== 0) return { skip: `row length ${D} is not a multiple of the block size ${blockSize}` };

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { testDataBeside } from '../../core/data/testData';
+import { browseNpy, npyBrowseItems, type NpyBrowse } from './npyDialog';
 
 export interface EvaluationData {
   /** Undefined: random inputs, as chosen. */
@@ -37,7 +38,7 @@ export async function chooseEvaluationData(reference: string): Promise<Evaluatio
   }
   // A labels file is not a set of inputs: hide `*_y.npy` whose `*_x.npy` is listed.
   const isLabelsOfListed = (f: string) => /_y\.npy$/i.test(f) && npys.some((o) => o.toLowerCase() === f.toLowerCase().replace(/_y\.npy$/, '_x.npy'));
-  type Item = vscode.QuickPickItem & { data?: string; browse?: 'file' | 'folder'; random?: true };
+  type Item = vscode.QuickPickItem & { data?: string; browse?: NpyBrowse; random?: true };
   const items: Item[] = npys
     .filter((f) => !isLabelsOfListed(f))
     .map((f) => {
@@ -46,8 +47,7 @@ export async function chooseEvaluationData(reference: string): Promise<Evaluatio
       return { label: f, description: labels ? vscode.l10n.t('labels: {0}', path.basename(labels)) : vscode.l10n.t('no labels'), data };
     });
   items.push(
-    { label: `$(file) ${vscode.l10n.t('Choose a .npy file…')}`, browse: 'file' },
-    { label: `$(folder) ${vscode.l10n.t('Choose a folder of INPUTNAME.npy files…')}`, browse: 'folder' },
+    ...npyBrowseItems(),
     { label: `$(symbol-misc) ${vscode.l10n.t('Random inputs')}`, detail: vscode.l10n.t('Fidelity against the float model only: labelled accuracy needs test data and labels'), random: true },
   );
   const stem = path.basename(reference).replace(/\.onnx$/i, '');
@@ -58,19 +58,8 @@ export async function chooseEvaluationData(reference: string): Promise<Evaluatio
   });
   if (!pick) return undefined;
   if (pick.random) return { source: 'random' };
-  let data = pick.data;
-  if (!data) {
-    const chosen = await vscode.window.showOpenDialog({
-      canSelectFiles: pick.browse === 'file',
-      canSelectFolders: pick.browse === 'folder',
-      canSelectMany: false,
-      defaultUri: vscode.Uri.file(dir),
-      filters: pick.browse === 'file' ? { NumPy: ['npy'] } : undefined,
-      title: vscode.l10n.t('Evaluation data'),
-    } as vscode.OpenDialogOptions);
-    data = chosen?.[0]?.fsPath;
-    if (!data) return undefined;
-  }
+  const data = pick.data ?? (pick.browse ? await browseNpy(pick.browse, dir, vscode.l10n.t('Evaluation data')) : undefined);
+  if (!data) return undefined;
   const labels = labelsFor(data);
   return labels ? { data, labels, source: 'picked' } : { data, source: 'picked' };
 }

@@ -23,6 +23,7 @@ import { quantizeFidelityOf } from '../dashboard/reportAdapter';
 import { reportError } from '../jobs/jobUi';
 import { dataRoots, quantizeSettings, type QuantizeSettings } from '../settings';
 import { confirmReplace } from './confirmReplace';
+import { browseNpy, npyBrowseItems, type NpyBrowse } from './npyDialog';
 import { compareAndShow } from './evaluate';
 import { optionsOf, requireLocal, requireTrust, resolveModel, type Services } from './targets';
 
@@ -270,7 +271,7 @@ async function askPlan(model: string, s: QuantizeSettings, recipe: ModelRecipe |
 
 /** Calibration data: the setting, `.npy` files next to the model, or a file/folder dialog. */
 async function pickCalibrationData(model: string, fromSettings: string | undefined, title: string, fromRecipe?: { path: string; source: string }): Promise<string | undefined> {
-  type Item = vscode.QuickPickItem & { path?: string; browse?: 'file' | 'folder' };
+  type Item = vscode.QuickPickItem & { path?: string; browse?: NpyBrowse };
   const items: Item[] = [];
   if (fromRecipe) items.push({ label: path.basename(fromRecipe.path), description: vscode.l10n.t('from {0}', fromRecipe.source), detail: fromRecipe.path, path: fromRecipe.path });
   if (fromSettings && fromSettings !== fromRecipe?.path) items.push({ label: path.basename(fromSettings), description: vscode.l10n.t('from settings'), detail: fromSettings, path: fromSettings });
@@ -282,19 +283,11 @@ async function pickCalibrationData(model: string, fromSettings: string | undefin
     /* folder not listable: only the dialog remains */
   }
   for (const p of nearby) if (p !== fromSettings && p !== fromRecipe?.path) items.push({ label: path.basename(p), description: vscode.l10n.t('next to the model'), path: p });
-  items.push({ label: `$(file) ${vscode.l10n.t('Choose a .npy file…')}`, browse: 'file' }, { label: `$(folder) ${vscode.l10n.t('Choose a folder of INPUTNAME.npy files…')}`, browse: 'folder' });
+  items.push(...npyBrowseItems());
   const pick = await vscode.window.showQuickPick(items, { title, placeHolder: vscode.l10n.t('Calibration data (first axis = samples)') });
   if (!pick) return undefined;
   if (pick.path) return pick.path;
-  const chosen = await vscode.window.showOpenDialog({
-    canSelectFiles: pick.browse === 'file',
-    canSelectFolders: pick.browse === 'folder',
-    canSelectMany: false,
-    defaultUri: vscode.Uri.file(dir),
-    filters: pick.browse === 'file' ? { NumPy: ['npy'] } : undefined,
-    title: vscode.l10n.t('Calibration data'),
-  } as vscode.OpenDialogOptions);
-  return chosen?.[0]?.fsPath;
+  return pick.browse ? browseNpy(pick.browse, dir, vscode.l10n.t('Calibration data')) : undefined;
 }
 
 /** The speed check in a few words (the full figures are in the log and the JSON). */

@@ -16,7 +16,7 @@ import { indexModel } from '../../../src/core/onnx/graph-index';
 import { loadModel } from '../../../src/core/onnx/model';
 import { opRule } from '../../../src/core/onnx/op-rules';
 import { quantizeFile } from '../../../src/core/quantize/index';
-import { BUILT_MODELS, constantWeightsModel, ifConvLstmModel, ifMatMulModel, loopMatMulModel, makeTempDir, scanMatMulModel, unnamedNodesModel, writeModelFile } from '../../fixtures/build';
+import { BUILT_MODELS, computedWeightsModel, constantWeightsModel, growingGatherModel, ifConvLstmModel, ifMatMulModel, loopMatMulModel, makeTempDir, scanMatMulModel, unnamedNodesModel, writeModelFile } from '../../fixtures/build';
 import { listBackendModels, readDataSetInputs, writeCalibrationFolder } from '../../sweep/backendData';
 import { fixture } from '../quantize/helpers';
 import { quantizedInOutput, type OpMode } from './engineOutcome';
@@ -39,7 +39,7 @@ interface ProbeModel {
 function models(): ProbeModel[] {
   const built = [
     ...BUILT_MODELS.filter((m) => m.ortLoads).map((m) => ({ id: m.file, file: writeModelFile(dir, m.file, m.build()) })),
-    ...Object.entries({ unnamedNodesModel, ifMatMulModel, ifConvLstmModel, loopMatMulModel, scanMatMulModel, constantWeightsModel }).map(([name, build]) => ({
+    ...Object.entries({ unnamedNodesModel, ifMatMulModel, ifConvLstmModel, loopMatMulModel, scanMatMulModel, constantWeightsModel, computedWeightsModel, growingGatherModel }).map(([name, build]) => ({
       id: name,
       file: writeModelFile(dir, `${name}.onnx`, build()),
     })),

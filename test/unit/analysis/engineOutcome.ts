@@ -5,6 +5,7 @@
 import type { ModelIndex } from '../../../src/core/onnx/graph-index';
 import type { NodeProto } from '../../../src/core/onnx/schema';
 import { opRule } from '../../../src/core/onnx/op-rules';
+import { FOLDABLE_OPS } from '../../../src/core/onnx/constantFold';
 
 export type OpMode = 'dynamic' | 'static' | 'weight-only';
 
@@ -24,8 +25,12 @@ const runsQuantizedInQdq = (n: Pick<NodeProto, 'opType' | 'domain'>): boolean =>
  */
 export function quantizedInOutput(out: ModelIndex, orig: NodeProto, mode: OpMode): boolean {
   const p = out.producer(orig.output[0] ?? '')?.node;
-  // Gone with its output name: rewritten away (a Relu/Clip folded into the quantized op before it).
-  if (!p) return true;
+  // Gone with its output name: rewritten away (a Relu/Clip folded into the quantized op before it,
+  // a float16 border Cast removed), unless it is a layout op whose constant value nothing reads
+  // once the constants are folded (onnx/constantFold.ts).
+  if (!p) return !FOLDABLE_OPS.has(orig.opType);
+  // Computed constants only: folded into a Constant before quantizing, not quantized.
+  if (p.opType === 'Constant' && orig.opType !== 'Constant') return false;
   if (p.opType !== orig.opType) return true;
   if (mode !== 'static') return !orig.input.every((i, k) => p.input[k] === i);
   if (isFold(p)) return false; // still there: not folded, runs in float

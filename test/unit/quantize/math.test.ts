@@ -74,6 +74,13 @@ test('per-tensor and per-channel int8 symmetric weights (fast path agrees with m
     assert.deepEqual([...fast.data], [...ref.values]);
     assert.deepEqual([...fast.scales], ref.params.map((q) => q.scale));
   }
+  // Rank 3: the channel axis in the middle (rows outside and inside it) and last.
+  for (const axis of [1, 2] as const) {
+    const fast = quantizeInt8Symmetric(r, [4, 16, 48], axis, false);
+    const ref = quantizePerChannel(r, [4, 16, 48], axis, 'int8', { symmetric: true });
+    assert.deepEqual([...fast.data], [...ref.values]);
+    assert.deepEqual([...fast.scales], ref.params.map((q) => q.scale));
+  }
 });
 
 test('4-bit packing: element 0 in the low nibble, signed and unsigned round trip', () => {
