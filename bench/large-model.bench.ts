@@ -87,15 +87,30 @@ const { quantizeFile } = require(${JSON.stringify(path.join(__dirname, '../src/c
 (async () => {
   const started = performance.now();
   const extra = process.argv[4] ? JSON.parse(process.argv[4]) : {};
-  const r = await quantizeFile(process.argv[1], process.argv[2], { mode: process.argv[3], validate: false, force: true, ...extra });
+  const logs = [];
+  const r = await quantizeFile(process.argv[1], process.argv[2], { mode: process.argv[3], validate: false, force: true, ...extra }, { log: (l) => logs.push(l) });
   const seconds = (performance.now() - started) / 1000;
   // VmHWM is this process's own peak (getrusage maxRSS can carry the parent's peak across exec).
   const hwm = parseInt(require('node:fs').readFileSync('/proc/self/status', 'utf8').split('VmHWM:')[1], 10) * 1024;
-  process.stdout.write(JSON.stringify({ seconds, maxRssBytes: hwm, outputBytes: r.outputBytes, quantizedNodes: r.quantizedNodes }));
+  const checkRss = logs.map((l) => /validation process: peak RSS (.*)/.exec(l)?.[1]).find(Boolean);
+  const sqnr = r.fidelity?.outputs.map((o) => o.sqnrDb).join(', ');
+  process.stdout.write(JSON.stringify({ seconds, maxRssBytes: hwm, outputBytes: r.outputBytes, quantizedNodes: r.quantizedNodes, checkRss, sqnr, warnings: r.warnings, logs }));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-function quantizeInChild(input: string, output: string, mode: string, extra: object = {}): { seconds: number; maxRssBytes: number; outputBytes: number; quantizedNodes: number } {
+interface ChildResult {
+  seconds: number;
+  maxRssBytes: number;
+  outputBytes: number;
+  quantizedNodes: number;
+  /** The validation process's peak RSS as the quantizer logged it, when the checks ran in one. */
+  checkRss?: string;
+  sqnr?: string;
+  warnings: string[];
+  logs: string[];
+}
+
+function quantizeInChild(input: string, output: string, mode: string, extra: object = {}): ChildResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', CHILD, input, output, mode, JSON.stringify(extra)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`quantize child failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -131,7 +146,7 @@ const hwm = () => parseInt(fs.readFileSync('/proc/self/status', 'utf8').split('V
   const feeds = () => ({ x: new (ort().Tensor)('float32', x, [Number(n), ${DIM}]) });
   let started = performance.now();
   const model = loadModel(floatFile, { lazyWeights: true });
-  const ref = (await runInStages(model.proto, model, feeds(), 256 * 2 ** 20)).y.data;
+  const ref = (await runInStages(model.proto, model, [feeds()], 256 * 2 ** 20))[0].y.data;
   const floatSeconds = (performance.now() - started) / 1000;
   const floatRss = hwm();
   started = performance.now();
@@ -166,15 +181,17 @@ export async function run(): Promise<void> {
     for (const mode of modes) {
       const out = path.join(dir, `large.${mode}.onnx`);
       started = performance.now();
-      // Static: calibrated in stages under the default 512 MiB budget; the SQNR check below runs the output.
-      const r = quantizeInChild(model, out, mode, mode === 'static' ? { calibrationData: calib, fidelity: false, speedCheck: false } : {});
+      // Static: calibrated in stages under the default 512 MiB budget, validated (probe and fidelity) in the quantizer's check process.
+      const r = quantizeInChild(model, out, mode, mode === 'static' ? { calibrationData: calib, validate: true } : {});
+      if (process.env.BENCH_VERBOSE) console.log(r.logs.join('\n'));
       const rssGB = r.maxRssBytes / GB;
       console.log(
-        `${mode.padEnd(11)} quantize: ${r.seconds.toFixed(1)} s (${(r.seconds / baseline).toFixed(2)}× the copy; target ≤ 3×), ` +
+        `${mode.padEnd(11)} quantize: ${r.seconds.toFixed(1)} s (${(r.seconds / baseline).toFixed(2)}× the copy; target ≤ 3×${mode === 'static' ? '; calibration, validation and fidelity included' : ''}), ` +
           `peak RSS ${rssGB.toFixed(2)} GB (target < 1.5 GB) ${rssGB < 1.5 ? 'OK' : 'OVER'}, ` +
           `output ${(r.outputBytes / GB).toFixed(2)} GB, ${r.quantizedNodes} nodes quantized`,
       );
       if (mode === 'static') {
+        console.log(`static     checks: validation process peak RSS ${r.checkRss ?? '(not in a child)'}, fidelity SQNR ${r.sqnr ?? 'not measured'} dB; ${r.warnings.length} warning(s)${r.warnings.length ? `: ${r.warnings.join(' | ')}` : ''}`);
         const c = checkInChild(model, out, calib);
         console.log(
           `static     output in ONNX Runtime on ${CHECK_SAMPLES} samples: SQNR ${c.sqnrDb.toFixed(1)} dB against float${c.finite ? '' : ' (NON-FINITE outputs)'}; ` +

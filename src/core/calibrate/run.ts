@@ -24,7 +24,7 @@ import { RssSampler, rssBytes } from '../util/memory';
 import type { JobContext } from '../progress';
 import { batches, type Batch, type CalibrationData } from './data';
 import { Calibrator, type RangeOptions, type TensorRange } from './methods';
-import { planStages, sessionOf, stageModel, weightBytesOf } from './stages';
+import { planStages, sessionOf, stageModel, stageWeightCap, weightBytesOf } from './stages';
 
 export interface CalibrationTarget {
   name: string;
@@ -68,9 +68,6 @@ export interface CollectOptions extends RangeOptions {
    */
   stageWeightBytes?: number;
 }
-
-/** Stages are for models whose weights dominate memory; smaller ones run in one session. */
-export const STAGE_MIN_BYTES = 64 * 2 ** 20;
 
 export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
 
@@ -292,7 +289,7 @@ async function collect(
   sampler: RssSampler,
 ): Promise<CalibrationResult> {
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-  const cap = options.stageWeightBytes ?? (Number.isFinite(budget) ? Math.max(budget / 2, STAGE_MIN_BYTES) : Infinity);
+  const cap = options.stageWeightBytes ?? stageWeightCap(budget);
   if (weightBytesOf(graphOf(model)) > cap) return collectStaged(model, targets, data, options, ctx, source, sampler, cap);
   const started = Date.now();
   const baseline = rssBytes();

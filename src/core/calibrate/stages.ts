@@ -7,7 +7,7 @@
  * the next stages' inputs.
  */
 import { create } from '@bufbuild/protobuf';
-import { WorkError } from '../errors';
+import { throwIfCancelled, WorkError } from '../errors';
 import { makeValueInfo } from '../onnx/builder';
 import { DataType } from '../onnx/dtype';
 import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/schema';
@@ -46,6 +46,11 @@ function reads(node: NodeProto): string[] {
     }
   }
   return out;
+}
+
+/** Bytes of the graph's initializers held in external data files. */
+export function externalWeightBytes(graph: GraphProto): number {
+  return graph.initializer.filter(isExternal).reduce((s, t) => s + tensorByteSize(t), 0);
 }
 
 /** Stored bytes of all the graph's initializers (inline and external). */
@@ -162,48 +167,67 @@ export function sessionOf(model: ModelProto, source: Pick<OnnxModel, 'external'>
   return createSession(modelToBytes(model), { optimization: 'disabled', threads, memoryArena: false, ...(external && source ? { config: { [EXTERNAL_FOLDER]: source.external.dir } } : {}) });
 }
 
+/** Most weight bytes one session holds under `budget` bytes: half of it, never below STAGE_MIN_BYTES. */
+export function stageWeightCap(budget: number): number {
+  return Number.isFinite(budget) ? Math.max(budget / 2, STAGE_MIN_BYTES) : Infinity;
+}
+
+/** Stages are for models whose weights dominate memory; smaller ones run in one session. */
+export const STAGE_MIN_BYTES = 64 * 2 ** 20;
+
 /**
- * The graph's outputs on `feeds`, the model run in stages of at most `capBytes` of weights (one
- * session at a time): the float reference of a model too large to load whole within a budget.
+ * The graph's outputs on each of `runs` (feeds per run), the model run in stages of at most
+ * `capBytes` of weights, one session at a time, each stage over every run before the next loads:
+ * the float reference of a model too large to load whole within a budget. What passes between
+ * stages is kept for every run.
  */
 export async function runInStages(
   proto: ModelProto,
   source: Pick<OnnxModel, 'external'> | undefined,
-  feeds: Record<string, OrtTensor>,
+  runs: Record<string, OrtTensor>[],
   capBytes: number,
   threads = 0,
-): Promise<Record<string, OrtTensor>> {
+  signal?: AbortSignal,
+): Promise<Record<string, OrtTensor>[]> {
   const graph = proto.graph;
   if (!graph) throw new WorkError('the model has no graph to run');
   const stages = planStages(graph, capBytes);
   const wantedOut = new Set(graph.output.map((o) => o.name));
-  const env = new Map<string, OrtTensor>(Object.entries(feeds));
-  const types = new Map<string, string>([...env].map(([k, t]) => [k, t.type]));
-  const result: Record<string, OrtTensor> = {};
+  const envs = runs.map((feeds) => new Map<string, OrtTensor>(Object.entries(feeds)));
+  const types = new Map<string, string>(Object.entries(runs[0] ?? {}).map(([k, t]) => [k, t.type]));
+  const results = runs.map((feeds) => {
+    // Graph outputs that are graph inputs pass straight through.
+    const r: Record<string, OrtTensor> = {};
+    for (const name of wantedOut) if (feeds[name]) r[name] = feeds[name];
+    return r;
+  });
   for (const [s, stage] of stages.entries()) {
     const outputs = [...new Set([...stage.carried, ...stage.nodes.flatMap((n) => n.output).filter((o) => wantedOut.has(o))])];
     if (outputs.length === 0) continue;
+    throwIfCancelled(signal);
     const session = await sessionOf(stageModel(proto, stage, types, outputs), source, threads);
     try {
-      const stageFeeds: Record<string, OrtTensor> = {};
-      for (const name of stage.inputs) {
-        const t = env.get(name);
-        if (!t) throw new WorkError(`nothing provides '${name}' to stage ${s + 1} of ${stages.length}`);
-        stageFeeds[name] = t;
-      }
-      const out = (await session.run(stageFeeds, outputs)) as Record<string, OrtTensor>;
-      for (const [name, t] of Object.entries(out)) {
-        env.set(name, t);
-        types.set(name, t.type);
-        if (wantedOut.has(name)) result[name] = t;
+      for (const [r, env] of envs.entries()) {
+        throwIfCancelled(signal);
+        const stageFeeds: Record<string, OrtTensor> = {};
+        for (const name of stage.inputs) {
+          const t = env.get(name);
+          if (!t) throw new WorkError(`nothing provides '${name}' to stage ${s + 1} of ${stages.length}`);
+          stageFeeds[name] = t;
+        }
+        const out = (await session.run(stageFeeds, outputs)) as Record<string, OrtTensor>;
+        for (const [name, t] of Object.entries(out)) {
+          env.set(name, t);
+          types.set(name, t.type);
+          const result = results[r];
+          if (result && wantedOut.has(name)) result[name] = t;
+        }
       }
     } finally {
       await session.release();
     }
     const later = new Set(stages.slice(s + 1).flatMap((st) => st.inputs));
-    for (const name of env.keys()) if (!later.has(name)) env.delete(name);
+    for (const env of envs) for (const name of env.keys()) if (!later.has(name)) env.delete(name);
   }
-  // Graph outputs that are graph inputs pass straight through.
-  for (const name of wantedOut) if (!result[name] && feeds[name]) result[name] = feeds[name];
-  return result;
+  return results;
 }

@@ -8,6 +8,8 @@
 import { throwIfCancelled, WorkError } from '../errors';
 import { indexModel } from '../onnx/graph-index';
 import { loadModel, type OnnxModel } from '../onnx/model';
+import { dtypeName } from '../onnx/dtype';
+import { runInStages } from '../calibrate/stages';
 import type { JobContext } from '../progress';
 import { CHECK_OPTIMIZATION, createSession, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { OutputFidelity, QuantizeFidelity } from './types';
@@ -137,22 +139,59 @@ export interface FidelityRun {
   origin: QuantizeFidelity['inputs'];
   floor: FidelityFloor;
   threads?: number | undefined;
+  /**
+   * Run the float model in stages of at most this many weight bytes (runInStages) instead of one
+   * session: a model too large to load whole within the memory budget. No per-layer ranking then.
+   */
+  stageWeightBytes?: number | undefined;
+}
+
+/** The graph's real inputs as ORT's session metadata describes them (fixed dims as numbers). */
+function inputMetadataOf(model: OnnxModel): InferenceSession['inputMetadata'] {
+  return modelInputs(model.proto).map((i) => ({
+    name: i.name,
+    isTensor: true as const,
+    type: dtypeName(i.elemType) as OrtTensor['type'],
+    shape: (i.dims ?? []).map((d) => (typeof d === 'number' ? d : (d ?? -1))),
+  }));
+}
+
+/** The reference's outputs on every run outputFidelity will make, the float model run in stages. */
+export async function recordReferenceInStages(model: OnnxModel, data: InputData, capBytes: number, ctx: JobContext = {}, threads?: number): Promise<ReferenceRuns> {
+  const inputMetadata = inputMetadataOf(model);
+  const sizes = runSizes({ inputMetadata }, data.samples);
+  const runs = await runInStages(model.proto, model, sizes.map(({ start, count }) => feedsFor(data, start, count)), capBytes, threads ?? 0, ctx.signal);
+  let next = 0;
+  return {
+    outputNames: model.proto.graph?.output.map((o) => o.name) ?? [],
+    inputMetadata,
+    run: (async (_feeds: unknown, names?: readonly string[]) => {
+      const r = runs[next++] ?? {};
+      return Object.fromEntries((names ?? Object.keys(r)).flatMap((n) => (r[n] ? [[n, r[n]]] : [])));
+    }) as ReferenceRuns['run'],
+  };
 }
 
 /** Measure every output; below the floor, also rank the layers and keep the worst. */
 export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {}): Promise<QuantizeFidelity> {
   const { reference, candidate, data, floor } = run;
-  let refSession: InferenceSession | undefined = await createSession(reference.path, { threads: run.threads, optimization: CHECK_OPTIMIZATION });
+  const staged = run.stageWeightBytes !== undefined;
+  let refSession: InferenceSession | undefined;
   let outputs: OutputFidelity[];
   let candidateModel: OnnxModel | undefined;
   try {
-    // The float outputs first, and the float session released, when they are small enough to keep.
-    const recorded = await recordReference(refSession, data, ctx);
-    let referenceRuns: ReferenceRuns = refSession;
-    if (recorded) {
-      referenceRuns = recorded;
-      await refSession.release();
-      refSession = undefined;
+    let referenceRuns: ReferenceRuns;
+    if (run.stageWeightBytes !== undefined) referenceRuns = await recordReferenceInStages(reference, data, run.stageWeightBytes, ctx, run.threads);
+    else {
+      refSession = await createSession(reference.path, { threads: run.threads, optimization: CHECK_OPTIMIZATION });
+      referenceRuns = refSession;
+      // The float outputs first, and the float session released, when they are small enough to keep.
+      const recorded = await recordReference(refSession, data, ctx);
+      if (recorded) {
+        referenceRuns = recorded;
+        await refSession.release();
+        refSession = undefined;
+      }
     }
     // Its inputs now, its weights only if the per-layer ranking needs them (lazyWeights).
     candidateModel = loadModel(candidate, { lazyWeights: true });
@@ -170,7 +209,9 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
       floor: { ...floor },
       belowFloor: outputs.some((o) => outputBelowFloor(o, floor)),
     };
-    if (result.belowFloor) {
+    if (result.belowFloor && staged) {
+      result.layersNotRanked = 'the float model is too large to rank its layers within the memory budget (it was run in stages)';
+    } else if (result.belowFloor) {
       ctx.onProgress?.({ stage: 'per-layer', message: 'fidelity below the floor: ranking the layers' });
       const index = indexModel(reference.proto);
       let layers: Awaited<ReturnType<typeof perLayerErrors>>;

@@ -17,6 +17,8 @@ import { fidelityInputs, measureQuantizeFidelity, type FidelityInputs } from './
 import type { ResolvedOptions } from './selection';
 import type { QuantizeOptions } from './types';
 import { makeProbe, runFloatOnProbe, validateQuantized, type Probe } from './validate';
+import { externalWeightBytes, stageWeightCap } from '../calibrate/stages';
+import { formatBytes } from '../report/format';
 
 /** Models from this size on are checked in a child process (when its entry is at hand). */
 export const CHECK_IN_CHILD_BYTES = 32 * 2 ** 20;
@@ -50,12 +52,20 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
   const warnings: string[] = [];
   const prepared = prepare(req, warnings);
   if ('error' in prepared) return { warnings, error: prepared.error };
-  const { probe, speedProbe, inputs, model } = prepared;
+  const { probe, inputs, model, stageWeightBytes } = prepared;
+  let speedProbe = prepared.speedProbe;
+  const staged = stageWeightBytes !== undefined ? { model, capBytes: stageWeightBytes } : undefined;
+  if (staged && speedProbe) {
+    warnings.push(
+      `speed not measured: the float model's ${formatBytes(prepared.externalBytes)} of external weights pass what one ONNX Runtime session may hold within the memory budget (${formatBytes(stageWeightBytes ?? 0)} of ${req.resolved.memoryBudget} MiB); it was validated in stages`,
+    );
+    speedProbe = undefined;
+  }
   // The child runs with --expose-gc: the file's bytes go back before ONNX Runtime loads its own copy.
   (globalThis as { gc?: () => void }).gc?.();
   try {
     if (probe) {
-      const floatRun = await runFloatOnProbe(model.path, probe);
+      const floatRun = await runFloatOnProbe(model.path, probe, staged);
       if (floatRun.problem) return { floatProblem: floatRun.problem, warnings };
       if (req.quantizedNodes > 0) {
         try {
@@ -68,7 +78,7 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
     const outcome: CheckOutcome = { warnings };
     const ctx = signal ? { signal } : {};
     try {
-      const fidelity = inputs ? await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, ctx, inputs) : undefined;
+      const fidelity = inputs ? await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, ctx, inputs, stageWeightBytes) : undefined;
       if (fidelity) outcome.fidelity = fidelity;
       if (speedProbe && req.quantizedNodes > 0) {
         const input = { floatModel: model.path, quantizedModel: req.output, probe: speedProbe, quantizedInputs: req.quantizedInputs ?? [], mode: req.resolved.mode, accuracyLevel: req.resolved.accuracyLevel };
@@ -90,6 +100,9 @@ interface Prepared {
   speedProbe: Probe | (() => Probe) | undefined;
   inputs: FidelityInputs | undefined;
   model: OnnxModel;
+  externalBytes: number;
+  /** Set when the float model is to run in stages of this many weight bytes (its external weights pass the budget's share). */
+  stageWeightBytes: number | undefined;
 }
 
 /**
@@ -111,7 +124,9 @@ function prepare(req: CheckRequest, warnings: string[]): Prepared | { error: Non
       warnings.push(`fidelity not measured: ${(e as Error).message.split('\n')[0]}`);
     }
   }
-  return { probe, speedProbe, inputs, model: withGraphFromFile(loaded) };
+  const cap = stageWeightCap(req.resolved.memoryBudget * 2 ** 20);
+  const externalBytes = loaded.proto.graph ? externalWeightBytes(loaded.proto.graph) : 0;
+  return { probe, speedProbe, inputs, model: withGraphFromFile(loaded), externalBytes, stageWeightBytes: externalBytes > cap ? cap : undefined };
 }
 
 function errorOf(e: unknown, workPrefix: string): NonNullable<CheckOutcome['error']> {

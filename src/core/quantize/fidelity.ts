@@ -29,13 +29,15 @@ export async function measureQuantizeFidelity(
   ctx: JobContext,
   /** The inputs, when the caller took them from the model already (see fidelityInputs). */
   inputs?: FidelityInputs,
+  /** Run the float model in stages of at most this many weight bytes (too large for one session in the budget). */
+  stageWeightBytes?: number,
 ): Promise<QuantizeFidelity | undefined> {
   ctx.onProgress?.({ stage: 'fidelity', fraction: 0.96, message: 'float vs quantized outputs' });
   const floor = { ...DEFAULT_FIDELITY_FLOOR, ...definedOnly(options.fidelityFloor) };
   let fidelity: QuantizeFidelity;
   try {
     const { data, origin } = inputs ?? fidelityInputs(model, options, resolved);
-    fidelity = await quantizationFidelity({ reference: model, candidate: output, data, origin, floor }, ctx);
+    fidelity = await quantizationFidelity({ reference: model, candidate: output, data, origin, floor, stageWeightBytes }, ctx);
   } catch (e) {
     if (e instanceof CancelledError || e instanceof InputError || options.minSqnrDb !== undefined) {
       discard();

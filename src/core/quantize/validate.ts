@@ -12,6 +12,8 @@ import { InputError, WorkError } from '../errors';
 import { formatInputOverrides, type InputOverrides } from '../data/probe';
 import { describeInputs, feedsFor, firstSamples, generateInputData, loadInputData, maxBatchOf, modelInputs, type InputData } from '../evaluate/data';
 import type { ModelProto } from '../onnx/schema';
+import type { OnnxModel } from '../onnx/model';
+import { runInStages } from '../calibrate/stages';
 import { CHECK_OPTIMIZATION, createSession, type OrtTensor } from '../runtime/ort';
 
 export interface Probe {
@@ -39,7 +41,20 @@ export interface FloatRun {
   problem?: string;
 }
 
-export async function runFloatOnProbe(floatModel: string | Uint8Array, probe: Probe): Promise<FloatRun> {
+/**
+ * `staged`: the float model run in stages of at most `capBytes` of weights (runInStages), for a
+ * model too large to load whole within the memory budget.
+ */
+export async function runFloatOnProbe(floatModel: string | Uint8Array, probe: Probe, staged?: { model: OnnxModel; capBytes: number }): Promise<FloatRun> {
+  if (staged) {
+    let outputs: Record<string, OrtTensor>;
+    try {
+      outputs = (await runInStages(staged.model.proto, staged.model, [feedsFor(probe.data, 0, probe.batch)], staged.capBytes))[0] ?? {};
+    } catch (e) {
+      return { problem: `ONNX Runtime cannot run it (${(e as Error).message.split('\n')[0]})` };
+    }
+    return finiteRun(outputs);
+  }
   const session = await createSession(floatModel, { optimization: CHECK_OPTIMIZATION });
   try {
     let outputs: Record<string, OrtTensor>;
@@ -48,11 +63,15 @@ export async function runFloatOnProbe(floatModel: string | Uint8Array, probe: Pr
     } catch (e) {
       return { problem: `ONNX Runtime cannot run it (${(e as Error).message.split('\n')[0]})` };
     }
-    const bad = Object.entries(outputs).find(([, t]) => !allFinite(t));
-    return bad ? { problem: `its output '${bad[0]}' holds NaN or infinity` } : { outputs };
+    return finiteRun(outputs);
   } finally {
     await session.release();
   }
+}
+
+function finiteRun(outputs: Record<string, OrtTensor>): FloatRun {
+  const bad = Object.entries(outputs).find(([, t]) => !allFinite(t));
+  return bad ? { problem: `its output '${bad[0]}' holds NaN or infinity` } : { outputs };
 }
 
 /**

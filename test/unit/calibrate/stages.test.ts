@@ -83,3 +83,39 @@ test('static quantize of an external-data model: weights streamed to external da
   await session.release();
   assert.deepEqual(Array.from(b), Array.from(a));
 });
+
+test('the float model run in stages gives the one-session outputs; validation and fidelity take the staged reference', async () => {
+  const { runInStages } = await import('../../../src/core/calibrate/stages');
+  const { createSession, ort } = await import('../../../src/core/runtime/ort');
+  const { runFloatOnProbe, makeProbe } = await import('../../../src/core/quantize/validate');
+  const { quantizationFidelity, DEFAULT_FIDELITY_FLOOR } = await import('../../../src/core/evaluate/fidelity');
+  const { loadInputData, modelInputs: specsOf } = await import('../../../src/core/evaluate/data');
+  const dims = [SAMPLES, ...built.inputShape];
+  const feeds = { input: new (ort().Tensor)('float32', calibValues, dims) };
+  const staged = (await runInStages(external.proto, external, [feeds], 20 * 1024))[0] ?? assert.fail('no run');
+  const session = await createSession(externalFile, { threads: 1, optimization: 'disabled' });
+  const whole = await session.run(feeds);
+  await session.release();
+  const name = graph.output[0]?.name ?? '';
+  const a = staged[name]?.data as Float32Array;
+  const b = whole[name]?.data as Float32Array;
+  assert.equal(a.length, b.length);
+  assert.deepEqual(Array.from(a), Array.from(b));
+
+  const probe = makeProbe(external.proto, calib, undefined);
+  const floatStaged = await runFloatOnProbe(externalFile, probe, { model: external, capBytes: 20 * 1024 });
+  const floatWhole = await runFloatOnProbe(externalFile, probe);
+  assert.equal(floatStaged.problem, undefined);
+  const s = floatStaged.outputs?.[name]?.data as Float32Array;
+  const w = floatWhole.outputs?.[name]?.data as Float32Array;
+  w.forEach((v, i) => assert.ok(Math.abs((s[i] ?? NaN) - v) <= 1e-4 * Math.max(1, Math.abs(v)), `${i}: ${s[i]} vs ${v}`));
+
+  const q = await quantizeFile(externalFile, path.join(tmp, 'q-fid.onnx'), { mode: 'static', calibrationData: calib, fidelity: false, speedCheck: false });
+  const data = loadInputData(calib, specsOf(external.proto));
+  const run = { reference: external, candidate: q.output, data, origin: 'calibration data' as const, floor: DEFAULT_FIDELITY_FLOOR };
+  const viaStages = await quantizationFidelity({ ...run, stageWeightBytes: 20 * 1024 });
+  const viaSession = await quantizationFidelity(run);
+  const sq = (f: typeof viaStages) => f.outputs[0]?.sqnrDb ?? assert.fail('no SQNR');
+  assert.ok(sq(viaSession) > 20, `${sq(viaSession)} dB`);
+  assert.ok(Math.abs(sq(viaStages) - sq(viaSession)) < 0.05, `${sq(viaStages)} vs ${sq(viaSession)} dB`);
+});
