@@ -33,6 +33,9 @@ export interface Command {
   run(argv: string[], io: CliIO, signal: AbortSignal): Promise<number>;
 }
 
+/** A command's own module; the summary `--help` lists is in commands/index.ts, which loads no module for it. */
+export type CommandModule = Omit<Command, 'summary'>;
+
 /** util.parseArgs with usage errors turned into InputError (exit 2, one line). */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],

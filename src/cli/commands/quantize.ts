@@ -6,7 +6,7 @@ import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/
 import { QUANT_MODES, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import { formatBytes, formatSqnr, inertText } from '../../core/report/format';
 import { inputOverridesFrom } from '../../core/data/probe';
-import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
+import { listOption, numberOption, parseCommandArgs, table, type CliIO, type CommandModule } from '../io';
 import { readRecipePlan } from '../recipe';
 
 const USAGE =
@@ -178,9 +178,8 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
   };
 }
 
-export const quantizeCommand: Command = {
+export const quantizeCommand: CommandModule = {
   name: 'quantize',
-  summary: 'quantize a model (dynamic, static, weight-only int4/int8, fp16) and validate it in ONNX Runtime',
   usage: USAGE,
   async run(argv, io, signal) {
     const args = parseQuantizeArgs(argv);
