@@ -245,7 +245,10 @@ export const quantizeCommand: CommandModule = {
     if (auto) {
       const a = auto.summary;
       text += `\n\nauto-exclude ${a.target}: ${a.met ? 'met' : `not met (${a.stoppedBecause ?? 'no layer left'})`}, output SQNR ${a.finalSqnrDb ?? '∞'} dB`;
-      for (const s of a.excluded) text += `\n  kept in float: ${inertText(s.node)} (${inertText(s.opType)}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      for (const s of a.excluded) {
+        const kept = s.exclude && (s.exclude.length !== 1 || s.exclude[0] !== s.node) ? `${s.exclude.map(inertText).join(', ')} (for the error at ${inertText(s.node)}, ${inertText(s.opType)})` : `${inertText(s.node)} (${inertText(s.opType)})`;
+        text += `\n  kept in float: ${kept}, local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      }
       if (a.points?.length) {
         text += `\n${a.quantizePasses ?? a.points.length} quantize pass(es), ${a.calibrations ?? 0} calibration(s):\n`;
         text += table(['layers float', 'size', 'output SQNR', 'latency', 'target'], a.points.map((p) => [p.excludedCount, formatBytes(p.outputBytes), formatSqnr(p.sqnrDb), `${p.latencyMs} ms`, p.met ? 'met' : 'missed']));
