@@ -23,7 +23,10 @@ export const processIO: CliIO = {
   // stderr carries warnings and errors that quote model names: each line made inert.
   err: (t) => process.stderr.write(inertLines(t.endsWith('\n') ? t : t + '\n')),
   errBold: (t) => process.stderr.write(`\x1b[1m${inertLines(t.replace(/\n$/, ''))}\x1b[0m\n`),
-  interactive: !!process.stderr.isTTY,
+  // Read when asked: opening stderr (its stream module) cost inspect 3 ms at startup.
+  get interactive() {
+    return !!process.stderr.isTTY;
+  },
 };
 
 export interface Command {
@@ -32,6 +35,9 @@ export interface Command {
   usage: string;
   run(argv: string[], io: CliIO, signal: AbortSignal): Promise<number>;
 }
+
+/** A command's own module; the summary `--help` lists is in commands/index.ts, which loads no module for it. */
+export type CommandModule = Omit<Command, 'summary'>;
 
 /** util.parseArgs with usage errors turned into InputError (exit 2, one line). */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(

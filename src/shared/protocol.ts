@@ -386,7 +386,7 @@ const QUANTIZE_FIDELITY: Shape<QuantizeFidelity> = {
   floor: matches<QuantizeFidelity['floor']>({ sqnrDb: isNum, cosine: isNum }),
   belowFloor: isBool,
   layersNotRanked: opt(isText),
-  worstLayers: opt(listOf((l) => isObj(l) && isStr(l.node) && isStr(l.opType) && isNumOrNull(l.localSqnrDb) && isNumOrNull(l.sqnrDb))),
+  worstLayers: opt(listOf((l) => isObj(l) && isStr(l.node) && isStr(l.opType) && isNumOrNull(l.localSqnrDb) && isNumOrNull(l.sqnrDb) && (l.exclude === undefined || listOf(isText)(l.exclude)))),
 };
 const QUANTIZE_SPEED: Shape<QuantizeSpeed> = {
   floatP50Ms: isNumOrNull,
@@ -450,6 +450,7 @@ const LAYER_ERROR: Shape<LayerError> = {
   cosine: isNumOrNull,
   maxAbsError: isNumOrNull,
   localSqnrDb: isNumOrNull,
+  exclude: opt(listOf(isText)),
 };
 const SAMPLED_LATENCY: Check = matches({ ...LATENCY, samplesMs: opt(listOf(isNumOrNull)) });
 const COMPARE_RESULT: Shape<CompareJobResult> = {

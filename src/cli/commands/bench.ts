@@ -3,11 +3,10 @@ import { benchModel } from '../../core/evaluate/bench';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { cpuFlagsText, environmentInfo } from '../../core/report/environment';
 import { inertText } from '../../core/report/format';
-import { numberOption, parseCommandArgs, table, type Command } from '../io';
+import { numberOption, parseCommandArgs, table, type CommandModule } from '../io';
 
-export const benchCommand: Command = {
+export const benchCommand: CommandModule = {
   name: 'bench',
-  summary: 'time a model in ONNX Runtime (CPU): mean and p50/p90/p99 latency',
   usage: 'onnx-quantizer bench MODEL [--data PATH] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… [--batch N] [--runs N] [--warmup N] [--threads N] [--json]',
   async run(argv, io, signal) {
     const { positionals, values } = parseCommandArgs(

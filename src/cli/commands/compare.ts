@@ -3,13 +3,12 @@ import { compareModels } from '../../core/evaluate/compare';
 import { buildReport, checkReportPaths, writeReports } from '../../core/report';
 import type { CompareResult } from '../../core/evaluate/types';
 import { evaluationDataText, formatBytes, formatSqnr, inertText } from '../../core/report/format';
-import { parseCommandArgs, table, type CliIO, type Command } from '../io';
+import { parseCommandArgs, table, type CliIO, type CommandModule } from '../io';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { controlLine, cpuLine, wholeNumber } from './bench';
 
-export const compareCommand: Command = {
+export const compareCommand: CommandModule = {
   name: 'compare',
-  summary: 'compare a reference and a candidate model: size, latency, output fidelity, accuracy',
   usage:
     'onnx-quantizer compare REFERENCE CANDIDATE [--data PATH] [--labels LABELS.npy] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… [--runs N] [--per-layer] [--warmup N] [--batch N] [--threads N] [--report [--force]] [--json]',
   async run(argv, io, signal) {

@@ -6,15 +6,14 @@ import type { IOInfo } from '../../core/analysis/summary';
 import type { LayerInfo } from '../../core/analysis/layers';
 import type { QuantizedTensor } from '../../core/analysis/quantization';
 import { formatBytes, inertText } from '../../core/report/format';
-import { parseCommandArgs, table, type Command } from '../io';
+import { parseCommandArgs, table, type CommandModule } from '../io';
 
 /** Layers and quantized tensors shown in the table view (the JSON has them all). */
 const TABLE_LAYERS = 15;
 const TABLE_QTENSORS = 20;
 
-export const inspectCommand: Command = {
+export const inspectCommand: CommandModule = {
   name: 'inspect',
-  summary: 'summarise a model: inputs/outputs, opsets, operators, parameters, quantization',
   usage: 'onnx-quantizer inspect MODEL [--json [--stats]] [--no-stats]',
   async run(argv, io) {
     const { positionals, values } = parseCommandArgs(argv, { json: { type: 'boolean' }, stats: { type: 'boolean' }, 'no-stats': { type: 'boolean' } }, this.usage);

@@ -6,7 +6,7 @@ import { autoExcludeWithReport, type AutoExcludeReportResult } from '../../core/
 import { QUANT_MODES, type QuantizeOptions, type QuantizeResult } from '../../core/quantize/types';
 import { formatBytes, formatSqnr, inertText } from '../../core/report/format';
 import { inputOverridesFrom } from '../../core/data/probe';
-import { listOption, numberOption, parseCommandArgs, table, type CliIO, type Command } from '../io';
+import { listOption, numberOption, parseCommandArgs, table, type CliIO, type CommandModule } from '../io';
 import { readRecipePlan } from '../recipe';
 
 const USAGE =
@@ -178,9 +178,8 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
   };
 }
 
-export const quantizeCommand: Command = {
+export const quantizeCommand: CommandModule = {
   name: 'quantize',
-  summary: 'quantize a model (dynamic, static, weight-only int4/int8, fp16) and validate it in ONNX Runtime',
   usage: USAGE,
   async run(argv, io, signal) {
     const args = parseQuantizeArgs(argv);
@@ -246,7 +245,10 @@ export const quantizeCommand: Command = {
     if (auto) {
       const a = auto.summary;
       text += `\n\nauto-exclude ${a.target}: ${a.met ? 'met' : `not met (${a.stoppedBecause ?? 'no layer left'})`}, output SQNR ${a.finalSqnrDb ?? '∞'} dB`;
-      for (const s of a.excluded) text += `\n  kept in float: ${inertText(s.node)} (${inertText(s.opType)}), local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      for (const s of a.excluded) {
+        const kept = s.exclude && (s.exclude.length !== 1 || s.exclude[0] !== s.node) ? `${s.exclude.map(inertText).join(', ')} (for the error at ${inertText(s.node)}, ${inertText(s.opType)})` : `${inertText(s.node)} (${inertText(s.opType)})`;
+        text += `\n  kept in float: ${kept}, local SQNR ${s.localSqnrDb} dB, output SQNR before ${s.outputSqnrDb} dB`;
+      }
       if (a.points?.length) {
         text += `\n${a.quantizePasses ?? a.points.length} quantize pass(es), ${a.calibrations ?? 0} calibration(s):\n`;
         text += table(['layers float', 'size', 'output SQNR', 'latency', 'target'], a.points.map((p) => [p.excludedCount, formatBytes(p.outputBytes), formatSqnr(p.sqnrDb), `${p.latencyMs} ms`, p.met ? 'met' : 'missed']));

@@ -273,7 +273,8 @@ function layerOf(
   if (rule?.weightOnly === 'default' && gatherBlocks) info.modes.push('weight-only');
 
   // Unfusable ops: ORT's tool would QDQ-wrap them; the CPU provider then runs them in float with extra work.
-  if (UNFUSABLE_OPS.has(op) && dataType !== undefined && isQuantizableFloat(dataType)) {
+  // (A BatchNormalization static mode folds into the Conv before it is not one of them.)
+  if (UNFUSABLE_OPS.has(op) && dataType !== undefined && isQuantizableFloat(dataType) && !staticPlan?.folded.has(node)) {
     const msg = `${op} has no fused int8 kernel in ONNX Runtime's CPU provider: QDQ-wrapped it would run slower quantized; keep it float`;
     info.risk.unfusable = msg;
     info.notes.push(msg);

@@ -187,11 +187,16 @@ function countOps(nodes: Iterable<NodeProto>): Record<string, number> {
 
 function sortCounts(c: Map<string, number>): Record<string, number> {
   // Object.fromEntries defines own properties, so even '__proto__' stays a plain key.
-  return Object.fromEntries([...c].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+  return Object.fromEntries([...c].sort((a, b) => b[1] - a[1] || byCodeUnits(a[0], b[0])));
+}
+
+/** Ties in code-unit order: localeCompare's first call loads ICU's collator, 5-13 ms of a CLI `inspect`. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function sortTallies(c: Record<string, Tally>): Record<string, Tally> {
-  return Object.fromEntries(Object.entries(c).sort((a, b) => b[1].bytes - a[1].bytes || a[0].localeCompare(b[0])));
+  return Object.fromEntries(Object.entries(c).sort((a, b) => b[1].bytes - a[1].bytes || byCodeUnits(a[0], b[0])));
 }
 
 const LOOK_THROUGH = new Set(['DequantizeLinear', 'Cast', 'Identity']);

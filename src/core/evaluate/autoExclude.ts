@@ -31,6 +31,7 @@ import { lockOutput } from '../util/outputLock';
 import { publishModel } from '../onnx/publish';
 import { adaptInputData, evaluationInputs, feedsFor, firstSamples, modelInputs, type InputData } from './data';
 import { perLayerErrors } from './perLayer';
+import { exclusionList, withExclusions } from './exclusion';
 
 export type AutoExcludeTarget = { kind: 'sqnr'; db: number; text: string } | { kind: 'acc-drop'; points: number; text: string };
 
@@ -111,11 +112,13 @@ export async function quantizeWithAutoExclude(
   const userExcluded = [...(options.excludeNodes ?? [])];
   const tried = new Map<number, Tried>();
   let ranking: LayerError[] = [];
+  // What the fully quantized pass quantized: a ranked row then names the nodes that cause it (exclusion.ts).
+  let quantizedKeys: readonly string[] | undefined;
   try {
     /** Quantize with the first `k` ranked layers kept float, measure it, remember it. */
     const attempt = async (k: number): Promise<Tried> => {
       const pass = tried.size + 1;
-      const excluded = ranking.slice(0, k).map((l) => l.node);
+      const excluded = exclusionList(ranking.slice(0, k));
       const file = path.join(workDir, String(k), path.basename(outAbs));
       fs.mkdirSync(path.dirname(file));
       // Each pass measures fidelity itself (on the evaluation data): the quantizer's own check is not repeated.
@@ -124,7 +127,7 @@ export async function quantizeWithAutoExclude(
         file,
         { ...options, excludeNodes: [...userExcluded, ...excluded], force: true, fidelity: false, minSqnrDb: undefined, speedCheck: false, requireSpeedup: undefined },
         { signal: ctx.signal, log: ctx.log, onProgress: (p) => ctx.onProgress?.({ ...p, message: `pass ${pass} (${k} float): ${p.stage}${p.message ? ` ${p.message}` : ''}` }) },
-        { ranges },
+        { ranges, onQuantized: (keys) => { if (k === 0) quantizedKeys = keys; } },
       );
       const candidate = loadModel(file);
       const candSession = await createSession(file, { threads });
@@ -166,9 +169,12 @@ export async function quantizeWithAutoExclude(
       const skipped = new Set(full.quantized.skippedNodes.map((n) => n.node));
       const quantizable = QUANTIZABLE[options.mode];
       // Only real layers that were quantized and add error qualify, worst own added error first.
-      ranking = layers
-        .filter((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined && !userExcluded.includes(l.node) && !skipped.has(l.node))
-        .filter((l) => !quantizable || quantizable.has(l.opType))
+      // Only real layers whose error quantized nodes cause qualify, worst own added error first: a row
+      // names the nodes to keep float (its node, or the quantized consumers that round its output).
+      const rows = quantizedKeys ? withExclusions(reference.proto, layers, new Set(quantizedKeys)) : layers;
+      ranking = rows
+        .filter((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined)
+        .filter((l) => (l.exclude ? l.exclude.length > 0 : !userExcluded.includes(l.node) && !skipped.has(l.node) && (!quantizable || quantizable.has(l.opType))))
         .sort((a, b) => (a.localSqnrDb ?? Infinity) - (b.localSqnrDb ?? Infinity))
         .slice(0, maxSteps);
       const n = ranking.length;
@@ -196,6 +202,7 @@ export async function quantizeWithAutoExclude(
     const excludedSteps: ExclusionStep[] = ranking.slice(0, chosen.point.excludedCount).map((l, i) => {
       const before = tried.get(i);
       const step: ExclusionStep = { node: l.node, opType: l.opType, tensor: l.tensor, localSqnrDb: l.localSqnrDb, sqnrDb: l.sqnrDb, outputSqnrDb: before ? before.fidelity.sqnrDb : null };
+      if (l.exclude) step.exclude = l.exclude;
       if (before?.fidelity.candidateAccuracy !== undefined) step.candidateAccuracy = before.fidelity.candidateAccuracy;
       return step;
     });

@@ -5,6 +5,7 @@
  * (20 dB or cosine 0.99 by default) the result says so and names the worst layers, ranked by the
  * per-layer error (perLayer.ts), so that they can be kept in float.
  */
+import { exclusionList, withExclusions } from './exclusion';
 import { throwIfCancelled, WorkError } from '../errors';
 import { indexModel } from '../onnx/graph-index';
 import { loadModel, type OnnxModel } from '../onnx/model';
@@ -139,6 +140,8 @@ export interface FidelityRun {
   origin: QuantizeFidelity['inputs'];
   floor: FidelityFloor;
   threads?: number | undefined;
+  /** Keys of the nodes the candidate quantized: the worst layers then say which nodes to keep float (exclusion.ts). */
+  quantized?: readonly string[] | undefined;
   /**
    * Run the float model in stages of at most this many weight bytes (runInStages) instead of one
    * session: a model too large to load whole within the memory budget. No per-layer ranking then.
@@ -222,10 +225,12 @@ export async function quantizationFidelity(run: FidelityRun, ctx: JobContext = {
         result.layersNotRanked = e.message;
         return result;
       }
-      result.worstLayers = layers
-        .filter((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined)
+      const rows = run.quantized ? withExclusions(reference.proto, layers, new Set(run.quantized)) : layers;
+      result.worstLayers = rows
+        // A row that no quantized node causes has nothing to keep float.
+        .filter((l) => l.localSqnrDb !== null && index.byKey(l.node) !== undefined && (!l.exclude || l.exclude.length > 0))
         .slice(0, WORST_SHOWN)
-        .map((l) => ({ node: l.node, opType: l.opType, localSqnrDb: l.localSqnrDb, sqnrDb: l.sqnrDb }));
+        .map((l) => ({ node: l.node, opType: l.opType, localSqnrDb: l.localSqnrDb, sqnrDb: l.sqnrDb, ...(l.exclude ? { exclude: l.exclude } : {}) }));
     }
     return result;
   } finally {
@@ -241,11 +246,17 @@ export function fidelityFigures(f: QuantizeFidelity): string {
     .join('; ');
 }
 
+/** `, rounded as input of B`: the quantized consumers a row names besides (or instead of) its node. */
+function roundedFor(l: { node: string; exclude?: string[] | undefined }): string {
+  const readers = (l.exclude ?? []).filter((n) => n !== l.node);
+  return readers.length ? `, rounded as input of ${readers.join(', ')}` : '';
+}
+
 /** The warning for a result below the floor: the figures, the worst layers, what to do. */
 export function fidelityWarning(f: QuantizeFidelity): string {
   const worst = f.worstLayers ?? [];
   const layers = worst.length
-    ? ` Worst layers (error each adds itself): ${worst.map((l) => `${l.node} (${l.opType}, ${formatSqnr(l.localSqnrDb)})`).join(', ')}; keep them in float with --exclude-nodes ${worst.map((l) => l.node).join(',')}, or let --auto-exclude sqnr:${f.floor.sqnrDb} choose.`
+    ? ` Worst layers (error each adds itself): ${worst.map((l) => `${l.node} (${l.opType}, ${formatSqnr(l.localSqnrDb)}${roundedFor(l)})`).join(', ')}; keep them in float with --exclude-nodes ${exclusionList(worst).join(',')}, or let --auto-exclude sqnr:${f.floor.sqnrDb} choose.`
     : f.layersNotRanked
       ? ` Worst layers not ranked (${f.layersNotRanked}); keep layers in float with --exclude-nodes.`
       : ` Try --auto-exclude sqnr:${f.floor.sqnrDb} to keep the layers that add the most error in float.`;

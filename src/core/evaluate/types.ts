@@ -129,7 +129,7 @@ export interface QuantizeFidelity {
   /** When below the floor and the layers could not be ranked: why (a sample too large to rank). */
   layersNotRanked?: string;
   /** When below the floor: the layers adding the most error themselves, worst first. */
-  worstLayers?: { node: string; opType: string; localSqnrDb: number | null; sqnrDb: number | null }[];
+  worstLayers?: { node: string; opType: string; localSqnrDb: number | null; sqnrDb: number | null; exclude?: string[] }[];
 }
 
 /**
@@ -195,6 +195,12 @@ export interface LayerError {
    * adds none; -1000 when its output turns non-finite. Auto-exclusion picks the lowest value.
    */
   localSqnrDb: number | null;
+  /**
+   * The nodes to keep float so that this error goes (when the quantized nodes were known): the
+   * node itself when it rounds weights of its own, else also, or instead, the quantized
+   * consumers whose input quantization rounds its output (exclusion.ts).
+   */
+  exclude?: string[];
 }
 
 /** `onnx-quantizer compare --json`. */
@@ -219,6 +225,8 @@ export interface ExclusionStep {
   /** Final-output SQNR with the layers ranked before this one kept float (null when that set was not tried). */
   outputSqnrDb: number | null;
   candidateAccuracy?: number;
+  /** The nodes this step kept float: the node itself, or the quantized consumers that round its output (LayerError.exclude). */
+  exclude?: string[];
 }
 
 /** One set of layers kept float that auto-exclude quantized and measured: a point of the size/fidelity/speed trade-off. */

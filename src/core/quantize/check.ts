@@ -31,6 +31,8 @@ export interface CheckRequest {
   options: QuantizeOptions;
   resolved: ResolvedOptions;
   quantizedNodes: number;
+  /** Keys of the nodes quantized (the fidelity warning names the nodes to keep float from them). */
+  quantizedKeys?: string[] | undefined;
   /** The quantized model's inputs, for the speed check's feeds. */
   quantizedInputs?: InputSpec[];
 }
@@ -78,7 +80,7 @@ export async function runChecks(req: CheckRequest, signal?: AbortSignal): Promis
     const outcome: CheckOutcome = { warnings };
     const ctx = signal ? { signal } : {};
     try {
-      const fidelity = inputs ? await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, ctx, inputs, stageWeightBytes) : undefined;
+      const fidelity = inputs ? await measureQuantizeFidelity(model, req.output, () => undefined, req.options, req.resolved, warnings, ctx, inputs, stageWeightBytes, req.quantizedKeys) : undefined;
       if (fidelity) outcome.fidelity = fidelity;
       if (speedProbe && req.quantizedNodes > 0) {
         const input = { floatModel: model.path, quantizedModel: req.output, probe: speedProbe, quantizedInputs: req.quantizedInputs ?? [], mode: req.resolved.mode, accuracyLevel: req.resolved.accuracyLevel };

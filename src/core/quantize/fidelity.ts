@@ -31,13 +31,15 @@ export async function measureQuantizeFidelity(
   inputs?: FidelityInputs,
   /** Run the float model in stages of at most this many weight bytes (too large for one session in the budget). */
   stageWeightBytes?: number,
+  /** Keys of the nodes quantized: below the floor, the warning names the nodes to keep float. */
+  quantized?: readonly string[],
 ): Promise<QuantizeFidelity | undefined> {
   ctx.onProgress?.({ stage: 'fidelity', fraction: 0.96, message: 'float vs quantized outputs' });
   const floor = { ...DEFAULT_FIDELITY_FLOOR, ...definedOnly(options.fidelityFloor) };
   let fidelity: QuantizeFidelity;
   try {
     const { data, origin } = inputs ?? fidelityInputs(model, options, resolved);
-    fidelity = await quantizationFidelity({ reference: model, candidate: output, data, origin, floor, stageWeightBytes }, ctx);
+    fidelity = await quantizationFidelity({ reference: model, candidate: output, data, origin, floor, stageWeightBytes, quantized }, ctx);
   } catch (e) {
     if (e instanceof CancelledError || e instanceof InputError || options.minSqnrDb !== undefined) {
       discard();

@@ -53,6 +53,8 @@ export interface RunInputs {
   inputs?: readonly (string | undefined)[];
   /** Static mode: ranges shared by runs on the same model and calibration data (auto-exclude). */
   ranges?: RangeCache;
+  /** Called with the keys of the nodes the engine quantized (not with --require-speedup, which runs several). */
+  onQuantized?: (keys: readonly string[]) => void;
 }
 
 export async function quantizeFile(input: string, output: string, options: QuantizeOptions, ctx: JobContext = {}, run: RunInputs = {}): Promise<QuantizeResult> {
@@ -145,7 +147,7 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
     if (checkInChild) {
       progress('validating', 0.95, 'in a separate process');
       const outcome = await runChecksInChild(
-        { input: model.path, output: stage.model, options, resolved, quantizedNodes: engine.quantizedNodes, quantizedInputs: modelInputs(engine.proto) },
+        { input: model.path, output: stage.model, options, resolved, quantizedNodes: engine.quantizedNodes, quantizedKeys: engine.quantizedKeys, quantizedInputs: modelInputs(engine.proto) },
         ctx.signal,
       );
       warnings.push(...outcome.warnings);
@@ -171,7 +173,7 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
     // The engine rewrote the loaded graph in place (unless it worked on a converted copy): the
     // per-layer ranking below the floor compares the file's float graph with the output.
     const floatModel = atOpset === model ? withGraphFromFile(model) : model;
-    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(floatModel, stage.model, discard, options, resolved, warnings, ctx);
+    if (!checkInChild && resolved.fidelity) fidelity = await measureQuantizeFidelity(floatModel, stage.model, discard, options, resolved, warnings, ctx, undefined, undefined, engine.quantizedKeys);
     // Nothing quantized, nothing to time.
     if (!checkInChild && speedProbe && engine.quantizedNodes > 0) {
       const input = { floatModel: model.path, quantizedModel: stage.model, probe: speedProbe, quantizedInputs: modelInputs(engine.proto), mode: resolved.mode, accuracyLevel: resolved.accuracyLevel };

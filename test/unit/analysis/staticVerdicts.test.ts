@@ -66,3 +66,55 @@ test('static: a Mul with a constant first input is quantized, a HardSigmoid betw
   const db = sqnrDb(await runModel(file, feeds), await runModel(out, feeds));
   assert.ok(db > 20, `SQNR ${db.toFixed(1)} dB against float`);
 });
+
+/** Conv → BatchNormalization → Relu → Flatten: static folds the BatchNormalization into the Conv first, then the Relu into its Q. */
+function convBnModel() {
+  const c = 4;
+  const inits = [
+    floatTensor('W', [c, 1, 3, 3], gaussian(c * 9, 0.5, 21)),
+    floatTensor('scale', [c], [1, 2, 0.5, 1.5]),
+    floatTensor('shift', [c], [0, 0.1, -0.1, 0.2]),
+    floatTensor('mean', [c], [0, 0.1, 0.2, 0.3]),
+    floatTensor('var', [c], [1, 1, 2, 0.5]),
+  ];
+  return makeModel(
+    makeGraph(
+      [
+        makeNode('Conv', ['x', 'W'], ['c'], { pads: [1, 1, 1, 1] }, { name: 'conv' }),
+        makeNode('BatchNormalization', ['c', 'scale', 'shift', 'mean', 'var'], ['n'], {}, { name: 'bn' }),
+        makeNode('Relu', ['n'], ['r'], {}, { name: 'relu' }),
+        makeNode('Flatten', ['r'], ['y'], {}, { name: 'flat' }),
+      ],
+      'conv_bn',
+      [makeValueInfo('x', DataType.FLOAT, ['n', 1, 6, 6])],
+      [makeValueInfo('y', DataType.FLOAT, ['n', c * 36])],
+      inits,
+    ),
+  );
+}
+
+test('static: a BatchNormalization after a Conv is folded, the Relu and Flatten after it follow the Conv; the analysis says what the engine did', async () => {
+  const file = writeModelFile(dir, 'conv_bn.onnx', convBnModel());
+  const layers = new Map(analyzeLayers(loadModel(file)).map((l) => [l.node, l]));
+  const keys = ['conv', 'bn', 'relu', 'flat'];
+  assert.deepEqual(keys.map((k) => layers.get(k)?.modes.includes('static') ?? false), [true, true, true, true]);
+  assert.equal(layers.get('bn')?.risk.unfusable, undefined, 'a folded BatchNormalization gets no "slower quantized" note');
+
+  const samples = 16;
+  const x = gaussian(samples * 36, 1, 22);
+  const calib = path.join(dir, 'conv_bn_x.npy');
+  fs.writeFileSync(calib, encodeNpy({ dtype: 'float32', shape: [samples, 1, 6, 6], data: new Uint8Array(x.buffer) }));
+  const out = path.join(dir, 'conv_bn.int8.onnx');
+  await quantizeFile(file, out, { mode: 'static', calibrationData: calib, validate: false, speedCheck: false, fidelity: false });
+  const written = indexModel(loadModel(out).proto);
+  const original = indexModel(loadModel(file).proto);
+  for (const key of keys) {
+    const node = original.byKey(key)?.node;
+    assert.ok(node);
+    assert.equal(quantizedInOutput(written, node, 'static'), true, key);
+  }
+  assert.ok(!written.nodes.some((n) => n.node.opType === 'BatchNormalization' || n.node.opType === 'Relu'), 'both folded away');
+  const feeds = { x: { type: 'float32' as const, data: x, dims: [samples, 1, 6, 6] } };
+  const db = sqnrDb(await runModel(file, feeds), await runModel(out, feeds));
+  assert.ok(db > 20, `SQNR ${db.toFixed(1)} dB against float`);
+});

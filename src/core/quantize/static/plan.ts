@@ -9,12 +9,14 @@
  */
 import { attrFloat, attrInt, getAttribute } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
-import type { GraphProto, NodeProto, TensorProto } from '../../onnx/schema';
+import { create } from '@bufbuild/protobuf';
+import { GraphProtoSchema, NodeProtoSchema, type GraphProto, type NodeProto, type TensorProto } from '../../onnx/schema';
 import { readFloat32 } from '../../onnx/tensor';
 import { attributeGraphs, walkGraphs } from '../../onnx/walk';
 import { qdqGroupReason, staticOps } from '../../onnx/op-rules';
 import { makeSelection, nodeName, type NodeSelection, SkipList } from '../selection';
 import { inferElemTypes } from './inferTypes';
+import { batchNormFolds } from './foldBatchNorm';
 
 /** Ops quantized as whole DQ → op → Q units (CPU-unfused ones only on request), and ops that pass 8-bit tensors through (op-rules table). */
 export const COMPUTE_OPS = staticOps('compute', 'cpu-unfused');
@@ -198,7 +200,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
 export interface StaticVerdicts {
   /** Compute and pass-through ops quantized. */
   quantized: ReadonlySet<NodeProto>;
-  /** Relu/Clip folded into the quantized op before them. */
+  /** Relu/Clip folded into the quantized op before them, BatchNormalization into the Conv before it. */
   folded: ReadonlySet<NodeProto>;
   /** CPU-unfused ops (ConvTranspose) quantized when asked for by op type or the gpu preset. */
   onRequest: ReadonlySet<NodeProto>;
@@ -209,18 +211,39 @@ export interface StaticVerdicts {
  * filters, asymmetric activations), read by the layer analysis so that what it says static mode
  * does is what the engine decides, from the same code. Float16 tensors count as float (the
  * engine widens a float16 model first). Calibration can still exclude a node (no float range at
- * run time), and the engine folds BatchNormalization and converts old opsets before it plans.
+ * run time), and the engine converts old opsets before it plans.
  */
-export function staticVerdicts(graph: GraphProto, types: Map<string, number> = inferElemTypes(graph)): StaticVerdicts {
-  const selection = makeSelection({ opTypes: undefined, nodes: undefined, excludeNodes: [] });
-  const plan = planStatic(graph, types, selection, { foldActivations: true, includeCpuUnfused: new Set(), float16: true });
-  const quantized = new Set([...plan.nodes.keys()].filter((n) => !plan.folded.has(n)));
-  const onRequest = new Set<NodeProto>();
-  if (graph.node.some((n) => n.domain === '' && CPU_UNFUSED_OPS.has(n.opType))) {
-    const all = planStatic(graph, types, selection, { foldActivations: true, includeCpuUnfused: 'all', float16: true });
-    for (const n of all.nodes.keys()) if (CPU_UNFUSED_OPS.has(n.opType) && !quantized.has(n)) onRequest.add(n);
+export function staticVerdicts(graph: GraphProto): StaticVerdicts {
+  // The engine folds BatchNormalization into the Conv before it first: plan the graph as folded
+  // (the Conv writing the BatchNormalization's output), the folded node counting as acted on.
+  const folds = batchNormFolds(graph, (t) => t === DataType.FLOAT || t === DataType.FLOAT16);
+  const originalOf = new Map<NodeProto, NodeProto>();
+  let view = graph;
+  if (folds.length) {
+    const byConv = new Map(folds.map((f) => [f.conv, f]));
+    const bns = new Set(folds.map((f) => f.bn));
+    const gone = new Set(folds.map((f) => f.x));
+    const node: NodeProto[] = [];
+    for (const n of graph.node) {
+      if (bns.has(n)) continue;
+      const fold = byConv.get(n);
+      const copy = fold ? create(NodeProtoSchema, { ...n, output: [...fold.bn.output] }) : n;
+      if (copy !== n) originalOf.set(copy, n);
+      node.push(copy);
+    }
+    view = create(GraphProtoSchema, { ...graph, node, valueInfo: graph.valueInfo.filter((v) => !gone.has(v.name)) });
   }
-  return { quantized, folded: plan.folded, onRequest };
+  const types = inferElemTypes(view);
+  const back = (n: NodeProto): NodeProto => originalOf.get(n) ?? n;
+  const selection = makeSelection({ opTypes: undefined, nodes: undefined, excludeNodes: [] });
+  const plan = planStatic(view, types, selection, { foldActivations: true, includeCpuUnfused: new Set(), float16: true });
+  const quantized = new Set([...plan.nodes.keys()].filter((n) => !plan.folded.has(n)).map(back));
+  const onRequest = new Set<NodeProto>();
+  if (view.node.some((n) => n.domain === '' && CPU_UNFUSED_OPS.has(n.opType))) {
+    const all = planStatic(view, types, selection, { foldActivations: true, includeCpuUnfused: 'all', float16: true });
+    for (const n of all.nodes.keys()) if (CPU_UNFUSED_OPS.has(n.opType) && !quantized.has(back(n))) onRequest.add(back(n));
+  }
+  return { quantized, folded: new Set([...[...plan.folded].map(back), ...folds.map((f) => f.bn)]), onRequest };
 }
 
 function addTensor(plan: StaticPlan, name: string, source = name, fixedRange?: { min: number; max: number }): void {
