@@ -217,8 +217,10 @@ describe('improve loop (UI)', () => {
       const dialogTitle = page.locator('.quick-input-widget .quick-input-title', { hasText: 'Calibration data' });
       await dialogTitle.waitFor({ timeout: 15000 });
       const box = page.locator('.quick-input-widget input');
-      const start = await box.inputValue();
-      assert.ok(start.replace(/\/+$/, '').endsWith(path.basename(s.workspace)), `the dialog opens at ${start}, not the model's folder`);
+      // The simple file dialog fills its box in steps (the parent folder first, then the folder it opens at).
+      const inModelFolder = async () => (await box.inputValue()).replace(/\/+$/, '') === s.workspace;
+      await waitUntil('the dialog to open in the model\'s folder', inModelFolder, { timeout: 10000, interval: 100 })
+        .catch(async () => assert.fail(`the dialog opens at ${await box.inputValue()}, not the model's folder ${s.workspace}`));
       await box.fill(at('digits_calib_x.npy'));
       await page.keyboard.press('Enter');
       await dialogTitle.waitFor({ state: 'hidden', timeout: 10000 });

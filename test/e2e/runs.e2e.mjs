@@ -48,6 +48,16 @@ describe('runs side by side (UI)', () => {
     }, { timeout, interval: 500 });
   }
 
+  /** What the window shows after a reload, for a failure message: the tabs of each group and the runs each dashboard frame draws. */
+  async function restoreState() {
+    const groups = await s.page.locator('.editor-group-container').evaluateAll((gs) => gs.map((g) => [...g.querySelectorAll('.tab')].map((t) => (t.classList.contains('active') ? '*' : '') + (t.textContent || '').trim())));
+    const drawn = [];
+    for (const frame of s.page.frames()) {
+      try { const n = await frame.locator('[data-testid="summary-table"]').count(); if (n) drawn.push(await frame.locator('[data-testid="run-header"]').count()); } catch { /* detached */ }
+    }
+    return `tabs ${JSON.stringify(groups)}, dashboards drawing ${JSON.stringify(drawn)} runs, ${s.page.frames().length} frames`;
+  }
+
   /** The size-ratio and SQNR deltas of run `i` (1-based) against run i-1, as the reports give them. */
   function expectedDeltas(i) {
     const [a, b] = [read(reportOf(RUNS[i - 2])), read(reportOf(RUNS[i - 1]))];
@@ -165,7 +175,16 @@ describe('runs side by side (UI)', () => {
       await page.evaluate(() => { window.__beforeReload = true; });
       await runCommand(page, 'Developer: Reload Window');
       await waitUntil('the window to reload', async () => !(await page.evaluate(() => window.__beforeReload === true).catch(() => true)), { timeout: 60000, interval: 250 });
-      await runsShown(2, 120000);
+      // The restored panel is revived when its tab is shown: if it has not come back after a while,
+      // click its tab as a person would (and say so); what is asserted is the history rebuilt from the files.
+      await runsShown(2, 60000).catch(async (e) => {
+        const state = await restoreState();
+        const tab = page.locator('.tabs-container .tab', { hasText: `Runs: ${MODEL}` }).first();
+        if (!(await tab.count())) throw new Error(`${e.message}; after the reload ${state}`);
+        console.log(`[runs] the dashboard was not shown 60 s after the reload (${state}); clicking its tab`);
+        await tab.click();
+        await runsShown(2, 60000).catch(async (e2) => { throw new Error(`${e2.message}; after clicking its tab ${await restoreState()}`); });
+      });
       const excluded = async () => (await dashboard.locator('[data-testid="run-excluded"][data-model="2"]').innerText({ timeout: 5000 })).trim();
       await waitUntil('run 2 of the rebuilt history to keep 3 layers float', async () => {
         try { return (await excluded()) === '3 layers'; } catch { await runsShown(2, 30000); return false; }
