@@ -13,6 +13,6 @@ import { readRegularText } from '../core/util/files';
 export function readRecipePlan(file: string): RecipePlan {
   const recipe = parseRecipeText(readRegularText(file, 'recipe'), path.basename(file));
   const dir = path.dirname(path.resolve(file));
-  checkRecipePaths(recipe, dir, [dir], path.basename(file));
+  checkRecipePaths(recipe, file, [dir]);
   return recipeToOptions(recipe, dir);
 }

@@ -41,7 +41,7 @@ export interface RecipeAccess {
 /** The paths of a recipe the server may not read, keyed by their place in the JSON ("model", "options/calibrationData"). */
 function refusedPaths(value: unknown, recipePath: string, access: RecipeAccess): Map<string, { at: (string | number)[]; problem: string }> {
   const out = new Map<string, { at: (string | number)[]; problem: string }>();
-  for (const { path: p, problem } of recipePathProblems(value, path.dirname(recipePath), access.roots)) out.set(p.at.join('/'), { at: p.at, problem });
+  for (const { path: p, problem } of recipePathProblems(value, recipePath, access.roots)) out.set(p.at.join('/'), { at: p.at, problem });
   return out;
 }
 

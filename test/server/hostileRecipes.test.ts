@@ -132,6 +132,13 @@ test('an output outside the folder is an Error on "output"; a link inside the wo
   assert.deepEqual(inner.map((d) => d.message), ["no node named '/nope' in inner.onnx"]);
 });
 
+test('an output naming the recipe itself is an Error on "output"', async () => {
+  const self = `hostile${opened + 1}.quant.json`; // the name diagnose() gives the next recipe
+  const text = recipeText({ output: self });
+  const errors = (await diagnose(text)).filter((d) => d.severity === 1);
+  assert.deepEqual(errors.map((d) => [d.range.start.line, d.message]), [[lineOf(text, '"output"'), `"output" '${self}' would overwrite this recipe; choose another output`]]);
+});
+
 test('a recipe in a folder outside the workspace reads nothing', async () => {
   const diags = await diagnose(recipeText({}), outside);
   assert.ok(!diags.some((d) => d.message === READ_MODEL), diags.map((d) => d.message).join('\n'));

@@ -6,6 +6,8 @@ import { evaluationDataText, formatBytes, formatSqnr, inertText } from '../../co
 import { parseCommandArgs, table, type CliIO, type CommandModule } from '../io';
 import { inputOverridesFrom } from '../../core/data/probe';
 import { controlLine, cpuLine, wholeNumber } from './bench';
+import { modelFilePathsAt } from '../../core/onnx/model';
+import { optionInputs } from '../../core/util/writeGuard';
 
 export const compareCommand: CommandModule = {
   name: 'compare',
@@ -32,8 +34,14 @@ export const compareCommand: CommandModule = {
     );
     if (positionals.length !== 2) throw new InputError(`expected REFERENCE and CANDIDATE\nusage: ${this.usage}`);
     const [reference, candidate] = positionals as [string, string];
-    // Reports follow the rules of -o: checked before the work, never an input, replaced only with --force.
-    const reportRules = { model: reference, inputs: [candidate, values.data, values.labels], force: values.force ?? false };
+    const inputs = inputOverridesFrom(values['input-shape'], values.input);
+    // Reports follow the rules of -o: checked before the work, never an input (either model's data
+    // files and --input value files included), replaced only with --force.
+    const reportRules = {
+      model: reference,
+      inputs: values.report ? [...modelFilePathsAt(reference), ...modelFilePathsAt(candidate), values.data, values.labels, ...optionInputs({ inputs })] : [],
+      force: values.force ?? false,
+    };
     if (values.force && !values.report) throw new InputError('--force goes with --report');
     if (values.report) checkReportPaths(candidate, reportRules);
     const result = await compareModels(
@@ -47,7 +55,7 @@ export const compareCommand: CommandModule = {
         batch: wholeNumber(values.batch, 'batch', 1, 1),
         threads: values.threads === undefined ? undefined : wholeNumber(values.threads, 'threads', 1, 1),
         perLayer: values['per-layer'] ?? false,
-        inputs: inputOverridesFrom(values['input-shape'], values.input),
+        inputs,
       },
       { signal, onProgress: io.interactive && !values.json ? (p) => p.message && io.err(`${p.stage}: ${p.message}`) : undefined },
     );

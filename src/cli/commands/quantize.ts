@@ -191,10 +191,10 @@ export const quantizeCommand: CommandModule = {
     if (!target && args.values.labels) throw new InputError('--labels goes with --auto-exclude (and --data)');
     try {
       if (typeof target === 'string') {
-        const evalOptions = { data: args.values.data as string | undefined, labels: args.values.labels as string | undefined };
+        const evalOptions = { data: args.values.data as string | undefined, labels: args.values.labels as string | undefined, inputs: [args.values.recipe as string | undefined] };
         auto = await autoExcludeWithReport(args.input, args.output, args.options, target, { signal, onProgress: progress.onProgress }, evalOptions);
         result = auto.quantize;
-      } else result = await quantizeFile(args.input, args.output, args.options, { signal, onProgress: progress.onProgress });
+      } else result = await quantizeFile(args.input, args.output, args.options, { signal, onProgress: progress.onProgress }, { inputs: [args.values.recipe as string | undefined] });
     } finally {
       progress.done();
     }

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import { indexModel } from '../onnx/graph-index';
-import { loadModel, modelFilePaths } from '../onnx/model';
+import { loadModel, modelFilePaths, modelFilePathsAt } from '../onnx/model';
 import { checkOutputPath } from '../onnx/save';
 import type { JobContext } from '../progress';
 import { quantizeFile } from '../quantize/index';
@@ -26,7 +26,7 @@ import type { AutoExcludePoint, AutoExcludeSummary, ExclusionStep, FidelityResul
 import { defaultThreads } from './bench';
 import { compareModels, measureFidelity, readLabels } from './compare';
 import { buildReport, checkReportPaths, writeReports } from '../report';
-import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
+import { guardWrite, inputFiles, optionInputs, sweepStaleTemporaries } from '../util/writeGuard';
 import { lockOutput } from '../util/outputLock';
 import { publishModel } from '../onnx/publish';
 import { adaptInputData, evaluationInputs, feedsFor, firstSamples, modelInputs, type InputData } from './data';
@@ -57,6 +57,8 @@ export interface AutoExcludeOptions {
   /** Most quantize passes of the search (the first, fully quantized, included); default 8. */
   maxPasses?: number | undefined;
   threads?: number | undefined;
+  /** Other files the caller's run reads (a recipe): never written either. */
+  inputs?: readonly (string | undefined)[] | undefined;
 }
 
 export interface AutoExcludeResult {
@@ -82,7 +84,7 @@ export async function quantizeWithAutoExclude(
   const reference = loadModel(input);
   const outAbs = path.resolve(output);
   // Everything this run reads is protected: the model and its data files, calibration data, data, labels.
-  const protect = [...modelFilePaths(reference), ...inputFiles([options.calibrationData, evalOptions.data, evalOptions.labels])];
+  const protect = [...modelFilePaths(reference), ...inputFiles([...optionInputs(options), evalOptions.data, evalOptions.labels, ...(evalOptions.inputs ?? [])])];
   checkOutputPath(outAbs, protect, options.force ?? false);
   guardWrite(`${outAbs}.data`, 'external data file', { inputs: protect, force: options.force ?? false });
   const index = indexModel(reference.proto);
@@ -300,7 +302,8 @@ export async function autoExcludeWithReport(
   ctx: JobContext = {},
   evalOptions: AutoExcludeOptions = {},
 ): Promise<AutoExcludeReportResult> {
-  const reportRules = { inputs: [input, options.calibrationData, evalOptions.data, evalOptions.labels], force: options.force ?? false };
+  // The reports are guarded like the output: never the model, its data files, or anything else the run reads.
+  const reportRules = { inputs: [...modelFilePathsAt(input), ...optionInputs(options), evalOptions.data, evalOptions.labels, ...(evalOptions.inputs ?? [])], force: options.force ?? false };
   checkReportPaths(path.resolve(output), reportRules);
   const result = await quantizeWithAutoExclude(input, output, options, target, ctx, evalOptions);
   ctx.onProgress?.({ stage: 'comparing', message: 'timing float vs quantized' });

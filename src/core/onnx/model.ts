@@ -223,3 +223,15 @@ export function modelDiskBytes(model: OnnxModel): number {
 export function modelFilePaths(model: OnnxModel): string[] {
   return [model.path, ...model.external.files(model.proto).map((f) => model.external.resolve(f.location, f.location))];
 }
+
+/**
+ * The files the model at `file` is read from, by its graph alone (weights are not read), for
+ * guarding writes before the work; just `file` when it cannot be loaded (its loader says why later).
+ */
+export function modelFilePathsAt(file: string): string[] {
+  try {
+    return modelFilePaths(loadModel(file, { lazyWeights: true }));
+  } catch {
+    return [file];
+  }
+}

@@ -20,7 +20,7 @@ import { isExternal, loadModel, withGraphFromFile, modelDiskBytes, modelFilePath
 import { sameFile } from '../onnx/paths';
 import { checkOutputPath, ExternalDataWriter, modelToBytes, saveModel, type SaveResult } from '../onnx/save';
 import { walkTensors } from '../onnx/walk';
-import { guardWrite, inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
+import { guardWrite, inputFiles, optionInputs, sweepStaleTemporaries } from '../util/writeGuard';
 import { lockOutput, type OutputLock } from '../util/outputLock';
 import { StagedOutput } from '../onnx/publish';
 import { indexModel } from '../onnx/graph-index';
@@ -76,7 +76,7 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
   const model = loadModel(input, { lazyWeights: true });
   const outAbs = path.resolve(output);
   // Everything this run reads; sizes measured before the engine rewrites the loaded graph.
-  const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...(run.inputs ?? [])])];
+  const protect = [...modelFilePaths(model), ...inputFiles([resolved.calibrationData, ...optionInputs(options), ...(run.inputs ?? [])])];
   const inputBytes = modelDiskBytes(model);
   let lock: OutputLock | undefined;
   let staged: StagedOutput | undefined;

@@ -15,7 +15,7 @@ import { publishModel } from '../onnx/publish';
 import { checkOutputPath } from '../onnx/save';
 import type { JobContext } from '../progress';
 import { lockOutput } from '../util/outputLock';
-import { inputFiles, sweepStaleTemporaries } from '../util/writeGuard';
+import { inputFiles, optionInputs, sweepStaleTemporaries } from '../util/writeGuard';
 import { resolveOptions } from './options';
 import { speedGroups, type SpeedGroup } from './speedGroups';
 import { newRangeCache, type RangeCache } from './static/index';
@@ -49,7 +49,7 @@ export async function quantizeWithSpeedRequirement(
   const force = resolved.force;
   const reference = loadModel(input);
   const outAbs = path.resolve(output);
-  const protect = [...modelFilePaths(reference), ...inputFiles([resolved.calibrationData, options.fidelityData, ...(run.inputs ?? [])])];
+  const protect = [...modelFilePaths(reference), ...inputFiles([resolved.calibrationData, ...optionInputs(options), ...(run.inputs ?? [])])];
   let lock: ReturnType<typeof lockOutput> | undefined;
   let work: string | undefined;
   try {

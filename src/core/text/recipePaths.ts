@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { isInside } from '../onnx/paths';
+import { isInside, sameFile } from '../onnx/paths';
 import { fileKind } from '../util/files';
 import { staysInside } from '../util/writeGuard';
 
@@ -77,20 +77,27 @@ export function recipePathProblem(recipeDir: string, p: RecipePath, roots: reado
   return `${p.what} '${p.value}' is ${fileKind(s)}, not a regular file; refused`;
 }
 
-/** Every refused path of a recipe value, with the reason. */
-export function recipePathProblems(value: unknown, recipeDir: string, roots: readonly string[]): { path: RecipePath; problem: string }[] {
+/** Every refused path of the recipe value read from `recipeFile`, with the reason. */
+export function recipePathProblems(value: unknown, recipeFile: string, roots: readonly string[]): { path: RecipePath; problem: string }[] {
+  const recipeDir = path.dirname(path.resolve(recipeFile));
   const out: { path: RecipePath; problem: string }[] = [];
   for (const p of recipePaths(value)) {
-    const problem = recipePathProblem(recipeDir, p, roots);
+    const problem = recipePathProblem(recipeDir, p, roots) ?? (p.at[0] === 'output' ? ownOutputProblem(recipeFile, p) : undefined);
     if (problem) out.push({ path: p, problem });
   }
   return out;
 }
 
-/** Throw an InputError (prefixed with `label`) for the first refused path of a recipe. */
-export function checkRecipePaths(value: unknown, recipeDir: string, roots: readonly string[], label: string): void {
-  const first = recipePathProblems(value, recipeDir, roots)[0];
-  if (first) throw new InputError(`${label}: ${first.problem}`);
+/** A recipe's output that names the recipe itself would replace it (with --force) by the model's bytes. */
+function ownOutputProblem(recipeFile: string, p: RecipePath): string | undefined {
+  const target = path.resolve(path.dirname(path.resolve(recipeFile)), p.value);
+  return sameFile(target, recipeFile) ? `${p.what} '${p.value}' would overwrite this recipe; choose another output` : undefined;
+}
+
+/** Throw an InputError (prefixed with the recipe's name) for the first refused path of the recipe at `recipeFile`. */
+export function checkRecipePaths(value: unknown, recipeFile: string, roots: readonly string[]): void {
+  const first = recipePathProblems(value, recipeFile, roots)[0];
+  if (first) throw new InputError(`${path.basename(recipeFile)}: ${first.problem}`);
 }
 
 /** The real path of `p`: links resolved in its deepest existing ancestor, the rest appended. */

@@ -37,6 +37,15 @@ export function inputFiles(inputs: readonly (string | undefined)[]): string[] {
   return out;
 }
 
+/**
+ * The files a run's options name for reading: calibration and evaluation data, and the
+ * `--input NAME=FILE.npy` values (a value is a file by the rule its reader uses: `.npy`, or it exists).
+ */
+export function optionInputs(options: { calibrationData?: string | undefined; fidelityData?: string | undefined; inputs?: { values?: Record<string, string> } | undefined }): string[] {
+  const values = Object.values(options.inputs?.values ?? {}).filter((v) => /\.npy$/i.test(v) || fs.existsSync(v));
+  return [options.calibrationData, options.fidelityData, ...values].filter((p): p is string => !!p);
+}
+
 /** Refuse writing `file` (named `what` in messages) under `rules`; returns whether it exists. */
 export function guardWrite(file: string, what: string, rules: WriteRules): boolean {
   if (rules.model && sameFile(file, rules.model)) {

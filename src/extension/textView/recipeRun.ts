@@ -16,7 +16,7 @@ export function workspaceRoots(): string[] {
 
 /** The quantizer's plan from a parsed recipe at `recipeFile`; an InputError names a refused path. */
 export function recipePlan(recipe: QuantRecipe, recipeFile: string): RecipePlan {
-  checkRecipePaths(recipe, path.dirname(recipeFile), workspaceRoots(), path.basename(recipeFile));
+  checkRecipePaths(recipe, recipeFile, workspaceRoots());
   return recipeToOptions(recipe, path.dirname(recipeFile));
 }
 
