@@ -1,7 +1,9 @@
 // Hostile recipes in the UI: a committed recipe naming the zero device as its model and an output
-// outside the workspace, and one naming a FIFO, each get an Error from the language server on that
-// path (Problems panel); "Quantize with Recipe" refuses them with the reason, writes nothing and
-// replaces nothing outside; the editor stays responsive (the text view of another model renders).
+// outside the workspace, one with a good model and an absolute output onto a file outside, one
+// whose model is a real model outside the workspace, and one naming a FIFO, each get an Error from
+// the language server on that path (Problems panel); "Quantize with Recipe" refuses each with the
+// reason, writes nothing and replaces nothing outside; the editor stays responsive (the text view
+// of another model renders).
 // In Restricted Mode the server reads no path a recipe names and says so.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -19,6 +21,10 @@ function prepare(ws) {
   fs.writeFileSync(path.join(ws, 'pipe.quant.json'), JSON.stringify(PIPE, null, 2));
   execFileSync('mkfifo', [path.join(ws, 'pipe.onnx')]);
   fs.writeFileSync(path.join(path.dirname(ws), 'victim.onnx'), 'precious');
+  // Each alone in its recipe, so the refusal of the path under test is not hidden behind another's.
+  fs.writeFileSync(path.join(ws, 'absolute.quant.json'), JSON.stringify({ model: 'digits_mlp.onnx', mode: 'dynamic', output: path.join(path.dirname(ws), 'victim.onnx') }, null, 2));
+  fs.copyFileSync(path.join(ws, 'digits_mlp.onnx'), path.join(path.dirname(ws), 'outside.onnx'));
+  fs.writeFileSync(path.join(ws, 'outside.quant.json'), JSON.stringify({ model: '../outside.onnx', mode: 'dynamic', output: 'from-outside.int8.onnx' }, null, 2));
 }
 
 /** Every entry of the workspace and its parent with its size (a FIFO as such). */
@@ -94,6 +100,24 @@ describe('hostile recipes (UI)', () => {
       await openFromExplorer(s.page, 'pipe.quant.json');
       await runCommand(s.page, 'ONNX Quantizer: Quantize with Recipe');
       await errorToast(s.page, /is a FIFO \(named pipe\), not a regular file/);
+    } catch (e) { s.markFailed(); throw e; }
+  });
+
+  it('an absolute output onto a file outside, and a real model outside: an Error on that path, and Quantize with Recipe refuses each', async () => {
+    try {
+      for (const [file, reason] of [
+        ['absolute.quant.json', /"output" '[^']*victim\.onnx' leaves the recipe's folder/],
+        ['outside.quant.json', /"model" '\.\.\/outside\.onnx' leaves the recipe's folder/],
+      ]) {
+        await openFromExplorer(s.page, file);
+        await problemMatching(s.page, reason);
+        await openFromExplorer(s.page, file);
+        const started = Date.now();
+        await runCommand(s.page, 'ONNX Quantizer: Quantize with Recipe');
+        const text = await errorToast(s.page, reason);
+        assert.ok(text.includes(`${file}: `), `the refusal names the recipe: ${text}`);
+        assert.ok(Date.now() - started < 15000, `${file}: refused after ${Date.now() - started} ms`);
+      }
     } catch (e) { s.markFailed(); throw e; }
   });
 

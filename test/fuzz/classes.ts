@@ -7,7 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
 import { encodeNpy } from '../../src/core/data/npy';
+import { modelToBytes } from '../../src/core/onnx/save';
+import { ModelProtoSchema } from '../../src/core/onnx/schema';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../../src/core/onnx/builder';
 import { DataType } from '../../src/core/onnx/dtype';
 import { floatTensor } from '../../src/core/onnx/tensor';
@@ -59,6 +62,7 @@ function special(dir: string, rng: Rng, name: string): string {
 
 const QUIET = ['--no-speed-check'];
 const OVERWRITE = /is the input model|would overwrite|already exists/;
+const dataOnly = (model: string, out: string, data: string) => ['quantize', model, '-o', out, '--data', data];
 
 export const CLASSES: FuzzClass[] = [
   {
@@ -84,8 +88,28 @@ export const CLASSES: FuzzClass[] = [
     make(dir, rng) {
       const { model, calib, labels } = mlpCase(dir);
       const ext = writeExternalDataModel(dir, 'valid');
-      const victim = pick(rng, ['model', 'external data', 'calibration', 'labels', 'report'] as const);
+      const victim = pick(rng, ['model', 'external data', 'calibration', 'labels', 'data', 'input value', 'recipe', 'report', 'report onto data file'] as const);
       const force = rng() < 0.7 ? ['--force'] : [];
+      if (victim === 'data') return { args: [...dataOnly(model, calib, calib), ...force, ...QUIET], exits: [2], says: OVERWRITE, mayWrite: [], dir };
+      if (victim === 'input value') {
+        const value = path.join(dir, 'x-value.npy');
+        fs.copyFileSync(calib, value);
+        return { args: ['quantize', model, '-o', value, '--input', `x=${value}`, ...force, ...QUIET], exits: [2], says: OVERWRITE, mayWrite: [], dir };
+      }
+      if (victim === 'recipe') {
+        const recipe = path.join(dir, 'm.quant.json');
+        const self = rng() < 0.5;
+        fs.writeFileSync(recipe, JSON.stringify({ model: 'm.onnx', mode: 'dynamic', ...(self ? { output: 'm.quant.json' } : {}) }));
+        return { args: ['quantize', '--recipe', recipe, ...(self ? [] : ['-o', recipe]), ...force, ...QUIET], exits: [2], says: OVERWRITE, mayWrite: [], dir };
+      }
+      if (victim === 'report onto data file') {
+        // The compared model's external data carries the name of the candidate's JSON report.
+        fs.renameSync(ext.data, path.join(dir, 'model.quant-report.json'));
+        const proto = fromBinary(ModelProtoSchema, fs.readFileSync(ext.model));
+        for (const t of proto.graph?.initializer ?? []) for (const e of t.externalData) if (e.key === 'location') e.value = 'model.quant-report.json';
+        fs.writeFileSync(ext.model, modelToBytes(proto));
+        return { args: ['compare', ext.model, ext.model, '--report', '--runs', '2', ...force], exits: [2], says: OVERWRITE, mayWrite: [], dir };
+      }
       if (victim === 'model') return { args: ['quantize', model, '-o', model, ...force, ...QUIET], exits: [2], says: OVERWRITE, mayWrite: [], dir };
       if (victim === 'external data') return { args: ['quantize', ext.model, '-o', ext.data, ...force, ...QUIET], exits: [2], says: OVERWRITE, mayWrite: [], dir };
       if (victim === 'calibration') return { args: ['quantize', model, '-o', calib, '--mode', 'static', '--calibration-data', calib, ...force, ...QUIET], exits: [2], says: OVERWRITE, mayWrite: [], dir };

@@ -118,12 +118,21 @@ test('a FIFO or a device as -o is refused even with --force, and is left as it w
   const model = path.join(dir, 'model.onnx');
   fs.copyFileSync(MLP, model);
   const pipe = fifo('out/q.onnx');
-  for (const out of [pipe, '/dev/zero']) {
-    assertRefused(runCli(['quantize', model, '-o', out, '--force'], { timeoutMs: HANG_MS }), `-o ${out}`, /not a regular file|outside the model's folder/);
+  // In the model's folder, so it is the file's kind that refuses it: a link to the null device, and
+  // (as root) a null device node of its own.
+  const link = path.join(dir, 'null.onnx');
+  fs.symlinkSync('/dev/null', link);
+  const node = path.join(dir, 'device.onnx');
+  if (canMknod) execFileSync('mknod', [node, 'c', '1', '3']);
+  for (const out of [pipe, link, ...(canMknod ? [node] : [])]) {
+    assertRefused(runCli(['quantize', model, '-o', out, '--force'], { timeoutMs: HANG_MS }), `-o ${out}`, notRegular);
   }
+  assertRefused(runCli(['quantize', model, '-o', '/dev/zero', '--force'], { timeoutMs: HANG_MS }), '-o /dev/zero', /not a regular file|outside the model's folder/);
   assert.ok(fs.statSync(pipe).isFIFO(), 'the FIFO is still a FIFO');
+  if (canMknod) assert.ok(fs.statSync(node).isCharacterDevice(), 'the device node is still a device');
+  assert.ok(fs.lstatSync(link).isSymbolicLink() && fs.statSync('/dev/null').isCharacterDevice());
   assert.ok(fs.statSync('/dev/zero').isCharacterDevice());
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'q.onnx'], 'no temporary left');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'null.onnx', 'q.onnx', ...(canMknod ? ['device.onnx'] : [])].sort(), 'no temporary left');
 });
 
 test('calibration data as a FIFO, a device, or a folder whose file links to a device is refused', () => {
@@ -139,12 +148,17 @@ test('calibration data as a FIFO, a device, or a folder whose file links to a de
   assert.ok(!fs.existsSync(path.join(dir, 'q.onnx')));
 });
 
-test('evaluation data and labels as a FIFO or a device are refused by bench and compare', () => {
+test('evaluation data and labels as a FIFO or a device are refused by bench, compare and quantize', () => {
   const pipe = fifo('data.npy');
   for (const data of [pipe, '/dev/zero']) {
     assertRefused(runCli(['bench', MLP, '--data', data, '--runs', '1'], { timeoutMs: HANG_MS }), `bench --data ${data}`, notRegular);
     assertRefused(runCli(['compare', MLP, MLP, '--data', data, '--runs', '1'], { timeoutMs: HANG_MS }), `compare --data ${data}`, notRegular);
     assertRefused(runCli(['compare', MLP, MLP, '--data', TEST_X, '--labels', data, '--runs', '1'], { timeoutMs: HANG_MS }), `compare --labels ${data}`, notRegular);
+    // quantize reads --data to measure fidelity, --auto-exclude to rank layers, --input FILE.npy to probe.
+    const out = path.join(tmp.dir, 'data-q.onnx');
+    assertRefused(runCli(['quantize', MLP, '-o', out, '--data', data, '--no-speed-check'], { timeoutMs: HANG_MS }), `quantize --data ${data}`, notRegular);
+    assertRefused(runCli(['quantize', MLP, '-o', out, '--auto-exclude', 'sqnr:30', '--data', data, '--no-speed-check'], { timeoutMs: HANG_MS }), `quantize --auto-exclude --data ${data}`, notRegular);
+    assert.ok(!fs.existsSync(out), 'no output left');
   }
 });
 
