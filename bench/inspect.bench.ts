@@ -1,16 +1,18 @@
 /**
  * inspect on a model with ≥ 100 MB of float32 weights (built in a temp folder, deleted after):
  * loadModel, summarizeModel (with weight statistics) and `node dist/cli.js inspect --json` end
- * to end, inline and with external data. Target: < 0.5 s.
+ * to end, inline and with external data. Target: < 0.5 s. Then the layer analysis of a
+ * 10,000-node chain (5,000 MatMuls with their weights): CPU time, target < 1 s.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { analyzeLayers } from '../src/core/analysis/layers';
 import { summarizeModel } from '../src/core/analysis/summary';
 import { loadModel } from '../src/core/onnx/model';
 import { saveModel } from '../src/core/onnx/save';
-import { largeMlpModel, makeTempDir, writeModelFile } from '../test/fixtures/build';
+import { hugeChainModel, largeMlpModel, makeTempDir, writeModelFile } from '../test/fixtures/build';
 
 const TARGET_MS = 500;
 const RUNS = 5;
@@ -65,6 +67,21 @@ function measure(label: string, file: string): void {
   else console.log('  CLI inspect --json    skipped: dist/cli.js not built (npm run build)');
 }
 
+/** CPU, not wall time: the figure should not depend on what else the machine runs. */
+function measureAnalysis(): void {
+  const TARGET_CPU_MS = 1000;
+  const proto = hugeChainModel(10_000, 2);
+  const cpu: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const start = process.cpuUsage();
+    analyzeLayers({ proto });
+    const used = process.cpuUsage(start);
+    cpu.push((used.user + used.system) / 1000);
+  }
+  const m = median(cpu);
+  console.log(`layer analysis, 10,000 nodes (5,000 weights): median ${m.toFixed(0)} ms CPU (${m < TARGET_CPU_MS ? 'ok' : 'OVER'}, target < ${TARGET_CPU_MS} ms)`);
+}
+
 export async function run(): Promise<void> {
   const { dir, cleanup } = makeTempDir('onnxq-bench-inspect-');
   try {
@@ -80,6 +97,7 @@ export async function run(): Promise<void> {
     const ext = path.join(externalDir, 'large.onnx');
     saveModel(source.proto, ext, { source, externalData: 'always' });
     measure('external data', ext);
+    measureAnalysis();
   } finally {
     cleanup();
   }

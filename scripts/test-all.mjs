@@ -42,7 +42,7 @@ function readCounts(step) {
   const file = step.counts === 'node' ? countsFile : path.join(ROOT, step.counts);
   try {
     const c = JSON.parse(fs.readFileSync(file, 'utf8'));
-    return { passed: c.passed ?? 0, failed: c.failed ?? 0, skipped: (c.skipped ?? 0) + (c.pending ?? 0) };
+    return { passed: c.passed ?? 0, failed: c.failed ?? 0, skipped: (c.skipped ?? 0) + (c.pending ?? 0), flaky: (c.flaky ?? []).map((f) => f.file) };
   } catch {
     return undefined;
   }
@@ -71,7 +71,8 @@ for (const step of STEPS) {
 console.log('\n=== summary');
 const total = { passed: 0, failed: 0, skipped: 0 };
 for (const r of results) {
-  const c = r.counts ? `  (${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped)` : '';
+  const flaky = r.counts?.flaky?.length ? `; flaky, passed when run again: ${r.counts.flaky.join(', ')}` : '';
+  const c = r.counts ? `  (${r.counts.passed} passed, ${r.counts.failed} failed, ${r.counts.skipped} skipped${flaky})` : '';
   console.log(`${r.name.padEnd(12)} ${r.state}${r.s !== undefined ? `  ${r.s.toFixed(1)} s` : ''}${c}`);
   for (const k of Object.keys(total)) total[k] += r.counts?.[k] ?? 0;
 }

@@ -280,10 +280,19 @@ export async function waitForTrustContextKeys(page, timeout = 30000) {
  * palette), so this queries once: callers wait for what makes the entry available first.
  */
 export async function runCommand(page, label, { timeout = 15000 } = {}) {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout });
-  await input.fill('>' + label);
+  // A webview that takes focus just then (a graph revealing its selection) closes the palette as it
+  // opens: open it again, up to three times, as a person would.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout });
+    try {
+      await input.fill('>' + label, { timeout: 3000 });
+      break;
+    } catch (e) {
+      if (attempt === 3 || (await input.isVisible())) throw e;
+    }
+  }
   const typedAt = await page.evaluate(() => performance.now());
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();
   await row.waitFor({ state: 'visible', timeout }).catch(async () => {

@@ -4,7 +4,7 @@
 // (static QDQ) with its comparison report next to it: the per-layer error shows as a heat scale
 // with a legend, a quantized tensor found by search shows the scale and zero point `inspect`
 // reports, and Q/DQ units fold into one node. A Gemm excluded from the graph stays float after
-// Quantize with Defaults. Screenshots: graph-dark.png, graph-light.png.
+// Quantize with Defaults, and quantizing again adds digits_mlp.int8-2.onnx beside it. Screenshots: graph-dark.png, graph-light.png.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -209,6 +209,13 @@ describe('graph view (UI)', () => {
       // The other two Gemms became integer kernels.
       assert.deepEqual(layers.filter((l) => l.opType === 'Gemm').map((l) => l.node), ['/fc2/Gemm']);
       assert.equal(layers.filter((l) => l.opType === 'MatMulInteger').length, 2);
+      // Once more: a new run beside the first, which is left as it was (no replace prompt).
+      const first = fs.readFileSync(out);
+      await runCommand(s.page, 'ONNX Quantizer: Quantize with Defaults');
+      const second = path.join(s.workspace, 'digits_mlp.int8-2.onnx');
+      await waitUntil('digits_mlp.int8-2.onnx to be written', async () => fs.existsSync(second), { timeout: 120000 });
+      assert.equal(await s.page.locator('.monaco-dialog-box').count(), 0, 'no replace prompt');
+      assert.ok(fs.readFileSync(out).equals(first), 'digits_mlp.int8.onnx left as it was');
     } catch (e) { s.markFailed(); broken = true; throw e; }
   });
 

@@ -86,6 +86,12 @@ async function quantizeCommand(services: Services, arg: unknown, rawOptions: unk
       plan.options.excludeNodes = kept.nodes;
       services.log.info(`${kept.text}: ${kept.nodes.join(', ')}`);
     }
+    if (useDefaults && !programmatic && fs.existsSync(plan.output)) {
+      // As Quantize… proposes: quantizing again adds a run beside the earlier ones, never replaces one unasked.
+      const next = nextRunOutput(model.fsPath, plan.output, plan.output);
+      services.log.info(`${path.basename(plan.output)} exists: this run writes ${path.basename(next)}`);
+      plan.output = next;
+    }
     if (!programmatic && !plan.options.force && fs.existsSync(plan.output)) {
       if (!(await confirmReplace(plan.output))) return undefined;
       plan.options.force = true;
