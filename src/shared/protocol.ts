@@ -424,6 +424,7 @@ const QUANTIZE_RESULT: Shape<QuantizeResult> = {
   warnings: isStrings,
   inputShapes: opt(isText),
   conversion: opt(isText),
+  compensatedNodes: opt(isStrings),
   fidelity: opt(matches(QUANTIZE_FIDELITY)),
   speed: opt(matches(QUANTIZE_SPEED)),
 };

@@ -175,6 +175,7 @@ export function resultJson(r: QuantizeResult): Record<string, unknown> {
     effectiveOptions: r.effectiveOptions,
     warnings: r.warnings,
     ...(r.conversion ? { conversion: r.conversion } : {}),
+    ...(r.compensatedNodes ? { compensatedNodes: r.compensatedNodes } : {}),
   };
 }
 
@@ -219,6 +220,7 @@ export const quantizeCommand: CommandModule = {
       ['skipped nodes', result.skippedNodes.length],
       ['seconds', result.seconds.toFixed(2)],
       ...(result.conversion ? [['opset', result.conversion]] : []),
+      ...(result.compensatedNodes ? [['GPTQ', `error compensation from the calibration data on ${result.compensatedNodes.length} node(s)`]] : []),
     ];
     if (result.inputShapes) rows.push(['probe inputs', result.inputShapes]);
     if (result.speed) rows.push(['speed vs float', result.speed.verdict === 'slower' ? `SLOWER: ${result.speed.summary}` : result.speed.summary]);

@@ -138,7 +138,7 @@ function withGraph(proto: ModelProto, _source: Pick<OnnxModel, 'external'> | und
  * tensor: ONNX Runtime runs nodes in about this order, so the tensor is consumed and freed at once
  * instead of staying alive until extra nodes appended at the end would run.
  */
-function afterProducers(graph: NodeProto[], extra: NodeProto[]): NodeProto[] {
+export function afterProducers(graph: NodeProto[], extra: NodeProto[]): NodeProto[] {
   if (extra.length === 0) return graph;
   const readers = new Map<string, NodeProto[]>();
   for (const n of extra) {
@@ -196,7 +196,7 @@ function feedsOf(batch: Batch): Record<string, OrtTensor> {
   return feeds;
 }
 
-async function runOnce(session: InferenceSession, batch: Batch, names: string[]): Promise<Record<string, OrtTensor>> {
+export async function runOnce(session: InferenceSession, batch: Batch, names: string[]): Promise<Record<string, OrtTensor>> {
   try {
     return (await session.run(feedsOf(batch), names)) as Record<string, OrtTensor>;
   } catch (e) {

@@ -196,6 +196,7 @@ async function quantizeOnce(input: string, output: string, options: QuantizeOpti
       warnings: [...warnings, ...engine.warnings],
       ...(probe ? { inputShapes: `${probe.shapes} (${probe.origin})` } : {}),
       ...(conversion ? { conversion: conversion.summary } : {}),
+      ...(engine.compensatedNodes ? { compensatedNodes: engine.compensatedNodes } : {}),
       ...(fidelity ? { fidelity } : {}),
       ...(speed ? { speed } : {}),
     };

@@ -106,7 +106,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     warnings.push('dynamic mode quantizes activations to uint8 (DynamicQuantizeLinear is uint8-only); --activation-type int8 ignored');
   }
   if (o.preset === 'gpu' && options.mode !== 'static') warnings.push('the gpu preset targets TensorRT, which wants static QDQ (--mode static); this mode is CPU-oriented');
-  if (options.mode !== 'static' && o.calibrationData) warnings.push(`calibration data is only used by static mode (and to validate the output)`);
+  if (options.mode !== 'static' && options.mode !== 'weight-only' && o.calibrationData) warnings.push(`calibration data is only used by static and weight-only mode (and to validate the output)`);
   if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined || o.accuracyLevel !== undefined || o.weightClipping !== undefined)) {
     warnings.push('--weight-bits, --block-size, --accuracy-level and --weight-clipping apply to weight-only mode only');
   }
@@ -178,7 +178,10 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
     if (r.calibrationMethod !== 'minmax') out.histogramBins = r.histogramBins;
     if (r.movingAverage) out.movingAverage = true;
   }
-  if (r.mode === 'weight-only') Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize, accuracyLevel: r.accuracyLevel, weightClipping: r.weightClipping });
+  if (r.mode === 'weight-only') {
+    Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize, accuracyLevel: r.accuracyLevel, weightClipping: r.weightClipping });
+    if (r.calibrationData) Object.assign(out, { calibrationData: r.calibrationData, calibrationBatch: r.calibrationBatch, memoryBudget: r.memoryBudget });
+  }
   if (r.mode === 'dynamic') out.quantizeConv = r.quantizeConv;
   return out;
 }

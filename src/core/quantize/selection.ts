@@ -65,6 +65,8 @@ export interface EngineResult {
   quantizedKeys?: string[];
   skippedNodes: SkippedNode[];
   warnings: string[];
+  /** Weight-only with calibration data: keys of the nodes whose weights got GPTQ error compensation. */
+  compensatedNodes?: string[];
 }
 
 export type SelectionVerdict = { selected: true } | { selected: false; reason: string };

@@ -136,6 +136,8 @@ export interface QuantizeResult {
   inputShapes?: string;
   /** Set when the model was below the opset the mode needs: "converted opset 9 → 13: 14 nodes rewritten". */
   conversion?: string;
+  /** Weight-only with calibration data: keys of the nodes whose weights got GPTQ error compensation. */
+  compensatedNodes?: string[];
   /** The output against the float model (unless `fidelity: false`). */
   fidelity?: QuantizeFidelity;
   /** Float vs quantized latency on this CPU (unless `speedCheck: false` or nothing was quantized). */

@@ -10,12 +10,15 @@ import { attrFloat, attrInt, makeNode } from '../onnx/builder';
 import { DataType, dtypeName } from '../onnx/dtype';
 import type { OnnxModel } from '../onnx/model';
 import type { ExternalDataWriter } from '../onnx/save';
-import type { NodeProto } from '../onnx/schema';
+import type { ModelProto, NodeProto } from '../onnx/schema';
 import { floatTensor, makeTensor, tensorShape } from '../onnx/tensor';
 import type { JobContext } from '../progress';
 import { RewriteDriver, type Handlers, type OpHandler, type Rewrite, type RewriteContext } from './driver';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions } from './selection';
 import { modeOps } from '../onnx/op-rules';
+import { indexModel } from '../onnx/graph-index';
+import { loadCalibrationData, modelInputs } from '../calibrate/data';
+import { collectGrams, gptqCompensator, type GramTarget } from './gptq';
 
 const MS = 'com.microsoft';
 
@@ -34,11 +37,24 @@ function roundAway(x: number): number {
   return x < 0 ? -Math.round(-x) : Math.round(x);
 }
 
+/** Called after row k of the weight is rounded, with w[k] − dequantized per column; may change the rows after k (GPTQ). */
+export type RowCompensation = (k: number, residual: Float64Array) => void;
+
 /**
  * Block-quantize a row-major [K, N] weight for MatMulNBits. Each output column n gets
- * ceil(K / blockSize) blocks along K.
+ * ceil(K / blockSize) blocks along K. Rows are read in order, each block's range when the block is
+ * reached, so `compensate` may change rows not yet read.
  */
-export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits: 4 | 8, blockSize: number, symmetric: boolean, clipping: WeightClipping = 'none'): BlockQuantized {
+export function quantizeBlocks(
+  w: ArrayLike<number>,
+  K: number,
+  N: number,
+  bits: 4 | 8,
+  blockSize: number,
+  symmetric: boolean,
+  clipping: WeightClipping = 'none',
+  compensate?: RowCompensation,
+): BlockQuantized {
   const kBlocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
   const qmax = (1 << bits) - 1;
@@ -54,6 +70,7 @@ export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits:
   const ext = new Float64Array(N); // symmetric: signed value of largest magnitude
   const zps = new Int32Array(N);
   const invs = new Float32Array(N);
+  const residual = compensate ? new Float64Array(N) : undefined;
   for (let b = 0; b < kBlocks; b++) {
     const k0 = b * blockSize;
     const len = Math.min(blockSize, K - k0);
@@ -101,7 +118,9 @@ export function quantizeBlocks(w: ArrayLike<number>, K: number, N: number, bits:
         const v = pad ? 0 : w[row + n]!;
         const q = Math.min(qmax, Math.max(0, roundAway(Math.fround(Math.fround(v * invs[n]!) + zps[n]!))));
         data[(n * kBlocks + b) * blob + byteInBlob]! |= q << shift;
+        if (residual) residual[n] = v - (q - (zps[n] ?? 0)) * (scales[n * kBlocks + b] ?? 0);
       }
+      if (compensate && residual && !pad) compensate(k0 + i, residual);
     }
   }
   return { data, scales, zeroPoints, kBlocks };
@@ -247,6 +266,10 @@ export interface WeightOnlyExtra {
   /** Symmetric blocks (no zero points). Default false: asymmetric, as ORT's tool. */
   symmetric?: boolean;
   accuracyLevel?: number;
+  /** XᵀX of MatMul inputs on calibration data, by tensor name: those weights get GPTQ error compensation. */
+  grams?: ReadonlyMap<string, Float64Array>;
+  /** Filled with the keys of the nodes quantized with GPTQ. */
+  compensated?: string[];
 }
 
 /** Op types weight-only mode handles by default. */
@@ -286,7 +309,15 @@ export function weightOnlyMatMul(extra: WeightOnlyExtra = {}): OpHandler {
         w = new Float32Array(K * N);
         for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] = (transB ? src[n * K + k]! : src[k * N + n]!) * alpha;
       }
-      const q = quantizeBlocks(w, K, N, bits, blockSize, extra.symmetric ?? false, rc.options.weightClipping);
+      const gram = extra.grams?.get(a);
+      let compensate: RowCompensation | undefined;
+      if (gram?.length === K * K) {
+        // GPTQ changes the rows it has not rounded yet: never the model's own values.
+        if (w === src) w = Float32Array.from(src);
+        compensate = gptqCompensator(gram, K, N, w);
+        extra.compensated?.push(nodeName(node));
+      }
+      const q = quantizeBlocks(w, K, N, bits, blockSize, extra.symmetric ?? false, rc.options.weightClipping, compensate);
       const qName = rc.unique(`${b}_Q${bits}`);
       const sName = rc.unique(`${b}_scales`);
       rc.store(wt, makeTensor(qName, DataType.UINT8, [N, q.kBlocks, (blockSize * bits) / 8], q.data));
@@ -375,8 +406,46 @@ export async function quantizeWeightOnly(
   writer?: ExternalDataWriter,
   extra: WeightOnlyExtra = {},
 ): Promise<EngineResult> {
+  const withData = options.calibrationData ? { ...extra, ...(await calibrationGrams(model, options, selection, ctx)), compensated: [] as string[] } : extra;
   const driver = new RewriteDriver(model, options, selection, ctx, writer);
-  await driver.rewriteNodes(weightOnlyHandlers(extra), WEIGHT_ONLY_OP_TYPES);
+  await driver.rewriteNodes(weightOnlyHandlers(withData), WEIGHT_ONLY_OP_TYPES);
   const r = driver.finish();
-  return { proto: r.proto, quantizedNodes: r.quantizedNodes, quantizedKeys: r.quantizedKeys, skippedNodes: r.skippedNodes, warnings: r.warnings };
+  const warnings = [...r.warnings];
+  if (withData.compensated) {
+    const n = withData.compensated.length;
+    ctx.log?.(`GPTQ error compensation on ${n} node(s) from the calibration data`);
+    if (n === 0 && r.quantizedNodes > 0) warnings.push('calibration data given, but no quantized MatMul reads an activation of the main graph: round-to-nearest only');
+  }
+  return { proto: r.proto, quantizedNodes: r.quantizedNodes, quantizedKeys: r.quantizedKeys, skippedNodes: r.skippedNodes, warnings, ...(withData.compensated ? { compensatedNodes: withData.compensated } : {}) };
+}
+
+/**
+ * The activation tensors whose statistics GPTQ needs: input A of each selected main-graph MatMul /
+ * Gemm with a constant 2-D float32 weight (body activations cannot be model outputs).
+ */
+export function gramTargets(proto: ModelProto, selection: NodeSelection): GramTarget[] {
+  const index = indexModel(proto);
+  const byTensor = new Map<string, number>();
+  for (const node of proto.graph?.node ?? []) {
+    if ((node.domain !== '' && node.domain !== 'ai.onnx') || (node.opType !== 'MatMul' && node.opType !== 'Gemm')) continue;
+    if (!selection.check(node, WEIGHT_ONLY_OP_TYPES).selected) continue;
+    const [a, b] = node.input;
+    if (!a || !b || index.constant(a)) continue;
+    const t = index.constant(b)?.tensor;
+    if (!t || t.dataType !== DataType.FLOAT || t.dims.length !== 2) continue;
+    if (node.opType === 'Gemm' && attrInt(node, 'transA', 0) !== 0) continue;
+    const transB = node.opType === 'Gemm' && attrInt(node, 'transB', 0) !== 0;
+    const K = Number(transB ? t.dims[1] : t.dims[0]);
+    if (K >= 16) byTensor.set(a, K);
+  }
+  return [...byTensor].map(([tensor, K]) => ({ tensor, K }));
+}
+
+async function calibrationGrams(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext): Promise<{ grams: Map<string, Float64Array> }> {
+  const graph = model.proto.graph;
+  if (!graph) return { grams: new Map() };
+  const data = loadCalibrationData(options.calibrationData, modelInputs(graph), options.dataRoots);
+  const targets = gramTargets(model.proto, selection);
+  const grams = await collectGrams(model, model.proto, targets, data, { batchSize: options.calibrationBatch, memoryBudget: options.memoryBudget * 2 ** 20 }, ctx);
+  return { grams };
 }
