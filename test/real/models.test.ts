@@ -38,7 +38,14 @@ import { cachedPath, fetchModels, REAL_MODELS, type RealModel } from './catalog'
 import { releaseFloatSessions, taskSpec, type TaskRun, type TaskSpec } from './tasks';
 
 const FAST = process.env.REAL_FAST === '1';
-const MODES: QuantMode[] = ['dynamic', 'static', 'weight-only', 'fp16'];
+/** Each mode once; weight-only also with --weight-rounding gptq on the calibration data. */
+const VARIANTS: { label: string; mode: QuantMode; gptq?: true }[] = [
+  { label: 'dynamic', mode: 'dynamic' },
+  { label: 'static', mode: 'static' },
+  { label: 'weight-only', mode: 'weight-only' },
+  { label: 'weight-only GPTQ', mode: 'weight-only', gptq: true },
+  { label: 'fp16', mode: 'fp16' },
+];
 const FLOOR_DB = 20;
 const FLOOR_COSINE = 0.99;
 // A 1024² segmentation net takes minutes in static mode on 2 shared cores (calibration, validation, fidelity).
@@ -46,7 +53,7 @@ const TIMEOUT_MS = 600_000;
 
 interface Row {
   model: string;
-  mode: QuantMode;
+  mode: string;
   verdict: 'ok' | 'low' | 'warned' | 'unchanged' | 'refused' | 'crashed' | 'wrong';
   quantized?: number;
   sqnrDb?: number | null;
@@ -89,27 +96,28 @@ async function writeCalibration(spec: TaskSpec, folder: string): Promise<string>
 
 const fidelityWarning = (warnings: string[]) => warnings.find((w) => /fidelity|sqnr|cosine|below the floor/i.test(w));
 
-async function quantizeAndMeasure(m: RealModel, mode: QuantMode, spec: TaskSpec, float: TaskRun, calibration: string): Promise<Row> {
-  const out = path.join(tempDir, `${m.id}.${mode}.onnx`);
+async function quantizeAndMeasure(m: RealModel, variant: (typeof VARIANTS)[number], spec: TaskSpec, float: TaskRun, calibration: string): Promise<Row> {
+  const { mode, label } = variant;
+  const out = path.join(tempDir, `${m.id}.${label.replace(/ /g, '-')}.onnx`);
   // The quantizer judges its own fidelity on realistic samples of the task, as a user's --data gives it (generated
   // inputs do not look like the model's data: a wake-word head is 48 dB on them and -1 dB on speech embeddings).
-  const options = { mode, force: true, ...(mode === 'static' ? { calibrationData: calibration } : { fidelityData: calibration }) };
+  const options = { mode, force: true, ...(mode === 'static' ? { calibrationData: calibration } : variant.gptq ? { weightRounding: 'gptq' as const, calibrationData: calibration } : { fidelityData: calibration }) };
   const q = await quantizeGuarded(cachedPath(m), out, options, TIMEOUT_MS);
-  if (q.kind === 'refused') return { model: m.id, mode, verdict: 'refused', note: classOf(q.message) };
-  if (q.kind === 'crashed') return { model: m.id, mode, verdict: 'crashed', note: q.stack ?? q.message };
+  if (q.kind === 'refused') return { model: m.id, mode: label, verdict: 'refused', note: classOf(q.message) };
+  if (q.kind === 'crashed') return { model: m.id, mode: label, verdict: 'crashed', note: q.stack ?? q.message };
   const r = q.result;
   let cand: TaskRun;
   try {
     cand = await runTask(out, spec);
   } catch (e) {
-    return { model: m.id, mode, verdict: 'wrong', quantized: r.quantizedNodes, note: `ONNX Runtime on the written model: ${(e as Error).message.split('\n')[0]}` };
+    return { model: m.id, mode: label, verdict: 'wrong', quantized: r.quantizedNodes, note: `ONNX Runtime on the written model: ${(e as Error).message.split('\n')[0]}` };
   } finally {
     fs.rmSync(out, { force: true });
     fs.rmSync(`${out}.data`, { force: true });
   }
   const acc = new ErrorAccumulator();
   acc.add(float.output, cand.output);
-  const row: Row = { model: m.id, mode, verdict: 'ok', quantized: r.quantizedNodes, sqnrDb: acc.sqnrDb, cosine: acc.cosine, metric: spec.score(float, cand), metricName: spec.metric, ratio: r.sizeRatio };
+  const row: Row = { model: m.id, mode: label, verdict: 'ok', quantized: r.quantizedNodes, sqnrDb: acc.sqnrDb, cosine: acc.cosine, metric: spec.score(float, cand), metricName: spec.metric, ratio: r.sizeRatio };
   if (r.quantizedNodes === 0) return { ...row, verdict: 'unchanged', note: r.skippedNodes[0] ? classOf(r.skippedNodes[0].reason) : 'no quantizable node' };
   const faithful = acc.sqnrDb === null || acc.sqnrDb >= FLOOR_DB || acc.cosine >= FLOOR_COSINE;
   if (faithful) return row;
@@ -139,9 +147,9 @@ for (const m of models) {
       assert.ok(float.output.length > 0);
       assert.ok(float.output.every(Number.isFinite), 'float outputs are finite');
     });
-    for (const mode of MODES) {
-      test(`${mode}: no crash; a written model runs in ONNX Runtime; quantized means within the floor or warned`, async () => {
-        const row = await quantizeAndMeasure(m, mode, spec, float, calibration);
+    for (const variant of VARIANTS) {
+      test(`${variant.label}: no crash; a written model runs in ONNX Runtime; quantized means within the floor or warned`, async () => {
+        const row = await quantizeAndMeasure(m, variant, spec, float, calibration);
         rows.push(row);
         assert.notEqual(row.verdict, 'crashed', row.note);
         assert.notEqual(row.verdict, 'wrong', row.note);

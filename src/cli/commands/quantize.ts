@@ -12,7 +12,7 @@ import { readRecipePlan } from '../recipe';
 const USAGE =
   'onnx-quantizer quantize MODEL -o OUT | --recipe FILE.quant.json [MODEL] [-o OUT] [--mode dynamic|static|weight-only|fp16] [--format qdq|qoperator] ' +
   '[--calibration-data PATH] [--calibration-method minmax|percentile|entropy] [--calibration-batch N] [--memory-budget MB] [--percentile P] [--per-channel] ' +
-  '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--accuracy-level 0|1|2|4] [--weight-clipping none|mse] [--preset x86|arm|gpu] ' +
+  '[--reduce-range] [--symmetric-activations] [--weight-bits 4|8] [--block-size N] [--accuracy-level 0|1|2|4] [--weight-clipping none|mse] [--weight-rounding nearest|gptq] [--preset x86|arm|gpu] ' +
   '[--op-types A,B] [--nodes A,B] [--exclude-nodes A,B] [--input-shape NAME=D1xD2…]… [--input NAME=VALUE|FILE.npy]… ' +
   '[--no-validate] [--force] [--json] ' +
   '[--data PATH] [--min-sqnr DB] [--fidelity-floor DB[,COSINE]] [--no-fidelity] [--no-speed-check] [--require-speedup X] ' +
@@ -37,6 +37,7 @@ export const QUANTIZE_FLAGS = {
   'block-size': { type: 'string' },
   'accuracy-level': { type: 'string' },
   'weight-clipping': { type: 'string' },
+  'weight-rounding': { type: 'string' },
   preset: { type: 'string' },
   'op-types': { type: 'string' },
   nodes: { type: 'string' },
@@ -104,6 +105,8 @@ export function parseQuantizeArgs(argv: string[]): QuantizeArgs {
   if (level) options.accuracyLevel = Number(level) as 0 | 1 | 2 | 4;
   const clipping = oneOf(values['weight-clipping'], 'weight-clipping', ['none', 'mse'] as const);
   if (clipping) options.weightClipping = clipping;
+  const rounding = oneOf(values['weight-rounding'], 'weight-rounding', ['nearest', 'gptq'] as const);
+  if (rounding) options.weightRounding = rounding;
   if (values['block-size'] !== undefined) options.blockSize = numberOption(values['block-size'], 'block-size', 32, 16);
   const preset = oneOf(values.preset, 'preset', ['x86', 'arm', 'gpu'] as const);
   if (preset) options.preset = preset;

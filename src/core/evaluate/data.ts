@@ -302,8 +302,14 @@ export function feedsFor(data: InputData, start: number, count: number): Record<
 
 /** Take the first `count` samples (or fewer when the data holds fewer). */
 export function firstSamples(data: InputData, count: number): InputData {
-  const n = Math.min(count, data.samples);
-  if (n === data.samples) return data;
+  return sampleRange(data, 0, count);
+}
+
+/** Take `count` samples from sample `start` on (or fewer when the data holds fewer). */
+export function sampleRange(data: InputData, start: number, count: number): InputData {
+  const from = Math.min(Math.max(0, start), data.samples);
+  const n = Math.min(count, data.samples - from);
+  if (from === 0 && n === data.samples) return data;
   const arrays = new Map<string, NpyArray>();
   for (const [name, arr] of data.arrays) {
     if (data.fixed?.has(name)) {
@@ -311,7 +317,7 @@ export function firstSamples(data: InputData, count: number): InputData {
       continue;
     }
     const perSample = arr.data.length / Math.max(1, arr.shape[0] ?? 1);
-    arrays.set(name, { dtype: arr.dtype, shape: [n, ...arr.shape.slice(1)], data: arr.data.subarray(0, n * perSample) });
+    arrays.set(name, { dtype: arr.dtype, shape: [n, ...arr.shape.slice(1)], data: arr.data.subarray(from * perSample, (from + n) * perSample) });
   }
   return { ...data, samples: n, arrays };
 }

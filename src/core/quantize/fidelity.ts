@@ -5,7 +5,8 @@
  * the worst layers; below `--min-sqnr` it fails and the output is removed.
  */
 import { CancelledError, InputError, WorkError } from '../errors';
-import { generateInputData, firstSamples, loadInputData, modelInputs, type InputData } from '../evaluate/data';
+import { generateInputData, firstSamples, loadInputData, modelInputs, sampleRange, type InputData } from '../evaluate/data';
+import { gptqHeldOut } from './gptq';
 import { DEFAULT_FIDELITY_FLOOR, fidelityFigures, fidelityWarning, quantizationFidelity } from '../evaluate/fidelity';
 import type { OnnxModel } from '../onnx/model';
 import type { JobContext } from '../progress';
@@ -66,10 +67,16 @@ export interface FidelityInputs {
   origin: QuantizeFidelity['inputs'];
 }
 
-/** The samples fidelity runs on: --data, else the calibration data (static), else generated inputs. */
+/** The samples fidelity runs on: --data, else the calibration data (static; GPTQ: the samples it held out), else generated inputs. */
 export function fidelityInputs(model: Pick<OnnxModel, 'proto'>, options: QuantizeOptions, resolved: ResolvedOptions): FidelityInputs {
   const specs = modelInputs(model.proto);
   if (options.fidelityData) return { data: firstSamples(loadInputData(options.fidelityData, specs, options.inputs, resolved.dataRoots), MAX_SAMPLES), origin: 'data' };
+  if (resolved.mode === 'weight-only' && resolved.weightRounding === 'gptq' && resolved.calibrationData) {
+    // The samples GPTQ held out of its statistics (all of them when there are too few to split).
+    const all = loadInputData(resolved.calibrationData, specs, options.inputs, resolved.dataRoots);
+    const held = gptqHeldOut(all.samples);
+    return { data: sampleRange(all, held ? all.samples - held : 0, Math.min(MAX_SAMPLES, held || all.samples)), origin: 'calibration data' };
+  }
   if (resolved.mode === 'static' && resolved.calibrationData) {
     return { data: firstSamples(loadInputData(resolved.calibrationData, specs, options.inputs, resolved.dataRoots), MAX_SAMPLES), origin: 'calibration data' };
   }

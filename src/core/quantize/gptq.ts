@@ -22,10 +22,24 @@ import { sessionOf } from '../calibrate/stages';
 import { batchCount, batches, type CalibrationData } from '../calibrate/data';
 import { formatBytes } from '../report/format';
 
+/** What GPTQ measured for one activation tensor: XᵀX (float64, row-major [K, K]) over `rows` rows of X. */
+export interface Gram {
+  xtx: Float64Array;
+  rows: number;
+}
+
 export interface GramTarget {
   /** The activation tensor (MatMul's A) whose features are the weight's K rows. */
   tensor: string;
   K: number;
+}
+
+/**
+ * Calibration samples GPTQ leaves out of its statistics, the last quarter (none below 4 samples):
+ * the result's fidelity is measured on them, samples the compensation never fitted.
+ */
+export function gptqHeldOut(samples: number): number {
+  return samples >= 4 ? Math.floor(samples / 4) : 0;
 }
 
 /** Dampening added to H's diagonal, as a share of its mean (GPTQ's default). */
@@ -53,14 +67,14 @@ function slicesOf(targets: GramTarget[], capBytes: number): GramTarget[][] {
 }
 
 /** A copy of the model that also outputs XᵀX (float32 [K, K]) of each target, X = the target reshaped to [-1, K]. */
-function gramModel(proto: ModelProto, targets: GramTarget[]): { model: ModelProto; outputs: string[] } {
+function gramModel(proto: ModelProto, targets: GramTarget[]): { model: ModelProto; outputs: { gram: string; shape: string }[] } {
   const graph = proto.graph;
   if (!graph) throw new WorkError('the model has no graph to calibrate');
   const reshapes: NodeProto[] = [];
   const transposes: NodeProto[] = [];
   const products: NodeProto[] = [];
   const shapes: TensorProto[] = [];
-  const outputs: string[] = [];
+  const outputs: { gram: string; shape: string }[] = [];
   targets.forEach((t, i) => {
     const base = `${t.tensor}__gptq_${i}`;
     const shape = `${base}_shape`;
@@ -68,11 +82,16 @@ function gramModel(proto: ModelProto, targets: GramTarget[]): { model: ModelProt
     reshapes.push(makeNode('Reshape', [t.tensor, shape], [`${base}_rows`], {}, { name: `${base}_rows` }));
     transposes.push(makeNode('Transpose', [`${base}_rows`], [`${base}_cols`], { perm: [1, 0] }, { name: `${base}_cols` }));
     products.push(makeNode('MatMul', [`${base}_cols`, `${base}_rows`], [`${base}_gram`], {}, { name: `${base}_gram` }));
-    outputs.push(`${base}_gram`);
+    // [rows, K]: how many rows this batch gave.
+    transposes.push(makeNode('Shape', [`${base}_rows`], [`${base}_count`], {}, { name: `${base}_count` }));
+    outputs.push({ gram: `${base}_gram`, shape: `${base}_count` });
   });
   // Each added node right after what it reads, so every activation is freed as in plain inference.
   const node = afterProducers(afterProducers(afterProducers(graph.node, reshapes), transposes), products);
-  const output = [...graph.output, ...targets.map((t, i) => makeValueInfo(outputs[i] ?? '', DataType.FLOAT, [t.K, t.K]))];
+  const output = [
+    ...graph.output,
+    ...targets.flatMap((t, i) => [makeValueInfo(outputs[i]?.gram ?? '', DataType.FLOAT, [t.K, t.K]), makeValueInfo(outputs[i]?.shape ?? '', DataType.INT64, [2])]),
+  ];
   const newGraph = create(GraphProtoSchema, { ...graph, node, initializer: [...graph.initializer, ...shapes], output });
   return { model: create(ModelProtoSchema, { ...proto, graph: newGraph }), outputs };
 }
@@ -84,9 +103,9 @@ export interface GramOptions {
   threads?: number;
 }
 
-/** XᵀX of each target over every calibration sample (float64, row-major [K, K]). */
-export async function collectGrams(model: OnnxModel, proto: ModelProto, targets: GramTarget[], data: CalibrationData, options: GramOptions, ctx: JobContext = {}): Promise<Map<string, Float64Array>> {
-  const grams = new Map<string, Float64Array>();
+/** XᵀX of each target over every calibration sample, by tensor name. */
+export async function collectGrams(model: OnnxModel, proto: ModelProto, targets: GramTarget[], data: CalibrationData, options: GramOptions, ctx: JobContext = {}): Promise<Map<string, Gram>> {
+  const grams = new Map<string, Gram>();
   const slices = slicesOf(targets, Math.max(options.memoryBudget / 2, 1));
   const perSlice = batchCount(data, options.batchSize);
   const total = slices.length * perSlice;
@@ -99,14 +118,17 @@ export async function collectGrams(model: OnnxModel, proto: ModelProto, targets:
     try {
       for (const batch of batches(data, options.batchSize)) {
         throwIfCancelled(ctx.signal);
-        const results = await runOnce(session, batch, outputs);
+        const results = await runOnce(session, batch, outputs.flatMap((o) => [o.gram, o.shape]));
         slice.forEach((t, i) => {
-          const out = results[outputs[i] ?? ''];
-          if (!out) throw new WorkError(`GPTQ: ONNX Runtime returned no statistics for '${t.tensor}'`);
+          const out = results[outputs[i]?.gram ?? ''];
+          const shape = results[outputs[i]?.shape ?? ''];
+          if (!out || !shape) throw new WorkError(`GPTQ: ONNX Runtime returned no statistics for '${t.tensor}'`);
           const values = out.data as Float32Array;
           let acc = grams.get(t.tensor);
-          if (!acc) grams.set(t.tensor, (acc = new Float64Array(t.K * t.K)));
-          for (let j = 0; j < values.length; j++) acc[j] = (acc[j] ?? 0) + (values[j] ?? 0);
+          if (!acc) grams.set(t.tensor, (acc = { xtx: new Float64Array(t.K * t.K), rows: 0 }));
+          const xtx = acc.xtx;
+          for (let j = 0; j < values.length; j++) xtx[j] = (xtx[j] ?? 0) + (values[j] ?? 0);
+          acc.rows += Number((shape.data as BigInt64Array)[0] ?? 0n);
         });
         done++;
         ctx.onProgress?.({ stage: 'calibrating', fraction: done / Math.max(total, 1), message: `GPTQ statistics: ${done}/${total} batch(es)` });

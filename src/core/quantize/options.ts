@@ -53,6 +53,9 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
   }
   if (o.fidelity === false && o.minSqnrDb !== undefined) throw new InputError('--min-sqnr needs the fidelity measurement (it was turned off)');
   if (o.accuracyLevel !== undefined && ![0, 1, 2, 4].includes(o.accuracyLevel)) throw new InputError(`--accuracy-level must be 0, 1, 2 or 4, got ${String(o.accuracyLevel)}`);
+  if (o.weightRounding !== undefined && o.weightRounding !== 'nearest' && o.weightRounding !== 'gptq') {
+    throw new InputError(`--weight-rounding must be nearest or gptq, got '${String(o.weightRounding)}'`);
+  }
   if (o.weightClipping !== undefined && o.weightClipping !== 'none' && o.weightClipping !== 'mse') {
     throw new InputError(`--weight-clipping must be none or mse, got '${String(o.weightClipping)}'`);
   }
@@ -87,6 +90,7 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     blockSize: pick('blockSize', 32),
     accuracyLevel: pick('accuracyLevel', 0),
     weightClipping: pick('weightClipping', 'mse'),
+    weightRounding: pick('weightRounding', 'nearest'),
     preset: o.preset,
     quantizeConv: pick('quantizeConv', false),
     opTypes: o.opTypes && o.opTypes.length ? [...o.opTypes] : undefined,
@@ -106,9 +110,11 @@ export function resolveOptions(input: QuantizeOptions): Resolved {
     warnings.push('dynamic mode quantizes activations to uint8 (DynamicQuantizeLinear is uint8-only); --activation-type int8 ignored');
   }
   if (o.preset === 'gpu' && options.mode !== 'static') warnings.push('the gpu preset targets TensorRT, which wants static QDQ (--mode static); this mode is CPU-oriented');
-  if (options.mode !== 'static' && options.mode !== 'weight-only' && o.calibrationData) warnings.push(`calibration data is only used by static and weight-only mode (and to validate the output)`);
-  if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined || o.accuracyLevel !== undefined || o.weightClipping !== undefined)) {
-    warnings.push('--weight-bits, --block-size, --accuracy-level and --weight-clipping apply to weight-only mode only');
+  const gptq = options.mode === 'weight-only' && options.weightRounding === 'gptq';
+  if (options.mode !== 'static' && !gptq && o.calibrationData) warnings.push(`calibration data is only used by static mode and by weight-only with --weight-rounding gptq (and to validate the output)`);
+  if (gptq && !o.calibrationData) throw new InputError('--weight-rounding gptq needs --calibration-data: GPTQ measures each MatMul input on it');
+  if (options.mode !== 'weight-only' && (o.weightBits !== undefined || o.blockSize !== undefined || o.accuracyLevel !== undefined || o.weightClipping !== undefined || o.weightRounding !== undefined)) {
+    warnings.push('--weight-bits, --block-size, --accuracy-level, --weight-clipping and --weight-rounding apply to weight-only mode only');
   }
   const overridden = Object.entries(nodeOverrides ?? {});
   if (options.mode !== 'weight-only' && overridden.some(([, v]) => v.bits !== undefined)) {
@@ -179,8 +185,8 @@ export function effectiveOptions(r: ResolvedOptions): QuantizeOptions {
     if (r.movingAverage) out.movingAverage = true;
   }
   if (r.mode === 'weight-only') {
-    Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize, accuracyLevel: r.accuracyLevel, weightClipping: r.weightClipping });
-    if (r.calibrationData) Object.assign(out, { calibrationData: r.calibrationData, calibrationBatch: r.calibrationBatch, memoryBudget: r.memoryBudget });
+    Object.assign(out, { weightBits: r.weightBits, blockSize: r.blockSize, accuracyLevel: r.accuracyLevel, weightClipping: r.weightClipping, weightRounding: r.weightRounding });
+    if (r.weightRounding === 'gptq' && r.calibrationData) Object.assign(out, { calibrationData: r.calibrationData, calibrationBatch: r.calibrationBatch, memoryBudget: r.memoryBudget });
   }
   if (r.mode === 'dynamic') out.quantizeConv = r.quantizeConv;
   return out;

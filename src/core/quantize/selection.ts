@@ -30,6 +30,7 @@ export interface ResolvedOptions {
   blockSize: number;
   accuracyLevel: 0 | 1 | 2 | 4;
   weightClipping: 'none' | 'mse';
+  weightRounding: 'nearest' | 'gptq';
   preset: Preset | undefined;
   quantizeConv: boolean;
   /** User op-type filter; undefined = the mode's own default op types. */

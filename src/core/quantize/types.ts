@@ -57,6 +57,11 @@ export interface QuantizeOptions {
   accuracyLevel?: 0 | 1 | 2 | 4;
   /** Weight-only: each block's range by min/max ('none', round-to-nearest) or shrunk to the least squared error ('mse', default). */
   weightClipping?: 'none' | 'mse';
+  /**
+   * Weight-only: each weight rounded to the nearest level ('nearest', default) or with GPTQ error
+   * compensation from calibrationData ('gptq').
+   */
+  weightRounding?: 'nearest' | 'gptq';
   preset?: Preset;
   /** Dynamic mode: also quantize Conv (ConvInteger); off by default, it is rarely faster. */
   quantizeConv?: boolean;

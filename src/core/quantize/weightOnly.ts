@@ -18,7 +18,7 @@ import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions }
 import { modeOps } from '../onnx/op-rules';
 import { indexModel } from '../onnx/graph-index';
 import { loadCalibrationData, modelInputs } from '../calibrate/data';
-import { collectGrams, gptqCompensator, type GramTarget } from './gptq';
+import { collectGrams, gptqCompensator, gptqHeldOut, type Gram, type GramTarget } from './gptq';
 
 const MS = 'com.microsoft';
 
@@ -267,9 +267,11 @@ export interface WeightOnlyExtra {
   symmetric?: boolean;
   accuracyLevel?: number;
   /** XᵀX of MatMul inputs on calibration data, by tensor name: those weights get GPTQ error compensation. */
-  grams?: ReadonlyMap<string, Float64Array>;
+  grams?: ReadonlyMap<string, Gram>;
   /** Filled with the keys of the nodes quantized with GPTQ. */
   compensated?: string[];
+  /** Filled with the nodes left to round-to-nearest because their input gave fewer rows than it has features. */
+  tooFewRows?: { node: string; rows: number; K: number }[];
 }
 
 /** Op types weight-only mode handles by default. */
@@ -311,10 +313,12 @@ export function weightOnlyMatMul(extra: WeightOnlyExtra = {}): OpHandler {
       }
       const gram = extra.grams?.get(a);
       let compensate: RowCompensation | undefined;
-      if (gram?.length === K * K) {
+      // Fewer rows than features: XᵀX is singular and GPTQ would fit the calibration samples, not the layer.
+      if (gram && gram.xtx.length === K * K && gram.rows < K) extra.tooFewRows?.push({ node: nodeName(node), rows: gram.rows, K });
+      else if (gram?.xtx.length === K * K) {
         // GPTQ changes the rows it has not rounded yet: never the model's own values.
         if (w === src) w = Float32Array.from(src);
-        compensate = gptqCompensator(gram, K, N, w);
+        compensate = gptqCompensator(gram.xtx, K, N, w);
         extra.compensated?.push(nodeName(node));
       }
       const q = quantizeBlocks(w, K, N, bits, blockSize, extra.symmetric ?? false, rc.options.weightClipping, compensate);
@@ -406,7 +410,8 @@ export async function quantizeWeightOnly(
   writer?: ExternalDataWriter,
   extra: WeightOnlyExtra = {},
 ): Promise<EngineResult> {
-  const withData = options.calibrationData ? { ...extra, ...(await calibrationGrams(model, options, selection, ctx)), compensated: [] as string[] } : extra;
+  const gptq = options.weightRounding === 'gptq' && options.calibrationData;
+  const withData = gptq ? { ...extra, ...(await calibrationGrams(model, options, selection, ctx)), compensated: [] as string[], tooFewRows: [] as NonNullable<WeightOnlyExtra['tooFewRows']> } : extra;
   const driver = new RewriteDriver(model, options, selection, ctx, writer);
   await driver.rewriteNodes(weightOnlyHandlers(withData), WEIGHT_ONLY_OP_TYPES);
   const r = driver.finish();
@@ -414,7 +419,13 @@ export async function quantizeWeightOnly(
   if (withData.compensated) {
     const n = withData.compensated.length;
     ctx.log?.(`GPTQ error compensation on ${n} node(s) from the calibration data`);
-    if (n === 0 && r.quantizedNodes > 0) warnings.push('calibration data given, but no quantized MatMul reads an activation of the main graph: round-to-nearest only');
+    const few = withData.tooFewRows ?? [];
+    if (few.length) {
+      const first = few[0];
+      warnings.push(
+        `GPTQ left ${few.length} node(s) to round-to-nearest: their input gave fewer calibration rows than it has features (${first?.node}: ${first?.rows} rows for K = ${first?.K}), so XᵀX is singular and GPTQ would fit those samples only; more calibration samples let GPTQ work there`,
+      );
+    } else if (n === 0 && r.quantizedNodes > 0) warnings.push('--weight-rounding gptq: no quantized MatMul reads an activation of the main graph, so every weight was rounded to nearest');
   }
   return { proto: r.proto, quantizedNodes: r.quantizedNodes, quantizedKeys: r.quantizedKeys, skippedNodes: r.skippedNodes, warnings, ...(withData.compensated ? { compensatedNodes: withData.compensated } : {}) };
 }
@@ -441,10 +452,11 @@ export function gramTargets(proto: ModelProto, selection: NodeSelection): GramTa
   return [...byTensor].map(([tensor, K]) => ({ tensor, K }));
 }
 
-async function calibrationGrams(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext): Promise<{ grams: Map<string, Float64Array> }> {
+async function calibrationGrams(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext): Promise<{ grams: Map<string, Gram> }> {
   const graph = model.proto.graph;
   if (!graph) return { grams: new Map() };
-  const data = loadCalibrationData(options.calibrationData, modelInputs(graph), options.dataRoots);
+  const all = loadCalibrationData(options.calibrationData, modelInputs(graph), options.dataRoots);
+  const data = { ...all, samples: all.samples - gptqHeldOut(all.samples) };
   const targets = gramTargets(model.proto, selection);
   const grams = await collectGrams(model, model.proto, targets, data, { batchSize: options.calibrationBatch, memoryBudget: options.memoryBudget * 2 ** 20 }, ctx);
   return { grams };

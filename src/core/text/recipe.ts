@@ -61,6 +61,7 @@ const OPTION_TYPES: Record<keyof RecipeOptions, 'string' | 'number' | 'boolean' 
   blockSize: 'number',
   accuracyLevel: 'number',
   weightClipping: 'string',
+  weightRounding: 'string',
   preset: 'string',
   quantizeConv: 'boolean',
   opTypes: 'string[]',

@@ -29,6 +29,7 @@ export function staticOptions(overrides: Partial<ResolvedOptions> = {}): Resolve
     blockSize: 32,
     accuracyLevel: 0,
     weightClipping: 'none',
+    weightRounding: 'nearest',
     preset: 'x86',
     quantizeConv: false,
     opTypes: undefined,
