@@ -21,6 +21,7 @@ import { baseName, reportsOf } from './reportAdapter';
 import { runsView, type RunsView } from './runColumns';
 import { EXPORT_EXTENSIONS, exportText } from './exportReport';
 import { DASHBOARD_VIEW_TYPE } from './dashboardGate';
+import { watchReady, type ReadyWatch } from '../webviewReady';
 
 export interface PanelDeps {
   log: vscode.LogOutputChannel;
@@ -109,6 +110,7 @@ class RunsPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private posted = '';
+  private readonly started: ReadyWatch;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -120,14 +122,28 @@ class RunsPanel {
     webview.options = { enableScripts: true, localResourceRoots: deps.roots };
     webview.html = deps.shell(webview, 'Quantization runs');
     panel.iconPath = deps.icon;
+    this.started = watchReady({
+      reload: () => {
+        webview.html = deps.shell(webview, 'Quantization runs');
+      },
+      giveUp: () => {
+        deps.log.error(`dashboard of ${floatModel || 'a report'}: the webview did not start after 3 reloads (run "Developer: Reload Window")`);
+        void vscode.window.showWarningMessage(vscode.l10n.t('The runs dashboard did not load. Run "Developer: Reload Window" to show it again.'));
+      },
+      log: (m) => deps.log.info(`dashboard: ${m}`),
+    });
+    if (panel.visible) this.started.expect();
     this.disposables.push(
       webview.onDidReceiveMessage((raw: unknown) => {
         if (isDashboardToHostMessage(raw)) void this.onMessage(raw);
         else deps.log.warn(`dashboard: ignored malformed webview message ${JSON.stringify(raw)?.slice(0, 200)}`);
       }),
       panel.onDidChangeViewState((e) => {
-        if (e.webviewPanel.visible) this.refresh();
+        if (!e.webviewPanel.visible) return this.started.stop();
+        this.started.expect();
+        this.refresh();
       }),
+      { dispose: () => this.started.stop() },
     );
     if (floatModel) {
       // Reports written beside the model by anything (the CLI too) show up as runs.
@@ -179,6 +195,7 @@ class RunsPanel {
   private async onMessage(m: DashboardToHostMessage): Promise<void> {
     switch (m.type) {
       case 'ready':
+        this.started.ready();
         this.refresh(true);
         return;
       case 'export':
