@@ -8,8 +8,8 @@
 export interface ReadyWatchOptions {
   /** Set the webview's HTML again. */
   reload: () => void;
-  /** Every reload failed to bring the page up. */
-  giveUp: () => void;
+  /** Every one of the `attempts` reloads failed to bring the page up. */
+  giveUp: (attempts: number) => void;
   log: (message: string) => void;
   timeoutMs?: number;
   attempts?: number;
@@ -38,7 +38,7 @@ export function watchReady(o: ReadyWatchOptions): ReadyWatch {
     timer = setTimeout(() => {
       timer = undefined;
       if (reloads >= attempts) {
-        o.giveUp();
+        o.giveUp(attempts);
         return;
       }
       reloads++;

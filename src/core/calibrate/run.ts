@@ -171,9 +171,9 @@ export interface Footprint {
  * Split targets (in graph order, so a slice's tensors are computed close together) into slices
  * whose exposed bytes per sample stay under `capBytes`; a tensor larger than the cap is a slice alone.
  */
-export function planSlices(targets: CalibrationTarget[], bytesPerSample: Map<string, number>, capBytes: number): CalibrationTarget[][] {
-  const slices: CalibrationTarget[][] = [];
-  let current: CalibrationTarget[] = [];
+export function planSlices<T extends CalibrationTarget>(targets: T[], bytesPerSample: Map<string, number>, capBytes: number): T[][] {
+  const slices: T[][] = [];
+  let current: T[] = [];
   let sum = 0;
   for (const t of targets) {
     const b = bytesPerSample.get(t.name) ?? 0;

@@ -17,7 +17,7 @@ import type { OnnxModel } from '../onnx/model';
 import { GraphProtoSchema, ModelProtoSchema, type ModelProto, type NodeProto, type TensorProto } from '../onnx/schema';
 import { makeTensor } from '../onnx/tensor';
 import type { JobContext } from '../progress';
-import { afterProducers, runOnce } from '../calibrate/run';
+import { afterProducers, planSlices, runOnce, type CalibrationTarget } from '../calibrate/run';
 import { sessionOf } from '../calibrate/stages';
 import { batchCount, batches, type CalibrationData } from '../calibrate/data';
 import { formatBytes } from '../report/format';
@@ -28,9 +28,8 @@ export interface Gram {
   rows: number;
 }
 
-export interface GramTarget {
-  /** The activation tensor (MatMul's A) whose features are the weight's K rows. */
-  tensor: string;
+/** An activation tensor (MatMul's A, by `name`) whose K features are the weight's K rows. */
+export interface GramTarget extends CalibrationTarget {
   K: number;
 }
 
@@ -48,49 +47,32 @@ const DAMP = 0.01;
 /** Bytes of one target's exposed K×K output per run, held twice (ONNX Runtime's buffer and the copy handed over). */
 const gramBytes = (K: number): number => 2 * 4 * K * K;
 
-/** Targets grouped so that each session's exposed outputs stay within `capBytes` (one target at least). */
-function slicesOf(targets: GramTarget[], capBytes: number): GramTarget[][] {
-  const out: GramTarget[][] = [];
-  let cur: GramTarget[] = [];
-  let bytes = 0;
-  for (const t of targets) {
-    if (cur.length && bytes + gramBytes(t.K) > capBytes) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(t);
-    bytes += gramBytes(t.K);
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
-
 /** A copy of the model that also outputs XᵀX (float32 [K, K]) of each target, X = the target reshaped to [-1, K]. */
-function gramModel(proto: ModelProto, targets: GramTarget[]): { model: ModelProto; outputs: { gram: string; shape: string }[] } {
+function gramModel(proto: ModelProto, targets: GramTarget[]): { model: ModelProto; outputs: { gram: string; count: string }[] } {
   const graph = proto.graph;
   if (!graph) throw new WorkError('the model has no graph to calibrate');
   const reshapes: NodeProto[] = [];
-  const transposes: NodeProto[] = [];
+  // Transpose and Shape read the reshaped rows; the MatMul reads the Transpose.
+  const ofRows: NodeProto[] = [];
   const products: NodeProto[] = [];
   const shapes: TensorProto[] = [];
-  const outputs: { gram: string; shape: string }[] = [];
+  const outputs: { gram: string; count: string }[] = [];
   targets.forEach((t, i) => {
-    const base = `${t.tensor}__gptq_${i}`;
+    const base = `${t.name}__gptq_${i}`;
     const shape = `${base}_shape`;
     shapes.push(makeTensor(shape, DataType.INT64, [2], new Uint8Array(BigInt64Array.from([-1n, BigInt(t.K)]).buffer)));
-    reshapes.push(makeNode('Reshape', [t.tensor, shape], [`${base}_rows`], {}, { name: `${base}_rows` }));
-    transposes.push(makeNode('Transpose', [`${base}_rows`], [`${base}_cols`], { perm: [1, 0] }, { name: `${base}_cols` }));
+    reshapes.push(makeNode('Reshape', [t.name, shape], [`${base}_rows`], {}, { name: `${base}_rows` }));
+    ofRows.push(makeNode('Transpose', [`${base}_rows`], [`${base}_cols`], { perm: [1, 0] }, { name: `${base}_cols` }));
     products.push(makeNode('MatMul', [`${base}_cols`, `${base}_rows`], [`${base}_gram`], {}, { name: `${base}_gram` }));
     // [rows, K]: how many rows this batch gave.
-    transposes.push(makeNode('Shape', [`${base}_rows`], [`${base}_count`], {}, { name: `${base}_count` }));
-    outputs.push({ gram: `${base}_gram`, shape: `${base}_count` });
+    ofRows.push(makeNode('Shape', [`${base}_rows`], [`${base}_count`], {}, { name: `${base}_count` }));
+    outputs.push({ gram: `${base}_gram`, count: `${base}_count` });
   });
   // Each added node right after what it reads, so every activation is freed as in plain inference.
-  const node = afterProducers(afterProducers(afterProducers(graph.node, reshapes), transposes), products);
+  const node = afterProducers(afterProducers(afterProducers(graph.node, reshapes), ofRows), products);
   const output = [
     ...graph.output,
-    ...targets.flatMap((t, i) => [makeValueInfo(outputs[i]?.gram ?? '', DataType.FLOAT, [t.K, t.K]), makeValueInfo(outputs[i]?.shape ?? '', DataType.INT64, [2])]),
+    ...targets.flatMap((t, i) => [makeValueInfo(outputs[i]?.gram ?? '', DataType.FLOAT, [t.K, t.K]), makeValueInfo(outputs[i]?.count ?? '', DataType.INT64, [2])]),
   ];
   const newGraph = create(GraphProtoSchema, { ...graph, node, initializer: [...graph.initializer, ...shapes], output });
   return { model: create(ModelProtoSchema, { ...proto, graph: newGraph }), outputs };
@@ -106,7 +88,7 @@ export interface GramOptions {
 /** XᵀX of each target over every calibration sample, by tensor name. */
 export async function collectGrams(model: OnnxModel, proto: ModelProto, targets: GramTarget[], data: CalibrationData, options: GramOptions, ctx: JobContext = {}): Promise<Map<string, Gram>> {
   const grams = new Map<string, Gram>();
-  const slices = slicesOf(targets, Math.max(options.memoryBudget / 2, 1));
+  const slices = planSlices(targets, new Map(targets.map((t) => [t.name, gramBytes(t.K)])), Math.max(options.memoryBudget / 2, 1));
   const perSlice = batchCount(data, options.batchSize);
   const total = slices.length * perSlice;
   ctx.log?.(`GPTQ: second moments of ${targets.length} activation tensor(s) over ${data.samples} sample(s), ${slices.length} pass(es) (${formatBytes(targets.reduce((s, t) => s + 8 * t.K * t.K, 0))} of statistics)`);
@@ -118,17 +100,17 @@ export async function collectGrams(model: OnnxModel, proto: ModelProto, targets:
     try {
       for (const batch of batches(data, options.batchSize)) {
         throwIfCancelled(ctx.signal);
-        const results = await runOnce(session, batch, outputs.flatMap((o) => [o.gram, o.shape]));
+        const results = await runOnce(session, batch, outputs.flatMap((o) => [o.gram, o.count]));
         slice.forEach((t, i) => {
           const out = results[outputs[i]?.gram ?? ''];
-          const shape = results[outputs[i]?.shape ?? ''];
-          if (!out || !shape) throw new WorkError(`GPTQ: ONNX Runtime returned no statistics for '${t.tensor}'`);
+          const count = results[outputs[i]?.count ?? ''];
+          if (!out || !count) throw new WorkError(`GPTQ: ONNX Runtime returned no statistics for '${t.name}'`);
           const values = out.data as Float32Array;
-          let acc = grams.get(t.tensor);
-          if (!acc) grams.set(t.tensor, (acc = { xtx: new Float64Array(t.K * t.K), rows: 0 }));
+          let acc = grams.get(t.name);
+          if (!acc) grams.set(t.name, (acc = { xtx: new Float64Array(t.K * t.K), rows: 0 }));
           const xtx = acc.xtx;
           for (let j = 0; j < values.length; j++) xtx[j] = (xtx[j] ?? 0) + (values[j] ?? 0);
-          acc.rows += Number((shape.data as BigInt64Array)[0] ?? 0n);
+          acc.rows += Number((count.data as BigInt64Array)[0] ?? 0n);
         });
         done++;
         ctx.onProgress?.({ stage: 'calibrating', fraction: done / Math.max(total, 1), message: `GPTQ statistics: ${done}/${total} batch(es)` });

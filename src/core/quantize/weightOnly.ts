@@ -449,7 +449,7 @@ export function gramTargets(proto: ModelProto, selection: NodeSelection): GramTa
     const K = Number(transB ? t.dims[1] : t.dims[0]);
     if (K >= 16) byTensor.set(a, K);
   }
-  return [...byTensor].map(([tensor, K]) => ({ tensor, K }));
+  return [...byTensor].map(([name, K]) => ({ name, K }));
 }
 
 async function calibrationGrams(model: OnnxModel, options: ResolvedOptions, selection: NodeSelection, ctx: JobContext): Promise<{ grams: Map<string, Gram> }> {

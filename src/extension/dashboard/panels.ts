@@ -120,14 +120,16 @@ class RunsPanel {
   ) {
     const webview = panel.webview;
     webview.options = { enableScripts: true, localResourceRoots: deps.roots };
-    webview.html = deps.shell(webview, 'Quantization runs');
+    // A fresh nonce each time, so setting it again builds a fresh frame.
+    const load = (): void => {
+      webview.html = deps.shell(webview, 'Quantization runs');
+    };
+    load();
     panel.iconPath = deps.icon;
     this.started = watchReady({
-      reload: () => {
-        webview.html = deps.shell(webview, 'Quantization runs');
-      },
-      giveUp: () => {
-        deps.log.error(`dashboard of ${floatModel || 'a report'}: the webview did not start after 3 reloads (run "Developer: Reload Window")`);
+      reload: load,
+      giveUp: (attempts) => {
+        deps.log.error(`dashboard of ${floatModel || 'a report'}: the webview did not start after ${attempts} reloads (run "Developer: Reload Window")`);
         void vscode.window.showWarningMessage(vscode.l10n.t('The runs dashboard did not load. Run "Developer: Reload Window" to show it again.'));
       },
       log: (m) => deps.log.info(`dashboard: ${m}`),
