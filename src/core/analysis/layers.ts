@@ -34,6 +34,7 @@ import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type Wei
 import { attrInt } from '../onnx/builder';
 import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
 import { staticVerdicts, type StaticVerdicts } from '../quantize/static/plan';
+import { modelNames, staticBodies, uniqueNamer } from '../quantize/static/bodies';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';
@@ -153,8 +154,21 @@ export function analyzeLayers(model: OnnxModel | { proto: OnnxModel['proto']; ex
   };
   // Static mode's verdicts come from the static planner itself, run once on the main graph as the engine sees it (folded).
   const main = model.proto.graph;
-  const staticPlan = main ? staticVerdicts(folder.foldedCount ? foldedView(main, folder) : main) : undefined;
+  const mainPlan = main ? staticVerdicts(folder.foldedCount ? foldedView(main, folder) : main) : undefined;
+  const staticPlan = mainPlan && withBranchVerdicts(mainPlan, index);
   return index.nodes.map((entry) => (folder.folds(entry.node) ? foldedLayer(entry) : layerOf(entry, index, types, staticPlan, constantOf, withStats ? statsFor : undefined)));
+}
+
+/** Static mode plans If branches like the main graph (quantize/static/bodies.ts): their verdicts join the main graph's. */
+function withBranchVerdicts(verdicts: StaticVerdicts, index: ModelIndex): StaticVerdicts {
+  const bodies = staticBodies(index, uniqueNamer(modelNames(index)));
+  if (!bodies.length) return verdicts;
+  const out = { quantized: new Set(verdicts.quantized), folded: new Set(verdicts.folded), onRequest: new Set(verdicts.onRequest) };
+  for (const b of bodies) {
+    const v = staticVerdicts(b.graph, b);
+    for (const k of ['quantized', 'folded', 'onRequest'] as const) for (const n of v[k]) out[k].add(n);
+  }
+  return out;
 }
 
 /**

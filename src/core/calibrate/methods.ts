@@ -32,6 +32,11 @@ export class TensorCalibrator {
   private avgMin = 0;
   private avgMax = 0;
   private batches = 0;
+
+  /** Whether any value was fed (NaNs and empty tensors are not values). */
+  get seen(): boolean {
+    return this.batches > 0;
+  }
   private readonly hist: StreamingHistogram | undefined;
 
   constructor(readonly options: RangeOptions) {
@@ -109,7 +114,8 @@ export class Calibrator {
 
   ranges(): Map<string, TensorRange> {
     const out = new Map<string, TensorRange>();
-    for (const [name, c] of this.tensors) out.set(name, c.range());
+    // A tensor only ever seen empty (a branch output no sample produced) has no range.
+    for (const [name, c] of this.tensors) if (c.seen) out.set(name, c.range());
     return out;
   }
 

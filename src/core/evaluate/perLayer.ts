@@ -14,13 +14,13 @@
  */
 import { throwIfCancelled, WorkError } from '../errors';
 import { formatBytes } from '../report/format';
-import { makeNode, makeValueInfo } from '../onnx/builder';
+import { makeNode, makeValueInfo, withFields } from '../onnx/builder';
 import { indexModel, nodeKey } from '../onnx/graph-index';
 import type { OnnxModel } from '../onnx/model';
 import { create } from '@bufbuild/protobuf';
 import { DataType } from '../onnx/dtype';
 import { float32ToFloat16Bits } from '../onnx/float16';
-import { NodeProtoSchema, ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../onnx/schema';
+import { ValueInfoProtoSchema, type GraphProto, type ModelProto, type NodeProto } from '../onnx/schema';
 import type { JobContext } from '../progress';
 import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { LayerError } from './types';
@@ -192,7 +192,7 @@ function cutAtTracked(proto: ModelProto, tracked: Tracked[]): ModelProto {
   const graph = proto.graph!;
   const cutNames = new Map(tracked.map((t) => [t.candidateTensor, t]));
   const node = graph.node.map((n) =>
-    n.input.some((i) => cutNames.has(i)) ? create(NodeProtoSchema, { ...n, input: n.input.map((i) => (cutNames.has(i) ? cutInputName(i) : i)) }) : n,
+    n.input.some((i) => cutNames.has(i)) ? withFields(n, { input: n.input.map((i) => (cutNames.has(i) ? cutInputName(i) : i)) }) : n,
   );
   const input = [...graph.input];
   for (const [name, t] of cutNames) input.push(makeValueInfo(cutInputName(name), t.candidateType === 'float16' ? DataType.FLOAT16 : t.candidateType === 'float64' ? DataType.DOUBLE : DataType.FLOAT));

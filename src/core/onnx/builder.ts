@@ -25,6 +25,15 @@ import {
 
 export type AttrValue = number | bigint | string | number[] | bigint[] | string[] | TensorProto | GraphProto | { float: number } | { floats: number[] };
 
+/**
+ * A shallow copy of a message with some fields changed. Unlike `create(Schema, { ...message })`,
+ * which hands back the spread object itself, the copy keeps the message's prototype, so proto2
+ * fields absent from the file (a node's `domain`) still read as their defaults.
+ */
+export function withFields<T extends object>(message: T, changes: Partial<T>): T {
+  return Object.assign(Object.create(Object.getPrototypeOf(message) as object) as T, message, changes);
+}
+
 /** Integers (JS numbers that are whole) become INT/INTS; use {float: x} to force a float. */
 export function makeAttribute(name: string, value: AttrValue): AttributeProto {
   const a = create(AttributeProtoSchema, { name });

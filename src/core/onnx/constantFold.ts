@@ -16,11 +16,11 @@
  * `foldConstants` rewrites a model with it, copy-on-write (the input model is not modified).
  */
 import { create } from '@bufbuild/protobuf';
-import { attrInt, attrInts, makeNode } from './builder';
+import { attrInt, attrInts, makeNode, withFields } from './builder';
 import { DataType, dtypeBits } from './dtype';
 import { createHash } from 'node:crypto';
 import { carryKey, indexModel, type GraphScope, type IndexedNode, type ModelIndex } from './graph-index';
-import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, AttributeProtoSchema, TensorProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './schema';
+import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './schema';
 import { makeTensor, tensorBytes, tensorShape, type TensorSource } from './tensor';
 
 /** Op types folded when every input is constant. */
@@ -549,11 +549,11 @@ export function foldConstants(proto: ModelProto, source: TensorSource): FoldResu
           ? node.attribute
           : node.attribute.map((a) =>
               (a.g && newGraph.has(a.g)) || a.graphs.some((x) => newGraph.has(x))
-                ? create(AttributeProtoSchema, { ...a, g: a.g ? (newGraph.get(a.g) ?? a.g) : undefined, graphs: a.graphs.map((x) => newGraph.get(x) ?? x) })
+                ? withFields(a, { g: a.g ? (newGraph.get(a.g) ?? a.g) : undefined, graphs: a.graphs.map((x) => newGraph.get(x) ?? x) })
                 : a,
             );
         const input = names ? node.input.map((i) => names.get(i) ?? i) : node.input;
-        nodes.push(carryKey(node, create(NodeProtoSchema, { ...node, input, attribute })));
+        nodes.push(carryKey(node, withFields(node, { input, attribute })));
         continue;
       }
       nodes.push(node);

@@ -12,6 +12,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { InputError } from '../errors';
 import { PROTOBUF_LIMIT } from './model';
 import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, type ModelProto } from './schema';
+import { withFields } from './builder';
 
 /** Tags (field number << 3 | length-delimited): ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.raw_data = 9. */
 const MODEL_GRAPH = 7 * 8 + 2;
@@ -47,7 +48,7 @@ export function writeModel(fd: number, proto: ModelProto, streamFrom = STREAM_FR
   total += start.length;
   for (const t of graph?.initializer ?? []) {
     const raw = t.rawData;
-    const header = toBinary(TensorProtoSchema, raw.length ? create(TensorProtoSchema, { ...t, rawData: new Uint8Array(0) }) : t);
+    const header = toBinary(TensorProtoSchema, raw.length ? withFields(t, { rawData: new Uint8Array(0) }) : t);
     const rawField = raw.length ? [TENSOR_RAW_DATA, ...varint(raw.length)] : [];
     const tensorLength = header.length + rawField.length + raw.length;
     const graphLength = 1 + varint(tensorLength).length + tensorLength;

@@ -236,36 +236,67 @@ function calibration(name: string, proto: ModelProto): string {
   return folder;
 }
 
-test('static mode: every compute op inside an If or Loop body stays float with its reason and subgraph path; the main graph is quantized', async () => {
-  for (const [name, build, mainQuantized] of [
-    ['if_conv_lstm', ifConvLstmModel, 0],
-    ['loop_matmul', loopMatMulModel, 1],
-  ] as const) {
-    const proto = build();
-    const src = save(name, proto);
-    const out = path.join(dir, `${name}-static.onnx`);
-    const r = await quantizeFile(src, out, { mode: 'static', calibrationData: calibration(name, proto), force: true, speedCheck: false });
-    assert.equal(r.quantizedNodes, mainQuantized, name);
-    // The body compute ops, from the op-rules table (Conv in both branches; the Loop's MatMul and Add).
-    const index = indexModel(proto);
-    const inBodies = index.nodes.filter((e) => e.scope.depth > 0 && opRule(e.node)?.static === 'compute');
-    assert.ok(inBodies.length >= 2, name);
-    const skips = new Map(r.skippedNodes.map((s) => [s.node, s]));
-    for (const e of inBodies) {
-      const s = skips.get(e.key);
-      assert.ok(s, `${name}: ${e.key} (${e.node.opType}) has no skip reason: ${JSON.stringify(r.skippedNodes)}`);
-      assert.equal(s.subgraph, `${e.scope.owner?.key}/${e.scope.owner?.attribute}`);
-      assert.match(s.reason, /static calibration cannot observe a body's tensors/);
-      assert.ok(e.key.startsWith(`${s.subgraph}/`), e.key);
-    }
-    if (name === 'if_conv_lstm') assert.match(skips.get('y/then_branch/then_c')?.reason ?? '', /with --op-types Conv/);
-    // The written model runs and matches the float model (the main graph's MatMul quantized in the Loop model).
-    const feeds = name === 'loop_matmul' ? [{ x: float(16, 3, [1, 16]) }] : convLstmFeeds;
-    for (const f of feeds) {
+/** A calibration folder for the Conv + LSTM If model: x from `seed`, cond fixed (a scalar: one branch per run). */
+function convLstmCalibration(name: string, takeThen: boolean): string {
+  const folder = path.join(dir, `${name}.calib`);
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(path.join(folder, fileNameForInput('x')), encodeNpy({ dtype: 'float32', shape: [8, 4, 16], data: new Uint8Array(gaussian(8 * 64, 1, 7).buffer) }));
+  fs.writeFileSync(path.join(folder, fileNameForInput('cond')), encodeNpy({ dtype: 'bool', shape: [], data: Uint8Array.of(takeThen ? 1 : 0) }));
+  return folder;
+}
+
+test('static mode inside If branches: the branch calibration takes is quantized (QDQ in the body, fused by ORT), the other stays float with its reason; both branches run close to float', async () => {
+  const proto = ifConvLstmModel();
+  const src = save('if_conv_lstm', proto);
+  const index = indexModel(proto);
+  const convOf = (branch: string) => index.nodes.find((e) => e.scope.owner?.attribute === branch && e.node.opType === 'Conv')?.key ?? `no Conv in ${branch}`;
+  for (const [takeThen, format] of [[true, 'qdq'], [false, 'qdq'], [true, 'qoperator']] as const) {
+    const out = path.join(dir, `if_conv_lstm-static-${takeThen ? 'then' : 'else'}-${format}.onnx`);
+    const r = await quantizeFile(src, out, { mode: 'static', format, calibrationData: convLstmCalibration(`if_conv_lstm_${takeThen}`, takeThen), force: true, speedCheck: false });
+    const [taken, other] = takeThen ? ['then_branch', 'else_branch'] : ['else_branch', 'then_branch'];
+    assert.ok(r.quantizedNodes >= 1);
+    assert.ok(!r.skippedNodes.some((s) => s.node === convOf(taken)), `${taken} Conv quantized: ${JSON.stringify(r.skippedNodes)}`);
+    const skip = r.skippedNodes.find((s) => s.node === convOf(other));
+    assert.match(skip?.reason ?? '', /no calibration sample took this branch/, JSON.stringify(r.skippedNodes));
+    assert.equal(skip?.subgraph, `y/${other}`);
+    // The quantized branch holds its own integer weights and scales; the model's float LSTM weights stay in the main graph.
+    const written = loadModel(out).proto;
+    const branch = written.graph?.node.find((n) => n.opType === 'If')?.attribute.find((a) => a.name === taken)?.g;
+    assert.ok(branch, 'the If and its branch are written');
+    const ops = branch.node.map((n) => n.opType);
+    if (format === 'qdq') assert.ok(ops.includes('QuantizeLinear') && ops.includes('DequantizeLinear'), ops.join(','));
+    else assert.ok(ops.includes('QLinearConv'), ops.join(','));
+    assert.ok(branch.initializer.some((t) => t.dataType === DataType.INT8 || t.dataType === DataType.UINT8), 'int8 weight in the branch');
+    // ORT runs the quantized branch as an integer Conv.
+    const fused = bodyOpCounts(await optimizedModel(out));
+    assert.ok((fused.get('QLinearConv') ?? 0) + (fused.get('com.microsoft.QLinearConv') ?? 0) >= 1, JSON.stringify([...fused]));
+    for (const f of convLstmFeeds) {
       const q = sqnrDb(await runModel(src, f), await runModel(out, f));
-      assert.ok(q > (mainQuantized ? 25 : 200), `${name}: SQNR ${q.toFixed(1)} dB`);
+      const isTaken = f.cond.data[0] === takeThen;
+      assert.ok(q > (isTaken ? 25 : 200), `${taken} calibrated, cond ${String(f.cond.data[0])}: SQNR ${q.toFixed(1)} dB`);
     }
   }
+});
+
+test('static mode: compute ops inside a Loop body stay float with their reason and subgraph path; the main graph is quantized', async () => {
+  const proto = loopMatMulModel();
+  const src = save('loop_matmul', proto);
+  const out = path.join(dir, 'loop_matmul-static.onnx');
+  const r = await quantizeFile(src, out, { mode: 'static', calibrationData: calibration('loop_matmul', proto), force: true, speedCheck: false });
+  assert.equal(r.quantizedNodes, 1);
+  const index = indexModel(proto);
+  const inBodies = index.nodes.filter((e) => e.scope.depth > 0 && opRule(e.node)?.static === 'compute');
+  assert.ok(inBodies.length >= 2);
+  const skips = new Map(r.skippedNodes.map((s) => [s.node, s]));
+  for (const e of inBodies) {
+    const s = skips.get(e.key);
+    assert.ok(s, `${e.key} (${e.node.opType}) has no skip reason: ${JSON.stringify(r.skippedNodes)}`);
+    assert.equal(s.subgraph, `${e.scope.owner?.key}/${e.scope.owner?.attribute}`);
+    assert.match(s.reason, /static mode quantizes inside If branches only \(a Loop body runs many times per call/);
+    assert.ok(e.key.startsWith(`${s.subgraph}/`), e.key);
+  }
+  const q = sqnrDb(await runModel(src, { x: float(16, 3, [1, 16]) }), await runModel(out, { x: float(16, 3, [1, 16]) }));
+  assert.ok(q > 25, `SQNR ${q.toFixed(1)} dB`);
 });
 
 test('static mode: a body node the user excludes keeps the user\'s reason, with its path', async () => {

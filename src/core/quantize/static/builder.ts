@@ -45,9 +45,11 @@ export interface QuantizedInitializer {
 }
 
 export class Names {
-  private readonly used = new Set<string>();
+  private readonly used: Set<string>;
 
-  constructor(graph: GraphProto) {
+  /** `shared`: the model's names, used and added to by every graph's writer (a body's names must not shadow another graph's). */
+  constructor(graph: GraphProto, shared?: Set<string>) {
+    this.used = shared ?? new Set<string>();
     for (const t of graph.initializer) this.used.add(t.name);
     for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) this.used.add(v.name);
     for (const n of graph.node) {
@@ -81,8 +83,10 @@ export class StaticBuilder {
     readonly source: Pick<OnnxModel, 'external'> | undefined,
     /** The output's data file: quantized weights go there as they are made, not held until saving. */
     private readonly writer?: ExternalDataWriter,
+    /** The model's names, shared by the writers of all its graphs (see Names). */
+    sharedNames?: Set<string>,
   ) {
-    this.names = new Names(graph);
+    this.names = new Names(graph, sharedNames);
     this.inits = new Map(graph.initializer.map((t) => [t.name, t]));
     for (const n of graph.node) {
       const v = n.opType === 'Constant' ? n.attribute.find((a) => a.name === 'value')?.t : undefined;

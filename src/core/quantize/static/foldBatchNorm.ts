@@ -5,10 +5,10 @@
  * Returns a new ModelProto when anything was folded; the input is never modified.
  */
 import { create } from '@bufbuild/protobuf';
-import { attrFloat, attrInt } from '../../onnx/builder';
+import { attrFloat, attrInt, withFields } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
 import type { OnnxModel } from '../../onnx/model';
-import { GraphProtoSchema, NodeProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/schema';
+import { GraphProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/schema';
 import { floatTensor, readFloat32, tensorElementCount, tensorShape } from '../../onnx/tensor';
 import { carryKey } from '../../onnx/graph-index';
 
@@ -116,7 +116,7 @@ export function foldBatchNormalization(proto: ModelProto, source?: Pick<OnnxMode
     const wName = unique(`${w.name}_bn`);
     const bName = unique(`${b?.name ?? conv.output[0]}_bn_bias`);
     added.push(floatTensor(wName, shape, newW), floatTensor(bName, [m], newB));
-    replaced.set(conv, carryKey(conv, create(NodeProtoSchema, { ...conv, input: [conv.input[0]!, wName, bName], output: [bn.output[0]!] })));
+    replaced.set(conv, carryKey(conv, withFields(conv, { input: [conv.input[0]!, wName, bName], output: [bn.output[0]!] })));
     removed.add(bn);
     gone.add(x);
   }

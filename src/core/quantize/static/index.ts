@@ -5,6 +5,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { collectRanges, loadCalibrationData, modelInputs, type CalibrationTarget, type TensorRange } from '../../calibrate';
+import { stageWeightCap, weightBytesOf } from '../../calibrate/stages';
 import { InputError, throwIfCancelled, WorkError } from '../../errors';
 import { opsetVersion } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
@@ -19,6 +20,7 @@ import type { JobContext } from '../../progress';
 import { formatBytes } from '../../report/format';
 import { computeQuantParams, quantRange, type QuantParams } from '../math';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions, type SelectionVerdict } from '../selection';
+import { carryOut, modelNames, staticBodies, uniqueNamer, withBodies, type StaticBody } from './bodies';
 import { StaticBuilder, type EmitOptions } from './builder';
 import { foldBatchNormalization } from './foldBatchNorm';
 import { inferElemTypes } from './inferTypes';
@@ -59,7 +61,7 @@ export async function quantizeStatic(
   // Data first: a missing or malformed file is the user's most likely mistake, report it before any work.
   const data = loadCalibrationData(options.calibrationData, modelInputs(model.proto.graph!), options.dataRoots);
   // Indexed before any rewrite: body nodes are reported by the keys every other part of the tool uses.
-  const inBodies = bodySkips(model.proto, selection);
+  const original = indexModel(model.proto);
 
   const bn = foldBatchNormalization(model.proto, model);
   if (bn.folded > 0) warnings.push(`folded ${bn.folded} BatchNormalization node(s) into the preceding Conv`);
@@ -70,25 +72,45 @@ export async function quantizeStatic(
   const proto = opset.proto;
   const graph = proto.graph!;
   const types = inferElemTypes(graph);
+  // If branches are planned and written like the main graph, their tensors calibrated through outputs carried out of them.
+  const index = indexModel(proto);
+  const names = modelNames(index);
+  const fresh = uniqueNamer(names);
+  const noBodies = bodiesUnavailable(graph, options);
+  const bodies = noBodies ? [] : staticBodies(index, fresh);
+  const inBodies = bodySkips(original, selection, new Set(bodies.map((b) => b.path)), noBodies);
+  const pathOf = new Map(index.nodes.filter((e) => e.scope.depth > 0).map((e) => [e.key, e.scope.path.slice(0, -SCOPE_SEPARATOR.length)]));
+  const planOptions = {
+    foldActivations: !options.symmetricActivations,
+    includeCpuUnfused: options.preset === 'gpu' ? ('all' as const) : (selection.opTypes ?? new Set<string>()),
+  };
 
   // Plan, calibrate; tensors without a usable range (non-float at run time) exclude their nodes and we plan again.
   const excluded = new Map<string, string>();
   const ranges = cache?.ranges ?? new Map<string, TensorRange>();
   let plan: StaticPlan | undefined;
+  let bodyPlans: { body: StaticBody; plan: StaticPlan }[] = [];
   let calibrationSeconds = 0;
   for (let attempt = 0; attempt < 4; attempt++) {
-    plan = planStatic(graph, types, withExclusions(selection, excluded), {
-      foldActivations: !options.symmetricActivations,
-      includeCpuUnfused: options.preset === 'gpu' ? 'all' : (selection.opTypes ?? new Set()),
-    });
+    plan = planStatic(graph, types, withExclusions(selection, excluded), planOptions);
+    bodyPlans = bodies.map((body) => ({ body, plan: planStatic(body.graph, body.types, withExclusions(selection, excluded), planOptions) }));
     const targets: CalibrationTarget[] = [];
     for (const t of plan.tensors.values()) {
       if (t.aliasOf || t.fixedRange || ranges.has(t.name) || cache?.unavailable.has(t.name)) continue;
       targets.push({ name: t.name, elemType: types.get(t.name) });
     }
+    const wanted = new Map<GraphProto, string[]>();
+    for (const { body, plan: p } of bodyPlans) {
+      const names = [...p.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange && !ranges.has(bodyKey(body, t.name)) && !cache?.unavailable.has(bodyKey(body, t.name))).map((t) => t.name);
+      if (names.length) wanted.set(body.scope.graph, names);
+    }
+    const calibrated = carryOut(proto, wanted, fresh);
+    const bodyOf = new Map(bodies.map((b) => [b.scope.graph, b]));
+    // Carried tensors are exposed whole (not reduced): a branch that did not run gives an empty tensor, which has no range.
+    for (const name of calibrated.carried.keys()) targets.push({ name, elemType: undefined });
     if (targets.length > 0) {
       const result = await collectRanges(
-        proto,
+        calibrated.proto,
         targets,
         data,
         { method: options.calibrationMethod, bins: options.histogramBins, percentile: options.percentile, movingAverage: options.movingAverage, batchSize: options.calibrationBatch, memoryBudget: options.memoryBudget * 2 ** 20 },
@@ -97,22 +119,40 @@ export async function quantizeStatic(
         model,
       );
       calibrationSeconds += result.seconds;
-      for (const [k, v] of result.ranges) ranges.set(k, v);
+      const keyOf = (name: string): string => {
+        const c = calibrated.carried.get(name);
+        const body = c && bodyOf.get(c.body);
+        return c && body ? bodyKey(body, c.tensor) : name;
+      };
+      for (const [k, v] of result.ranges) ranges.set(keyOf(k), v);
       if (cache) {
         cache.calibrations++;
-        for (const t of targets) if (!result.ranges.has(t.name)) cache.unavailable.add(t.name);
+        for (const t of targets) if (!result.ranges.has(t.name)) cache.unavailable.add(keyOf(t.name));
       }
       ctx.log?.(
         `calibrated ${result.ranges.size} tensors on ${result.samples} samples in ${result.seconds.toFixed(2)} s (${options.calibrationMethod}, ${(result.stateBytes / 1024).toFixed(0)} KiB of statistics; ${result.slices} pass(es), batch ≤ ${result.batchSize}, peak +${formatBytes(result.peakBytes)})`,
       );
     }
     const missing = new Set([...plan.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange && !ranges.has(t.name)).map((t) => t.name));
-    if (missing.size === 0) break;
     const before = excluded.size;
     for (const n of [...plan.nodes.keys(), ...plan.folded]) {
       const touched = [...n.input, ...n.output].find((x) => missing.has(x));
       if (touched) excluded.set(nodeName(n), `no float32 range for '${touched}' during calibration`);
     }
+    let bodyMissing = 0;
+    for (const { body, plan: p } of bodyPlans) {
+      const planned = [...p.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange);
+      const lacking = new Set(planned.filter((t) => !ranges.has(bodyKey(body, t.name))).map((t) => t.name));
+      if (lacking.size === 0) continue;
+      bodyMissing += lacking.size;
+      // No range for any of its tensors: no calibration sample took this branch.
+      const why = lacking.size === planned.length ? `no calibration sample took this branch of ${body.scope.owner?.key ?? 'its If'}, so it has no activation ranges` : undefined;
+      for (const n of [...p.nodes.keys(), ...p.folded]) {
+        const touched = [...n.input, ...n.output].find((x) => lacking.has(x));
+        if (touched) excluded.set(nodeName(n), why ?? `no float32 range for '${touched}' during calibration`);
+      }
+    }
+    if (missing.size === 0 && bodyMissing === 0) break;
     if (excluded.size === before) throw new WorkError(`calibration gave no range for ${[...missing].join(', ')}`);
     plan = undefined;
   }
@@ -140,18 +180,42 @@ export async function quantizeStatic(
     reduceRange: options.reduceRange,
     addQdqPairToWeight: options.addQdqPairToWeight && options.format === 'qdq',
   };
-  const builder = new StaticBuilder(graph, plan, params, emitOptions, model, writer);
-  const emitted = options.format === 'qoperator' ? emitQOperator(builder, opsetVersion(proto, '') ?? 13) : emitQdq(builder);
-  warnings.push(...builder.warnings);
+  const opsetNumber = opsetVersion(proto, '') ?? 13;
+  const emitGraph = (g: GraphProto, p: StaticPlan, tensorParams: Map<string, QuantParams>) => {
+    const builder = new StaticBuilder(g, p, tensorParams, emitOptions, model, writer, names);
+    const emitted = options.format === 'qoperator' ? emitQOperator(builder, opsetNumber) : emitQdq(builder);
+    warnings.push(...builder.warnings);
+    const written = create(GraphProtoSchema, { ...g, node: emitted.nodes, initializer: [...g.initializer, ...builder.initializers] });
+    return { emitted, written };
+  };
+  const main = emitGraph(graph, plan, params);
+  const emitted = main.emitted;
+  let usesContribOps = emitted.usesContribOps;
+  let quantizedNodes = emitted.quantizedNodes;
+  const quantizedKeys = [...plan.nodes.keys()].filter((n) => !plan.folded.has(n)).map((n) => nodeName(n));
+  const replaced = new Map<GraphProto, GraphProto>();
+  const bodySkipped: SkippedNode[] = [];
+  for (const { body, plan: p } of bodyPlans) {
+    bodySkipped.push(...p.skipped.toArray());
+    if (p.nodes.size === 0) continue;
+    const bodyRanges = new Map<string, TensorRange>();
+    for (const t of p.tensors.values()) {
+      const r = ranges.get(bodyKey(body, t.name));
+      if (r) bodyRanges.set(t.name, r);
+    }
+    const written = emitGraph(body.graph, p, resolveParams(p, bodyRanges, options));
+    tidy(written.written);
+    replaced.set(body.scope.graph, written.written);
+    usesContribOps ||= written.emitted.usesContribOps;
+    quantizedNodes += written.emitted.quantizedNodes;
+    quantizedKeys.push(...[...p.nodes.keys()].filter((n) => !p.folded.has(n)).map((n) => nodeName(n)));
+  }
   if (calibrationSeconds > 0) ctx.log?.(`calibration took ${calibrationSeconds.toFixed(2)} s`);
 
-  const newGraph = create(GraphProtoSchema, { ...graph, node: emitted.nodes, initializer: [...graph.initializer, ...builder.initializers] });
-  dropUnused(newGraph);
-  // value_info of tensors that no longer exist (folded Relu inputs, QOperator's float names) would be stale.
-  const produced = new Set(newGraph.node.flatMap((n) => n.output));
-  newGraph.valueInfo = newGraph.valueInfo.filter((v) => produced.has(v.name));
+  const newGraph = create(GraphProtoSchema, { ...main.written, node: withBodies(main.written.node, replaced) });
+  tidy(newGraph);
   const out = create(ModelProtoSchema, { ...proto, graph: newGraph, opsetImport: [...proto.opsetImport] });
-  if (emitted.usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
+  if (usesContribOps && !out.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     out.opsetImport.push(create(OperatorSetIdProtoSchema, { domain: 'com.microsoft', version: 1n }));
   }
   // The check loads the model from bytes: weights in data files (the input's, the output's) are out of its reach.
@@ -159,15 +223,35 @@ export async function quantizeStatic(
   else if (options.format === 'qdq' && options.preset !== 'gpu' && emitted.quantizedNodes > 0) {
     warnings.push(...(await fusionWarnings(out, plan, graph, options, ctx)));
   }
-  return {
-    proto: out,
-    quantizedNodes: emitted.quantizedNodes,
-    quantizedKeys: [...plan.nodes.keys()].filter((n) => !plan.folded.has(n)).map((n) => nodeName(n)),
-    skippedNodes: [...plan.skipped.toArray(), ...[...excluded].map(([node, reason]) => ({ node, reason })), ...inBodies].filter(
-      (s, i, all) => all.findIndex((o) => o.node === s.node) === i,
-    ),
-    warnings,
-  };
+  const skippedNodes = [...plan.skipped.toArray(), ...[...excluded].map(([node, reason]): SkippedNode => ({ node, reason })), ...bodySkipped, ...inBodies]
+    .filter((s, i, all) => all.findIndex((o) => o.node === s.node) === i)
+    .map((s) => {
+      const subgraph = s.subgraph ?? pathOf.get(s.node);
+      return subgraph ? { ...s, subgraph } : s;
+    });
+  return { proto: out, quantizedNodes, quantizedKeys, skippedNodes, warnings };
+}
+
+/** Where a branch tensor's range is kept (the range cache is shared with the main graph's tensor names). */
+function bodyKey(body: StaticBody, tensor: string): string {
+  return `\u0000${body.path}\u0000${tensor}`;
+}
+
+/**
+ * Why If branches stay float for this model, when they do: calibrating in stages (weights past
+ * the stage cap) and external weights take the main graph's nodes only.
+ */
+function bodiesUnavailable(graph: GraphProto, options: ResolvedOptions): string | undefined {
+  if (graph.initializer.some(isExternal)) return 'the model keeps its weights in external data, which static mode calibrates in the main graph only';
+  if (weightBytesOf(graph) > stageWeightCap(options.memoryBudget * 2 ** 20)) return 'the model is calibrated in stages (weights past half the memory budget), which observe the main graph only';
+  return undefined;
+}
+
+/** Unused initializers dropped and stale value_info removed (folded Relu inputs, QOperator's float names). */
+function tidy(g: GraphProto): void {
+  dropUnused(g);
+  const produced = new Set(g.node.flatMap((n) => n.output));
+  g.valueInfo = g.valueInfo.filter((v) => produced.has(v.name));
 }
 
 /**
@@ -178,12 +262,13 @@ export async function quantizeStatic(
  * ranges left unknown would not run in integer kernels either. Integer-typed arithmetic (shape
  * computations) is not a candidate, as in the main graph.
  */
-function bodySkips(proto: ModelProto, selection: NodeSelection): SkippedNode[] {
-  const index = indexModel(proto);
+function bodySkips(index: ReturnType<typeof indexModel>, selection: NodeSelection, planned: ReadonlySet<string>, noBodies: string | undefined): SkippedNode[] {
   const types = elementTypes(index);
   const out: SkippedNode[] = [];
   for (const { node, key, scope } of index.nodes) {
     if (scope.depth === 0 || !scope.owner) continue;
+    const path = scope.path.slice(0, -SCOPE_SEPARATOR.length);
+    if (planned.has(path)) continue;
     const rule = opRule(node);
     if (rule?.static !== 'compute' && rule?.static !== 'cpu-unfused') continue;
     const y = node.output[0];
@@ -197,10 +282,11 @@ function bodySkips(proto: ModelProto, selection: NodeSelection): SkippedNode[] {
         : rule.dynamic === 'on-request'
           ? `; dynamic mode quantizes it there with --op-types ${node.opType}`
           : '';
-    const reason = verdict.selected
-      ? `inside a${owner === 'If' ? 'n' : ''} ${owner} body: static calibration cannot observe a body's tensors (ONNX Runtime returns none as a model output), so static mode keeps body nodes float${elsewhere}`
-      : verdict.reason;
-    out.push({ node: key, reason, subgraph: scope.path.slice(0, -SCOPE_SEPARATOR.length) });
+    const why = noBodies && owner === 'If'
+      ? `inside an If branch: ${noBodies}`
+      : `inside a body of ${owner}: static mode quantizes inside If branches only (a ${owner} body runs many times per call, and ONNX Runtime returns none of its tensors as a model output for calibration)`;
+    const reason = verdict.selected ? `${why}${elsewhere}` : verdict.reason;
+    out.push({ node: key, reason, subgraph: path });
   }
   return out;
 }

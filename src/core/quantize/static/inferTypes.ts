@@ -14,9 +14,12 @@ function elemTypeOf(v: ValueInfoProto): number | undefined {
   return t.value.elemType || undefined;
 }
 
-/** Element type of every tensor this pass can type (name → ONNX DataType). */
-export function inferElemTypes(graph: GraphProto): Map<string, number> {
-  const types = new Map<string, number>();
+/**
+ * Element type of every tensor this pass can type (name → ONNX DataType). A body is typed with
+ * `outer`, the types of the graphs enclosing it, for the names it reads from them.
+ */
+export function inferElemTypes(graph: GraphProto, outer?: ReadonlyMap<string, number>): Map<string, number> {
+  const types = new Map<string, number>(outer);
   for (const v of [...graph.input, ...graph.valueInfo, ...graph.output]) {
     const t = elemTypeOf(v);
     if (t) types.set(v.name, t);

@@ -7,10 +7,10 @@
  * quantized op always gets its inputs AND output quantized, so every group is a complete
  * `DQ → op → Q` unit: chains such as Conv → Add → Relu → Conv run entirely in QLinear kernels.
  */
-import { attrFloat, attrInt, getAttribute } from '../../onnx/builder';
+import { attrFloat, attrInt, getAttribute, withFields } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
 import { create } from '@bufbuild/protobuf';
-import { GraphProtoSchema, NodeProtoSchema, type GraphProto, type NodeProto, type TensorProto } from '../../onnx/schema';
+import { GraphProtoSchema, type GraphProto, type NodeProto, type TensorProto } from '../../onnx/schema';
 import { readFloat32 } from '../../onnx/tensor';
 import { attributeGraphs, walkGraphs } from '../../onnx/walk';
 import { qdqGroupReason, staticOps } from '../../onnx/op-rules';
@@ -165,7 +165,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
   for (const node of graph.node) {
     if (!PASSTHROUGH_OPS.has(node.opType) || node.domain !== '') continue;
     const data = node.input[0];
-    if (!data || !plan.tensors.has(data) || ctx.inits.has(data)) continue;
+    if (!data || !plan.tensors.has(data) || ctx.inits.has(data) || node.output.some((o) => ctx.subgraphReads.has(o))) continue;
     if (!selection.check(node, STATIC_OP_TYPES).selected) continue;
     if (node.opType === 'MaxPool' && node.output.length > 1 && node.output[1]) continue; // indices output: not 8-bit
     if (node.output.some((o) => { const t = o ? types.get(o) : undefined; return t !== undefined && !ctx.floatType(t); })) continue;
@@ -213,11 +213,11 @@ export interface StaticVerdicts {
  * engine widens a float16 model first). Calibration can still exclude a node (no float range at
  * run time), and the engine converts old opsets before it plans.
  */
-export function staticVerdicts(graph: GraphProto): StaticVerdicts {
-  // The engine folds BatchNormalization into the Conv before it first: plan the graph as folded
-  // (the Conv writing the BatchNormalization's output), the folded node counting as acted on.
-  const folds = batchNormFolds(graph, (t) => t === DataType.FLOAT || t === DataType.FLOAT16);
-  const originalOf = new Map<NodeProto, NodeProto>();
+export function staticVerdicts(graph: GraphProto, body?: { types: Map<string, number>; originalOf: ReadonlyMap<NodeProto, NodeProto> }): StaticVerdicts {
+  // The engine folds BatchNormalization into the Conv before it first (main graph only): plan the
+  // graph as folded (the Conv writing the BatchNormalization's output), the folded node counting as acted on.
+  const folds = body ? [] : batchNormFolds(graph, (t) => t === DataType.FLOAT || t === DataType.FLOAT16);
+  const originalOf = new Map<NodeProto, NodeProto>(body?.originalOf);
   let view = graph;
   if (folds.length) {
     const byConv = new Map(folds.map((f) => [f.conv, f]));
@@ -227,13 +227,13 @@ export function staticVerdicts(graph: GraphProto): StaticVerdicts {
     for (const n of graph.node) {
       if (bns.has(n)) continue;
       const fold = byConv.get(n);
-      const copy = fold ? create(NodeProtoSchema, { ...n, output: [...fold.bn.output] }) : n;
+      const copy = fold ? withFields(n, { output: [...fold.bn.output] }) : n;
       if (copy !== n) originalOf.set(copy, n);
       node.push(copy);
     }
     view = create(GraphProtoSchema, { ...graph, node, valueInfo: graph.valueInfo.filter((v) => !gone.has(v.name)) });
   }
-  const types = inferElemTypes(view);
+  const types = body?.types ?? inferElemTypes(view);
   const back = (n: NodeProto): NodeProto => originalOf.get(n) ?? n;
   const selection = makeSelection({ opTypes: undefined, nodes: undefined, excludeNodes: [] });
   const plan = planStatic(view, types, selection, { foldActivations: true, includeCpuUnfused: new Set(), float16: true });
@@ -401,7 +401,17 @@ function clipRange(node: NodeProto, ctx: Context): { min: number; max: number } 
   return { min, max };
 }
 
-/** Every tensor name read by a node inside a subgraph of the main graph's nodes. */
+/**
+ * Ops ONNX Runtime's QDQ propagation moves a DequantizeLinear past (or a QuantizeLinear before).
+ * It fails (aborts the process, ORT 1.2x) when the op's output is read inside a subgraph.
+ */
+export const QDQ_PROPAGATION_OPS: ReadonlySet<string> = new Set(['Transpose', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'MaxPool', 'Slice', 'Gather', 'Resize']);
+
+/**
+ * Every tensor name read by a node inside a subgraph of this graph's nodes, and the inputs of the
+ * QDQ_PROPAGATION_OPS chains leading to one: those stay float tensors, and float readers in such
+ * a chain read them, not a DequantizeLinear's output (see QDQ_PROPAGATION_OPS).
+ */
 export function subgraphReads(graph: GraphProto): Set<string> {
   const reads = new Set<string>();
   for (const node of graph.node) {
@@ -410,6 +420,10 @@ export function subgraphReads(graph: GraphProto): Set<string> {
         for (const { graph: sub } of walkGraphs(g)) for (const n of sub.node) for (const i of n.input) if (i) reads.add(i);
       }
     }
+  }
+  for (let i = graph.node.length - 1; i >= 0; i--) {
+    const n = graph.node[i];
+    if (n && QDQ_PROPAGATION_OPS.has(n.opType) && n.output.some((o) => reads.has(o)) && n.input[0]) reads.add(n.input[0]);
   }
   return reads;
 }

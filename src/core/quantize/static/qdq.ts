@@ -4,9 +4,10 @@
  * Float ops stay in place; ONNX Runtime fuses each `DQ → op → Q` group into its QLinear kernel.
  * Graph outputs keep their names: the last DequantizeLinear writes the original output name.
  */
-import { create } from '@bufbuild/protobuf';
-import { NodeProtoSchema, type NodeProto } from '../../onnx/schema';
+import { type NodeProto } from '../../onnx/schema';
 import { axisAttrs, type StaticBuilder } from './builder';
+import { QDQ_PROPAGATION_OPS, subgraphReads } from './plan';
+import { withFields } from '../../onnx/builder';
 
 export interface EmittedGraph {
   nodes: NodeProto[];
@@ -47,12 +48,16 @@ export function emitQdq(b: StaticBuilder): EmittedGraph {
   // Graph inputs (and any tensor not produced by a node) are quantized at the top.
   for (const [source, logicals] of bySource) if (!produced.has(source)) logicals.forEach(emitPair);
 
+  // A float op of a chain into a subgraph reads the float tensor (ORT's QDQ propagation would fail on it).
+  const intoSubgraph = subgraphReads(graph);
+  const readsFloat = (node: NodeProto): boolean => !plan.nodes.has(node) && QDQ_PROPAGATION_OPS.has(node.opType) && node.output.some((o) => intoSubgraph.has(o));
+
   let quantizedNodes = 0;
   for (const node of graph.node) {
     if (plan.folded.has(node)) continue;
     const planned = plan.nodes.get(node);
-    const inputs = node.input.map((i) => readAs.get(i) ?? i);
-    const out = create(NodeProtoSchema, { ...node, input: inputs, output: node.output.map((o) => writeAs.get(o) ?? o) });
+    const inputs = node.input.map((i) => (readsFloat(node) && !outputs.has(i) ? i : (readAs.get(i) ?? i)));
+    const out = withFields(node, { input: inputs, output: node.output.map((o) => writeAs.get(o) ?? o) });
     if (planned) {
       quantizedNodes++;
       if (planned.kind === 'compute') {

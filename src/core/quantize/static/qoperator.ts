@@ -7,7 +7,7 @@
  * Ops without an integer operator (ConvTranspose) keep a DQ → op → Q sandwich.
  */
 import { create } from '@bufbuild/protobuf';
-import { attrInt, makeAttribute, type AttrValue } from '../../onnx/builder';
+import { attrInt, makeAttribute, type AttrValue, withFields } from '../../onnx/builder';
 import { NodeProtoSchema, type NodeProto } from '../../onnx/schema';
 import { axisAttrs, type StaticBuilder } from './builder';
 import { subgraphReads, type PlannedNode } from './plan';
@@ -72,7 +72,7 @@ export function emitQOperator(b: StaticBuilder, opset: number): EmittedGraph {
     if (p.kind === 'passthrough') {
       const inputs = [...node.input];
       inputs[0] = qname.get(node.input[0]!)!;
-      nodes.push(create(NodeProtoSchema, { ...node, input: inputs, output: node.output.map((o) => (o ? qname.get(o) ?? o : o)) }));
+      nodes.push(withFields(node, { input: inputs, output: node.output.map((o) => (o ? qname.get(o) ?? o : o)) }));
       for (const o of node.output) if (o && plan.tensors.has(o)) exit(o);
       continue;
     }
@@ -179,7 +179,7 @@ function emitCompute(b: StaticBuilder, p: PlannedNode, nodes: NodeProto[], qname
         inputs[p.bias] = dq;
       }
       const floatOut = b.names.unique(`${node.output[0]}_float`);
-      nodes.push(create(NodeProtoSchema, { ...node, input: inputs, output: [floatOut] }));
+      nodes.push(withFields(node, { input: inputs, output: [floatOut] }));
       nodes.push(b.node('QuantizeLinear', [floatOut, ...yParams!], [y]));
       return false;
     }
