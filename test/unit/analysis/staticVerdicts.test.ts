@@ -68,7 +68,7 @@ test('static: a Mul with a constant first input is quantized, a HardSigmoid betw
 });
 
 /** Conv → BatchNormalization → Relu → Flatten: static folds the BatchNormalization into the Conv first, then the Relu into its Q. */
-function convBnModel() {
+function convBnModel(withoutDomain = false) {
   const c = 4;
   const inits = [
     floatTensor('W', [c, 1, 3, 3], gaussian(c * 9, 0.5, 21)),
@@ -77,14 +77,17 @@ function convBnModel() {
     floatTensor('mean', [c], [0, 0.1, 0.2, 0.3]),
     floatTensor('var', [c], [1, 1, 2, 0.5]),
   ];
+  const nodes = [
+    makeNode('Conv', ['x', 'W'], ['c'], { pads: [1, 1, 1, 1] }, { name: 'conv' }),
+    makeNode('BatchNormalization', ['c', 'scale', 'shift', 'mean', 'var'], ['n'], {}, { name: 'bn' }),
+    makeNode('Relu', ['n'], ['r'], {}, { name: 'relu' }),
+    makeNode('Flatten', ['r'], ['y'], {}, { name: 'flat' }),
+  ];
+  // As torch and paddle2onnx write nodes: no domain field in the file (it reads as its default, '').
+  if (withoutDomain) for (const n of nodes) delete (n as { domain?: string }).domain;
   return makeModel(
     makeGraph(
-      [
-        makeNode('Conv', ['x', 'W'], ['c'], { pads: [1, 1, 1, 1] }, { name: 'conv' }),
-        makeNode('BatchNormalization', ['c', 'scale', 'shift', 'mean', 'var'], ['n'], {}, { name: 'bn' }),
-        makeNode('Relu', ['n'], ['r'], {}, { name: 'relu' }),
-        makeNode('Flatten', ['r'], ['y'], {}, { name: 'flat' }),
-      ],
+      nodes,
       'conv_bn',
       [makeValueInfo('x', DataType.FLOAT, ['n', 1, 6, 6])],
       [makeValueInfo('y', DataType.FLOAT, ['n', c * 36])],
@@ -93,8 +96,9 @@ function convBnModel() {
   );
 }
 
-test('static: a BatchNormalization after a Conv is folded, the Relu and Flatten after it follow the Conv; the analysis says what the engine did', async () => {
-  const file = writeModelFile(dir, 'conv_bn.onnx', convBnModel());
+for (const withoutDomain of [false, true])
+test(`static: a BatchNormalization after a Conv is folded, the Relu and Flatten after it follow the Conv; the analysis says what the engine did${withoutDomain ? ' (nodes without a domain field, as exporters write them)' : ''}`, async () => {
+  const file = writeModelFile(dir, `conv_bn${withoutDomain ? '_nodomain' : ''}.onnx`, convBnModel(withoutDomain));
   const layers = new Map(analyzeLayers(loadModel(file)).map((l) => [l.node, l]));
   const keys = ['conv', 'bn', 'relu', 'flat'];
   assert.deepEqual(keys.map((k) => layers.get(k)?.modes.includes('static') ?? false), [true, true, true, true]);
@@ -104,7 +108,7 @@ test('static: a BatchNormalization after a Conv is folded, the Relu and Flatten 
   const x = gaussian(samples * 36, 1, 22);
   const calib = path.join(dir, 'conv_bn_x.npy');
   fs.writeFileSync(calib, encodeNpy({ dtype: 'float32', shape: [samples, 1, 6, 6], data: new Uint8Array(x.buffer) }));
-  const out = path.join(dir, 'conv_bn.int8.onnx');
+  const out = path.join(dir, `conv_bn${withoutDomain ? '_nodomain' : ''}.int8.onnx`);
   await quantizeFile(file, out, { mode: 'static', calibrationData: calib, validate: false, speedCheck: false, fidelity: false });
   const written = indexModel(loadModel(out).proto);
   const original = indexModel(loadModel(file).proto);
