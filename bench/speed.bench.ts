@@ -19,6 +19,7 @@ import { cpuFlagsText } from '../src/core/report/environment';
 import { mlpModel } from '../test/fixtures/build/models';
 import { encodeNpy } from '../src/core/data/npy';
 import { buildTransformer, tokenIds, transformerParams } from '../test/unit/quantize/models';
+import { int4Bound } from './int4Bound';
 import { buildResidualCnn, randomInputs, writeNpy } from '../test/unit/quantize/static/residualCnn';
 
 const RUNS = 200;
@@ -101,6 +102,10 @@ async function weightOnly(dir: string): Promise<void> {
   }
   const gain = (sqnr['mse'] ?? NaN) - (sqnr['none'] ?? NaN);
   console.log(`  MSE-optimal over round-to-nearest: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} dB (target ≥ 1 dB: ${gain >= 1 ? 'OK' : 'BELOW'})`);
+  const bound = int4Bound(float);
+  console.log(
+    `  the most any scale and zero point per block can give on these weights (exhaustive search, ${bound.blocks} blocks of 32): weight SQNR ${bound.roundToNearestDb.toFixed(2)} → ${bound.bestDb.toFixed(2)} dB, +${(bound.bestDb - bound.roundToNearestDb).toFixed(2)} dB over round-to-nearest`,
+  );
 }
 
 /**

@@ -7,6 +7,8 @@
  * speech decision agreement, frame or embedding cosine, wake-word score agreement). A table of
  * every model × mode is printed at the end.
  *
+ * Static mode runs plain and with `--auto-exclude sqnr:20` (the improve loop after a warning).
+ *
  * REAL_FAST=1 (the step in `npm test`) runs only the models marked fast; `npm run test:real` all;
  * REAL_ONLY=id,id only the models named.
  *
@@ -38,10 +40,12 @@ import { cachedPath, fetchModels, REAL_MODELS, type RealModel } from './catalog'
 import { releaseFloatSessions, taskSpec, type TaskRun, type TaskSpec } from './tasks';
 
 const FAST = process.env.REAL_FAST === '1';
-/** Each mode once; weight-only also with --weight-rounding gptq on the calibration data. */
-const VARIANTS: { label: string; mode: QuantMode; gptq?: true }[] = [
+/** Each mode once; static also with auto-exclude, weight-only also with --weight-rounding gptq on the calibration data. */
+const VARIANTS: { label: string; mode: QuantMode; gptq?: true; autoExclude?: string }[] = [
   { label: 'dynamic', mode: 'dynamic' },
   { label: 'static', mode: 'static' },
+  // The improve loop a user runs when static warns: the worst layers kept float until the floor is met.
+  { label: 'static auto-exclude', mode: 'static', autoExclude: 'sqnr:20' },
   { label: 'weight-only', mode: 'weight-only' },
   { label: 'weight-only GPTQ', mode: 'weight-only', gptq: true },
   { label: 'fp16', mode: 'fp16' },
@@ -102,7 +106,7 @@ async function quantizeAndMeasure(m: RealModel, variant: (typeof VARIANTS)[numbe
   // The quantizer judges its own fidelity on realistic samples of the task, as a user's --data gives it (generated
   // inputs do not look like the model's data: a wake-word head is 48 dB on them and -1 dB on speech embeddings).
   const options = { mode, force: true, ...(mode === 'static' ? { calibrationData: calibration } : variant.gptq ? { weightRounding: 'gptq' as const, calibrationData: calibration } : { fidelityData: calibration }) };
-  const q = await quantizeGuarded(cachedPath(m), out, options, TIMEOUT_MS);
+  const q = await quantizeGuarded(cachedPath(m), out, options, TIMEOUT_MS, variant.autoExclude);
   if (q.kind === 'refused') return { model: m.id, mode: label, verdict: 'refused', note: classOf(q.message) };
   if (q.kind === 'crashed') return { model: m.id, mode: label, verdict: 'crashed', note: q.stack ?? q.message };
   const r = q.result;

@@ -3,7 +3,7 @@
  * propagated through the graphs in order (rules in onnx/output-types.ts). One pass, computed once per index.
  */
 import type { ModelIndex } from '../onnx/graph-index';
-import type { ValueInfoProto } from '../onnx/schema';
+import type { NodeProto, ValueInfoProto } from '../onnx/schema';
 import { outputElementTypes } from '../onnx/output-types';
 
 export interface ElementTypes {
@@ -28,13 +28,34 @@ function computeTypes(index: ModelIndex): ElementTypes {
   };
   for (const { graph } of index.scopes) for (const vi of [...graph.input, ...graph.output, ...graph.valueInfo]) declare(vi);
   for (const [name, { tensor }] of index.constants) if (!types.has(name)) types.set(name, tensor.dataType);
-  // Forward pass in graph order (graphs are topologically sorted); unknown stays unknown.
-  for (const { node } of index.nodes) {
-    const outs = outputElementTypes(node, (n) => types.get(n), { unknownOps: 'first' });
-    node.output.forEach((o, i) => {
-      const t = outs[i];
-      if (o && t && !types.has(o)) types.set(o, t);
-    });
+  // Forward passes in graph order (graphs are topologically sorted); unknown stays unknown. An If's
+  // outputs take its branches' output types, known only once the branch is typed: the main graph
+  // comes before its bodies in the index, so a pass is repeated while it still types something.
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    const before = types.size;
+    for (const { node } of index.nodes) {
+      const outs = node.opType === 'If' && (!node.domain || node.domain === 'ai.onnx') ? ifOutputTypes(node, types) : outputElementTypes(node, (n) => types.get(n), { unknownOps: 'first' });
+      node.output.forEach((o, i) => {
+        const t = outs[i];
+        if (o && t && !types.has(o)) types.set(o, t);
+      });
+    }
+    if (types.size === before) break;
   }
   return types;
+}
+
+/** Passes over the nodes: one per level of If nesting whose outputs feed later nodes is enough in practice. */
+const MAX_PASSES = 4;
+
+function ifOutputTypes(node: NodeProto, types: ReadonlyMap<string, number>): (number | undefined)[] {
+  const branches = node.attribute.filter((a) => a.name === 'then_branch' || a.name === 'else_branch').map((a) => a.g);
+  return node.output.map((_, i) => {
+    for (const g of branches) {
+      const name = g?.output[i]?.name;
+      const t = name ? types.get(name) : undefined;
+      if (t) return t;
+    }
+    return undefined;
+  });
 }

@@ -34,7 +34,8 @@ import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type Wei
 import { attrInt } from '../onnx/builder';
 import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';
 import { staticVerdicts, type StaticVerdicts } from '../quantize/static/plan';
-import { modelNames, staticBodies, uniqueNamer } from '../quantize/static/bodies';
+import { modelNames, uniqueNamer } from '../onnx/branches';
+import { staticBodies } from '../quantize/static/bodies';
 export { weightStats, statsOf, OUTLIER_RATIO, OUTLIER_STD, SAMPLE_LIMIT, CHANNEL_SPREAD_RATIO, type WeightStats, type ChannelSpread, type WeightStatsOptions } from './stats';
 
 export type LayerMode = 'dynamic' | 'static' | 'weight-only';

@@ -17,19 +17,20 @@ import type { LayerError } from './types';
 /**
  * `exclude` for each row: the producer when it is quantized and rounds weights of its own;
  * otherwise the quantized producer (if it is) and, when the candidate rounds T, every quantized
- * main-graph consumer of T. Empty when nothing quantized causes the row's error.
+ * consumer of T (in any graph). Empty when nothing quantized causes the row's error.
  */
 export function withExclusions(reference: ModelProto, layers: LayerError[], quantized: ReadonlySet<string>): LayerError[] {
   const graph = reference.graph;
   if (!graph) return layers;
   const index = indexModel(reference);
-  const weights = constantFloatWeights(graph);
+  // Every graph: rows of If-branch layers name branch nodes, whose weights may sit in an enclosing graph.
+  const weights = new Set(index.scopes.flatMap((s) => [...constantFloatWeights(s.graph)]));
   const consumers = new Map<string, string[]>();
-  for (const n of graph.node) {
+  for (const { node: n, key } of index.nodes) {
     for (const i of n.input) {
       if (!i) continue;
       const list = consumers.get(i) ?? [];
-      list.push(index.keyOf(n));
+      list.push(key);
       consumers.set(i, list);
     }
   }

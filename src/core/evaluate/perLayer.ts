@@ -11,11 +11,17 @@
  * candidate is cut at every measured tensor, its consumers reading the reference's value instead
  * (fed as extra graph inputs). What comes out of a node there is the candidate's computation on
  * exact inputs, so error inherited from upstream layers (and amplified by them) is not blamed on it.
+ *
+ * Tensors inside If branches are measured too: each copy carries them out as main-graph outputs
+ * (onnx/branches.ts), and the cut copy's branch consumers read a main-graph input (outer scope).
+ * A branch no sample takes gives empty tensors and no row.
  */
 import { throwIfCancelled, WorkError } from '../errors';
 import { formatBytes } from '../report/format';
 import { makeNode, makeValueInfo, withFields } from '../onnx/builder';
-import { indexModel, nodeKey } from '../onnx/graph-index';
+import { elementTypes } from '../analysis/element-types';
+import { carryOut, ifBranches, modelNames, uniqueNamer, withBodies } from '../onnx/branches';
+import { indexModel, nodeKey, type GraphScope } from '../onnx/graph-index';
 import type { OnnxModel } from '../onnx/model';
 import { create } from '@bufbuild/protobuf';
 import { DataType } from '../onnx/dtype';
@@ -81,8 +87,15 @@ async function checkOneSampleFits(reference: OnnxModel, wanted: string[], data: 
 }
 
 interface Tracked {
+  /** What the reference and candidate sessions fetch (for a branch tensor, the name it is carried out as). */
   tensor: string;
   candidateTensor: string;
+  /** What the cut copy fetches, and the input its consumers read instead. */
+  cutTensor: string;
+  cutInput: string;
+  /** The tensor's name in its graph (a branch's own name for a branch tensor), and the candidate's. */
+  name: string;
+  candidateName: string;
   node: NodeProto;
   order: number;
   candidateType: string;
@@ -90,6 +103,60 @@ interface Tracked {
   acc: ErrorAccumulator;
   /** Error of this node alone (candidate cut, fed reference inputs). */
   local: ErrorAccumulator;
+  /** Values compared (none when its branch never ran). */
+  seen: number;
+}
+
+/** A tensor inside an If branch, in both models. */
+interface BranchTensor {
+  refBranch: GraphProto;
+  candBranch: GraphProto;
+  tensor: string;
+  candidateTensor: string;
+  node: NodeProto;
+  order: number;
+}
+
+/**
+ * The float32 tensors of the If branches both models have (matched by the branch's key path),
+ * with the candidate's name for each (carried out, a branch that did not run gives an empty float32 tensor).
+ */
+function branchTensors(reference: ModelProto, candidate: ModelProto): BranchTensor[] {
+  const candIndex = indexModel(candidate);
+  const refIndex = indexModel(reference);
+  const candTypes = elementTypes(candIndex);
+  const refTypes = elementTypes(refIndex);
+  const candBranches = new Map(ifBranches(candIndex).map((s) => [s.path, s.graph]));
+  const out: BranchTensor[] = [];
+  for (const scope of ifBranches(refIndex)) {
+    const candBranch = candBranches.get(scope.path);
+    if (!candBranch) continue;
+    const candidateName = candidateTensorMap(candBranch);
+    for (const [tensor, p] of dynamicProducers(scope.graph)) {
+      const candidateTensor = candidateName(tensor);
+      if (candidateTensor && refTypes.get(tensor) === DataType.FLOAT && candTypes.get(candidateTensor) === DataType.FLOAT) {
+        out.push({ refBranch: scope.graph, candBranch, tensor, candidateTensor, node: p.node, order: p.order });
+      }
+    }
+  }
+  return out;
+}
+
+/** Branch tensors wanted per branch graph, and the main-graph name each one is carried out as. */
+function carried(proto: ModelProto, wanted: Map<GraphProto, string[]>): { proto: ModelProto; nameOf: (branch: GraphProto, tensor: string) => string | undefined } {
+  const r = carryOut(proto, wanted, uniqueNamer(modelNames(indexModel(proto))));
+  const byBranch = new Map<GraphProto, Map<string, string>>();
+  for (const [name, c] of r.carried) entry(byBranch, c.body, () => new Map<string, string>()).set(c.tensor, name);
+  return { proto: r.proto, nameOf: (branch, tensor) => byBranch.get(branch)?.get(tensor) };
+}
+
+function wantedIn(items: BranchTensor[], side: 'ref' | 'cand'): Map<GraphProto, string[]> {
+  const out = new Map<GraphProto, string[]>();
+  for (const b of items) {
+    const g = side === 'ref' ? b.refBranch : b.candBranch;
+    entry(out, g, (): string[] => []).push(side === 'ref' ? b.tensor : b.candidateTensor);
+  }
+  return out;
 }
 
 export async function perLayerErrors(
@@ -101,30 +168,77 @@ export async function perLayerErrors(
 ): Promise<LayerError[]> {
   const refGraph = reference.proto.graph!;
   const candGraph = candidate.proto.graph!;
-  // Rows carry the node key every other surface uses (unnamed nodes included), so a row can be excluded.
-  indexModel(reference.proto);
   const producers = dynamicProducers(refGraph);
   const candidateName = candidateTensorMap(candGraph);
   const wanted = [...producers.keys()].filter((t) => candidateName(t) !== undefined);
   const sessionOptions = { threads: options.threads, optimization: 'disabled' as const };
   await checkOneSampleFits(reference, wanted, data, options.sampleLimit ?? SAMPLE_LIMIT, sessionOptions);
+  const branch = branchTensors(reference.proto, candidate.proto);
+  const refCarried = carried(reference.proto, wantedIn(branch, 'ref'));
+  const candCarried = carried(candidate.proto, wantedIn(branch, 'cand'));
+  // Rows carry the node key every other surface uses (unnamed nodes included), so a row can be excluded.
+  indexModel(reference.proto);
   const sessions: InferenceSession[] = [];
   try {
-    const refSession = await sessionWithOutputs(reference, wanted, sessionOptions);
+    const refSession = await sessionForVariant(reference, withOutputs(refCarried.proto, wanted), sessionOptions);
     sessions.push(refSession);
-    const candSession = await sessionWithOutputs(candidate, wanted.map((t) => candidateName(t)!), sessionOptions);
+    const candSession = await sessionForVariant(candidate, withOutputs(candCarried.proto, wanted.map((t) => candidateName(t) ?? t)), sessionOptions);
     sessions.push(candSession);
     const refTypes = outputTypes(refSession);
     const candTypes = outputTypes(candSession);
     const tracked: Tracked[] = [];
-    for (const tensor of wanted) {
-      const cand = candidateName(tensor)!;
+    const track = (tensor: string, cand: string, name: string, candidateName: string, node: NodeProto, order: number, cutTensor: string) => {
+      // An If's output is its branch's: the branch's layers are the rows, not the If.
+      if (node.opType === 'If' && (!node.domain || node.domain === 'ai.onnx')) return false;
       const candType = candTypes.get(cand) ?? '';
-      if (!FLOAT_TYPES.has(refTypes.get(tensor) ?? '') || !FLOAT_TYPES.has(candType)) continue;
-      const p = producers.get(tensor)!;
-      tracked.push({ tensor, candidateTensor: cand, candidateType: candType, node: p.node, order: p.order, acc: new ErrorAccumulator(), local: new ErrorAccumulator() });
+      if (!FLOAT_TYPES.has(refTypes.get(tensor) ?? '') || !FLOAT_TYPES.has(candType)) return false;
+      tracked.push({ tensor, candidateTensor: cand, cutTensor, cutInput: cutInputName(cutTensor), name, candidateName, candidateType: candType, node, order, acc: new ErrorAccumulator(), local: new ErrorAccumulator(), seen: 0 });
+      return true;
+    };
+    for (const tensor of wanted) {
+      const cand = candidateName(tensor);
+      const p = producers.get(tensor);
+      if (cand && p) track(tensor, cand, tensor, cand, p.node, p.order, cand);
     }
-    const cut = cutAtTracked(candidate.proto, tracked);
+    // Branch tensors: the cut is made in the candidate's branches, then carried out of the cut copy.
+    const cutBranches = new Map<GraphProto, GraphProto>();
+    const cutInputs = new Map<GraphProto, Map<string, string>>();
+    for (const b of branch) {
+      const ref = refCarried.nameOf(b.refBranch, b.tensor);
+      const cand = candCarried.nameOf(b.candBranch, b.candidateTensor);
+      if (ref && cand) {
+        // Ties in the ranking go to graph order: branch nodes after the main graph's.
+        if (track(ref, cand, b.tensor, b.candidateTensor, b.node, refGraph.node.length + b.order, cand)) entry(cutInputs, b.candBranch, () => new Map<string, string>()).set(b.candidateTensor, cutInputName(cand));
+      }
+    }
+    const mainTracked = tracked.filter((t) => t.tensor === t.name && producers.has(t.tensor) && t.cutTensor === t.candidateTensor);
+    // A branch's consumers read the cut inputs of its own tensors and of every graph enclosing it.
+    entry(cutInputs, candGraph, () => new Map<string, string>());
+    for (const t of mainTracked) cutInputs.get(candGraph)?.set(t.candidateTensor, cutInputName(t.candidateTensor));
+    for (const scope of ifBranches(indexModel(candidate.proto))) {
+      const inputs = new Map<string, string>();
+      for (let sc: GraphScope | undefined = scope; sc; sc = sc.parent) for (const [k, v] of cutInputs.get(sc.graph) ?? []) if (!inputs.has(k)) inputs.set(k, v);
+      const g = scope.graph;
+      if (inputs.size && g.node.some((n) => n.input.some((i) => inputs.has(i)))) {
+        cutBranches.set(g, withFields(g, { node: g.node.map((n) => (n.input.some((i) => inputs.has(i)) ? withFields(n, { input: n.input.map((i) => inputs.get(i) ?? i) }) : n)) }));
+      }
+    }
+    const cutMain = cutAtTracked(candidate.proto, mainTracked, tracked.filter((t) => !mainTracked.includes(t)));
+    const cutGraph = cutMain.graph ?? refGraph;
+    const finalOf = new Map<GraphProto, GraphProto>();
+    const cutProto = withGraph(cutMain, { ...cutGraph, node: withBodies(cutGraph.node, cutBranches, finalOf) });
+    const cutWanted = new Map<GraphProto, string[]>();
+    for (const b of branch) {
+      entry(cutWanted, finalOf.get(b.candBranch) ?? b.candBranch, (): string[] => []).push(b.candidateTensor);
+    }
+    const cutCarried = carried(cutProto, cutWanted);
+    for (const b of branch) {
+      const cand = candCarried.nameOf(b.candBranch, b.candidateTensor);
+      const t = tracked.find((x) => x.candidateTensor === cand);
+      const name = cutCarried.nameOf(finalOf.get(b.candBranch) ?? b.candBranch, b.candidateTensor);
+      if (t && name) t.cutTensor = name;
+    }
+    const cut = cutCarried.proto;
     const cutSession = await sessionForVariant(candidate, cut, sessionOptions);
     sessions.push(cutSession);
 
@@ -134,6 +248,7 @@ export async function perLayerErrors(
     const candidateData = adaptInputData(data, modelInputs(candidate.proto));
     const refNames = tracked.map((t) => t.tensor);
     const candNames = [...new Set(tracked.map((t) => t.candidateTensor))];
+    const cutNames = [...new Set(tracked.map((t) => t.cutTensor))];
     // A fixed first dim is the one run size ONNX Runtime accepts; otherwise the first sample alone
     // measures the memory one sample takes, and the next runs are sized from it.
     const fixed = fixedBatchOf(modelInputs(reference.proto));
@@ -155,17 +270,22 @@ export async function perLayerErrors(
         bytes += rv.byteLength + cv.byteLength;
         refValues.set(t.tensor, rv);
         if (rv.length !== cv.length) mismatched.add(t.tensor);
-        else if (!mismatched.has(t.tensor)) t.acc.add(rv, cv);
+        else if (!mismatched.has(t.tensor)) {
+          t.acc.add(rv, cv);
+          t.seen += rv.length;
+        }
       }
       // The cut copy: every measured tensor's consumers read the reference value.
       const cutFeeds = { ...candFeeds };
       for (const t of tracked) {
-        cutFeeds[cutInputName(t.candidateTensor)] = mismatched.has(t.tensor) ? c[t.candidateTensor]! : referenceFeed(r[t.tensor]!, refValues.get(t.tensor), t.candidateType);
+        cutFeeds[t.cutInput] = mismatched.has(t.tensor) ? c[t.candidateTensor]! : referenceFeed(r[t.tensor]!, refValues.get(t.tensor), t.candidateType);
       }
-      const cc = await cutSession.run(cutFeeds, candNames);
+      const cc = await cutSession.run(cutFeeds, cutNames);
       for (const t of tracked) {
         if (mismatched.has(t.tensor)) continue;
-        const cv = asFloat32(cc[t.candidateTensor]!);
+        const cut = cc[t.cutTensor];
+        if (!cut) continue;
+        const cv = asFloat32(cut);
         const rv = refValues.get(t.tensor)!;
         if (rv.length === cv.length) t.local.add(rv, cv);
       }
@@ -173,7 +293,7 @@ export async function perLayerErrors(
       start += count;
       ctx.onProgress?.({ stage: 'per-layer', message: `${start}/${data.samples} samples` });
     }
-    return rank(tracked.filter((t) => !mismatched.has(t.tensor)));
+    return rank(tracked.filter((t) => !mismatched.has(t.tensor) && t.seen > 0));
   } finally {
     for (const s of sessions) await s.release();
   }
@@ -188,17 +308,36 @@ function cutInputName(name: string): string {
  * The candidate with every measured tensor cut: its consumers read a new graph input (fed the
  * reference value) while the tensor itself stays computed and becomes a graph output.
  */
-function cutAtTracked(proto: ModelProto, tracked: Tracked[]): ModelProto {
+function cutAtTracked(proto: ModelProto, tracked: Tracked[], inBranches: Tracked[] = []): ModelProto {
   const graph = proto.graph!;
   const cutNames = new Map(tracked.map((t) => [t.candidateTensor, t]));
   const node = graph.node.map((n) =>
     n.input.some((i) => cutNames.has(i)) ? withFields(n, { input: n.input.map((i) => (cutNames.has(i) ? cutInputName(i) : i)) }) : n,
   );
   const input = [...graph.input];
-  for (const [name, t] of cutNames) input.push(makeValueInfo(cutInputName(name), t.candidateType === 'float16' ? DataType.FLOAT16 : t.candidateType === 'float64' ? DataType.DOUBLE : DataType.FLOAT));
+  const typeOf = (t: Tracked) => (t.candidateType === 'float16' ? DataType.FLOAT16 : t.candidateType === 'float64' ? DataType.DOUBLE : DataType.FLOAT);
+  for (const [name, t] of cutNames) input.push(makeValueInfo(cutInputName(name), typeOf(t)));
+  // Branch consumers read these from the outer scope (the main graph's inputs).
+  for (const t of inBranches) input.push(makeValueInfo(t.cutInput, typeOf(t)));
   const present = new Set(graph.output.map((o) => o.name));
   const output = [...graph.output, ...[...cutNames.keys()].filter((n) => !present.has(n)).map((name) => create(ValueInfoProtoSchema, { name }))];
   return withGraph(proto, { ...graph, node, input, output });
+}
+
+/** The value under `key`, made first when missing. */
+function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
+}
+
+/** `proto` with extra main-graph outputs (names already outputs are left alone). */
+function withOutputs(proto: ModelProto, names: readonly string[]): ModelProto {
+  const graph = proto.graph;
+  if (!graph) return proto;
+  const present = new Set(graph.output.map((o) => o.name));
+  const added = [...new Set(names)].filter((n) => n && !present.has(n)).map((name) => create(ValueInfoProtoSchema, { name }));
+  return withGraph(proto, { ...graph, output: [...graph.output, ...added] });
 }
 
 /** The reference value as the candidate's dtype expects it at the cut. */
@@ -282,10 +421,10 @@ function rank(tracked: Tracked[]): LayerError[] {
   const key = (v: number | null) => (v === null ? Infinity : v);
   const layers = tracked.map((t) => {
     const layer: LayerError = {
-      tensor: t.tensor,
+      tensor: t.name,
       node: nodeKey(t.node),
       opType: t.node.opType,
-      candidateTensor: t.candidateTensor,
+      candidateTensor: t.candidateName,
       sqnrDb: t.acc.sqnrDb === null || !Number.isFinite(t.acc.sqnrDb) ? null : round(t.acc.sqnrDb, 3),
       identical: t.acc.identical,
       cosine: round(t.acc.cosine, 6),

@@ -21,6 +21,9 @@ import { fileNameForInput } from '../../../src/core/calibrate/data';
 import { generateInputData, modelInputs } from '../../../src/core/evaluate/data';
 import { indexModel } from '../../../src/core/onnx/graph-index';
 import { opRule } from '../../../src/core/onnx/op-rules';
+import { perLayerErrors } from '../../../src/core/evaluate/perLayer';
+import { quantizeWithAutoExclude } from '../../../src/core/evaluate/autoExclude';
+import { loadInputData } from '../../../src/core/evaluate/data';
 
 const dir = tempDir('subgraphs');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -275,6 +278,39 @@ test('static mode inside If branches: the branch calibration takes is quantized 
       const isTaken = f.cond.data[0] === takeThen;
       assert.ok(q > (isTaken ? 25 : 200), `${taken} calibrated, cond ${String(f.cond.data[0])}: SQNR ${q.toFixed(1)} dB`);
     }
+  }
+});
+
+test('static mode inside an If branch, improved: calibrated on dimmed inputs the branch Conv is the worst layer, ranked with its branch path; the fidelity warning names it, auto-exclude keeps it float and meets the target', async () => {
+  const proto = ifConvLstmModel();
+  const src = save('if_conv_lstm', proto);
+  const index = indexModel(proto);
+  const conv = index.nodes.find((e) => e.scope.owner?.attribute === 'then_branch' && e.node.opType === 'Conv')?.key ?? 'no then Conv';
+  // Calibration on inputs 50× too small clips the branch's real activations; the data it is judged on is at full scale.
+  const folder = (name: string, scale: number) => {
+    const f = path.join(dir, name);
+    fs.mkdirSync(f, { recursive: true });
+    fs.writeFileSync(path.join(f, fileNameForInput('x')), encodeNpy({ dtype: 'float32', shape: [8, 4, 16], data: new Uint8Array(gaussian(8 * 64, scale, 9).buffer) }));
+    fs.writeFileSync(path.join(f, fileNameForInput('cond')), encodeNpy({ dtype: 'bool', shape: [], data: Uint8Array.of(1) }));
+    return f;
+  };
+  const dim = folder('if_dim.calib', 0.02);
+  const full = folder('if_full.data', 1);
+  const out = path.join(dir, 'if_conv_lstm-static-dim.onnx');
+  const plain = await quantizeFile(src, out, { mode: 'static', calibrationData: dim, fidelityData: full, force: true, speedCheck: false });
+  const warning = plain.warnings.find((w) => /below the floor/i.test(w)) ?? '';
+  assert.match(warning, new RegExp(`Worst layers \\(error each adds itself\\): ${conv.replace(/[/]/g, '\\/')} \\(Conv`), warning);
+  const layers = await perLayerErrors(loadModel(src), loadModel(out), loadInputData(full, modelInputs(proto)), {});
+  const row = layers.find((l) => l.node === conv);
+  assert.ok(row && row.localSqnrDb !== null && row.localSqnrDb < 20, JSON.stringify(layers.slice(0, 3)));
+  assert.ok(!layers.some((l) => l.opType === 'If'), 'no row for the If itself');
+  const auto = await quantizeWithAutoExclude(src, path.join(dir, 'if_conv_lstm-static-auto.onnx'), { mode: 'static', calibrationData: dim, force: true, speedCheck: false }, 'sqnr:25', {}, { data: full });
+  assert.equal(auto.summary.met, true, JSON.stringify(auto.summary));
+  assert.ok(auto.summary.excluded.some((e) => (e.exclude ?? [e.node]).includes(conv)), JSON.stringify(auto.summary.excluded));
+  assert.equal(auto.summary.calibrations, 1);
+  for (const f of convLstmFeeds.filter((x) => x.cond.data[0] === true)) {
+    const q = sqnrDb(await runModel(src, f), await runModel(auto.quantize.output, f));
+    assert.ok(q > 25, `after auto-exclude: SQNR ${q.toFixed(1)} dB`);
   }
 });
 

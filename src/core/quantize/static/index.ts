@@ -9,7 +9,7 @@ import { stageWeightCap, weightBytesOf } from '../../calibrate/stages';
 import { InputError, throwIfCancelled, WorkError } from '../../errors';
 import { opsetVersion } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
-import { indexModel, SCOPE_SEPARATOR } from '../../onnx/graph-index';
+import { indexModel, SCOPE_SEPARATOR, type GraphScope } from '../../onnx/graph-index';
 import { opRule } from '../../onnx/op-rules';
 import { elementTypes } from '../../analysis/element-types';
 import type { SkippedNode } from '../types';
@@ -20,7 +20,8 @@ import type { JobContext } from '../../progress';
 import { formatBytes } from '../../report/format';
 import { computeQuantParams, quantRange, type QuantParams } from '../math';
 import { nodeName, type EngineResult, type NodeSelection, type ResolvedOptions, type SelectionVerdict } from '../selection';
-import { carryOut, modelNames, staticBodies, uniqueNamer, withBodies, type StaticBody } from './bodies';
+import { carryOut, modelNames, uniqueNamer, withBodies } from '../../onnx/branches';
+import { staticBodies, type StaticBody } from './bodies';
 import { StaticBuilder, type EmitOptions } from './builder';
 import { foldBatchNormalization } from './foldBatchNorm';
 import { inferElemTypes } from './inferTypes';
@@ -101,7 +102,10 @@ export async function quantizeStatic(
     }
     const wanted = new Map<GraphProto, string[]>();
     for (const { body, plan: p } of bodyPlans) {
-      const names = [...p.tensors.values()].filter((t) => !t.aliasOf && !t.fixedRange && !ranges.has(bodyKey(body, t.name)) && !cache?.unavailable.has(bodyKey(body, t.name))).map((t) => t.name);
+      // Only tensors typed float32 are carried (the stand-in the other branch gives is a float32 tensor); others get no range.
+      const names = [...p.tensors.values()]
+        .filter((t) => !t.aliasOf && !t.fixedRange && body.types.get(t.name) === DataType.FLOAT && !ranges.has(bodyKey(body, t.name)) && !cache?.unavailable.has(bodyKey(body, t.name)))
+        .map((t) => t.name);
       if (names.length) wanted.set(body.scope.graph, names);
     }
     const calibrated = carryOut(proto, wanted, fresh);
@@ -255,12 +259,9 @@ function tidy(g: GraphProto): void {
 }
 
 /**
- * Compute ops inside If/Loop/Scan bodies stay float in static mode, each with its reason and body
- * path. Calibration reads ranges from tensors ONNX Runtime returns as model outputs, and a body's
- * tensors cannot be model outputs; a body's branch or iteration count is also chosen at run
- * time, so the calibration data may never reach it. Quantizing body weights with activation
- * ranges left unknown would not run in integer kernels either. Integer-typed arithmetic (shape
- * computations) is not a candidate, as in the main graph.
+ * Compute ops of the bodies static mode does not plan (Loop/Scan bodies and everything inside
+ * them; If branches too when `noBodies` says why), each with its reason and body path. Integer-typed
+ * arithmetic (shape computations) is not a candidate, as in the main graph.
  */
 function bodySkips(index: ReturnType<typeof indexModel>, selection: NodeSelection, planned: ReadonlySet<string>, noBodies: string | undefined): SkippedNode[] {
   const types = elementTypes(index);
@@ -275,7 +276,10 @@ function bodySkips(index: ReturnType<typeof indexModel>, selection: NodeSelectio
     const t = y ? types.get(y) : undefined;
     if (t !== undefined && t !== DataType.FLOAT && t !== DataType.FLOAT16) continue;
     const verdict = selection.check(node, STATIC_OP_TYPES);
-    const owner = scope.owner.node.opType;
+    // What keeps it float: an enclosing Loop/Scan body, else (noBodies) its If branch.
+    let holder = scope;
+    for (let s: GraphScope | undefined = scope; s?.owner; s = s.parent) if (s.owner.node.opType !== 'If') holder = s;
+    const owner = holder.owner?.node.opType ?? scope.owner.node.opType;
     const elsewhere =
       rule.dynamic === 'default' && rule.weightOnly === 'default'
         ? '; dynamic and weight-only modes quantize it there'
