@@ -5,7 +5,7 @@
 import { MarkupKind, SymbolKind, type CodeLens, type DocumentSymbol, type Hover, type Location, type Position } from 'vscode-languageserver/node';
 import { formatBytes } from '../core/report/format';
 import type { LayerInfo, LayerMode, WeightStats } from '../core/analysis/layers';
-import { elementTypes } from '../core/analysis/element-types';
+import { elementTypes } from '../core/onnx/element-types';
 import { dtypeName } from '../core/onnx/dtype';
 import type { TypeProto } from '../core/onnx/schema';
 import { tensorByteSize } from '../core/onnx/tensor';

@@ -29,7 +29,7 @@ import { ConstantFolder, overridableInitializers } from '../onnx/constantFold';
 import { makeNode } from '../onnx/builder';
 import { create } from '@bufbuild/protobuf';
 import { GraphProtoSchema, type GraphProto } from '../onnx/schema';
-import { elementTypes, type ElementTypes } from './element-types';
+import { elementTypes, type ElementTypes } from '../onnx/element-types';
 import { CHANNEL_SPREAD_RATIO, OUTLIER_RATIO, OUTLIER_STD, weightStats, type WeightStats } from './stats';
 import { attrInt } from '../onnx/builder';
 import { channelAxisOf, opRule, quantizedFamily, staticOps, type QuantizedFamily } from '../onnx/op-rules';

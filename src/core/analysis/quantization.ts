@@ -10,7 +10,7 @@ import type { NodeProto, TensorProto } from '../onnx/schema';
 import { readFloat32, readTensor, tensorElementCount, unpack4, tensorBytes, type TensorSource } from '../onnx/tensor';
 import { attrInt } from '../onnx/builder';
 import type { ModelIndex } from '../onnx/graph-index';
-import { elementTypes } from './element-types';
+import { elementTypes } from '../onnx/element-types';
 import { QDQ_OPS, quantizedFamily } from '../onnx/op-rules';
 
 export type QuantFormat = 'none' | 'qdq' | 'qoperator' | 'dynamic' | 'weight-only' | 'fp16' | 'mixed';

@@ -19,7 +19,7 @@
 import { throwIfCancelled, WorkError } from '../errors';
 import { formatBytes } from '../report/format';
 import { makeNode, makeValueInfo, withFields } from '../onnx/builder';
-import { elementTypes } from '../analysis/element-types';
+import { elementTypes } from '../onnx/element-types';
 import { carryOut, ifBranches, modelNames, uniqueNamer, withBodies } from '../onnx/branches';
 import { indexModel, nodeKey, type GraphScope } from '../onnx/graph-index';
 import type { OnnxModel } from '../onnx/model';

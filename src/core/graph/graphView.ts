@@ -13,7 +13,7 @@
 import { analyzeLayers, type LayerInfo } from '../analysis/layers';
 import { OP_RULES, quantizedFamily, QDQ_OPS } from '../onnx/op-rules';
 import { analyzeQuantization, type QuantizedTensor } from '../analysis/quantization';
-import { elementTypes } from '../analysis/element-types';
+import { elementTypes } from '../onnx/element-types';
 import { ioInfo } from '../analysis/summary';
 import { weightStats } from '../analysis/stats';
 import { AttributeProto_AttributeType as AttrType, type AttributeProto } from '../onnx/schema';

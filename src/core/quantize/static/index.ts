@@ -11,7 +11,7 @@ import { opsetVersion } from '../../onnx/builder';
 import { DataType } from '../../onnx/dtype';
 import { indexModel, SCOPE_SEPARATOR, type GraphScope } from '../../onnx/graph-index';
 import { opRule } from '../../onnx/op-rules';
-import { elementTypes } from '../../analysis/element-types';
+import { elementTypes } from '../../onnx/element-types';
 import type { SkippedNode } from '../types';
 import { isExternal, type OnnxModel } from '../../onnx/model';
 import type { ExternalDataWriter } from '../../onnx/save';

@@ -2,9 +2,9 @@
  * Element types of a model's tensors: declared (inputs, outputs, value_info, constants), or
  * propagated through the graphs in order (rules in onnx/output-types.ts). One pass, computed once per index.
  */
-import type { ModelIndex } from '../onnx/graph-index';
-import type { NodeProto, ValueInfoProto } from '../onnx/schema';
-import { outputElementTypes } from '../onnx/output-types';
+import type { ModelIndex } from './graph-index';
+import type { NodeProto, ValueInfoProto } from './schema';
+import { outputElementTypes } from './output-types';
 
 export interface ElementTypes {
   /** Element type of a tensor, or undefined when neither declared nor inferable. */
