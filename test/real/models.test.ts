@@ -92,9 +92,14 @@ async function runTask(file: string, spec: TaskSpec): Promise<TaskRun> {
   }
 }
 
-async function writeCalibration(spec: TaskSpec, folder: string): Promise<string> {
+async function writeCalibration(spec: TaskSpec, folder: string, floatModel: string): Promise<string> {
   fs.mkdirSync(folder, { recursive: true });
-  for (const [name, arr] of Object.entries(await spec.calibration())) fs.writeFileSync(path.join(folder, fileNameForInput(name)), encodeNpy(arr));
+  const session = await createSession(floatModel, { threads: 1 });
+  try {
+    for (const [name, arr] of Object.entries(await spec.calibration(session))) fs.writeFileSync(path.join(folder, fileNameForInput(name)), encodeNpy(arr));
+  } finally {
+    await session.release();
+  }
   return folder;
 }
 
@@ -145,7 +150,7 @@ for (const m of models) {
       model.external.close();
       spec = taskSpec(m.task, inputs);
       float = await runTask(cachedPath(m), spec);
-      calibration = await writeCalibration(spec, path.join(tempDir, `${m.id}.calibration`));
+      calibration = await writeCalibration(spec, path.join(tempDir, `${m.id}.calibration`), cachedPath(m));
     });
     test('the float model runs on the realistic inputs', () => {
       assert.ok(float.output.length > 0);

@@ -22,8 +22,11 @@ export interface TaskSpec {
   metric: string;
   /** Run the model (float or quantized) on the task's evaluation inputs. */
   run(session: InferenceSession): Promise<TaskRun>;
-  /** Calibration arrays by input name (samples on the first axis). */
-  calibration(): Promise<Record<string, NpyArray>>;
+  /**
+   * Calibration arrays by input name (samples on the first axis). `float`, a session on the float
+   * model, gives recurrent models the states they reach when streamed over the calibration audio.
+   */
+  calibration(float?: InferenceSession): Promise<Record<string, NpyArray>>;
   /** The task metric of a candidate run against the float run (1 = same). */
   score(float: TaskRun, candidate: TaskRun): number;
 }
@@ -164,37 +167,43 @@ function vad(version: 'v4' | 'v5'): TaskSpec {
   });
   const stateSize = version === 'v4' ? [2, 1, 64] : [2, 1, 128];
   const stateLen = stateSize.reduce((a, b) => a * b, 1);
+  /** Each text streamed chunk by chunk, the states carried over: every step's inputs and its speech probability. */
+  const stream = async (session: InferenceSession, texts: string[]) => {
+    const steps: { chunk: Float32Array; h: Float32Array; c: Float32Array; prob: number }[] = [];
+    for (const text of texts) {
+      let h = new Float32Array(stateLen);
+      let c = new Float32Array(stateLen);
+      for (const chunk of chunks([text])) {
+        const feeds: Record<string, OrtTensor> = { input: f32(Float32Array.from(chunk), [1, CHUNK]), sr: i64(16000) };
+        if (version === 'v4') Object.assign(feeds, { h: f32(h, stateSize), c: f32(c, stateSize) });
+        else feeds.state = f32(h, stateSize);
+        const out = await session.run(feeds);
+        steps.push({ chunk: Float32Array.from(chunk), h, c, prob: asF32(out.output)[0] ?? 0 });
+        if (version === 'v4') {
+          h = Float32Array.from(asF32(out.hn));
+          c = Float32Array.from(asF32(out.cn));
+        } else h = Float32Array.from(asF32(out.stateN));
+      }
+    }
+    return steps;
+  };
   return {
     metric: 'speech decision agreement',
     async run(session) {
-      const probs: number[] = [];
-      for (const text of EVAL_SPEECH) {
-        let h = new Float32Array(stateLen);
-        let c = new Float32Array(stateLen);
-        for (const chunk of chunks([text])) {
-          const feeds: Record<string, OrtTensor> = { input: f32(Float32Array.from(chunk), [1, CHUNK]), sr: i64(16000) };
-          if (version === 'v4') Object.assign(feeds, { h: f32(h, stateSize), c: f32(c, stateSize) });
-          else feeds.state = f32(h, stateSize);
-          const out = await session.run(feeds);
-          probs.push(asF32(out.output)[0] ?? 0);
-          if (version === 'v4') {
-            h = Float32Array.from(asF32(out.hn));
-            c = Float32Array.from(asF32(out.cn));
-          } else h = Float32Array.from(asF32(out.stateN));
-        }
-      }
+      const probs = (await stream(session, EVAL_SPEECH)).map((s) => s.prob);
       return { output: Float32Array.from(probs), rows: probs.map((p) => [p]) };
     },
-    async calibration() {
-      const cs = chunks(CALIB_SPEECH);
-      const n = cs.length;
+    // The states each chunk meets when the float model streams the calibration speech (zeros without a session).
+    async calibration(float) {
+      const steps = float ? await stream(float, CALIB_SPEECH) : chunks(CALIB_SPEECH).map((chunk) => ({ chunk: Float32Array.from(chunk), h: new Float32Array(stateLen), c: new Float32Array(stateLen), prob: 0 }));
+      const n = steps.length;
+      const stateShape = [n, ...stateSize.filter((_, i) => i !== 1)];
       const arrays: Record<string, NpyArray> = {
-        input: npyF32(concat(cs.map((x) => Float32Array.from(x))), [n, CHUNK]),
+        input: npyF32(concat(steps.map((s) => s.chunk)), [n, CHUNK]),
         sr: { dtype: 'int64', shape: [n], data: new Uint8Array(BigInt64Array.from({ length: n }, () => 16000n).buffer) },
       };
-      const zeros = npyF32(new Float32Array(n * stateLen), [n, ...stateSize.filter((_, i) => i !== 1)]);
-      if (version === 'v4') Object.assign(arrays, { h: zeros, c: zeros });
-      else arrays.state = zeros;
+      if (version === 'v4') Object.assign(arrays, { h: npyF32(concat(steps.map((s) => s.h)), stateShape), c: npyF32(concat(steps.map((s) => s.c)), stateShape) });
+      else arrays.state = npyF32(concat(steps.map((s) => s.h)), stateShape);
       return arrays;
     },
     score: (f, c) => mean(f.rows.map((r, i) => (((r[0] ?? 0) > 0.5) === ((c.rows[i]?.[0] ?? 0) > 0.5) ? 1 : 0))),
