@@ -221,7 +221,11 @@ export async function quantizeWithAutoExclude(
     if (chosen.fidelity.candidateAccuracy !== undefined) summary.finalAccuracy = chosen.fidelity.candidateAccuracy;
     if (!chosen.point.met && stoppedBecause) summary.stoppedBecause = stoppedBecause;
     log(`auto-exclude: ${chosen.point.excludedCount} layer(s) kept float after ${tried.size} quantize pass(es) and ${ranges.calibrations} calibration(s)`);
-    return { quantize: { ...chosen.quantized, output: outAbs }, summary, fidelity: chosen.fidelity };
+    // A target not met leaves a written model below it: the result says so, as any fidelity below the floor does.
+    const warnings = chosen.point.met
+      ? chosen.quantized.warnings
+      : [...chosen.quantized.warnings, `fidelity below the auto-exclude target ${goal.text}: the written model reads ${chosen.fidelity.sqnrDb === null ? 'identical' : `${chosen.fidelity.sqnrDb.toFixed(1)} dB`} with ${chosen.point.excludedCount} layer(s) kept float (${stoppedBecause ?? 'no set tried met it'})`];
+    return { quantize: { ...chosen.quantized, output: outAbs, warnings }, summary, fidelity: chosen.fidelity };
   } finally {
     await refSession.release();
     reference.external.close();

@@ -25,6 +25,7 @@ export function modelNames(index: ModelIndex): Set<string> {
   return names;
 }
 
+/** Names made from a base that none of `taken` has (each one made is added to it). */
 export function uniqueNamer(taken: Set<string>): (base: string) => string {
   return (base) => {
     let name = base;
@@ -53,9 +54,11 @@ export interface CarriedTensor {
 }
 
 /**
- * A copy of the model for calibration in which each wanted branch tensor is also a main-graph
- * output; `carried` maps those output names to the branch tensors. Branches are found by object
- * identity (the scopes' graphs of the index the bodies came from).
+ * A copy of the model in which each wanted branch tensor is also a main-graph output: an extra
+ * output of its branch (through an Identity), an empty tensor from the other branch in its place,
+ * an extra output of every If up to the main graph. Wanted tensors must be float32 (the stand-in
+ * is). `carried` maps the new output names to the branch tensors. Branches are found by object
+ * identity (the scopes' graphs of an index of `proto`).
  */
 export function carryOut(proto: ModelProto, wanted: ReadonlyMap<GraphProto, readonly string[]>, fresh: (base: string) => string): { proto: ModelProto; carried: Map<string, CarriedTensor> } {
   const main = proto.graph;

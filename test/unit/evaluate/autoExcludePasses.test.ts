@@ -40,6 +40,19 @@ test('static auto-exclude with 3 planted layers: target met in ≤ 4 quantize pa
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.auto-')), [], 'no work folder left behind');
 });
 
+test('a target no set meets: the best model tried is written and the result warns with its figure', async () => {
+  const model = buildPlantedMlp(path.join(dir, 'planted-unmet.onnx'));
+  const calib = writeNpy(path.join(dir, 'calib-unmet.npy'), randomInputs(64, [WIDTH], 3), [64, WIDTH]);
+  const out = path.join(dir, 'planted-unmet.int8.onnx');
+  // 200 dB with at most 2 of the 8 layers kept float: no quantized model reaches it.
+  const r = await quantizeWithAutoExclude(model, out, { mode: 'static', calibrationData: calib }, 'sqnr:200', {}, { maxSteps: 2 });
+  assert.equal(r.summary.met, false);
+  const warning = r.quantize.warnings.find((w) => w.startsWith('fidelity below the auto-exclude target sqnr:200'));
+  assert.ok(warning, r.quantize.warnings.join('\n'));
+  assert.match(warning, new RegExp(`reads ${(r.summary.finalSqnrDb ?? NaN).toFixed(1)} dB`));
+  assert.ok(fs.existsSync(out));
+});
+
 test('firstGuess: the layers whose own noise, scaled to the measured output noise, must go for the target', () => {
   const layer = (localSqnrDb: number) => ({ tensor: 't', node: 'n', opType: 'MatMul', candidateTensor: 't', sqnrDb: 0, identical: false, cosine: 1, maxAbsError: 0, localSqnrDb });
   const full = { samples: 1, agreement: 1, cosine: 1, sqnrDb: 0, identical: false, maxAbsError: 0, output: 'y', inputs: 'data' as const };
