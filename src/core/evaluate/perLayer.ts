@@ -22,6 +22,7 @@ import { makeNode, makeValueInfo, withFields } from '../onnx/builder';
 import { elementTypes } from '../onnx/element-types';
 import { carryOut, ifBranches, modelNames, uniqueNamer, withBodies } from '../onnx/branches';
 import { indexModel, nodeKey, type GraphScope } from '../onnx/graph-index';
+import { isIfNode } from '../onnx/walk';
 import type { OnnxModel } from '../onnx/model';
 import { create } from '@bufbuild/protobuf';
 import { DataType } from '../onnx/dtype';
@@ -32,7 +33,7 @@ import { ort, type InferenceSession, type OrtTensor } from '../runtime/ort';
 import type { LayerError } from './types';
 import { fixedBatchOf } from '../data/inputs';
 import { adaptInputData, feedsFor, modelInputs, type InputData } from './data';
-import { asFloat32, sessionForVariant, sessionWithOutputs, withGraph } from './session';
+import { asFloat32, sessionForVariant, withGraph, withOutputs } from './session';
 import { ErrorAccumulator, round } from './stats';
 
 export interface PerLayerOptions {
@@ -189,7 +190,7 @@ export async function perLayerErrors(
     const tracked: Tracked[] = [];
     const track = (tensor: string, cand: string, name: string, candidateName: string, node: NodeProto, order: number, cutTensor: string) => {
       // An If's output is its branch's: the branch's layers are the rows, not the If.
-      if (node.opType === 'If' && (!node.domain || node.domain === 'ai.onnx')) return false;
+      if (isIfNode(node)) return false;
       const candType = candTypes.get(cand) ?? '';
       if (!FLOAT_TYPES.has(refTypes.get(tensor) ?? '') || !FLOAT_TYPES.has(candType)) return false;
       tracked.push({ tensor, candidateTensor: cand, cutTensor, cutInput: cutInputName(cutTensor), name, candidateName, candidateType: candType, node, order, acc: new ErrorAccumulator(), local: new ErrorAccumulator(), seen: 0 });
@@ -331,14 +332,6 @@ function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   return v;
 }
 
-/** `proto` with extra main-graph outputs (names already outputs are left alone). */
-function withOutputs(proto: ModelProto, names: readonly string[]): ModelProto {
-  const graph = proto.graph;
-  if (!graph) return proto;
-  const present = new Set(graph.output.map((o) => o.name));
-  const added = [...new Set(names)].filter((n) => n && !present.has(n)).map((name) => create(ValueInfoProtoSchema, { name }));
-  return withGraph(proto, { ...graph, output: [...graph.output, ...added] });
-}
 
 /** The reference value as the candidate's dtype expects it at the cut. */
 function referenceFeed(value: OrtTensor, asF32: Float32Array | undefined, candidateType: string): OrtTensor {

@@ -16,10 +16,16 @@ import { createSession, type InferenceSession, type SessionOptions } from '../ru
  * ONNX Runtime infers their types, readable from `outputMetadata`). The loaded model is left as it was.
  */
 export async function sessionWithOutputs(model: OnnxModel, extraOutputs: readonly string[], options: SessionOptions): Promise<InferenceSession> {
-  const graph = model.proto.graph!;
+  return sessionForVariant(model, withOutputs(model.proto, extraOutputs), options);
+}
+
+/** `proto` with extra main-graph outputs (names that are outputs already are left alone). */
+export function withOutputs(proto: ModelProto, extraOutputs: readonly string[]): ModelProto {
+  const graph = proto.graph;
+  if (!graph) return proto;
   const present = new Set(graph.output.map((o) => o.name));
   const added = [...new Set(extraOutputs)].filter((n) => n && !present.has(n)).map((name) => create(ValueInfoProtoSchema, { name }));
-  return sessionForVariant(model, withGraph(model.proto, { ...graph, output: [...graph.output, ...added] }), options);
+  return withGraph(proto, { ...graph, output: [...graph.output, ...added] });
 }
 
 /** A shallow copy of `proto` with another graph (tensors are shared, not copied). */

@@ -9,7 +9,7 @@ import { DataType } from './dtype';
 import { carryKey, type GraphScope, type ModelIndex } from './graph-index';
 import type { GraphProto, ModelProto, NodeProto } from './schema';
 import { floatTensor } from './tensor';
-import { attributeGraphs } from './walk';
+import { attributeGraphs, isIfNode } from './walk';
 
 /** Every name used anywhere in the model: new names in any graph must not shadow or collide with them. */
 export function modelNames(index: ModelIndex): Set<string> {
@@ -36,7 +36,7 @@ export function uniqueNamer(taken: Set<string>): (base: string) => string {
 }
 
 /** A body of a standard If node. */
-export const isIfBranch = (scope: GraphScope | undefined): boolean => scope?.owner?.node.opType === 'If' && (!scope.owner.node.domain || scope.owner.node.domain === 'ai.onnx');
+export const isIfBranch = (scope: GraphScope | undefined): boolean => scope?.owner !== undefined && isIfNode(scope.owner.node);
 
 /** The If branches reachable from the main graph through If nodes only (Loop/Scan bodies and what they hold excluded). */
 export function ifBranches(index: ModelIndex): GraphScope[] {
@@ -78,7 +78,7 @@ function liftIn(graph: GraphProto, wanted: ReadonlyMap<GraphProto, readonly stri
   const carried: Lifted['carried'] = (wanted.get(graph) ?? []).map((t) => ({ name: t, body: graph, tensor: t }));
   let changed = false;
   const node = graph.node.map((n) => {
-    if (n.opType !== 'If' || (n.domain && n.domain !== 'ai.onnx')) return n;
+    if (!isIfNode(n)) return n;
     const thenAttr = n.attribute.find((a) => a.name === 'then_branch');
     const elseAttr = n.attribute.find((a) => a.name === 'else_branch');
     if (!thenAttr?.g || !elseAttr?.g) return n;

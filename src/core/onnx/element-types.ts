@@ -3,8 +3,9 @@
  * propagated through the graphs in order (rules in onnx/output-types.ts). One pass, computed once per index.
  */
 import type { ModelIndex } from './graph-index';
-import type { NodeProto, ValueInfoProto } from './schema';
-import { outputElementTypes } from './output-types';
+import type { ValueInfoProto } from './schema';
+import { ifOutputTypes, outputElementTypes } from './output-types';
+import { isIfNode } from './walk';
 
 export interface ElementTypes {
   /** Element type of a tensor, or undefined when neither declared nor inferable. */
@@ -34,7 +35,7 @@ function computeTypes(index: ModelIndex): ElementTypes {
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const before = types.size;
     for (const { node } of index.nodes) {
-      const outs = node.opType === 'If' && (!node.domain || node.domain === 'ai.onnx') ? ifOutputTypes(node, types) : outputElementTypes(node, (n) => types.get(n), { unknownOps: 'first' });
+      const outs = isIfNode(node) ? ifOutputTypes(node, (_, name) => types.get(name)) : outputElementTypes(node, (n) => types.get(n), { unknownOps: 'first' });
       node.output.forEach((o, i) => {
         const t = outs[i];
         if (o && t && !types.has(o)) types.set(o, t);
@@ -47,15 +48,3 @@ function computeTypes(index: ModelIndex): ElementTypes {
 
 /** Passes over the nodes: one per level of If nesting whose outputs feed later nodes is enough in practice. */
 const MAX_PASSES = 4;
-
-function ifOutputTypes(node: NodeProto, types: ReadonlyMap<string, number>): (number | undefined)[] {
-  const branches = node.attribute.filter((a) => a.name === 'then_branch' || a.name === 'else_branch').map((a) => a.g);
-  return node.output.map((_, i) => {
-    for (const g of branches) {
-      const name = g?.output[i]?.name;
-      const t = name ? types.get(name) : undefined;
-      if (t) return t;
-    }
-    return undefined;
-  });
-}

@@ -5,7 +5,7 @@
  */
 import { DataType } from './dtype';
 import { attrInt, getAttribute } from './builder';
-import type { NodeProto } from './schema';
+import type { GraphProto, NodeProto } from './schema';
 
 /** Ops whose (first) output has the element type of their first input. */
 const SAME_AS_FIRST = new Set([
@@ -42,6 +42,24 @@ export interface OutputTypeOptions {
 }
 
 /** Output element types of one node (undefined entries: unknown). */
+/**
+ * The output types of an If: each output has its branches' type, declared on the branch's output
+ * or else `branchType` of that output's name in the branch (a branch that declares none is typed
+ * by inference). Both branches agree, or the model is invalid.
+ */
+export function ifOutputTypes(node: NodeProto, branchType: (branch: GraphProto, name: string) => number | undefined): (number | undefined)[] {
+  const branches = node.attribute.filter((a) => a.name === 'then_branch' || a.name === 'else_branch').flatMap((a) => (a.g ? [a.g] : []));
+  return node.output.map((_, i) => {
+    for (const g of branches) {
+      const out = g.output[i];
+      const declared = out?.type?.value?.case === 'tensorType' ? out.type.value.value.elemType || undefined : undefined;
+      const t = declared ?? (out ? branchType(g, out.name) : undefined);
+      if (t) return t;
+    }
+    return undefined;
+  });
+}
+
 export function outputElementTypes(node: NodeProto, typeOf: (name: string) => number | undefined, options: OutputTypeOptions): (number | undefined)[] {
   const standard = node.domain === '' || node.domain === 'ai.onnx';
   if (!standard && node.domain !== 'com.microsoft') return [];

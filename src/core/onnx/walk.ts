@@ -29,6 +29,11 @@ export function* walkGraphs(main: GraphProto): Generator<GraphVisit> {
   }
 }
 
+/** A standard (ai.onnx) If node: its then_branch and else_branch run one or the other. */
+export function isIfNode(node: NodeProto): boolean {
+  return node.opType === 'If' && (!node.domain || node.domain === 'ai.onnx');
+}
+
 export function attributeGraphs(attr: AttributeProto): GraphProto[] {
   const out: GraphProto[] = [];
   if (attr.g) out.push(attr.g);

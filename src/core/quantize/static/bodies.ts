@@ -27,19 +27,23 @@ export interface StaticBody {
   path: string;
 }
 
-/** The If branches reachable from the main graph through If nodes only, each ready to plan. */
-export function staticBodies(index: ModelIndex, fresh: (base: string) => string): StaticBody[] {
+/**
+ * The If branches reachable from the main graph through If nodes only, each ready to plan, typed
+ * with the types of the graphs around it (`mainTypes`, the main graph's, when the caller has them).
+ */
+export function staticBodies(index: ModelIndex, fresh: (base: string) => string, mainTypes?: Map<string, number>): StaticBody[] {
+  // Scopes come in pre-order: a branch's enclosing graph is typed before it.
   const typesOf = new Map<GraphScope, Map<string, number>>();
-  const types = (scope: GraphScope): Map<string, number> => {
-    let t = typesOf.get(scope);
-    if (!t) typesOf.set(scope, (t = inferElemTypes(scope.graph, scope.parent ? types(scope.parent) : undefined)));
-    return t;
-  };
   const out: StaticBody[] = [];
   for (const scope of ifBranches(index)) {
+    const parent = scope.parent;
+    let outer = parent ? typesOf.get(parent) : undefined;
+    if (parent && !outer) typesOf.set(parent, (outer = mainTypes ?? inferElemTypes(parent.graph)));
     const originalOf = new Map<NodeProto, NodeProto>();
     const graph = withOuterWeights(scope, fresh, originalOf);
-    out.push({ scope, graph, types: inferElemTypes(graph, scope.parent ? types(scope.parent) : undefined), originalOf, path: scope.path.slice(0, -SCOPE_SEPARATOR.length) });
+    const types = inferElemTypes(graph, outer);
+    typesOf.set(scope, types);
+    out.push({ scope, graph, types, originalOf, path: scope.path.slice(0, -SCOPE_SEPARATOR.length) });
   }
   return out;
 }

@@ -78,7 +78,7 @@ export async function quantizeStatic(
   const names = modelNames(index);
   const fresh = uniqueNamer(names);
   const noBodies = bodiesUnavailable(graph, options);
-  const bodies = noBodies ? [] : staticBodies(index, fresh);
+  const bodies = noBodies ? [] : staticBodies(index, fresh, types);
   const inBodies = bodySkips(original, selection, new Set(bodies.map((b) => b.path)), noBodies);
   const pathOf = new Map(index.nodes.filter((e) => e.scope.depth > 0).map((e) => [e.key, e.scope.path.slice(0, -SCOPE_SEPARATOR.length)]));
   const planOptions = {
@@ -91,6 +91,7 @@ export async function quantizeStatic(
   const ranges = cache?.ranges ?? new Map<string, TensorRange>();
   let plan: StaticPlan | undefined;
   let bodyPlans: { body: StaticBody; plan: StaticPlan }[] = [];
+  const bodyOf = new Map(bodies.map((b) => [b.scope.graph, b]));
   let calibrationSeconds = 0;
   for (let attempt = 0; attempt < 4; attempt++) {
     plan = planStatic(graph, types, withExclusions(selection, excluded), planOptions);
@@ -109,7 +110,6 @@ export async function quantizeStatic(
       if (names.length) wanted.set(body.scope.graph, names);
     }
     const calibrated = carryOut(proto, wanted, fresh);
-    const bodyOf = new Map(bodies.map((b) => [b.scope.graph, b]));
     // Carried tensors are exposed whole (not reduced): a branch that did not run gives an empty tensor, which has no range.
     for (const name of calibrated.carried.keys()) targets.push({ name, elemType: undefined });
     if (targets.length > 0) {

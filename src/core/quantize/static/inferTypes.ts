@@ -5,8 +5,9 @@
  * exposes those untyped and takes the type ONNX Runtime reports (doc §6.11).
  */
 import { DataType } from '../../onnx/dtype';
-import { outputElementTypes } from '../../onnx/output-types';
-import type { GraphProto, NodeProto, ValueInfoProto } from '../../onnx/schema';
+import { ifOutputTypes, outputElementTypes } from '../../onnx/output-types';
+import type { GraphProto, ValueInfoProto } from '../../onnx/schema';
+import { isIfNode } from '../../onnx/walk';
 
 function elemTypeOf(v: ValueInfoProto): number | undefined {
   const t = v.type?.value;
@@ -25,8 +26,17 @@ export function inferElemTypes(graph: GraphProto, outer?: ReadonlyMap<string, nu
     if (t) types.set(v.name, t);
   }
   for (const t of graph.initializer) types.set(t.name, t.dataType);
+  // A branch that declares no output types is inferred, once, with what is typed where its If is;
+  // nesting is bounded (a hostile file may nest Ifs deeper than the call stack goes).
+  const branches = new Map<GraphProto, Map<string, number>>();
+  const branchType = (g: GraphProto, name: string): number | undefined => {
+    if (depth >= MAX_NESTING) return undefined;
+    let t = branches.get(g);
+    if (!t) branches.set(g, (t = inferElemTypes(g, types, depth + 1)));
+    return t.get(name);
+  };
   for (const node of graph.node) {
-    const outs = node.opType === 'If' && (!node.domain || node.domain === 'ai.onnx') ? ifOutputTypes(node, types, depth) : outputElementTypes(node, (name) => types.get(name), { unknownOps: 'unknown' });
+    const outs = isIfNode(node) ? ifOutputTypes(node, branchType) : outputElementTypes(node, (name) => types.get(name), { unknownOps: 'unknown' });
     node.output.forEach((name, i) => {
       if (!name || types.has(name)) return;
       const t = outs[i];
@@ -37,20 +47,6 @@ export function inferElemTypes(graph: GraphProto, outer?: ReadonlyMap<string, nu
 }
 
 const MAX_NESTING = 32;
-
-/** An If's outputs have its branches' output types: declared, else inferred in the branch (both branches agree, or the If is invalid). */
-function ifOutputTypes(node: NodeProto, outer: ReadonlyMap<string, number>, depth: number): (number | undefined)[] {
-  const branches = ['then_branch', 'else_branch'].map((a) => node.attribute.find((x) => x.name === a)?.g).filter((g): g is GraphProto => g !== undefined);
-  return node.output.map((_, i) => {
-    for (const g of branches) {
-      const out = g.output[i];
-      // Nesting is bounded: a hostile file may nest Ifs deeper than the call stack goes.
-      const t = out && (elemTypeOf(out) ?? (depth < MAX_NESTING ? inferElemTypes(g, outer, depth + 1).get(out.name) : undefined));
-      if (t) return t;
-    }
-    return undefined;
-  });
-}
 
 export function isFloat32(types: Map<string, number>, name: string): boolean {
   return types.get(name) === DataType.FLOAT;

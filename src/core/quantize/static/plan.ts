@@ -67,6 +67,8 @@ export interface StaticPlan {
   skippedNodes: NodeProto[];
   /** Relu/Clip that could have been folded but were not (symmetric activations). */
   unfolded: number;
+  /** The graph's tensors that must stay float for its subgraphs (`subgraphReads`). */
+  subgraphReads: ReadonlySet<string>;
 }
 
 export interface PlanOptions {
@@ -119,7 +121,7 @@ export function planStatic(graph: GraphProto, types: Map<string, number>, select
     for (const i of n.input) if (i) (ctx.consumers.get(i) ?? ctx.consumers.set(i, []).get(i)!).push(n);
     if (n.opType === 'Constant' && n.domain === '' && getAttribute(n, 'value')?.t) ctx.constants.set(n.output[0]!, getAttribute(n, 'value')!.t!);
   }
-  const plan: StaticPlan = { nodes: new Map(), tensors: new Map(), folded: new Set(), skipped: new SkipList(), skippedNodes: [], unfolded: 0 };
+  const plan: StaticPlan = { nodes: new Map(), tensors: new Map(), folded: new Set(), skipped: new SkipList(), skippedNodes: [], unfolded: 0, subgraphReads: ctx.subgraphReads };
 
   // 1. Compute ops: each one is a complete DQ → op → Q unit or is left alone.
   for (const node of graph.node) {

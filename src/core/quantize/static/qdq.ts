@@ -6,7 +6,7 @@
  */
 import { type NodeProto } from '../../onnx/schema';
 import { axisAttrs, type StaticBuilder } from './builder';
-import { QDQ_PROPAGATION_OPS, subgraphReads } from './plan';
+import { QDQ_PROPAGATION_OPS } from './plan';
 import { withFields } from '../../onnx/builder';
 
 export interface EmittedGraph {
@@ -49,14 +49,14 @@ export function emitQdq(b: StaticBuilder): EmittedGraph {
   for (const [source, logicals] of bySource) if (!produced.has(source)) logicals.forEach(emitPair);
 
   // A float op of a chain into a subgraph reads the float tensor (ORT's QDQ propagation would fail on it).
-  const intoSubgraph = subgraphReads(graph);
-  const readsFloat = (node: NodeProto): boolean => !plan.nodes.has(node) && QDQ_PROPAGATION_OPS.has(node.opType) && node.output.some((o) => intoSubgraph.has(o));
+  const readsFloat = (node: NodeProto): boolean => !plan.nodes.has(node) && QDQ_PROPAGATION_OPS.has(node.opType) && node.output.some((o) => plan.subgraphReads.has(o));
 
   let quantizedNodes = 0;
   for (const node of graph.node) {
     if (plan.folded.has(node)) continue;
     const planned = plan.nodes.get(node);
-    const inputs = node.input.map((i) => (readsFloat(node) && !outputs.has(i) ? i : (readAs.get(i) ?? i)));
+    const floatReader = readsFloat(node);
+    const inputs = node.input.map((i) => (floatReader && !outputs.has(i) ? i : (readAs.get(i) ?? i)));
     const out = withFields(node, { input: inputs, output: node.output.map((o) => writeAs.get(o) ?? o) });
     if (planned) {
       quantizedNodes++;

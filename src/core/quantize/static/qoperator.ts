@@ -10,7 +10,7 @@ import { create } from '@bufbuild/protobuf';
 import { attrInt, makeAttribute, type AttrValue, withFields } from '../../onnx/builder';
 import { NodeProtoSchema, type NodeProto } from '../../onnx/schema';
 import { axisAttrs, type StaticBuilder } from './builder';
-import { subgraphReads, type PlannedNode } from './plan';
+import type { PlannedNode } from './plan';
 import { opRule } from '../../onnx/op-rules';
 import type { EmittedGraph } from './qdq';
 
@@ -35,7 +35,7 @@ export function emitQOperator(b: StaticBuilder, opset: number): EmittedGraph {
     if (planned(n) || plan.folded.has(n)) continue;
     for (const i of n.input) if (i) floatReaders.set(i, (floatReaders.get(i) ?? 0) + 1);
   }
-  for (const name of subgraphReads(graph)) floatReaders.set(name, (floatReaders.get(name) ?? 0) + 1);
+  for (const name of plan.subgraphReads) floatReaders.set(name, (floatReaders.get(name) ?? 0) + 1);
 
   const nodes: NodeProto[] = [];
   let usesContribOps = false;
